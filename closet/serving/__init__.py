@@ -1,0 +1,4 @@
+"""TorchServe-facing glue shared by the handlers: request options, replies, the base handler.
+
+Nothing here imports `ts`; handlers receive TorchServe's context object and pass it in.
+"""

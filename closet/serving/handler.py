@@ -1,0 +1,171 @@
+"""The base of every closet TorchServe handler.
+
+A handler subclass declares its options and implements `load` and `predict`;
+this class does the TorchServe protocol: per-request option parsing, the 4xx
+JSON error contract, one reply per request in order, device choice, metrics
+and readiness. Per-request data moves as return values; `self` holds only what
+`initialize` set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from closet import config as closet_config
+from closet.errors import ClosetError
+from closet.metrics import PipelineMetrics
+from closet.serving.options import Option, ParsedRequest, parse_request
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reply:
+    """One successful response: body bytes (or a JSON-able dict) plus headers."""
+
+    body: bytes | dict
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def select_device(gpu_id) -> "torch.device":  # noqa: F821
+    """CUDA device `gpu_id` when TorchServe assigned one and CUDA works, else CPU."""
+    import torch
+
+    if gpu_id is not None and str(gpu_id) != "" and torch.cuda.is_available():
+        return torch.device(f"cuda:{int(gpu_id)}")
+    return torch.device("cpu")
+
+
+def _headers_of(context, idx: int) -> dict[str, str]:
+    try:
+        raw = context.get_all_request_header(idx) or {}
+    except (AttributeError, IndexError, TypeError):
+        return {}
+    out = {}
+    for k, v in raw.items():
+        k = k.decode("utf-8", "replace") if isinstance(k, (bytes, bytearray)) else str(k)
+        v = v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else str(v)
+        out[k] = v
+    return out
+
+
+class ClosetHandler:
+    """TorchServe custom handler base: subclass, set `name`, `options`, implement load/predict."""
+
+    name = "closet"
+    options: dict[str, Option] = {}
+    file_fields: tuple[str, ...] = ()
+
+    def __init__(self):
+        self.initialized = False
+        self.device = None
+        self.config = None
+        self.metrics = PipelineMetrics(None, self.name)
+        self.model_dir = None
+
+    # -- lifecycle --------------------------------------------------------
+    def initialize(self, context) -> None:
+        props = context.system_properties
+        self.model_dir = props.get("model_dir")
+        self.device = select_device(props.get("gpu_id"))
+        self.config = closet_config.load(model_dir=self.model_dir)
+        self.metrics = PipelineMetrics(getattr(context, "metrics", None), self.name)
+        self.load(self.model_dir, context)
+        log.info("%s ready on %s", self.name, self.device)
+        self.initialized = True  # readiness last
+
+    def load(self, model_dir: str, context) -> None:
+        """Load weights onto self.device. Override."""
+        raise NotImplementedError
+
+    def predict(self, batch: list[ParsedRequest]) -> list[Reply | ClosetError]:
+        """Run one batch; return exactly one Reply or ClosetError per request, in order. Override."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """Model metadata returned by the describe option and the management API."""
+        return {"model": self.name}
+
+    # -- helpers for subclasses ------------------------------------------
+    @contextmanager
+    def timed(self, stage: str, timings: dict[str, float] | None = None):
+        """Time a stage into the stage histogram (seconds), and into `timings` if given."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            dt = time.perf_counter() - t0
+            self.metrics.stage(stage, dt)
+            if timings is not None:
+                timings[stage] = timings.get(stage, 0.0) + dt
+
+    # -- TorchServe entry points -------------------------------------------
+    def describe_handle(self):  # TorchServe's customized metadata hook (management API describe)
+        return json.dumps(self.describe())
+
+    def handle(self, data: list[dict], context) -> list[Any]:
+        """TorchServe entry: one output per input row, errors as 4xx JSON."""
+        self.metrics.batch_size(len(data))
+        results: list[Reply | ClosetError | None] = [None] * len(data)
+        parsed: list[tuple[int, ParsedRequest]] = []
+        for idx, row in enumerate(data):
+            try:
+                rid = context.get_request_id(idx) if hasattr(context, "get_request_id") else ""
+                parsed.append((idx, self.parse(row, _headers_of(context, idx), rid or "")))
+            except ClosetError as e:
+                results[idx] = e
+        if parsed:
+            try:
+                outputs = self.predict([p for _, p in parsed])
+                if len(outputs) != len(parsed):
+                    raise RuntimeError(f"{self.name}: predict returned {len(outputs)} results for {len(parsed)}")
+            except ClosetError as e:  # a batch-wide input error applies to every request in it
+                outputs = [e] * len(parsed)
+            except Exception:
+                log.exception("%s: internal error in predict", self.name)
+                outputs = [_internal_error()] * len(parsed)
+            for (idx, _), out in zip(parsed, outputs):
+                results[idx] = out
+        return [self._respond(context, idx, r) for idx, r in enumerate(results)]
+
+    def parse(self, row: dict, headers: dict[str, str], request_id: str) -> ParsedRequest:
+        if not isinstance(row, dict):
+            raise ClosetError("malformed request")
+        for key in ("body", "data"):
+            if isinstance(row.get(key), (dict, list)):
+                return self.parse_json(row[key], headers, request_id)
+        return parse_request(
+            row, headers, self.options, self.file_fields,
+            max_chars=self.config.limits.max_option_chars if self.config else 64, request_id=request_id,
+        )
+
+    def parse_json(self, body, headers: dict[str, str], request_id: str) -> ParsedRequest:
+        """A JSON body (e.g. a KServe envelope). Models that accept one override this."""
+        from closet.errors import BadImage
+
+        raise BadImage("JSON body not supported here", "send the image bytes as the body or the multipart field 'image'")
+
+    def _respond(self, context, idx: int, result) -> Any:
+        if isinstance(result, ClosetError):
+            self.metrics.error(result.reason)
+            log.info("%s: request %d refused: %s (%s)", self.name, idx, result.reason, result.status)
+            context.set_response_status(result.status, result.message[:80], idx)
+            context.set_response_content_type(idx, "application/json")
+            return json.dumps(result.to_json())
+        context.set_response_content_type(idx, result.content_type)
+        for k, v in result.headers.items():
+            context.set_response_header(idx, k, v)
+        return json.dumps(result.body) if isinstance(result.body, dict) else result.body
+
+
+def _internal_error() -> ClosetError:
+    e = ClosetError("internal error", "the server failed on this request; it keeps serving")
+    e.status = 500
+    e.reason = "internal"
+    return e
