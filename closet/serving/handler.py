@@ -111,6 +111,7 @@ class ClosetHandler:
 
     def handle(self, data: list[dict], context) -> list[Any]:
         """TorchServe entry: one output per input row, errors as 4xx JSON."""
+        t0 = time.perf_counter()
         self.metrics.batch_size(len(data))
         results: list[Reply | ClosetError | None] = [None] * len(data)
         parsed: list[tuple[int, ParsedRequest]] = []
@@ -132,7 +133,9 @@ class ClosetHandler:
                 outputs = [_internal_error()] * len(parsed)
             for (idx, _), out in zip(parsed, outputs):
                 results[idx] = out
-        return [self._respond(context, idx, r) for idx, r in enumerate(results)]
+        replies = [self._respond(context, idx, r) for idx, r in enumerate(results)]
+        self.metrics.stage("handler", time.perf_counter() - t0)  # the per-model latency histogram
+        return replies
 
     def parse(self, row: dict, headers: dict[str, str], request_id: str) -> ParsedRequest:
         if not isinstance(row, dict):
