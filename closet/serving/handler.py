@@ -14,10 +14,12 @@ import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from closet import config as closet_config
 from closet.errors import ClosetError
+from closet.mar import read_build_info, verify_manifest
 from closet.metrics import PipelineMetrics
 from closet.serving.options import Option, ParsedRequest, parse_request
 
@@ -68,11 +70,17 @@ class ClosetHandler:
         self.config = None
         self.metrics = PipelineMetrics(None, self.name)
         self.model_dir = None
+        self.build_info: dict = {}
 
     # -- lifecycle --------------------------------------------------------
     def initialize(self, context) -> None:
         props = context.system_properties
         self.model_dir = props.get("model_dir")
+        if self.model_dir and Path(self.model_dir, "MAR-INF").is_dir():
+            # Extracted from a .mar: refuse to load unless every file matches closet-manifest.json.
+            n = verify_manifest(self.model_dir)
+            log.info("%s: %d archive files match closet-manifest.json", self.name, n)
+        self.build_info = read_build_info(self.model_dir) if self.model_dir else {}
         self.device = select_device(props.get("gpu_id"))
         self.config = closet_config.load(model_dir=self.model_dir)
         self.metrics = PipelineMetrics(getattr(context, "metrics", None), self.name)

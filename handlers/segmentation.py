@@ -1,0 +1,64 @@
+"""TorchServe handler `segmentation`: person mask (U^2-Net) of one image per request.
+
+POST /predictions/segmentation with the image as the body or the multipart field `image`.
+Option `output` (multipart field or header X-Closet-Output): `mask` (default; 8-bit gray PNG,
+255 = person) or `rgba` (the person cut out on a transparent background, PNG).
+A batch of N requests runs as one forward pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from closet.errors import ClosetError
+from closet.imageio import decode_image, encode_image
+from closet.serving.handler import ClosetHandler, Reply
+from closet.serving.options import Option, ParsedRequest, choice
+
+OUTPUTS = ("mask", "rgba")
+
+
+class SegmentationHandler(ClosetHandler):
+    name = "segmentation"
+    options = {"output": Option(choice(*OUTPUTS), "mask", "mask: gray PNG; rgba: person on transparent PNG")}
+
+    def load(self, model_dir: str, context) -> None:
+        from closet.models.u2net import load_checkpoint
+
+        self.arch = self.build_info.get("settings", {}).get("U2NET_ARCH", "u2netp")
+        self.net = load_checkpoint(Path(model_dir) / "u2net.pth", self.arch).to(self.device)
+
+    def describe(self) -> dict:
+        from closet.segmentation import INPUT_SIZE
+
+        return {"model": self.name, "arch": self.arch, "input_size": INPUT_SIZE, "outputs": list(OUTPUTS)}
+
+    def predict(self, batch: list[ParsedRequest]) -> list[Reply | ClosetError]:
+        from closet.segmentation import predict_masks
+
+        limits = self.config.limits
+        out: list[Reply | ClosetError | None] = [None] * len(batch)
+        images: dict[int, Image.Image] = {}
+        with self.timed("decode"):
+            for i, req in enumerate(batch):
+                try:  # a bad image fails its own request only
+                    images[i] = decode_image(req.image, limits.max_pixels, limits.max_side)
+                    self.metrics.input_megapixels(images[i].width * images[i].height / 1e6)
+                except ClosetError as e:
+                    out[i] = e
+        with self.timed("segmentation"):
+            masks = dict(zip(images, predict_masks(self.net, list(images.values()), self.device)))
+        with self.timed("encode"):
+            for i, mask in masks.items():
+                mode = batch[i].options["output"]
+                if mode == "rgba":
+                    rgba = np.dstack([np.asarray(images[i]), mask])
+                    data, ctype = encode_image(Image.fromarray(rgba, "RGBA"), "png")
+                else:
+                    data, ctype = encode_image(Image.fromarray(mask, "L"), "png")
+                self.metrics.request("none", mode)
+                out[i] = Reply(data, ctype, {"X-Closet-Output": mode})
+        return out

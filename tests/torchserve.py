@@ -1,0 +1,145 @@
+"""One real TorchServe for a whole pytest session (used through the `torchserve` fixture).
+
+The fixture (tests/conftest.py) calls `start_session_server(tmp_dir)`, which:
+  * links every built model-store/*.mar into a private model store under tmp_dir
+    (fail fast: a MAR that is missing is simply not served; tests skip via `require`),
+  * renders a config.properties with closet.configgen.render_properties("local") on FREE
+    loopback ports (inference, management, metrics and both gRPC ports),
+  * starts `torchserve --foreground` in its own process group with logs, pid file and
+    extracted models under tmp_dir, and waits until every linked model is READY.
+
+API of the yielded `TorchServeSession` (tests take names and limits from closet.config, never literals):
+    ts.inference_url / ts.management_url / ts.metrics_url   "http://127.0.0.1:<port>"
+    ts.models                 sorted names of the models that are READY (= the MARs that exist)
+    ts.config                 the closet.config.ClosetConfig the server was rendered from
+    ts.log_dir                logs (ts_log.log, model_log.log, model_metrics.log, torchserve.out)
+    ts.require(name)          pytest.skip with a reason unless `name` is served; returns the URL
+                              of POST /predictions/<name>
+    ts.predict(name, data=..., files=..., headers=..., timeout=...) -> requests.Response
+    ts.describe(name) -> dict management describe (workers, batchSize, ...)
+    ts.worker_pids(name) -> list[int]   PIDs of that model's workers (restart/crash checks)
+    ts.metrics_text() -> str            GET /metrics on the metrics port
+    ts.wait_ready(names, timeout)       wait again (e.g. after a worker was killed)
+The server is stopped (whole process group: frontend + workers, SIGTERM then SIGKILL) when the
+session ends, also when the start failed halfway.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from closet import config as closet_config
+from closet import configgen
+from closet.serving.launcher import Server
+
+REPO = closet_config.REPO_ROOT
+MODEL_STORE = REPO / "model-store"
+START_TIMEOUT_S = float(os.environ.get("CLOSET_TS_START_TIMEOUT", "600"))
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct free TCP ports on 127.0.0.1 (bound together, then released)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def built_mars(store: Path = MODEL_STORE) -> list[str]:
+    """Model names with a built .mar in `store`, among closet's models."""
+    return sorted(n for n in closet_config.MODEL_NAMES if (store / f"{n}.mar").is_file())
+
+
+@dataclass
+class TorchServeSession:
+    server: Server
+    config: closet_config.ClosetConfig
+    models: list[str]
+    log_dir: Path
+    http: requests.Session = field(default_factory=requests.Session, repr=False)
+
+    @property
+    def inference_url(self) -> str:
+        return self.server.inference_url
+
+    @property
+    def management_url(self) -> str:
+        return self.server.management_url
+
+    @property
+    def metrics_url(self) -> str:
+        return self.server.metrics_url
+
+    def require(self, name: str) -> str:
+        if name not in self.models:
+            pytest.skip(f"model-store/{name}.mar is not built (run `make mars`); TorchServe serves {self.models}")
+        return f"{self.inference_url}/predictions/{name}"
+
+    def predict(self, name: str, timeout: float = 120.0, **kwargs) -> requests.Response:
+        """POST /predictions/<name>; kwargs go to requests (data=, files=, headers=)."""
+        return self.http.post(self.require(name), timeout=timeout, **kwargs)
+
+    def describe(self, name: str) -> dict:
+        return self.server.describe(name)
+
+    def worker_pids(self, name: str) -> list[int]:
+        return self.server.worker_pids(name)
+
+    def metrics_text(self) -> str:
+        r = self.http.get(f"{self.metrics_url}/metrics", timeout=10)
+        r.raise_for_status()
+        return r.text
+
+    def wait_ready(self, names: list[str] | None = None, timeout: float = 120.0) -> list[str]:
+        return self.server.wait_ready(names if names is not None else self.models, timeout=timeout)
+
+
+def start_session_server(tmp_dir: Path, store: Path = MODEL_STORE) -> tuple[TorchServeSession | None, str]:
+    """Start TorchServe on the built MARs; returns (session, "") or (None, skip reason).
+
+    The caller must call `session.server.stop()` (the fixture does, in finally). On a failed start
+    the server is stopped here and the error propagates.
+    """
+    models = built_mars(store)
+    if not models:
+        return None, f"no MAR in {store} (run `make mars`)"
+    cfg = closet_config.load()
+    own_store = tmp_dir / "model-store"
+    own_store.mkdir(parents=True)
+    for n in models:  # only MARs: load_models=all would also try subdirectories such as weights/
+        (own_store / f"{n}.mar").symlink_to((store / f"{n}.mar").resolve())
+    inf, mgmt, met, g1, g2 = free_ports(5)
+    props = configgen.render_properties(
+        cfg,
+        "local",
+        ports={"inference": inf, "management": mgmt, "metrics": met, "grpc_inference": g1, "grpc_management": g2},
+        model_store=str(own_store),
+        metrics_config=str(REPO / configgen.METRICS_CONFIG_PATH),
+    )
+    ts_config = tmp_dir / "config.properties"
+    ts_config.write_text(props, encoding="utf-8")
+    log_dir = tmp_dir / "logs"
+    server = Server.from_properties(ts_config, own_store, log_dir)
+    t0 = time.monotonic()
+    server.start(ts_config)
+    try:
+        server.wait_ready(models, timeout=START_TIMEOUT_S)
+    except BaseException:
+        server.stop()
+        raise
+    session = TorchServeSession(server=server, config=cfg, models=models, log_dir=log_dir)
+    session.startup_s = time.monotonic() - t0  # type: ignore[attr-defined]
+    return session, ""
