@@ -74,6 +74,62 @@ def person_masks(seg_net, images: list[np.ndarray], device) -> list[np.ndarray]:
     return [np.asarray(p).reshape(img.shape[:2]) >= PERSON_THRESHOLD * 255 for p, img in zip(probs, images)]
 
 
+@dataclass
+class Parser:
+    """The garment parser: torso-estimate (default, no weights) or SCHP (`net` set)."""
+
+    name: str
+    dataset: str
+    net: object = None
+    device: object = None
+
+
+def load_parser(model_dir, seg_net, device) -> Parser:
+    """SCHP when the MAR packs schp.pth (closet/mar.py), else the torso estimator."""
+    from pathlib import Path
+
+    from closet import parsing
+    from closet.mar import read_build_info
+
+    ckpt = Path(model_dir) / "schp.pth"
+    if ckpt.is_file():
+        from closet.models import schp
+
+        dataset = read_build_info(model_dir).get("PARSER_DATASET", "atr")
+        net = schp.load_checkpoint(ckpt, dataset).to(device).eval()
+        return Parser(parsing.parser_name(dataset), dataset, net, device)
+    from closet import torso
+
+    return Parser(torso.PARSER_NAME, torso.LABEL_SPACE, None, device)
+
+
+def parser_name(parser: Parser) -> str:
+    return parser.name
+
+
+def garment_masks(parser: Parser, images: list[np.ndarray], persons: list[np.ndarray]) -> list:
+    """Garment masks (bool H x W) for a batch, or the ClosetError for an image (no face, ...).
+
+    SCHP runs one forward pass for the batch; the torso estimator reuses the person masks.
+    """
+    from closet import parsing
+    from closet.errors import ClosetError
+
+    if parser.net is not None:
+        labels = parsing.parse_batch(parser.net, images, parser.dataset, parser.device)
+        return [parsing.garment_mask(lab, parser.dataset) for lab in labels]
+    from closet import torso
+
+    out: list = []
+    for img, person in zip(images, persons):
+        try:
+            check_person(person)
+            out.append(parsing.garment_mask(torso.estimate(img, person).labels, parser.dataset))
+        except ClosetError as e:
+            out.append(e)
+    return out
+
+
 def check_person(mask: np.ndarray) -> None:
     if mask.mean() < MIN_PERSON_FRACTION:
         raise NoPerson("no person found in the image",
@@ -134,13 +190,51 @@ def uncrop(crop_img: np.ndarray, box: Box, shape: tuple[int, int]) -> tuple[np.n
 
 
 # -- translate ----------------------------------------------------------------
+def load_translator(ckpt_path, meta_path, device):
+    """The StarGAN v2 checkpoint plus its sidecar (domains, img_size), on `device`."""
+    from closet.models.stargan_v2 import load_with_sidecar
+
+    return load_with_sidecar(str(ckpt_path), str(meta_path)).to(device).eval()
+
+
+def translator_domains(translator) -> list[str]:
+    return list(translator.domains)
+
+
+def translator_img_size(translator) -> int:
+    return int(translator.img_size)
+
+
 def translate(translator, crops: list[np.ndarray], targets: list[str], mode: str = "latent",
               references: list[np.ndarray] | None = None, seeds: list[int] | None = None) -> list[np.ndarray]:
-    """Translate garment crops to target domains in one batched forward pass (closet.translation)."""
-    from closet import translation
+    """Translate garment crops (uint8 img_size^2 RGB) to target domains in one batched forward pass.
 
-    outs = translation.translate(translator, crops, targets, mode=mode, references=references, seeds=seeds)
-    return [_as_rgb8(o) for o in outs]
+    mode=latent: style = mapping_network(z, y) with z drawn from each request's seed;
+    mode=reference: style = style_encoder(reference, y). Returns uint8 RGB crops.
+    """
+    import torch
+
+    nets = translator
+    device = nets.device
+    y = torch.tensor([nets.domains.index(t) for t in targets], device=device)  # (N,)
+    x = _to_tensor(crops, device)  # (N, 3, S, S) in [-1, 1]
+    with torch.inference_mode():
+        if mode == "reference":
+            style = nets.style_encoder(_to_tensor(references or [], device), y)  # (N, style_dim)
+        else:
+            zs = [torch.randn(nets.latent_dim, generator=torch.Generator().manual_seed(int(sd)))
+                  for sd in (seeds or [0] * len(crops))]
+            style = nets.mapping_network(torch.stack(zs).to(device), y)  # (N, style_dim)
+        out = nets.generator(x, style)  # (N, 3, S, S)
+    out = ((out.float().clamp(-1, 1) + 1) / 2 * 255 + 0.5).clamp(0, 255).byte()
+    return [_as_rgb8(o) for o in out.permute(0, 2, 3, 1).cpu().numpy()]
+
+
+def _to_tensor(images: list[np.ndarray], device):
+    import torch
+
+    arr = np.stack([_as_rgb8(im) for im in images]).astype(np.float32)  # (N, S, S, 3)
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).div(127.5).sub(1.0).to(device)  # (N, 3, S, S)
 
 
 def _as_rgb8(img) -> np.ndarray:

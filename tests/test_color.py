@@ -8,7 +8,7 @@ from closet import color
 
 # Stated tolerance (also in docs/readme/50-ensemble.md): mean Lab chroma of the garment
 # stays within this many units of the input's with preserve_color=true.
-CHROMA_TOLERANCE = 4.0
+CHROMA_TOLERANCE = 2.0
 
 
 def _garment(rgb, h=64, w=64):

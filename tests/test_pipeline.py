@@ -78,11 +78,12 @@ def test_box_past_the_edge_is_clipped_on_uncrop():
 def test_composite_leaves_every_pixel_outside_dilated_garment_untouched(preserve):
     img, person, garment = _scene()
     box = pipeline.crop_box(garment)
-    translated = np.full((32, 32, 3), 255, np.uint8)  # a white "garment"
+    translated = np.zeros((32, 32, 3), np.uint8)
+    translated[:, :16] = 255  # a half-white, half-black "garment"
     out = pipeline.composite(img, translated, box, garment, person, preserve_color=preserve)
     outside = ~pipeline.dilate(garment, pipeline.dilation_radius(img.shape))
     assert np.array_equal(out[outside], img[outside])
-    assert (out[garment] != img[garment]).any(axis=-1).mean() > 0.9
+    assert (out[garment] != img[garment]).any(axis=-1).mean() > 0.5
 
 
 def test_composite_only_inside_dilated_person():
