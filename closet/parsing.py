@@ -53,6 +53,7 @@ GARMENTS: dict[str, dict[str, str]] = {
     "coat": {"lip": "Coat"},
     "dress": {"atr": "Dress", "lip": "Dress"},
 }
+# (The torso estimator only ever finds upper clothes, so coat and dress add nothing there.)
 DEFAULT_GARMENTS = ("upper-clothes",)
 
 
