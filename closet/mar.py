@@ -155,12 +155,14 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def stage(spec: MarSpec, env=None, root: Path = REPO_ROOT) -> tuple[Path, Path, dict[str, str]]:
-    """Lay out the extra files of one MAR; returns (extra dir, serialized file, manifest)."""
+def stage(
+    spec: MarSpec, env=None, root: Path = REPO_ROOT, stage_dir: Path | None = None
+) -> tuple[Path, Path, dict[str, str]]:
+    """Lay out the extra files of one MAR under stage_dir; returns (extra dir, serialized file, manifest)."""
     from closet.configgen import model_config_path  # needs pyyaml: only at build time
 
     env = os.environ if env is None else env
-    base = root / STAGE_DIR / spec.name
+    base = Path(stage_dir) if stage_dir is not None else root / STAGE_DIR / spec.name
     shutil.rmtree(base, ignore_errors=True)
     extra, serialized_dir = base / "extra", base / "serialized"
     extra.mkdir(parents=True)
@@ -200,12 +202,14 @@ def stage(spec: MarSpec, env=None, root: Path = REPO_ROOT) -> tuple[Path, Path, 
     return extra, serialized, manifest
 
 
-def build(name: str, store: str | Path = MODEL_STORE, env=None, root: Path = REPO_ROOT) -> Path:
+def build(
+    name: str, store: str | Path = MODEL_STORE, env=None, root: Path = REPO_ROOT, stage_dir: Path | None = None
+) -> Path:
     """Build <store>/<name>.mar with torch-model-archiver; returns its path."""
     from closet.configgen import model_config_path
 
     spec = MARS[name]
-    extra, serialized, manifest = stage(spec, env, root)
+    extra, serialized, manifest = stage(spec, env, root, stage_dir)
     store = Path(store) if Path(store).is_absolute() else root / store
     store.mkdir(parents=True, exist_ok=True)
     archiver = Path(sys.executable).parent / "torch-model-archiver"

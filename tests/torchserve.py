@@ -20,6 +20,9 @@ API of the yielded `TorchServeSession` (tests take names and limits from closet.
     ts.worker_pids(name) -> list[int]   PIDs of that model's workers (restart/crash checks)
     ts.metrics_text() -> str            GET /metrics on the metrics port
     ts.wait_ready(names, timeout)       wait again (e.g. after a worker was killed)
+Handler unit tests (no TorchServe): `FakeContext(model_dir, headers=[...])` and
+`load_handler_module(name)` import handlers/<name>.py.
+
 The server is stopped (whole process group: frontend + workers, SIGTERM then SIGKILL) when the
 session ends, also when the start failed halfway.
 """
@@ -143,3 +146,50 @@ def start_session_server(tmp_dir: Path, store: Path = MODEL_STORE) -> tuple[Torc
     session = TorchServeSession(server=server, config=cfg, models=models, log_dir=log_dir)
     session.startup_s = time.monotonic() - t0  # type: ignore[attr-defined]
     return session, ""
+
+
+# ---------------------------------------------------------------- handler unit tests (no TorchServe)
+class FakeContext:
+    """The parts of ts.context.Context a ClosetHandler uses, for handler unit tests.
+
+    FakeContext(model_dir, headers=[{...}, ...]) ; after handle(): .status[idx], .content_type[idx],
+    .headers_out[idx]. gpu_id None -> CPU. metrics None -> PipelineMetrics records into .recorded.
+    """
+
+    def __init__(self, model_dir: str | Path, headers: list[dict[str, str]] | None = None, gpu_id=None):
+        self.system_properties = {"model_dir": str(model_dir), "gpu_id": gpu_id}
+        self.manifest = {"model": {}}
+        self.metrics = None
+        self.request_headers = headers or []
+        self.status: dict[int, tuple[int, str]] = {}
+        self.content_type: dict[int, str] = {}
+        self.headers_out: dict[int, dict[str, str]] = {}
+
+    def get_all_request_header(self, idx: int) -> dict[str, str]:
+        return self.request_headers[idx] if idx < len(self.request_headers) else {}
+
+    def get_request_header(self, idx: int, key: str):
+        return self.get_all_request_header(idx).get(key)
+
+    def get_request_id(self, idx: int = 0) -> str:
+        return f"req-{idx}"
+
+    def set_response_status(self, code: int = 200, phrase: str = "", idx: int = 0) -> None:
+        self.status[idx] = (code, phrase)
+
+    def set_response_content_type(self, idx: int, value: str) -> None:
+        self.content_type[idx] = value
+
+    def set_response_header(self, idx: int, key: str, value: str) -> None:
+        self.headers_out.setdefault(idx, {})[key] = value
+
+
+def load_handler_module(name: str):
+    """Import handlers/<name>.py (handlers/ is not a package) as module `closet_handler_<name>`."""
+    import importlib.util
+
+    path = REPO / "handlers" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"closet_handler_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
