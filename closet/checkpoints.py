@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import zipfile
+import warnings
 from collections.abc import Mapping
 
 import torch
@@ -21,6 +21,14 @@ log = logging.getLogger(__name__)
 
 class CheckpointError(ValueError):
     """A checkpoint file is unreadable, unsafe, or does not fit the module."""
+
+
+def _unpickling_reason(e: Exception) -> str:
+    """The specific line of torch's weights_only error, without its generic advice."""
+    generic = ("Weights only load failed", "Please file an issue", "Check the documentation")
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    specific = [ln for ln in lines if not ln.startswith(generic)]
+    return specific[0] if specific else type(e).__name__
 
 
 def load_state_dict(path: str | os.PathLike, key: str | None = None) -> dict[str, torch.Tensor]:
@@ -34,14 +42,17 @@ def load_state_dict(path: str | os.PathLike, key: str | None = None) -> dict[str
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # Files written by plain pickle (protocol > 2) warn before being refused anyway.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        # weights_only refuses globals such as os.system or custom classes.
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        # weights_only refuses globals such as os.system, custom classes, and non-pickle bytes.
         raise CheckpointError(
-            f"checkpoint {path!r} is not a plain tensor file (refused by weights_only): {first}"
+            f"checkpoint {path!r} was refused by the safe loader (weights_only): it is not a plain tensor file "
+            f"or it contains pickled code ({_unpickling_reason(e)})"
         ) from e
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, AttributeError, TypeError) as e:
+    except Exception as e:  # corrupt zips and truncated files fail in many ways; all get one clear error
         raise CheckpointError(f"checkpoint {path!r} is not a readable torch file: {type(e).__name__}: {e}") from e
     if key is not None:
         if not isinstance(obj, Mapping) or key not in obj:
