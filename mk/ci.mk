@@ -19,12 +19,24 @@ PYTEST_COV := pytest-cov==7.1.0
 PYTEST_COV_STAMP := $(VENV)/.pytest-cov-$(subst ==,-,$(PYTEST_COV))
 TEST_DEPS += $(if $(findstring --cov,$(PYTEST_ARGS)),pytest-cov)
 
-.PHONY: gitlab-ci-local pytest-cov ci-check ci-schema ci-local ci-image ci-chart-push ci-deploy \
+# Debian packages the suite and the lint/deploy targets call that python:3.11-bookworm (the
+# pipeline's image) lacks: Java for TorchServe, npm for helm/gitlab-ci-local/CR schemas,
+# rsync for gitlab-ci-local, promtool. Installs only what is missing; a job may narrow CI_DEBS.
+CI_DEBS ?= openjdk-17-jre-headless:java npm:npm rsync:rsync prometheus:promtool curl:curl
+
+.PHONY: gitlab-ci-local pytest-cov ci-system-deps ci-check ci-schema ci-local ci-image ci-chart-push ci-deploy \
 	ci-undeploy ci-smoke ci-loadtest ci-rollback
+
+ci-system-deps: ## apt-get install what the CI image lacks (java, npm, rsync, promtool), if missing
+	@missing=; for pair in $(CI_DEBS); do command -v $${pair#*:} >/dev/null || missing="$$missing $${pair%%:*}"; done; \
+	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "ci-system-deps: all present"; fi
 
 gitlab-ci-local: $(GLCI_STAMP) ## install gitlab-ci-local + Node 22 into .cache/node/ci
 $(GLCI_STAMP):
-	command -v npm >/dev/null || (apt-get update -q && apt-get install -y -q nodejs npm)
+	# npm fetches the tools; gitlab-ci-local copies the tracked tree with rsync.
+	command -v npm >/dev/null && command -v rsync >/dev/null || \
+	  (apt-get update -q && apt-get install -y -q --no-install-recommends npm rsync)
 	mkdir -p $(GLCI_PREFIX)
 	cd $(GLCI_PREFIX) && ( test -f package.json || echo '{"private":true}' > package.json ) && \
 	  npm install --silent --no-audit --no-fund --prefix . \
