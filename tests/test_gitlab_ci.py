@@ -445,19 +445,36 @@ def test_workflow_rules_avoid_duplicate_pipelines(env, created):
 
 
 @cache
-def make_database_targets() -> set[str]:
-    out = run(["make", "-qp"]).stdout
-    targets, not_a_target = set(), False
-    for line in out.splitlines():
+def make_database_targets(*extra: str) -> set[str]:
+    """Targets in GNU make's database (`make -qp`) that have a recipe or prerequisites: a name
+    only listed in .PHONY, or a plain file, is not a target the pipeline can run."""
+    out = run(["make", "-qp", *extra]).stdout
+    targets: set[str] = set()
+    name, real, not_a_target = None, False, False
+    for line in [*out.splitlines(), ""]:
+        if name is not None:
+            if line == "":
+                if real and not not_a_target:
+                    targets.add(name)
+                name, not_a_target = None, False
+            elif line.startswith("\t"):
+                real = True
+            continue
         if line.startswith("# Not a target"):
             not_a_target = True
             continue
-        m = re.match(r"^([A-Za-z0-9_.%/-]+):(?!=)", line)
+        m = re.match(r"^([A-Za-z0-9_.%/-]+):(?!=)(.*)$", line)
         if m:
-            if not not_a_target:
-                targets.add(m.group(1))
+            name, real = m.group(1), bool(m.group(2).split("|")[0].strip() or m.group(2).strip())
+        elif line == "":
             not_a_target = False
     return targets
+
+
+def test_make_database_parser_tells_real_targets_from_names():
+    db = make_database_targets("--eval", ".PHONY: ghost-target", "--eval", "real-target: ; @true")
+    assert {"lint-python", "test", "real-target"} <= db
+    assert "ghost-target" not in db and "Makefile" not in db
 
 
 def test_every_make_target_the_pipeline_calls_exists():
