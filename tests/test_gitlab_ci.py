@@ -159,10 +159,11 @@ def test_shared_settings_come_from_hidden_jobs():
     doc = raw()
     assert doc[".python"]["image"] and doc[".python"]["cache"]
     assert doc[".helm"]["extends"] == ".python" and doc[".helm"]["interruptible"] is False
+    assert doc[".lint"]["extends"] == ".python" and doc[".lint"]["needs"] == []
     for name, job in doc.items():
         if name in KEYWORDS or name.startswith(".") or not isinstance(job, dict):
             continue
-        assert job.get("extends") in (".python", ".helm", ".buildah"), name
+        assert job.get("extends") in (".python", ".lint", ".helm", ".buildah"), name
         assert "image" not in job, f"{name}: set the image in a hidden job"
         if name in DEPLOY_JOBS:
             assert job["extends"] == ".helm", name
