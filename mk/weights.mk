@@ -53,3 +53,7 @@ $(WEIGHTS_DIR)/u2net.pth: $(U2NET_ONNX_DIR)/u2net.onnx $(U2NET_CONVERTER) | venv
 	$(PYTHON) tools/convert_u2net_onnx.py --arch u2net --onnx $< --out $@
 
 TEST_DEPS += weights
+
+.PHONY: bench-u2net
+bench-u2net: weights ## U^2-Net-P CPU latency at 320x320 (forward, predict_mask, onnxruntime) -> out/bench/u2net.json
+	$(PYTHON) tools/bench_u2net.py --arch u2netp
