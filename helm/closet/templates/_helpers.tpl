@@ -22,6 +22,12 @@
 {{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* fullname plus a suffix, still at most 63 characters. */}}
+{{- define "closet.suffixedName" -}}
+{{- $ctx := index . 0 }}{{- $suffix := index . 1 }}
+{{- printf "%s-%s" (include "closet.fullname" $ctx | trunc (int (sub 62 (len $suffix))) | trimSuffix "-") $suffix }}
+{{- end }}
+
 {{- define "closet.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
@@ -181,7 +187,7 @@ so a different value here would be ignored silently: refuse it instead. */}}
 {{- fail "replicaCount must be at least 1 while the PodDisruptionBudget is enabled" }}
 {{- end }}
 {{- $p := .Values.torchserve.ports }}
-{{- if or (eq $p.inference $p.management) (eq $p.inference $p.metrics) (eq $p.management $p.metrics) }}
+{{- if or (eq (int $p.inference) (int $p.management)) (eq (int $p.inference) (int $p.metrics)) (eq (int $p.management) (int $p.metrics)) }}
 {{- fail "torchserve.ports: inference, management and metrics must differ" }}
 {{- end }}
 {{- end }}
