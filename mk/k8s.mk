@@ -44,3 +44,21 @@ $(CACHE)/tools-venv/.stamp:
 k8s-tools: venv helm-tools k8s-node-tools k8s-tools-venv ## install helm, kubectl, CR schemas, checkov, hadolint (cached)
 
 TEST_DEPS += k8s-tools
+
+HELM_VALUE_SETS := "" values-cpu.yaml ci/keda-values.yaml ci/pvc-values.yaml ci/ingress-values.yaml
+
+helm-lint: helm-tools ## helm lint --strict the chart with the default, cpu, keda, pvc and ingress values
+	@set -o pipefail; for f in $(HELM_VALUE_SETS); do \
+	  echo "helm lint --strict helm/closet $${f:+-f helm/closet/$$f}"; \
+	  $(HELM) lint --strict helm/closet --namespace closet $${f:+-f helm/closet/$$f} 2>/dev/null | tail -1 || exit 1; \
+	done
+
+helm-package: helm-tools ## package the chart (files/ symlinks into monitoring/ and config/ are followed) into out/
+	mkdir -p out && $(HELM) package helm/closet --destination out
+
+# storageUri layouts for KServe: kserve-bundle/{closet,closet-v1,segmentation,parsing,translation}/.
+kserve-bundle: mars ## lay out KServe storageUri bundles (config/ + model-store/) from the built MARs
+	$(PYTHON) k8s/kserve/bundle.py --out $(KSERVE_BUNDLE) --model-store model-store
+
+k8s-test: k8s-tools mars ## only the chart/k8s/docker tests
+	$(BIN)/pytest -m "$(TEST_MARKERS)" tests/test_helm.py tests/test_k8s.py tests/test_docker.py $(PYTEST_ARGS)

@@ -46,8 +46,17 @@ VALUE_SETS = {
     "gpu": ["ci/gpu-values.yaml"],
     "objectstore": ["ci/objectstore-values.yaml"],
 }
-COMMON = {"ConfigMap", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Service",
-          "ServiceAccount", "ServiceMonitor", "Job"}
+COMMON = {
+    "ConfigMap",
+    "Deployment",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+    "PrometheusRule",
+    "Service",
+    "ServiceAccount",
+    "ServiceMonitor",
+    "Job",
+}
 EXPECTED_KINDS = {
     "default": COMMON | {"HorizontalPodAutoscaler"},
     "cpu": COMMON | {"HorizontalPodAutoscaler"},
@@ -174,7 +183,10 @@ def validate_crs(objects: list[dict]) -> list[dict]:
     assert node, "node is needed for the CR schemas"
     r = subprocess.run(
         [node, str(ROOT / "k8s" / "validate" / "validate_crs.mjs"), str(NODE_MODULES)],
-        input=json.dumps(objects), capture_output=True, text=True, timeout=120,
+        input=json.dumps(objects),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     results = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     assert len(results) == len(objects), r.stderr
@@ -195,7 +207,7 @@ def test_custom_resources_match_published_schemas(rendered):
 
 # ---------------------------------------------------------------- chart conventions
 def test_labels_names_and_selectors(rendered):
-    for name, docs in rendered.items():
+    for docs in rendered.values():
         for d in docs:
             labels = d["metadata"]["labels"]
             assert labels["app.kubernetes.io/instance"] == RELEASE
@@ -324,11 +336,18 @@ def test_model_values_equal_closet_yaml_and_mar_model_config(rendered):
         packed = yaml.safe_load((ROOT / configgen.model_config_path(name)).read_text())
         assert packed == knobs
     ts = values["torchserve"]
-    assert ts["ports"] == {"inference": cfg.server.inference_port, "management": cfg.server.management_port,
-                           "metrics": cfg.server.metrics_port, "grpcInference": configgen.GRPC_PORTS["grpc_inference"],
-                           "grpcManagement": configgen.GRPC_PORTS["grpc_management"]}
+    assert ts["ports"] == {
+        "inference": cfg.server.inference_port,
+        "management": cfg.server.management_port,
+        "metrics": cfg.server.metrics_port,
+        "grpcInference": configgen.GRPC_PORTS["grpc_inference"],
+        "grpcManagement": configgen.GRPC_PORTS["grpc_management"],
+    }
     assert (ts["maxRequestSize"], ts["maxResponseSize"], ts["jobQueueSize"]) == (
-        cfg.server.max_request_size, cfg.server.max_response_size, cfg.server.job_queue_size)
+        cfg.server.max_request_size,
+        cfg.server.max_response_size,
+        cfg.server.job_queue_size,
+    )
 
 
 def test_metrics_config_is_the_generated_file(rendered):
@@ -350,7 +369,7 @@ def test_checksum_annotation_rolls_pods_only_on_config_change():
 
 def test_management_api_is_never_exposed(rendered):
     cfg = closet_config.load()
-    for name, docs in rendered.items():
+    for docs in rendered.values():
         props = properties(chart_config(docs)["config.properties"])
         assert props["management_address"].startswith("http://127.0.0.1:")
         assert props["grpc_inference_address"] == props["grpc_management_address"] == "127.0.0.1"
@@ -365,8 +384,9 @@ def test_management_api_is_never_exposed(rendered):
 def test_network_policy_namespaces(rendered):
     rules = serving_policy(rendered["ingress"])["spec"]["ingress"]
     inference = next(r for r in rules if r["ports"][0]["port"] == "inference")
-    namespaces = [f["namespaceSelector"]["matchExpressions"][0]["values"] for f in inference["from"]
-                  if "namespaceSelector" in f]
+    namespaces = [
+        f["namespaceSelector"]["matchExpressions"][0]["values"] for f in inference["from"] if "namespaceSelector" in f
+    ]
     assert namespaces == [["ingress-nginx"]]
     assert {"podSelector": {}} not in inference["from"]  # allowSameNamespace: false
     metrics = next(r for r in rules if r["ports"][0]["port"] == "metrics")
@@ -374,7 +394,7 @@ def test_network_policy_namespaces(rendered):
 
 
 def test_pod_hardening_probes_and_shutdown(rendered):
-    for name, docs in rendered.items():
+    for docs in rendered.values():
         pod = one(docs, "Deployment")["spec"]["template"]["spec"]
         c = pod["containers"][0]
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] >= 10000
@@ -476,8 +496,12 @@ def test_helm_package_follows_symlinks(tmp_path):
     (pkg,) = tmp_path.glob("closet-*.tgz")
     with tarfile.open(pkg) as tar:
         members = {m.name: m for m in tar.getmembers()}
-        for rel in ("files/monitoring/rules/autoscaling.yml", "files/monitoring/grafana/closet.json",
-                    "files/metrics.yaml", "files/model-config/closet-model-config.yaml"):
+        for rel in (
+            "files/monitoring/rules/autoscaling.yml",
+            "files/monitoring/grafana/closet.json",
+            "files/metrics.yaml",
+            "files/model-config/closet-model-config.yaml",
+        ):
             m = members[f"closet/{rel}"]
             assert m.isfile(), rel
             assert tar.extractfile(m).read() == (CHART / rel).resolve().read_bytes()
@@ -509,10 +533,26 @@ def test_checkov_clean_except_listed_skips(rendered, tmp_path):
     for name, docs in rendered.items():
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump_all(docs))
     r = subprocess.run(
-        [str(checkov), "--config-file", str(ROOT / ".checkov.yaml"), "-d", str(tmp_path), "-d", "k8s", "-d", "docker",
-         "--output", "json", "--quiet", "--compact"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin",
-                                                                  "HOME": str(tmp_path), "LOG_LEVEL": "ERROR"},
+        [
+            str(checkov),
+            "--config-file",
+            str(ROOT / ".checkov.yaml"),
+            "-d",
+            str(tmp_path),
+            "-d",
+            "k8s",
+            "-d",
+            "docker",
+            "--output",
+            "json",
+            "--quiet",
+            "--compact",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LOG_LEVEL": "ERROR"},
     )
     reports, decoder, text = [], json.JSONDecoder(), r.stdout
     while text.strip():  # one JSON report (or list of them) per scanned directory
@@ -521,7 +561,9 @@ def test_checkov_clean_except_listed_skips(rendered, tmp_path):
         text = text.lstrip()[end:]
     frameworks = {rep["check_type"] for rep in reports}
     assert {"kubernetes", "dockerfile"} <= frameworks, r.stderr[-2000:]
-    failed = [(c["check_id"], c["resource"], c["file_path"]) for rep in reports for c in rep["results"]["failed_checks"]]
+    failed = [
+        (c["check_id"], c["resource"], c["file_path"]) for rep in reports for c in rep["results"]["failed_checks"]
+    ]
     assert not failed, failed
     assert sum(rep["summary"]["passed"] for rep in reports) > 1000
     assert sum(rep["summary"]["parsing_errors"] for rep in reports) == 0
@@ -576,8 +618,16 @@ def test_chart_config_serves_in_real_torchserve(tmp_path):
     ts_config = tmp_path / "config.properties"
     ts_config.write_text("\n".join(lines) + "\n")
     changed = {k for k, v in properties(ts_config.read_text()).items() if props[k] != v}
-    assert changed <= {"inference_address", "management_address", "metrics_address", "grpc_inference_port",
-                       "grpc_management_port", "model_store", "allowed_urls", "metrics_config"}
+    assert changed <= {
+        "inference_address",
+        "management_address",
+        "metrics_address",
+        "grpc_inference_port",
+        "grpc_management_port",
+        "model_store",
+        "allowed_urls",
+        "metrics_config",
+    }
 
     server = Server.from_properties(ts_config, store, tmp_path / "logs")
     try:
@@ -588,7 +638,9 @@ def test_chart_config_serves_in_real_torchserve(tmp_path):
             log = tmp_path / "logs" / "model_log.log"
             failed = [ln for ln in log.read_text().splitlines() if "Failed to load model" in ln] if log.exists() else []
             assert not failed, failed[0]  # TorchServe would retry forever; fail with the cause instead
-            assert time.monotonic() < deadline, f"not READY in 300 s: {sorted(set(present) - set(server.ready_models()))}"
+            assert time.monotonic() < deadline, (
+                f"not READY in 300 s: {sorted(set(present) - set(server.ready_models()))}"
+            )
             time.sleep(0.5)
         with urllib.request.urlopen(f"{server.inference_url}/ping", timeout=10) as r:
             assert json.loads(r.read())["status"] == "Healthy"

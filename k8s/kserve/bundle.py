@@ -60,7 +60,9 @@ def _place(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def build(out: Path, model_store: Path, cfg: closet_config.ClosetConfig, allow_missing: bool = False) -> dict[str, list[str]]:
+def build(
+    out: Path, model_store: Path, cfg: closet_config.ClosetConfig, allow_missing: bool = False
+) -> dict[str, list[str]]:
     """Write every bundle under `out`; returns bundle -> models placed.
 
     A bundle whose MARs are not all built is an error, or (allow_missing) left out.
@@ -73,7 +75,9 @@ def build(out: Path, model_store: Path, cfg: closet_config.ClosetConfig, allow_m
             if allow_missing:
                 log.warning("skipping %s: %s not built", bundle, ", ".join(f"{m}.mar" for m in missing))
                 continue
-            raise FileNotFoundError(f"{bundle}: missing {[f'{m}.mar' for m in missing]} in {model_store} (run `make mars`)")
+            raise FileNotFoundError(
+                f"{bundle}: missing {[f'{m}.mar' for m in missing]} in {model_store} (run `make mars`)"
+            )
         root = out / bundle
         shutil.rmtree(root, ignore_errors=True)
         (root / "config").mkdir(parents=True)
