@@ -138,6 +138,40 @@ def grafana_substitute(expr: str, values: dict[str, str] | None = None) -> str:
     return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]", repl, expr)
 
 
+_PROMQL_WORDS = {
+    # functions, aggregations and keywords used in closet's expressions (extend when a new one appears)
+    "rate", "irate", "increase", "changes", "deriv", "delta", "histogram_quantile", "clamp_min", "clamp_max",
+    "sum", "avg", "count", "min", "max", "abs", "absent", "label_replace", "by", "without", "on", "ignoring",
+    "group_left", "group_right", "and", "or", "unless", "offset", "bool", "topk", "bottomk", "vector", "scalar",
+    "time", "max_over_time", "min_over_time", "avg_over_time",
+}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric (and recording rule) names a PromQL expression selects.
+
+    A small lexer, enough for closet's rules and dashboard: string literals, label matchers
+    `{...}`, ranges `[...]` and grouping label lists `by (...)` are dropped, then every
+    identifier that is not a function or keyword is a metric name. Raises ValueError on a word
+    it does not know as a function (followed by "(") so a new function is added on purpose.
+    """
+    s = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    s = re.sub(r"\{[^}]*\}", " ", s)
+    s = re.sub(r"\[[^\]]*\]", " ", s)
+    s = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", s)
+    names = set()
+    for m in re.finditer(r"(?<![\w.])([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?", s):
+        word, call = m.group(1), m.group(2)
+        if word in _PROMQL_WORDS:
+            continue
+        if call:
+            raise ValueError(f"unknown PromQL function {word!r} in {expr!r}")
+        if re.fullmatch(r"\d+(e\d+)?|[0-9.]+[smhdwy]", word) or word in ("e", "Inf", "NaN"):
+            continue
+        names.add(word)
+    return names
+
+
 # ---------------------------------------------------------------- a local Prometheus
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
