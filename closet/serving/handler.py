@@ -119,6 +119,8 @@ class ClosetHandler:
 
     def handle(self, data: list[dict], context) -> list[Any]:
         """TorchServe entry: one output per input row, errors as 4xx JSON."""
+        if _is_describe(context):  # management API `GET /models/<name>?customized=true`
+            return [self.describe_handle()]
         t0 = time.perf_counter()
         self.metrics.batch_size(len(data))
         results: list[Reply | ClosetError | None] = [None] * len(data)
@@ -180,3 +182,11 @@ def _internal_error() -> ClosetError:
     e.status = 500
     e.reason = "internal"
     return e
+
+
+def _is_describe(context) -> bool:
+    """True for TorchServe's customized-metadata request (header describe: True), as BaseHandler checks it."""
+    try:
+        return str(context.get_request_header(0, "describe")) == "True"
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return False
