@@ -405,6 +405,8 @@ def test_pod_hardening_probes_and_shutdown(rendered):
         mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
         empty = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
         assert mounts["/tmp"] in empty and mounts["/home/model-server/logs"] in empty
+        env = {e["name"]: e["value"] for e in c["env"]}
+        assert env["TEMP"] == env["TMPDIR"] == "/tmp"  # torchserve unpacks MARs into $TEMP
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert c[probe]["httpGet"] == {"path": "/ping", "port": "inference"}
         start = c["startupProbe"]
