@@ -168,7 +168,9 @@ def render_properties(
         f"max_response_size={s.max_response_size}",
         f"job_queue_size={s.job_queue_size}",
         f"model_store={paths['model_store']}",
-        "load_models=all",
+        # Not `all`: that also loads every directory in the store (model-store/weights/) as a model.
+        # A listed .mar that is not built is skipped with a warning.
+        "load_models=" + ",".join(f"{name}.mar" for name in cfg.models),
         "# Per-model workers/batching come from each .mar's model-config.yaml (one layer).",
         "default_workers_per_model=1",
     ]

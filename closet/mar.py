@@ -147,12 +147,11 @@ def _resolved(spec: MarSpec, env) -> list[tuple[MarInput, Path]]:
     return out
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def _copy(src: Path, dst: Path) -> None:
+    # A copy, never a link: the manifest hashes the staged bytes, and a source file edited while
+    # the archiver runs must not make the archive disagree with its own manifest.
     dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+    shutil.copy2(src, dst)
 
 
 def stage(
@@ -169,16 +168,16 @@ def stage(
     serialized_dir.mkdir()
     for src in sorted((root / "closet").rglob("*.py")):
         if "__pycache__" not in src.parts:
-            _link_or_copy(src, extra / src.relative_to(root))
-    _link_or_copy(root / "config" / "closet.yaml", extra / "closet.yaml")
+            _copy(src, extra / src.relative_to(root))
+    _copy(root / "config" / "closet.yaml", extra / "closet.yaml")
     inputs = _resolved(spec, env)
     serialized = None
     for i, (inp, path) in enumerate(inputs):
         if i == 0:
             serialized = serialized_dir / inp.dest
-            _link_or_copy(path, serialized)
+            _copy(path, serialized)
         else:
-            _link_or_copy(path, extra / inp.dest)
+            _copy(path, extra / inp.dest)
     info = {
         "model": spec.name,
         "inputs": {

@@ -43,7 +43,7 @@ def test_local_properties(cfg):
     assert p["metrics_mode"] == "prometheus" and p["metrics_config"] == configgen.METRICS_CONFIG_PATH
     assert p["disable_token_authorization"] == "true" and p["enable_model_api"] == "false"
     assert (int(p["max_request_size"]), int(p["max_response_size"])) == (s.max_request_size, s.max_response_size)
-    assert p["load_models"] == "all" and p["model_store"] == "model-store"
+    assert p["load_models"].split(",") == [f"{n}.mar" for n in cfg.models] and p["model_store"] == "model-store"
     assert p["allowed_urls"].startswith("file://") and "http" not in p["allowed_urls"]
     # One layer: per-model knobs live in the MAR's model-config.yaml only.
     assert "models" not in p and "model_snapshot" not in p

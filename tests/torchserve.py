@@ -11,10 +11,11 @@ The fixture (tests/conftest.py) calls `start_session_server(tmp_dir)`, which:
 API of the yielded `TorchServeSession` (tests take names and limits from closet.config, never literals):
     ts.inference_url / ts.management_url / ts.metrics_url   "http://127.0.0.1:<port>"
     ts.models                 sorted names of the models that are READY (= the MARs that exist)
+    ts.failed                 {name: reason} of built MARs whose worker kept failing to load
     ts.config                 the closet.config.ClosetConfig the server was rendered from
     ts.log_dir                logs (ts_log.log, model_log.log, model_metrics.log, torchserve.out)
-    ts.require(name)          pytest.skip with a reason unless `name` is served; returns the URL
-                              of POST /predictions/<name>
+    ts.require(name)          URL of POST /predictions/<name>; pytest.skip (reason) when its MAR
+                              is not built, pytest.fail when it is built but failed to load
     ts.predict(name, data=..., files=..., headers=..., timeout=...) -> requests.Response
     ts.describe(name) -> dict management describe (workers, batchSize, ...)
     ts.worker_pids(name) -> list[int]   PIDs of that model's workers (restart/crash checks)
@@ -72,6 +73,7 @@ class TorchServeSession:
     config: closet_config.ClosetConfig
     models: list[str]
     log_dir: Path
+    failed: dict[str, str] = field(default_factory=dict)
     http: requests.Session = field(default_factory=requests.Session, repr=False)
 
     @property
@@ -87,6 +89,8 @@ class TorchServeSession:
         return self.server.metrics_url
 
     def require(self, name: str) -> str:
+        if name in self.failed:
+            pytest.fail(f"model-store/{name}.mar is built but did not load: {self.failed[name]}")
         if name not in self.models:
             pytest.skip(f"model-store/{name}.mar is not built (run `make mars`); TorchServe serves {self.models}")
         return f"{self.inference_url}/predictions/{name}"
@@ -139,11 +143,13 @@ def start_session_server(tmp_dir: Path, store: Path = MODEL_STORE) -> tuple[Torc
     t0 = time.monotonic()
     server.start(ts_config)
     try:
-        server.wait_ready(models, timeout=START_TIMEOUT_S)
+        # One broken MAR must not take every other model's tests down: it is reported by require().
+        ready = server.wait_ready(models, timeout=START_TIMEOUT_S, allow_failed=True)
     except BaseException:
         server.stop()
         raise
-    session = TorchServeSession(server=server, config=cfg, models=models, log_dir=log_dir)
+    failed = {n: why for n, why in server.failed_models().items() if n in models and n not in ready}
+    session = TorchServeSession(server=server, config=cfg, models=ready, log_dir=log_dir, failed=failed)
     session.startup_s = time.monotonic() - t0  # type: ignore[attr-defined]
     return session, ""
 

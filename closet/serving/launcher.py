@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 PID_FILE = "torchserve.pid"
+_LOAD_FAILED = re.compile(r"Load model failed: ([A-Za-z0-9_.-]+), error")
 
 
 def _get_json(url: str, timeout: float = 5.0):
@@ -60,6 +62,8 @@ class Server:
     log_dir: Path
     pgid: int | None = None
     proc: subprocess.Popen | None = field(default=None, repr=False)
+    load_models: tuple[str, ...] = ("all",)
+    _log_offset: int = field(default=0, repr=False)
 
     @classmethod
     def from_properties(cls, ts_config: str | Path, model_store: str | Path, log_dir: str | Path) -> "Server":
@@ -70,11 +74,16 @@ class Server:
             metrics_url=p["metrics_address"],
             model_store=Path(model_store),
             log_dir=Path(log_dir),
+            load_models=tuple(x.strip() for x in p.get("load_models", "all").split(",") if x.strip()),
         )
 
     # -- state ------------------------------------------------------------
     def expected_models(self) -> list[str]:
-        return sorted(p.stem for p in self.model_store.glob("*.mar"))
+        """The built .mar files TorchServe will load (load_models, or every .mar for `all`)."""
+        built = {p.stem for p in self.model_store.glob("*.mar")}
+        if "all" in self.load_models:
+            return sorted(built)
+        return sorted(built & {Path(m).stem for m in self.load_models})
 
     def alive(self) -> bool:
         if self.proc is not None:
@@ -112,6 +121,30 @@ class Server:
         """PIDs of a model's worker processes, as the management API reports them."""
         return sorted(int(w["pid"]) for w in self.describe(model).get("workers", []) if w.get("pid", -1) > 0)
 
+    def failed_models(self, attempts: int = 2) -> dict[str, str]:
+        """Models whose worker failed to load `attempts` times since start() (from ts_log.log).
+
+        TorchServe retries a failing worker with growing back-off forever; two failures are
+        enough to report it instead of waiting out the whole start timeout.
+        """
+        log_file = self.log_dir / "ts_log.log"
+        try:
+            with open(log_file, "rb") as f:
+                f.seek(self._log_offset)
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return {}
+        seen: dict[str, set[str]] = {}
+        for line in text.splitlines():
+            m = _LOAD_FAILED.search(line)
+            if m:  # log4j may write a line twice; distinct (timestamped) lines are distinct failures
+                seen.setdefault(m.group(1), set()).add(line)
+        return {
+            name: f"worker failed to load {len(lines)} times; see {self.log_dir}/model_log.log"
+            for name, lines in seen.items()
+            if len(lines) >= attempts
+        }
+
     def pinged(self) -> bool:
         try:
             return _get_json(f"{self.inference_url}/ping", timeout=2).get("status") == "Healthy"
@@ -134,6 +167,8 @@ class Server:
             }
         )
         env.update(extra_env or {})
+        ts_log = self.log_dir / "ts_log.log"
+        self._log_offset = ts_log.stat().st_size if ts_log.is_file() else 0
         torchserve = Path(sys.executable).parent / "torchserve"
         cmd = [
             str(torchserve if torchserve.exists() else "torchserve"),
@@ -151,8 +186,14 @@ class Server:
         self.pgid = self.proc.pid
         (self.log_dir / PID_FILE).write_text(str(self.pgid))
 
-    def wait_ready(self, models: list[str] | None = None, timeout: float = 300.0) -> list[str]:
-        """Block until /ping is healthy and `models` (default: every .mar) are READY; returns them."""
+    def wait_ready(
+        self, models: list[str] | None = None, timeout: float = 300.0, allow_failed: bool = False
+    ) -> list[str]:
+        """Block until /ping is healthy and `models` (default: every .mar) are READY; returns the READY ones.
+
+        A model whose worker keeps failing to load (failed_models) raises RuntimeError at once, or,
+        with allow_failed, is left out of the returned list once every other model is READY.
+        """
         want = sorted(models if models is not None else self.expected_models())
         deadline = time.monotonic() + timeout
         ready: list[str] = []
@@ -161,8 +202,11 @@ class Server:
                 raise RuntimeError(f"TorchServe exited while starting; see {self.log_dir}/torchserve.out")
             if self.pinged():
                 ready = self.ready_models()
-                if set(want) <= set(ready):
-                    return want
+                failed = {n: why for n, why in self.failed_models().items() if n in want and n not in ready}
+                if failed and not allow_failed:
+                    raise RuntimeError(f"models failed to load: {failed}")
+                if set(want) <= set(ready) | set(failed):
+                    return [n for n in want if n in ready]
             time.sleep(0.5)
         raise TimeoutError(
             f"models not READY after {timeout:.0f}s: {sorted(set(want) - set(ready))}; see {self.log_dir}"
@@ -229,8 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         if srv.pgid is None or not srv.alive():
             log.info("TorchServe is not running (no live process group in %s/%s)", args.logs, PID_FILE)
         else:
+            pgid = srv.pgid
             srv.stop()
-            log.info("TorchServe stopped (process group %s)", _recorded(srv.log_dir) or "gone")
+            log.info("TorchServe stopped (process group %d)", pgid)
         (srv.log_dir / PID_FILE).unlink(missing_ok=True)
         return 0
     if args.cmd == "status":
@@ -255,10 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if "t0" in locals():
         log.info("cold start: %.1f s to all models READY", time.monotonic() - t0)
-    first = models[0]
+    first = "segmentation" if "segmentation" in models else models[0]
     log.info(
         "closet is READY: models %s on %s (management %s, metrics %s/metrics). Try:\n"
-        "  curl -sS --data-binary @photo.jpg %s/predictions/%s -o out.png\n"
+        "  curl -sS -H 'Content-Type: image/jpeg' --data-binary @photo.jpg %s/predictions/%s -o out.png\n"
         "Stop with `make stop`.",
         ", ".join(models),
         srv.inference_url,
