@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
+from test_schp import official_checkpoint
 
 from closet import parsing
 from closet.config import REPO_ROOT
 from closet.mar import BUILD_INFO_NAME
-from test_schp import official_checkpoint
 
 
 class Context:
