@@ -76,7 +76,6 @@ def test_official_layout_loads_strict(official_ckpt, k):
         assert list(sd) == [e[0] for e in entries]
         for i, (key, _, _) in enumerate(entries):  # every tensor arrived in its own slot
             assert float(sd[key].flatten()[0]) == float(i), key
-    x = torch.zeros(1, 3, 256, 256)
     y = torch.tensor([k - 1])
     assert nets.mapping_network(torch.zeros(1, 16), y).shape == (1, 64)
 

@@ -63,9 +63,9 @@ def predict(net: nn.Module, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="assets/fmnist-classifier")
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--width", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)

@@ -111,7 +111,7 @@ def run(args) -> dict:
     for src, trg in itertools.permutations(range(k), 2):
         idx = by_domain[src][torch.randperm(len(by_domain[src]), generator=gen)[: args.diversity_sources]]
         outs = []
-        for j in range(args.diversity_z):
+        for _ in range(args.diversity_z):
             seeds = torch.randint(0, 2**31 - 1, (len(idx),), generator=gen).tolist()
             outs.append(((translate(nets, x[idx], trg, [Latent(s) for s in seeds]) + 1) / 2).clamp(0, 1))
         for a, b in itertools.combinations(outs, 2):
