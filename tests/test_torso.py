@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import matplotlib.cbook
 import numpy as np
 import pytest
@@ -87,6 +88,13 @@ def test_no_person_is_a_422(results):
     e = results["blank"]
     assert isinstance(e, NoPerson) and e.status == 422
     assert e.to_json()["reason"] == "no_person"
+
+
+def test_face_search_on_a_big_photo_is_scaled_back_to_image_pixels():
+    # 2x astronaut (1024 px): searched at 640 px, box reported in the big photo's pixels.
+    big = cv2.resize(skimage.data.astronaut(), None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    faces = torso.detect_faces(big)
+    assert faces and inside(faces[0].box, tuple(2 * v for v in ASTRONAUT_FACE_AREA)), faces
 
 
 def test_estimate_refuses_an_empty_region():
