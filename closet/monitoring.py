@@ -326,12 +326,15 @@ def run_torchserve(workdir: Path, mars: list[Path], timeout_s: float = 300.0):
         closet_config.load(), "local", ports=ports, model_store=str(store),
         metrics_config=str(closet_config.REPO_ROOT / configgen.METRICS_CONFIG_PATH),
     )
+    # configgen lists closet's four models; this server loads exactly the MARs given (the probe too).
+    names = [Path(m).stem for m in mars]
+    props = re.sub(r"(?m)^load_models=.*$", "load_models=" + ",".join(f"{n}.mar" for n in names), props)
     ts_config = workdir / "config.properties"
     ts_config.write_text(props, encoding="utf-8")
     server = Server.from_properties(ts_config, store, workdir / "logs")
     server.start(ts_config)
     try:
-        server.wait_ready(timeout=timeout_s)
+        server.wait_ready(names, timeout=timeout_s)
         yield server
     finally:
         server.stop()
