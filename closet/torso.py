@@ -141,13 +141,15 @@ def estimate(rgb: np.ndarray, person_mask: np.ndarray) -> TorsoResult:
     h, w = rgb.shape[:2]
     person = person_mask >= PERSON_THRESHOLD if person_mask.dtype != bool else person_mask
     if person.mean() < MIN_PERSON_FRACTION:
-        raise NoPerson("no person detected", "the segmentation mask is empty; send a photo of one person")
+        raise NoPerson("no person detected", _detail("the segmentation mask is empty; send a photo of one person"))
     faces = detect_faces(rgb)
     if not faces:
         raise NoPerson(
             "no face detected",
-            "the default parser (torso-estimate) places the garment below a frontal face; "
-            "send an upright, frontal photo, or configure an SCHP checkpoint",
+            _detail(
+                "the default parser (torso-estimate) places the garment below a frontal face; "
+                "send an upright, frontal photo, or configure an SCHP checkpoint"
+            ),
         )
     on_person = [f for f in faces if person[min(h - 1, f.y + f.h // 2), min(w - 1, f.x + f.w // 2)]]  # best first
     face = (on_person or faces)[0]
@@ -174,9 +176,14 @@ def estimate(rgb: np.ndarray, person_mask: np.ndarray) -> TorsoResult:
     if not garment.any():
         raise NoGarment(
             "no upper garment found",
-            f"a face was detected at {face.box} but nothing below it looks like clothing on the person",
+            _detail(f"a face was detected at {face.box} but nothing below it looks like clothing on the person"),
         )
     return TorsoResult(labels=labels, face=face, person=person, region=[x0, y0, x1, y1])
+
+
+def _detail(hint: str) -> dict:
+    """Error detail naming the parser, so a refusal says which parser refused."""
+    return {"parser": PARSER_NAME, "hint": hint}
 
 
 def _clean(mask: np.ndarray, min_pixels: int) -> np.ndarray:

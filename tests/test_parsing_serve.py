@@ -117,4 +117,5 @@ def test_no_person_and_no_face_are_422_then_it_keeps_serving(torchserve, astrona
     cup = torchserve.predict(MODEL, data=png(skimage.data.coffee()))
     assert cup.status_code == 422, cup.text
     assert cup.json()["error"] == "no face detected"
+    assert cup.json()["detail"]["parser"] == "torso-estimate"
     assert torchserve.predict(MODEL, data=astronaut).status_code == 200

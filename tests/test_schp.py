@@ -68,6 +68,18 @@ def test_wrong_dataset_is_refused_with_the_key(tmp_path):
         schp.load_checkpoint(path, "atr")
 
 
+def test_bare_state_dict_loads_and_junk_is_named(tmp_path):
+    net = schp.build("pascal")
+    torch.save(net.state_dict(), tmp_path / "bare.pth")
+    assert schp.load_checkpoint(tmp_path / "bare.pth", "pascal").num_classes == 7
+    torch.save({"state_dict": {"module.conv1.weight": "not a tensor"}}, tmp_path / "junk.pth")
+    with pytest.raises(CheckpointError, match="not a tensor"):
+        schp.load_checkpoint(tmp_path / "junk.pth", "pascal")
+    (tmp_path / "text.pth").write_text("hello")
+    with pytest.raises(CheckpointError, match="not a readable torch file"):
+        schp.load_checkpoint(tmp_path / "text.pth", "pascal")
+
+
 def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
 

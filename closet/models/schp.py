@@ -256,8 +256,10 @@ def load_checkpoint(path: str | os.PathLike, dataset: str = "atr") -> SCHP:
     net = build(dataset)
     try:
         state = load_state_dict(path, key="state_dict")
-    except CheckpointError:
-        state = load_state_dict(path)  # a bare state dict; re-raises the real problem if not
+    except CheckpointError as e:
+        if "has no top-level key" not in str(e):  # unreadable, unsafe or a broken 'state_dict'
+            raise
+        state = load_state_dict(path)  # a bare state dict (or the error that says what the file is)
     state = strip_prefix(state, CHECKPOINT_PREFIX)
     strict_load(net, state, f"SCHP ({dataset})")
     return net.eval()
