@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -56,7 +57,7 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def astronaut_mask(torchserve, astronaut) -> np.ndarray:
-    r = torchserve.predict(MODEL, data=png(astronaut))
+    r = torchserve.predict(MODEL, data=png(astronaut), headers={"Content-Type": "image/png"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "image/png"
     return np.asarray(Image.open(io.BytesIO(r.content)))
@@ -74,6 +75,14 @@ def test_served_with_configured_batching(torchserve):
     assert (d["batchSize"], d["maxBatchDelay"], d["minWorkers"], d["maxWorkers"], d["responseTimeout"]) == (
         m.batch_size, m.max_batch_delay_ms, m.min_workers, m.max_workers, m.response_timeout_s,
     )  # fmt: skip
+
+
+def test_customized_describe_names_the_network(torchserve):
+    torchserve.require(MODEL)
+    r = torchserve.http.get(f"{torchserve.management_url}/models/{MODEL}?customized=true", timeout=30)
+    meta = r.json()[0]["customizedMetadata"]
+    meta = json.loads(meta) if isinstance(meta, str) else meta
+    assert meta["model"] == MODEL and meta["arch"] in ("u2netp", "u2net") and meta["outputs"] == ["mask", "rgba"]
 
 
 def test_mask_covers_the_astronaut(astronaut_mask):
