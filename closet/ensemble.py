@@ -27,7 +27,7 @@ from closet.errors import BadOption, ClosetError, UnknownTarget
 log = logging.getLogger(__name__)
 
 # File names inside the MAR (closet/mar.py MARS["closet"]).
-SEGMENTATION_WEIGHTS = "u2netp.pth"
+SEGMENTATION_WEIGHTS = "u2net.pth"
 STARGAN_CKPT = "stargan.ckpt"
 STARGAN_META = "stargan-meta.json"
 MODES = ("latent", "reference")
@@ -190,17 +190,13 @@ class Ensemble:
                 idx = list(live)
                 crops = [pipeline.crop(live[i]["image"], live[i]["garment"], live[i]["box"], self.img_size)
                          for i in idx]
-                by_mode: dict[str, list[int]] = {}
-                for k, i in enumerate(idx):
-                    by_mode.setdefault(live[i]["mode"], []).append(k)
-                for mode, ks in by_mode.items():  # one forward pass per style source
-                    outs = pipeline.translate(
-                        self.models.translator, [crops[k] for k in ks], [live[idx[k]]["target"] for k in ks],
-                        mode=mode, references=[live[idx[k]]["ref"] for k in ks] if mode == "reference" else None,
-                        seeds=[live[idx[k]]["seed"] for k in ks],
-                    )
-                    for k, o in zip(ks, outs):
-                        live[idx[k]]["translated"] = o
+                outs = pipeline.translate(
+                    self.models.translator, crops, [live[i]["target"] for i in idx],
+                    modes=[live[i]["mode"] for i in idx], references=[live[i]["ref"] for i in idx],
+                    seeds=[live[i]["seed"] for i in idx],
+                )
+                for i, o in zip(idx, outs):
+                    live[i]["translated"] = o
         if live:
             with timer("composite"):
                 for i, s in live.items():
@@ -234,10 +230,12 @@ def load_models(model_dir: str | Path, device) -> Models:
     """Load the three models from an unpacked closet.mar (or any folder with the same files)."""
     import torch
 
+    from closet.mar import read_build_info
     from closet.models import u2net
 
     root = Path(model_dir)
-    seg = u2net.load_checkpoint(root / SEGMENTATION_WEIGHTS, arch="u2netp").to(device).eval()
+    arch = read_build_info(root).get("settings", {}).get("U2NET_ARCH", "u2netp")
+    seg = u2net.load_checkpoint(root / SEGMENTATION_WEIGHTS, arch=arch).to(device).eval()
     parser = pipeline.load_parser(root, seg, device)
     translator = pipeline.load_translator(root / STARGAN_CKPT, root / STARGAN_META, device)
     return Models(seg, parser, translator, torch.device(device))

@@ -56,6 +56,18 @@ class MarSpec:
     name: str  # model name == handlers/<name>.py == model-store/<name>.mar
     inputs: tuple[MarInput, ...]
     settings: tuple[tuple[str, str], ...] = ()  # (variable, default) recorded in closet-build.json
+    # Module name of the handler inside the MAR (default: the model name). TorchServe imports the
+    # handler by its file name, so handlers/closet.py must not arrive as "closet": that name is the
+    # closet package packed beside it, and the import would find the package instead.
+    handler_module: str = ""
+
+
+def handler_file(spec: MarSpec, root: Path = REPO_ROOT) -> Path:
+    """The handler file passed to torch-model-archiver (staged under its MAR module name)."""
+    src = root / "handlers" / f"{spec.name}.py"
+    if not spec.handler_module or spec.handler_module == spec.name:
+        return src
+    return root / STAGE_DIR / spec.name / "handler" / f"{spec.handler_module}.py"
 
 
 U2NETP = MarInput("U2NETP_WEIGHTS", "model-store/weights/u2netp.pth", "u2net.pth")
@@ -70,7 +82,8 @@ MARS: dict[str, MarSpec] = {
         MarSpec("segmentation", (U2NETP,), settings=(U2NET_ARCH,)),
         MarSpec("parsing", (U2NETP, SCHP), settings=(U2NET_ARCH, ("PARSER_DATASET", "atr"))),
         MarSpec("translation", (STARGAN_CKPT, STARGAN_META)),
-        MarSpec("closet", (U2NETP, STARGAN_CKPT, STARGAN_META, SCHP), settings=(U2NET_ARCH, ("PARSER_DATASET", "atr"))),
+        MarSpec("closet", (U2NETP, STARGAN_CKPT, STARGAN_META, SCHP), settings=(U2NET_ARCH, ("PARSER_DATASET", "atr")),
+                handler_module="closet_handler"),
     )
 }
 
@@ -186,7 +199,9 @@ def stage(
         "settings": {var: env.get(var) or default for var, default in spec.settings},
     }
     (extra / BUILD_INFO_NAME).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    handler = root / "handlers" / f"{spec.name}.py"
+    handler = handler_file(spec, root)
+    if handler != root / "handlers" / f"{spec.name}.py":
+        _copy(root / "handlers" / f"{spec.name}.py", handler)
     model_config = root / model_config_path(spec.name)
     files = {handler.name: handler, model_config.name: model_config}
     if serialized is not None:
@@ -219,7 +234,7 @@ def build(
         "--version",
         "1.0",
         "--handler",
-        str(root / "handlers" / f"{name}.py"),
+        str(handler_file(spec, root)),
         "--config-file",
         str(root / model_config_path(name)),
         "--extra-files",

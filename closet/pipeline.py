@@ -95,7 +95,7 @@ def load_parser(model_dir, seg_net, device) -> Parser:
     if ckpt.is_file():
         from closet.models import schp
 
-        dataset = read_build_info(model_dir).get("PARSER_DATASET", "atr")
+        dataset = read_build_info(model_dir).get("settings", {}).get("PARSER_DATASET", "atr")
         net = schp.load_checkpoint(ckpt, dataset).to(device).eval()
         return Parser(parsing.parser_name(dataset), dataset, net, device)
     from closet import torso
@@ -205,36 +205,30 @@ def translator_img_size(translator) -> int:
     return int(translator.img_size)
 
 
-def translate(translator, crops: list[np.ndarray], targets: list[str], mode: str = "latent",
-              references: list[np.ndarray] | None = None, seeds: list[int] | None = None) -> list[np.ndarray]:
-    """Translate garment crops (uint8 img_size^2 RGB) to target domains in one batched forward pass.
+def translate(translator, crops: list[np.ndarray], targets: list[str], modes: list[str],
+              references: list[np.ndarray | None], seeds: list[int]) -> list[np.ndarray]:
+    """Translate garment crops (uint8 img_size^2 RGB) to target domains: ONE generator pass.
 
-    mode=latent: style = mapping_network(z, y) with z drawn from each request's seed;
-    mode=reference: style = style_encoder(reference, y). Returns uint8 RGB crops.
+    Per row: mode "latent" takes the style from `seeds[i]` (mapping network), "reference" from
+    `references[i]` (style encoder); closet.translation runs each network once per batch.
+    A grayscale model (the Fashion-MNIST demo) gets luminance in and gray out; returns uint8 RGB.
     """
     import torch
 
-    nets = translator
-    device = nets.device
-    y = torch.tensor([nets.domains.index(t) for t in targets], device=device)  # (N,)
-    x = _to_tensor(crops, device)  # (N, 3, S, S) in [-1, 1]
+    from closet import translation as tr
+
+    size, gray = translator_img_size(translator), tr.is_grayscale(translator)
+
+    def prep(img: np.ndarray):
+        return tr.preprocess(Image.fromarray(_as_rgb8(img)), size, grayscale=gray)  # (C, S, S)
+
+    x = torch.stack([prep(c) for c in crops])  # (N, C, S, S)
+    sources = [tr.Reference(prep(ref)) if mode == "reference" else tr.Latent(int(seed))
+               for mode, ref, seed in zip(modes, references, seeds)]
+    y = [translator.domains.index(t) for t in targets]
     with torch.inference_mode():
-        if mode == "reference":
-            style = nets.style_encoder(_to_tensor(references or [], device), y)  # (N, style_dim)
-        else:
-            zs = [torch.randn(nets.latent_dim, generator=torch.Generator().manual_seed(int(sd)))
-                  for sd in (seeds or [0] * len(crops))]
-            style = nets.mapping_network(torch.stack(zs).to(device), y)  # (N, style_dim)
-        out = nets.generator(x, style)  # (N, 3, S, S)
-    out = ((out.float().clamp(-1, 1) + 1) / 2 * 255 + 0.5).clamp(0, 255).byte()
-    return [_as_rgb8(o) for o in out.permute(0, 2, 3, 1).cpu().numpy()]
-
-
-def _to_tensor(images: list[np.ndarray], device):
-    import torch
-
-    arr = np.stack([_as_rgb8(im) for im in images]).astype(np.float32)  # (N, S, S, 3)
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).div(127.5).sub(1.0).to(device)  # (N, 3, S, S)
+        out = tr.translate(translator, x, y, sources)  # (N, C, S, S)
+    return [_as_rgb8(o) for o in tr.postprocess(out, grayscale=gray)]
 
 
 def _as_rgb8(img) -> np.ndarray:
