@@ -82,8 +82,12 @@ MARS: dict[str, MarSpec] = {
         MarSpec("segmentation", (U2NETP,), settings=(U2NET_ARCH,)),
         MarSpec("parsing", (U2NETP, SCHP), settings=(U2NET_ARCH, ("PARSER_DATASET", "atr"))),
         MarSpec("translation", (STARGAN_CKPT, STARGAN_META)),
-        MarSpec("closet", (U2NETP, STARGAN_CKPT, STARGAN_META, SCHP), settings=(U2NET_ARCH, ("PARSER_DATASET", "atr")),
-                handler_module="closet_handler"),
+        MarSpec(
+            "closet",
+            (U2NETP, STARGAN_CKPT, STARGAN_META, SCHP),
+            settings=(U2NET_ARCH, ("PARSER_DATASET", "atr")),
+            handler_module="closet_handler",
+        ),
     )
 }
 
@@ -226,6 +230,9 @@ def build(
     extra, serialized, manifest = stage(spec, env, root, stage_dir)
     store = Path(store) if Path(store).is_absolute() else root / store
     store.mkdir(parents=True, exist_ok=True)
+    building = store / f".building-{name}"  # hidden: TorchServe skips it; same filesystem for os.replace
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir()
     archiver = Path(sys.executable).parent / "torch-model-archiver"
     cmd = [
         str(archiver if archiver.exists() else "torch-model-archiver"),
@@ -240,17 +247,22 @@ def build(
         "--extra-files",
         str(extra),
         "--export-path",
-        str(store),
+        str(building),
         "--force",
     ]
     if serialized is not None:
         cmd += ["--serialized-file", str(serialized)]
-    subprocess.run(cmd, check=True)
-    out = mar_path(name, store)
-    with zipfile.ZipFile(out) as z:  # the archive must hold exactly the manifest's files
-        names = {n for n in z.namelist() if not n.endswith("/") and _covered(n)}
-    if names != set(manifest):
-        raise RuntimeError(f"{out}: archive/manifest mismatch: {sorted(names ^ set(manifest))}")
+    try:
+        subprocess.run(cmd, check=True)
+        with zipfile.ZipFile(mar_path(name, building)) as z:  # the archive must hold exactly the manifest's files
+            names = {n for n in z.namelist() if not n.endswith("/") and _covered(n)}
+        if names != set(manifest):
+            raise RuntimeError(f"{name}.mar: archive/manifest mismatch: {sorted(names ^ set(manifest))}")
+        out = mar_path(name, store)
+        # Atomic swap: a TorchServe reading the old archive never sees a half-written one.
+        os.replace(mar_path(name, building), out)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
     log.info("built %s (%d files, %.1f MB)", out, len(manifest), out.stat().st_size / 1e6)
     return out
 

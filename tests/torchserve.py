@@ -1,7 +1,7 @@
 """One real TorchServe for a whole pytest session (used through the `torchserve` fixture).
 
 The fixture (tests/conftest.py) calls `start_session_server(tmp_dir)`, which:
-  * links every built model-store/*.mar into a private model store under tmp_dir
+  * copies every built model-store/*.mar into a private model store under tmp_dir
     (fail fast: a MAR that is missing is simply not served; tests skip via `require`),
   * renders a config.properties with closet.configgen.render_properties("local") on FREE
     loopback ports (inference, management, metrics and both gRPC ports),
@@ -31,6 +31,7 @@ session ends, also when the start failed halfway.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 from dataclasses import dataclass, field
@@ -126,8 +127,8 @@ def start_session_server(tmp_dir: Path, store: Path = MODEL_STORE) -> tuple[Torc
     cfg = closet_config.load()
     own_store = tmp_dir / "model-store"
     own_store.mkdir(parents=True)
-    for n in models:  # only MARs: load_models=all would also try subdirectories such as weights/
-        (own_store / f"{n}.mar").symlink_to((store / f"{n}.mar").resolve())
+    for n in models:  # copies: a `make mars` during the session must not change what this server loads
+        shutil.copy2(store / f"{n}.mar", own_store / f"{n}.mar")
     inf, mgmt, met, g1, g2 = free_ports(5)
     props = configgen.render_properties(
         cfg,
