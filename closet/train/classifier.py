@@ -25,7 +25,7 @@ IMG_SIZE = 32
 
 
 class FashionCNN(nn.Module):
-    """Three conv stages (BN, ReLU, max-pool) and a two-layer head; about 0.3M parameters."""
+    """Four 3x3 convs (BN, ReLU) in three max-pooled stages and a two-layer MLP head."""
 
     def __init__(self, num_classes: int = 10, width: int = 32):
         super().__init__()

@@ -1,0 +1,76 @@
+"""handlers/translation.py in process (FakeContext): a mixed batch is answered in order, one generator pass."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from torchserve import FakeContext, load_handler_module
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "stargan-fmnist"
+
+
+@pytest.fixture(scope="module")
+def handler(tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("translation")
+    shutil.copyfile(ASSETS / "nets_ema.ckpt", model_dir / "stargan.ckpt")
+    shutil.copyfile(ASSETS / "meta.json", model_dir / "stargan-meta.json")
+    h = load_handler_module("translation").TranslationHandler()
+    h.initialize(FakeContext(model_dir))
+    return h, model_dir
+
+
+def sample(name: str) -> bytes:
+    return (ASSETS / "samples" / f"{name}.png").read_bytes()
+
+
+def test_mixed_batch_in_order_with_one_generator_pass(handler):
+    h, model_dir = handler
+    calls = []
+    hook = h.nets.generator.register_forward_hook(lambda m, i, o: calls.append(o.shape[0]))
+    rows = [
+        {"body": sample("tshirt"), "target": b"dress", "seed": b"3"},
+        {"image": sample("coat"), "reference": sample("pullover"), "target": b"pullover", "mode": b"reference"},
+        {"body": b"not an image", "target": b"dress"},
+        {"body": sample("shirt"), "target": b"skirt"},
+        {"body": sample("shirt")},
+    ]
+    ctx = FakeContext(model_dir, headers=[{}, {}, {}, {}, {"X-Closet-Target": "coat", "X-Closet-Seed": "3"}])
+    try:
+        out = h.handle(rows, ctx)
+    finally:
+        hook.remove()
+    assert calls == [3]  # the three valid requests ran as one generator batch
+    assert len(out) == 5
+    for i in (0, 1, 4):
+        assert ctx.content_type[i] == "image/png" and i not in ctx.status
+        assert np.asarray(Image.open(io.BytesIO(out[i]))).shape == (32, 32)
+    assert ctx.headers_out[0]["X-Closet-Seed"] == "3" and ctx.headers_out[4]["X-Closet-Target"] == "coat"
+    assert ctx.status[2][0] == 400 and json.loads(out[2])["reason"] == "bad_image"
+    err = json.loads(out[3])
+    assert ctx.status[3][0] == 400 and err["reason"] == "unknown_target"
+    assert err["detail"]["allowed"] == h.nets.domains
+
+
+def test_batched_equals_alone(handler):
+    h, model_dir = handler
+    row = {"body": sample("tshirt"), "target": b"coat", "seed": b"11"}
+    alone = h.handle([row], FakeContext(model_dir))[0]
+    batched = h.handle([{"body": sample("dress"), "target": b"shirt"}, row], FakeContext(model_dir))[1]
+    a = np.asarray(Image.open(io.BytesIO(alone)), dtype=int)
+    b = np.asarray(Image.open(io.BytesIO(batched)), dtype=int)
+    assert np.abs(a - b).max() <= 1  # same pixels up to float rounding across batch sizes
+
+
+def test_describe_without_image(handler):
+    h, model_dir = handler
+    ctx = FakeContext(model_dir)
+    out = h.handle([{"describe": b"true"}], ctx)
+    body = json.loads(out[0])
+    assert body["domains"] == h.nets.domains and body["modes"] == ["latent", "reference"]
+    assert json.loads(h.describe_handle())["domains"] == h.nets.domains
