@@ -216,3 +216,15 @@ def test_parse_on_a_real_photo_with_random_weights(random_atr):
     batch = parsing.parse_batch(random_atr, [photo, other], "atr")
     assert [b.shape for b in batch] == [photo.shape[:2], other.shape[:2]]
     assert (batch[0] == labels).mean() > 0.999
+
+
+@pytest.mark.gpu
+def test_parse_batch_on_cuda_matches_cpu(random_atr):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    photo = skimage.data.astronaut()
+    cpu = parsing.parse_batch(random_atr, [photo], "atr")[0]
+    gpu_net = schp.build("atr").eval()
+    gpu_net.load_state_dict(random_atr.state_dict())
+    gpu = parsing.parse_batch(gpu_net.to("cuda"), [photo, photo], "atr", "cuda")
+    assert (gpu[0] == cpu).mean() > 0.99 and (gpu[0] == gpu[1]).all()
