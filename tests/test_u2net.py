@@ -141,6 +141,15 @@ def test_converted_batchnorms_are_identity(u2netp):
     assert torch.allclose(bn(x), x, atol=1e-6)
 
 
+def test_optimized_model_matches_the_official_one(u2netp):
+    fast = load_checkpoint(WEIGHTS / "u2netp.pth", arch="u2netp", optimize=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    x = preprocess(_photos()["grace_hopper"])[None]  # (1, 3, 320, 320)
+    with torch.no_grad():
+        ref, out = u2netp(x), fast(x)
+    assert max(float((a - b).abs().max()) for a, b in zip(ref, out)) < 1e-4
+
+
 # -- (c) the mask covers the person -------------------------------------------------------
 # Drawn by hand on skimage's astronaut (512x512): hair, face, suit, and the helmet she holds
 # (U^2-Net is a salient-object model, so the helmet belongs to the foreground).

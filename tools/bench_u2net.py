@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     with torch.inference_mode():
         results["forward_b1"] = _time(lambda: net(x), args.runs)
         results[f"forward_b{args.batch}"] = _time(lambda: net(xb), max(3, args.runs // 2))
+    fast = load_checkpoint(ROOT / "model-store" / "weights" / f"{args.arch}.pth", arch=args.arch, optimize=True)
+    with torch.inference_mode():
+        results["forward_b1_optimized"] = _time(lambda: fast(x), args.runs)
     results["predict_mask_512px"] = _time(lambda: predict_mask(net, photo), args.runs)
     results[f"predict_masks_b{args.batch}_512px"] = _time(
         lambda: predict_masks(net, [photo] * args.batch, "cpu"), max(3, args.runs // 2)

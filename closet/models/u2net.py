@@ -203,8 +203,28 @@ def build(arch: str = "u2netp", in_ch: int = 3, out_ch: int = 1) -> _U2NetBase:
     return ARCHS[arch](in_ch=in_ch, out_ch=out_ch)
 
 
-def load_checkpoint(path: str | os.PathLike, arch: str = "u2netp") -> _U2NetBase:
-    """Build `arch`, strict-load the official-format state dict at `path`, return it in eval mode (CPU)."""
+def optimize_for_inference(net: _U2NetBase) -> _U2NetBase:
+    """Fold every BatchNorm into its conv (bn_s1 becomes Identity) and switch to channels_last, in place.
+
+    Eval only. Outputs move by float rounding (~3e-5 on the maps); on the 2-core CPU a forward
+    pass was ~30% faster in interleaved runs. The result has no bn_s1 keys: never save it as a checkpoint.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    net.eval()
+    for block in net.modules():
+        if isinstance(block, REBNCONV) and isinstance(block.bn_s1, nn.BatchNorm2d):
+            block.conv_s1 = fuse_conv_bn_eval(block.conv_s1, block.bn_s1)
+            block.bn_s1 = nn.Identity()
+    return net.to(memory_format=torch.channels_last)
+
+
+def load_checkpoint(path: str | os.PathLike, arch: str = "u2netp", optimize: bool = False) -> _U2NetBase:
+    """Build `arch`, strict-load the official-format state dict at `path`, return it in eval mode (CPU).
+
+    `optimize=True` also applies `optimize_for_inference` (BN folding + channels_last) for serving.
+    """
     net = build(arch)
     strict_load(net, load_state_dict(path), what=f"{arch} from {os.fspath(path)}")
-    return net.eval()
+    net.eval()
+    return optimize_for_inference(net) if optimize else net
