@@ -164,7 +164,7 @@ def parse_batch(net: torch.nn.Module, images: Sequence, dataset: str, device=Non
     up = up.cpu().numpy()
     out = []
     for logits, (_, trans), im in zip(up, prepared, images):
-        h, w = _as_rgb_array(im).shape[:2]
+        w, h = im.size if isinstance(im, Image.Image) else (np.asarray(im).shape[1], np.asarray(im).shape[0])
         out.append(postprocess(logits, trans, w, h))
     return out
 
