@@ -1,0 +1,24 @@
+# The closet ensemble: demo images and benchmarks.
+#   make demo            astronaut photo -> out/astronaut_<target>.png for every domain (starts `make serve` if needed)
+#   make bench-ensemble  in-process vs HTTP, ensemble vs 3-endpoint chain, batchSize 4 vs 1 (temporary TorchServe)
+#   make bench           every benchmark: each area appends its target to BENCH_TARGETS
+.PHONY: demo demo-docs bench bench-ensemble
+
+DEMO_OUT ?= out
+
+demo: serve ## astronaut photo through the running TorchServe -> out/astronaut_<target>.png per domain
+	$(PYTHON) tools/demo.py --out $(DEMO_OUT)
+
+demo-docs: serve ## as demo, and refresh the small copies committed under docs/demo/
+	$(PYTHON) tools/demo.py --out $(DEMO_OUT) --docs docs/demo
+
+bench-ensemble: venv weights config mars ## ensemble benchmark (prints; JSON in out/bench/ensemble.json)
+	mkdir -p out/bench
+	$(PYTHON) tools/bench_ensemble.py --json out/bench/ensemble.json
+
+# Targets from other mk/*.mk files append later in the include order, so the prerequisite list
+# is expanded a second time when `bench` runs. Listing a target twice runs it once.
+# The bench-* targets of other areas that existed when this was written are listed here too.
+BENCH_TARGETS += bench-ensemble bench-serve bench-parsing bench-u2net
+.SECONDEXPANSION:
+bench: $$(BENCH_TARGETS) ## run every benchmark target (BENCH_TARGETS)
