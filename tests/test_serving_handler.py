@@ -108,3 +108,16 @@ def test_too_large_is_413(handler):
     ctx = FakeContext("unused")
     out = handler.handle([{"body": buf.getvalue()}], ctx)
     assert ctx.status[0][0] == 413 and json.loads(out[0])["reason"] == "too_large"
+
+
+@pytest.mark.gpu
+def test_loads_on_cuda_when_torchserve_assigns_a_gpu(tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    torch.save(build("u2netp").state_dict(), tmp_path / "u2net.pth")
+    h = load_handler_module("segmentation").SegmentationHandler()
+    h.initialize(FakeContext(tmp_path, gpu_id=0))
+    assert h.device.type == "cuda" and next(h.net.parameters()).is_cuda
+    ctx = FakeContext("unused")
+    out = h.handle([{"body": png(64, 48)}], ctx)
+    assert np.asarray(Image.open(io.BytesIO(out[0]))).shape == (48, 64)
