@@ -10,6 +10,8 @@ MONITOR_SCRAPE ?= 5s
 MONITOR_DIR := $(CACHE)/prometheus
 PROMETHEUS_STAMP := $(MONITOR_DIR)/.installed
 SNAPSHOT_SECONDS ?= 90
+# Built MARs the snapshot loads ("all", or a comma list); segmentation alone keeps a 2-core run readable.
+SNAPSHOT_MODELS ?= segmentation
 
 TEST_DEPS += prometheus
 
@@ -34,4 +36,4 @@ rules-check: prometheus ## promtool check + unit tests of the recording/alert ru
 	promtool test rules monitoring/tests/*.test.yml
 
 dashboard-snapshot: prometheus venv config ## load run against real TorchServe+Prometheus, render docs/dashboard.png
-	$(PYTHON) tools/dashboard_snapshot.py --seconds $(SNAPSHOT_SECONDS) --out docs/dashboard.png
+	$(PYTHON) tools/dashboard_snapshot.py --seconds $(SNAPSHOT_SECONDS) --models $(SNAPSHOT_MODELS) --out docs/dashboard.png

@@ -1,7 +1,7 @@
 """Render key dashboard panels from a real load run to a PNG (`make dashboard-snapshot`).
 
-Starts a TorchServe on free loopback ports serving the probe model (monitoring/probe_handler.py)
-and every built model-store/<name>.mar, a Prometheus scraping it every second with
+Starts a TorchServe on free loopback ports serving every built model-store/<name>.mar (the probe
+model, monitoring/probe_handler.py, when none is built), a Prometheus scraping it every second with
 monitoring/rules loaded, drives a two-phase load (light, then heavier so queue time rises) with
 a few bad requests mixed in, then runs the dashboard's own queries (monitoring/grafana/closet.json)
 over the run with query_range and plots them with matplotlib:
@@ -37,29 +37,44 @@ PANELS = (
 RATE_WINDOW = "15s"  # $__rate_interval for a short run at a 1 s scrape
 
 
+def valid_headers(url: str, model: str) -> list[dict[str, str]]:
+    """Option headers that make a good image a valid request for `model`.
+
+    translation needs a target domain: the handler's describe option lists the checkpoint's domains.
+    """
+    if model != "translation":
+        return [{}]
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(url, data=b"x", headers={"X-Closet-Describe": "true"})
+    with urllib.request.urlopen(req, timeout=120) as r:  # noqa: S310 (loopback URL we built)
+        domains = json.loads(r.read())["domains"]
+    return [{"X-Closet-Target": d} for d in domains]
+
+
 def drive(url_by_model: dict[str, str], seconds: float, stop: threading.Event) -> None:
-    """Two load phases: 2 clients for the first 40 %, then 6; ~8 % bad requests (+4 % 422 on the probe)."""
+    """Two load phases: 2 clients for the first 40 %, then 6; 1 in 6 requests is bad (400 or 413)."""
     imgs = monitoring.sample_images()
+    options = {m: valid_headers(u, m) for m, u in url_by_model.items()}
     t_end = time.monotonic() + seconds
     t_heavy = time.monotonic() + 0.4 * seconds
     rng = random.Random(0)
+
+    counter = iter(range(10**9))  # shared request number: every 12th is garbage, every 12th+6 too large
 
     def client(i: int) -> None:
         while not stop.is_set() and time.monotonic() < t_end:
             if i >= 2 and time.monotonic() < t_heavy:
                 time.sleep(0.2)
                 continue
-            model = rng.choice(sorted(url_by_model))
-            roll = rng.random()
-            headers = {}
-            body = imgs["good"]
-            if roll < 0.05:
-                body = imgs["garbage"]
-            elif roll < 0.08:
-                body = imgs["huge"]
+            n = next(counter)
+            model = sorted(url_by_model)[n % len(url_by_model)]
+            headers = dict(options[model][n % len(options[model])])
+            body = {0: imgs["garbage"], 6: imgs["huge"]}.get(n % 12, imgs["good"])
             if model == monitoring.PROBE_MODEL:
                 headers = {"X-Closet-Stage-Ms": str(rng.choice((5, 20, 40))), "X-Closet-Target": rng.choice(("tshirt", "hoodie"))}
-                if 0.08 <= roll < 0.12:
+                if n % 12 == 3:
                     headers["X-Closet-Fail"] = "no_garment"
             monitoring.post_all(url_by_model[model], [(body, headers)], concurrency=1)
 
@@ -101,8 +116,8 @@ def plot(prom: monitoring.Prometheus, start: float, end: float, out: Path, model
         ax.set_xlabel("seconds into the load run")
     stamp = datetime.fromtimestamp(end, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     fig.suptitle(
-        f"closet dashboard panels from a load run: real TorchServe 0.12 + Prometheus ({', '.join(models)}; "
-        f"{stamp}; 1 s scrape, rate window {RATE_WINDOW}, ratios from the 1m recording rules; shared 2-core CPU)",
+        f"closet dashboard panels from a load run on a shared 2-core CPU, {stamp}: real TorchServe 0.12 + Prometheus\n"
+        f"models {', '.join(models)}; 1 s scrape, rate window {RATE_WINDOW}; ratios from the 1m recording rules",
         fontsize=9,
     )
     fig.tight_layout()
@@ -115,21 +130,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=90.0, help="length of the load run")
     ap.add_argument("--out", default="docs/dashboard.png")
-    ap.add_argument("--models", default="", help="comma list of built MARs to include (default: all built)")
+    ap.add_argument("--models", default="all", help="comma list of built MARs to load, or 'all' (default)")
     args = ap.parse_args(argv)
     store = closet_config.REPO_ROOT / "model-store"
     built = [n for n in closet_config.MODEL_NAMES if (store / f"{n}.mar").is_file()]
-    if args.models:
+    if args.models != "all":
         built = [n for n in built if n in args.models.split(",")]
     with tempfile.TemporaryDirectory(prefix="closet-snapshot-") as tmp:
         work = Path(tmp)
-        mars = [monitoring.build_probe_mar(work / "mars"), *(store / f"{n}.mar" for n in built)]
-        log.info("serving probe + %s", built or "no built MAR")
+        # The probe is synthetic: it stands in only when no real model is built.
+        mars = [store / f"{n}.mar" for n in built] or [monitoring.build_probe_mar(work / "mars")]
+        models = built or [monitoring.PROBE_MODEL]
+        log.info("serving %s", models)
         with monitoring.run_torchserve(work / "ts", mars) as ts:
             target = urlparse(ts.metrics_url).netloc
             with monitoring.run_prometheus(target, work / "prometheus", scrape_interval="1s") as prom:
                 monitoring.wait_for(prom.targets_up, 30, what="Prometheus target up")
-                models = [monitoring.PROBE_MODEL, *built]
                 urls = {m: f"{ts.inference_url}/predictions/{m}" for m in models}
                 start = time.time()
                 stop = threading.Event()
@@ -138,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     stop.set()
                 time.sleep(3)  # last scrapes
-                # The probe is synthetic: draw it only when no real model is built.
-                plot(prom, start, time.time(), Path(args.out), built or [monitoring.PROBE_MODEL])
+                plot(prom, start, time.time(), Path(args.out), models)
     return 0
 
 
