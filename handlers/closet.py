@@ -57,11 +57,12 @@ class ClosetEnsembleHandler(ClosetHandler):
         outs = self.ensemble.run(reqs, timer=lambda stage: self.timed(stage, timings))
         header = ";".join(f"{s}={timings.get(s, 0.0):.4f}" for s in STAGES)
         replies: list[Reply | ClosetError] = []
-        for p, out in zip(batch, outs):
+        for out in outs:
             if isinstance(out, ClosetError):
                 replies.append(out)
                 continue
             self.metrics.request(out.target, out.mode)
+            self.metrics.input_megapixels(out.image.shape[0] * out.image.shape[1] / 1e6)
             self.metrics.parser(out.parser)
             body = out.body
             if isinstance(body, dict):

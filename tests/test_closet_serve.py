@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from closet_api import b64_image, check_response
 from PIL import Image
 
 from closet import color, pipeline
 from closet import config as closet_config
-from closet_api import b64_image, check_response
 
 pytestmark = pytest.mark.serve
 MODEL = "closet"

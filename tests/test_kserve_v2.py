@@ -15,13 +15,13 @@ import re
 import numpy as np
 import pytest
 import requests
+from closet_api import b64_image, check_response, v2_payload
 from PIL import Image
+from torchserve import MODEL_STORE, REPO, START_TIMEOUT_S, free_ports
 
 from closet import config as closet_config
 from closet import configgen, pipeline
 from closet.serving.launcher import Server
-from closet_api import b64_image, check_response, v2_payload
-from torchserve import MODEL_STORE, REPO, START_TIMEOUT_S, free_ports
 
 pytestmark = pytest.mark.serve
 MODEL = "closet"

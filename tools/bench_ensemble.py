@@ -84,7 +84,7 @@ def in_process(mar: Path, photo: bytes, runs: int) -> dict:
         cur: dict[str, float] = {}
 
         @contextmanager
-        def timer(stage):
+        def timer(stage, cur=cur):
             t = time.perf_counter()
             yield
             cur[stage] = time.perf_counter() - t
