@@ -37,6 +37,8 @@ Layering (each TorchServe knob is set in ONE place):
     `model_snapshot` (KServe's wrapper and TorchServe's snapshot loader require every field);
     it is rendered from the same ModelConfig, so the values cannot disagree with the .mar.
   * Server knobs (addresses, sizes, queue, auth, metrics) live only in config.properties.
+    load_models lists closet's four MARs instead of `all` (which would also load every directory in
+    the store, e.g. model-store/weights/, as a model); a listed MAR that is not built is skipped.
   * Nothing is set through environment variables (enable_envvars_config stays off) or CLI flags
     other than the --ts-config/--model-store that point at these files.
 

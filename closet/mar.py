@@ -1,6 +1,6 @@
 """Build self-contained .mar archives: the one table of per-model build inputs.
 
-    python closet/mar.py --makefile            # make rules for every MAR (mk/serve.mk includes them)
+    python3 -P closet/mar.py --makefile        # make rules for every MAR (mk/serve.mk includes them)
     python -m closet.mar build segmentation    # model-store/segmentation.mar (`make mars` calls this)
 
 A MAR holds: the handler (handlers/<name>.py), its model-config.yaml (`make config`), the `closet`

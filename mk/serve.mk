@@ -23,11 +23,12 @@ $(CONFIG_OUTPUTS) &: $(CONFIG_SOURCES) | venv
 config-check: venv ## fail if a generated config file differs from `make config` output
 	$(PYTHON) -m closet.configgen --check
 
-# Per-model MAR rules come from the one table in closet/mar.py (any python3 can print them).
+# Per-model MAR rules come from the one table in closet/mar.py (any python3 >= 3.11 can print them;
+# -P keeps closet/ off sys.path so its modules cannot shadow the standard library).
 MAR_COMMON_DEPS = $(shell find closet -name '*.py' -not -path '*/__pycache__/*') config/closet.yaml
 $(CACHE)/mars.mk: closet/mar.py
 	@mkdir -p $(CACHE)
-	$(PY) closet/mar.py --makefile > $@.tmp && mv $@.tmp $@
+	$(PY) -P closet/mar.py --makefile > $@.tmp && mv $@.tmp $@
 include $(CACHE)/mars.mk
 
 # `make mars MAR_MODELS=segmentation` builds a subset.

@@ -23,7 +23,7 @@ def test_table_covers_every_model_and_first_input_is_required():
 
 
 def test_makefile_rules_come_from_the_table():
-    out = subprocess.run([sys.executable, str(REPO_ROOT / "closet" / "mar.py"), "--makefile"], check=True,
+    out = subprocess.run([sys.executable, "-P", str(REPO_ROOT / "closet" / "mar.py"), "--makefile"], check=True,
                          capture_output=True, text=True).stdout  # fmt: skip
     for name in MODEL_NAMES:
         assert f"model-store/{name}.mar: handlers/{name}.py" in out
