@@ -22,6 +22,16 @@ run() {
     fi
 }
 
+# run_stdin CMD...: like run, for a command fed on stdin (under DRY_RUN the input is read and dropped).
+run_stdin() {
+    if [[ ${DRY_RUN:-0} == 1 ]]; then
+        cat >/dev/null
+        run "$@"
+    else
+        "$@"
+    fi
+}
+
 # login TOOL...: `TOOL... login` to $CI_REGISTRY with the job's registry credentials on stdin
 # (never on the command line, so never in the log).
 login() {
@@ -48,7 +58,10 @@ use_cluster() {
 # Name of the release's inference Service, found by Helm's standard instance label.
 service_name() {
     local ns=$1 release=$2
-    if [[ ${DRY_RUN:-0} == 1 ]]; then echo "$release-closet"; return; fi
+    if [[ ${DRY_RUN:-0} == 1 ]]; then  # the chart's closet.fullname
+        [[ $release == *closet* ]] && echo "$release" || echo "$release-closet"
+        return
+    fi
     "$KUBECTL" get svc -n "$ns" -l "app.kubernetes.io/instance=$release" \
         -o jsonpath='{.items[0].metadata.name}'
 }

@@ -13,12 +13,13 @@ if [[ ${DRY_RUN:-0} == 1 ]]; then
     run curl "${SMOKE_URL:-http://127.0.0.1:PORT}/predictions/$model" --data-binary "@$photo"
     exit 0
 fi
-use_cluster
 pf_pid=
-trap '[[ -n $pf_pid ]] && kill "$pf_pid" 2>/dev/null; true' EXIT
+out=$(mktemp)
+trap 'rm -f "$out"; [[ -n $pf_pid ]] && kill "$pf_pid" 2>/dev/null; true' EXIT
 if [[ -n ${SMOKE_URL:-} ]]; then
     url=${SMOKE_URL%/}
 else
+    use_cluster
     svc=$(service_name "$ns" "$release")
     [[ -n $svc ]] || die "no Service for release $release in $ns"
     port=${SMOKE_LOCAL_PORT:-18080}
@@ -31,7 +32,6 @@ fi
 body=$(curl --fail --silent --show-error --max-time 30 "$url/ping")
 grep -q Healthy <<<"$body" || die "/ping: $body"
 
-out=$(mktemp)
 read -r code ctype < <(curl --silent --show-error --max-time 300 -o "$out" \
     -w '%{http_code} %{content_type}\n' -H 'Content-Type: image/jpeg' --data-binary "@$photo" \
     "$url/predictions/$model")

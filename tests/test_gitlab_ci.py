@@ -606,7 +606,8 @@ def test_ci_variables_are_documented():
     doc = DOC.read_text()
     defined = set(raw()["variables"]) | {k for j in jobs().values() for k in (j.get("variables") or {})}
     # Set by the job environment or the shell, not by a person.
-    internal = {"HELM", "KUBECTL", "DRY_RUN", "HOME", "PATH", "CHART_OUT", "DOCKERFILE", "SMOKE_LOCAL_PORT"}
+    internal = {"HELM", "KUBECTL", "DRY_RUN", "HOME", "PATH", "CHART_OUT", "DOCKERFILE", "SMOKE_LOCAL_PORT",
+                "LOADTEST_REPORTS"}
     for name in sorted(variables_used()):
         if PREDEFINED.match(name) or name in internal:
             continue
@@ -624,3 +625,78 @@ def test_tools_are_pinned():
         assert pin in lint_mk
     assert re.search(r"GLCI_VERSION := 4\.75\.\d+", (ROOT / "mk" / "ci.mk").read_text())
     assert shutil.which("bash")
+
+
+# ---------------------------------------------------------------- scripts against real peers
+
+
+@pytest.mark.serve
+def test_smoke_script_against_a_real_torchserve(torchserve):
+    """ci/smoke.sh as the deploy jobs run it (SMOKE_URL form), against a real TorchServe."""
+    torchserve.require("segmentation")
+    torchserve.wait_ready()
+    r = run(["bash", ROOT / "ci" / "smoke.sh"],
+            env=clean_env(SMOKE_URL=torchserve.inference_url, DEPLOY_NAMESPACE="local"), timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"predictions/segmentation: 200 image/\w+, \d+ bytes", r.stderr), r.stderr
+    assert re.search(r"bad input: HTTP 4\d\d with a JSON error", r.stderr), r.stderr
+
+
+def test_smoke_script_fails_when_nothing_answers():
+    r = run(["bash", ROOT / "ci" / "smoke.sh"], env=clean_env(SMOKE_URL="http://127.0.0.1:9", DEPLOY_NAMESPACE="x"))
+    assert r.returncode != 0
+
+
+# A stand-in for kubectl that records what ci/loadtest.sh asks of the cluster and answers with a
+# given Job status and master log; the manifests it receives are checked with kubernetes-validate.
+KUBECTL_STUB = """#!/usr/bin/env bash
+echo "$*" >> "$STUB_DIR/calls"
+case "$*" in
+  *"get svc"*) echo closet ;;
+  *"create configmap"*) printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: closet-locust\\n' ;;
+  *"apply -f -"*) cat >> "$STUB_DIR/applied.yaml"; printf '\\n---\\n' >> "$STUB_DIR/applied.yaml" ;;
+  *"get job/closet-locust-master"*) echo "$STUB_STATUS" ;;
+  *"logs job/closet-locust-master"*) cat "$STUB_DIR/master.log" ;;
+esac
+"""
+JUNIT = '<?xml version="1.0" encoding="utf-8"?>\n<testsuite name="closet-slo" tests="1" failures="1"></testsuite>'
+
+
+def loadtest_with(tmp_path: Path, status: str, **env: str) -> subprocess.CompletedProcess:
+    stub = tmp_path / "kubectl"
+    stub.write_text(KUBECTL_STUB)
+    stub.chmod(0o755)
+    (tmp_path / "master.log").write_text(
+        f"Locust summary...\n--- slo-junit.xml begin ---\n{JUNIT}\n--- slo-junit.xml end ---\nbye\n")
+    return run(["bash", ROOT / "ci" / "loadtest.sh"], timeout=120, env=clean_env(
+        KUBECTL=str(stub), KUBECONFIG="/dev/null", STUB_DIR=str(tmp_path), STUB_STATUS=status,
+        LOADTEST_REPORTS=str(tmp_path / "reports"),
+        DEPLOY_NAMESPACE="closet-staging", RELEASE="closet", **env))
+
+
+def test_loadtest_passes_on_a_met_slo_and_keeps_the_verdicts(tmp_path):
+    r = loadtest_with(tmp_path, "1/")
+    assert r.returncode == 0, r.stderr
+    assert "SLOs met" in r.stderr
+    calls = (tmp_path / "calls").read_text()
+    assert "--from-file=slo.yaml=loadtest/slo.yaml" in calls and "--from-file=loadtest/locustfile.py" in calls
+    applied = (tmp_path / "applied.yaml").read_text()
+    assert "__TARGET_HOST__" not in applied
+    assert "--host=http://closet.closet-staging.svc.cluster.local:8080" in applied
+    docs = [d for d in yaml.safe_load_all(applied) if d]
+    assert {d["kind"] for d in docs} >= {"ConfigMap", "Job", "Service"}
+    manifests = tmp_path / "applied-k8s.yaml"
+    manifests.write_text(yaml.safe_dump_all([d for d in docs if d["kind"] != "ConfigMap"]))
+    v = run([ROOT / ".venv" / "bin" / "kubernetes-validate", "-k", "1.31.0", "--strict", "--quiet", manifests])
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert (tmp_path / "reports" / "slo-junit.xml").read_text().strip() == JUNIT
+    assert "Locust summary" in (tmp_path / "reports" / "locust-master.log").read_text()
+
+
+@pytest.mark.parametrize("status, word", [("/1", "failed"), ("/", "timeout")])
+def test_loadtest_fails_the_job_on_a_missed_slo_or_no_verdict(tmp_path, status, word):
+    r = loadtest_with(tmp_path, status, LOADTEST_TIMEOUT="0" if word == "timeout" else "60")
+    assert r.returncode != 0
+    assert f"load test {word}" in r.stderr
+    if word == "failed":  # the verdicts are kept for the artifacts either way
+        assert (tmp_path / "reports" / "slo-junit.xml").is_file()
