@@ -29,8 +29,9 @@ import random
 import sys
 from pathlib import Path
 
+from gevent.lock import Semaphore
 from locust import HttpUser, LoadTestShape, between, events, task
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the sibling modules, also when mounted flat from a ConfigMap
@@ -78,17 +79,26 @@ def _discover_targets(environment, photos) -> dict[str, float]:
 
 
 MIX: cr.Mix | None = None
+_MIX_LOCK = Semaphore()
 
 
 @events.test_start.add_listener
 def _prepare(environment, **_kw):
-    # Local/master runner: build (and log) the mix before users start. Workers build their own
-    # in on_start: photos are re-encoded locally, never shipped over the wire.
-    if not isinstance(environment.runner, WorkerRunner) and MIX is None:
+    # Local runner: build (and log) the mix before users start. Workers build their own in
+    # on_start (photos are re-encoded locally, never shipped over the wire); a master runs no users.
+    if not isinstance(environment.runner, (WorkerRunner, MasterRunner)) and MIX is None:
         _build_mix(environment)
 
 
 def _build_mix(environment) -> cr.Mix:
+    global MIX
+    with _MIX_LOCK:  # users start concurrently (gevent): discover targets once
+        if MIX is not None:
+            return MIX
+        return _make_mix(environment)
+
+
+def _make_mix(environment) -> cr.Mix:
     global MIX
     opts = environment.parsed_options
     photos = cr.load_photos()
