@@ -172,7 +172,7 @@ def _slo_gate(environment, **_kw):
         Path(opts.slo_junit).parent.mkdir(parents=True, exist_ok=True)
         Path(opts.slo_junit).write_text(slo_gate.junit(checks), encoding="utf-8")
     if os.environ.get("CLOSET_SLO_JUNIT_STDOUT"):  # in a pod: the CI job reads the verdicts from the log
-        sys.stdout.write("--- slo-junit.xml begin ---\n" + slo_gate.junit(checks) + "--- slo-junit.xml end ---\n")
+        sys.stdout.write(slo_gate.BEGIN + slo_gate.junit(checks) + slo_gate.END + "\n")
     if missed:
         log.error("SLO gate FAILED: missed %s (SLO file %s)", ", ".join(missed), opts.slo_file)
         environment.process_exit_code = 1

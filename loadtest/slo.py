@@ -69,3 +69,25 @@ def junit(checks: list[Check], suite: str = "closet-slo") -> str:
         cases.append(f'  <testcase classname="{suite}" name="{c.name}">{inner}</testcase>')
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="{suite}" tests="{len(checks)}" '
             f'failures="{fails}">\n' + "\n".join(cases) + "\n</testsuite>\n")
+
+
+BEGIN, END = "--- slo-junit.xml begin ---\n", "--- slo-junit.xml end ---"
+
+
+def junit_from_log(text: str) -> str | None:
+    """The JUnit XML a master printed with CLOSET_SLO_JUNIT_STDOUT=1 (the in-cluster run), or None."""
+    if BEGIN not in text:
+        return None
+    return text.split(BEGIN, 1)[1].split(END, 1)[0]
+
+
+if __name__ == "__main__":
+    # python loadtest/slo.py junit-from-log loadtest/reports/locust-master.log > loadtest/reports/slo-junit.xml
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "junit-from-log":
+        sys.exit("usage: slo.py junit-from-log MASTER_LOG")
+    xml = junit_from_log(Path(sys.argv[2]).read_text(encoding="utf-8", errors="replace"))
+    if xml is None:
+        sys.exit(f"{sys.argv[2]}: no SLO verdicts (did the master run to the end?)")
+    sys.stdout.write(xml)

@@ -20,6 +20,9 @@ MANIFEST = ROOT / "loadtest" / "k8s" / "locust-distributed.yaml"
 CI_SCRIPT = ROOT / "ci" / "loadtest.sh"
 LOCUST = Path(sys.executable).parent / "locust"
 K8S_VERSIONS = ("1.29.0", "1.33.0")
+sys.path.insert(0, str(ROOT / "loadtest"))
+
+import slo as slo_gate  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +46,10 @@ def test_manifest_is_valid_kubernetes(docs, version):
 def test_names_match_ci_loadtest_script(docs):
     ci = CI_SCRIPT.read_text()
     assert "loadtest/k8s/locust-distributed.yaml" in ci and "loadtest/slo.yaml" in ci
-    configmap = re.search(r"create configmap (\S+) --from-file=loadtest/", ci).group(1)
+    configmap = re.search(r"create configmap (\S+) ", ci).group(1)
     job = re.search(r"job=job/(\S+)", ci).group(1)
-    label = re.search(r"-l (app\.kubernetes\.io/name=\S+)", ci).group(1)
+    label = re.search(r"selector=(app\.kubernetes\.io/name=\S+)", ci).group(1)
+    container = re.search(r"logs \"\$job\" -c (\S+)", ci).group(1)
     assert "__TARGET_HOST__" in ci and "__TARGET_HOST__" in MANIFEST.read_text()
     master = by_name(docs, "Job", job)
     key, value = label.split("=")
@@ -55,6 +59,7 @@ def test_names_match_ci_loadtest_script(docs):
         if d["kind"] == "Job":
             vols = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
             assert vols["locustfile"]["configMap"]["name"] == configmap
+    assert master["spec"]["template"]["spec"]["containers"][0]["name"] == container
     args = master["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--slo-file=/mnt/locust/slo.yaml" in args and "--headless" in args and "--master" in args
     svc = by_name(docs, "Service", "closet-locust-master")
@@ -119,7 +124,11 @@ def test_master_and_worker_command_lines_run_distributed(torchserve, tmp_path):
                 p.wait()
     assert m.returncode == 0, out[-3000:]
     assert "SLO gate passed" in out and "--- slo-junit.xml begin ---" in out
-    junit = out.split("--- slo-junit.xml begin ---\n")[1].split("--- slo-junit.xml end ---")[0]
+    log = tmp_path / "locust-master.log"
+    log.write_text(out)
+    junit = subprocess.run([sys.executable, str(ROOT / "loadtest" / "slo.py"), "junit-from-log", str(log)],
+                           capture_output=True, text=True, check=True).stdout
+    assert junit == slo_gate.junit_from_log(out)
     assert 'failures="0"' in junit
     assert int(re.search(r"SLO min_requests: measured (\d+)", out).group(1)) >= 2
     assert (tmp_path / "staging_stats.csv").is_file() and (tmp_path / "staging.html").is_file()
