@@ -146,16 +146,19 @@ def _device_of(net: torch.nn.Module) -> torch.device:
 
 
 @torch.inference_mode()
-def parse_batch(net: torch.nn.Module, images: Sequence, dataset: str, device=None) -> list[np.ndarray]:
+def parse_batch(
+    net: torch.nn.Module, images: Sequence, dataset: str, device=None, size: int | None = None
+) -> list[np.ndarray]:
     """Label maps (uint8 H x W, values < num labels) for RGB `images`, in ONE forward pass.
 
     `net` is an SCHP network already on `device` (default: its parameters' device).
+    `size` overrides the square input side (default: the official INPUT_SIZE of `dataset`).
     """
     if dataset not in INPUT_SIZE:
         raise ValueError(f"unknown SCHP dataset {dataset!r}; expected one of {sorted(INPUT_SIZE)}")
     if not images:
         return []
-    size = INPUT_SIZE[dataset]
+    size = size or INPUT_SIZE[dataset]
     device = torch.device(device) if device is not None else _device_of(net)
     prepared = [preprocess(im, size) for im in images]
     batch = torch.stack([x for x, _ in prepared]).to(device)  # (N, 3, S, S)
@@ -169,9 +172,9 @@ def parse_batch(net: torch.nn.Module, images: Sequence, dataset: str, device=Non
     return out
 
 
-def parse(net: torch.nn.Module, image, dataset: str, device=None) -> np.ndarray:
+def parse(net: torch.nn.Module, image, dataset: str, device=None, size: int | None = None) -> np.ndarray:
     """The label map (uint8 H x W) of one RGB image; same as parse_batch(net, [image], dataset)[0]."""
-    return parse_batch(net, [image], dataset, device)[0]
+    return parse_batch(net, [image], dataset, device, size)[0]
 
 
 # -- garment masks and outputs ------------------------------------------------
