@@ -30,13 +30,21 @@ log = logging.getLogger("bench_parsing")
 
 
 def timed(fn, runs: int) -> dict:
+    """Wall seconds (median, min) and process CPU seconds (median; all threads) over `runs` after a warm-up.
+
+    On a shared host wall time inflates with other load; CPU time much less so.
+    """
     fn()  # warm-up
-    times = []
+    walls, cpus = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return {"median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3), "runs": runs}
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return {
+        "median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3),
+        "cpu_median_s": round(statistics.median(cpus), 3), "runs": runs,
+    }
 
 
 def main() -> int:
