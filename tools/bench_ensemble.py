@@ -69,33 +69,30 @@ def p50(xs: list[float]) -> float:
 
 
 # -- 1. in-process ---------------------------------------------------------------
-def in_process(mar: Path, photo: bytes, runs: int) -> dict:
+def load_ensemble(mar: Path) -> ensemble.Ensemble:
     import torch
 
     with tempfile.TemporaryDirectory() as d:
         zipfile.ZipFile(mar).extractall(d)
         lim = closet_config.load().limits
-        ens = ensemble.Ensemble.load(d, torch.device("cpu"), lim.max_pixels, lim.max_side)
-    stages: dict[str, list[float]] = {s: [] for s in ensemble.STAGES}
-    totals = []
-    req = ensemble.Request(image=photo, target=ens.domains[0])
-    ens.run([req])  # warm-up
-    for _ in range(runs):
-        cur: dict[str, float] = {}
+        return ensemble.Ensemble.load(d, torch.device("cpu"), lim.max_pixels, lim.max_side)
 
-        @contextmanager
-        def timer(stage, cur=cur):
-            t = time.perf_counter()
-            yield
-            cur[stage] = time.perf_counter() - t
 
-        t0 = time.perf_counter()
-        out = ens.run([req], timer)[0]
-        totals.append(time.perf_counter() - t0)
-        assert isinstance(out, ensemble.Output), out
-        for s, v in cur.items():
-            stages[s].append(v)
-    return {"stages": {s: p50(v) for s, v in stages.items()}, "total": p50(totals), "domains": ens.domains}
+def in_process_once(ens: ensemble.Ensemble, req: ensemble.Request) -> tuple[float, dict[str, float]]:
+    """(total seconds, seconds per stage) of one Ensemble.run on one request."""
+    cur: dict[str, float] = {}
+
+    @contextmanager
+    def timer(stage):
+        t = time.perf_counter()
+        yield
+        cur[stage] = time.perf_counter() - t
+
+    t0 = time.perf_counter()
+    out = ens.run([req], timer)[0]
+    total = time.perf_counter() - t0
+    assert isinstance(out, ensemble.Output), out
+    return total, cur
 
 
 # -- TorchServe -------------------------------------------------------------------
@@ -188,19 +185,29 @@ def main(argv=None) -> int:
             return 2
     photo = photo_png()
     res: dict = {"load_before": os.getloadavg()}
-    log.info("in-process pipeline (%d runs)...", args.runs)
-    ip = in_process(STORE / "closet.mar", photo, args.runs)
-    target = ip.pop("domains")[0]
-    res["in_process"] = ip
+    ens = load_ensemble(STORE / "closet.mar")
+    target = ens.domains[0]
+    req = ensemble.Request(image=photo, target=target)
     with tempfile.TemporaryDirectory() as d, torchserve(Path(d)) as ts:
         base = ts.inference_url
         url = f"{base}/predictions/closet"
         post(url, data=photo)  # warm-up
-        lat = []
+        in_process_once(ens, req)
+        # Alternate in-process and HTTP runs so both see the same machine load.
+        log.info("in-process vs HTTP, %d alternating runs...", args.runs)
+        totals, lat = [], []
+        stages: dict[str, list[float]] = {s: [] for s in ensemble.STAGES}
         for _ in range(args.runs):
+            total, cur = in_process_once(ens, req)
+            totals.append(total)
+            for s, v in cur.items():
+                stages[s].append(v)
             t0 = time.perf_counter()
             post(url, data=photo)
             lat.append(time.perf_counter() - t0)
+        del ens
+        ip = {"stages": {s: p50(v) for s, v in stages.items()}, "total": p50(totals)}
+        res["in_process"] = ip
         res["http_p50"] = p50(lat)
         res["overhead_ratio"] = res["http_p50"] / ip["total"]
         log.info("throughput at concurrency 4: ensemble vs chain (%d requests each)...", args.requests)
