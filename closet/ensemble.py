@@ -79,7 +79,7 @@ def resolve(req: Request, domains: list[str]) -> tuple[str, str, int]:
     """Check option combinations; returns (target, mode, seed) or raises a 4xx ClosetError."""
     target = domains[0] if req.target is None else req.target
     if target not in domains:
-        raise UnknownTarget(f"unknown target '{pipeline_preview(target)}'", {"targets": list(domains)})
+        raise UnknownTarget(f"unknown target '{_preview(target)}'", {"targets": list(domains)})
     mode = req.mode or ("reference" if req.reference else "latent")
     if mode == "latent" and req.reference:
         raise BadOption("mode=latent conflicts with the 'reference' file",
@@ -90,11 +90,11 @@ def resolve(req: Request, domains: list[str]) -> tuple[str, str, int]:
     if mode == "reference" and req.seed is not None:
         raise BadOption("seed applies only to mode=latent", "drop seed, or use mode=latent")
     if req.format not in FORMATS:
-        raise BadOption(f"unknown format '{pipeline_preview(req.format)}'", {"formats": list(FORMATS)})
+        raise BadOption(f"unknown format '{_preview(req.format)}'", {"formats": list(FORMATS)})
     return target, mode, 0 if req.seed is None else req.seed
 
 
-def pipeline_preview(value: str, limit: int = 40) -> str:
+def _preview(value: str, limit: int = 40) -> str:
     from closet.serving.options import safe_preview
 
     return safe_preview(str(value), limit)

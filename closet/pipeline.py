@@ -117,7 +117,14 @@ def garment_masks(parser: Parser, images: list[np.ndarray], persons: list[np.nda
 
     if parser.net is not None:
         labels = parsing.parse_batch(parser.net, images, parser.dataset, parser.device)
-        return [parsing.garment_mask(lab, parser.dataset) for lab in labels]
+        out = []
+        for lab, person in zip(labels, persons):
+            try:
+                check_person(person)
+                out.append(parsing.garment_mask(lab, parser.dataset))
+            except ClosetError as e:
+                out.append(e)
+        return out
     from closet import torso
 
     out: list = []
