@@ -58,9 +58,13 @@ class HpaSpec:
     metric_name: str
 
     @classmethod
-    def from_values(cls, path: Path = VALUES, target: float | None = None, time_scale: float = 1.0) -> HpaSpec:
-        """The chart's autoscaling values; `target` overrides targetAverageValue (a documented knob)."""
+    def from_values(cls, path: Path = VALUES, target: float | None = None, time_scale: float = 1.0,
+                    overlays: tuple[Path, ...] = ()) -> HpaSpec:
+        """The chart's autoscaling values, with `helm -f` style overlays (e.g. values-cpu.yaml) merged
+        over them; `target` overrides targetAverageValue (a documented knob of the local check)."""
         a = yaml.safe_load(Path(path).read_text(encoding="utf-8"))["autoscaling"]
+        for extra in overlays:
+            a = _merge(a, (yaml.safe_load(Path(extra).read_text(encoding="utf-8")) or {}).get("autoscaling", {}))
         b = a["behavior"]
 
         def pol(p):
@@ -69,6 +73,13 @@ class HpaSpec:
         return cls(int(a["minReplicas"]), int(a["maxReplicas"]),
                    parse_quantity(a["targetAverageValue"]) if target is None else float(target),
                    pol(b["scaleUp"]), pol(b["scaleDown"]), a["metricName"])
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def adapter_query(path: Path = ADAPTER_VALUES, label_matchers: str = "", group_by: str = "pod") -> tuple[str, str]:

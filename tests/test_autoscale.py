@@ -73,3 +73,10 @@ def test_scale_down_waits_for_the_window_then_one_pod_per_period():
 def test_within_tolerance_keeps_replicas():
     hpa = autoscale.Hpa(spec(), replicas=2)
     assert hpa.step(0, 0.52) == 2 and hpa.step(15, 0.47) == 2
+
+
+def test_cpu_profile_overlay_is_merged_like_helm():
+    cpu = yaml.safe_load((REPO_ROOT / "helm" / "closet" / "values-cpu.yaml").read_text())["autoscaling"]
+    s = autoscale.HpaSpec.from_values(overlays=(REPO_ROOT / "helm" / "closet" / "values-cpu.yaml",))
+    assert s.target == autoscale.parse_quantity(cpu["targetAverageValue"]) and s.max_replicas == cpu["maxReplicas"]
+    assert s.scale_up == autoscale.HpaSpec.from_values().scale_up  # behavior not in the overlay: kept

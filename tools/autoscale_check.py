@@ -8,9 +8,11 @@ under load and come back to the minimum after the load stops.
 Inputs, none retyped: the query from k8s/prometheus-adapter-values.yaml (series = the record of
 monitoring/rules/autoscaling.yml, which Prometheus evaluates here), min/max/target/behavior from
 helm/closet/values.yaml. Knobs:
-  --target S         HPA target (mean queue seconds per request); default the chart's
-                     targetAverageValue. This 2-core machine queues far more than a GPU pod, so a
-                     different target can be set here without editing the chart.
+  --values FILE      a values overlay, as `helm -f` (make: helm/closet/values-cpu.yaml, the CPU
+                     profile: target 2 s, max 8 replicas; this machine is a CPU pod).
+  --target S         HPA target (mean queue seconds per request); default the (overlaid) chart's
+                     targetAverageValue. This 2-core shared machine queues more than a real CPU
+                     pod, so a different target can be set here without editing the chart.
   --time-scale F     multiplies every stabilisation window and policy period (default 0.05:
                      the chart's 600 s scale-down window becomes 30 s) so the check sees the way down.
   --model NAME       model under load (default closet when its MAR is built, else segmentation).
@@ -55,9 +57,10 @@ def plot(samples: list[dict], spec: autoscale.HpaSpec, out: Path, title: str, lo
     ax_m.plot(t, [s["value"] if s["value"] is not None else float("nan") for s in samples], label="metric (adapter query)")
     ax_m.axhline(spec.target, ls="--", color="tab:red", label=f"target {spec.target:g} s")
     ax_m.set_yscale("symlog", linthresh=0.1)
+    ax_m.set_ylim(bottom=0)
     ax_m.set_ylabel("queue s / request (symlog)")
     ax_u = ax_m.twinx()
-    ax_u.step(t, [s["users"] for s in samples], where="post", color="tab:gray", alpha=0.5, label="Locust users")
+    ax_u.step(t, [s["users"] for s in samples], where="post", color="tab:gray", alpha=0.5, label="shape users (then in-flight requests finish)")
     ax_u.set_ylabel("users")
     ax_m.legend(loc="upper left", fontsize=8)
     ax_u.legend(loc="upper right", fontsize=8)
@@ -69,7 +72,7 @@ def plot(samples: list[dict], spec: autoscale.HpaSpec, out: Path, title: str, lo
     for ax in (ax_m, ax_r):
         ax.axvline(load_end, color="tab:purple", ls="-.", alpha=0.5)
     ax_r.set_ylabel("replicas")
-    ax_r.set_xlabel("seconds (dash-dot: load stops)")
+    ax_r.set_xlabel("seconds (dash-dot: Locust exits, last in-flight request answered)")
     ax_r.legend(loc="upper right", fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -81,6 +84,8 @@ def plot(samples: list[dict], spec: autoscale.HpaSpec, out: Path, title: str, lo
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="")
+    ap.add_argument("--values", action="append", default=[],
+                    help="values overlay merged over helm/closet/values.yaml, like helm -f (repeatable)")
     ap.add_argument("--target", type=float, default=None, help="HPA target override (seconds); default: chart value")
     ap.add_argument("--time-scale", type=float, default=0.05)
     ap.add_argument("--peak-users", type=int, default=6)
@@ -99,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if not mar.is_file():
         log.error("%s is not built (make mars)", mar)
         return 2
-    spec = autoscale.HpaSpec.from_values(target=a.target, time_scale=a.time_scale)
+    spec = autoscale.HpaSpec.from_values(target=a.target, time_scale=a.time_scale,
+                                         overlays=tuple(Path(v) for v in a.values))
     series, query = autoscale.adapter_query()
     rule = monitoring.autoscaling_rule()
     if series != rule.name:
@@ -158,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                "peak_value": max((s["value"] or 0.0) for s in samples), "load_seconds": load_end,
                "back_to_min_after_s": round(samples[-1]["t"] - load_end, 1), "passed": ok, "samples": samples}
     (reports / "autoscale.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    title = (f"{model}: step load to {a.peak_users} users; HPA target {spec.target:g} s, windows x{a.time_scale:g}; "
+    title = (f"{model}: step load to {a.peak_users} users; HPA target {spec.target:g} s, max {spec.max_replicas}, "
+             f"windows x{a.time_scale:g};\n"
              f"peak {peak} replicas, back to {final} {summary['back_to_min_after_s']:.0f} s after the load")
     plot(samples, spec, Path(a.out), title, load_end)
     log.info("peak replicas %d, final %d, peak metric %.2f s: %s", peak, final, summary["peak_value"],
