@@ -192,13 +192,20 @@ class Prometheus:
     def __init__(self, url: str):
         self.url = url.rstrip("/")
 
-    def _get(self, path: str, params: dict) -> dict:
+    def _get(self, path: str, params: dict, attempts: int = 3) -> dict:
         q = urllib.parse.urlencode(params)
-        try:
-            with urllib.request.urlopen(f"{self.url}{path}?{q}", timeout=10) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:  # 400/422 carry the PromQL error as JSON
-            return json.loads(e.read() or b"{}") or {"status": "error", "error": str(e)}
+        for attempt in range(attempts):
+            try:
+                with urllib.request.urlopen(f"{self.url}{path}?{q}", timeout=30) as r:
+                    return json.loads(r.read())
+            except urllib.error.HTTPError as e:  # 400/422 carry the PromQL error as JSON
+                return json.loads(e.read() or b"{}") or {"status": "error", "error": str(e)}
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+                # A loaded machine can stall a local Prometheus for seconds; retry, then report.
+                if attempt == attempts - 1:
+                    return {"status": "error", "error": f"{type(e).__name__}: {e}"}
+                time.sleep(1)
+        raise AssertionError("unreachable")
 
     def query(self, expr: str, at: float | None = None) -> dict:
         params = {"query": expr}
@@ -229,7 +236,7 @@ class Prometheus:
 
 @contextmanager
 def run_prometheus(
-    targets: str | list[str], workdir: Path, port: int | None = None, scrape_interval: str = "1s", timeout_s: float = 30.0
+    targets: str | list[str], workdir: Path, port: int | None = None, scrape_interval: str = "1s", timeout_s: float = 90.0
 ) -> Iterator[Prometheus]:
     """Start Prometheus on 127.0.0.1 scraping `targets` with the rule files loaded; stop it afterwards."""
     workdir = Path(workdir)
@@ -379,6 +386,19 @@ def probe_requests(n_good: int = 30) -> list[tuple[bytes, dict[str, str]]]:
         (imgs["good"], {"X-Closet-Fail": "internal"}),
     ]
     return reqs
+
+
+def valid_headers(url: str, model: str) -> list[dict[str, str]]:
+    """Option headers that make a good image a valid request for `model`.
+
+    translation needs a target domain: the handler's describe option lists the checkpoint's domains.
+    """
+    if model != "translation":
+        return [{}]
+    req = urllib.request.Request(url, data=b"x", headers={"X-Closet-Describe": "true"})
+    with urllib.request.urlopen(req, timeout=120) as r:  # noqa: S310 (loopback URL we built)
+        domains = json.loads(r.read())["domains"]
+    return [{"X-Closet-Target": d} for d in domains]
 
 
 def post_all(url: str, requests_: list[tuple[bytes, dict[str, str]]], concurrency: int = 4, timeout: float = 120.0) -> list[int]:

@@ -74,30 +74,31 @@ def stack(request, tmp_path_factory):
         except Exception as e:  # a broken MAR must not hide the probe's results; reported below
             real_error = f"{type(e).__name__}: {e}"
     probe_mar = monitoring.build_probe_mar(work / "mars")
-    with monitoring.run_torchserve(work / "probe-ts", [probe_mar], timeout_s=120) as probe:
+    with monitoring.run_torchserve(work / "probe-ts", [probe_mar], timeout_s=300) as probe:
         servers = {"probe": probe.metrics_url}
         if real is not None:
             servers["session"] = real.metrics_url
         targets = [urlparse(u).netloc for u in servers.values()]
         with monitoring.run_prometheus(targets, work / "prometheus", scrape_interval="1s") as prom:
-            monitoring.wait_for(prom.targets_up, 30, what="Prometheus targets up")
+            monitoring.wait_for(prom.targets_up, 90, what="Prometheus targets up")
             statuses = {"probe": monitoring.post_all(f"{probe.inference_url}/predictions/probe",
                                                      monitoring.probe_requests(), concurrency=4)}
             if real is not None:
                 imgs = monitoring.sample_images()
                 for model in real.models:
                     url = f"{real.inference_url}/predictions/{model}"
-                    statuses[model] = monitoring.post_all(url, [(imgs["good"], {})] * 3 + [(imgs["garbage"], {})], 2)
+                    opts = monitoring.valid_headers(url, model)[0]  # e.g. a target domain for translation
+                    statuses[model] = monitoring.post_all(url, [(imgs["good"], opts)] * 3 + [(imgs["garbage"], opts)], 2)
             # Counters now hold the load; wait until Prometheus scraped them and rules saw them.
             n_probe = len(statuses["probe"])
             monitoring.wait_for(
-                lambda: _value(prom, 'sum(ts_inference_requests_total{model_name="probe"})') >= n_probe - 1,
-                30, what="the load in Prometheus",
+                lambda: _value(prom, 'sum(ts_inference_requests_total{model_name="probe"})') >= n_probe,
+                90, what="the load in Prometheus",
             )
-            monitoring.wait_for(lambda: _value(prom, "sum(closet:requests:rate1m)") > 0, 30, what="recording rules")
+            monitoring.wait_for(lambda: _value(prom, "sum(closet:requests:rate1m)") > 0, 90, what="recording rules")
             time.sleep(2)  # one more scrape + evaluation, so every rule has run on the final counters
             yield {
-                "prom": prom, "statuses": statuses,
+                "prom": prom, "statuses": statuses, "probe": probe,
                 "metrics": {k: requests.get(f"{u}/metrics", timeout=10).text for k, u in servers.items()},
                 "real_models": real.models if real is not None else [],
                 "real_error": real_error,
@@ -217,3 +218,30 @@ def test_autoscaling_signal_is_a_number(stack):
         for s in res:
             v = float(s["value"][1])
             assert math.isfinite(v) and v >= 0, (expr, s)
+
+
+def test_worker_restart_shows_in_worker_load_time(stack):
+    """ClosetWorkerRestarts relies on this: a restarted worker keeps its name and sets WorkerLoadTime again."""
+    import signal
+
+    probe, prom = stack["probe"], stack["prom"]
+
+    def load_times() -> dict[str, float]:
+        _, samples = parse_exposition(requests.get(f"{probe.metrics_url}/metrics", timeout=10).text)
+        return {lab["WorkerName"]: v for s, lab, v in samples if s == "WorkerLoadTime"}
+
+    before = load_times()
+    (pid,) = probe.worker_pids("probe")
+    os.kill(pid, signal.SIGKILL)  # a worker we started (the probe's), killed by its own pid
+    def restarted() -> bool:
+        try:
+            return probe.worker_pids("probe") not in ([], [pid])
+        except (OSError, ValueError, IndexError):
+            return False
+
+    monitoring.wait_for(restarted, 120, what="a new probe worker")
+    probe.wait_ready(["probe"], timeout=120)
+    after = monitoring.wait_for(lambda: (t := load_times()) != before and t, 30, what="WorkerLoadTime to change")
+    assert set(after) == set(before), "the restarted worker got a new name: count-based restart rules would be needed"
+    expr = 'sum(changes(WorkerLoadTime{WorkerName=~".*probe.*"}[5m]))'
+    monitoring.wait_for(lambda: _value(prom, expr) >= 1, 30, what=f"{expr} >= 1")

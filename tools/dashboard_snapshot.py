@@ -37,26 +37,10 @@ PANELS = (
 RATE_WINDOW = "15s"  # $__rate_interval for a short run at a 1 s scrape
 
 
-def valid_headers(url: str, model: str) -> list[dict[str, str]]:
-    """Option headers that make a good image a valid request for `model`.
-
-    translation needs a target domain: the handler's describe option lists the checkpoint's domains.
-    """
-    if model != "translation":
-        return [{}]
-    import json
-    import urllib.request
-
-    req = urllib.request.Request(url, data=b"x", headers={"X-Closet-Describe": "true"})
-    with urllib.request.urlopen(req, timeout=120) as r:  # noqa: S310 (loopback URL we built)
-        domains = json.loads(r.read())["domains"]
-    return [{"X-Closet-Target": d} for d in domains]
-
-
 def drive(url_by_model: dict[str, str], seconds: float, stop: threading.Event) -> None:
     """Two load phases: 2 clients for the first 40 %, then 6; 1 in 6 requests is bad (400 or 413)."""
     imgs = monitoring.sample_images()
-    options = {m: valid_headers(u, m) for m, u in url_by_model.items()}
+    options = {m: monitoring.valid_headers(u, m) for m, u in url_by_model.items()}
     t_end = time.monotonic() + seconds
     t_heavy = time.monotonic() + 0.4 * seconds
     rng = random.Random(0)
