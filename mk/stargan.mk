@@ -25,7 +25,7 @@ $(FMNIST_DOMAINS)/.complete: | venv
 train-demo: fmnist-data ## train the demo StarGAN v2 on Fashion-MNIST garments (long; writes assets/stargan-fmnist)
 	$(PYTHON) -m closet.train.trainer --data $(FMNIST_DOMAINS)/train --out $(STARGAN_RUN) \
 	  --data-source "$(FMNIST_SOURCE)" --steps $(STARGAN_STEPS) --max-minutes $(STARGAN_MAX_MINUTES) $(STARGAN_TRAIN_ARGS)
-	$(PYTHON) -m closet.train.promote --run $(STARGAN_RUN) --out $(STARGAN_ASSETS) --samples $(FMNIST_DOMAINS)/test
+	$(PYTHON) -m closet.train.promote --run $(STARGAN_RUN) --out $(STARGAN_ASSETS) --samples $(FMNIST_DOMAINS)/test --debias-ema
 
 train-classifier: fmnist-data ## train the Fashion-MNIST judge CNN (a few minutes) -> assets/fmnist-classifier
 	$(PYTHON) -m closet.train.classifier --out assets/fmnist-classifier

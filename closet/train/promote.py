@@ -20,11 +20,27 @@ def main(argv=None) -> None:
     p.add_argument("--run", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--samples", default="", help="ImageFolder test split; first image per domain is copied")
+    p.add_argument("--debias-ema", action="store_true",
+                   help="remove the random init from the EMA weights (short runs; see trainer.debias_ema)")
     args = p.parse_args(argv)
     run, out = Path(args.run), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = json.loads((run / "stargan.json").read_text())
-    shutil.copyfile(run / meta["checkpoint"], out / "nets_ema.ckpt")
+    if args.debias_ema:
+        import torch
+
+        from closet.train.trainer import debias_ema, init_nets
+
+        w = meta["widths"]
+        init = init_nets(meta["img_size"], len(meta["domains"]), meta["style_dim"], meta["latent_dim"],
+                         w["max_conv_dim"], w["dim_in"], w["hidden_dim"], meta["seed"])
+        ema = torch.load(run / meta["checkpoint"], map_location="cpu", weights_only=True)
+        beta, steps = meta["hyperparameters"]["ema_beta"], meta["steps"]
+        ema = {n: debias_ema(sd, init[n].state_dict(), beta, steps) for n, sd in ema.items()}
+        torch.save(ema, out / "nets_ema.ckpt")
+        meta["ema_debiased"] = f"(ema - {beta}^{steps} * init) / (1 - {beta}^{steps}); init rebuilt from seed"
+    else:
+        shutil.copyfile(run / meta["checkpoint"], out / "nets_ema.ckpt")
     meta["official_checkpoint_name"] = meta.pop("checkpoint")
     meta.setdefault("grayscale", meta.get("channels") == 3 and "gray" in meta.get("input_note", ""))
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")

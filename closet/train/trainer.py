@@ -55,6 +55,27 @@ def moving_average(model: nn.Module, model_ema: nn.Module, beta: float) -> None:
         p_ema.lerp_(p, 1 - beta)
 
 
+def init_nets(img_size, num_domains, style_dim, latent_dim, max_conv_dim, dim_in, hidden_dim, seed) -> dict:
+    """G, F, E, D with the official He initialisation; deterministic in `seed` (EMA debiasing rebuilds it)."""
+    torch.manual_seed(seed)
+    nets = build_nets(img_size, num_domains, style_dim, latent_dim, 0, max_conv_dim, dim_in, hidden_dim)
+    nets["discriminator"] = Discriminator(img_size, num_domains, max_conv_dim, dim_in=dim_in)
+    for net in nets.values():
+        net.apply(he_init)
+    return nets
+
+
+def debias_ema(ema: dict, init: dict, beta: float, steps: int) -> dict:
+    """Remove the initial weights from an EMA that started at them: (ema - beta^n init) / (1 - beta^n).
+
+    After n steps an EMA started at the random init still holds beta^n of it (0.999^600 = 0.55);
+    this zero-debiasing (as in Adam's bias correction) leaves the exponentially weighted mean of
+    the trained iterates only. Needed when a run is short compared with 1 / (1 - beta).
+    """
+    w = beta**steps
+    return {k: ((v - w * init[k]) / (1 - w)) if v.is_floating_point() else v for k, v in ema.items()}
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="ImageFolder split dir: <data>/<domain>/*.png")
@@ -118,10 +139,8 @@ def train(args: argparse.Namespace) -> Path:
     log.info("data: %d images, domains %s", len(x_all), domains)
     by_domain = [torch.nonzero(y_all == i).flatten() for i in range(k)]
 
-    nets = build_nets(args.img_size, k, args.style_dim, args.latent_dim, 0, args.max_conv_dim, args.dim_in, args.hidden_dim)
-    nets["discriminator"] = Discriminator(args.img_size, k, args.max_conv_dim, dim_in=args.dim_in)
-    for net in nets.values():
-        net.apply(he_init)
+    nets = init_nets(args.img_size, k, args.style_dim, args.latent_dim, args.max_conv_dim, args.dim_in,
+                     args.hidden_dim, args.seed)
     nets_ema = {n: copy.deepcopy(nets[n]).eval() for n in ("generator", "mapping_network", "style_encoder")}
     opt = {
         n: torch.optim.Adam(
