@@ -26,10 +26,11 @@ class SegmentationHandler(ClosetHandler):
     options = {"output": Option(choice(*OUTPUTS), "mask", "mask: gray PNG; rgba: person on transparent PNG")}
 
     def load(self, model_dir: str, context) -> None:
-        from closet.models.u2net import load_checkpoint
+        from closet.models.u2net import load_checkpoint, optimize_for_inference
 
         self.arch = self.build_info.get("settings", {}).get("U2NET_ARCH", "u2netp")
-        self.net = load_checkpoint(Path(model_dir) / "u2net.pth", self.arch).to(self.device)
+        net = load_checkpoint(Path(model_dir) / "u2net.pth", self.arch)
+        self.net = optimize_for_inference(net).to(self.device)  # BN folded into convs: ~30% faster on CPU
 
     def describe(self) -> dict:
         from closet.segmentation import INPUT_SIZE
