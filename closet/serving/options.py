@@ -74,9 +74,16 @@ def _text(value: Any) -> str:
     raise BadOption("option must be text", f"got a {type(value).__name__}")
 
 
+# Markup characters, escaped like JSON's \uXXXX so an error body is inert if a client renders it as HTML.
+_MARKUP = str.maketrans({c: f"\\u{ord(c):04x}" for c in "<>&\"'`"})
+
+
 def safe_preview(value: str, limit: int = 40) -> str:
-    """A short, escaped rendering of user input for error messages (never the raw value)."""
-    shown = value[:limit].encode("unicode_escape").decode("ascii")
+    """A short, escaped rendering of user input for error messages (never the raw value).
+
+    Control characters and non-ASCII come back as Python escapes, markup characters as \\uXXXX.
+    """
+    shown = value[:limit].encode("unicode_escape").decode("ascii").translate(_MARKUP)
     return shown + ("..." if len(value) > limit else "")
 
 
