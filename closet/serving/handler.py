@@ -167,14 +167,25 @@ class ClosetHandler:
     def _respond(self, context, idx: int, result) -> Any:
         if isinstance(result, ClosetError):
             self.metrics.error(result.reason)
-            log.info("%s: request %d refused: %s (%s)", self.name, idx, result.reason, result.status)
+            # Request id and bounded reason only: never the input (image bytes or option values).
+            log.info("%s: request_id=%s refused: %s (%s)", self.name, _request_id(context, idx), result.reason,
+                     result.status)
             context.set_response_status(result.status, result.message[:80], idx)
             context.set_response_content_type(idx, "application/json")
             return json.dumps(result.to_json())
+        log.info("%s: request_id=%s ok (%s)", self.name, _request_id(context, idx), result.content_type)
         context.set_response_content_type(idx, result.content_type)
         for k, v in result.headers.items():
             context.set_response_header(idx, k, v)
         return json.dumps(result.body) if isinstance(result.body, dict) else result.body
+
+
+def _request_id(context, idx: int) -> str:
+    """TorchServe's id of request `idx` in the batch ('-' when the context has none)."""
+    try:
+        return str(context.get_request_id(idx) or "-")
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return "-"
 
 
 def _internal_error() -> ClosetError:
