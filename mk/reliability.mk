@@ -1,0 +1,33 @@
+# Reliability and security (issue 10): hostile input, properties, worker faults, soak.
+#   make chaos   SIGKILL a worker under Locust load, then stop TorchServe under load (tools/chaos.py)
+#   make soak    10-minute Locust soak at 70% of the measured max throughput: zero errors,
+#                worker RSS growth <= 5% from minute 2 to the end (tools/soak.py)
+#   make test-hostile   the hostile-input, security and property tests only
+# Both runs start their own TorchServe on free loopback ports from the built MARs.
+# The hostile/property/security tests are part of `make test` (pytest collects tests/test_hostile*.py
+# and tests/test_properties*.py).
+
+CHAOS_MODEL ?= segmentation
+CHAOS_USERS ?= 4
+CHAOS_ARGS ?= --warmup 30 --after 60 --drain 0 10
+SOAK_MODEL ?= closet
+SOAK_MINUTES ?= 10
+# Max throughput in req/s (e.g. from `make loadtest-capacity`); 0 = measure it first with a short probe.
+SOAK_MAX_RPS ?= 0
+SOAK_ARGS ?=
+RELIABILITY_REPORTS := loadtest/reports
+
+.PHONY: chaos soak test-hostile
+
+chaos: venv mars ## kill a worker under Locust load, stop under load: failed/dropped requests, recovery s
+	mkdir -p $(RELIABILITY_REPORTS)
+	$(PYTHON) tools/chaos.py --model $(CHAOS_MODEL) --users $(CHAOS_USERS) $(CHAOS_ARGS) \
+	  --json $(RELIABILITY_REPORTS)/chaos-$(CHAOS_MODEL).json
+
+soak: venv mars ## 10-min Locust soak at 70% of max throughput; zero errors, worker RSS growth <= 5%
+	mkdir -p $(RELIABILITY_REPORTS)
+	$(PYTHON) tools/soak.py --model $(SOAK_MODEL) --minutes $(SOAK_MINUTES) --max-rps $(SOAK_MAX_RPS) \
+	  --json $(RELIABILITY_REPORTS)/soak-$(SOAK_MODEL).json $(SOAK_ARGS)
+
+test-hostile: venv mars ## hostile-input, security and property tests (real TorchServe)
+	$(BIN)/pytest tests/test_hostile.py tests/test_hostile_security.py tests/test_properties.py $(PYTEST_ARGS)
