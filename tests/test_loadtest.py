@@ -29,6 +29,7 @@ sys.path.insert(0, str(LOADTEST))
 import closet_requests as cr  # noqa: E402
 import shapes  # noqa: E402
 import slo as slo_gate  # noqa: E402
+from test_kserve_v2 import kserve_ts  # noqa: E402,F401  fixture: a TorchServe with the kserve variant
 
 LOCUST = Path(sys.executable).parent / "locust"
 RUN_SECONDS = 20
@@ -183,3 +184,18 @@ def test_gate_fails_with_an_impossible_slo(torchserve, tmp_path):
     assert "SLO gate FAILED: missed p95_ms, min_rps" in log
     assert "SLO p95_ms: measured" in log and "MISSED" in log
     assert 'failures="2"' in (tmp_path / "slo-junit.xml").read_text()
+
+
+@pytest.mark.serve
+@pytest.mark.slow
+def test_short_locust_run_on_the_kserve_v2_endpoint(kserve_ts, tmp_path):  # noqa: F811
+    """--kserve-v2 against TorchServe's kserve variant (closet only; its own server: marked slow)."""
+    out = tmp_path
+    cmd = [str(LOCUST), "-f", str(LOADTEST / "locustfile.py"), "--headless", "-H", kserve_ts.inference_url,
+           "--kserve-v2", "-u", "2", "-r", "2", "-t", f"{RUN_SECONDS}s", "--stop-timeout", "120",
+           "--slo-file", str(LOADTEST / "slo-local.yaml"), "--csv", str(out / "v2"), "--only-summary"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_SECONDS + 200, cwd=out)
+    log = r.stdout + r.stderr
+    assert r.returncode == 0, log[-3000:]
+    assert "/v2/models/closet/infer" in log and "SLO gate passed" in log
+    assert int(re.search(r"SLO min_requests: measured (\d+)", log).group(1)) >= 2
