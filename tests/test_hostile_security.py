@@ -5,6 +5,7 @@ refused, management API never public, limits from one config, logs with request 
 from __future__ import annotations
 
 import ast
+import ipaddress
 import re
 import shutil
 import time
@@ -125,7 +126,11 @@ def test_management_port_listens_on_loopback_only(torchserve):
     for c in psutil.net_connections(kind="tcp"):
         if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port in (mgmt_port, infer_port):
             listening.setdefault(c.laddr.port, set()).add(c.laddr.ip)
-    assert listening.get(mgmt_port) == {"127.0.0.1"}, listening
+    assert listening.get(mgmt_port), listening
+    for ip in listening[mgmt_port]:  # Java may report an IPv4-mapped IPv6 address
+        addr = ipaddress.ip_address(ip)
+        addr = getattr(addr, "ipv4_mapped", None) or addr
+        assert addr.is_loopback, listening
 
 
 @pytest.mark.serve
@@ -191,12 +196,19 @@ def test_tampered_mar_fails_to_load_in_torchserve(tmp_path):
     ts_config.write_text(props, encoding="utf-8")
     server = Server.from_properties(ts_config, store, tmp_path / "logs")
     server.start(ts_config)
+    model_log = tmp_path / "logs" / "model_log.log"
     try:
-        with pytest.raises(RuntimeError, match="failed to load"):
-            server.wait_ready(["segmentation"], timeout=300)
+        # The worker refuses the archive, dies, and TorchServe retries it with back-off; two refusals
+        # are enough (the launcher's own load-failure scan does not see this path: see the docs).
+        deadline, refusals, text = time.monotonic() + 300, 0, ""
+        while time.monotonic() < deadline and refusals < 2:
+            assert server.alive(), "TorchServe exited"
+            text = model_log.read_text("utf-8", "replace") if model_log.is_file() else ""
+            refusals = text.count("Failed to load model segmentation, exception closet-manifest.json check failed")
+            time.sleep(1)
+        assert refusals >= 2, "the tampered archive was not refused twice within 300 s"
+        assert victim in text and "sha256 mismatch" in text
         assert "segmentation" not in server.ready_models()
-        model_log = (tmp_path / "logs" / "model_log.log").read_text("utf-8", "replace")
-        assert "closet-manifest.json check failed" in model_log and victim in model_log
     finally:
         server.stop()
     shutil.rmtree(tmp_path / "logs" / "tmp", ignore_errors=True)
