@@ -19,15 +19,15 @@ RELIABILITY_REPORTS := loadtest/reports
 
 .PHONY: chaos soak test-hostile
 
-chaos: venv mars ## kill a worker under Locust load, stop under load: failed/dropped requests, recovery s
+chaos: venv weights config mars ## kill a worker under Locust load, stop under load: failed/dropped requests, recovery s
 	mkdir -p $(RELIABILITY_REPORTS)
 	$(PYTHON) tools/chaos.py --model $(CHAOS_MODEL) --users $(CHAOS_USERS) $(CHAOS_ARGS) \
 	  --json $(RELIABILITY_REPORTS)/chaos-$(CHAOS_MODEL).json
 
-soak: venv mars ## 10-min Locust soak at 70% of max throughput; zero errors, worker RSS growth <= 5%
+soak: venv weights config mars ## 10-min Locust soak at 70% of max throughput; zero errors, worker RSS growth <= 5%
 	mkdir -p $(RELIABILITY_REPORTS)
 	$(PYTHON) tools/soak.py --model $(SOAK_MODEL) --minutes $(SOAK_MINUTES) --max-rps $(SOAK_MAX_RPS) \
 	  --json $(RELIABILITY_REPORTS)/soak-$(SOAK_MODEL).json $(SOAK_ARGS)
 
-test-hostile: venv mars ## hostile-input, security and property tests (real TorchServe)
+test-hostile: venv weights config mars ## hostile-input, security and property tests (real TorchServe)
 	$(BIN)/pytest tests/test_hostile.py tests/test_hostile_security.py tests/test_properties.py $(PYTEST_ARGS)
