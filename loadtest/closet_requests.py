@@ -162,7 +162,7 @@ def v2_call(photo: Photo, model: str = "closet", reference: Photo | None = None,
     params: dict[str, str] = {k: str(v) for k, v in options.items() if k != "format"}
     if reference is not None:
         params["reference"] = base64.b64encode(reference.data).decode("ascii")
-    body = {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [1],
+    body = {"id": f"locust-{random.getrandbits(32):08x}", "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1],
                         "data": [base64.b64encode(photo.data).decode("ascii")], "parameters": params}]}
     name = f"/v2/models/{model}/infer [{options.get('mode', 'default')}]"
     return Call(f"/v2/models/{model}/infer", photo, name, json=body, v2=True)
@@ -195,10 +195,15 @@ def check_response(call: Call, status: int, content_type: str, body: bytes) -> s
         if call.v2:
             if ctype != "application/json":
                 return f"v2 answer content type {ctype!r}, expected application/json"
-            out = json.loads(body)["outputs"][0]["data"][0]
-            if isinstance(out, str):
-                out = json.loads(out)
-            data = base64.b64decode(out["image"], validate=True)
+            output = json.loads(body)["outputs"][0]
+            out = output["data"][0]
+            out_type = str((output.get("parameters") or {}).get("content_type", ""))
+            if out_type.startswith("image/"):  # data[0]: base64 of the image itself
+                data = base64.b64decode(out, validate=True)
+            else:  # data[0]: the JSON answer (as text, or already an object), image in "image"
+                if isinstance(out, str):
+                    out = json.loads(out)
+                data = base64.b64decode(out["image"], validate=True)
         else:
             if not ctype.startswith("image/"):
                 return f"content type {ctype!r}, expected image/*"

@@ -91,6 +91,8 @@ def test_check_response_fails_a_200_with_a_broken_body(photos):
     v2 = cr.v2_call(photo)
     body = {"outputs": [{"data": [json.dumps({"image": base64.b64encode(good).decode()})]}]}
     assert cr.check_response(v2, 200, "application/json", json.dumps(body).encode()) is None
+    image_out = {"outputs": [{"data": [base64.b64encode(good).decode()], "parameters": {"content_type": "image/png"}}]}
+    assert cr.check_response(v2, 200, "application/json", json.dumps(image_out).encode()) is None
     body["outputs"][0]["data"] = [json.dumps({"image": "not base64!"})]
     assert "undecodable" in cr.check_response(v2, 200, "application/json", json.dumps(body).encode())
 
