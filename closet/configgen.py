@@ -15,7 +15,8 @@ API (used by `make config`, the test fixture, the Helm and KServe renderers):
                   relative to the repo root where `make serve` starts TorchServe.
           helm    inference and metrics on 0.0.0.0, management on 127.0.0.1 (reached with
                   `kubectl exec`/port-forward only); paths under /home/model-server.
-          kserve  like helm, plus service_envelope=kservev2, model_store=/mnt/models/model-store,
+          kserve  like helm, plus model_store=/mnt/models/model-store (no service_envelope: the
+                  handlers answer KServe v2/v1 JSON per request, closet/serving/kserve_v2.py),
                   metrics_config=/mnt/models/config/metrics.yaml and the `model_snapshot` KServe's
                   TorchServe wrapper reads to find model names. TorchServe's inference port is
                   KSERVE_INFERENCE_PORT (8085) because KServe's own server takes 8080.
@@ -177,7 +178,8 @@ def render_properties(
         "default_workers_per_model=1",
     ]
     if variant == "kserve":
-        lines.append("service_envelope=kservev2")
+        # No service_envelope: TorchServe 0.12's kserve/kservev2 envelopes read only the first request
+        # of a batch; closet's handlers decode KServe v2/v1 JSON per request (closet/serving/kserve_v2.py).
         snapshot = {
             "name": "startup.cfg",
             "modelCount": len(cfg.models),

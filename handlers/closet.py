@@ -2,8 +2,8 @@
 
 Thin glue over closet.ensemble: options -> ensemble.Request, batch -> Ensemble.run
 (each model stage one forward pass), result -> Reply with the X-Closet-Timing and
-X-Closet-Parser headers. Also accepts a KServe v2 (open inference protocol) input
-tensor, as TorchServe's kservev2 envelope hands it over.
+X-Closet-Parser headers. KServe v2/v1 JSON bodies are decoded and answered per request by
+the base handler (closet/serving/kserve_v2.py); their answer is the JSON result.
 """
 
 from __future__ import annotations
@@ -36,17 +36,6 @@ class ClosetEnsembleHandler(ClosetHandler):
     def describe(self):
         return {"model": self.name, "targets": self.ensemble.domains, "img_size": self.ensemble.img_size,
                 "parser": self.ensemble.parser_name, "options": sorted(self.options), "files": ["image", "reference"]}
-
-    def parse(self, row, headers, request_id):
-        if kserve_v2.is_input_tensor(row):  # kservev2 envelope: one v2 input tensor per row
-            return self.parse_json(row, headers, request_id)
-        return super().parse(row, headers, request_id)
-
-    def parse_json(self, body, headers, request_id):
-        if not kserve_v2.is_input_tensor(body):
-            return super().parse_json(body, headers, request_id)
-        return kserve_v2.parse_input(body, headers, self.options, self.file_fields,
-                                     self.config.limits.max_option_chars, request_id)
 
     def predict(self, batch: list[ParsedRequest]) -> list[Reply | ClosetError]:
         timings: dict[str, float] = {}

@@ -55,7 +55,8 @@ def test_variants_bind_and_paths(cfg):
     assert helm["metrics_address"].startswith("http://0.0.0.0:")
     assert helm["management_address"].startswith("http://127.0.0.1:")
     ks = props(configgen.render_properties(cfg, "kserve"))
-    assert ks["service_envelope"] == "kservev2" and ks["model_store"] == "/mnt/models/model-store"
+    # No TorchServe envelope: it answers only a batch's first request; the handlers speak KServe JSON.
+    assert "service_envelope" not in ks and ks["model_store"] == "/mnt/models/model-store"
     assert ks["inference_address"].endswith(f":{configgen.KSERVE_INFERENCE_PORT}")
     assert ks["management_address"].startswith("http://127.0.0.1:")
     snapshot = __import__("json").loads(ks["model_snapshot"])

@@ -72,10 +72,8 @@ def test_v2_call_parses_with_the_kserve_v2_parser(photos):
     spec = load_handler_module("closet").OPTIONS
     ref = cr.reference_photo(photos)
     call = cr.v2_call(photos[1], reference=ref, target="coat", mode="reference")
-    (tensor,) = call.json["inputs"]
-    row = dict(tensor, data=tensor["data"][0])  # TorchServe's kservev2 envelope keeps data[0] of BYTES
-    assert kserve_v2.is_input_tensor(row)
-    p = kserve_v2.parse_input(row, {}, spec, ("reference",), 64)
+    assert kserve_v2.is_v2_body(call.json)
+    p = kserve_v2.parse_v2(call.json, {}, spec, ("reference",), 64)  # what ClosetHandler.parse_json does
     assert kserve_v2.wants(p) and p.options["target"] == "coat" and p.files["reference"] == ref.data
 
 

@@ -21,6 +21,7 @@ from closet import config as closet_config
 from closet.errors import ClosetError
 from closet.mar import read_build_info, verify_manifest
 from closet.metrics import PipelineMetrics
+from closet.serving import kserve_v2
 from closet.serving.options import Option, ParsedRequest, parse_request
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ class ClosetHandler:
                 parsed.append((idx, self.parse(row, _headers_of(context, idx), rid or "")))
             except ClosetError as e:
                 results[idx] = e
+        # KServe v2/v1 bodies are answered in their protocol, per request (not per batch).
+        kserve = {idx: p for idx, p in parsed if kserve_v2.wants(p)}
         if parsed:
             try:
                 outputs = self.predict([p for _, p in parsed])
@@ -143,6 +146,12 @@ class ClosetHandler:
                 outputs = [_internal_error()] * len(parsed)
             for (idx, _), out in zip(parsed, outputs):
                 results[idx] = out
+        for idx, req in kserve.items():
+            r = results[idx]
+            if isinstance(r, Reply):
+                body = kserve_v2.format_reply(req, getattr(context, "model_name", None) or self.name, r.body,
+                                              r.content_type, _request_id(context, idx))
+                results[idx] = Reply(body, "application/json", r.headers)
         replies = [self._respond(context, idx, r) for idx, r in enumerate(results)]
         self.metrics.stage("handler", time.perf_counter() - t0)  # the per-model latency histogram
         return replies
@@ -159,10 +168,16 @@ class ClosetHandler:
         )
 
     def parse_json(self, body, headers: dict[str, str], request_id: str) -> ParsedRequest:
-        """A JSON body (e.g. a KServe envelope). Models that accept one override this."""
+        """A JSON body: a KServe v2 InferRequest or v1 {"instances": [...]} (closet/serving/kserve_v2.py)."""
         from closet.errors import BadImage
 
-        raise BadImage("JSON body not supported here", "send the image bytes as the body or the multipart field 'image'")
+        req = kserve_v2.parse_body(body, headers, self.options, self.file_fields,
+                                   self.config.limits.max_option_chars if self.config else 64, request_id)
+        if req is None:
+            raise BadImage("JSON body not supported here",
+                           "send the image bytes as the body or the multipart field 'image', "
+                           "or a KServe v2 {\"inputs\": [...]} / v1 {\"instances\": [...]} body")
+        return req
 
     def _respond(self, context, idx: int, result) -> Any:
         if isinstance(result, ClosetError):
