@@ -23,6 +23,7 @@ from PIL import Image
 
 from closet import pipeline
 from closet.errors import BadOption, ClosetError, UnknownTarget
+from closet.translation import resolve_mode
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,7 @@ def resolve(req: Request, domains: list[str]) -> tuple[str, str, int]:
     target = domains[0] if req.target is None else req.target
     if target not in domains:
         raise UnknownTarget(f"unknown target '{_preview(target)}'", {"targets": list(domains)})
-    mode = req.mode or ("reference" if req.reference else "latent")
-    if mode == "latent" and req.reference:
-        raise BadOption("mode=latent conflicts with the 'reference' file",
-                        "drop the reference file, or set mode=reference")
-    if mode == "reference" and not req.reference:
-        raise BadOption("mode=reference needs a reference image",
-                        "send the reference garment photo as the multipart field 'reference', or use mode=latent")
+    mode = resolve_mode(req.mode, bool(req.reference))
     if mode == "reference" and req.seed is not None:
         raise BadOption("seed applies only to mode=latent", "drop seed, or use mode=latent")
     if req.format not in FORMATS:

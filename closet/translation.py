@@ -38,6 +38,27 @@ class Reference:
     image: torch.Tensor
 
 
+MODES = ("latent", "reference")
+
+
+def resolve_mode(mode: str | None, has_reference: bool) -> str:
+    """The style mode of one request, shared by /predictions/translation and /predictions/closet.
+
+    No mode: "reference" when a (non-empty) reference image was sent, else "latent". An explicit
+    mode=latent with a reference, or mode=reference without one, is a 400 BadOption.
+    """
+    from closet.errors import BadOption
+
+    mode = mode or ("reference" if has_reference else "latent")
+    if mode == "latent" and has_reference:
+        raise BadOption("mode=latent conflicts with the 'reference' file",
+                        "drop the reference file, or set mode=reference (or leave mode out)")
+    if mode == "reference" and not has_reference:
+        raise BadOption("mode=reference needs a reference image",
+                        "send the reference garment photo as the multipart field 'reference', or use mode=latent")
+    return mode
+
+
 def is_grayscale(nets) -> bool:
     """True when the model was trained on gray images (sidecar `grayscale`, or 1-channel nets)."""
     return bool(getattr(nets, "meta", {}).get("grayscale", False)) or getattr(nets, "img_channels", 3) == 1

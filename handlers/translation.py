@@ -2,7 +2,7 @@
 
 POST /predictions/translation, image as the body or multipart field `image`. Options (multipart
 fields or X-Closet-* headers): `target` (a domain of the checkpoint's sidecar; required),
-`mode` latent|reference, `seed` (latent; integer, same seed -> same bytes), `psi` (latent
+`mode` latent|reference (default: reference when a `reference` file is sent), `seed` (latent; integer, same seed -> same bytes), `psi` (latent
 truncation, 0..1], `describe=true` (JSON with the domains instead of an image). Reference mode
 takes the style image as multipart field `reference`. Returns a PNG at the model's img_size.
 A batch of N requests runs as one generator forward pass.
@@ -19,8 +19,8 @@ from closet.errors import BadImage, BadOption, ClosetError, UnknownTarget
 from closet.imageio import decode_image, encode_image
 from closet.serving.handler import ClosetHandler, Reply
 from closet.serving.options import Option, ParsedRequest, boolean, choice, integer, parse_request, safe_preview
+from closet.translation import MODES, resolve_mode
 
-MODES = ("latent", "reference")
 MAX_SEED = 2**31 - 1
 
 
@@ -38,7 +38,8 @@ class TranslationHandler(ClosetHandler):
     name = "translation"
     options = {
         "target": Option(lambda v: v.strip().lower(), None, "target domain (see describe=true)"),
-        "mode": Option(choice(*MODES), "latent", "latent: style from a seeded z; reference: style of 'reference'"),
+        "mode": Option(choice(*MODES), None,
+                       "latent: style from a seeded z; reference: style of 'reference' (default when one is sent)"),
         "seed": Option(integer(0, MAX_SEED), None, "latent style seed; default: random (returned in X-Closet-Seed)"),
         "psi": Option(_psi, 1.0, "latent truncation towards the domain's mean style, (0, 1]"),
         "describe": Option(boolean, False, "true: return JSON metadata (domains) instead of translating"),
@@ -78,14 +79,9 @@ class TranslationHandler(ClosetHandler):
             raise UnknownTarget("option 'target' is required", {"allowed": domains})
         if opts["target"] not in domains:
             raise UnknownTarget(f"unknown target '{safe_preview(opts['target'])}'", {"allowed": domains})
-        if opts["mode"] == "reference":
-            if not req.files.get("reference"):
-                raise BadOption("mode=reference needs a multipart field 'reference' (the style image)",
-                                {"allowed_modes": list(MODES)})
+        if resolve_mode(opts["mode"], bool(req.files.get("reference"))) == "reference":
             if opts["seed"] is not None or opts["psi"] != 1.0:
                 raise BadOption("'seed' and 'psi' apply to mode=latent only", {"mode": "reference"})
-        elif "reference" in req.files:
-            raise BadOption("a 'reference' image was sent but mode is latent", "add mode=reference to use it")
         return domains.index(opts["target"])
 
     def predict(self, batch: list[ParsedRequest]) -> list[Reply | ClosetError]:
@@ -105,7 +101,7 @@ class TranslationHandler(ClosetHandler):
                 try:  # a bad request fails alone
                     y = self._check(req)
                     img = decode_image(req.image, limits.max_pixels, limits.max_side)
-                    if req.options["mode"] == "reference":
+                    if resolve_mode(req.options["mode"], bool(req.files.get("reference"))) == "reference":
                         ref = decode_image(req.files["reference"], limits.max_pixels, limits.max_side)
                         src = Reference(preprocess(ref, nets.img_size, gray, nets.img_channels))
                     else:
@@ -125,7 +121,7 @@ class TranslationHandler(ClosetHandler):
             with self.timed("encode"):
                 for i, fake, y, src in zip(rows, fakes, ys, sources):
                     data, ctype = encode_image(Image.fromarray(fake, "L" if gray else "RGB"), "png")
-                    mode = batch[i].options["mode"]
+                    mode = "latent" if isinstance(src, Latent) else "reference"
                     headers = {"X-Closet-Target": nets.domains[y], "X-Closet-Mode": mode}
                     if isinstance(src, Latent):
                         headers["X-Closet-Seed"] = str(src.seed)

@@ -74,3 +74,41 @@ def test_describe_without_image(handler):
     body = json.loads(out[0])
     assert body["domains"] == h.nets.domains and body["modes"] == ["latent", "reference"]
     assert json.loads(h.describe_handle())["domains"] == h.nets.domains
+
+
+def test_reference_file_implies_reference_mode_like_closet(handler):
+    """Same rule as /predictions/closet (closet.translation.resolve_mode): a reference file alone
+    means mode=reference; mode=latent with one, or mode=reference without one, is a 400."""
+    h, model_dir = handler
+    rows = [
+        {"image": sample("coat"), "reference": sample("pullover"), "target": b"pullover"},
+        {"image": sample("coat"), "reference": sample("pullover"), "target": b"pullover", "mode": b"reference"},
+        {"image": sample("coat"), "reference": sample("pullover"), "target": b"pullover", "mode": b"latent"},
+        {"image": sample("coat"), "target": b"pullover", "mode": b"reference"},
+        {"image": sample("coat"), "reference": sample("pullover"), "target": b"pullover", "seed": b"3"},
+    ]
+    ctx = FakeContext(model_dir)
+    out = h.handle(rows, ctx)
+    assert 0 not in ctx.status and ctx.headers_out[0]["X-Closet-Mode"] == "reference"
+    assert "X-Closet-Seed" not in ctx.headers_out[0]
+    assert out[0] == out[1]  # implied and explicit reference mode: the same answer
+    for i, word in ((2, "conflicts"), (3, "needs"), (4, "seed")):
+        err = json.loads(out[i])
+        assert ctx.status[i][0] == 400 and err["reason"] == "bad_option" and word in err["error"], err
+
+
+def test_v2_body_on_translation_gets_a_v2_reply_with_a_base64_png(handler):
+    import base64
+
+    h, model_dir = handler
+    body = {"id": "t1", "inputs": [{"name": "image", "shape": [1], "datatype": "BYTES",
+                                    "data": [base64.b64encode(sample("coat")).decode()],
+                                    "parameters": {"target": "dress", "seed": 2}}]}
+    ctx = FakeContext(model_dir)
+    out = h.handle([{"body": body}, {"body": sample("coat"), "target": b"dress", "seed": b"2"}], ctx)
+    doc = json.loads(out[0])
+    assert ctx.content_type[0] == "application/json" and doc["id"] == "t1" and doc["model_name"] == "translation"
+    (o,) = doc["outputs"]
+    assert o["parameters"]["content_type"] == "image/png"
+    assert base64.b64decode(o["data"][0]) == out[1]  # same request as a plain one in the same batch
+    assert ctx.content_type[1] == "image/png"
