@@ -41,8 +41,10 @@ def test_batch_of_plain_v2_and_bad_rows(handler_and_photo):
     h, d, photo = handler_and_photo
     rows = [
         {"body": photo},
-        {"name": "image", "shape": [1], "datatype": "BYTES", "data": base64.b64encode(photo).decode(),
-         "parameters": {"target": "dress", "seed": 4}},
+        # a KServe v2 body, as TorchServe hands over a decoded application/json request (no envelope)
+        {"body": {"id": "v2-1", "inputs": [{"name": "image", "shape": [1], "datatype": "BYTES",
+                                            "data": [base64.b64encode(photo).decode()],
+                                            "parameters": {"target": "dress", "seed": 4}}]}},
         {"body": photo},
         {"body": b"garbage"},
     ]
@@ -54,7 +56,9 @@ def test_batch_of_plain_v2_and_bad_rows(handler_and_photo):
     assert [kv.split("=")[0] for kv in timing.split(";")] == [
         "decode", "segmentation", "parsing", "translation", "composite", "encode"]
     assert ctx.headers_out[0]["X-Closet-Parser"] == "torso-estimate"
-    v2 = json.loads(out[1])
+    doc = json.loads(out[1])
+    assert doc["id"] == "v2-1" and doc["model_name"] == "closet" and doc["outputs"][0]["datatype"] == "BYTES"
+    v2 = json.loads(doc["outputs"][0]["data"][0])
     assert ctx.content_type[1] == "application/json" and v2["target"] == "dress" and v2["seed"] == 4
     assert np.asarray(Image.open(io.BytesIO(base64.b64decode(v2["image"])))).shape == (512, 512, 3)
     assert ctx.status[2][0] == 400 and json.loads(out[2])["reason"] == "unknown_target"
