@@ -115,3 +115,15 @@ def test_bad_images_then_still_serving(torchserve):
     assert r.status_code == 400 and error_of(r)["reason"] == "bad_image"
     r = torchserve.predict(MODEL, files={"image": sample(SOURCE)}, data={"target": "coat", "seed": "1"})
     assert r.status_code == 200, r.text
+
+
+def test_reference_file_implies_reference_mode(torchserve):
+    """As on /predictions/closet (closet.translation.resolve_mode): no mode + a reference file = reference."""
+    files = {"image": sample(SOURCE), "reference": sample("coat")}
+    r = torchserve.predict(MODEL, files=files, data={"target": "coat"})
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Closet-Mode"] == "reference" and "X-Closet-Seed" not in r.headers
+    explicit = torchserve.predict(MODEL, files=files, data={"target": "coat", "mode": "reference"})
+    assert explicit.status_code == 200 and explicit.content == r.content
+    conflict = torchserve.predict(MODEL, files=files, data={"target": "coat", "mode": "latent"})
+    assert conflict.status_code == 400 and "conflicts" in error_of(conflict)["error"]
