@@ -65,7 +65,9 @@ class TranslationHandler(ClosetHandler):
     def parse(self, row, headers, request_id) -> ParsedRequest:
         try:
             return super().parse(row, headers, request_id)
-        except BadImage:  # describe needs no image
+        except BadImage:  # describe needs no image (a JSON body's own error stands)
+            if any(isinstance(row.get(k), (dict, list)) for k in ("body", "data")):
+                raise
             req = parse_request({**row, "image": b""}, headers, self.options, self.file_fields, request_id=request_id)
             if req.options["describe"]:
                 return req

@@ -112,3 +112,14 @@ def test_v2_body_on_translation_gets_a_v2_reply_with_a_base64_png(handler):
     assert o["parameters"]["content_type"] == "image/png"
     assert base64.b64decode(o["data"][0]) == out[1]  # same request as a plain one in the same batch
     assert ctx.content_type[1] == "image/png"
+
+
+def test_bad_json_bodies_keep_their_own_error(handler):
+    h, model_dir = handler
+    rows = [{"body": {"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": ["%%%"]}]}},
+            {"body": {"instances": [{"b64": "%%"}]}}, {"body": {"foo": 1}}]
+    ctx = FakeContext(model_dir)
+    out = h.handle(rows, ctx)
+    for i in range(3):
+        err = json.loads(out[i])
+        assert ctx.status[i][0] == 400 and err["reason"] == "bad_image", err  # not the describe fallback's error
