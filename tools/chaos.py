@@ -141,7 +141,9 @@ def kill_phase(model: str, users: int, warmup: float, after: float, work: Path) 
         out.close()
         total, failed, messages = read_totals(prefix)
         hist = read_history(prefix)
-        before = [(t, n, f) for t, n, f in hist if t <= t_kill_wall]
+        # History timestamps are whole seconds (int(time.time()) when the row is written), so only a
+        # row stamped a full second before the kill certainly counts requests from before it.
+        before = [(t, n, f) for t, n, f in hist if t < t_kill_wall - 1]
         ok_at_kill = (before[-1][1] - before[-1][2]) if before else 0
         failed_before = before[-1][2] if before else 0
         first_ok = next((t for t, n, f in hist if t > t_kill_wall and n - f > ok_at_kill), None)
