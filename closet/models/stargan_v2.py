@@ -3,7 +3,7 @@
 Anchor: clovaai/stargan-v2 `core/model.py`. Attribute paths equal the official
 state_dict keys (tests/reference/stargan_v2_*.json), so an official
 `{:06d}_nets_ema.ckpt` loads with strict=True. Beyond the official code there are
-width knobs for small models (`dim_in`, `max_conv_dim`, `hidden_dim`, `in_channels`
+width knobs for small models (`dim_in`, `max_conv_dim`, `hidden_dim`; `img_channels`
 stays 3 for the official layout); they change shapes, never key names.
 
 Only the w_hpf=0 (AFHQ) generator is supported: w_hpf>0 needs the FAN landmark
