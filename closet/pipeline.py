@@ -224,10 +224,10 @@ def translate(translator, crops: list[np.ndarray], targets: list[str], modes: li
 
     from closet import translation as tr
 
-    size, gray = translator_img_size(translator), tr.is_grayscale(translator)
+    gray = tr.is_grayscale(translator)
 
     def prep(img: np.ndarray):
-        return tr.preprocess(Image.fromarray(_as_rgb8(img)), size, grayscale=gray)  # (C, S, S)
+        return tr.prepare(translator, Image.fromarray(_as_rgb8(img)))  # (C, S, S)
 
     x = torch.stack([prep(c) for c in crops])  # (N, C, S, S)
     sources = [tr.Reference(prep(ref)) if mode == "reference" else tr.Latent(int(seed))

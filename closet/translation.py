@@ -80,6 +80,12 @@ def preprocess(img: Image.Image, img_size: int, grayscale: bool = False, channel
     return (x * 2 - 1).contiguous()
 
 
+def prepare(nets, img: Image.Image) -> torch.Tensor:
+    """The one input path for a loaded checkpoint (handler and ensemble alike): a gray-trained model
+    (sidecar `grayscale`) gets the crop's luminance replicated to its channels, never colour."""
+    return preprocess(img, int(nets.img_size), is_grayscale(nets), int(getattr(nets, "img_channels", 3)))
+
+
 def postprocess(x: torch.Tensor, grayscale: bool = False) -> np.ndarray:
     """(N,C,S,S) generator output -> uint8 (N,S,S,3) RGB, or (N,S,S) when grayscale.
 

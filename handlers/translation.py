@@ -89,7 +89,7 @@ class TranslationHandler(ClosetHandler):
     def predict(self, batch: list[ParsedRequest]) -> list[Reply | ClosetError]:
         import torch
 
-        from closet.translation import Latent, Reference, is_grayscale, postprocess, preprocess, translate
+        from closet.translation import Latent, Reference, is_grayscale, postprocess, prepare, translate
 
         limits, nets = self.config.limits, self.nets
         gray = is_grayscale(nets)
@@ -105,7 +105,7 @@ class TranslationHandler(ClosetHandler):
                     img = decode_image(req.image, limits.max_pixels, limits.max_side)
                     if resolve_mode(req.options["mode"], bool(req.files.get("reference"))) == "reference":
                         ref = decode_image(req.files["reference"], limits.max_pixels, limits.max_side)
-                        src = Reference(preprocess(ref, nets.img_size, gray, nets.img_channels))
+                        src = Reference(prepare(nets, ref))
                     else:
                         seed = req.options["seed"]
                         src = Latent(secrets.randbelow(MAX_SEED + 1) if seed is None else seed, req.options["psi"])
@@ -114,7 +114,7 @@ class TranslationHandler(ClosetHandler):
                     continue
                 self.metrics.input_megapixels(img.width * img.height / 1e6)
                 rows.append(i)
-                xs.append(preprocess(img, nets.img_size, gray, nets.img_channels))
+                xs.append(prepare(nets, img))
                 ys.append(y)
                 sources.append(src)
         if rows:

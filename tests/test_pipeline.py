@@ -110,3 +110,34 @@ def test_encode_mask_png():
     m[2:4] = True
     back = np.asarray(Image.open(io.BytesIO(pipeline.encode_mask(m))))
     assert back.shape == (8, 9) and set(np.unique(back)) == {0, 255}
+
+
+def _assert_gray(x):
+    assert x.shape[1] == 3 and bool((x[:, 0] == x[:, 1]).all()) and bool((x[:, 1] == x[:, 2]).all())
+
+
+def test_colour_crop_reaches_a_grayscale_checkpoint_as_equal_channels():
+    """The ensemble's translate step feeds the Fashion-MNIST demo (sidecar grayscale) luminance only."""
+    from pathlib import Path
+
+    import torch
+
+    assets = Path(__file__).resolve().parent.parent / "assets" / "stargan-fmnist"
+    tr = pipeline.load_translator(assets / "nets_ema.ckpt", assets / "meta.json", torch.device("cpu"))
+    assert tr.meta.get("grayscale") is True
+    seen = {"gen": [], "enc": []}
+    hooks = [tr.generator.register_forward_pre_hook(lambda m, a: seen["gen"].append(a[0])),
+             tr.style_encoder.register_forward_pre_hook(lambda m, a: seen["enc"].append(a[0]))]
+    rng = np.random.default_rng(1)
+    crop = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    crop[..., 0] = 255  # strongly coloured: channels would differ if RGB reached the net
+    ref = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    try:
+        outs = pipeline.translate(tr, [crop, crop], [tr.domains[1]] * 2, ["latent", "reference"], [None, ref], [3, 3])
+    finally:
+        for h in hooks:
+            h.remove()
+    assert len(seen["gen"]) == 1 and len(seen["enc"]) == 1
+    _assert_gray(seen["gen"][0])
+    _assert_gray(seen["enc"][0])
+    assert all(o.shape == (32, 32, 3) and o.dtype == np.uint8 for o in outs)

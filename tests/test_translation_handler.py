@@ -123,3 +123,31 @@ def test_bad_json_bodies_keep_their_own_error(handler):
     for i in range(3):
         err = json.loads(out[i])
         assert ctx.status[i][0] == 400 and err["reason"] == "bad_image", err  # not the describe fallback's error
+
+
+def test_colour_photo_reaches_the_grayscale_demo_as_equal_channels(handler):
+    """Sidecar grayscale: a colour image (and a colour reference) get luminance replicated to 3 channels."""
+    h, model_dir = handler
+    assert h.nets.meta.get("grayscale") is True
+    seen = {"gen": [], "enc": []}
+    hooks = [h.nets.generator.register_forward_pre_hook(lambda m, a: seen["gen"].append(a[0])),
+             h.nets.style_encoder.register_forward_pre_hook(lambda m, a: seen["enc"].append(a[0]))]
+    rng = np.random.default_rng(2)
+    arr = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)
+    arr[..., 2] = 255
+
+    def png(a):
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, "PNG")
+        return buf.getvalue()
+
+    rows = [{"body": png(arr), "target": b"dress", "seed": b"1"},
+            {"image": png(arr), "reference": png(arr[::-1].copy()), "target": b"coat"}]
+    try:
+        out = h.handle(rows, FakeContext(model_dir, headers=[{}, {}]))
+    finally:
+        for hk in hooks:
+            hk.remove()
+    assert len(out) == 2 and len(seen["gen"]) == 1 and len(seen["enc"]) == 1
+    for x in (seen["gen"][0], seen["enc"][0]):
+        assert x.shape[1] == 3 and bool((x[:, 0] == x[:, 1]).all()) and bool((x[:, 1] == x[:, 2]).all())
