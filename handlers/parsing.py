@@ -16,7 +16,6 @@ from pathlib import Path
 
 from closet import parsing
 from closet.errors import ClosetError
-from closet.imageio import decode_image
 from closet.serving.handler import ClosetHandler, Reply
 from closet.serving.options import Option, ParsedRequest, choice
 
@@ -61,16 +60,7 @@ class ParsingHandler(ClosetHandler):
         }
 
     def predict(self, batch: list[ParsedRequest]) -> list[Reply | ClosetError]:
-        limits = self.config.limits
-        out: list[Reply | ClosetError | None] = [None] * len(batch)
-        images = {}
-        with self.timed("decode"):
-            for i, req in enumerate(batch):
-                try:  # a bad image fails its own request only
-                    images[i] = decode_image(req.image, limits.max_pixels, limits.max_side)
-                    self.metrics.input_megapixels(images[i].width * images[i].height / 1e6)
-                except ClosetError as e:
-                    out[i] = e
+        images, out = self.decode_batch(batch)
         with self.timed("parsing"):
             if self.torso is None:
                 results = parsing.parse_batch(self.net, list(images.values()), self.dataset, self.device)

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from closet.errors import ClosetError
-from closet.imageio import decode_image, encode_image
+from closet.imageio import encode_image
 from closet.serving.handler import ClosetHandler, Reply
 from closet.serving.options import Option, ParsedRequest, choice
 
@@ -40,16 +40,7 @@ class SegmentationHandler(ClosetHandler):
     def predict(self, batch: list[ParsedRequest]) -> list[Reply | ClosetError]:
         from closet.segmentation import predict_masks
 
-        limits = self.config.limits
-        out: list[Reply | ClosetError | None] = [None] * len(batch)
-        images: dict[int, Image.Image] = {}
-        with self.timed("decode"):
-            for i, req in enumerate(batch):
-                try:  # a bad image fails its own request only
-                    images[i] = decode_image(req.image, limits.max_pixels, limits.max_side)
-                    self.metrics.input_megapixels(images[i].width * images[i].height / 1e6)
-                except ClosetError as e:
-                    out[i] = e
+        images, out = self.decode_batch(batch)
         with self.timed("segmentation"):
             masks = dict(zip(images, predict_masks(self.net, list(images.values()), self.device)))
         with self.timed("encode"):

@@ -102,6 +102,26 @@ class ClosetHandler:
         return {"model": self.name}
 
     # -- helpers for subclasses ------------------------------------------
+    def decode_batch(self, batch: list[ParsedRequest]) -> tuple[dict, list]:
+        """Decode every request's image under the configured limits, timed as the decode stage.
+
+        Returns (images by request index, results) where results holds the ClosetError of each
+        request whose image was refused (a bad image fails its own request only) and None elsewhere.
+        """
+        from closet.imageio import decode_image
+
+        limits = self.config.limits
+        images: dict = {}
+        results: list = [None] * len(batch)
+        with self.timed("decode"):
+            for i, req in enumerate(batch):
+                try:
+                    images[i] = decode_image(req.image, limits.max_pixels, limits.max_side)
+                    self.metrics.input_megapixels(images[i].width * images[i].height / 1e6)
+                except ClosetError as e:
+                    results[i] = e
+        return images, results
+
     @contextmanager
     def timed(self, stage: str, timings: dict[str, float] | None = None):
         """Time a stage into the stage histogram (seconds), and into `timings` if given."""
