@@ -19,7 +19,7 @@ from closet import config as closet_config
 pytestmark = pytest.mark.serve
 MODEL = "closet"
 PATH = f"/predictions/{MODEL}"
-CHROMA_TOLERANCE = 2.0  # Lab units, stated in docs/readme/50-ensemble.md
+CHROMA_TOLERANCE = 2.0  # Lab units, stated in docs/ensemble.md
 assert MODEL in closet_config.MODEL_NAMES
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from closet import color
 
-# Stated tolerance (also in docs/readme/50-ensemble.md): mean Lab chroma of the garment
+# Stated tolerance (also in docs/ensemble.md): mean Lab chroma of the garment
 # stays within this many units of the input's with preserve_color=true.
 CHROMA_TOLERANCE = 2.0
 

@@ -20,7 +20,7 @@ from closet.models import stargan_v2, u2net
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "model-store" / "weights" / "u2netp.pth"
 DOMAINS = ["tshirt", "pullover", "dress", "coat", "shirt"]
-CHROMA_TOLERANCE = 2.0  # Lab units; stated in docs/readme/50-ensemble.md
+CHROMA_TOLERANCE = 2.0  # Lab units; stated in docs/ensemble.md
 
 pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="needs `make weights` (model-store/weights/u2netp.pth)")
 

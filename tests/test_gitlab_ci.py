@@ -3,7 +3,7 @@ targets and scripts its jobs call, deploy command lines, and the documented CI/C
 
 Real tools only: check-jsonschema with GitLab's vendored schema, gitlab-ci-local's rule engine
 (`--list-json`, `--validate-dependency-chain`, `--preview`), GNU make's own database, bash.
-Nothing here reaches a registry or a cluster (docs/readme/90-cicd.md says what only a runner shows).
+Nothing here reaches a registry or a cluster (docs/cicd.md says what only a runner shows).
 """
 
 from __future__ import annotations

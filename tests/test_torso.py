@@ -1,7 +1,7 @@
 """The default parser (closet.torso) on real photos, with the real U^2-Net-P weights (`make weights`).
 
 Boxes are (x0, y0, x1, y1), inclusive, in the photos' own pixels; they were read off the
-photos by eye (see docs/readme/30-parsing.md):
+photos by eye (see docs/parsing.md):
   astronaut (skimage.data.astronaut(), 512x512): face within ASTRONAUT_FACE_AREA, chest ASTRONAUT_CHEST
     (the orange suit between the neck ring and the name patch);
   Grace Hopper (matplotlib sample grace_hopper.jpg, 512x600): face within HOPPER_FACE_AREA, chest

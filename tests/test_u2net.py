@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "reference"
 WEIGHTS = ROOT / "model-store" / "weights"
 ONNX_DIR = ROOT / ".cache" / "onnx"
-ONNX_TOL = 1e-3  # max abs diff on output 0 (measured ~2e-5 for u2netp, see docs/readme/20-segmentation-model.md)
+ONNX_TOL = 1e-3  # max abs diff on output 0 (measured ~2e-5 for u2netp, see docs/segmentation.md)
 
 
 def _manifest(arch: str) -> list:
