@@ -26,7 +26,15 @@ def main(argv=None) -> None:
     run, out = Path(args.run), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = json.loads((run / "stargan.json").read_text())
-    if args.debias_ema:
+    if args.debias_ema and meta.get("init_from"):
+        # Warm-started run: its EMA began at the warm-start weights, which are themselves a (debiased)
+        # average of the earlier run, not a random init. The EMA is then a proper average over the whole
+        # history; debiasing against the seed init would be wrong, and against the warm-start weights
+        # would throw that history away. So the EMA is copied as is.
+        shutil.copyfile(run / meta["checkpoint"], out / "nets_ema.ckpt")
+        meta["ema_debiased"] = (f"no: EMA started at the warm-start weights ({meta['init_from']}, "
+                                f"{meta.get('init_steps')} steps), not at the random init")
+    elif args.debias_ema:
         import torch
 
         from closet.train.trainer import debias_ema, init_nets
@@ -44,7 +52,13 @@ def main(argv=None) -> None:
     meta["official_checkpoint_name"] = meta.pop("checkpoint")
     meta.setdefault("grayscale", meta.get("channels") == 3 and "gray" in meta.get("input_note", ""))
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    shutil.copyfile(run / "train_log.jsonl", out / "train_log.jsonl")
+    prev_log = Path(meta["init_from"]).with_name("train_log.jsonl") if meta.get("init_from") else None
+    new_log = (run / "train_log.jsonl").read_text()
+    if prev_log is not None and prev_log.exists():
+        # continuing run: the earlier run's log first, then this run's (steps numbered in total)
+        (out / "train_log.jsonl").write_text(prev_log.read_text() + new_log)
+    else:
+        (out / "train_log.jsonl").write_text(new_log)
     if args.samples:
         (out / "samples").mkdir(exist_ok=True)
         for d in list_domains(Path(args.samples)):

@@ -76,6 +76,15 @@ def debias_ema(ema: dict, init: dict, beta: float, steps: int) -> dict:
     return {k: ((v - w * init[k]) / (1 - w)) if v.is_floating_point() else v for k, v in ema.items()}
 
 
+def warm_start(nets: dict, path: str | Path) -> dict:
+    """Load G, F, E from a nets_ema checkpoint into `nets` (strict); returns that checkpoint's sidecar (or {})."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for name in ("generator", "mapping_network", "style_encoder"):
+        nets[name].load_state_dict(state[name], strict=True)
+    side = Path(path).with_name("meta.json")
+    return json.loads(side.read_text()) if side.exists() else {}
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="ImageFolder split dir: <data>/<domain>/*.png")
@@ -109,6 +118,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--save-every", type=int, default=500)
     p.add_argument("--limit-per-domain", type=int, default=0, help="use at most N images per domain (0 = all)")
+    p.add_argument("--init-from", default="",
+                   help="warm start: nets_ema checkpoint whose generator/mapping_network/style_encoder are loaded "
+                        "(strict) into the trained nets AND their EMA copies; discriminator and optimisers start fresh")
     return p.parse_args(argv)
 
 
@@ -141,6 +153,12 @@ def train(args: argparse.Namespace) -> Path:
 
     nets = init_nets(args.img_size, k, args.style_dim, args.latent_dim, args.max_conv_dim, args.dim_in,
                      args.hidden_dim, args.seed)
+    init_meta, init_steps = {}, 0
+    if args.init_from:
+        init_meta = warm_start(nets, args.init_from)
+        init_steps = int(init_meta.get("steps", 0))
+        log.info("warm start from %s (%d previous steps)", args.init_from, init_steps)
+    # The EMA starts at the (possibly warm-started) trained weights; promote --debias-ema relies on that.
     nets_ema = {n: copy.deepcopy(nets[n]).eval() for n in ("generator", "mapping_network", "style_encoder")}
     opt = {
         n: torch.optim.Adam(
@@ -173,9 +191,16 @@ def train(args: argparse.Namespace) -> Path:
                        "lambda_ds", "lambda_cyc", "ds_iter", "ema_beta", "alternate")
         },
     }
+    if args.init_from:
+        meta["init_from"] = str(args.init_from)
+        meta["init_steps"] = init_steps
+        meta["init_train_seconds"] = init_meta.get("train_seconds")
+        meta["init_ema_debiased"] = init_meta.get("ema_debiased")
     ds_iter = args.ds_iter or args.steps
     log_path = out / "train_log.jsonl"
     log_fh = open(log_path, "w", encoding="utf-8")
+    if args.init_from:
+        log_fh.write(json.dumps({"init_from": str(args.init_from), "init_steps": init_steps}) + "\n")
     t0 = time.time()
 
     def batch_of(idx: torch.Tensor) -> torch.Tensor:
@@ -246,13 +271,16 @@ def train(args: argparse.Namespace) -> Path:
 
         elapsed = time.time() - t0
         if step % args.log_every == 0 or step == 1:
-            rec = {"step": step, "elapsed_s": round(elapsed, 1), "lambda_ds": round(lambda_ds, 4), "D": d_logs, "G": g_logs}
+            rec = {"step": init_steps + step, "elapsed_s": round(elapsed, 1), "lambda_ds": round(lambda_ds, 4), "D": d_logs, "G": g_logs}
             log_fh.write(json.dumps(rec) + "\n")
             log_fh.flush()
             log.info("step %d (%.0fs, %.2fs/step): D %s G %s", step, elapsed, elapsed / step, d_logs, g_logs)
         stop = args.max_minutes and elapsed > args.max_minutes * 60
         if step % args.save_every == 0 or step == args.steps or stop:
-            ckpt = save(out, step, nets_ema, dict(meta, train_seconds=round(elapsed, 1)))
+            # steps / checkpoint name count the warm-start's steps too (total optimisation steps)
+            ckpt = save(out, init_steps + step, nets_ema,
+                        dict(meta, train_seconds=round(elapsed + (meta.get("init_train_seconds") or 0), 1),
+                             run_steps=step, run_seconds=round(elapsed, 1)))
         if stop:
             log.warning("stopping at step %d: --max-minutes %.1f reached", step, args.max_minutes)
             break
