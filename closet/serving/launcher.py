@@ -300,15 +300,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if "t0" in locals():
         log.info("cold start: %.1f s to all models READY", time.monotonic() - t0)
-    first = "segmentation" if "segmentation" in models else models[0]
+    # The example shows the product (the ensemble) when it is loaded.
+    first = "closet" if "closet" in models else models[0]
+    option = "-F target=coat " if first == "closet" else ""
     log.info(
         "closet is READY: models %s on %s (management %s, metrics %s/metrics). Try:\n"
-        "  curl -sS -H 'Content-Type: image/jpeg' --data-binary @photo.jpg %s/predictions/%s -o out.png\n"
+        "  curl -sS -F image=@photo.jpg %s%s/predictions/%s -o out.png\n"
         "Stop with `make stop`.",
         ", ".join(models),
         srv.inference_url,
         srv.management_url,
         srv.metrics_url,
+        option,
         srv.inference_url,
         first,
     )
