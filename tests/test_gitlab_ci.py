@@ -21,7 +21,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CI_FILE = ROOT / ".gitlab-ci.yml"
-DOC = ROOT / "docs" / "readme" / "90-cicd.md"
+DOC = ROOT / "docs" / "cicd.md"
 LINT_BIN = ROOT / ".cache" / "tools-venv" / "bin"
 GLCI_PREFIX = ROOT / ".cache" / "node" / "ci" / "node_modules"
 STAGES = ["lint", "test", "build", "deploy-staging", "loadtest", "deploy-production"]
