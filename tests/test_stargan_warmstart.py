@@ -1,4 +1,5 @@
-"""Trainer warm start (--init-from): strict load of G/F/E into the trained nets and the EMA copies."""
+"""Trainer continuation: warm start (--init-from: strict load of G/F/E into the trained nets and the
+EMA copies, fresh D) and exact resume (--resume train_state.pt: every net, optimiser and the data RNG)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,27 @@ def test_warm_started_run_counts_total_steps_and_promote_keeps_ema(tmp_path, tin
     assert torch.equal(torch.load(dest / "nets_ema.ckpt", weights_only=True)["generator"][k], ema["generator"][k])
     log = [json.loads(x) for x in (dest / "train_log.jsonl").read_text().splitlines()]
     assert log[0] == {"step": 7} and log[-1]["step"] == 8
+
+
+def test_resume_continues_a_run_exactly(tmp_path, tiny_data):
+    # lambda_ds decaying over 4 steps and alternating latent/ref steps: both schedules must carry on
+    args = ["--data", str(tiny_data), "--alternate", "--lambda-ds", "1", "--ds-iter", "4", "--save-every", "1"] + TINY_ARGS
+    full = trainer.train(trainer.parse_args(args + ["--out", str(tmp_path / "full"), "--steps", "3"]))
+    part = tmp_path / "part"
+    trainer.train(trainer.parse_args(args + ["--out", str(part), "--steps", "2"]))
+    state = part / "train_state.pt"
+    resumed = trainer.train(trainer.parse_args(args + ["--out", str(part), "--steps", "1", "--resume", str(state)]))
+    assert full.name == resumed.name == "000003_nets_ema.ckpt"
+    a, b = torch.load(full, weights_only=True), torch.load(resumed, weights_only=True)
+    for n, sd in a.items():
+        for k, v in sd.items():
+            assert torch.equal(v, b[n][k]), (n, k)
+    # the discriminator went on too (a warm start would have made a fresh one)
+    d_full = torch.load(tmp_path / "full" / "train_state.pt", weights_only=True)["nets"]["discriminator"]
+    d_res = torch.load(state, weights_only=True)["nets"]["discriminator"]
+    assert all(torch.equal(v, d_res[k]) for k, v in d_full.items())
+    side = json.loads((part / "stargan.json").read_text())
+    assert side["steps"] == 3 and side["legs"] == [
+        {"until_step": 2, "resumed_from": str(state), "hyperparameters": side["hyperparameters"]}]
+    steps = [json.loads(x)["step"] for x in (part / "train_log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3]

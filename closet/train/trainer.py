@@ -121,7 +121,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--init-from", default="",
                    help="warm start: nets_ema checkpoint whose generator/mapping_network/style_encoder are loaded "
                         "(strict) into the trained nets AND their EMA copies; discriminator and optimisers start fresh")
+    p.add_argument("--resume", default="",
+                   help="continue a run exactly: a train_state.pt (all four nets, EMA, optimisers, data RNG) "
+                        "that every save writes beside the checkpoint")
     return p.parse_args(argv)
+
+
+def save_state(out: Path, step: int, run_step: int, nets: dict, nets_ema: dict, opt: dict, gen: torch.Generator,
+               meta: dict) -> None:
+    """Everything --resume needs to continue without a fresh discriminator or optimiser.
+
+    `step` counts all optimisation steps (warm starts included); `run_step` those since the
+    optimisers were created, which drive the lambda_ds schedule and the latent/ref alternation.
+    """
+    state = {
+        "step": step,
+        "run_step": run_step,
+        "meta": meta,
+        "nets": {n: net.state_dict() for n, net in nets.items()},
+        "nets_ema": {n: net.state_dict() for n, net in nets_ema.items()},
+        "opt": {n: o.state_dict() for n, o in opt.items()},
+        "data_rng": gen.get_state(),
+    }
+    tmp = out / "train_state.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, out / "train_state.pt")
 
 
 def save(out: Path, step: int, nets_ema: dict, meta: dict) -> Path:
@@ -153,8 +177,15 @@ def train(args: argparse.Namespace) -> Path:
 
     nets = init_nets(args.img_size, k, args.style_dim, args.latent_dim, args.max_conv_dim, args.dim_in,
                      args.hidden_dim, args.seed)
-    init_meta, init_steps = {}, 0
-    if args.init_from:
+    init_meta, init_steps, run_offset = {}, 0, 0
+    resume = torch.load(args.resume, map_location="cpu", weights_only=True) if args.resume else None
+    if resume is not None:
+        for n, net in nets.items():
+            net.load_state_dict(resume["nets"][n], strict=True)
+        init_meta, init_steps, run_offset = resume["meta"], int(resume["step"]), int(resume["run_step"])
+        gen.set_state(resume["data_rng"])
+        log.info("resuming %s at step %d", args.resume, init_steps)
+    elif args.init_from:
         init_meta = warm_start(nets, args.init_from)
         init_steps = int(init_meta.get("steps", 0))
         log.info("warm start from %s (%d previous steps)", args.init_from, init_steps)
@@ -169,6 +200,11 @@ def train(args: argparse.Namespace) -> Path:
         )
         for n, net in nets.items()
     }
+    if resume is not None:
+        for n, net in nets_ema.items():
+            net.load_state_dict(resume["nets_ema"][n], strict=True)
+        for n, o in opt.items():
+            o.load_state_dict(resume["opt"][n])
     G, Fm, E, D = nets["generator"], nets["mapping_network"], nets["style_encoder"], nets["discriminator"]
     meta = {
         "format": "closet-stargan-v2/1",
@@ -191,14 +227,20 @@ def train(args: argparse.Namespace) -> Path:
                        "lambda_ds", "lambda_cyc", "ds_iter", "ema_beta", "alternate")
         },
     }
-    if args.init_from:
+    if resume is not None:
+        # an exact continuation: keep the run's lineage, record this leg's hyperparameters
+        meta = dict(init_meta, hyperparameters=meta["hyperparameters"],
+                    legs=init_meta.get("legs", []) + [{"until_step": init_steps, "resumed_from": str(args.resume),
+                                                       "hyperparameters": init_meta["hyperparameters"]}])
+        meta["init_train_seconds"] = init_meta.get("train_seconds")
+    elif args.init_from:
         meta["init_from"] = str(args.init_from)
         meta["init_steps"] = init_steps
         meta["init_train_seconds"] = init_meta.get("train_seconds")
         meta["init_ema_debiased"] = init_meta.get("ema_debiased")
     ds_iter = args.ds_iter or args.steps
     log_path = out / "train_log.jsonl"
-    log_fh = open(log_path, "w", encoding="utf-8")
+    log_fh = open(log_path, "a" if resume is not None else "w", encoding="utf-8")
     if args.init_from:
         log_fh.write(json.dumps({"init_from": str(args.init_from), "init_steps": init_steps}) + "\n")
     t0 = time.time()
@@ -217,7 +259,8 @@ def train(args: argparse.Namespace) -> Path:
     step = 0
     ckpt = None
     for step in range(1, args.steps + 1):
-        lambda_ds = max(0.0, args.lambda_ds * (1 - (step - 1) / ds_iter))
+        run_step = run_offset + step  # a resumed run carries on the schedule where it stopped
+        lambda_ds = max(0.0, args.lambda_ds * (1 - (run_step - 1) / ds_iter))
         idx = torch.randint(0, len(x_all), (args.batch,), generator=gen)
         x_real, y_org = batch_of(idx), y_all[idx]
         x_ref, x_ref2, y_trg = sample_ref(args.batch)
@@ -225,7 +268,7 @@ def train(args: argparse.Namespace) -> Path:
         z_trg2 = torch.randn(args.batch, args.latent_dim, generator=gen)
 
         # -- discriminator: latent-guided, then reference-guided fakes --------
-        modes = (("latent",) if step % 2 else ("ref",)) if args.alternate else ("latent", "ref")
+        modes = (("latent",) if run_step % 2 else ("ref",)) if args.alternate else ("latent", "ref")
         d_logs = {}
         for mode in modes:
             x_in = x_real.clone().requires_grad_()
@@ -252,8 +295,10 @@ def train(args: argparse.Namespace) -> Path:
             x_fake = G(x_real, s_trg)
             loss_adv = adv_loss(D(x_fake, y_trg), 1)
             loss_sty = torch.mean(torch.abs(E(x_fake, y_trg) - s_trg))
-            x_fake2 = G(x_real, s_trg2).detach()
-            loss_ds = torch.mean(torch.abs(x_fake - x_fake2))
+            loss_ds = torch.zeros(())
+            if lambda_ds > 0:  # once the weight has decayed to 0 the second fake is not worth a G forward
+                x_fake2 = G(x_real, s_trg2).detach()
+                loss_ds = torch.mean(torch.abs(x_fake - x_fake2))
             s_org = E(x_real, y_org)
             loss_cyc = torch.mean(torch.abs(G(x_fake, s_org) - x_real))
             loss = loss_adv + args.lambda_sty * loss_sty - lambda_ds * loss_ds + args.lambda_cyc * loss_cyc
@@ -278,9 +323,10 @@ def train(args: argparse.Namespace) -> Path:
         stop = args.max_minutes and elapsed > args.max_minutes * 60
         if step % args.save_every == 0 or step == args.steps or stop:
             # steps / checkpoint name count the warm-start's steps too (total optimisation steps)
-            ckpt = save(out, init_steps + step, nets_ema,
-                        dict(meta, train_seconds=round(elapsed + (meta.get("init_train_seconds") or 0), 1),
-                             run_steps=step, run_seconds=round(elapsed, 1)))
+            step_meta = dict(meta, train_seconds=round(elapsed + (meta.get("init_train_seconds") or 0), 1),
+                             run_steps=step, run_seconds=round(elapsed, 1))
+            ckpt = save(out, init_steps + step, nets_ema, step_meta)
+            save_state(out, init_steps + step, run_step, nets, nets_ema, opt, gen, dict(step_meta, steps=init_steps + step))
         if stop:
             log.warning("stopping at step %d: --max-minutes %.1f reached", step, args.max_minutes)
             break
