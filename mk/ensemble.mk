@@ -19,6 +19,6 @@ bench-ensemble: venv weights config mars ## ensemble benchmark (prints; JSON in 
 # Targets from other mk/*.mk files append later in the include order, so the prerequisite list
 # is expanded a second time when `bench` runs. Listing a target twice runs it once.
 # The bench-* targets of other areas that existed when this was written are listed here too.
-BENCH_TARGETS += bench-ensemble bench-serve bench-parsing bench-u2net
+BENCH_TARGETS += bench-ensemble bench-serve bench-translation bench-parsing bench-u2net
 .SECONDEXPANSION:
 bench: $$(BENCH_TARGETS) ## run every benchmark target (BENCH_TARGETS)

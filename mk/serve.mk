@@ -9,7 +9,7 @@
 SERVE_LOGS ?= logs
 export U2NETP_WEIGHTS U2NET_ARCH PARSER_CKPT PARSER_DATASET STARGAN_CKPT STARGAN_META
 
-.PHONY: config config-check mars serve stop bench-serve
+.PHONY: config config-check mars serve stop bench-serve bench-translation
 
 CONFIG_SOURCES := config/closet.yaml closet/config.py closet/configgen.py closet/metrics.py
 CONFIG_OUTPUTS := config/config.properties config/metrics.yaml \
@@ -47,6 +47,9 @@ stop: ## stop the TorchServe `make serve` started
 	  --model-store model-store --logs $(SERVE_LOGS); fi
 
 bench-serve: venv weights config mars ## cold start and /predictions/segmentation latency at 320x320 (free ports)
-	$(PYTHON) tools/bench_serve.py
+	$(PYTHON) tools/bench_serve.py --model segmentation
+
+bench-translation: venv weights config mars ## cold start and /predictions/translation latency, latent and reference (free ports)
+	$(PYTHON) tools/bench_serve.py --model translation
 
 TEST_DEPS += mars

@@ -12,6 +12,9 @@ STARGAN_STEPS ?= 3000
 STARGAN_MAX_MINUTES ?= 55
 # Warm start: STARGAN_INIT=assets/stargan-fmnist/nets_ema.ckpt continues the committed demo (fresh D).
 STARGAN_INIT ?=
+# Exact resume: STARGAN_RESUME=$(STARGAN_RUN)/train_state.pt (written at every save) continues a run
+# with its discriminator, optimisers and schedules; STARGAN_STEPS then counts the extra steps.
+STARGAN_RESUME ?=
 STARGAN_TRAIN_ARGS ?= --img-size 32 --dim-in 32 --max-conv-dim 128 --hidden-dim 128 --batch 16 \
   --lr 2e-4 --f-lr 1e-5 --alternate --threads 1 --save-every 250 --log-every 25
 FMNIST_SOURCE := Debian dataset-fashion-mnist, train split, labels 0,2,3,4,6, 28->32 px bilinear
@@ -27,7 +30,7 @@ $(FMNIST_DOMAINS)/.complete: | venv
 train-demo: fmnist-data ## train the demo StarGAN v2 on Fashion-MNIST garments (long; writes assets/stargan-fmnist)
 	$(PYTHON) -m closet.train.trainer --data $(FMNIST_DOMAINS)/train --out $(STARGAN_RUN) \
 	  --data-source "$(FMNIST_SOURCE)" --steps $(STARGAN_STEPS) --max-minutes $(STARGAN_MAX_MINUTES) $(STARGAN_TRAIN_ARGS) \
-	  $(if $(STARGAN_INIT),--init-from $(STARGAN_INIT))
+	  $(if $(STARGAN_INIT),--init-from $(STARGAN_INIT)) $(if $(STARGAN_RESUME),--resume $(STARGAN_RESUME))
 	$(PYTHON) -m closet.train.promote --run $(STARGAN_RUN) --out $(STARGAN_ASSETS) --samples $(FMNIST_DOMAINS)/test --debias-ema
 
 train-classifier: fmnist-data ## train the Fashion-MNIST judge CNN (a few minutes) -> assets/fmnist-classifier

@@ -73,7 +73,7 @@ def run(args) -> dict:
                     n = len(xb)
                     if mode == "latent":
                         seeds = torch.randint(0, 2**31 - 1, (n,), generator=gen).tolist()
-                        style = [Latent(s) for s in seeds]
+                        style = [Latent(s, args.psi) for s in seeds]
                     else:
                         ridx = by_domain[trg][torch.randint(0, len(by_domain[trg]), (n,), generator=gen)]
                         style = nets.style_encoder(x[ridx], torch.full((n,), trg, dtype=torch.long))  # (n, style_dim)
@@ -113,7 +113,7 @@ def run(args) -> dict:
         outs = []
         for _ in range(args.diversity_z):
             seeds = torch.randint(0, 2**31 - 1, (len(idx),), generator=gen).tolist()
-            outs.append(((translate(nets, x[idx], trg, [Latent(s) for s in seeds]) + 1) / 2).clamp(0, 1))
+            outs.append(((translate(nets, x[idx], trg, [Latent(s, args.psi) for s in seeds]) + 1) / 2).clamp(0, 1))
         for a, b in itertools.combinations(outs, 2):
             l1s.append((a - b).abs().mean(dim=(1, 2, 3)))
     diversity = torch.cat(l1s).mean().item()
@@ -147,6 +147,7 @@ def run(args) -> dict:
         },
         "eval_seconds": round(elapsed, 1),
         "seed": args.seed,
+        "psi": args.psi,
     }
 
 
@@ -214,6 +215,7 @@ def main(argv=None) -> None:
     p.add_argument("--diversity-sources", type=int, default=50)
     p.add_argument("--diversity-z", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--psi", type=float, default=1.0, help="latent truncation towards the domain's mean style (1 = none)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -2,7 +2,8 @@
 
 <run>/{step:06d}_nets_ema.ckpt -> <out>/nets_ema.ckpt (same official nets_ema layout),
 <run>/stargan.json -> <out>/meta.json (+ "grayscale": true for the Fashion-MNIST demo),
-<run>/train_log.jsonl -> <out>/train_log.jsonl, and one test image per domain -> <out>/samples/.
+<run>/train_log.jsonl -> <out>/train_log.jsonl (the whole history, warm starts included),
+and one test image per domain -> <out>/samples/.
 """
 
 from __future__ import annotations
@@ -52,13 +53,8 @@ def main(argv=None) -> None:
     meta["official_checkpoint_name"] = meta.pop("checkpoint")
     meta.setdefault("grayscale", meta.get("channels") == 3 and "gray" in meta.get("input_note", ""))
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    prev_log = Path(meta["init_from"]).with_name("train_log.jsonl") if meta.get("init_from") else None
-    new_log = (run / "train_log.jsonl").read_text()
-    if prev_log is not None and prev_log.exists():
-        # continuing run: the earlier run's log first, then this run's (steps numbered in total)
-        (out / "train_log.jsonl").write_text(prev_log.read_text() + new_log)
-    else:
-        (out / "train_log.jsonl").write_text(new_log)
+    # a warm-started run's log already begins with the history of the checkpoint it started from
+    shutil.copyfile(run / "train_log.jsonl", out / "train_log.jsonl")
     if args.samples:
         (out / "samples").mkdir(exist_ok=True)
         for d in list_domains(Path(args.samples)):

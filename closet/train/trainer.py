@@ -242,6 +242,10 @@ def train(args: argparse.Namespace) -> Path:
     log_path = out / "train_log.jsonl"
     log_fh = open(log_path, "a" if resume is not None else "w", encoding="utf-8")
     if args.init_from:
+        # the warm start's own history first, so the run's log (and a resume of it) covers every step
+        prev_log = Path(args.init_from).with_name("train_log.jsonl")
+        if prev_log.exists():
+            log_fh.write(prev_log.read_text())
         log_fh.write(json.dumps({"init_from": str(args.init_from), "init_steps": init_steps}) + "\n")
     t0 = time.time()
 
