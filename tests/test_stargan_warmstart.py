@@ -100,6 +100,22 @@ def test_resume_continues_a_run_exactly(tmp_path, tiny_data):
     assert all(torch.equal(v, d_res[k]) for k, v in d_full.items())
     side = json.loads((part / "stargan.json").read_text())
     assert side["steps"] == 3 and side["legs"] == [
-        {"until_step": 2, "resumed_from": str(state), "hyperparameters": side["hyperparameters"]}]
+        {"until_step": 2, "resumed_from": str(state), "hyperparameters": side["hyperparameters"], "device": "cpu"}]
     steps = [json.loads(x)["step"] for x in (part / "train_log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_run_writes_a_checkpoint_that_loads_and_resumes_on_cpu(tmp_path, tiny_data):
+    args = ["--data", str(tiny_data), "--alternate", "--save-every", "1"] + TINY_ARGS
+    ckpt = trainer.train(trainer.parse_args(args + ["--out", str(tmp_path / "gpu"), "--steps", "2", "--device", "cuda"]))
+    side = json.loads((tmp_path / "gpu" / "stargan.json").read_text())
+    assert side["device"].startswith("cuda")
+    sd = torch.load(ckpt, map_location="cpu", weights_only=True)
+    nets = _nets(seed=3)
+    for n in ("generator", "mapping_network", "style_encoder"):
+        nets[n].load_state_dict(sd[n], strict=True)
+    resumed = trainer.train(trainer.parse_args(args + ["--out", str(tmp_path / "gpu"), "--steps", "1", "--device", "cpu",
+                                                      "--resume", str(tmp_path / "gpu" / "train_state.pt")]))
+    assert resumed.name == "000003_nets_ema.ckpt"

@@ -115,6 +115,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="one style source per iteration (latent on odd, reference on even steps) to halve CPU cost")
     p.add_argument("--seed", type=int, default=777)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="auto", help="auto (cuda when available, else cpu), cpu, cuda, cuda:N")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--save-every", type=int, default=500)
     p.add_argument("--limit-per-domain", type=int, default=0, help="use at most N images per domain (0 = all)")
@@ -189,6 +190,11 @@ def train(args: argparse.Namespace) -> Path:
         init_meta = warm_start(nets, args.init_from)
         init_steps = int(init_meta.get("steps", 0))
         log.info("warm start from %s (%d previous steps)", args.init_from, init_steps)
+    # Batches are sampled on the CPU (one RNG stream on any device), then moved.
+    dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    for net in nets.values():
+        net.to(dev)
+    log.info("training on %s", dev)
     # The EMA starts at the (possibly warm-started) trained weights; promote --debias-ema relies on that.
     nets_ema = {n: copy.deepcopy(nets[n]).eval() for n in ("generator", "mapping_network", "style_encoder")}
     opt = {
@@ -221,6 +227,7 @@ def train(args: argparse.Namespace) -> Path:
         "data_source": args.data_source or str(args.data),
         "train_images": len(x_all),
         "seed": args.seed,
+        "device": str(dev),
         "hyperparameters": {
             k2: getattr(args, k2)
             for k2 in ("batch", "lr", "f_lr", "beta1", "beta2", "weight_decay", "lambda_reg", "lambda_sty",
@@ -231,7 +238,8 @@ def train(args: argparse.Namespace) -> Path:
         # an exact continuation: keep the run's lineage, record this leg's hyperparameters
         meta = dict(init_meta, hyperparameters=meta["hyperparameters"],
                     legs=init_meta.get("legs", []) + [{"until_step": init_steps, "resumed_from": str(args.resume),
-                                                       "hyperparameters": init_meta["hyperparameters"]}])
+                                                       "hyperparameters": init_meta["hyperparameters"],
+                                                       "device": init_meta.get("device")}])
         meta["init_train_seconds"] = init_meta.get("train_seconds")
     elif args.init_from:
         meta["init_from"] = str(args.init_from)
@@ -270,6 +278,8 @@ def train(args: argparse.Namespace) -> Path:
         x_ref, x_ref2, y_trg = sample_ref(args.batch)
         z_trg = torch.randn(args.batch, args.latent_dim, generator=gen)
         z_trg2 = torch.randn(args.batch, args.latent_dim, generator=gen)
+        x_real, y_org, x_ref, x_ref2, y_trg, z_trg, z_trg2 = (
+            t.to(dev) for t in (x_real, y_org, x_ref, x_ref2, y_trg, z_trg, z_trg2))
 
         # -- discriminator: latent-guided, then reference-guided fakes --------
         modes = (("latent",) if run_step % 2 else ("ref",)) if args.alternate else ("latent", "ref")
@@ -299,7 +309,7 @@ def train(args: argparse.Namespace) -> Path:
             x_fake = G(x_real, s_trg)
             loss_adv = adv_loss(D(x_fake, y_trg), 1)
             loss_sty = torch.mean(torch.abs(E(x_fake, y_trg) - s_trg))
-            loss_ds = torch.zeros(())
+            loss_ds = x_fake.new_zeros(())
             if lambda_ds > 0:  # once the weight has decayed to 0 the second fake is not worth a G forward
                 x_fake2 = G(x_real, s_trg2).detach()
                 loss_ds = torch.mean(torch.abs(x_fake - x_fake2))
