@@ -103,6 +103,20 @@ def test_resume_continues_a_run_exactly(tmp_path, tiny_data):
         {"until_step": 2, "resumed_from": str(state), "hyperparameters": side["hyperparameters"], "device": "cpu"}]
     steps = [json.loads(x)["step"] for x in (part / "train_log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3]
+    # promoted, then resumed from the promoted state into a new folder (a fresh clone's .cache): same
+    # weights as a run that never stopped, and the log still holds every step
+    promote.main(["--run", str(tmp_path / "full"), "--out", str(tmp_path / "assets")])
+    full4 = trainer.train(trainer.parse_args(args + ["--out", str(tmp_path / "full"), "--steps", "1",
+                                                     "--resume", str(tmp_path / "full" / "train_state.pt")]))
+    again = trainer.train(trainer.parse_args(args + ["--out", str(tmp_path / "again"), "--steps", "1",
+                                                     "--resume", str(tmp_path / "assets" / "train_state.pt")]))
+    a, b = torch.load(full4, weights_only=True), torch.load(again, weights_only=True)
+    assert again.name == "000004_nets_ema.ckpt" and all(torch.equal(v, b[n][k]) for n in a for k, v in a[n].items())
+    steps = [json.loads(x)["step"] for x in (tmp_path / "again" / "train_log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    with pytest.raises(SystemExit, match="only one"):
+        trainer.train(trainer.parse_args(args + ["--out", str(tmp_path / "x"), "--resume", str(state),
+                                                 "--init-from", str(full)]))
 
 
 @pytest.mark.gpu

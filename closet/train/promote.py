@@ -3,7 +3,7 @@
 <run>/{step:06d}_nets_ema.ckpt -> <out>/nets_ema.ckpt (same official nets_ema layout),
 <run>/stargan.json -> <out>/meta.json (+ "grayscale": true for the Fashion-MNIST demo),
 <run>/train_log.jsonl -> <out>/train_log.jsonl (the whole history, warm starts included),
-and one test image per domain -> <out>/samples/.
+<run>/train_state.pt -> <out>/train_state.pt (for an exact resume), and one test image per domain -> <out>/samples/.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def main(argv=None) -> None:
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     # a warm-started run's log already begins with the history of the checkpoint it started from
     shutil.copyfile(run / "train_log.jsonl", out / "train_log.jsonl")
+    if (run / "train_state.pt").exists():  # lets the next run continue exactly (STARGAN_RESUME)
+        shutil.copyfile(run / "train_state.pt", out / "train_state.pt")
     if args.samples:
         (out / "samples").mkdir(exist_ok=True)
         for d in list_domains(Path(args.samples)):

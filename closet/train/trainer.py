@@ -179,6 +179,8 @@ def train(args: argparse.Namespace) -> Path:
     nets = init_nets(args.img_size, k, args.style_dim, args.latent_dim, args.max_conv_dim, args.dim_in,
                      args.hidden_dim, args.seed)
     init_meta, init_steps, run_offset = {}, 0, 0
+    if args.resume and args.init_from:
+        raise SystemExit("--resume continues a run and --init-from starts one: give only one")
     resume = torch.load(args.resume, map_location="cpu", weights_only=True) if args.resume else None
     if resume is not None:
         for n, net in nets.items():
@@ -248,12 +250,15 @@ def train(args: argparse.Namespace) -> Path:
         meta["init_ema_debiased"] = init_meta.get("ema_debiased")
     ds_iter = args.ds_iter or args.steps
     log_path = out / "train_log.jsonl"
-    log_fh = open(log_path, "a" if resume is not None else "w", encoding="utf-8")
+    # The history so far comes first (the warm start's log, or the log beside a resumed state), so the
+    # run's log covers every step; resuming in the run's own folder just appends.
+    prev_log = Path(args.resume or args.init_from).with_name("train_log.jsonl") if resume or args.init_from else None
+    has_prev = prev_log is not None and prev_log.exists()
+    same = has_prev and log_path.exists() and prev_log.samefile(log_path)
+    log_fh = open(log_path, "a" if same else "w", encoding="utf-8")
+    if has_prev and not same:
+        log_fh.write(prev_log.read_text())
     if args.init_from:
-        # the warm start's own history first, so the run's log (and a resume of it) covers every step
-        prev_log = Path(args.init_from).with_name("train_log.jsonl")
-        if prev_log.exists():
-            log_fh.write(prev_log.read_text())
         log_fh.write(json.dumps({"init_from": str(args.init_from), "init_steps": init_steps}) + "\n")
     t0 = time.time()
 
