@@ -33,10 +33,9 @@ ci-system-deps: ## apt-get install what the CI image lacks (java, npm, rsync, pr
 	else echo "ci-system-deps: all present"; fi
 
 gitlab-ci-local: $(GLCI_STAMP) ## install gitlab-ci-local + Node 22 into .cache/node/ci
-$(GLCI_STAMP):
-	# npm fetches the tools; gitlab-ci-local copies the tracked tree with rsync.
-	command -v npm >/dev/null && command -v rsync >/dev/null || \
-	  (apt-get update -q && apt-get install -y -q --no-install-recommends npm rsync)
+# npm fetches the tools; gitlab-ci-local copies the tracked tree with rsync. ci-system-deps installs
+# only the missing ones: Debian's npm conflicts with a NodeSource nodejs that brings its own npm.
+$(GLCI_STAMP): | ci-system-deps
 	mkdir -p $(GLCI_PREFIX)
 	cd $(GLCI_PREFIX) && ( test -f package.json || echo '{"private":true}' > package.json ) && \
 	  npm install --silent --no-audit --no-fund --prefix . \
