@@ -147,7 +147,9 @@ def test_optimized_model_matches_the_official_one(u2netp):
     x = preprocess(_photos()["grace_hopper"])[None]  # (1, 3, 320, 320)
     with torch.no_grad():
         ref, out = u2netp(x), fast(x)
-    assert max(float((a - b).abs().max()) for a, b in zip(ref, out)) < 1e-4
+    # Folding BN into 119 convs reorders float32 rounding; the error is kernel-dependent (1.2e-4 on an
+    # AVX2-only EPYC, under 1e-4 elsewhere). A wrong fold is off by 1e-1 or more.
+    assert max(float((a - b).abs().max()) for a, b in zip(ref, out)) < 5e-4
 
 
 # -- (c) the mask covers the person -------------------------------------------------------
