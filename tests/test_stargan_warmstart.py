@@ -133,3 +133,5 @@ def test_cuda_run_writes_a_checkpoint_that_loads_and_resumes_on_cpu(tmp_path, ti
     resumed = trainer.train(trainer.parse_args(args + ["--out", str(tmp_path / "gpu"), "--steps", "1", "--device", "cpu",
                                                       "--resume", str(tmp_path / "gpu" / "train_state.pt")]))
     assert resumed.name == "000003_nets_ema.ckpt"
+    side = json.loads((tmp_path / "gpu" / "stargan.json").read_text())
+    assert side["device"] == "cpu" and side["legs"][0]["device"].startswith("cuda")

@@ -238,7 +238,7 @@ def train(args: argparse.Namespace) -> Path:
     }
     if resume is not None:
         # an exact continuation: keep the run's lineage, record this leg's hyperparameters
-        meta = dict(init_meta, hyperparameters=meta["hyperparameters"],
+        meta = dict(init_meta, hyperparameters=meta["hyperparameters"], device=meta["device"],
                     legs=init_meta.get("legs", []) + [{"until_step": init_steps, "resumed_from": str(args.resume),
                                                        "hyperparameters": init_meta["hyperparameters"],
                                                        "device": init_meta.get("device")}])
