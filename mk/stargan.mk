@@ -13,10 +13,11 @@ STARGAN_MAX_MINUTES ?= 55
 # Warm start: STARGAN_INIT=assets/stargan-fmnist/nets_ema.ckpt continues the committed demo (fresh D).
 STARGAN_INIT ?=
 # Exact resume: STARGAN_RESUME=$(STARGAN_RUN)/train_state.pt (written at every save) continues a run
-# with its discriminator, optimisers and schedules; STARGAN_STEPS then counts the extra steps.
+# with its discriminator, optimisers and schedules; STARGAN_STEPS then counts the extra steps, and
+# hyperparameters not given in STARGAN_TRAIN_ARGS (e.g. lambda_ds, 0 since step 1,432) are the run's.
 STARGAN_RESUME ?=
 STARGAN_TRAIN_ARGS ?= --img-size 32 --dim-in 32 --max-conv-dim 128 --hidden-dim 128 --batch 16 \
-  --lr 2e-4 --f-lr 1e-5 --alternate --threads 1 --save-every 250 --log-every 25
+  --lr 2e-4 --f-lr 1e-5 --alternate --threads 2 --save-every 250 --log-every 25
 FMNIST_SOURCE := Debian dataset-fashion-mnist, train split, labels 0,2,3,4,6, 28->32 px bilinear
 
 .PHONY: fmnist-data train-demo train-classifier eval-demo

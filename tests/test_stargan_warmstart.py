@@ -119,6 +119,28 @@ def test_resume_continues_a_run_exactly(tmp_path, tiny_data):
                                                  "--init-from", str(full)]))
 
 
+def test_resume_keeps_the_runs_hyperparameters_unless_overridden(tmp_path, tiny_data):
+    # the trainer's own defaults (lambda_ds 1.0, lr 1e-4, no alternation) must not creep into a resumed run
+    first = ["--data", str(tiny_data), "--out", str(tmp_path / "run"), "--steps", "1", "--save-every", "1",
+             "--lambda-ds", "0", "--lr", "3e-4", "--f-lr", "3e-6", "--alternate"] + TINY_ARGS
+    trainer.train(trainer.parse_args(first))
+    state = tmp_path / "run" / "train_state.pt"
+    base = ["--data", str(tiny_data), "--steps", "1", "--resume", str(state)] + TINY_ARGS
+    trainer.train(trainer.parse_args(base + ["--out", str(tmp_path / "kept")]))
+    hp = json.loads((tmp_path / "kept" / "stargan.json").read_text())["hyperparameters"]
+    assert (hp["lambda_ds"], hp["lr"], hp["f_lr"], hp["alternate"]) == (0.0, 3e-4, 3e-6, True)
+    opt = torch.load(tmp_path / "kept" / "train_state.pt", weights_only=True)["opt"]
+    assert opt["generator"]["param_groups"][0]["lr"] == 3e-4
+    assert opt["mapping_network"]["param_groups"][0]["lr"] == 3e-6
+    # an explicit flag wins, in the sidecar and in the optimiser the run really used
+    trainer.train(trainer.parse_args(base + ["--out", str(tmp_path / "over"), "--lr", "5e-5", "--no-alternate"]))
+    hp = json.loads((tmp_path / "over" / "stargan.json").read_text())["hyperparameters"]
+    assert (hp["lambda_ds"], hp["lr"], hp["f_lr"], hp["alternate"]) == (0.0, 5e-5, 3e-6, False)
+    opt = torch.load(tmp_path / "over" / "train_state.pt", weights_only=True)["opt"]
+    assert opt["generator"]["param_groups"][0]["lr"] == 5e-5
+    assert opt["discriminator"]["param_groups"][0]["lr"] == 5e-5
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_run_writes_a_checkpoint_that_loads_and_resumes_on_cpu(tmp_path, tiny_data):

@@ -21,7 +21,7 @@ SAMPLES = ROOT / "assets" / "stargan-fmnist" / "samples"  # one Fashion-MNIST te
 CLASSIFIER = ROOT / "assets" / "fmnist-classifier" / "fmnist_cnn.pt"
 DOMAINS = json.loads((ROOT / "assets" / "stargan-fmnist" / "meta.json").read_text())["domains"]
 # A Fashion-MNIST test image (the first tshirt of the test split) and a target/seed. tshirt->pullover is one of
-# the demo's better pairs (96% hit rate in make eval-demo of the 8,706-step checkpoint).
+# the demo's better pairs (96% hit rate in make eval-demo of the 11,706-step checkpoint).
 SOURCE, TARGET, SEED = "tshirt", "pullover", 7
 
 

@@ -17,6 +17,7 @@ import copy
 import json
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def warm_start(nets: dict, path: str | Path) -> dict:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--data", required=True, help="ImageFolder split dir: <data>/<domain>/*.png")
     p.add_argument("--out", required=True, help="output dir (checkpoint, sidecar, log)")
     p.add_argument("--data-source", default="", help="free text recorded in the sidecar")
@@ -111,7 +112,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lambda-cyc", type=float, default=1.0)
     p.add_argument("--ds-iter", type=int, default=0, help="steps over which lambda_ds decays to 0 (0 = --steps)")
     p.add_argument("--ema-beta", type=float, default=0.999)
-    p.add_argument("--alternate", action="store_true",
+    p.add_argument("--alternate", action=argparse.BooleanOptionalAction, default=False,
                    help="one style source per iteration (latent on odd, reference on even steps) to halve CPU cost")
     p.add_argument("--seed", type=int, default=777)
     p.add_argument("--threads", type=int, default=2)
@@ -124,8 +125,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "(strict) into the trained nets AND their EMA copies; discriminator and optimisers start fresh")
     p.add_argument("--resume", default="",
                    help="continue a run exactly: a train_state.pt (all four nets, EMA, optimisers, data RNG) "
-                        "that every save writes beside the checkpoint")
-    return p.parse_args(argv)
+                        "that every save writes beside the checkpoint; hyperparameters not given on the "
+                        "command line are the resumed run's")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = p.parse_args(argv)
+    # What was typed, as opposed to defaulted: a resume keeps the run's hyperparameters unless overridden.
+    # Abbreviations are off, so every option is spelled out ("--no-alternate" sets alternate).
+    typed = (tok.split("=", 1)[0][2:].replace("-", "_") for tok in argv if tok.startswith("--"))
+    args.given = {name.removeprefix("no_") for name in typed}
+    return args
 
 
 def save_state(out: Path, step: int, run_step: int, nets: dict, nets_ema: dict, opt: dict, gen: torch.Generator,
@@ -186,6 +194,9 @@ def train(args: argparse.Namespace) -> Path:
         for n, net in nets.items():
             net.load_state_dict(resume["nets"][n], strict=True)
         init_meta, init_steps, run_offset = resume["meta"], int(resume["step"]), int(resume["run_step"])
+        inherited = {k: v for k, v in init_meta["hyperparameters"].items() if k not in getattr(args, "given", ())}
+        vars(args).update(inherited)
+        log.info("hyperparameters from the resumed run: %s", inherited)
         gen.set_state(resume["data_rng"])
         log.info("resuming %s at step %d", args.resume, init_steps)
     elif args.init_from:
@@ -213,7 +224,12 @@ def train(args: argparse.Namespace) -> Path:
             net.load_state_dict(resume["nets_ema"][n], strict=True)
         for n, o in opt.items():
             o.load_state_dict(resume["opt"][n])
+            for group in o.param_groups:  # the saved groups carry the old settings; an override must win
+                group.update(lr=args.f_lr if n == "mapping_network" else args.lr,
+                             betas=(args.beta1, args.beta2), weight_decay=args.weight_decay)
     G, Fm, E, D = nets["generator"], nets["mapping_network"], nets["style_encoder"], nets["discriminator"]
+    # Recorded as a number, so that a resume inherits the schedule rather than "0 = this leg's --steps".
+    args.ds_iter = ds_iter = args.ds_iter or args.steps
     meta = {
         "format": "closet-stargan-v2/1",
         "architecture": "StarGAN v2 (clovaai/stargan-v2 core/model.py layout), w_hpf=0",
@@ -248,7 +264,6 @@ def train(args: argparse.Namespace) -> Path:
         meta["init_steps"] = init_steps
         meta["init_train_seconds"] = init_meta.get("train_seconds")
         meta["init_ema_debiased"] = init_meta.get("ema_debiased")
-    ds_iter = args.ds_iter or args.steps
     log_path = out / "train_log.jsonl"
     # The history so far comes first (the warm start's log, or the log beside a resumed state), so the
     # run's log covers every step; resuming in the run's own folder just appends.
