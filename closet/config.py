@@ -15,7 +15,9 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILENAME = "closet.yaml"
 DEFAULT_PATH = REPO_ROOT / "config" / CONFIG_FILENAME
-MODEL_NAMES = ("segmentation", "parsing", "translation", "closet")
+# The served models: each name is the archive (model-store/<name>.mar), the URL (/predictions/<name>),
+# the metric label and the chart key. closet.stages.STAGES_OF_MODEL says what each one runs.
+SEGMENTATION, PARSING, TRANSLATION, ENSEMBLE = MODEL_NAMES = ("segmentation", "parsing", "translation", "closet")
 
 
 class ConfigError(ValueError):
@@ -43,7 +45,7 @@ class Limits:
 @dataclass(frozen=True)
 class ModelConfig:
     name: str
-    handler: str
+    handler: str  # repo-relative handler file the archive builder packs
     min_workers: int
     max_workers: int
     batch_size: int
