@@ -30,6 +30,7 @@ class ServerConfig:
     inference_port: int
     management_port: int
     metrics_port: int
+    grpc_port: int
     max_request_size: int  # bytes
     max_response_size: int  # bytes
     job_queue_size: int

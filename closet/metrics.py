@@ -163,11 +163,18 @@ def _bounded(value, allowed: tuple[str, ...] | None = None) -> str:
     return v if _SAFE_VALUE.match(v) else OTHER
 
 
-class PipelineMetrics:
-    """Records closet metrics through TorchServe's metric cache (context.metrics).
+class Sink:
+    """Where a runtime other than TorchServe sends closet metrics (closet/kserve/metrics.py)."""
 
-    Metrics must be declared in the metrics_config yaml to reach /metrics; this
-    class only looks them up and updates them. Without a metrics cache (unit
+    def record(self, spec: MetricSpec, value: float, labels: tuple[str, ...]) -> None:
+        raise NotImplementedError
+
+
+class PipelineMetrics:
+    """Records closet metrics through TorchServe's metric cache (context.metrics) or a Sink.
+
+    Metrics must be declared in the metrics_config yaml to reach TorchServe's /metrics; this
+    class only looks them up and updates them. Without a cache or sink (unit
     tests with a bare context) it records into `self.recorded` instead. Label
     values are bounded here (unknown stage/reason -> "other"), so a handler bug
     or a hostile option cannot blow up the series count.
@@ -180,10 +187,13 @@ class PipelineMetrics:
 
     def _update(self, spec: MetricSpec, value: float, *labels: str) -> None:
         dims = (self.model_name, *labels)
-        self.recorded.append((spec.name, value, dims))
-        if self._cache is None:
+        if self._cache is None:  # only then: a serving process would grow this list forever
+            self.recorded.append((spec.name, value, dims))
             return
         try:
+            if isinstance(self._cache, Sink):
+                self._cache.record(spec, value, dims)
+                return
             from ts.metrics.metric_type_enum import MetricTypes  # only inside a TorchServe worker
 
             metric = self._cache.get_metric(spec.name, MetricTypes(spec.type))

@@ -66,8 +66,15 @@ log = logging.getLogger(__name__)
 
 VARIANTS = ("local", "helm", "kserve")
 KSERVE_INFERENCE_PORT = 8085
-# TorchServe always starts gRPC; closet does not use it, so it stays on loopback at TorchServe's defaults.
-GRPC_PORTS = {"grpc_inference": 7070, "grpc_management": 7071}
+
+
+def grpc_ports(cfg: ClosetConfig) -> dict[str, int]:
+    """TorchServe always starts gRPC; closet's TorchServe does not use it, so it stays on loopback, on
+    server.grpc_port (the KServe runtime's gRPC port) and the port after it."""
+    return {"grpc_inference": cfg.server.grpc_port, "grpc_management": cfg.server.grpc_port + 1}
+
+
+GRPC_PORTS = grpc_ports(closet_config.load(closet_config.DEFAULT_PATH))
 MODEL_VERSION = "1.0"
 
 # Where each generated file goes, relative to the repo root.
@@ -135,7 +142,8 @@ def render_properties(
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     s = cfg.server
-    port = {"inference": s.inference_port, "management": s.management_port, "metrics": s.metrics_port, **GRPC_PORTS}
+    port = {"inference": s.inference_port, "management": s.management_port, "metrics": s.metrics_port,
+            **grpc_ports(cfg)}
     if variant == "kserve":
         port["inference"] = KSERVE_INFERENCE_PORT
     unknown = set(ports or {}) - set(port)

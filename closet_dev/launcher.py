@@ -1,7 +1,10 @@
 """Start, wait for and stop one TorchServe: shared by `make serve` and the test fixture.
 
-    python -m closet_dev.launcher start [--ts-config F] [--model-store D] [--logs D] [--timeout S]
-    python -m closet_dev.launcher stop [--logs D]
+    python -m closet_dev.launcher start [--runtime torchserve|kserve] [--ts-config F] [--model-store D] [--logs D]
+    python -m closet_dev.launcher stop [--runtime ...] [--logs D]
+
+`--runtime kserve` starts the same archives on KServe's model server instead (closet_dev/kserve.py,
+its own pid file beside TorchServe's); everything below holds for it too.
 
 `start` runs `torchserve --start --foreground --ncs` in its own session (process group) in the
 background, records that group's id in <logs>/torchserve.pid, waits until /ping answers and every
@@ -28,6 +31,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,7 @@ class Server:
     proc: subprocess.Popen | None = field(default=None, repr=False)
     load_models: tuple[str, ...] = ("all",)
     _log_offset: int = field(default=0, repr=False)
+    pid_file: ClassVar[str] = PID_FILE
 
     @classmethod
     def from_properties(cls, ts_config: str | Path, model_store: str | Path, log_dir: str | Path) -> "Server":
@@ -184,7 +189,7 @@ class Server:
         self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         out.close()
         self.pgid = self.proc.pid
-        (self.log_dir / PID_FILE).write_text(str(self.pgid))
+        (self.log_dir / self.pid_file).write_text(str(self.pgid))
 
     def wait_ready(
         self, models: list[str] | None = None, timeout: float = 300.0, allow_failed: bool = False
@@ -228,7 +233,7 @@ class Server:
                 time.sleep(0.2)
             if not self._group_alive():
                 break
-        pid_file = self.log_dir / PID_FILE
+        pid_file = self.log_dir / self.pid_file
         if pid_file.is_file() and pid_file.read_text().strip() == str(self.pgid):
             pid_file.unlink()
         self.pgid = None
@@ -250,33 +255,45 @@ class Server:
         return False
 
 
-def _recorded(log_dir: Path) -> int | None:
-    f = log_dir / PID_FILE
+def _recorded(log_dir: Path, pid_file: str = PID_FILE) -> int | None:
+    f = log_dir / pid_file
     try:
         return int(f.read_text().strip())
     except (OSError, ValueError):
         return None
 
 
+RUNTIMES = {"torchserve": "TorchServe", "kserve": "KServe"}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m closet_dev.launcher")
     ap.add_argument("cmd", choices=("start", "stop", "status"))
+    ap.add_argument("--runtime", choices=tuple(RUNTIMES), default="torchserve",
+                    help="kserve: the same MARs on KServe's model server (closet/kserve), same ports")
     ap.add_argument("--ts-config", default="config/config.properties")
     ap.add_argument("--model-store", default="model-store")
     ap.add_argument("--logs", default="logs")
     ap.add_argument("--timeout", type=float, default=600.0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    srv = Server.from_properties(args.ts_config, args.model_store, args.logs)
-    srv.pgid = _recorded(srv.log_dir)
+    runtime = RUNTIMES[args.runtime]
+    if args.runtime == "kserve":
+        from closet import config as closet_config
+        from closet_dev.kserve import KServeProcess
+
+        srv = KServeProcess.from_config(closet_config.load(), args.model_store, args.logs)
+    else:
+        srv = Server.from_properties(args.ts_config, args.model_store, args.logs)
+    srv.pgid = _recorded(srv.log_dir, srv.pid_file)
     if args.cmd == "stop":
         if srv.pgid is None or not srv.alive():
-            log.info("TorchServe is not running (no live process group in %s/%s)", args.logs, PID_FILE)
+            log.info("%s is not running (no live process group in %s/%s)", runtime, args.logs, srv.pid_file)
         else:
             pgid = srv.pgid
             srv.stop()
-            log.info("TorchServe stopped (process group %d)", pgid)
-        (srv.log_dir / PID_FILE).unlink(missing_ok=True)
+            log.info("%s stopped (process group %d)", runtime, pgid)
+        (srv.log_dir / srv.pid_file).unlink(missing_ok=True)
         return 0
     if args.cmd == "status":
         up = srv.pgid is not None and srv.alive()
@@ -287,11 +304,11 @@ def main(argv: list[str] | None = None) -> int:
         log.error("no .mar in %s: run `make mars`", srv.model_store)
         return 1
     if srv.pgid is not None and srv.alive():
-        log.info("TorchServe already running (process group %d); waiting for READY", srv.pgid)
+        log.info("%s already running (process group %d); waiting for READY", runtime, srv.pgid)
     else:
         t0 = time.monotonic()
         srv.start(args.ts_config)
-        log.info("started TorchServe (process group %d), logs in %s/", srv.pgid, args.logs)
+        log.info("started %s (process group %d), logs in %s/", runtime, srv.pgid, args.logs)
     try:
         srv.wait_ready(models, timeout=args.timeout)
     except (RuntimeError, TimeoutError) as e:
@@ -304,9 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     first = "closet" if "closet" in models else models[0]
     option = "-F target=coat " if first == "closet" else ""
     log.info(
-        "closet is READY: models %s on %s (management %s, metrics %s/metrics). Try:\n"
+        "closet is READY on %s: models %s on %s (management %s, metrics %s/metrics). Try:\n"
         "  curl -sS -F image=@photo.jpg %s%s/predictions/%s -o out.png\n"
         "Stop with `make stop`.",
+        runtime,
         ", ".join(models),
         srv.inference_url,
         srv.management_url,

@@ -3,11 +3,14 @@
 #                 from config/closet.yaml and closet/stages (closet_dev/configgen.py)
 #   make mars     build model-store/<name>.mar for every model
 #   make serve    venv + weights + config + mars, then TorchServe on 127.0.0.1 until all models are READY
-#   make stop     stop that TorchServe
+#                 (RUNTIME=kserve: the same MARs on KServe's model server, closet/kserve, same ports)
+#   make stop     stop that server (either runtime)
 # Archive inputs can be overridden (make mars STARGAN_CKPT=...): the variables are listed in mk/mars.mk,
 # generated from the files each stage declares (closet/stages/*.py).
 
 SERVE_LOGS ?= logs
+# torchserve | kserve: which server `make serve` and `make bench-ensemble` run.
+RUNTIME ?= torchserve
 
 .PHONY: config config-check mars serve stop bench-serve bench-translation
 
@@ -30,13 +33,13 @@ $(MARS): | venv config
 
 mars: config $(MARS) ## build model-store/*.mar (only those whose inputs changed)
 
-serve: venv weights config mars ## start TorchServe on 127.0.0.1 and wait until every model is READY
-	$(PYTHON) -m closet_dev.launcher start --ts-config config/config.properties \
+serve: venv weights config mars ## start TorchServe (RUNTIME=kserve: KServe) on 127.0.0.1 and wait until every model is READY
+	$(PYTHON) -m closet_dev.launcher start --runtime $(RUNTIME) --ts-config config/config.properties \
 	  --model-store model-store --logs $(SERVE_LOGS)
 
-stop: ## stop the TorchServe `make serve` started
-	@if [ -x $(PYTHON) ]; then $(PYTHON) -m closet_dev.launcher stop --ts-config config/config.properties \
-	  --model-store model-store --logs $(SERVE_LOGS); fi
+stop: ## stop the server `make serve` started (either runtime)
+	@if [ -x $(PYTHON) ]; then for rt in torchserve kserve; do $(PYTHON) -m closet_dev.launcher stop --runtime $$rt \
+	  --ts-config config/config.properties --model-store model-store --logs $(SERVE_LOGS); done; fi
 
 bench-serve: venv weights config mars ## cold start and /predictions/segmentation latency at 320x320 (free ports)
 	$(PYTHON) tools/bench_serve.py --model segmentation

@@ -76,15 +76,23 @@ class ClosetHandler:
     # -- lifecycle --------------------------------------------------------
     def initialize(self, context) -> None:
         props = context.system_properties
-        self.model_dir = props.get("model_dir")
+        self.setup(props.get("model_dir"), select_device(props.get("gpu_id")), getattr(context, "metrics", None),
+                   context)
+
+    def setup(self, model_dir: str | None, device, metrics_sink=None, context=None) -> None:
+        """Load from an extracted archive onto `device`; what `initialize` does, for any runtime.
+
+        `metrics_sink` is TorchServe's metric cache or a closet.metrics.Sink (None: PipelineMetrics.recorded).
+        """
+        self.model_dir = model_dir
         if self.model_dir and Path(self.model_dir, "MAR-INF").is_dir():
             # Extracted from a .mar: refuse to load unless every file matches closet-manifest.json.
             n = verify_manifest(self.model_dir)
             log.info("%s: %d archive files match closet-manifest.json", self.name, n)
         self.build_info = read_build_info(self.model_dir) if self.model_dir else {}
-        self.device = select_device(props.get("gpu_id"))
+        self.device = device
         self.config = closet_config.load(model_dir=self.model_dir)
-        self.metrics = PipelineMetrics(getattr(context, "metrics", None), self.name)
+        self.metrics = PipelineMetrics(metrics_sink, self.name)
         self.load(self.model_dir, context)
         log.info("%s ready on %s", self.name, self.device)
         self.initialized = True  # readiness last
@@ -155,29 +163,31 @@ class ClosetHandler:
                 parsed.append((idx, self.parse(row, _headers_of(context, idx), rid or "")))
             except ClosetError as e:
                 results[idx] = e
-        # KServe v2/v1 bodies are answered in their protocol, per request (not per batch).
-        kserve = {idx: p for idx, p in parsed if kserve_v2.wants(p)}
         if parsed:
-            try:
-                outputs = self.predict([p for _, p in parsed])
-                if len(outputs) != len(parsed):
-                    raise RuntimeError(f"{self.name}: predict returned {len(outputs)} results for {len(parsed)}")
-            except ClosetError as e:  # a batch-wide input error applies to every request in it
-                outputs = [e] * len(parsed)
-            except Exception:
-                log.exception("%s: internal error in predict", self.name)
-                outputs = [_internal_error()] * len(parsed)
-            for (idx, _), out in zip(parsed, outputs):
-                results[idx] = out
-        for idx, req in kserve.items():
-            r = results[idx]
-            if isinstance(r, Reply):
-                body = kserve_v2.format_reply(req, getattr(context, "model_name", None) or self.name, r.body,
-                                              r.content_type, _request_id(context, idx))
-                results[idx] = Reply(body, "application/json", r.headers)
+            outputs = self.answer([p for _, p in parsed])
+            model_name = getattr(context, "model_name", None) or self.name
+            for (idx, req), out in zip(parsed, outputs):
+                # KServe v2/v1 bodies are answered in their protocol, per request (not per batch).
+                results[idx] = kserve_reply(req, out, model_name, _request_id(context, idx))
         replies = [self._respond(context, idx, r) for idx, r in enumerate(results)]
         self.metrics.stage("handler", time.perf_counter() - t0)  # the per-model latency histogram
         return replies
+
+    def answer(self, batch: list[ParsedRequest]) -> list[Reply | ClosetError]:
+        """`predict`, guarded: exactly one Reply or ClosetError per request, in order, whatever predict does.
+
+        Both runtimes call this (TorchServe through `handle`, KServe through closet/kserve).
+        """
+        try:
+            outputs = self.predict(batch)
+            if len(outputs) != len(batch):
+                raise RuntimeError(f"{self.name}: predict returned {len(outputs)} results for {len(batch)}")
+        except ClosetError as e:  # a batch-wide input error applies to every request in it
+            outputs = [e] * len(batch)
+        except Exception:
+            log.exception("%s: internal error in predict", self.name)
+            outputs = [internal_error()] * len(batch)
+        return outputs
 
     def parse(self, row: dict, headers: dict[str, str], request_id: str) -> ParsedRequest:
         if not isinstance(row, dict):
@@ -226,7 +236,16 @@ def _request_id(context, idx: int) -> str:
         return "-"
 
 
-def _internal_error() -> ClosetError:
+def kserve_reply(req: ParsedRequest, result: Reply | ClosetError, model_name: str,
+                 request_id: str = "-") -> Reply | ClosetError:
+    """A successful answer to a KServe v2/v1 body, formatted in its protocol; anything else unchanged."""
+    if not kserve_v2.wants(req) or not isinstance(result, Reply):
+        return result
+    body = kserve_v2.format_reply(req, model_name, result.body, result.content_type, request_id)
+    return Reply(body, "application/json", result.headers)
+
+
+def internal_error() -> ClosetError:
     e = ClosetError("internal error", "the server failed on this request; it keeps serving")
     e.status = 500
     e.reason = "internal"

@@ -80,13 +80,37 @@ def _b64(value: Any, what: str) -> bytes:
         raise BadImage(f"{what} is not valid base64", "base64-encode the image file") from None
 
 
+def _elements(tensor: dict) -> int:
+    """The element count the tensor's `shape` declares (BadImage unless a list of non-negative integers)."""
+    shape = tensor.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                              for d in shape):
+        raise BadImage("v2 input 'shape' must be a list of non-negative integers", "e.g. \"shape\": [1]")
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _shape_matches(tensor: dict, count: int) -> None:
+    declared = _elements(tensor)
+    if declared != count:
+        raise BadImage(f"v2 input shape {safe_preview(str(tensor.get('shape')))} declares {declared} elements, "
+                       f"the data holds {count}", "BYTES: shape [1] and one element; UINT8: shape [<file size>]")
+
+
 def _image_bytes(tensor: dict) -> bytes:
+    """The image file an input tensor carries.
+
+    A BYTES element is base64 text on a JSON wire, or the file itself on a binary one (the v2
+    binary_data extension, gRPC): bytes never arrive through JSON, so the two cannot be confused.
+    """
     dtype, data = tensor.get("datatype"), tensor.get("data")
     if dtype == "BYTES":
         if isinstance(data, list):  # the wire form: one element, the file
             if len(data) != 1:
                 raise BadImage("v2 BYTES input must hold exactly one element (the image file)")
             data = data[0]
+        _shape_matches(tensor, 1)
+        if isinstance(data, (bytes, bytearray)):
+            return bytes(data)
         if isinstance(data, dict) and "b64" in data:  # {"b64": ...}, as KServe's v1 protocol spells it
             data = data["b64"]
         if not isinstance(data, str):
@@ -99,9 +123,11 @@ def _image_bytes(tensor: dict) -> bytes:
             arr = np.asarray([], dtype=object)
         if arr.dtype.kind not in "iu" or arr.size == 0 or arr.min() < 0 or arr.max() > 255:
             raise BadImage("v2 UINT8 input must hold the image file's bytes (0..255)")
+        _shape_matches(tensor, int(arr.size))
         return arr.astype(np.uint8).tobytes()
     raise BadImage(f"v2 input datatype '{safe_preview(str(dtype))}' is not supported",
-                   "send the image file as a BYTES tensor (base64) or a UINT8 tensor of its bytes")
+                   "send the image file as a BYTES tensor (base64 in JSON, the bytes themselves on a binary wire) "
+                   "or a UINT8 tensor of its bytes")
 
 
 def _text(value: Any) -> str:
