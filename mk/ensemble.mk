@@ -1,6 +1,7 @@
 # The closet ensemble: demo images and benchmarks.
 #   make demo            astronaut photo -> out/astronaut_<target>.png for every domain (starts `make serve` if needed)
-#   make bench-ensemble  in-process vs HTTP, ensemble vs 3-endpoint chain, batchSize 4 vs 1 (temporary TorchServe)
+#   make bench-ensemble  in-process vs HTTP, ensemble vs 3-endpoint chain, batchSize 4 vs 1, cold start
+#                        (temporary TorchServe; RUNTIME=kserve: the KServe runtime)
 #   make bench           every benchmark: each area appends its target to BENCH_TARGETS
 .PHONY: demo demo-docs bench bench-ensemble
 
@@ -12,9 +13,9 @@ demo: serve ## astronaut photo through the running TorchServe -> out/astronaut_<
 demo-docs: serve ## as demo, and refresh the small copies committed under docs/demo/
 	$(PYTHON) tools/demo.py --out $(DEMO_OUT) --docs docs/demo
 
-bench-ensemble: venv weights config mars ## ensemble benchmark (prints; JSON in out/bench/ensemble.json)
+bench-ensemble: venv weights config mars ## ensemble benchmark on RUNTIME (torchserve; kserve) (prints; JSON in out/bench/)
 	mkdir -p out/bench
-	$(PYTHON) tools/bench_ensemble.py --json out/bench/ensemble.json
+	$(PYTHON) tools/bench_ensemble.py --runtime $(RUNTIME) --json out/bench/ensemble-$(RUNTIME).json
 
 # Targets from other mk/*.mk files append later in the include order, so the prerequisite list
 # is expanded a second time when `bench` runs. Listing a target twice runs it once.

@@ -1,13 +1,16 @@
 """Fixtures every kind of test shares.
 
 `torchserve`: one real TorchServe per test session, serving every built MAR on free loopback ports
-(closet_dev.torchserve.ephemeral). Serve tests are marked `@pytest.mark.serve` and take it:
+(closet_dev.torchserve.ephemeral). `kserve`: the same MARs on the KServe runtime (closet/kserve,
+closet_dev.kserve.ephemeral). `server`: both in turn (params torchserve, kserve): a test that takes
+it runs once per runtime, against the same API (inference_url, predict, require, describe,
+worker_pids, metrics_text, management_url). Serve tests are marked `@pytest.mark.serve`:
 
     @pytest.mark.serve
-    def test_x(torchserve):
-        r = torchserve.predict("segmentation", data=png_bytes)
+    def test_x(server):
+        r = server.predict("segmentation", data=png_bytes)
 
-A model whose MAR is not built is skipped with a reason (`torchserve.require`); nothing is
+A model whose MAR is not built is skipped with a reason (`server.require`); nothing is
 collect_ignore'd. The photos are the package photos the project may use (scikit-image, matplotlib).
 """
 
@@ -21,9 +24,19 @@ from closet import config as closet_config
 from closet.config import ENSEMBLE
 from closet_dev.torchserve import MODEL_STORE, TorchServeSession, built_mars, ephemeral, local_properties
 
+RUNTIMES = ("torchserve", "kserve")
+
 
 class Served(TorchServeSession):
     """The session server, plus `require`: skip a test whose MAR is not built, fail one that did not load."""
+
+    runtime = "torchserve"
+    # Where the handlers' log lines (request ids, refusals) go.
+    log_name = "model_log.log"
+
+    @property
+    def log_file(self):
+        return self.log_dir / self.log_name
 
     @property
     def config(self) -> closet_config.ClosetConfig:
@@ -49,6 +62,36 @@ def torchserve(tmp_path_factory):
     # One broken MAR must not take every other model's tests down: require() reports it.
     with ephemeral(tmp_path_factory.mktemp("torchserve"), mars, allow_failed=True, session_class=Served) as session:
         yield session
+
+
+class KServed(Served):
+    """The KServe runtime's session: the same API, plus its gRPC address."""
+
+    runtime = "kserve"
+    log_name = "kserve.log"
+
+    @property
+    def grpc_target(self) -> str:
+        return self.server.grpc_target
+
+
+@pytest.fixture(scope="session")
+def kserve(tmp_path_factory):
+    """The KServe runtime (closet/kserve) on free loopback ports serving every built MAR (KServed)."""
+    from closet_dev.kserve import ephemeral as kserve_ephemeral
+
+    mars = built_mars(MODEL_STORE)
+    if not mars:
+        pytest.skip(f"no MAR in {MODEL_STORE} (run `make mars`)")
+    with kserve_ephemeral(tmp_path_factory.mktemp("kserve"), mars, allow_failed=True,
+                          session_class=KServed) as session:
+        yield session
+
+
+@pytest.fixture(scope="session", params=RUNTIMES)
+def server(request):
+    """Each runtime in turn, serving every built MAR: the `torchserve` or the `kserve` session."""
+    return request.getfixturevalue(request.param)
 
 
 def kserve_properties(ports: dict[str, int], store) -> str:
@@ -77,8 +120,14 @@ def kserve_torchserve(tmp_path_factory):
     mars = built_mars(MODEL_STORE, [ENSEMBLE])
     if not mars:
         pytest.skip(f"model-store/{ENSEMBLE}.mar is not built (run `make mars`)")
-    with ephemeral(tmp_path_factory.mktemp("kserve"), mars, properties=kserve_properties) as session:
+    with ephemeral(tmp_path_factory.mktemp("kserve-variant"), mars, properties=kserve_properties) as session:
         yield session
+
+
+@pytest.fixture(scope="session", params=RUNTIMES)
+def v2_server(request):
+    """What answers KServe's v1/v2 protocol: TorchServe's kserve variant, and the KServe runtime."""
+    return request.getfixturevalue("kserve_torchserve" if request.param == "torchserve" else "kserve")
 
 
 @pytest.fixture(scope="session")

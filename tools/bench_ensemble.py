@@ -1,14 +1,19 @@
 """Benchmark the closet ensemble (`make bench-ensemble`); prints one report, measured in one run.
 
 1. in-process: Ensemble.run on a 512x512 photo (skimage astronaut), p50 per stage and total;
-2. HTTP: p50 of POST /predictions/closet on a temporary TorchServe, and HTTP / in-process;
+2. HTTP: p50 of POST /predictions/closet on a temporary server, and HTTP / in-process;
 3. throughput at concurrency 4: the ensemble vs a client chaining segmentation -> parsing ->
    translation over HTTP (crop and composite done by the client with the same closet.stages.composite code);
 4. throughput at concurrency 8: closet with batchSize 4 vs batchSize 1 (a copy of closet.mar whose
-   model-config says batchSize 1, its manifest entry updated; served by the same TorchServe).
+   model-config and closet.yaml say batchSize 1, its manifest entries updated; served by the same server);
+5. cold start: server start until every archive is READY.
 
-TorchServe runs on free loopback ports with a private model store and is stopped at the end.
-Numbers on a shared 2-core CPU are noisy: the report prints the load average next to them.
+--runtime picks the server: torchserve (TorchServe 0.12), kserve (the same MARs on KServe's model
+server, closet/kserve), or both (`make bench-runtimes`, part of `make bench`): both servers are
+started one after the other (each cold start timed alone), then the HTTP latency runs alternate
+TorchServe, KServe and in-process so all three see the same machine load, and a side-by-side
+table ends the report. Servers run on free loopback ports with private model stores and are
+stopped at the end. Numbers on a shared 2-core CPU are noisy: the report prints the load average.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import tempfile
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +43,16 @@ from closet.archive import MANIFEST_NAME
 from closet.config import ENSEMBLE, MODEL_NAMES
 from closet.imageio import decode_image, encode_image
 from closet.stages import composite
-from closet_dev.torchserve import ephemeral
+from closet_dev import kserve as kserve_dev
+from closet_dev import torchserve as torchserve_dev
 
 log = logging.getLogger("bench_ensemble")
 REPO = closet_config.REPO_ROOT
 STORE = REPO / "model-store"
 B1 = "closet_b1"
+RUNTIMES = {"torchserve": "TorchServe", "kserve": "KServe"}
+# The KServe runtime within 1.1x of TorchServe's HTTP p50 (issue #21).
+P50_GOAL = 1.1
 
 
 def photo_png() -> bytes:
@@ -87,15 +96,22 @@ def in_process_once(ens: ensemble.Ensemble, req: ensemble.Request) -> tuple[floa
 
 # -- TorchServe -------------------------------------------------------------------
 def b1_mar(src: Path, dst: Path) -> None:
-    """Copy the ensemble archive with batchSize 1 in its model-config (and the manifest hash to match)."""
+    """Copy the ensemble archive with batchSize 1 (TorchServe reads its model-config, the KServe runtime
+    its closet.yaml: both are set) and the manifest hashes to match."""
+    import yaml
+
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
         files = {n: zin.read(n) for n in zin.namelist()}
         cfg_name = "closet-model-config.yaml"
         text = files[cfg_name].decode()
         files[cfg_name] = "\n".join("batchSize: 1" if ln.startswith("batchSize:") else ln
                                     for ln in text.splitlines()).encode() + b"\n"
+        closet_yaml = yaml.safe_load(files[closet_config.CONFIG_FILENAME])
+        closet_yaml["models"][ENSEMBLE]["batch_size"] = 1
+        files[closet_config.CONFIG_FILENAME] = yaml.safe_dump(closet_yaml, sort_keys=False).encode()
         man = json.loads(files[MANIFEST_NAME])
-        man["files"][cfg_name] = hashlib.sha256(files[cfg_name]).hexdigest()
+        for name in (cfg_name, closet_config.CONFIG_FILENAME):
+            man["files"][name] = hashlib.sha256(files[name]).hexdigest()
         files[MANIFEST_NAME] = (json.dumps(man, indent=2, sort_keys=True) + "\n").encode()
         mf = json.loads(files["MAR-INF/MANIFEST.json"])
         mf["model"]["modelName"] = B1
@@ -104,10 +120,13 @@ def b1_mar(src: Path, dst: Path) -> None:
             zout.writestr(n, data)
 
 
-def torchserve(tmp: Path):
-    """The four archives plus a batchSize-1 copy of the ensemble, on an ephemeral TorchServe."""
-    b1_mar(STORE / f"{ENSEMBLE}.mar", tmp / f"{B1}.mar")
-    return ephemeral(tmp / "ts", [*(STORE / f"{m}.mar" for m in MODEL_NAMES), tmp / f"{B1}.mar"], timeout=900)
+def serve(runtime: str, tmp: Path):
+    """The four archives plus a batchSize-1 copy of the ensemble, on an ephemeral server of `runtime`."""
+    b1 = tmp / f"{B1}.mar"
+    if not b1.is_file():
+        b1_mar(STORE / f"{ENSEMBLE}.mar", b1)
+    ephemeral = kserve_dev.ephemeral if runtime == "kserve" else torchserve_dev.ephemeral
+    return ephemeral(tmp / runtime, [*(STORE / f"{m}.mar" for m in MODEL_NAMES), b1], timeout=900)
 
 
 def post(url: str, **kw) -> requests.Response:
@@ -142,8 +161,63 @@ def throughput(fn, n: int, concurrency: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def timed_post(url: str, photo: bytes) -> float:
+    t0 = time.perf_counter()
+    post(url, data=photo)
+    return time.perf_counter() - t0
+
+
+def throughputs(base: str, photo: bytes, target: str, n: int) -> dict[str, float]:
+    """Ensemble vs chain at concurrency 4, batchSize 4 vs 1 at concurrency 8, on one server."""
+    url = f"{base}/predictions/{ENSEMBLE}"
+    chained(base, photo, target)  # warm-up
+    post(f"{base}/predictions/{B1}", data=photo)
+    out = {"tput_ensemble_c4": throughput(lambda: post(url, data=photo), n, 4),
+           "tput_chain_c4": throughput(lambda: chained(base, photo, target), n, 4),
+           "tput_b4_c8": throughput(lambda: post(url, data=photo), n, 8),
+           "tput_b1_c8": throughput(lambda: post(f"{base}/predictions/{B1}", data=photo), n, 8)}
+    out["ensemble_vs_chain"] = out["tput_ensemble_c4"] / out["tput_chain_c4"]
+    out["batch4_vs_batch1"] = out["tput_b4_c8"] / out["tput_b1_c8"]
+    return out
+
+
+def report(name: str, ip: dict, r: dict) -> list[str]:
+    st = ip["stages"]
+    return [
+        f"{name}: closet ensemble benchmark (512x512 astronaut, CPU, torch threads="
+        f"{os.environ.get('OMP_NUM_THREADS', 'default')})",
+        "  in-process p50 per stage (s): " + "  ".join(f"{s}={st[s]:.3f}" for s in ensemble.STAGES),
+        f"  in-process p50 total: {ip['total']:.3f} s",
+        f"  HTTP p50 /predictions/closet: {r['http_p50']:.3f} s   overhead HTTP/in-process: "
+        f"{r['overhead_ratio']:.2f} (target <= 1.15)",
+        f"  throughput c=4: ensemble {r['tput_ensemble_c4']:.3f} req/s, chain of 3 endpoints "
+        f"{r['tput_chain_c4']:.3f} req/s -> {r['ensemble_vs_chain']:.2f}x (target >= 1.3x)",
+        f"  throughput c=8: batchSize 4 {r['tput_b4_c8']:.3f} req/s, batchSize 1 {r['tput_b1_c8']:.3f} req/s "
+        f"-> {r['batch4_vs_batch1']:.2f}x",
+        f"  cold start (server start -> every archive READY, 5 archives): {r['cold_start_s']:.1f} s",
+    ]
+
+
+def side_by_side(res: dict) -> list[str]:
+    ts, ks = res["torchserve"], res["kserve"]
+    rows = [("HTTP p50 /predictions/closet (s)", "http_p50", "{:.3f}"),
+            ("HTTP / in-process", "overhead_ratio", "{:.2f}"),
+            ("batch gain c=8 (batchSize 4 / 1)", "batch4_vs_batch1", "{:.2f}x"),
+            ("ensemble vs chain c=4", "ensemble_vs_chain", "{:.2f}x"),
+            ("cold start (s)", "cold_start_s", "{:.1f}")]
+    lines = ["side by side (one run, HTTP runs interleaved):",
+             f"  {'':36} {'TorchServe':>11} {'KServe':>11} {'KServe/TS':>10}"]
+    for label, key, fmt in rows:
+        lines.append(f"  {label:36} {fmt.format(ts[key]):>11} {fmt.format(ks[key]):>11} {ks[key] / ts[key]:>10.2f}")
+    ratio = res["kserve_vs_torchserve_p50"]
+    lines.append(f"  KServe p50 / TorchServe p50 = {ratio:.2f} (goal <= {P50_GOAL}): "
+                 + ("met" if ratio <= P50_GOAL else "NOT met"))
+    return lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runtime", choices=(*RUNTIMES, "both"), default="torchserve")
     ap.add_argument("--runs", type=int, default=5, help="latency samples per measurement")
     ap.add_argument("--requests", type=int, default=8, help="requests per throughput measurement")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
@@ -153,57 +227,46 @@ def main(argv=None) -> int:
         if not (STORE / f"{m}.mar").is_file():
             log.error("model-store/%s.mar missing: run `make mars`", m)
             return 2
+    runtimes = list(RUNTIMES) if args.runtime == "both" else [args.runtime]
     photo = photo_png()
-    res: dict = {"load_before": os.getloadavg()}
+    res: dict = {"load_before": os.getloadavg(), "runtimes": runtimes}
     ens = load_ensemble(STORE / f"{ENSEMBLE}.mar")
     target = ens.translator.domains[0]
     req = ensemble.Request(image=photo, target=target)
-    with tempfile.TemporaryDirectory() as d, torchserve(Path(d)) as ts:
-        base = ts.inference_url
-        url = f"{base}/predictions/{ENSEMBLE}"
-        post(url, data=photo)  # warm-up
+    with tempfile.TemporaryDirectory() as d, ExitStack() as stack:
+        servers = {}
+        for rt in runtimes:  # one after the other: each cold start has the machine to itself
+            log.info("starting %s...", RUNTIMES[rt])
+            servers[rt] = stack.enter_context(serve(rt, Path(d)))
+            res[rt] = {"cold_start_s": servers[rt].startup_s}
+            post(f"{servers[rt].inference_url}/predictions/{ENSEMBLE}", data=photo)  # warm-up
         in_process_once(ens, req)
-        # Alternate in-process and HTTP runs so both see the same machine load.
-        log.info("in-process vs HTTP, %d alternating runs...", args.runs)
-        totals, lat = [], []
+        # Alternate in-process and each server's HTTP runs so all see the same machine load.
+        log.info("in-process vs HTTP (%s), %d alternating runs...", ", ".join(runtimes), args.runs)
+        totals, lat = [], {rt: [] for rt in runtimes}
         stages: dict[str, list[float]] = {s: [] for s in ensemble.STAGES}
         for _ in range(args.runs):
             total, cur = in_process_once(ens, req)
             totals.append(total)
             for s, v in cur.items():
                 stages[s].append(v)
-            t0 = time.perf_counter()
-            post(url, data=photo)
-            lat.append(time.perf_counter() - t0)
+            for rt in runtimes:
+                lat[rt].append(timed_post(f"{servers[rt].inference_url}/predictions/{ENSEMBLE}", photo))
         del ens
         ip = {"stages": {s: p50(v) for s, v in stages.items()}, "total": p50(totals)}
         res["in_process"] = ip
-        res["http_p50"] = p50(lat)
-        res["overhead_ratio"] = res["http_p50"] / ip["total"]
-        log.info("throughput at concurrency 4: ensemble vs chain (%d requests each)...", args.requests)
-        chained(base, photo, target)  # warm-up
-        res["tput_ensemble_c4"] = throughput(lambda: post(url, data=photo), args.requests, 4)
-        res["tput_chain_c4"] = throughput(lambda: chained(base, photo, target), args.requests, 4)
-        res["ensemble_vs_chain"] = res["tput_ensemble_c4"] / res["tput_chain_c4"]
-        log.info("throughput at concurrency 8: batchSize 4 vs 1...")
-        post(f"{base}/predictions/{B1}", data=photo)  # warm-up
-        res["tput_b4_c8"] = throughput(lambda: post(url, data=photo), args.requests, 8)
-        res["tput_b1_c8"] = throughput(lambda: post(f"{base}/predictions/{B1}", data=photo), args.requests, 8)
-        res["batch4_vs_batch1"] = res["tput_b4_c8"] / res["tput_b1_c8"]
+        for rt in runtimes:
+            res[rt]["http_p50"] = p50(lat[rt])
+            res[rt]["overhead_ratio"] = res[rt]["http_p50"] / ip["total"]
+        for rt in runtimes:  # one server at a time: each throughput run has the CPU to itself
+            log.info("%s: throughput at concurrency 4 (ensemble vs chain) and 8 (batchSize 4 vs 1)...", RUNTIMES[rt])
+            res[rt].update(throughputs(servers[rt].inference_url, photo, target, args.requests))
     res["load_after"] = os.getloadavg()
-    st = ip["stages"]
-    lines = [
-        "closet ensemble benchmark (512x512 astronaut, CPU, torch threads=%s)" % os.environ.get("OMP_NUM_THREADS", "default"),
-        "  in-process p50 per stage (s): " + "  ".join(f"{s}={st[s]:.3f}" for s in ensemble.STAGES),
-        f"  in-process p50 total: {ip['total']:.3f} s",
-        f"  HTTP p50 /predictions/closet: {res['http_p50']:.3f} s   overhead HTTP/in-process: "
-        f"{res['overhead_ratio']:.2f} (target <= 1.15)",
-        f"  throughput c=4: ensemble {res['tput_ensemble_c4']:.3f} req/s, chain of 3 endpoints "
-        f"{res['tput_chain_c4']:.3f} req/s -> {res['ensemble_vs_chain']:.2f}x (target >= 1.3x)",
-        f"  throughput c=8: batchSize 4 {res['tput_b4_c8']:.3f} req/s, batchSize 1 {res['tput_b1_c8']:.3f} req/s "
-        f"-> {res['batch4_vs_batch1']:.2f}x",
-        "  load average before %.1f/%.1f/%.1f, after %.1f/%.1f/%.1f" % (*res["load_before"], *res["load_after"]),
-    ]
+    lines = [line for rt in runtimes for line in report(RUNTIMES[rt], ip, res[rt])]
+    if len(runtimes) == 2:
+        res["kserve_vs_torchserve_p50"] = res["kserve"]["http_p50"] / res["torchserve"]["http_p50"]
+        lines += side_by_side(res)
+    lines.append("  load average before %.1f/%.1f/%.1f, after %.1f/%.1f/%.1f" % (*res["load_before"], *res["load_after"]))
     print("\n".join(lines))
     if args.json:
         args.json.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")

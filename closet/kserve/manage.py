@@ -24,7 +24,7 @@ from closet.kserve.model import ClosetModel
 
 def describe(model: ClosetModel, customized: bool = False) -> dict:
     """One model as TorchServe's `GET /models/<model>` describes it."""
-    cfg = model.handler.config.model(model.name) if model.ready else None
+    cfg = model.settings if model.ready else None
     queue = model.handler.config.server.job_queue_size if model.ready else 0
     waiting = model.batcher.waiting if model.batcher is not None else 0
     started = datetime.fromtimestamp(model.loaded_at, timezone.utc).isoformat() if model.loaded_at else None

@@ -139,13 +139,19 @@ class ClosetModel(Model):
         if self.ready:
             return True
         self.handler.setup(str(self.archive.model_dir), self.device, self.sink)
-        cfg = self.handler.config.model(self.name)
+        cfg = self.settings
         self.batcher = Batcher(self._run, cfg.batch_size, cfg.max_batch_delay_ms / 1000.0, workers=cfg.min_workers,
                                max_queue=self.handler.config.server.job_queue_size, on_batch=self._count,
                                name=self.name)
         self.loaded_at = time.time()
         self.ready = True  # readiness last
         return True
+
+    @property
+    def settings(self):
+        """The archive's closet.yaml entry for this handler's model (a copy served under another name,
+        e.g. the benchmark's closet_b1, keeps the entry of the model it was built as)."""
+        return self.handler.config.model(self.handler.name)
 
     def _run(self, batch: list[ParsedRequest]) -> list[Reply | ClosetError]:
         """One batch on the worker thread: what TorchServe's handle() does around predict."""

@@ -7,7 +7,9 @@ One process, on the ports of config/closet.yaml (`server`), the same plan as Tor
     management  127.0.0.1:management_port read-only describe (closet/kserve/manage.py), never public
     metrics     <bind>:metrics_port      Prometheus: closet's metrics, TorchServe's frontend counters, KServe's
 
-`bind` is server.bind (127.0.0.1) unless --bind says otherwise (the Helm chart: 0.0.0.0). Every
+The configuration is the archives' packed config/closet.yaml (or $CLOSET_CONFIG), as for a
+TorchServe worker; `bind` is its server.bind (127.0.0.1) unless --bind says otherwise (the Helm
+chart: 0.0.0.0), and --*-port override its ports (the chart's values, the tests' free ports). Every
 built archive in the model store is extracted under --workdir, checked and loaded before the
 ports open; an archive that fails to load is logged ("Load model failed: <name>, error: ...", the
 line TorchServe's frontend writes too) and left out, the others are served.
@@ -215,7 +217,8 @@ def parse_device(value: str):
     return torch.device(value)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (the Helm chart's container args are checked against it)."""
     ap = argparse.ArgumentParser(prog="python -m closet.kserve", description=__doc__.splitlines()[0])
     ap.add_argument("--model-store", default="model-store", help="folder of built MARs (make mars)")
     ap.add_argument("--models", nargs="+", choices=MODEL_NAMES, help="default: every built archive")
@@ -224,10 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     for port in ("inference", "grpc", "management", "metrics"):
         ap.add_argument(f"--{port}-port", type=int, help=f"override server.{port}_port")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prometheus_client.disable_created_metrics()  # as TorchServe: no *_created series
-    cfg = closet_config.load()
     store = Path(args.model_store)
     names = args.models or [n for n in MODEL_NAMES if (store / f"{n}.mar").is_file()]
     if not names:
@@ -238,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     if not models:
         log.error("no model loaded")
         return 1
+    # The archives' closet.yaml (or $CLOSET_CONFIG), as a TorchServe worker reads it: the image needs no repo.
+    cfg = models[0].handler.config
     ports = Ports.of(cfg.server, inference=args.inference_port, grpc=args.grpc_port,
                      management=args.management_port, metrics=args.metrics_port)
     ClosetModelServer(cfg, args.bind or cfg.server.bind, ports).start(models)

@@ -1,5 +1,6 @@
 """k8s/: KServe InferenceServices and InferenceGraph (checked strictly against the kserve 0.21
-python models), the prometheus-adapter rule, and the `make kserve-bundle` layout."""
+python models), closet's own KServe runtime as a custom predictor, the prometheus-adapter rule, and
+the `make kserve-bundle` layout."""
 
 from __future__ import annotations
 
@@ -188,3 +189,30 @@ def test_bundle_layout(tmp_path):
         "model-store/segmentation.mar",
     ]
     assert (root / "config" / "metrics.yaml").read_text() == configgen.render_metrics_config()
+
+
+CUSTOM_PREDICTOR = K8S / "kserve" / "closet-runtime.yaml"
+
+
+def test_custom_predictor_runs_closets_kserve_runtime_on_a_bundle():
+    """The KServe runtime (closet/kserve) as a custom predictor container: strictly valid, its command
+    line parsed by the server's own parser, its storage a `make kserve-bundle` directory."""
+    from closet.kserve.server import build_parser
+
+    doc = load(CUSTOM_PREDICTOR)
+    isvc = strict(doc, "V1beta1InferenceService")
+    assert isvc.spec.predictor.model is None  # no KServe model runtime: the container is the server
+    (c,) = isvc.spec.predictor.containers
+    assert c.name == "kserve-container" and c.command == ["python", "-m", "closet.kserve"]
+    args = build_parser().parse_args(c.args)
+    env = {e.name: e.value for e in c.env}
+    assert env["STORAGE_URI"].rsplit("/", 1)[1] in LAYOUTS
+    assert args.model_store == "/mnt/models/model-store"  # where the storage initializer puts the bundle
+    assert [p.container_port for p in c.ports] == [args.inference_port]  # Knative routes one port
+    assert c.readiness_probe.http_get.path == "/ping" and c.readiness_probe.http_get.port == args.inference_port
+    annotations = doc["metadata"]["annotations"]
+    assert int(annotations["prometheus.kserve.io/port"]) == args.metrics_port
+    assert c.resources.limits["nvidia.com/gpu"] == "1" and args.device == "cuda"
+    cfg = closet_config.load().server
+    assert (args.inference_port, args.grpc_port, args.management_port, args.metrics_port) == (
+        cfg.inference_port, cfg.grpc_port, cfg.management_port, cfg.metrics_port)

@@ -1,5 +1,5 @@
 """Load test (loadtest/): request builders, response checks, shapes and the SLO gate, then real
-Locust runs (subprocess: Locust gevent-monkeypatches) against the session TorchServe.
+Locust runs (subprocess: Locust gevent-monkeypatches) against the session servers (the SLO run on both runtimes).
 
 The real runs use loadtest/slo-local.yaml, a lenient SLO for this 2-core shared machine
 (p95 <= 60 s, errors <= 5 %, >= 0.05 req/s, >= 2 requests); a second run with an impossible SLO
@@ -129,7 +129,7 @@ def test_slo_judge_and_junit(tmp_path):
         assert set(slo_gate.load(LOADTEST / shipped)) >= slo_gate.REQUIRED
 
 
-# ---------------------------------------------------------------- real Locust against real TorchServe
+# ---------------------------------------------------------------- real Locust against a real server
 def run_locust(url: str, model: str, slo_file: Path, out: Path, seconds: int, users: int = 2) -> subprocess.CompletedProcess:
     out.mkdir(parents=True, exist_ok=True)
     cmd = [str(LOCUST), "-f", str(LOADTEST / "locustfile.py"), "--headless", "-H", url, "--model", model,
@@ -148,9 +148,10 @@ def served_model(ts) -> str:
 
 
 @pytest.mark.serve
-def test_short_locust_run_passes_the_lenient_slo(torchserve, tmp_path):
-    model = served_model(torchserve)
-    r = run_locust(torchserve.inference_url, model, LOADTEST / "slo-local.yaml", tmp_path, RUN_SECONDS)
+def test_short_locust_run_passes_the_lenient_slo(server, tmp_path):
+    """On each runtime (`server`): TorchServe, then KServe."""
+    model = served_model(server)
+    r = run_locust(server.inference_url, model, LOADTEST / "slo-local.yaml", tmp_path, RUN_SECONDS)
     log = r.stdout + r.stderr
     assert r.returncode == 0, log[-3000:]
     assert "SLO gate passed" in log

@@ -1,4 +1,4 @@
-"""/predictions/closet on a real TorchServe (the session `torchserve` fixture): every option,
+"""/predictions/closet on both runtimes (the session `server` fixture: TorchServe, then KServe): every option,
 the error contract, byte-identity outside the garment, and responses checked against
 openapi/closet.yaml. The ensemble takes seconds per request on CPU, so requests that need
 the models are few and sent concurrently where possible (they then share batches)."""
@@ -50,9 +50,9 @@ def rotated_jpeg(astronaut) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def serving(torchserve):
-    torchserve.require(MODEL)
-    return torchserve
+def serving(server):
+    server.require(MODEL)
+    return server
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,7 @@ BAD = [
 @pytest.mark.parametrize("why,kw,status,reason", BAD, ids=[b[0] for b in BAD])
 def test_bad_requests_get_4xx_json(serving, astronaut, why, kw, status, reason):
     photo = encode(np.asarray(Image.fromarray(astronaut).resize((128, 128))))
+    kw = dict(kw)  # the parametrized dict is shared by both runtimes' runs
     image = kw.pop("image", photo)
     files = kw.pop("files", None)
     if files is not None:

@@ -1,4 +1,4 @@
-"""Hostile input against a real TorchServe: every public endpoint, one shared payload table.
+"""Hostile input against both runtimes (`server`: TorchServe, KServe): every public endpoint, one payload table.
 
 Each payload gets a correct result or a 4xx JSON error; never a 5xx, never a worker restart
 (worker PIDs from the management API before and after), and a good request succeeds afterwards.
@@ -183,11 +183,11 @@ CASES = [pytest.param(h, m, id=f"{m}-{h.name.replace(' ', '_')}") for h in HOSTI
 
 
 @pytest.fixture(scope="module")
-def served(torchserve):
-    """The session TorchServe, the worker PIDs at module start and a good-request builder."""
+def served(server):
+    """The session server, the worker PIDs at module start and a good-request builder."""
     for m in ALL:
-        torchserve.require(m)
-    return torchserve, {m: torchserve.worker_pids(m) for m in ALL}
+        server.require(m)
+    return server, {m: server.worker_pids(m) for m in ALL}
 
 
 def _assert_safe_error(r: requests.Response, what: str) -> dict:
@@ -197,7 +197,8 @@ def _assert_safe_error(r: requests.Response, what: str) -> dict:
     except ValueError:
         pytest.fail(f"{what}: {r.status_code} error is not JSON: {r.text[:200]!r}")
     assert isinstance(doc, dict), doc
-    # Handler errors: {"error","detail","reason"}; TorchServe frontend errors: {"code","type","message"}.
+    # Handler errors: {"error","detail","reason"}; TorchServe frontend errors: {"code","type","message"};
+    # the KServe runtime answers every refusal in closet's shape.
     assert "error" in doc or {"code", "message"} <= set(doc), doc
     text = r.text
     assert HTML_MARK not in text and "<script" not in text.lower(), f"{what}: raw HTML echoed: {text[:300]}"
@@ -215,7 +216,7 @@ def test_hostile_input(served, hostile: Hostile, model: str):
     try:
         r = ts.predict(model, timeout=300, **kw)
     except requests.ConnectionError as e:
-        # TorchServe may close the socket on a body it refuses before reading it all; that is a
+        # The server may close the socket on a body it refuses before reading it all; that is a
         # refusal, not a crash, but only for the oversized body.
         assert hostile.name == "body above max_request_size", f"{hostile.name}: connection failed: {e}"
         r = None

@@ -1,5 +1,6 @@
 """Security checks: safe checkpoint loading, MAR integrity in a real TorchServe, model registration
-refused, management API never public, limits from one config, logs with request ids and no image data.
+refused, management API never public, limits from one config, logs with request ids and no image data
+(the checks against a running server run on both runtimes, `server`).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def test_limits_are_not_hardcoded_outside_the_config():
             assert "limits.max_pixels" in text and "limits.max_side" in text, p
 
 
-# ---------------------------------------------------------------- against the session TorchServe
+# ---------------------------------------------------------------- against each runtime (`server`)
 @pytest.mark.serve
 @pytest.mark.parametrize("url", [
     "http://127.0.0.1:1/evil.mar",
@@ -107,20 +108,20 @@ def test_limits_are_not_hardcoded_outside_the_config():
     "file:///etc/passwd",
     "segmentation.mar",
 ])
-def test_model_registration_is_refused(torchserve, url):
-    before = torchserve.server.ready_models()
-    r = torchserve.http.post(f"{torchserve.management_url}/models", params={"url": url, "model_name": "evil"},
-                             timeout=60)
+def test_model_registration_is_refused(server, url):
+    before = server.server.ready_models()
+    r = server.http.post(f"{server.management_url}/models", params={"url": url, "model_name": "evil"},
+                         timeout=60)
     assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
-    r2 = torchserve.http.get(f"{torchserve.management_url}/models", timeout=30)
+    r2 = server.http.get(f"{server.management_url}/models", timeout=30)
     assert "evil" not in {m["modelName"] for m in r2.json()["models"]}
-    assert torchserve.server.ready_models() == before
+    assert server.server.ready_models() == before
 
 
 @pytest.mark.serve
-def test_management_port_listens_on_loopback_only(torchserve):
-    mgmt_port = int(torchserve.management_url.rsplit(":", 1)[1])
-    infer_port = int(torchserve.inference_url.rsplit(":", 1)[1])
+def test_management_port_listens_on_loopback_only(server):
+    mgmt_port = int(server.management_url.rsplit(":", 1)[1])
+    infer_port = int(server.inference_url.rsplit(":", 1)[1])
     listening = {}
     for c in psutil.net_connections(kind="tcp"):
         if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port in (mgmt_port, infer_port):
@@ -133,19 +134,19 @@ def test_management_port_listens_on_loopback_only(torchserve):
 
 
 @pytest.mark.serve
-def test_model_log_has_request_ids_and_no_image_bytes(torchserve):
+def test_model_log_has_request_ids_and_no_image_bytes(server):
     import io
 
     from PIL import Image
     from skimage import data as skdata
 
-    model = torchserve.models[0] if "segmentation" not in torchserve.models else "segmentation"
+    model = server.models[0] if "segmentation" not in server.models else "segmentation"
     buf = io.BytesIO()
     Image.fromarray(skdata.astronaut()).resize((96, 96)).save(buf, format="PNG")
-    torchserve.predict(model, data=buf.getvalue(), timeout=300)
-    bad = torchserve.predict(model, data=b"A" * 5000 + b"<html>" + bytes(range(256)) * 4, timeout=300)
+    server.predict(model, data=buf.getvalue(), timeout=300)
+    bad = server.predict(model, data=b"A" * 5000 + b"<html>" + bytes(range(256)) * 4, timeout=300)
     assert bad.status_code == 400
-    log_file = torchserve.log_dir / "model_log.log"
+    log_file = server.log_file
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and "request_id=" not in log_file.read_text("utf-8", "replace"):
         time.sleep(1)  # the worker's stdout reaches the log asynchronously

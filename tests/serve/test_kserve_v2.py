@@ -1,10 +1,11 @@
 """The closet ensemble through KServe's v2 (open inference protocol) and v1 JSON bodies.
 
-Starts a second real TorchServe with the KServe variant of config.properties
-(closet_dev.configgen.render_properties(..., "kserve"): no service_envelope, the handler decodes
-v2/v1 bodies per request, closet/serving/kserve_v2.py), serving closet.mar only, on free
-loopback ports, and POSTs v2 JSON to /v2/models/closet/infer (v1 to /v1/models/closet:predict),
-including several at once so TorchServe batches them (closet batch_size > 1).
+Runs against both servers that speak KServe's protocol (`v2_server`): a second real TorchServe
+with the KServe variant of config.properties (closet_dev.configgen.render_properties(..., "kserve"):
+no service_envelope, the handler decodes v2/v1 bodies per request, closet/serving/kserve_v2.py),
+serving closet.mar only, and the KServe runtime (closet/kserve, KServe's own v1/v2 routes). POSTs
+v2 JSON to /v2/models/closet/infer (v1 to /v1/models/closet:predict), including several at once
+so the server batches them (closet batch_size > 1).
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ def v2_request(tensor: dict) -> dict:
     return {"id": "req-1", "inputs": [tensor]}
 
 
-def test_v2_bytes_input_with_parameters(kserve_torchserve, photo):
+def test_v2_bytes_input_with_parameters(v2_server, photo):
     body = v2_request({"name": "image", "shape": [1], "datatype": "BYTES", "data": [base64.b64encode(photo).decode()],
                        "parameters": {"target": "shirt", "seed": 11, "preserve_color": True, "format": "png"}})
-    r = requests.post(f"{kserve_torchserve.inference_url}{PATH}", json=body, timeout=300)
+    r = requests.post(f"{v2_server.inference_url}{PATH}", json=body, timeout=300)
     assert r.status_code == 200, r.text
     doc = check_response(PATH, r)
     assert doc["id"] == "req-1" and doc["model_name"] == MODEL
@@ -66,9 +67,9 @@ def test_v2_bytes_input_with_parameters(kserve_torchserve, photo):
     assert re.match(r"^decode=", r.headers.get("X-Closet-Timing", "")), r.headers
 
 
-def test_v2_errors_are_4xx_and_the_worker_goes_on(kserve_torchserve, photo):
-    pids = kserve_torchserve.worker_pids(MODEL)
-    url = f"{kserve_torchserve.inference_url}{PATH}"
+def test_v2_errors_are_4xx_and_the_worker_goes_on(v2_server, photo):
+    pids = v2_server.worker_pids(MODEL)
+    url = f"{v2_server.inference_url}{PATH}"
     bad = [
         ({"name": "image", "shape": [1], "datatype": "BYTES", "data": [base64.b64encode(photo).decode()],
           "parameters": {"target": "spacesuit"}}, "unknown_target"),
@@ -88,7 +89,7 @@ def test_v2_errors_are_4xx_and_the_worker_goes_on(kserve_torchserve, photo):
                                             "data": raw.tolist(), "parameters": {"target": "coat"}}), timeout=300)
     assert r.status_code == 200, r.text
     assert v2_payload(check_response(PATH, r))["target"] == "coat"
-    assert kserve_torchserve.worker_pids(MODEL) == pids
+    assert v2_server.worker_pids(MODEL) == pids
 
 
 def _b64(data: bytes) -> str:
@@ -101,7 +102,7 @@ def _v2(photo: bytes, rid: str, target: str, seed: int) -> dict:
 
 
 def _batch_sizes(server) -> tuple[float, float]:
-    """(sum, count) of closet_batch_size for the closet model from TorchServe's Prometheus endpoint."""
+    """(sum, count) of closet_batch_size for the closet model from the server's Prometheus endpoint."""
     text = requests.get(f"{server.metrics_url}/metrics", timeout=10).text
     out = [0.0, 0.0]
     for line in text.splitlines():
@@ -111,17 +112,17 @@ def _batch_sizes(server) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def test_concurrent_v2_requests_in_one_batch_each_get_their_own_answer(kserve_torchserve, photo):
+def test_concurrent_v2_requests_in_one_batch_each_get_their_own_answer(v2_server, photo):
     """TorchServe's kservev2 envelope answered only body_list[0] of a batch: every reply must match its request."""
-    url = kserve_torchserve.inference_url
+    url = v2_server.inference_url
     reqs = [("a", "shirt", 1), ("b", "coat", 2), ("c", "shirt", 3)]
     alone = {}
     for rid, target, seed in reqs:
         r = requests.post(f"{url}{PATH}", json=_v2(photo, rid, target, seed), timeout=300)
         assert r.status_code == 200, r.text
         alone[rid] = v2_payload(check_response(PATH, r))
-    for _attempt in range(3):  # until TorchServe formed a batch of more than one (50 ms batch delay)
-        before = _batch_sizes(kserve_torchserve)
+    for _attempt in range(3):  # until the server formed a batch of more than one (50 ms batch delay)
+        before = _batch_sizes(v2_server)
         gate = threading.Barrier(len(reqs) + 1)
 
         def send(call, gate=gate):
@@ -134,7 +135,7 @@ def test_concurrent_v2_requests_in_one_batch_each_get_their_own_answer(kserve_to
                                               "data": {"target": "coat", "seed": "5", "return": "json"}}))
         with ThreadPoolExecutor(len(calls)) as pool:
             replies = list(pool.map(send, calls))
-        after = _batch_sizes(kserve_torchserve)
+        after = _batch_sizes(v2_server)
         for (rid, target, seed), r in zip(reqs, replies):
             assert r.status_code == 200, r.text
             doc = check_response(PATH, r)
@@ -149,17 +150,17 @@ def test_concurrent_v2_requests_in_one_batch_each_get_their_own_answer(kserve_to
         if after[0] - before[0] > after[1] - before[1]:  # some batch held more than one request
             break
     else:
-        pytest.skip("TorchServe never batched the concurrent requests on this loaded machine")
+        pytest.skip("the server never batched the concurrent requests on this loaded machine")
     imgs = [b64_image(alone[rid]["image"]).astype(int) for rid, _, _ in reqs]
     assert np.abs(imgs[0] - imgs[2]).mean() > 0  # same target, other seed: another answer
 
 
-def test_v1_instances_body(kserve_torchserve, photo):
-    r = requests.post(f"{kserve_torchserve.inference_url}{V1_PATH}",
+def test_v1_instances_body(v2_server, photo):
+    r = requests.post(f"{v2_server.inference_url}{V1_PATH}",
                       json={"instances": [{"b64": _b64(photo), "target": "coat", "seed": 7}]}, timeout=300)
     assert r.status_code == 200, r.text
     (result,) = check_response(V1_PATH, r)["predictions"]
     assert result["target"] == "coat" and result["seed"] == 7
-    r = requests.post(f"{kserve_torchserve.inference_url}{V1_PATH}",
+    r = requests.post(f"{v2_server.inference_url}{V1_PATH}",
                       json={"instances": [{"b64": _b64(photo)}, {"b64": _b64(photo)}]}, timeout=120)
     assert r.status_code == 400 and check_response(V1_PATH, r)["reason"] == "bad_image", r.text

@@ -1,4 +1,4 @@
-"""/predictions/parsing on a real TorchServe (the session `torchserve` fixture).
+"""/predictions/parsing on both runtimes (the session `server` fixture: TorchServe, then KServe).
 
 The MAR `make mars` builds by default has no SCHP checkpoint, so the parser is the torso
 estimator; with PARSER_CKPT set the same tests check the SCHP parser's contract.
@@ -36,9 +36,9 @@ def astronaut() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def metadata(torchserve) -> dict:
-    torchserve.require(MODEL)
-    r = requests.get(f"{torchserve.management_url}/models/{MODEL}?customized=true", timeout=30)
+def metadata(server) -> dict:
+    server.require(MODEL)
+    r = requests.get(f"{server.management_url}/models/{MODEL}?customized=true", timeout=30)
     assert r.status_code == 200, r.text
     meta = r.json()[0]["customizedMetadata"]
     return json.loads(meta) if isinstance(meta, str) else meta
@@ -50,8 +50,8 @@ def test_metadata_names_the_parser(metadata):
     assert metadata["labels"] == list(parsing.LABELS[metadata["label_space"]])
 
 
-def test_png_is_a_palettised_label_map(torchserve, astronaut, metadata):
-    r = torchserve.predict(MODEL, data=astronaut)
+def test_png_is_a_palettised_label_map(server, astronaut, metadata):
+    r = server.predict(MODEL, data=astronaut)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "image/png"
     assert r.headers["X-Closet-Parser"] == metadata["parser"]
@@ -65,8 +65,8 @@ def test_png_is_a_palettised_label_map(torchserve, astronaut, metadata):
         assert garment[230:331, 150:331].mean() > 0.8  # the astronaut's chest (tests/test_torso.py)
 
 
-def test_json_summary(torchserve, astronaut, metadata):
-    r = torchserve.predict(MODEL, data=astronaut, headers={"X-Closet-Output": "json"})
+def test_json_summary(server, astronaut, metadata):
+    r = server.predict(MODEL, data=astronaut, headers={"X-Closet-Output": "json"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/json")
     body = r.json()
@@ -80,16 +80,16 @@ def test_json_summary(torchserve, astronaut, metadata):
         assert y0 > ASTRONAUT_FACE_BOTTOM and g["pixels"] > 0.1 * 512 * 512
         assert {d["name"] for d in body["labels"]} <= {"Background", "Upper-clothes", "Face", "Person-other"}
     # The same option as a multipart field, with a garment list.
-    r2 = torchserve.predict(MODEL, files={"image": ("a.png", astronaut, "image/png")},
+    r2 = server.predict(MODEL, files={"image": ("a.png", astronaut, "image/png")},
                             data={"output": "json", "garments": "upper-clothes,coat"})
     assert r2.status_code == 200, r2.text
     assert r2.json()["garment"]["garments"] == ["upper-clothes", "coat"]
 
 
-def test_concurrent_requests_are_batched_and_consistent(torchserve, astronaut):
-    n = torchserve.config.model(MODEL).batch_size
+def test_concurrent_requests_are_batched_and_consistent(server, astronaut):
+    n = server.config.model(MODEL).batch_size
     with ThreadPoolExecutor(n) as pool:
-        rs = list(pool.map(lambda _: torchserve.predict(MODEL, data=astronaut), range(n)))
+        rs = list(pool.map(lambda _: server.predict(MODEL, data=astronaut), range(n)))
     assert all(r.status_code == 200 for r in rs), [r.text for r in rs if r.status_code != 200]
     assert len({r.content for r in rs}) == 1
 
@@ -101,21 +101,21 @@ def test_concurrent_requests_are_batched_and_consistent(torchserve, astronaut):
     (None, {"X-Closet-Garments": "cape"}, 400, "bad_option"),
     (None, {"X-Closet-Colour": "red"}, 400, "bad_option"),
 ])
-def test_bad_input_is_4xx_json(torchserve, astronaut, body, headers, status, reason):
-    r = torchserve.predict(MODEL, data=astronaut if body is None else body, headers=headers)
+def test_bad_input_is_4xx_json(server, astronaut, body, headers, status, reason):
+    r = server.predict(MODEL, data=astronaut if body is None else body, headers=headers)
     assert r.status_code == status, r.text
     err = r.json()
     assert err["reason"] == reason and err["error"] and "detail" in err
 
 
-def test_no_person_and_no_face_are_422_then_it_keeps_serving(torchserve, astronaut, metadata):
+def test_no_person_and_no_face_are_422_then_it_keeps_serving(server, astronaut, metadata):
     if metadata["parser"] != "torso-estimate":
         pytest.skip("NoPerson/no-face refusals are the torso estimator's; SCHP labels any image")
-    blank = torchserve.predict(MODEL, data=png(np.full((240, 320, 3), 128, np.uint8)))
+    blank = server.predict(MODEL, data=png(np.full((240, 320, 3), 128, np.uint8)))
     assert blank.status_code == 422, blank.text
     assert blank.json()["reason"] == "no_person"
-    cup = torchserve.predict(MODEL, data=png(skimage.data.coffee()))
+    cup = server.predict(MODEL, data=png(skimage.data.coffee()))
     assert cup.status_code == 422, cup.text
     assert cup.json()["error"] == "no face detected"
     assert cup.json()["detail"]["parser"] == "torso-estimate"
-    assert torchserve.predict(MODEL, data=astronaut).status_code == 200
+    assert server.predict(MODEL, data=astronaut).status_code == 200

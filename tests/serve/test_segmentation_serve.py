@@ -1,4 +1,4 @@
-"""/predictions/segmentation on a real TorchServe (the session `torchserve` fixture)."""
+"""/predictions/segmentation on both runtimes (the session `server` fixture: TorchServe, then KServe)."""
 
 from __future__ import annotations
 
@@ -59,8 +59,8 @@ def astronaut() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def astronaut_mask(torchserve, astronaut) -> np.ndarray:
-    r = torchserve.predict(MODEL, data=png(astronaut), headers={"Content-Type": "image/png"})
+def astronaut_mask(server, astronaut) -> np.ndarray:
+    r = server.predict(MODEL, data=png(astronaut), headers={"Content-Type": "image/png"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "image/png"
     return np.asarray(Image.open(io.BytesIO(r.content)))
@@ -71,18 +71,18 @@ def decode(r) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(r.content)))
 
 
-def test_served_with_configured_batching(torchserve):
-    torchserve.require(MODEL)
-    d = torchserve.describe(MODEL)
-    m = torchserve.config.model(MODEL)
+def test_served_with_configured_batching(server):
+    server.require(MODEL)
+    d = server.describe(MODEL)
+    m = server.config.model(MODEL)
     assert (d["batchSize"], d["maxBatchDelay"], d["minWorkers"], d["maxWorkers"], d["responseTimeout"]) == (
         m.batch_size, m.max_batch_delay_ms, m.min_workers, m.max_workers, m.response_timeout_s,
     )  # fmt: skip
 
 
-def test_customized_describe_names_the_network(torchserve):
-    torchserve.require(MODEL)
-    r = torchserve.http.get(f"{torchserve.management_url}/models/{MODEL}?customized=true", timeout=30)
+def test_customized_describe_names_the_network(server):
+    server.require(MODEL)
+    r = server.http.get(f"{server.management_url}/models/{MODEL}?customized=true", timeout=30)
     meta = r.json()[0]["customizedMetadata"]
     meta = json.loads(meta) if isinstance(meta, str) else meta
     assert meta["model"] == MODEL and meta["arch"] in ("u2netp", "u2net") and meta["outputs"] == ["mask", "rgba"]
@@ -102,17 +102,17 @@ def test_mask_covers_the_astronaut(astronaut_mask):
     assert got[400:500, 100:250].all()
 
 
-def test_rgba_is_the_person_on_transparent(torchserve, astronaut, astronaut_mask):
-    rgba = decode(torchserve.predict(MODEL, data=png(astronaut), headers={"X-Closet-Output": "rgba"}))
+def test_rgba_is_the_person_on_transparent(server, astronaut, astronaut_mask):
+    rgba = decode(server.predict(MODEL, data=png(astronaut), headers={"X-Closet-Output": "rgba"}))
     assert rgba.shape == (512, 512, 4)
     np.testing.assert_array_equal(rgba[..., 3], astronaut_mask)
     np.testing.assert_array_equal(rgba[..., :3], astronaut)
 
 
-def test_options_as_multipart_field_or_header(torchserve, astronaut):
+def test_options_as_multipart_field_or_header(server, astronaut):
     body = png(astronaut)
-    by_field = torchserve.predict(MODEL, files={"image": ("a.png", body, "image/png")}, data={"output": "rgba"})
-    by_header = torchserve.predict(MODEL, data=body, headers={"X-Closet-Output": "RGBA"})
+    by_field = server.predict(MODEL, files={"image": ("a.png", body, "image/png")}, data={"output": "rgba"})
+    by_header = server.predict(MODEL, data=body, headers={"X-Closet-Output": "RGBA"})
     assert by_field.status_code == by_header.status_code == 200
     assert by_field.headers["X-Closet-Output"] == "rgba"
     assert by_field.content == by_header.content
@@ -126,26 +126,27 @@ def test_options_as_multipart_field_or_header(torchserve, astronaut):
         ({"headers": {"X-Closet-Output": "mask"}, "form": {"output": "rgba"}}, "bad_option"),
     ],
 )
-def test_bad_options_are_400_json(torchserve, astronaut, kwargs, reason):
+def test_bad_options_are_400_json(server, astronaut, kwargs, reason):
+    kwargs = dict(kwargs)  # the parametrized dict is shared by both runtimes' runs
     form = kwargs.pop("form", None)
     body = png(astronaut[:64, :64])
     if form:
-        r = torchserve.predict(MODEL, files={"image": ("a.png", body)}, data=form, **kwargs)
+        r = server.predict(MODEL, files={"image": ("a.png", body)}, data=form, **kwargs)
     else:
-        r = torchserve.predict(MODEL, data=body, **kwargs)
+        r = server.predict(MODEL, data=body, **kwargs)
     assert r.status_code == 400
     assert r.json()["reason"] == reason and {"error", "detail"} <= set(r.json())
 
 
-def test_concurrent_requests_batch_and_match_single_results(torchserve, astronaut, astronaut_mask):
+def test_concurrent_requests_batch_and_match_single_results(server, astronaut, astronaut_mask):
     images = [astronaut, astronaut[::-1].copy(), astronaut[100:, 50:400].copy(), astronaut[:, ::-1].copy()]
     bodies = [png(im) for im in images]
-    single = [astronaut_mask] + [decode(torchserve.predict(MODEL, data=b)) for b in bodies[1:]]
-    before = _batch_histogram(torchserve.metrics_text())
+    single = [astronaut_mask] + [decode(server.predict(MODEL, data=b)) for b in bodies[1:]]
+    before = _batch_histogram(server.metrics_text())
     with ThreadPoolExecutor(len(bodies)) as pool:
-        responses = list(pool.map(lambda b: torchserve.predict(MODEL, data=b), bodies))
+        responses = list(pool.map(lambda b: server.predict(MODEL, data=b), bodies))
     batched = [decode(r) for r in responses]
-    after = _batch_histogram(torchserve.metrics_text())
+    after = _batch_histogram(server.metrics_text())
     for s, b in zip(single, batched):
         assert s.shape == b.shape
         # Same weights, same per-image normalisation: a batched conv may differ in float rounding only.
@@ -179,13 +180,13 @@ def _truncated_jpeg(img: np.ndarray) -> bytes:
         ("decompression-bomb", lambda a: bomb_png(), 413, "too_large"),
     ],
 )
-def test_bad_input_is_4xx_json_and_the_worker_keeps_serving(torchserve, astronaut, name, make_body, status, reason):
-    pids = torchserve.worker_pids(MODEL)
-    r = torchserve.predict(MODEL, data=make_body(astronaut), headers={"Content-Type": "application/octet-stream"})
+def test_bad_input_is_4xx_json_and_the_worker_keeps_serving(server, astronaut, name, make_body, status, reason):
+    pids = server.worker_pids(MODEL)
+    r = server.predict(MODEL, data=make_body(astronaut), headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/json")
     body = r.json()
     assert {"error", "detail"} <= set(body) and body["reason"] == reason
-    ok = torchserve.predict(MODEL, data=png(astronaut[:128, :128]))
+    ok = server.predict(MODEL, data=png(astronaut[:128, :128]))
     assert ok.status_code == 200
-    assert torchserve.worker_pids(MODEL) == pids
+    assert server.worker_pids(MODEL) == pids

@@ -1,4 +1,4 @@
-"""/predictions/translation on a real TorchServe (the session `torchserve` fixture), demo checkpoint."""
+"""/predictions/translation on both runtimes (the session `server` fixture), demo checkpoint."""
 
 from __future__ import annotations
 
@@ -47,10 +47,10 @@ def error_of(r) -> dict:
     return body
 
 
-def test_latent_seed_is_deterministic_and_in_target(torchserve):
+def test_latent_seed_is_deterministic_and_in_target(server):
     fields = {"target": TARGET, "mode": "latent", "seed": str(SEED)}
-    r1 = torchserve.predict(MODEL, files={"image": sample(SOURCE)}, data=fields)
-    r2 = torchserve.predict(MODEL, files={"image": sample(SOURCE)}, data=fields)
+    r1 = server.predict(MODEL, files={"image": sample(SOURCE)}, data=fields)
+    r2 = server.predict(MODEL, files={"image": sample(SOURCE)}, data=fields)
     assert r1.status_code == 200, r1.text
     assert r1.headers["Content-Type"] == "image/png"
     assert r1.content == r2.content  # same seed -> same bytes
@@ -61,30 +61,30 @@ def test_latent_seed_is_deterministic_and_in_target(torchserve):
     assert FMNIST_CLASSES.index(TARGET) == GARMENT_DOMAINS[TARGET]
 
 
-def test_headers_raw_body_and_seed_changes_output(torchserve):
+def test_headers_raw_body_and_seed_changes_output(server):
     base = {"X-Closet-Target": TARGET, "X-Closet-Seed": str(SEED)}
-    r1 = torchserve.predict(MODEL, data=sample(SOURCE), headers=base)
-    r2 = torchserve.predict(MODEL, data=sample(SOURCE), headers={**base, "X-Closet-Seed": str(SEED + 1)})
+    r1 = server.predict(MODEL, data=sample(SOURCE), headers=base)
+    r2 = server.predict(MODEL, data=sample(SOURCE), headers={**base, "X-Closet-Seed": str(SEED + 1)})
     assert r1.status_code == 200 and r2.status_code == 200, (r1.text, r2.text)
     assert r1.content != r2.content
-    ref = torchserve.predict(MODEL, files={"image": sample(SOURCE)}, data={"target": TARGET, "seed": str(SEED)})
+    ref = server.predict(MODEL, files={"image": sample(SOURCE)}, data={"target": TARGET, "seed": str(SEED)})
     assert ref.content == r1.content  # header and field give the same request
 
 
-def test_reference_mode(torchserve):
-    r = torchserve.predict(MODEL, files={"image": sample(SOURCE), "reference": sample("coat")},
+def test_reference_mode(server):
+    r = server.predict(MODEL, files={"image": sample(SOURCE), "reference": sample("coat")},
                            data={"target": "coat", "mode": "reference"})
     assert r.status_code == 200, r.text
     assert r.headers["X-Closet-Mode"] == "reference" and "X-Closet-Seed" not in r.headers
     assert decode(r.content).shape == (32, 32)
 
 
-def test_describe(torchserve):
-    r = torchserve.predict(MODEL, data={"describe": "true"})
+def test_describe(server):
+    r = server.predict(MODEL, data={"describe": "true"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["domains"] == DOMAINS and body["img_size"] == 32
-    r = torchserve.http.get(f"{torchserve.management_url}/models/{MODEL}?customized=true", timeout=30)
+    r = server.http.get(f"{server.management_url}/models/{MODEL}?customized=true", timeout=30)
     meta = r.json()[0]["customizedMetadata"]
     meta = json.loads(meta) if isinstance(meta, str) else meta
     assert meta["domains"] == DOMAINS and meta["model"] == MODEL
@@ -98,40 +98,40 @@ def test_describe(torchserve):
     ({"data": {"target": "dress", "mode": "sketch"}}, 400, ["mode", "latent", "reference"]),
     ({"data": {"target": "dress", "psi": "2"}}, 400, ["psi"]),
 ])
-def test_bad_options_are_4xx_json(torchserve, kwargs, status, words):
-    r = torchserve.predict(MODEL, files={"image": sample(SOURCE)}, **kwargs)
+def test_bad_options_are_4xx_json(server, kwargs, status, words):
+    r = server.predict(MODEL, files={"image": sample(SOURCE)}, **kwargs)
     assert r.status_code == status, r.text
     text = json.dumps(error_of(r)).lower()
     for w in words:
         assert w in text, (w, text)
 
 
-def test_defaults_are_the_documented_ones(torchserve):
+def test_defaults_are_the_documented_ones(server):
     """No target: the checkpoint's first domain; no seed: 0 (openapi Target/Seed), as on /predictions/closet."""
-    r = torchserve.predict(MODEL, files={"image": sample(SOURCE)})
+    r = server.predict(MODEL, files={"image": sample(SOURCE)})
     assert r.status_code == 200, r.text
     assert r.headers["X-Closet-Target"] == DOMAINS[0] and r.headers["X-Closet-Seed"] == "0"
-    again = torchserve.predict(MODEL, files={"image": sample(SOURCE)}, data={"target": DOMAINS[0], "seed": "0"})
+    again = server.predict(MODEL, files={"image": sample(SOURCE)}, data={"target": DOMAINS[0], "seed": "0"})
     assert again.content == r.content
 
 
-def test_bad_images_then_still_serving(torchserve):
-    r = torchserve.predict(MODEL, data=b"this is not an image", headers={"X-Closet-Target": "dress"})
+def test_bad_images_then_still_serving(server):
+    r = server.predict(MODEL, data=b"this is not an image", headers={"X-Closet-Target": "dress"})
     assert r.status_code == 400 and error_of(r)["reason"] == "bad_image"
-    r = torchserve.predict(MODEL, files={"image": sample(SOURCE), "reference": b"GIF89a garbage"},
+    r = server.predict(MODEL, files={"image": sample(SOURCE), "reference": b"GIF89a garbage"},
                            data={"target": "coat", "mode": "reference"})
     assert r.status_code == 400 and error_of(r)["reason"] == "bad_image"
-    r = torchserve.predict(MODEL, files={"image": sample(SOURCE)}, data={"target": "coat", "seed": "1"})
+    r = server.predict(MODEL, files={"image": sample(SOURCE)}, data={"target": "coat", "seed": "1"})
     assert r.status_code == 200, r.text
 
 
-def test_reference_file_implies_reference_mode(torchserve):
+def test_reference_file_implies_reference_mode(server):
     """As on /predictions/closet (closet.stages.translate.resolve_mode): no mode + a reference file = reference."""
     files = {"image": sample(SOURCE), "reference": sample("coat")}
-    r = torchserve.predict(MODEL, files=files, data={"target": "coat"})
+    r = server.predict(MODEL, files=files, data={"target": "coat"})
     assert r.status_code == 200, r.text
     assert r.headers["X-Closet-Mode"] == "reference" and "X-Closet-Seed" not in r.headers
-    explicit = torchserve.predict(MODEL, files=files, data={"target": "coat", "mode": "reference"})
+    explicit = server.predict(MODEL, files=files, data={"target": "coat", "mode": "reference"})
     assert explicit.status_code == 200 and explicit.content == r.content
-    conflict = torchserve.predict(MODEL, files=files, data={"target": "coat", "mode": "latent"})
+    conflict = server.predict(MODEL, files=files, data={"target": "coat", "mode": "latent"})
     assert conflict.status_code == 400 and "conflicts" in error_of(conflict)["error"]
