@@ -172,7 +172,9 @@ def parse_v2(body: dict, headers: dict[str, str], spec: dict[str, Option], file_
     """A whole v2 InferRequest body (one HTTP request) -> a validated request."""
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs or not all(is_input_tensor(t) for t in inputs):
-        raise BadImage("v2 'inputs' must be a list of input tensors {name, shape, datatype, data}")
+        raise BadImage("v2 'inputs' must be a list of input tensors {name, shape, datatype, data}",
+                       "one input named 'image': {\"name\": \"image\", \"shape\": [1], \"datatype\": \"BYTES\", "
+                       "\"data\": [\"<base64 of the image file>\"]}")
     params = body.get("parameters") or {}
     if not isinstance(params, dict):
         raise BadOption("v2 request 'parameters' must be an object")
