@@ -39,6 +39,8 @@ class KServeProcess(Server):
     bind: str = "127.0.0.1"
     extra_args: tuple[str, ...] = field(default=())
     pid_file: ClassVar[str] = "kserve.pid"
+    label: ClassVar[str] = "the KServe runtime"
+    out_name: ClassVar[str] = LOG_FILE
 
     @classmethod
     def on_ports(cls, ports: dict[str, int], model_store: str | Path, log_dir: str | Path,

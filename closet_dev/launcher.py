@@ -69,6 +69,8 @@ class Server:
     load_models: tuple[str, ...] = ("all",)
     _log_offset: int = field(default=0, repr=False)
     pid_file: ClassVar[str] = PID_FILE
+    label: ClassVar[str] = "TorchServe"
+    out_name: ClassVar[str] = "torchserve.out"  # the process's stdout and stderr, in log_dir
 
     @classmethod
     def from_properties(cls, ts_config: str | Path, model_store: str | Path, log_dir: str | Path) -> "Server":
@@ -185,7 +187,7 @@ class Server:
             "--model-store",
             str(self.model_store),
         ]
-        out = open(self.log_dir / "torchserve.out", "ab")
+        out = open(self.log_dir / self.out_name, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         out.close()
         self.pgid = self.proc.pid
@@ -204,7 +206,7 @@ class Server:
         ready: list[str] = []
         while time.monotonic() < deadline:
             if not self.alive():
-                raise RuntimeError(f"TorchServe exited while starting; see {self.log_dir}/torchserve.out")
+                raise RuntimeError(f"{self.label} exited while starting; see {self.log_dir}/{self.out_name}")
             if self.pinged():
                 ready = self.ready_models()
                 failed = {n: why for n, why in self.failed_models().items() if n in want and n not in ready}

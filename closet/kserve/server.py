@@ -221,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line (the Helm chart's container args are checked against it)."""
     ap = argparse.ArgumentParser(prog="python -m closet.kserve", description=__doc__.splitlines()[0])
     ap.add_argument("--model-store", default="model-store", help="folder of built MARs (make mars)")
-    ap.add_argument("--models", nargs="+", choices=MODEL_NAMES, help="default: every built archive")
+    ap.add_argument("--models", nargs="+", metavar="NAME",
+                    help="archives <model-store>/<NAME>.mar to serve (default: every built one of " + ", ".join(MODEL_NAMES) + ")")
     ap.add_argument("--workdir", help="where the archives are extracted (default: a new temporary folder)")
     ap.add_argument("--bind", help="address of the inference, gRPC and metrics ports (default: server.bind)")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -236,8 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     prometheus_client.disable_created_metrics()  # as TorchServe: no *_created series
     store = Path(args.model_store)
     names = args.models or [n for n in MODEL_NAMES if (store / f"{n}.mar").is_file()]
-    if not names:
-        log.error("no archive in %s: run `make mars`", store)
+    missing = [n for n in names if not (store / f"{n}.mar").is_file()]
+    if not names or missing:
+        log.error("no archive %s in %s: run `make mars`", ", ".join(f"{n}.mar" for n in missing), store)
         return 1
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="closet-kserve-"))
     models = load_models(store, names, workdir, parse_device(args.device))
