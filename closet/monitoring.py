@@ -43,7 +43,9 @@ AUTOSCALING_RULES = RULES_DIR / "autoscaling.yml"
 PROMETHEUS_TEMPLATE = MONITORING_DIR / "prometheus.yml"
 PROMTOOL_TESTS = MONITORING_DIR / "tests" / "alerts.test.yml"
 DASHBOARD = MONITORING_DIR / "grafana" / "closet.json"
-JOB_NAME = "closet-torchserve"  # alerts.yml's ClosetTargetDown matches job=~".*closet.*"
+# The scrape job of every closet metrics endpoint; the chart's ServiceMonitor yields the same job
+# (jobLabel: app.kubernetes.io/part-of), and ClosetTargetDown and the SLO rules select it.
+JOB_NAME = "closet"
 
 # What the dashboard's Grafana variables become when its queries run outside Grafana.
 GRAFANA_DEFAULTS = {
@@ -234,6 +236,13 @@ class Prometheus:
         return bool(groups) and all(g.get("lastEvaluation", "").startswith("20") for g in groups)
 
 
+def scrape_targets(server) -> list[str]:
+    """host:port of each metrics endpoint a closet.serving.launcher.Server exposes: TorchServe's
+    and, when served, the workers' own-bucket histograms."""
+    urls = [server.metrics_url, getattr(server, "worker_metrics_url", None)]
+    return [u.split("://", 1)[-1] for u in urls if u]
+
+
 @contextmanager
 def run_prometheus(
     targets: str | list[str], workdir: Path, port: int | None = None, scrape_interval: str = "1s", timeout_s: float = 90.0
@@ -338,7 +347,7 @@ def run_torchserve(workdir: Path, mars: list[Path], timeout_s: float = 300.0):
     props = re.sub(r"(?m)^load_models=.*$", "load_models=" + ",".join(f"{n}.mar" for n in names), props)
     ts_config = workdir / "config.properties"
     ts_config.write_text(props, encoding="utf-8")
-    server = Server.from_properties(ts_config, store, workdir / "logs")
+    server = Server.from_properties(ts_config, store, workdir / "logs", worker_metrics_port=free_port())
     server.start(ts_config)
     try:
         server.wait_ready(names, timeout=timeout_s)

@@ -10,6 +10,7 @@ The fixture (tests/conftest.py) calls `start_session_server(tmp_dir)`, which:
 
 API of the yielded `TorchServeSession` (tests take names and limits from closet.config, never literals):
     ts.inference_url / ts.management_url / ts.metrics_url   "http://127.0.0.1:<port>"
+    ts.worker_metrics_url     the workers' own-bucket histograms (closet/serving/worker_metrics.py)
     ts.models                 sorted names of the models that are READY (= the MARs that exist)
     ts.failed                 {name: reason} of built MARs whose worker kept failing to load
     ts.config                 the closet.config.ClosetConfig the server was rendered from
@@ -106,6 +107,10 @@ class TorchServeSession:
     def worker_pids(self, name: str) -> list[int]:
         return self.server.worker_pids(name)
 
+    @property
+    def worker_metrics_url(self) -> str:
+        return self.server.worker_metrics_url
+
     def metrics_text(self) -> str:
         r = self.http.get(f"{self.metrics_url}/metrics", timeout=10)
         r.raise_for_status()
@@ -129,7 +134,7 @@ def start_session_server(tmp_dir: Path, store: Path = MODEL_STORE) -> tuple[Torc
     own_store.mkdir(parents=True)
     for n in models:  # copies: a `make mars` during the session must not change what this server loads
         shutil.copy2(store / f"{n}.mar", own_store / f"{n}.mar")
-    inf, mgmt, met, g1, g2 = free_ports(5)
+    inf, mgmt, met, g1, g2, worker_met = free_ports(6)
     props = configgen.render_properties(
         cfg,
         "local",
@@ -140,7 +145,7 @@ def start_session_server(tmp_dir: Path, store: Path = MODEL_STORE) -> tuple[Torc
     ts_config = tmp_dir / "config.properties"
     ts_config.write_text(props, encoding="utf-8")
     log_dir = tmp_dir / "logs"
-    server = Server.from_properties(ts_config, own_store, log_dir)
+    server = Server.from_properties(ts_config, own_store, log_dir, worker_metrics_port=worker_met)
     t0 = time.monotonic()
     server.start(ts_config)
     try:

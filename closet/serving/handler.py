@@ -21,7 +21,7 @@ from closet import config as closet_config
 from closet.errors import ClosetError
 from closet.mar import read_build_info, verify_manifest
 from closet.metrics import PipelineMetrics
-from closet.serving import kserve_v2
+from closet.serving import kserve_v2, worker_metrics
 from closet.serving.options import Option, ParsedRequest, parse_request
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ class ClosetHandler:
         self.device = select_device(props.get("gpu_id"))
         self.config = closet_config.load(model_dir=self.model_dir)
         self.metrics = PipelineMetrics(getattr(context, "metrics", None), self.name)
+        worker_metrics.serve_from_env()  # the own-bucket histograms' port, when the launcher asks for it
         self.load(self.model_dir, context)
         log.info("%s ready on %s", self.name, self.device)
         self.initialized = True  # readiness last
