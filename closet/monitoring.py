@@ -37,11 +37,14 @@ log = logging.getLogger(__name__)
 
 MONITORING_DIR = REPO_ROOT / "monitoring"
 RULES_DIR = MONITORING_DIR / "rules"
-# Order matters only for reading: alerts use the recording rules of the other two files.
-RULE_FILES = (RULES_DIR / "recording.yml", RULES_DIR / "autoscaling.yml", RULES_DIR / "alerts.yml")
+# Order matters only for reading: alerts use the recording rules of the other files. slo.yml is
+# generated from the SLO file (closet_dev/slo_rules.py).
+RULE_FILES = (
+    RULES_DIR / "recording.yml", RULES_DIR / "autoscaling.yml", RULES_DIR / "alerts.yml", RULES_DIR / "slo.yml",
+)
 AUTOSCALING_RULES = RULES_DIR / "autoscaling.yml"
 PROMETHEUS_TEMPLATE = MONITORING_DIR / "prometheus.yml"
-PROMTOOL_TESTS = MONITORING_DIR / "tests" / "alerts.test.yml"
+PROMTOOL_TESTS = (MONITORING_DIR / "tests" / "alerts.test.yml", MONITORING_DIR / "tests" / "slo.test.yml")
 DASHBOARD = MONITORING_DIR / "grafana" / "closet.json"
 # The scrape job of every closet metrics endpoint; the chart's ServiceMonitor yields the same job
 # (jobLabel: app.kubernetes.io/part-of), and ClosetTargetDown and the SLO rules select it.
