@@ -436,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m closet.monitoring")
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("config", help="render monitoring/prometheus.yml for a local scrape target")
-    c.add_argument("--target", help="host:port of TorchServe's metrics API (default: config/closet.yaml)")
+    c.add_argument("--target", action="append",
+                   help="host:port to scrape, repeatable (default: the metrics and worker metrics ports of config/closet.yaml)")
     c.add_argument("--scrape-interval", default="5s")
     c.add_argument("--out", required=True)
     sub.add_parser("autoscaling", help="print the autoscaling recording rule")
@@ -447,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
             from closet import config as closet_config
 
             s = closet_config.load().server
-            target = f"{s.bind}:{s.metrics_port}"
+            target = [f"{s.bind}:{s.metrics_port}", f"{s.bind}:{s.worker_metrics_port}"]
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(render_prometheus_config(target, args.scrape_interval), encoding="utf-8")

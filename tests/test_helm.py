@@ -422,9 +422,10 @@ def test_pod_hardening_probes_and_shutdown(rendered):
         assert mounts["/tmp"] in empty and mounts["/home/model-server/logs"] in empty
         env = {e["name"]: e["value"] for e in c["env"]}
         assert env["TEMP"] == env["TMPDIR"] == "/tmp"  # torchserve unpacks MARs into $TEMP
-        # Startup and readiness on the models (/ping); liveness on the process (tests/infra/test_chart_rollout.py).
+        # Startup and readiness on the models (ready.py), liveness on the process
+        # (tests/infra/test_chart_rollout.py, tests/infra/test_chart_probes_live.py).
         for probe in ("startupProbe", "readinessProbe"):
-            assert c[probe]["httpGet"] == {"path": "/ping", "port": "inference"}
+            assert c[probe]["exec"]["command"][1] == "/home/model-server/config/ready.py"
         assert c["livenessProbe"]["httpGet"] == {"path": "/api-description", "port": "inference"}
         start = c["startupProbe"]
         assert start["periodSeconds"] * start["failureThreshold"] >= 300  # model loading

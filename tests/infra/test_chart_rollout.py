@@ -86,10 +86,10 @@ def zero_downtime_problems(docs: list[dict]) -> list[str]:
         problems.append("no pod is ever evictable: node drains would wait forever")
     dep = one(docs, "Deployment")
     c = dep["spec"]["template"]["spec"]["containers"][0]
-    if c["readinessProbe"]["httpGet"]["path"] != "/ping":
-        problems.append("readiness does not check the models (/ping)")
-    if c["livenessProbe"]["httpGet"]["path"] == "/ping":
-        problems.append("liveness checks the models: one failing model restarts the whole pod")
+    if "--models" not in c["readinessProbe"].get("exec", {}).get("command", []):
+        problems.append("readiness does not check the models (ready.py --models)")
+    if "httpGet" not in c["livenessProbe"] or c["livenessProbe"]["httpGet"]["path"] == "/ping":
+        problems.append("liveness does not check the frontend alone: one failing model could restart the pod")
     start = c["startupProbe"]
     budget = start["periodSeconds"] * start["failureThreshold"]
     if dep["spec"]["progressDeadlineSeconds"] <= budget + dep["spec"].get("minReadySeconds", 0):
@@ -159,9 +159,13 @@ def test_a_percentage_budget_and_max_unavailable_render(chart, apis):
 
 
 def test_probes_split_the_process_from_the_models(chart):
-    c = one(chart(), "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    assert c["startupProbe"]["httpGet"] == {"path": "/ping", "port": "inference"}
-    assert c["readinessProbe"]["httpGet"] == {"path": "/ping", "port": "inference"}
+    """Readiness and startup ask the management API about every enabled model; liveness asks the
+    frontend only (tests/infra/test_chart_probes_live.py runs them against a real TorchServe)."""
+    c = one(chart(sets=("models.parsing.enabled=false",)), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    command = c["readinessProbe"]["exec"]["command"]
+    assert c["startupProbe"]["exec"]["command"] == command
+    assert command[command.index("--models") + 1] == "segmentation,translation,closet"
+    assert command[command.index("--management") + 1] == "http://127.0.0.1:8081"  # loopback only
     assert c["livenessProbe"]["httpGet"] == {"path": "/api-description", "port": "inference"}
     # Liveness gives a busy pod longer than readiness before acting.
     live, ready = c["livenessProbe"], c["readinessProbe"]

@@ -167,7 +167,26 @@ The autoscaler this release really gets (NOTES.txt says why when it differs from
 {{- if include "closet.autoscaler" . }}{{ .Values.autoscaling.minReplicas }}{{ else }}{{ .Values.replicaCount }}{{ end }}
 {{- end }}
 
-{{/* Where the ConfigMap (config.properties, metrics.yaml) is mounted. */}}
+{{/*
+The startup/readiness exec probe: scripts/ready.py (mounted from the ConfigMap) asks the
+loopback management API whether every enabled model has minWorkers READY workers.
+*/}}
+{{- define "closet.readyProbe" -}}
+exec:
+  command:
+    - {{ .Values.probes.python }}
+    - {{ include "closet.configDir" . }}/ready.py
+    - --management
+    - http://127.0.0.1:{{ .Values.torchserve.ports.management }}
+    - --models
+    - {{ include "closet.modelNames" . }}
+    {{- if .Values.torchserve.tokenAuthorization }}
+    - --key-file
+    - /home/model-server/work/key_file.json
+    {{- end }}
+{{- end }}
+
+{{/* Where the ConfigMap (config.properties, metrics.yaml, ready.py) is mounted. */}}
 {{- define "closet.configDir" -}}
 /home/model-server/config
 {{- end }}
