@@ -52,7 +52,10 @@ def _template_args(chart: Path, files, sets, apis) -> list[str]:
 @pytest.fixture(scope="session")
 def apis():
     return SimpleNamespace(
-        operator=PROMETHEUS_OPERATOR, adapter=PROMETHEUS_ADAPTER, metrics_server=METRICS_SERVER, keda=KEDA,
+        operator=PROMETHEUS_OPERATOR,
+        adapter=PROMETHEUS_ADAPTER,
+        metrics_server=METRICS_SERVER,
+        keda=KEDA,
         full=FULL_CLUSTER,
     )
 
@@ -110,7 +113,10 @@ def validate_crs():
     def run(objects: list[dict]) -> list[dict]:
         r = subprocess.run(
             [node, str(ROOT / "k8s" / "validate" / "validate_crs.mjs"), str(NODE_MODULES)],
-            input=json.dumps(objects), capture_output=True, text=True, timeout=120,
+            input=json.dumps(objects),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         results = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
         assert len(results) == len(objects), r.stderr

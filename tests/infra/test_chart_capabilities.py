@@ -76,8 +76,9 @@ def test_assume_api_versions_forces_rendering(chart, apis, validate_crs):
 
 
 def test_disabled_monitoring_stays_off_with_the_api_present(chart, apis):
-    docs = chart(sets=("monitoring.serviceMonitor.enabled=false", "monitoring.prometheusRule.enabled=false"),
-                 apis=apis.full)
+    docs = chart(
+        sets=("monitoring.serviceMonitor.enabled=false", "monitoring.prometheusRule.enabled=false"), apis=apis.full
+    )
     assert not [d for d in docs if d["apiVersion"].startswith("monitoring.coreos.com/")]
 
 
@@ -96,8 +97,10 @@ def test_hpa_on_queue_time_needs_the_custom_metrics_api(chart, apis):
 def test_hpa_falls_back_to_cpu_without_an_adapter(chart, apis):
     docs = chart(apis=apis.metrics_server)
     (metric,) = hpa(docs)["spec"]["metrics"]
-    assert metric == {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
-                                                                                  "averageUtilization": 70}}}
+    assert metric == {
+        "type": "Resource",
+        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+    }
     assert "replicas" not in deployment(docs)["spec"]
     # CPU fallback turned off: no HPA, fixed replicas.
     docs = chart(sets=("autoscaling.withoutAdapter=off",), apis=apis.metrics_server)

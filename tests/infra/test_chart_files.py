@@ -19,8 +19,12 @@ HELM = ROOT / ".cache" / "bin" / "helm"
 
 
 def test_chart_has_no_symlinks():
-    links = [str(Path(d, n).relative_to(ROOT)) for d, dirs, files in os.walk(CHART) for n in dirs + files
-             if Path(d, n).is_symlink()]
+    links = [
+        str(Path(d, n).relative_to(ROOT))
+        for d, dirs, files in os.walk(CHART)
+        for n in dirs + files
+        if Path(d, n).is_symlink()
+    ]
     assert not links, f"symlinks in the chart (Argo CD refuses those leaving it; helm warns): {links}"
 
 
@@ -79,8 +83,7 @@ def test_readme_documents_every_value():
         else:
             yield prefix
 
-    undocumented = [p for p in leaves(values)
-                    if not any(p == k or p.startswith(k + ".") for k in rows)]
+    undocumented = [p for p in leaves(values) if not any(p == k or p.startswith(k + ".") for k in rows)]
     assert not undocumented, undocumented
     readme = (CHART / "README.md").read_text(encoding="utf-8")
     assert "| `replicaCount` | int | `2` |" in readme
@@ -100,11 +103,19 @@ def test_readme_generator_reads_helm_docs_comments():
 
 def test_chart_names_only_files_that_exist():
     """Paths the chart's comments and messages point at (values.yaml once named a missing test file)."""
-    text = "\n".join(p.read_text(encoding="utf-8") for p in CHART.rglob("*") if p.is_file()
-                     and p.suffix in (".yaml", ".tpl", ".txt", ".gotmpl", ".json") and "files" not in p.parts)
+    text = "\n".join(
+        p.read_text(encoding="utf-8")
+        for p in CHART.rglob("*")
+        if p.is_file() and p.suffix in (".yaml", ".tpl", ".txt", ".gotmpl", ".json") and "files" not in p.parts
+    )
     # Repo-relative paths only: not inside another path (helm/closet/...), a URL or an image name.
-    paths = set(re.findall(r"(?<![\w/.:@-])((?:tests|docs|monitoring|config|k8s|closet|closet_dev|loadtest|docker)/"
-                           r"[\w./-]*\w)", text))
+    paths = set(
+        re.findall(
+            r"(?<![\w/.:@-])((?:tests|docs|monitoring|config|k8s|closet|closet_dev|loadtest|docker)/"
+            r"[\w./-]*\w)",
+            text,
+        )
+    )
     assert paths, "no repo paths found: the pattern is broken"
     missing = sorted(p for p in paths if "*" not in p and not (ROOT / p).exists())
     assert not missing, missing

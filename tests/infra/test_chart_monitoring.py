@@ -36,8 +36,9 @@ def test_both_metrics_ports_are_scraped_served_and_reachable(chart, apis):
     # The workers bind what the container exposes, and write where the emptyDir is mounted.
     assert env["CLOSET_WORKER_METRICS_ADDRESS"] == f"0.0.0.0:{ports['worker-metrics']}"
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
-    volume = next(v for v in dep["spec"]["template"]["spec"]["volumes"]
-                  if v["name"] == mounts[env["PROMETHEUS_MULTIPROC_DIR"]])
+    volume = next(
+        v for v in dep["spec"]["template"]["spec"]["volumes"] if v["name"] == mounts[env["PROMETHEUS_MULTIPROC_DIR"]]
+    )
     assert volume["emptyDir"]["medium"] == "Memory"
     (np,) = by_kind(docs, "NetworkPolicy")
     metrics_rule = next(r for r in np["spec"]["ingress"] if {"port": "metrics", "protocol": "TCP"} in r["ports"])
@@ -47,8 +48,9 @@ def test_both_metrics_ports_are_scraped_served_and_reachable(chart, apis):
 def test_runbook_urls_get_the_base_url(chart, apis):
     base = "https://gitlab.example.com/closet/-/blob/main/"
     plain = by_kind(chart(apis=apis.operator), "PrometheusRule")[0]["spec"]["groups"]
-    based = by_kind(chart(sets=(f"monitoring.prometheusRule.runbookBaseURL={base}",), apis=apis.operator),
-                    "PrometheusRule")[0]["spec"]["groups"]
+    based = by_kind(
+        chart(sets=(f"monitoring.prometheusRule.runbookBaseURL={base}",), apis=apis.operator), "PrometheusRule"
+    )[0]["spec"]["groups"]
     pairs = [(a, b) for ga, gb in zip(plain, based) for a, b in zip(ga["rules"], gb["rules"]) if "alert" in a]
     assert len(pairs) >= 12
     for a, b in pairs:

@@ -57,7 +57,7 @@ def rendered_probes(chart, tmp_path: Path, management: str, models: list[str]) -
     assert c["livenessProbe"]["httpGet"]["port"] == "inference"
 
     def ready(*names: str) -> subprocess.CompletedProcess:
-        cmd = [*command[:models_at], ",".join(names), *command[models_at + 1:]]
+        cmd = [*command[:models_at], ",".join(names), *command[models_at + 1 :]]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=c["readinessProbe"]["timeoutSeconds"])
 
     return {"ready": ready, "liveness": c["livenessProbe"]["httpGet"]["path"]}
@@ -67,8 +67,22 @@ def build_mar(store: Path, work: Path, name: str, handler_text: str) -> None:
     handler = work / f"{name}_handler.py"
     handler.write_text(handler_text)
     archiver = Path(sys.executable).parent / "torch-model-archiver"
-    subprocess.run([str(archiver), "--model-name", name, "--version", "1.0", "--handler", str(handler),
-                    "--export-path", str(store), "--force"], check=True, timeout=120)
+    subprocess.run(
+        [
+            str(archiver),
+            "--model-name",
+            name,
+            "--version",
+            "1.0",
+            "--handler",
+            str(handler),
+            "--export-path",
+            str(store),
+            "--force",
+        ],
+        check=True,
+        timeout=120,
+    )
 
 
 def get(url: str) -> requests.Response:
@@ -81,12 +95,23 @@ def test_readiness_follows_the_models_and_liveness_the_process(chart, tmp_path):
     monitoring.build_probe_mar(store)
     build_mar(store, tmp_path, "slow", SLOW_HANDLER)
     build_mar(store, tmp_path, "broken", BROKEN_HANDLER)
-    ports = {k: monitoring.free_port() for k in ("inference", "management", "metrics", "grpc_inference",
-                                                  "grpc_management")}
-    props = configgen.render_properties(closet_config.load(), "local", ports=ports, model_store=str(store),
-                                        metrics_config=str(closet_config.REPO_ROOT / configgen.METRICS_CONFIG_PATH))
-    props = "\n".join("load_models=probe.mar,slow.mar,broken.mar" if line.startswith("load_models=") else line
-                      for line in props.splitlines()) + "\n"
+    ports = {
+        k: monitoring.free_port() for k in ("inference", "management", "metrics", "grpc_inference", "grpc_management")
+    }
+    props = configgen.render_properties(
+        closet_config.load(),
+        "local",
+        ports=ports,
+        model_store=str(store),
+        metrics_config=str(closet_config.REPO_ROOT / configgen.METRICS_CONFIG_PATH),
+    )
+    props = (
+        "\n".join(
+            "load_models=probe.mar,slow.mar,broken.mar" if line.startswith("load_models=") else line
+            for line in props.splitlines()
+        )
+        + "\n"
+    )
     ts_config = tmp_path / "config.properties"
     ts_config.write_text(props)
     server = Server.from_properties(ts_config, store, tmp_path / "logs")
@@ -110,8 +135,12 @@ def test_readiness_follows_the_models_and_liveness_the_process(chart, tmp_path):
             assert _status(url + probes["liveness"]) == 200
             time.sleep(2)
         # The healthy models answer in the same pod all along.
-        r = requests.post(f"{url}/predictions/probe", data=monitoring.sample_images()["good"],
-                          headers={"Content-Type": "application/octet-stream"}, timeout=60)
+        r = requests.post(
+            f"{url}/predictions/probe",
+            data=monitoring.sample_images()["good"],
+            headers={"Content-Type": "application/octet-stream"},
+            timeout=60,
+        )
         assert r.status_code == 200, r.text
         # 3. A pod whose models all serve is ready (the same command without `broken`; the model
         #    API that could unregister it is off in closet's config).

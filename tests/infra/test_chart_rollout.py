@@ -111,8 +111,7 @@ def test_defaults_upgrade_and_drain_without_an_outage(chart, apis, name, cluster
 
 def test_gpu_pool_setting_needs_no_spare_gpu_and_still_serves(chart, apis):
     """values.yaml's alternative for a full GPU pool: no surge pod, one pod replaced at a time."""
-    docs = chart(sets=("strategy.rollingUpdate.maxSurge=0", "strategy.rollingUpdate.maxUnavailable=1"),
-                 apis=apis.full)
+    docs = chart(sets=("strategy.rollingUpdate.maxSurge=0", "strategy.rollingUpdate.maxUnavailable=1"), apis=apis.full)
     r = rollout(docs)
     assert r["ceiling"] == r["replicas"]  # no extra GPU
     assert r["floor"] == r["replicas"] - 1 >= 1  # capacity dips by one pod, never to zero
@@ -121,8 +120,15 @@ def test_gpu_pool_setting_needs_no_spare_gpu_and_still_serves(chart, apis):
 
 def test_the_rules_catch_an_outage(chart):
     """The check can fail: one replica replaced in place, no PodDisruptionBudget."""
-    docs = chart(sets=("replicaCount=1", "podDisruptionBudget.enabled=false", "autoscaling.enabled=false",
-                       "strategy.rollingUpdate.maxSurge=0", "strategy.rollingUpdate.maxUnavailable=1"))
+    docs = chart(
+        sets=(
+            "replicaCount=1",
+            "podDisruptionBudget.enabled=false",
+            "autoscaling.enabled=false",
+            "strategy.rollingUpdate.maxSurge=0",
+            "strategy.rollingUpdate.maxUnavailable=1",
+        )
+    )
     problems = zero_downtime_problems(docs)
     assert any("rolling update may leave 0 of 1" in p for p in problems), problems
     assert any("node drain may evict every pod" in p for p in problems), problems
@@ -133,11 +139,15 @@ def test_the_rules_catch_an_outage(chart):
 @pytest.mark.parametrize(
     "sets, message",
     [
-        (("strategy.rollingUpdate.maxSurge=0", "strategy.rollingUpdate.maxUnavailable=0"),
-         "maxSurge and maxUnavailable cannot both be 0"),
+        (
+            ("strategy.rollingUpdate.maxSurge=0", "strategy.rollingUpdate.maxUnavailable=0"),
+            "maxSurge and maxUnavailable cannot both be 0",
+        ),
         (("podDisruptionBudget.minAvailable=2",), "leaves no pod evictable with 2 pods"),
-        (("autoscaling.enabled=false", "replicaCount=3", "podDisruptionBudget.minAvailable=3"),
-         "leaves no pod evictable with 3 pods"),
+        (
+            ("autoscaling.enabled=false", "replicaCount=3", "podDisruptionBudget.minAvailable=3"),
+            "leaves no pod evictable with 3 pods",
+        ),
         (("podDisruptionBudget.maxUnavailable=1",), "set exactly one of minAvailable and maxUnavailable"),
         (("podDisruptionBudget.minAvailable=",), "set exactly one of minAvailable and maxUnavailable"),
         (("progressDeadlineSeconds=600",), "must exceed the startup probe's budget (600 s)"),
@@ -186,8 +196,9 @@ def test_budget_and_selector_cover_exactly_the_serving_pods(chart, apis):
 def test_an_upgrade_keeps_the_immutable_selector(chart, apis):
     """matchLabels cannot change on upgrade: nothing version- or value-dependent may enter it."""
     before = one(chart(apis=apis.full), "Deployment")["spec"]["selector"]
-    after = one(chart("values-cpu.yaml", sets=("image.tag=9.9.9-cpu", "podLabels.team=x"), apis=apis.full),
-                "Deployment")["spec"]["selector"]
+    after = one(
+        chart("values-cpu.yaml", sets=("image.tag=9.9.9-cpu", "podLabels.team=x"), apis=apis.full), "Deployment"
+    )["spec"]["selector"]
     assert before == after
     assert not any(re.search(r"version|chart", k) for k in before["matchLabels"])
 

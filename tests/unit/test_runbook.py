@@ -24,8 +24,13 @@ def anchors(markdown: str) -> set[str]:
 
 
 def alerts() -> list[dict]:
-    return [r for f in monitoring.RULE_FILES for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"]
-            if "alert" in r]
+    return [
+        r
+        for f in monitoring.RULE_FILES
+        for g in yaml.safe_load(f.read_text())["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    ]
 
 
 def test_every_alert_has_a_runbook_section():

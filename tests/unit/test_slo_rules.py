@@ -52,8 +52,9 @@ def test_latency_threshold_must_be_a_bucket_bound():
         slo_rules.render({"p95_ms": 2500.0, "max_error_ratio": 0.01})
 
 
-@pytest.mark.parametrize("text", ["p95_ms: 3000\n", "p95_ms: 3000\nmax_error_ratio: 1.5\n",
-                                  "p95_ms: -1\nmax_error_ratio: 0.01\n"])
+@pytest.mark.parametrize(
+    "text", ["p95_ms: 3000\n", "p95_ms: 3000\nmax_error_ratio: 1.5\n", "p95_ms: -1\nmax_error_ratio: 0.01\n"]
+)
 def test_bad_slo_files_are_refused(tmp_path, text):
     f = tmp_path / "slo.yaml"
     f.write_text(text)
