@@ -240,9 +240,12 @@ def test_prometheus_sees_the_latency_buckets(stack):
     r = prom.query('count by (le) (closet_stage_seconds_bucket{model_name="probe", stage="handler"})')
     les = sorted(float(x["metric"]["le"]) for x in r["data"]["result"])
     assert les == [*STAGE_SECONDS.buckets, math.inf]
-    p95 = _value(prom, 'max(closet:model_seconds:p95_rate1m{model_name="probe"})')
-    # The probe's batches sleep ~4 x 2 ms: well inside the first buckets, far from the 60 s top.
-    assert 0 < p95 <= STAGE_SECONDS.buckets[3], p95
+    # The p95 over the whole run (the 1m recording rules go NaN once the load is a minute old).
+    p95 = _value(prom, 'histogram_quantile(0.95, sum by (le) (increase('
+                       'closet_stage_seconds_bucket{model_name="probe", stage="handler"}[1h])))')
+    # The probe's batches take milliseconds (up to ~0.5 s on a loaded machine): resolved inside
+    # the buckets, not pinned at a top bucket.
+    assert 0 < p95 < STAGE_SECONDS.buckets[-1], p95
 
 
 def _handler_batches(url: str) -> float:

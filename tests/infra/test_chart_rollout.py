@@ -134,6 +134,13 @@ def test_the_rules_catch_an_outage(chart):
     assert any("node drain may evict every pod" in p for p in problems), problems
     docs = chart(sets=("strategy.rollingUpdate.maxSurge=50%", "strategy.rollingUpdate.maxUnavailable=100%"))
     assert any("leave 0 of 2" in p for p in zero_downtime_problems(docs))
+    # Recreate stops every pod first: valid Kubernetes, and an outage the rules name.
+    docs = chart(sets=("strategy.type=Recreate",))
+    assert one(docs, "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+    import kubernetes_validate
+
+    kubernetes_validate.validate(one(docs, "Deployment"), "1.29.0", strict=True)
+    assert any("leave 0 of 2" in p for p in zero_downtime_problems(docs))
 
 
 @pytest.mark.parametrize(
@@ -210,3 +217,12 @@ def test_shutdown_waits_for_in_flight_requests(chart):
     # The pod keeps serving while its endpoint removal propagates, then has time left to finish.
     assert drain_s >= c["readinessProbe"]["periodSeconds"]
     assert pod["terminationGracePeriodSeconds"] > drain_s
+
+
+def test_notes_state_the_upgrade_behaviour(chart_notes):
+    assert "Upgrades: RollingUpdate (maxSurge 1, maxUnavailable 0), at least 2 pods; node drains keep 1 available" in (
+        chart_notes()
+    )
+    notes = chart_notes(sets=("strategy.type=Recreate",))
+    assert "Upgrades: Recreate (every pod stops before the new ones start: an outage), at least 2 pods" in notes
+    assert "spare GPU" not in notes
