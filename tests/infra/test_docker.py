@@ -1,6 +1,6 @@
 """docker/Dockerfile: hadolint clean, built on the official TorchServe 0.12 images, multi-stage,
 non-root, with a HEALTHCHECK. (No Docker engine here: the build itself is not run; checkov scans
-the Dockerfile in tests/test_helm.py::test_checkov_clean_except_listed_skips.)"""
+the Dockerfile in tests/infra/test_helm.py::test_checkov_clean_except_listed_skips.)"""
 
 from __future__ import annotations
 
