@@ -8,7 +8,7 @@ keypoints (closet.body):
   canonical body layout "B" (units: torso length, origin mid-shoulder, x toward the person's
   left, y down): shoulder and hip joints at (+-0.27, 0) and (+-0.27, 1); each sleeve hangs
   beside the torso, shoulder -> elbow (+-0.37, 0.5) -> wrist (+-0.39, 0.97).
-  parts: the torso (|x| <= 0.29, and everything above the shoulder line) maps by the
+  parts: the sleeves are the bands 0.29 < |x| <= 0.55 (to y 1.15), the torso all else maps by the
   homography of its four joints; each upper arm and forearm by a rotation-and-scale along its
   bone (shoulder -> elbow, elbow -> wrist), across the bone scaled from the canonical sleeve to
   this body's sleeve width. Forearms are drawn over upper arms over the torso.
@@ -49,7 +49,9 @@ from closet.garment import GarmentParse, arm_region, torso_region
 # -- the canonical layout ------------------------------------------------------
 TOP = -0.10  # the frame's top row in B: the collar, above the shoulder joints
 HIP_LENGTH = 1.0 - TOP  # a hip-length garment's frame length
-TORSO_HALF = 0.29  # |x| above this (below the collar) is sleeve
+TORSO_HALF = 0.29  # TORSO_HALF < |x| <= ARM_OUTER, TOP < y <= ARM_BOTTOM is sleeve; the rest torso
+ARM_OUTER = 0.55
+ARM_BOTTOM = 1.15
 ELBOW_Y = 0.5
 CANON_QUAD = np.float32([[-0.27, 0.0], [0.27, 0.0], [0.27, 1.0], [-0.27, 1.0]])  # R/L shoulder, L/R hip
 CANON_ARM = {  # side sign (x) -> shoulder, elbow, wrist
@@ -78,7 +80,7 @@ TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on filled skin
 INPAINT_RADIUS = 5
 # The torso's core in B, kept as garment: |x| <= CORE_HALF, CORE_TOP <= y <= CORE_BOTTOM.
-CORE_HALF, CORE_TOP, CORE_BOTTOM = 0.22, 0.12, 0.92
+CORE_HALF, CORE_TOP, CORE_BOTTOM = TORSO_HALF, 0.0, 1.0
 # Old garment uncovered above this B height (shoulders, neck) or on the arms becomes skin;
 # lower down, background.
 SKIN_BELOW_SHOULDERS = 0.3
@@ -114,7 +116,7 @@ def part_of(b: np.ndarray) -> np.ndarray:
     """Part code of B points (N, 2): sleeve beside the torso, torso elsewhere."""
     x, y = b[:, 0], b[:, 1]
     code = np.full(len(b), TORSO, np.int8)
-    arm = (np.abs(x) > TORSO_HALF) & (y > TOP)
+    arm = (np.abs(x) > TORSO_HALF) & (np.abs(x) <= ARM_OUTER) & (y > TOP) & (y <= ARM_BOTTOM)
     upper = y < ELBOW_Y
     code[arm & (x < 0) & upper] = UPPER_R
     code[arm & (x < 0) & ~upper] = FORE_R
@@ -408,6 +410,11 @@ def render_swap(image: np.ndarray, parse: GarmentParse, source: CanonicalView, g
     core = (ok & (part_of(b) == TORSO) & (np.abs(b[:, 0]) <= CORE_HALF) & (b[:, 1] >= CORE_TOP)
             & (b[:, 1] <= CORE_BOTTOM)).reshape(h, w)
     cover = np.where(core & old[rows, cols], 1.0, cover)
+    # A hidden arm is behind something (the astronaut's helmet): nothing is drawn past the torso
+    # on that side.
+    for side, arm in ((-1, body.right_arm), (+1, body.left_arm)):
+        if not arm.seen:
+            cover[(ok & (b[:, 0] * side > TORSO_HALF)).reshape(h, w)] = 0.0
     cover[parse.head[rows, cols]] = 0.0  # a collar never covers the face or hair
     gen = _gray(np.asarray(generated)).astype(np.float32)
     gen_out = _sample(cv2.GaussianBlur(gen, (0, 0), 1.0), cr_out, 1.0).reshape(h, w)
