@@ -8,7 +8,7 @@ keypoints (closet.body):
   canonical body layout "B" (units: torso length, origin mid-shoulder, x toward the person's
   left, y down): shoulder and hip joints at (+-0.27, 0) and (+-0.27, 1); each sleeve hangs
   beside the torso, shoulder -> elbow (+-0.37, 0.5) -> wrist (+-0.39, 0.97).
-  parts: the sleeves are the bands 0.29 < |x| <= 0.55 (to y 1.15), the torso all else maps by the
+  parts: the sleeves are the bands 0.29 < |x| <= 0.75 (to y 1.4), the torso all else maps by the
   homography of its four joints; each upper arm and forearm by a rotation-and-scale along its
   bone (shoulder -> elbow, elbow -> wrist), across the bone scaled from the canonical sleeve to
   this body's sleeve width. Forearms are drawn over upper arms over the torso.
@@ -22,9 +22,10 @@ frame). A hidden arm (closet.body.Arm.seen False) is drawn as the mirror image o
 sleeve, and garment that lies past the photo's edge is completed with the garment's mean gray,
 so the translator sees a whole garment.
 
-`render_swap` maps the translator's output back: its silhouette is read in the frame of the
-target category's typical length (`CATEGORY_LENGTH`: a dress reaches the knees, a coat the
-thighs), so the new garment region follows the category. Then
+`render_swap` maps the translator's output back: its silhouette is read in a frame as wide as
+the source's and as long as the target category's typical garment (`CATEGORY_LENGTH`: a dress
+reaches the knees, a coat the thighs), so the sleeves stay on the arms and the hem follows
+the category. Then
   - new region inside the old garment: the photo's own pixels, lightness shaded by the
     generator's change (output minus input, low-passed);
   - new region beyond the old garment: texture from the old garment, mirrored back and forth
@@ -50,8 +51,8 @@ from closet.garment import GarmentParse, arm_region, torso_region
 TOP = -0.10  # the frame's top row in B: the collar, above the shoulder joints
 HIP_LENGTH = 1.0 - TOP  # a hip-length garment's frame length
 TORSO_HALF = 0.29  # TORSO_HALF < |x| <= ARM_OUTER, TOP < y <= ARM_BOTTOM is sleeve; the rest torso
-ARM_OUTER = 0.55
-ARM_BOTTOM = 1.15
+ARM_OUTER = 0.75
+ARM_BOTTOM = 1.4
 ELBOW_Y = 0.5
 CANON_QUAD = np.float32([[-0.27, 0.0], [0.27, 0.0], [0.27, 1.0], [-0.27, 1.0]])  # R/L shoulder, L/R hip
 CANON_ARM = {  # side sign (x) -> shoulder, elbow, wrist
@@ -108,7 +109,8 @@ class CanonicalView:
 class RenderResult:
     image: np.ndarray  # uint8 (H, W, 3)
     result_mask: np.ndarray  # bool (H, W): the garment as it is in the output
-    target_length: float
+    target_length: float  # the frame the generator's drawing was read in: length and width
+    frame_width: float
 
 
 # -- geometry ------------------------------------------------------------------
@@ -199,18 +201,21 @@ def image_to_b(parts: Parts, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, ok
 
 
-def frame_grid(size: int, length: float) -> np.ndarray:
-    """B coordinates (size*size, 2) of the pixel centres of a size x size frame of length L."""
-    c = (np.arange(size) + 0.5) * length / size
-    xs = c - length / 2
-    ys = TOP + c
+def frame_grid(size: int, length: float, width: float | None = None) -> np.ndarray:
+    """B coordinates (size*size, 2) of the pixel centres of a size x size frame of length L
+    (and width W, default L)."""
+    width = length if width is None else width
+    c = np.arange(size) + 0.5
+    xs = c * width / size - width / 2
+    ys = TOP + c * length / size
     gx, gy = np.meshgrid(xs, ys)
     return np.stack([gx.ravel(), gy.ravel()], axis=1)
 
 
-def b_to_frame(b: np.ndarray, size: int, length: float) -> np.ndarray:
+def b_to_frame(b: np.ndarray, size: int, length: float, width: float | None = None) -> np.ndarray:
     """(col, row) continuous pixel coordinates (pixel centres at +0.5) of B points."""
-    return np.stack([b[:, 0] * size / length + size / 2, (b[:, 1] - TOP) * size / length], axis=1)
+    width = length if width is None else width
+    return np.stack([b[:, 0] * size / width + size / 2, (b[:, 1] - TOP) * size / length], axis=1)
 
 
 def garment_length(parts: Parts, mask: np.ndarray) -> float:
@@ -234,7 +239,7 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
 
 
 def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
-                   length: float | None = None) -> CanonicalView:
+                   length: float | None = None, width: float | None = None) -> CanonicalView:
     """The garment under `mask` as Fashion-MNIST would show it: gray, on black, centred, S x S.
 
     Args:
@@ -243,6 +248,8 @@ def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
         body: the person (closet.body.body_from_keypoints).
         size: S, the translator's img_size or the judge's input size.
         length: frame length in torso lengths; None measures the garment (garment_length).
+        width: frame width; None: the length (a square frame, as Fashion-MNIST's). Only the
+            round trip of a render (RenderResult.frame_width) sets it.
     Returns:
         CanonicalView: gray uint8 (S, S) whose garment pixels have Fashion-MNIST's mean/spread
         of gray (FMNIST_MEAN / FMNIST_STD), background 0; the coverage; the length used.
@@ -250,7 +257,7 @@ def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
     parts = body_parts(body)
     length = garment_length(parts, mask) if length is None else float(length)
     big = size * SUPERSAMPLE
-    b = frame_grid(big, length)
+    b = frame_grid(big, length, width)
     xy, ok = b_to_image(parts, b, mirror_hidden=True)
     h, w = mask.shape
     xy = np.where(ok[:, None], xy, -1e4)
@@ -315,13 +322,13 @@ def _sample(img: np.ndarray, cr: np.ndarray, scale: float) -> np.ndarray:
                      borderMode=cv2.BORDER_CONSTANT, borderValue=0).ravel()[:n]
 
 
-def _new_region_box(parts: Parts, sil: np.ndarray, length: float, old: np.ndarray, pad: int, shape):
+def _new_region_box(parts: Parts, sil: np.ndarray, length: float, width: float, old: np.ndarray, pad: int, shape):
     """Bounding box (rows, cols) of the old garment and of the silhouette mapped onto the body."""
     s = sil.shape[0]
     ys, xs = np.nonzero(sil > 0.5)
     step = max(1, ys.size // 4000)
     cr = np.stack([xs[::step], ys[::step]], axis=1).astype(np.float64) + 0.5
-    b = np.stack([(cr[:, 0] - s / 2) * length / s, TOP + cr[:, 1] * length / s], axis=1)
+    b = np.stack([(cr[:, 0] - s / 2) * width / s, TOP + cr[:, 1] * length / s], axis=1)
     xy, ok = b_to_image(parts, b, mirror_hidden=False)
     xy = xy[ok]
     h, w = shape[:2]
@@ -396,13 +403,16 @@ def render_swap(image: np.ndarray, parse: GarmentParse, source: CanonicalView, g
     s_big = sil.shape[0]
     size = source.gray.shape[0]
     r = dilation_radius(image.shape)
-    rows, cols = _new_region_box(parts, sil, length, old, pad=2 * r + 2, shape=image.shape)
+    # The frame keeps the source's width and takes the category's length: the drawing's sleeves
+    # stay on the arms, its hem moves with the category.
+    width = source.length
+    rows, cols = _new_region_box(parts, sil, length, width, old, pad=2 * r + 2, shape=image.shape)
     h, w = rows.stop - rows.start, cols.stop - cols.start
     gy, gx = np.mgrid[rows, cols]
     pts = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float64) + 0.5
     b, ok = image_to_b(parts, pts)
     b = np.where(ok[:, None], b, -1e3)
-    cr_out = b_to_frame(b, size, length)
+    cr_out = b_to_frame(b, size, length, width)
     cover = (_sample(sil, cr_out, s_big / size) * ok).reshape(h, w)
     # Every category covers the chest and belly: the old garment stays there whatever the
     # generator's drawing (its neck opening, dark folds under the threshold); the shape changes
@@ -471,4 +481,4 @@ def render_swap(image: np.ndarray, parse: GarmentParse, source: CanonicalView, g
     out[rows, cols] = np.where(allowed[..., None], mixed, crop)
     result = np.zeros(image.shape[:2], bool)
     result[rows, cols] = result_c
-    return RenderResult(out, result, length)
+    return RenderResult(out, result, length, width)
