@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from closet.body import L_EAR, L_EYE, MOUTH_L, MOUTH_R, NOSE, R_EAR, R_EYE, Body, body_from_keypoints
+from closet.body import L_EYE, MOUTH_L, MOUTH_R, NOSE, R_EYE, Body, body_from_keypoints
 from closet.errors import NoGarment
 
 PARSER_NAME = "pose-garment"
