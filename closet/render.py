@@ -375,7 +375,7 @@ def _rgb8(lab: np.ndarray) -> np.ndarray:
 
 
 def dilation_radius(shape: tuple[int, ...]) -> int:
-    """The byte-identity margin in pixels: 1% of the longer side, at least 2 (as closet.pipeline)."""
+    """The byte-identity margin in pixels: 1% of the longer side, at least 2 (as closet.stages.composite)."""
     return max(2, int(round(max(shape[:2]) * 0.01)))
 
 

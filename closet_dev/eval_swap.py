@@ -58,7 +58,7 @@ def swap_one(translator, image: np.ndarray, person: np.ndarray, keypoints, targe
     """One person's garment swapped to `target` in-process: the stand-in for the ensemble call."""
     from PIL import Image
 
-    from closet import translation as tr
+    from closet.stages import translate as tr
 
     parse = garment_mask(image, person, keypoints)
     size = int(translator.img_size)
@@ -75,7 +75,7 @@ def swap_one(translator, image: np.ndarray, person: np.ndarray, keypoints, targe
 
 def classify(classifier, view: render.CanonicalView, domains: list[str]) -> str:
     """The classifier's class for a canonical view, argmax over the translator's domains."""
-    from closet.train.data import FMNIST_CLASSES
+    from closet_dev.train.data import FMNIST_CLASSES
 
     x = torch.from_numpy(view.gray.astype(np.float32) / 127.5 - 1.0)[None, None]
     if x.shape[-1] != 32:
@@ -114,7 +114,7 @@ def main(argv=None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     from closet.models.stargan_v2 import load_with_sidecar
-    from closet.train.classifier import load_classifier
+    from closet_dev.train.classifier import load_classifier
     from closet_dev import package_photos as pp
 
     translator = load_with_sidecar(STARGAN, STARGAN_META).eval()

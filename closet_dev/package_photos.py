@@ -127,11 +127,11 @@ def scenes() -> list[Scene]:
 
 
 def person_masks(images: list[np.ndarray], weights: str = "model-store/weights/u2netp.pth") -> list[np.ndarray]:
-    """U^2-Net-P person masks (bool) for the images, thresholded at 50% as closet.pipeline does."""
+    """U^2-Net-P person masks (bool) for the images, thresholded at 50% as the segment stage does."""
     from PIL import Image
 
     from closet.models.u2net import load_checkpoint
-    from closet.segmentation import predict_masks
+    from closet.stages.segment import predict_masks
 
     net = load_checkpoint(weights, "u2netp")
     probs = predict_masks(net, [Image.fromarray(im) for im in images], None)
