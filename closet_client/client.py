@@ -35,6 +35,8 @@ DESCRIBE_MODEL = "translation"
 PROTOCOLS = ("rest", "v2")
 # 503: queue full or no worker yet; 507: worker out of memory. Both may pass; nothing else will.
 RETRY_STATUSES = (503, 507)
+# Reasons for answers that come from TorchServe's frontend, not from a closet handler.
+STATUS_REASONS = {413: "too_large", 503: "busy", 507: "busy", 404: "not_found"}
 TIMING_HEADER = "X-Closet-Timing"
 PARSER_HEADER = "X-Closet-Parser"
 
@@ -58,10 +60,11 @@ class ApiError(Exception):
             body = None
         if isinstance(body, dict) and "error" in body:
             return cls(r.status_code, str(body["error"]), body.get("detail"), str(body.get("reason") or ""))
-        if isinstance(body, dict) and "message" in body:  # TorchServe's frontend (413 body, 503 queue full, 404)
-            reason = {413: "too_large", 503: "busy", 507: "busy", 404: "not_found"}.get(r.status_code, "")
+        reason = STATUS_REASONS.get(r.status_code, "")
+        if isinstance(body, dict) and "message" in body:  # TorchServe's frontend (503 queue full, 404, ...)
             return cls(r.status_code, str(body["message"]), body.get("type"), reason)
-        return cls(r.status_code, r.reason or "error", r.text[:200] or None)
+        # TorchServe answers a body over max_request_size with an empty 413.
+        return cls(r.status_code, r.reason or f"HTTP {r.status_code}", r.text[:200] or None, reason)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""Run the demo page: `python -m closet_client.web [--host H] [--port P] [--api URL]`.
+"""Run the demo page: `python -m closet_client.web [--host H] [--port P] [--api URL] [--max-request-size B]`.
 
-Defaults come from config/closet.yaml: server.bind, server.web_port, the local inference port, and the
-upload limit server.max_request_size. The Helm chart passes its own (`--host 0.0.0.0 --api http://<service>`).
+Defaults come from config/closet.yaml (server.bind, server.web_port, the local inference port,
+server.max_request_size) and the repo's openapi/closet.yaml. A deployment passes all of them (the Helm chart
+does), and then no config file is read.
 """
 
 from __future__ import annotations
@@ -10,22 +11,34 @@ import argparse
 import logging
 import sys
 
-from closet import config as closet_config
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m closet_client.web", description=__doc__.splitlines()[0])
+    ap.add_argument("--host", help="address to bind (default: server.bind)")
+    ap.add_argument("--port", type=int, help="port (default: server.web_port)")
+    ap.add_argument("--api", help="the inference API (default: http://127.0.0.1:<server.inference_port>)")
+    ap.add_argument("--max-request-size", type=int, help="bytes; the API's own limit (default: server.max_request_size)")
+    ap.add_argument("--openapi", help="the API contract the option controls come from (default: openapi/closet.yaml)")
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per API request (default 300)")
+    return ap
+
+
+def with_config_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill what the command line left out from config/closet.yaml (one source per setting)."""
+    if None in (args.host, args.port, args.api, args.max_request_size, args.openapi):
+        from closet import config as closet_config
+
+        s = closet_config.load().server
+        args.host = args.host or s.bind
+        args.port = args.port or s.web_port
+        args.api = args.api or f"http://127.0.0.1:{s.inference_port}"
+        args.max_request_size = args.max_request_size or s.max_request_size
+        args.openapi = args.openapi or str(closet_config.REPO_ROOT / "openapi" / "closet.yaml")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = closet_config.load()
-    s = cfg.server
-    ap = argparse.ArgumentParser(prog="python -m closet_client.web", description=__doc__.splitlines()[0])
-    ap.add_argument("--host", default=s.bind)
-    ap.add_argument("--port", type=int, default=s.web_port)
-    ap.add_argument("--api", default=f"http://127.0.0.1:{s.inference_port}", help="the inference API")
-    ap.add_argument("--max-request-size", type=int, default=s.max_request_size,
-                    help="bytes; must equal the API's (default: server.max_request_size)")
-    ap.add_argument("--openapi", default=str(closet_config.REPO_ROOT / "openapi" / "closet.yaml"),
-                    help="the API contract the option controls are read from")
-    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per API request")
-    args = ap.parse_args(argv)
+    args = with_config_defaults(build_parser().parse_args(argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     import uvicorn
 
