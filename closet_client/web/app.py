@@ -21,6 +21,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -115,6 +116,11 @@ def create_app(api_url: str, max_request_size: int, spec_path: str | Path, timeo
     async def body_too_large(request: Request, exc: BodyTooLarge) -> Response:
         return Response(too_large_body(max_request_size), status_code=413, media_type="application/json")
 
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        """Starlette's own refusals (a malformed form, too many files, 404, 405) in the API's error shape."""
+        reason = "bad_option" if exc.status_code == 400 else "not_found" if exc.status_code == 404 else "error"
+        return error_response(ApiError(exc.status_code, str(exc.detail), None, reason))
+
     routes = [
         Route("/", index),
         Route("/api/config", config),
@@ -130,4 +136,4 @@ def create_app(api_url: str, max_request_size: int, spec_path: str | Path, timeo
         client.close()
 
     return Starlette(routes=routes, middleware=[Middleware(BodyLimit, max_bytes=max_request_size)],
-                     exception_handlers={BodyTooLarge: body_too_large}, lifespan=lifespan)
+                     exception_handlers={BodyTooLarge: body_too_large, HTTPException: http_error}, lifespan=lifespan)

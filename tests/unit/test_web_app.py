@@ -107,3 +107,14 @@ def test_no_photo_and_unreachable_api_are_clear_errors(app):
     assert r.status_code == 502 and r.json()["reason"] == "unreachable"
     assert r.json()["message"].startswith("The closet server cannot be reached.")
     assert app.get("/readyz").status_code == 503 and app.get("/healthz").json() == {"status": "ok"}
+
+
+def test_malformed_forms_get_the_error_json(app):
+    three = {"image": ("a.png", b"1"), "reference": ("b.png", b"2"), "extra": ("c.png", b"3")}
+    r = app.post("/api/swap", files=three)
+    assert r.status_code == 400 and r.json()["reason"] == "bad_option" and "files" in r.json()["error"].lower()
+    r = app.post("/api/swap", content=b"x", headers={"content-type": "multipart/form-data"})  # no boundary
+    assert r.status_code == 400 and r.json()["reason"] == "bad_option"
+    r = app.get("/api/nothing")
+    assert r.status_code == 404 and r.json()["reason"] == "not_found"
+    assert app.get("/api/swap").status_code == 405
