@@ -28,6 +28,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
+
+from closet import config as closet_config
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +190,8 @@ class Server:
         (self.log_dir / PID_FILE).write_text(str(self.pgid))
 
     def wait_ready(
-        self, models: list[str] | None = None, timeout: float = 300.0, allow_failed: bool = False
+        self, models: list[str] | None = None, timeout: float = 300.0, allow_failed: bool = False,
+        progress: Callable[[list[str]], None] | None = None,
     ) -> list[str]:
         """Block until /ping is healthy and `models` (default: every .mar) are READY; returns the READY ones.
 
@@ -202,6 +206,8 @@ class Server:
                 raise RuntimeError(f"TorchServe exited while starting; see {self.log_dir}/torchserve.out")
             if self.pinged():
                 ready = self.ready_models()
+                if progress is not None:
+                    progress([n for n in want if n in ready])
                 failed = {n: why for n, why in self.failed_models().items() if n in want and n not in ready}
                 if failed and not allow_failed:
                     raise RuntimeError(f"models failed to load: {failed}")
@@ -269,7 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     srv = Server.from_properties(args.ts_config, args.model_store, args.logs)
     srv.pgid = _recorded(srv.log_dir)
+    from closet_dev import web_process  # the demo page beside TorchServe (closet_client.web)
+
     if args.cmd == "stop":
+        if web_process.stop(srv.log_dir):
+            log.info("demo page stopped")
         if srv.pgid is None or not srv.alive():
             log.info("TorchServe is not running (no live process group in %s/%s)", args.logs, PID_FILE)
         else:
@@ -292,11 +302,20 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         srv.start(args.ts_config)
         log.info("started TorchServe (process group %d), logs in %s/", srv.pgid, args.logs)
+    from closet_dev.progress import Progress
+
     try:
-        srv.wait_ready(models, timeout=args.timeout)
+        with Progress(len(models), "models READY", unit="model", log=log, every_s=15) as bar:
+            srv.wait_ready(models, timeout=args.timeout, progress=lambda ready: bar.set(len(ready)))
     except (RuntimeError, TimeoutError) as e:
         log.error("%s", e)
         srv.stop()
+        return 1
+    server_cfg = closet_config.load().server
+    try:
+        page = web_process.start(srv.log_dir, server_cfg.bind, server_cfg.web_port, srv.inference_url)
+    except (RuntimeError, TimeoutError) as e:
+        log.error("TorchServe is READY on %s, but the demo page did not start: %s", srv.inference_url, e)
         return 1
     if "t0" in locals():
         log.info("cold start: %.1f s to all models READY", time.monotonic() - t0)
@@ -304,9 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     first = "closet" if "closet" in models else models[0]
     option = "-F target=coat " if first == "closet" else ""
     log.info(
-        "closet is READY: models %s on %s (management %s, metrics %s/metrics). Try:\n"
+        "closet is READY: demo page %s ; models %s on %s (management %s, metrics %s/metrics). Try:\n"
         "  curl -sS -F image=@photo.jpg %s%s/predictions/%s -o out.png\n"
         "Stop with `make stop`.",
+        page,
         ", ".join(models),
         srv.inference_url,
         srv.management_url,
