@@ -10,11 +10,11 @@ The handlers record through PipelineMetrics. Two exporters carry closet's metric
     resolve closet's 50 ms..60 s latencies. These histograms are written by prometheus_client in
     multiprocess mode instead and served, summed over the pod's workers, on their own port.
 The Prometheus rules (monitoring/rules/*.yml) and the Grafana dashboard (monitoring/grafana/
-closet.json) use the names in EXPORTED, and tests/test_metrics*.py checks both against a real
+closet.json) use the names in EXPORTED, and tests/unit/test_metrics.py and tests/infra/test_metrics_live.py check both against a real
 TorchServe's ports.
 
 What TorchServe 0.12 does to a model metric on its way to /metrics on the metrics port
-(checked against the installed frontend, see tests/test_metrics_live.py):
+(checked against the installed frontend, see tests/infra/test_metrics_live.py):
   * the name is kept exactly (counters keep their `_total`, no `_created` series);
   * the declared dimensions become labels, in order, and the frontend appends a
     `Hostname` label (capital H; the pod name in Kubernetes);

@@ -1,1 +1,2 @@
-"""Everything that is not the TorchServe worker: generators, checks and tools (never packed into MARs)."""
+"""closet_dev: the tools around the TorchServe worker (never packed into a MAR, never imported by closet/'s
+runtime modules)."""

@@ -8,6 +8,7 @@ here from their one source and checked for drift by `make chart-check` and the t
     config/model-config/<model>-...yaml    -> helm/closet/files/model-config/
     monitoring/rules/*.yml                 -> helm/closet/files/monitoring/rules/
     monitoring/grafana/closet.json         -> helm/closet/files/monitoring/grafana/closet.json
+    openapi/closet.yaml                    -> helm/closet/files/openapi/closet.yaml (the web page's contract)
     helm/closet/values-cpu.yaml            -> helm/closet/ci/cpu-values.yaml (the CI scenario)
 
     python -m closet_dev.chart_files           write the copies (and remove stale ones under files/)
@@ -38,6 +39,7 @@ def copies(root: Path = REPO_ROOT) -> dict[Path, Path]:
     for src in sorted((root / "monitoring" / "rules").glob("*.yml")):
         out[chart_files / "monitoring" / "rules" / src.name] = src
     out[chart_files / "monitoring" / "grafana" / "closet.json"] = root / "monitoring" / "grafana" / "closet.json"
+    out[chart_files / "openapi" / "closet.yaml"] = root / "openapi" / "closet.yaml"
     out[root / "helm" / "closet" / "ci" / "cpu-values.yaml"] = root / "helm" / "closet" / "values-cpu.yaml"
     return out
 
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             log.error("run `make chart` to regenerate the chart's copies")
         return 1 if problems else 0
     for p in write():
-        log.info("wrote %s", p.relative_to(REPO_ROOT))
+        log.info("%s %s", "wrote" if p.exists() else "removed", p.relative_to(REPO_ROOT))
     return 0
 
 

@@ -28,7 +28,7 @@ import yaml
 
 from closet.config import REPO_ROOT
 from closet.metrics import STAGE_SECONDS
-from closet.monitoring import JOB_NAME
+from closet_dev.monitoring import JOB_NAME
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from closet import config as closet_config
-from closet import monitoring
+from closet_dev import monitoring
+from closet_dev.torchserve import ephemeral
 
 log = logging.getLogger("dashboard_snapshot")
 
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         mars = [store / f"{n}.mar" for n in built] or [monitoring.build_probe_mar(work / "mars")]
         models = built or [monitoring.PROBE_MODEL]
         log.info("serving %s", models)
-        with monitoring.run_torchserve(work / "ts", mars) as ts:
+        with ephemeral(work / "ts", mars) as ts:
             targets = monitoring.scrape_targets(ts)
             with monitoring.run_prometheus(targets, work / "prometheus", scrape_interval="1s") as prom:
                 monitoring.wait_for(prom.targets_up, 30, what="Prometheus targets up")

@@ -7,7 +7,7 @@ at $CLOSET_WORKER_METRICS_ADDRESS (`host:port`). Which worker serves does not ma
 tries to bind the port, the first wins, the others retry every RETRY_S seconds, so when the
 serving worker dies (TorchServe restarts it) another one, or its restart, takes the port over.
 
-Both variables are set by whoever starts TorchServe (closet.serving.launcher locally, the Helm
+Both variables are set by whoever starts TorchServe (closet_dev.launcher locally, the Helm
 chart in Kubernetes); TorchServe passes its environment on to the workers. With either unset
 nothing is served: unit tests and other deployments run the handlers unchanged.
 """

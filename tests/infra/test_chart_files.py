@@ -39,7 +39,7 @@ def test_copies_equal_their_sources():
 def test_drift_is_detected(tmp_path):
     """The check can fail: an edited copy, a missing one, a stale one and a symlink are each reported."""
     root = tmp_path / "repo"
-    for rel in ("config", "monitoring/rules", "monitoring/grafana", "helm/closet"):
+    for rel in ("config", "monitoring/rules", "monitoring/grafana", "openapi", "helm/closet"):
         shutil.copytree(ROOT / rel, root / rel, symlinks=True, dirs_exist_ok=True)
     assert chart_files.drift(root) == []
     files = root / "helm" / "closet" / "files"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from closet import monitoring
+from closet_dev import monitoring
 
 
 def by_kind(docs: list[dict], kind: str) -> list[dict]:

@@ -18,8 +18,9 @@ import pytest
 import requests
 
 from closet import config as closet_config
-from closet import configgen, monitoring
-from closet.serving.launcher import Server
+from closet_dev import configgen, monitoring
+from closet_dev.launcher import Server
+from closet_dev.torchserve import free_ports
 
 # A handler whose import fails: TorchServe registers the model and retries its worker forever.
 BROKEN_HANDLER = 'raise RuntimeError("this model never loads (test_chart_probes_live)")\n'
@@ -95,9 +96,7 @@ def test_readiness_follows_the_models_and_liveness_the_process(chart, tmp_path):
     monitoring.build_probe_mar(store)
     build_mar(store, tmp_path, "slow", SLOW_HANDLER)
     build_mar(store, tmp_path, "broken", BROKEN_HANDLER)
-    ports = {
-        k: monitoring.free_port() for k in ("inference", "management", "metrics", "grpc_inference", "grpc_management")
-    }
+    ports = dict(zip(("inference", "management", "metrics", "grpc_inference", "grpc_management"), free_ports(5)))
     props = configgen.render_properties(
         closet_config.load(),
         "local",
@@ -160,7 +159,7 @@ def _status(url: str) -> int:
 
 def test_ready_script_fails_closed_without_a_management_api(chart, tmp_path):
     """No server on the port: not ready, with the reason on stdout (the kubelet's event text)."""
-    probes = rendered_probes(chart, tmp_path, f"http://127.0.0.1:{monitoring.free_port()}", ["closet"])
+    probes = rendered_probes(chart, tmp_path, f"http://127.0.0.1:{free_ports(1)[0]}", ["closet"])
     r = probes["ready"]("closet", "parsing")
     assert r.returncode == 1
     assert r.stdout.startswith("not ready: closet: management API unreachable")

@@ -6,8 +6,8 @@ import re
 
 import yaml
 
-from closet import monitoring
 from closet.config import REPO_ROOT
+from closet_dev import monitoring
 
 RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
 
