@@ -114,8 +114,8 @@ def main(argv=None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     from closet.models.stargan_v2 import load_with_sidecar
-    from closet_dev.train.classifier import load_classifier
     from closet_dev import package_photos as pp
+    from closet_dev.train.classifier import load_classifier
 
     translator = load_with_sidecar(STARGAN, STARGAN_META).eval()
     classifier = load_classifier(CLASSIFIER)
