@@ -78,14 +78,17 @@ def resolve(cpu_pins: dict[str, str], index_url: str) -> dict[str, str]:
         log.info("resolving %d pins on %s", len(cpu_pins), index_url)
         subprocess.run(cmd, check=True, env=env)
         doc = json.loads(report.read_text())
-    return {canonical(i["metadata"]["name"]): i["metadata"]["version"] for i in doc["install"]}
+    # Names as their metadata spells them, which is what `pip freeze` prints (the image build
+    # compares its `pip freeze` with the lock line by line).
+    return {i["metadata"]["name"]: i["metadata"]["version"] for i in doc["install"]}
 
 
 def render(cpu_pins: dict[str, str], resolved: dict[str, str]) -> str:
-    moved = {n: (v, resolved.get(n)) for n, v in cpu_pins.items() if public(v) != resolved.get(n)}
+    by_name = {canonical(n): v for n, v in resolved.items()}
+    moved = {n: (v, by_name.get(n)) for n, v in cpu_pins.items() if public(v) != by_name.get(n)}
     if moved:
         raise RuntimeError(f"the GPU resolution moved shared pins (cpu, gpu): {moved}")
-    return HEADER + "".join(f"{n}=={v}\n" for n, v in sorted(resolved.items()))
+    return HEADER + "".join(f"{n}=={v}\n" for n, v in sorted(resolved.items(), key=lambda nv: canonical(nv[0])))
 
 
 def main(argv: list[str] | None = None) -> int:
