@@ -44,7 +44,7 @@ def parse(text: str) -> tuple[list[str], dict[str, str], list[str]]:
             continue
         name, sep, version = line.partition("==")
         assert sep, f"not an exact pin: {line!r}"
-        pins[canonical(name)] = version.strip()
+        pins[canonical(name)] = version.lstrip("=").strip()  # == or === (exact string)
     return indexes, pins, options
 
 
@@ -99,6 +99,8 @@ def test_the_cpu_lock_installs_the_cpu_build_and_the_gpu_lock_pypis_cuda_build()
     indexes, gpu, _ = parse(GPU_LOCK.read_text())
     assert cpu["torch"].endswith("+cpu")
     assert gpu["torch"] == cpu["torch"].split("+")[0]  # PyPI's Linux torch is the CUDA build
+    # === : `==2.13.0` would also take a local 2.13.0+cpu wheel from a wheel folder or a mixed mirror.
+    assert f"torch==={gpu['torch']}" in GPU_LOCK.read_text().splitlines()
     assert indexes == [], "the GPU lock resolves from PyPI (or the PIP_INDEX_URL mirror) alone"
 
 
