@@ -45,7 +45,7 @@ labels=(
     --label "org.opencontainers.image.version=${CI_COMMIT_TAG:-$(commit_sha)}"
     --label "org.opencontainers.image.created=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     --label "closet.lock=$lock"
-    --label "closet.torch=$(sed -n 's/^torch==//p' "$lock")"
+    --label "closet.torch=$(sed -nE 's/^torch={2,3}//p' "$lock")"
 )
 [[ -n ${CI_PROJECT_URL:-} ]] && labels+=(--label "org.opencontainers.image.source=$CI_PROJECT_URL")
 found=$(python3 tools/image_labels.py "${mars[@]}") || die "cannot read the labels from the MARs"
@@ -73,7 +73,7 @@ fi
 mkdir -p "$(dirname "$iid_file")"
 log "building ${tags[0]} from $base with $lock (${#mars[@]} MARs)"
 run buildah build --isolation "${BUILDAH_ISOLATION:-chroot}" --format docker --layers "${cache[@]}" \
-    --build-arg "BASE=$base" --build-arg "FLAVOR=$flavor" --build-arg "LOCK=$lock" "${pip[@]}" \
+    --build-arg "BASE=$base" --build-arg "FLAVOR=$flavor" "${pip[@]}" \
     "${labels[@]}" "${ignore[@]}" --iidfile "$iid_file" -f "$dockerfile" -t "${tags[0]}" .
 for tag in "${tags[@]:1}"; do run buildah tag "${tags[0]}" "$tag"; done
 if [[ $push == 1 ]]; then

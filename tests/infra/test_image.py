@@ -88,12 +88,13 @@ def test_base_is_a_build_argument_defaulting_to_python_311_bookworm():
 
 def test_the_serving_venv_comes_from_the_lock_and_nothing_else():
     ins = instructions()
-    assert args_of(ins)["LOCK"] == "requirements.lock"
+    assert args_of(ins)["FLAVOR"] == "cpu"
     install = next(rest for word, rest in ins if word == "RUN" and "pip install" in rest)
-    assert '-c "/tmp/install/${LOCK}"' in install and "torchserve" in install
+    assert "cpu) lock=requirements.lock ;; gpu) lock=requirements-gpu.lock ;;" in install  # FLAVOR picks the lock
+    assert '-c "/tmp/install/${lock}"' in install and "torchserve" in install
     assert "tomllib" in install and "pyproject.toml" in install  # closet's runtime dependencies, one list
     # After pip: anything installed that the lock does not pin at that version fails the build.
-    assert "pip freeze --all --exclude pip | grep -vxF -f <(sed 's/===/==/' \"/tmp/install/${LOCK}\")" in install
+    assert "pip freeze --all --exclude pip | grep -vxF -f <(sed 's/===/==/' \"/tmp/install/${lock}\")" in install
     assert "exit 1" in install
     assert "pip check" in install
 
@@ -139,10 +140,14 @@ def test_the_build_adds_revision_and_checkpoint_digest_labels(tmp_path):
 
 
 @pytest.mark.parametrize("flavor, lock", [("cpu", "requirements.lock"), ("gpu", "requirements-gpu.lock")])
-def test_flavours_differ_in_the_lock_only(tmp_path, flavor, lock):
+def test_flavours_differ_in_the_flavor_argument_only(tmp_path, flavor, lock):
     argv = build_argv(dry_build(tmp_path, IMAGE_FLAVOR=flavor, IMAGE_BASE="docker.io/library/python:3.11-slim-bookworm"))
     build_args = dict(v.split("=", 1) for v in flag_values(argv, "--build-arg"))
-    assert build_args == {"BASE": "docker.io/library/python:3.11-slim-bookworm", "FLAVOR": flavor, "LOCK": lock}
+    assert build_args == {"BASE": "docker.io/library/python:3.11-slim-bookworm", "FLAVOR": flavor}
+    labels = dict(v.split("=", 1) for v in flag_values(argv, "--label"))
+    torch = next(ln.split("=")[-1] for ln in (ROOT / lock).read_text().splitlines() if ln.startswith("torch=="))
+    assert labels["closet.lock"] == lock and labels["closet.torch"] == torch
+    assert labels["closet.torch"].endswith("+cpu") == (flavor == "cpu")
     assert argv[argv.index("--isolation") + 1] == "chroot"
 
 
