@@ -232,7 +232,8 @@ def good_requests(targets: dict[str, str]) -> dict[str, dict]:
     return {
         "segmentation": {"data": photo, "headers": {"Content-Type": "image/jpeg"}},
         "parsing": {"data": photo, "headers": {"Content-Type": "image/jpeg"}},
-        "translation": {"files": [("image", ("t.png", garment, "image/png")), ("target", (None, targets["translation"]))]},
+        "translation": {"files": [("image", ("t.png", garment, "image/png")), ("target", (None, targets["translation"])),
+                                  ("seed", (None, "7"))]},
         "closet": {"files": [("image", ("a.jpg", photo, "image/jpeg")), ("target", (None, targets["closet"])),
                              ("seed", (None, "7"))]},
     }
