@@ -120,7 +120,8 @@ def test_the_venv_holds_exactly_the_cpu_lock():
                        capture_output=True, text=True, timeout=120, check=True)
     installed = {canonical(n): v for n, _, v in (ln.partition("==") for ln in r.stdout.splitlines() if "==" in ln)}
     installed.pop("pip", None)
-    installed.pop("pytest-cov", None)  # `make test PYTEST_ARGS=--cov` adds it on demand (mk/ci.mk)
+    for extra in ("pytest-cov", "coverage"):  # `make test PYTEST_ARGS=--cov` adds them on demand (mk/ci.mk)
+        installed.pop(extra, None)
     _, cpu, _ = parse(CPU_LOCK.read_text())
     assert installed == cpu
 
