@@ -10,7 +10,8 @@
    chroot isolation shares the host's network, so the config's ports (8080 inference, 8081
    management, 8082 metrics, 7070/7071 gRPC) must be free on the host; they are checked first.
 3. Waits until /ping is healthy and every model has a READY worker, and checks that every process
-   running in the container runs under the image's UID.
+   running in the container runs under the image's UID. The image's HEALTHCHECK command, run in
+   the container, must fail before TorchServe starts and pass once it serves.
 4. From the host: ci/smoke.sh (the deploy jobs' smoke request), a sample of the hostile-input table
    (tests/test_hostile.py), each answered with a 4xx JSON error and no worker restart, then one
    good request per model (answers written to out/image-smoke/<model>.png).
@@ -122,6 +123,12 @@ class Container:
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(["buildah", "run", "--isolation", "chroot", self.name, "--", *argv],
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def run_once(self, argv: list[str]) -> int:
+        """Exit status of a command run to completion inside the container (as the image's user)."""
+        r = subprocess.run(["buildah", "run", "--isolation", "chroot", self.name, "--", *argv],
+                           capture_output=True, timeout=120)
+        return r.returncode
 
     def pids(self) -> list[int]:
         """Host PIDs of the processes running chrooted in this container.
@@ -353,8 +360,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         expected = sorted(Path(m).stem for m in props["load_models"].split(","))
         smoke = Smoke(props)
+        health = (cfg["Healthcheck"]["Test"])[1:]  # ["CMD", argv...]
+        smoke.check(box.run_once(health) != 0, "HEALTHCHECK fails while nothing serves")
         box.start(argv_ts, args.logs / "torchserve.out")
         took = smoke.wait_ready(expected, args.timeout, lambda: box.proc.poll() is None)
+        smoke.check(box.run_once(health) == 0, "HEALTHCHECK passes inside the container once the models are READY")
         smoke.check(True, f"TorchServe in the image: {len(expected)} models READY after {took:.0f} s")
         uids = {pid: uid_of(pid) for pid in box.pids()}
         want_uid = int(cfg["User"].split(":")[0])
