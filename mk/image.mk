@@ -24,7 +24,7 @@ image-base: ## the local Debian bookworm + CPython 3.11 base image (debootstrap;
 	@buildah inspect --type image $(IMAGE_LOCAL_BASE) >/dev/null 2>&1 \
 	  || docker/debian-base.sh $(IMAGE_LOCAL_BASE)
 
-image: $(IMAGE_MARS) $(if $(filter $(IMAGE_LOCAL_BASE),$(IMAGE_BASE)),image-base) ## build the $(IMAGE_FLAVOR) image with buildah (IMAGE_PUSH=1 pushes)
+image: $(IMAGE_MARS) $(if $(filter $(IMAGE_LOCAL_BASE),$(IMAGE_BASE)),image-base) ## build the IMAGE_FLAVOR (cpu, or gpu) image with buildah; IMAGE_PUSH=1 pushes
 	IMAGE_FLAVOR=$(IMAGE_FLAVOR) IMAGE_BASE=$(IMAGE_BASE) IMAGE_IID_FILE=$(IMAGE_IID) PIP_RETRIES=$(PIP_RETRIES) \
 	  ci/build-image.sh
 
