@@ -19,7 +19,7 @@ TEST_DEPS := venv
 # pytest marker expression of the fast suite (`slow`, `soak` and `gpu` run in their own targets).
 TEST_MARKERS ?= not slow and not soak and not gpu
 
-.PHONY: help venv test clean
+.PHONY: help venv test unit clean
 help: ## list targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
@@ -33,8 +33,11 @@ $(STAMP): requirements.lock pyproject.toml
 
 include $(sort $(wildcard mk/*.mk))
 
-test: $(TEST_DEPS) ## run the fast test suite (real TorchServe, Prometheus, helm, Locust)
+test: $(TEST_DEPS) ## run the fast test suite: tests/unit, tests/serve (real TorchServe), tests/infra (helm, CI, Prometheus, Locust)
 	$(BIN)/pytest -m "$(TEST_MARKERS)" $(PYTEST_ARGS)
+
+unit: venv weights ## only the pure tests (tests/unit): no server, no network; about 2 minutes
+	$(BIN)/pytest -m "$(TEST_MARKERS)" tests/unit $(PYTEST_ARGS)
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf model-store/*.mar out/ $(CACHE)/build

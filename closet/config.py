@@ -15,7 +15,9 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILENAME = "closet.yaml"
 DEFAULT_PATH = REPO_ROOT / "config" / CONFIG_FILENAME
-MODEL_NAMES = ("segmentation", "parsing", "translation", "closet")
+# The served models: each name is the archive (model-store/<name>.mar), the URL (/predictions/<name>),
+# the metric label and the chart key. closet.stages.STAGES_OF_MODEL says what each one runs.
+SEGMENTATION, PARSING, TRANSLATION, ENSEMBLE = MODEL_NAMES = ("segmentation", "parsing", "translation", "closet")
 
 
 class ConfigError(ValueError):
@@ -28,6 +30,7 @@ class ServerConfig:
     inference_port: int
     management_port: int
     metrics_port: int
+    web_port: int  # the demo page (closet_client.web); never a TorchServe port
     max_request_size: int  # bytes
     max_response_size: int  # bytes
     job_queue_size: int
@@ -43,7 +46,7 @@ class Limits:
 @dataclass(frozen=True)
 class ModelConfig:
     name: str
-    handler: str
+    handler: str  # repo-relative handler file the archive builder packs
     min_workers: int
     max_workers: int
     batch_size: int
@@ -89,6 +92,9 @@ def parse(raw: dict, source: str = "") -> ClosetConfig:
     if unknown:
         raise ConfigError(f"config: unknown top-level key(s): {sorted(unknown)}")
     server = _section(raw, "server", ServerConfig)
+    ports = [server.inference_port, server.management_port, server.metrics_port, server.web_port]
+    if len(set(ports)) != len(ports) or not all(0 < p < 65536 for p in ports):
+        raise ConfigError(f"config: server ports must be distinct and in 1..65535, got {ports}")
     limits = _section(raw, "limits", Limits)
     models_raw = raw.get("models") or {}
     if set(models_raw) != set(MODEL_NAMES):

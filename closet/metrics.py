@@ -9,7 +9,7 @@ tests/test_metrics*.py checks both against a real TorchServe's /metrics.
 
 What TorchServe 0.12 does to a model metric on its way to /metrics on the
 metrics port (checked against the installed frontend, see
-tests/test_metrics_live.py):
+tests/infra/test_metrics_live.py):
   * the name is kept exactly (counters keep their `_total`, no `_created` series);
   * the declared dimensions become labels, in order, and the frontend appends a
     `Hostname` label (capital H; the pod name in Kubernetes);

@@ -1,7 +1,7 @@
 """The default upper-garment estimator, used when no SCHP checkpoint is configured.
 
 This is a geometric estimate, not a learned parser. Given an RGB photo:
-  1. person mask: U^2-Net (closet.segmentation.predict_masks) thresholded at 50%;
+  1. person mask: U^2-Net (closet.stages.segment.predict_masks) thresholded at 50%;
   2. face: OpenCV's bundled Haar frontal-face cascade (cv2.data.haarcascades); the
      face with the most cascade hits whose centre lies on the person wins;
   3. garment region: the rows from just below the face box (neck gap 0.1 face
@@ -21,14 +21,14 @@ no face was detected; nothing left after the skin test -> NoGarment (422).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from closet.errors import ClosetError, NoGarment, NoPerson
+from closet.errors import NoGarment, NoPerson
 from closet.parsing import TORSO_LABELS
+from closet.stages.segment import MIN_PERSON_FRACTION, is_person
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,6 @@ PERSON_OTHER = TORSO_LABELS.index("Person-other")
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 DETECT_MAX_SIDE = 640  # longest side the face search runs at (speed; fewer false hits on big photos)
-PERSON_THRESHOLD = 128  # on the uint8 U^2-Net mask
-MIN_PERSON_FRACTION = 0.01  # of the image
 # Geometry, in face-box units (a Haar box spans roughly brows to chin).
 NECK_GAP = 0.1  # face heights between the box bottom and the garment's top row
 TORSO_DEPTH = 3.0  # face heights from the box bottom to the garment's bottom row
@@ -139,7 +137,7 @@ def estimate(rgb: np.ndarray, person_mask: np.ndarray) -> TorsoResult:
         NoGarment: a face was found but no garment pixels remained.
     """
     h, w = rgb.shape[:2]
-    person = person_mask >= PERSON_THRESHOLD if person_mask.dtype != bool else person_mask
+    person = person_mask if person_mask.dtype == bool else is_person(person_mask)
     if person.mean() < MIN_PERSON_FRACTION:
         raise NoPerson("no person detected", _detail("the segmentation mask is empty; send a photo of one person"))
     faces = detect_faces(rgb)
@@ -194,37 +192,3 @@ def _clean(mask: np.ndarray, min_pixels: int) -> np.ndarray:
     keep = np.zeros(n, dtype=bool)
     keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_pixels
     return keep[cc]
-
-
-class TorsoEstimator:
-    """The default parser: U^2-Net person masks (one forward pass per batch) + the estimate above."""
-
-    dataset = LABEL_SPACE
-    parser = PARSER_NAME
-
-    def __init__(self, u2net, device=None):
-        self.net = u2net
-        self.device = device
-
-    def estimate_batch(self, images: Sequence) -> list[TorsoResult | ClosetError]:
-        """One result per RGB PIL image, in order: a TorsoResult or the ClosetError for that image."""
-        from closet.segmentation import predict_masks
-
-        masks = predict_masks(self.net, list(images), self.device)
-        out: list[TorsoResult | ClosetError] = []
-        for im, mask in zip(images, masks):
-            try:
-                out.append(estimate(np.asarray(im.convert("RGB")), mask))
-            except ClosetError as e:
-                out.append(e)
-        return out
-
-
-def load(u2net_path: str, arch: str = "u2netp", device=None) -> TorsoEstimator:
-    """A TorsoEstimator on `device` with the U^2-Net checkpoint at `u2net_path`."""
-    from closet.models.u2net import load_checkpoint
-
-    net = load_checkpoint(u2net_path, arch)
-    if device is not None:
-        net = net.to(device)
-    return TorsoEstimator(net, device)

@@ -1,83 +1,52 @@
-"""TorchServe handler `parsing`: human-parsing label map of one image per request.
+"""TorchServe handler `parsing`: the human-parsing label map of each image (closet.stages.parse).
 
-POST /predictions/parsing with the image as the body or the multipart field `image`.
-Options (multipart field or header X-Closet-<Name>):
-  output   png (default): the label map as a palettised PNG (mode P, VOC palette, pixel = label);
-           json: parser, label space, labels present with pixel counts, garment pixels and bbox.
-  garments comma list of upper-clothes (default), coat, dress: what the garment mask/bbox covers.
-The parser is SCHP when the MAR packs schp.pth (`make mars PARSER_CKPT=... PARSER_DATASET=atr`),
-else the torso estimator (closet/torso.py). Every response names it (JSON "parser" field,
-header X-Closet-Parser). A batch runs as one forward pass.
+Options: `output` png (default; palettised label map, VOC palette, pixel = label) or json (parser,
+label space, labels present with pixel counts, garment pixels and bbox); `garments` (comma list of
+upper-clothes, coat, dress). Every response names the parser (X-Closet-Parser).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from closet import parsing
+from closet.config import PARSING
 from closet.errors import ClosetError
 from closet.serving.handler import ClosetHandler, Reply
-from closet.serving.options import Option, ParsedRequest, choice
+from closet.serving.options import Option, choice
+from closet.stages.parse import Parsed, Parser
+from closet.stages.segment import Segmenter
 
 OUTPUTS = ("png", "json")
 
 
-def garment_list(value: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(v.strip().lower() for v in value.split(",") if v.strip()))
-    unknown = [n for n in names if n not in parsing.GARMENTS]
-    if not names or unknown:
-        raise ValueError(f"must be a comma list of {sorted(parsing.GARMENTS)}")
-    return names
-
-
 class ParsingHandler(ClosetHandler):
-    name = "parsing"
+    name = PARSING
     options = {
         "output": Option(choice(*OUTPUTS), "png", "png: palettised label map; json: labels, counts, garment bbox"),
-        "garments": Option(garment_list, parsing.DEFAULT_GARMENTS, "comma list of upper-clothes, coat, dress"),
+        **Parser.options,
     }
 
-    def load(self, model_dir: str, context) -> None:
-        settings = self.build_info.get("settings", {})
-        ckpt = Path(model_dir) / "schp.pth"
-        if ckpt.is_file():
-            from closet.models import schp
+    def load(self, model_dir, context):
+        self.parser = Parser.load(model_dir, self.device)
+        self.segmenter = Segmenter.load(model_dir, self.device) if self.parser.needs_person_mask else None
 
-            self.dataset = settings.get("PARSER_DATASET", "atr")
-            self.net = schp.load_checkpoint(ckpt, self.dataset).to(self.device)
-            self.torso = None
-        else:
-            from closet import torso
+    def describe(self):
+        return {"model": self.name, **self.parser.describe(), "outputs": list(OUTPUTS)}
 
-            self.dataset = torso.LABEL_SPACE
-            self.torso = torso.load(Path(model_dir) / "u2net.pth", settings.get("U2NET_ARCH", "u2netp"), self.device)
-        self.parser = parsing.parser_name(self.dataset)
-
-    def describe(self) -> dict:
-        return {
-            "model": self.name, "parser": self.parser, "label_space": self.dataset,
-            "labels": list(parsing.LABELS[self.dataset]), "outputs": list(OUTPUTS), "garments": sorted(parsing.GARMENTS),
-        }
-
-    def predict(self, batch: list[ParsedRequest]) -> list[Reply | ClosetError]:
+    def predict(self, batch):
         images, out = self.decode_batch(batch)
+        rows = list(images)
         with self.timed("parsing"):
-            if self.torso is None:
-                results = parsing.parse_batch(self.net, list(images.values()), self.dataset, self.device)
-            else:
-                results = [r if isinstance(r, ClosetError) else r.labels
-                           for r in self.torso.estimate_batch(list(images.values()))]
+            persons = self.segmenter([images[i] for i in rows]) if self.segmenter else None
+            results = self.parser([images[i] for i in rows], persons, [batch[i].options["garments"] for i in rows])
+        headers = {"X-Closet-Parser": self.parser.name, "X-Closet-Label-Space": self.parser.label_space}
         with self.timed("encode"):
-            for i, labels in zip(images, results):
-                if isinstance(labels, ClosetError):
-                    out[i] = labels
-                    continue
-                mode = batch[i].options["output"]
-                headers = {"X-Closet-Parser": self.parser, "X-Closet-Label-Space": self.dataset}
-                if mode == "json":
-                    out[i] = Reply(parsing.summary(labels, self.dataset, batch[i].options["garments"]), headers=headers)
-                else:
-                    out[i] = Reply(parsing.label_png(labels), "image/png", headers)
-                self.metrics.parser(self.parser)
-                self.metrics.request("none", mode)
+            for i, parsed in zip(rows, results):
+                out[i] = parsed if isinstance(parsed, ClosetError) else self._reply(batch[i].options, parsed, headers)
         return out
+
+    def _reply(self, options, parsed: Parsed, headers) -> Reply:
+        self.metrics.parser(self.parser.name)
+        self.metrics.request("none", options["output"])
+        if options["output"] == "json":
+            return Reply(parsing.summary(parsed.labels, self.parser.label_space, options["garments"]), headers=headers)
+        return Reply(parsing.label_png(parsed.labels), "image/png", headers)

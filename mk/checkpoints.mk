@@ -1,11 +1,11 @@
-# Checkpoints by URL: each MAR input of closet/mar.py (U2NETP_WEIGHTS, PARSER_CKPT, STARGAN_CKPT,
+# Checkpoints by URL: each MAR input of closet_dev/mar.py (U2NETP_WEIGHTS, PARSER_CKPT, STARGAN_CKPT,
 # STARGAN_META) may be given as <VAR>_URL plus <VAR>_SHA256 instead of a local path, as make
 # variables or as GitLab CI/CD variables (the build-mars job's environment):
 #   make mars STARGAN_CKPT_URL=https://.../100000_nets_ema.ckpt STARGAN_CKPT_SHA256=<hex> \
 #             STARGAN_META_URL=https://.../meta.json STARGAN_META_SHA256=<hex>
 # The file is fetched once into .cache/checkpoints/<sha256>/<name> (tools/fetch_checkpoint.py:
 # https, http, file, s3, gs), refused unless its sha256 matches, and <VAR> then points at it, so
-# the MAR rules (closet/mar.py --makefile, included by mk/serve.mk after this file) depend on it.
+# the MAR rules (mk/mars.mk, read after this file; its `?=` defaults then leave <VAR> alone) depend on it.
 # The image labels record the digests from the MARs (tools/image_labels.py). docs/cicd.md.
 
 CHECKPOINT_DIR := $(CACHE)/checkpoints

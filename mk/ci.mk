@@ -8,7 +8,7 @@ GLCI_NODE_VERSION := 22.23.3
 GLCI_PREFIX := $(CACHE)/node/ci
 GLCI_STAMP := $(GLCI_PREFIX)/.stamp-$(GLCI_VERSION)-$(GLCI_NODE_VERSION)
 GLCI := $(abspath $(GLCI_PREFIX))/node_modules/.bin/node $(abspath $(GLCI_PREFIX))/node_modules/gitlab-ci-local/dist/index.js
-# Lint jobs that `make ci-local` (and tests/test_gitlab_ci_local.py) run through gitlab-ci-local.
+# Lint jobs that `make ci-local` (and tests/infra/test_gitlab_ci_local.py) run through gitlab-ci-local.
 CI_LOCAL_JOBS ?= lint-python lint-yaml
 GITLAB_CI := .gitlab-ci.yml
 

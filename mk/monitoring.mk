@@ -25,7 +25,7 @@ $(PROMETHEUS_STAMP):
 	mkdir -p $(@D) && touch $@
 
 monitor: prometheus venv ## run Prometheus (foreground) on 127.0.0.1:$(MONITOR_PORT) scraping the local TorchServe
-	$(PYTHON) -m closet.monitoring config --scrape-interval $(MONITOR_SCRAPE) --out $(MONITOR_DIR)/prometheus.yml
+	$(PYTHON) -m closet_dev.monitoring config --scrape-interval $(MONITOR_SCRAPE) --out $(MONITOR_DIR)/prometheus.yml
 	promtool check config $(MONITOR_DIR)/prometheus.yml
 	@echo "Prometheus: http://127.0.0.1:$(MONITOR_PORT)  (rules: monitoring/rules; data: $(MONITOR_DIR)/data; Ctrl-C stops it)"
 	exec prometheus --config.file=$(MONITOR_DIR)/prometheus.yml --storage.tsdb.path=$(MONITOR_DIR)/data \

@@ -1,4 +1,4 @@
-# Human parsing: the `parsing` MAR (entry in closet/mar.py MARS) and its benchmark.
+# Human parsing: the `parsing` MAR (entry in closet_dev/mar.py MARS) and its benchmark.
 #   make mars MAR_MODELS=parsing                                  default: torso estimator (u2netp.pth)
 #   make mars MAR_MODELS=parsing PARSER_CKPT=path/to/exp-schp-201908301523-atr.pth PARSER_DATASET=atr
 #   make bench-parsing                                            SCHP 512x512 CPU latency, estimator latency, MAR size

@@ -26,17 +26,17 @@ fmnist-data: $(FMNIST_DOMAINS)/.complete ## Fashion-MNIST (apt dataset-fashion-m
 $(FMNIST_DOMAINS)/.complete: | venv
 	test -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz || \
 	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)
-	$(PYTHON) -c "from closet.train.data import export_domains; export_domains('$(FMNIST_DOMAINS)')"
+	$(PYTHON) -c "from closet_dev.train.data import export_domains; export_domains('$(FMNIST_DOMAINS)')"
 
 train-demo: fmnist-data ## train the demo StarGAN v2 on Fashion-MNIST garments (long; writes assets/stargan-fmnist)
-	$(PYTHON) -m closet.train.trainer --data $(FMNIST_DOMAINS)/train --out $(STARGAN_RUN) \
+	$(PYTHON) -m closet_dev.train.trainer --data $(FMNIST_DOMAINS)/train --out $(STARGAN_RUN) \
 	  --data-source "$(FMNIST_SOURCE)" --steps $(STARGAN_STEPS) --max-minutes $(STARGAN_MAX_MINUTES) $(STARGAN_TRAIN_ARGS) \
 	  $(if $(STARGAN_INIT),--init-from $(STARGAN_INIT)) $(if $(STARGAN_RESUME),--resume $(STARGAN_RESUME))
-	$(PYTHON) -m closet.train.promote --run $(STARGAN_RUN) --out $(STARGAN_ASSETS) --samples $(FMNIST_DOMAINS)/test --debias-ema
+	$(PYTHON) -m closet_dev.train.promote --run $(STARGAN_RUN) --out $(STARGAN_ASSETS) --samples $(FMNIST_DOMAINS)/test --debias-ema
 
 train-classifier: fmnist-data ## train the Fashion-MNIST judge CNN (a few minutes) -> assets/fmnist-classifier
-	$(PYTHON) -m closet.train.classifier --out assets/fmnist-classifier
+	$(PYTHON) -m closet_dev.train.classifier --out assets/fmnist-classifier
 
 eval-demo: fmnist-data ## judge the demo checkpoint: hit rates, diversity, confusion matrix, docs/translation_grid.png
-	$(PYTHON) -m closet.train.eval --ckpt $(STARGAN_ASSETS)/nets_ema.ckpt --meta $(STARGAN_ASSETS)/meta.json \
+	$(PYTHON) -m closet_dev.train.eval --ckpt $(STARGAN_ASSETS)/nets_ema.ckpt --meta $(STARGAN_ASSETS)/meta.json \
 	  --data $(FMNIST_DOMAINS)/test --out $(STARGAN_ASSETS)/eval --grid docs/translation_grid.png

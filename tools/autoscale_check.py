@@ -31,8 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from closet import autoscale, monitoring
 from closet.config import REPO_ROOT
+from closet_dev import autoscale, monitoring
+from closet_dev.torchserve import ephemeral
 
 log = logging.getLogger("autoscale_check")
 LOCUST = Path(sys.executable).parent / "locust"
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     hpa = autoscale.Hpa(spec)
     with tempfile.TemporaryDirectory(prefix="closet-autoscale-") as tmp:
         tmp = Path(tmp)
-        with monitoring.run_torchserve(tmp / "ts", [mar]) as server:
+        with ephemeral(tmp / "ts", [mar]) as server:
             target = server.metrics_url.split("://", 1)[1]
             with monitoring.run_prometheus(target, tmp / "prom", scrape_interval=a.scrape) as prom:
                 monitoring.wait_for(prom.targets_up, 60, what="scrape target up")

@@ -3,7 +3,7 @@
 1. in-process: Ensemble.run on a 512x512 photo (skimage astronaut), p50 per stage and total;
 2. HTTP: p50 of POST /predictions/closet on a temporary TorchServe, and HTTP / in-process;
 3. throughput at concurrency 4: the ensemble vs a client chaining segmentation -> parsing ->
-   translation over HTTP (crop and composite done by the client with the same closet.pipeline code);
+   translation over HTTP (crop and composite done by the client with the same closet.stages.composite code);
 4. throughput at concurrency 8: closet with batchSize 4 vs batchSize 1 (a copy of closet.mar whose
    model-config says batchSize 1, its manifest entry updated; served by the same TorchServe).
 
@@ -19,7 +19,6 @@ import io
 import json
 import logging
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -34,26 +33,17 @@ import requests
 from PIL import Image
 
 from closet import config as closet_config
-from closet import configgen, ensemble, parsing, pipeline
-from closet.mar import MANIFEST_NAME
-from closet.serving.launcher import Server
+from closet import ensemble, parsing
+from closet.archive import MANIFEST_NAME
+from closet.config import ENSEMBLE, MODEL_NAMES
+from closet.imageio import decode_image, encode_image
+from closet.stages import composite
+from closet_dev.torchserve import ephemeral
 
 log = logging.getLogger("bench_ensemble")
 REPO = closet_config.REPO_ROOT
 STORE = REPO / "model-store"
-MODELS = ("segmentation", "parsing", "translation", "closet")
 B1 = "closet_b1"
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def photo_png() -> bytes:
@@ -97,7 +87,7 @@ def in_process_once(ens: ensemble.Ensemble, req: ensemble.Request) -> tuple[floa
 
 # -- TorchServe -------------------------------------------------------------------
 def b1_mar(src: Path, dst: Path) -> None:
-    """Copy closet.mar with batchSize 1 in its model-config (and the manifest hash to match)."""
+    """Copy the ensemble archive with batchSize 1 in its model-config (and the manifest hash to match)."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
         files = {n: zin.read(n) for n in zin.namelist()}
         cfg_name = "closet-model-config.yaml"
@@ -114,30 +104,10 @@ def b1_mar(src: Path, dst: Path) -> None:
             zout.writestr(n, data)
 
 
-@contextmanager
 def torchserve(tmp: Path):
-    store = tmp / "model-store"
-    store.mkdir()
-    for m in MODELS:
-        (store / f"{m}.mar").write_bytes((STORE / f"{m}.mar").read_bytes())
-    b1_mar(STORE / "closet.mar", store / f"{B1}.mar")
-    inf, mgmt, met, g1, g2 = free_ports(5)
-    props = configgen.render_properties(
-        closet_config.load(), "local",
-        ports={"inference": inf, "management": mgmt, "metrics": met, "grpc_inference": g1, "grpc_management": g2},
-        model_store=str(store), metrics_config=str(REPO / configgen.METRICS_CONFIG_PATH),
-    )
-    props = "\n".join(f"load_models={','.join(f'{m}.mar' for m in (*MODELS, B1))}" if ln.startswith("load_models=")
-                      else ln for ln in props.splitlines()) + "\n"
-    ts_config = tmp / "config.properties"
-    ts_config.write_text(props, encoding="utf-8")
-    server = Server.from_properties(ts_config, store, tmp / "logs")
-    server.start(ts_config)
-    try:
-        server.wait_ready([*MODELS, B1], timeout=900)
-        yield server
-    finally:
-        server.stop()
+    """The four archives plus a batchSize-1 copy of the ensemble, on an ephemeral TorchServe."""
+    b1_mar(STORE / f"{ENSEMBLE}.mar", tmp / f"{B1}.mar")
+    return ephemeral(tmp / "ts", [*(STORE / f"{m}.mar" for m in MODEL_NAMES), tmp / f"{B1}.mar"], timeout=900)
 
 
 def post(url: str, **kw) -> requests.Response:
@@ -149,20 +119,20 @@ def post(url: str, **kw) -> requests.Response:
 
 def chained(base: str, photo: bytes, target: str) -> bytes:
     """The same job through the single-model endpoints, client-side crop and composite."""
-    image = pipeline.decode(photo, 10**8, 10**5)
+    image = np.asarray(decode_image(photo, 10**8, 10**5))
     person = np.asarray(Image.open(io.BytesIO(post(f"{base}/predictions/segmentation", data=photo).content))) >= 128
     labels = np.asarray(Image.open(io.BytesIO(post(f"{base}/predictions/parsing", data=photo).content)))
     dataset = "torso"
     garment = parsing.garment_mask(labels, dataset)
-    box = pipeline.crop_box(garment)
-    crop = pipeline.crop(image, garment, box, 32)
+    box = composite.crop_box(garment)
+    crop = composite.crop(image, garment, box, 32)
     buf = io.BytesIO()
     Image.fromarray(crop).save(buf, format="PNG")
     r = post(f"{base}/predictions/translation", data=buf.getvalue(),
              headers={"X-Closet-Target": target, "X-Closet-Seed": "0"})
     translated = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"))
-    out = pipeline.composite(image, translated, box, garment, person)
-    return pipeline.encode(out, "png")[0]
+    out = composite.composite(image, translated, box, garment, person)
+    return encode_image(out, "png")[0]
 
 
 def throughput(fn, n: int, concurrency: int) -> float:
@@ -179,18 +149,18 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for m in MODELS:
+    for m in MODEL_NAMES:
         if not (STORE / f"{m}.mar").is_file():
             log.error("model-store/%s.mar missing: run `make mars`", m)
             return 2
     photo = photo_png()
     res: dict = {"load_before": os.getloadavg()}
-    ens = load_ensemble(STORE / "closet.mar")
-    target = ens.domains[0]
+    ens = load_ensemble(STORE / f"{ENSEMBLE}.mar")
+    target = ens.translator.domains[0]
     req = ensemble.Request(image=photo, target=target)
     with tempfile.TemporaryDirectory() as d, torchserve(Path(d)) as ts:
         base = ts.inference_url
-        url = f"{base}/predictions/closet"
+        url = f"{base}/predictions/{ENSEMBLE}"
         post(url, data=photo)  # warm-up
         in_process_once(ens, req)
         # Alternate in-process and HTTP runs so both see the same machine load.

@@ -73,7 +73,7 @@ def main() -> int:
     est = torso.load(args.u2net, "u2netp")
     img = Image.fromarray(photo)
     report["torso_estimate_astronaut"] = timed(lambda: est.estimate_batch([img]), args.runs)
-    from closet.segmentation import predict_masks
+    from closet.stages.segment import predict_masks
 
     mask = predict_masks(est.net, [img])[0]
     report["torso_geometry_only_astronaut"] = timed(lambda: torso.estimate(np.asarray(img), mask), args.runs)

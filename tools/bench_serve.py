@@ -26,8 +26,7 @@ from PIL import Image
 from skimage import data
 
 from closet import config as closet_config
-from closet import configgen
-from closet.serving.launcher import Server
+from closet_dev.torchserve import ephemeral
 
 REPO = closet_config.REPO_ROOT
 SAMPLES = REPO / "assets" / "stargan-fmnist" / "samples"
@@ -53,42 +52,6 @@ def translation_requests() -> dict[str, dict]:
 REQUESTS = {"segmentation": segmentation_requests, "translation": translation_requests}
 
 
-def free_ports(n: int) -> list[int]:
-    import socket
-
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def start(tmp: Path, model: str) -> tuple[Server, float]:
-    store = tmp / "model-store"
-    store.mkdir(parents=True, exist_ok=True)
-    link = store / f"{model}.mar"
-    if not link.exists():
-        link.symlink_to((REPO / "model-store" / f"{model}.mar").resolve())
-    names = ("inference", "management", "metrics", "grpc_inference", "grpc_management")
-    props = configgen.render_properties(
-        closet_config.load(), "local", ports=dict(zip(names, free_ports(5))), model_store=str(store),
-        metrics_config=str(REPO / configgen.METRICS_CONFIG_PATH),
-    )  # fmt: skip
-    cfg_file = tmp / "config.properties"
-    cfg_file.write_text(props)
-    srv = Server.from_properties(cfg_file, store, tmp / "logs")
-    t0 = time.monotonic()
-    srv.start(cfg_file)
-    try:
-        srv.wait_ready([model], timeout=600)
-    except BaseException:
-        srv.stop()
-        raise
-    return srv, time.monotonic() - t0
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", choices=sorted(REQUESTS), default="segmentation")
@@ -104,13 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     cold, lat = [], {}
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as d:
         for i in range(args.starts):
-            srv, secs = start(Path(d) / f"run{i}", args.model)
-            cold.append(secs)
-            try:
+            with ephemeral(Path(d) / f"run{i}", [REPO / "model-store" / f"{args.model}.mar"]) as ts:
+                cold.append(ts.startup_s)
                 if i == args.starts - 1:
-                    lat = time_requests(f"{srv.inference_url}/predictions/{args.model}", kinds, args)
-            finally:
-                srv.stop()
+                    lat = time_requests(ts.url(args.model), kinds, args)
     result = {
         "model": args.model,
         "cold_start_s": [round(x, 2) for x in cold],

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from closet.models.u2net import load_checkpoint
-from closet.segmentation import predict_mask, predict_masks, preprocess
+from closet.stages.segment import predict_mask, predict_masks, preprocess
 
 log = logging.getLogger("bench_u2net")
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,34 +29,29 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import requests
 
+from closet_dev.torchserve import ephemeral
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))  # tests/torchserve.py: the fixture's server start, reused
 
 log = logging.getLogger("chaos")
 
 
+@contextmanager
 def start_server(model: str, work: Path):
-    """TorchServe on free ports with only `model`'s MAR; returns the TorchServeSession."""
-    from torchserve import start_session_server
-
-    store = work / "store"
-    store.mkdir(parents=True)
+    """An ephemeral TorchServe with only `model`'s MAR (closet_dev.torchserve), for the with-block."""
     src = REPO / "model-store" / f"{model}.mar"
     if not src.is_file():
         raise SystemExit(f"model-store/{model}.mar is not built: run `make mars`")
-    shutil.copy2(src, store / src.name)
-    t0 = time.monotonic()
-    session, reason = start_session_server(work / "ts", store=store)
-    if session is None:
-        raise SystemExit(reason)
-    log.info("TorchServe up in %.0f s at %s", time.monotonic() - t0, session.inference_url)
-    return session
+    with ephemeral(work / "ts", [src]) as session:
+        log.info("TorchServe up in %.0f s at %s", session.startup_s, session.inference_url)
+        yield session
 
 
 def sample_image() -> bytes:
@@ -124,8 +119,7 @@ def read_totals(prefix: Path) -> tuple[int, int, list[str]]:
 
 
 def kill_phase(model: str, users: int, warmup: float, after: float, work: Path) -> dict:
-    session = start_server(model, work / "kill")
-    try:
+    with start_server(model, work / "kill") as session:
         prefix = work / "kill" / "locust"
         out = open(work / "kill" / "locust.log", "wb")
         proc = subprocess.Popen(locust_cmd(session.inference_url, model, users, warmup + after, prefix),
@@ -155,8 +149,6 @@ def kill_phase(model: str, users: int, warmup: float, after: float, work: Path) 
             "new_worker_pids": session.worker_pids(model), "killed_pid": victim, "failures": messages,
             "locust_exit": proc.returncode,
         }
-    finally:
-        session.server.stop()
 
 
 # ---------------------------------------------------------------- phase 2: stop under load
@@ -168,29 +160,28 @@ class Call:
 
 
 def stop_phase(model: str, users: int, warmup: float, drain: float, work: Path) -> dict:
-    session = start_server(model, work / f"stop-{drain:g}")
-    url = f"{session.inference_url}/predictions/{model}"
-    body = sample_image()
-    calls: list[Call] = []
-    lock = threading.Lock()
-    sending = threading.Event()
-    sending.set()
+    with start_server(model, work / f"stop-{drain:g}") as session:
+        url = f"{session.inference_url}/predictions/{model}"
+        body = sample_image()
+        calls: list[Call] = []
+        lock = threading.Lock()
+        sending = threading.Event()
+        sending.set()
 
-    def client():
-        http = requests.Session()
-        while sending.is_set():
-            c = Call(time.monotonic())
-            with lock:
-                calls.append(c)
-            try:
-                r = http.post(url, data=body, timeout=300)
-                c.status = r.status_code
-            except requests.RequestException as e:
-                c.status = type(e).__name__
-            c.end = time.monotonic()
+        def client():
+            http = requests.Session()
+            while sending.is_set():
+                c = Call(time.monotonic())
+                with lock:
+                    calls.append(c)
+                try:
+                    r = http.post(url, data=body, timeout=300)
+                    c.status = r.status_code
+                except requests.RequestException as e:
+                    c.status = type(e).__name__
+                c.end = time.monotonic()
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(users)]
-    try:
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(users)]
         for t in threads:
             t.start()
         time.sleep(warmup)
@@ -208,8 +199,6 @@ def stop_phase(model: str, users: int, warmup: float, drain: float, work: Path) 
         stopped_s = time.monotonic() - t_term
         for t in threads:
             t.join(timeout=330)
-    finally:
-        session.server.stop()
     sent_before = [c for c in calls if c.start < t_unrouted]
     in_flight = [c for c in sent_before if c.end is None or c.end >= t_term]
     dropped = [c for c in in_flight if c.status != 200]

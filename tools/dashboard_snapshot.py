@@ -23,7 +23,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from closet import config as closet_config
-from closet import monitoring
+from closet_dev import monitoring
+from closet_dev.torchserve import ephemeral
 
 log = logging.getLogger("dashboard_snapshot")
 
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         mars = [store / f"{n}.mar" for n in built] or [monitoring.build_probe_mar(work / "mars")]
         models = built or [monitoring.PROBE_MODEL]
         log.info("serving %s", models)
-        with monitoring.run_torchserve(work / "ts", mars) as ts:
+        with ephemeral(work / "ts", mars) as ts:
             target = urlparse(ts.metrics_url).netloc
             with monitoring.run_prometheus(target, work / "prometheus", scrape_interval="1s") as prom:
                 monitoring.wait_for(prom.targets_up, 30, what="Prometheus target up")

@@ -30,7 +30,7 @@ log = logging.getLogger("image_labels")
 BUILD_INFO = "closet-build.json"
 MANIFEST = "closet-manifest.json"
 PREFIX = "closet."
-SCHP_INPUT = "schp.pth"  # closet/mar.py: the optional parser checkpoint's name inside a MAR
+SCHP_INPUT = "schp.pth"  # closet_dev/mar.py: the optional parser checkpoint's name inside a MAR
 
 
 def read_mar(path: Path) -> tuple[dict, dict]:

@@ -13,7 +13,7 @@
    running in the container runs under the image's UID. The image's HEALTHCHECK command, run in
    the container, must fail before TorchServe starts and pass once it serves.
 4. From the host: ci/smoke.sh (the deploy jobs' smoke request), a sample of the hostile-input table
-   (tests/test_hostile.py), each answered with a 4xx JSON error and no worker restart, then one
+   (tests/serve/test_hostile.py), each answered with a 4xx JSON error and no worker restart, then one
    good request per model (answers written to out/image-smoke/<model>.png).
 5. Stops the container's processes, removes the container, and exits non-zero on any failure.
 """
@@ -212,7 +212,7 @@ def png_bomb(side: int = 50_000) -> bytes:
 
 
 def hostile_sample(max_request_size: int) -> list[tuple[str, str, dict, str | None]]:
-    """(name, model, requests kwargs, expected reason or None) for a sample of tests/test_hostile.py."""
+    """(name, model, requests kwargs, expected reason or None) for a sample of tests/serve/test_hostile.py."""
     good = jpeg()
     raw = {"Content-Type": "application/octet-stream"}
     return [

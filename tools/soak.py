@@ -98,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="closet-soak-"))
     res: dict = {"model": args.model, "load_average_start": os.getloadavg()}
     ok = True
-    session = start_server(args.model, work)
-    try:
+    with start_server(args.model, work) as session:
         max_rps = args.max_rps or probe(session, args.model, args.users, args.probe_seconds, work)
         target = args.fraction * max_rps
         res.update(max_rps=round(max_rps, 4), target_rps=round(target, 4), users=args.users)
@@ -140,8 +139,6 @@ def main(argv: list[str] | None = None) -> int:
             seconds=round(duration), load_average_end=os.getloadavg(),
         )
         ok = failed == 0 and not restarted and growth <= args.max_growth and total > 0
-    finally:
-        session.server.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(f"SOAK {res['model']}: {res.get('seconds')} s at {res.get('target_rps')} req/s target "
           f"({res.get('achieved_rps')} achieved; max {res.get('max_rps')}), {res.get('requests')} requests, "

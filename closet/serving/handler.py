@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from closet import config as closet_config
+from closet.archive import read_build_info, verify_manifest
 from closet.errors import ClosetError
-from closet.mar import read_build_info, verify_manifest
 from closet.metrics import PipelineMetrics
 from closet.serving import kserve_v2
 from closet.serving.options import Option, ParsedRequest, parse_request
@@ -105,9 +105,12 @@ class ClosetHandler:
     def decode_batch(self, batch: list[ParsedRequest]) -> tuple[dict, list]:
         """Decode every request's image under the configured limits, timed as the decode stage.
 
-        Returns (images by request index, results) where results holds the ClosetError of each
-        request whose image was refused (a bad image fails its own request only) and None elsewhere.
+        Returns (uint8 RGB (H, W, 3) images by request index, results) where results holds the
+        ClosetError of each request whose image was refused (a bad image fails its own request only)
+        and None elsewhere.
         """
+        import numpy as np
+
         from closet.imageio import decode_image
 
         limits = self.config.limits
@@ -116,8 +119,8 @@ class ClosetHandler:
         with self.timed("decode"):
             for i, req in enumerate(batch):
                 try:
-                    images[i] = decode_image(req.image, limits.max_pixels, limits.max_side)
-                    self.metrics.input_megapixels(images[i].width * images[i].height / 1e6)
+                    images[i] = np.asarray(decode_image(req.image, limits.max_pixels, limits.max_side))
+                    self.metrics.input_megapixels(images[i].shape[0] * images[i].shape[1] / 1e6)
                 except ClosetError as e:
                     results[i] = e
         return images, results

@@ -3,7 +3,7 @@
     python k8s/kserve/bundle.py [--out kserve-bundle] [--model-store model-store]
 
 KServe's pytorch (TorchServe) runtime expects <storageUri>/config/config.properties and
-<storageUri>/model-store/*.mar. Every config.properties here is closet/configgen.py's "kserve"
+<storageUri>/model-store/*.mar. Every config.properties here is closet_dev/configgen.py's "kserve"
 variant, rendered from config/closet.yaml; nothing is typed twice:
 
     closet/        all models, v2 protocol        (k8s/kserve/inferenceservice.yaml)
@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from closet import config as closet_config
-from closet import configgen
+from closet_dev import configgen
 
 log = logging.getLogger("kserve-bundle")
 

@@ -193,7 +193,7 @@ def test_dockerignore_is_an_allowlist():
     rules = [ln for ln in (ROOT / "docker" / "Dockerfile.dockerignore").read_text().splitlines()
              if ln and not ln.startswith("#")]
     assert rules[0] == "*"
-    for need in ("!requirements.lock", "!requirements-gpu.lock", "!pyproject.toml", "!closet/",
+    for need in ("!requirements.lock", "!requirements-gpu.lock", "!pyproject.toml", "!closet/", "!closet_dev/",
                  "!config/closet.yaml", "!model-store/*.mar"):
         assert need in rules, need
 

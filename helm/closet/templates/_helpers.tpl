@@ -84,8 +84,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-TorchServe config.properties, rendered from values. Server keys match closet/configgen.py's
-"helm" variant (tests/test_helm.py compares them key by key); the chart adds load_models from
+TorchServe config.properties, rendered from values. Server keys match closet_dev/configgen.py's
+"helm" variant (tests/infra/test_helm.py compares them key by key); the chart adds load_models from
 models.*.enabled, models= from models.*, and number_of_gpu from gpu.*.
 Inference and metrics listen on all addresses; management and gRPC stay on loopback in the pod.
 */}}

@@ -1,0 +1,152 @@
+"""/predictions/closet on a real TorchServe (the session `torchserve` fixture): every option,
+the error contract, byte-identity outside the garment, and responses checked against
+openapi/closet.yaml. The ensemble takes seconds per request on CPU, so requests that need
+the models are few and sent concurrently where possible (they then share batches)."""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from closet import color
+from closet import config as closet_config
+from closet.imageio import decode_image
+from closet.stages import composite as pipeline
+from tests.support.openapi import b64_image, check_response
+
+pytestmark = pytest.mark.serve
+MODEL = "closet"
+PATH = f"/predictions/{MODEL}"
+CHROMA_TOLERANCE = 2.0  # Lab units, stated in docs/ensemble.md
+assert MODEL in closet_config.MODEL_NAMES
+
+
+def encode(arr: np.ndarray, fmt: str = "PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    import skimage.data
+
+    return skimage.data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def rotated_jpeg(astronaut) -> bytes:
+    """The astronaut stored sideways with EXIF orientation 6 (display: rotate 90 degrees clockwise)."""
+    pil = Image.fromarray(np.rot90(astronaut).copy())
+    exif = pil.getexif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    pil.save(buf, format="JPEG", quality=95, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def serving(torchserve):
+    torchserve.require(MODEL)
+    return torchserve
+
+
+@pytest.fixture(scope="module")
+def json_result(serving, rotated_jpeg):
+    r = serving.predict(MODEL, files={"image": ("a.jpg", rotated_jpeg, "image/jpeg"), "target": (None, "dress"),
+                                      "return": (None, "json")})
+    assert r.status_code == 200, r.text
+    return check_response(PATH, r)
+
+
+def test_json_result_keeps_every_pixel_outside_the_dilated_garment(json_result, rotated_jpeg, astronaut):
+    upright = np.asarray(decode_image(rotated_jpeg, 10**8, 10**5))  # the input after EXIF transpose
+    assert upright.shape == astronaut.shape
+    assert np.abs(upright.astype(int) - astronaut).mean() < 5  # it is the upright astronaut
+    out = b64_image(json_result["image"])
+    garment = b64_image(json_result["garment_mask"]) > 127
+    person = b64_image(json_result["person_mask"]) > 127
+    assert out.shape == upright.shape and garment.shape == upright.shape[:2]
+    assert 0.02 < garment.mean() < 0.6 and (garment & ~person).mean() < 0.01
+    outside = ~pipeline.dilate(garment, pipeline.dilation_radius(out.shape))
+    assert np.array_equal(out[outside], upright[outside])
+    assert (out[garment] != upright[garment]).any(axis=-1).mean() > 0.5
+    # preserve_color defaults to true: garment chroma within the stated tolerance
+    c_in = color.mean_chroma(upright, garment)[2]
+    assert abs(color.mean_chroma(out, garment)[2] - c_in) < CHROMA_TOLERANCE
+    assert json_result["parser"] == "torso-estimate" and json_result["target"] == "dress"
+    assert json_result["mode"] == "latent" and json_result["seed"] == 0 and json_result["preserve_color"] is True
+
+
+def test_every_option_as_fields_and_headers_in_one_batch(serving, astronaut):
+    photo = encode(astronaut)
+    ref = encode(np.asarray(Image.fromarray(astronaut).resize((64, 64))))
+    calls = [
+        dict(data=photo),  # defaults: png image
+        dict(files={"image": photo, "target": (None, "coat"), "seed": (None, "7"), "preserve_color": (None, "false"),
+                    "format": (None, "jpeg")}),
+        dict(data=photo, headers={"X-Closet-Target": "shirt", "X-Closet-Format": "webp", "X-Closet-Mode": "latent",
+                                  "X-Closet-Return": "image", "X-Closet-Preserve-Color": "true"}),
+        dict(files={"image": photo, "reference": ref, "mode": (None, "reference"), "return": (None, "json")}),
+    ]
+    with ThreadPoolExecutor(len(calls)) as pool:
+        rs = list(pool.map(lambda kw: serving.predict(MODEL, **kw), calls))
+    for r in rs:
+        assert r.status_code == 200, r.text
+        check_response(PATH, r)
+        assert r.headers["X-Closet-Parser"] == "torso-estimate"
+    assert [r.headers["content-type"] for r in rs] == ["image/png", "image/jpeg", "image/webp", "application/json"]
+    for r in rs[:3]:
+        assert Image.open(io.BytesIO(r.content)).size == (astronaut.shape[1], astronaut.shape[0])
+    ref_json = rs[3].json()
+    assert ref_json["mode"] == "reference" and ref_json["seed"] is None
+
+
+BAD = [
+    ("unknown target", dict(headers={"X-Closet-Target": "spacesuit"}), 400, "unknown_target"),
+    ("latent with a reference", dict(files={"mode": (None, "latent"), "reference": b"x"}), 400, "bad_option"),
+    ("reference without one", dict(files={"mode": (None, "reference")}), 400, "bad_option"),
+    ("seed in reference mode", dict(files={"seed": (None, "3"), "reference": b"x"}), 400, "bad_option"),
+    ("bad format", dict(headers={"X-Closet-Format": "gif"}), 400, "bad_option"),
+    ("bad seed", dict(headers={"X-Closet-Seed": "-1"}), 400, "bad_option"),
+    ("unknown field", dict(files={"colour": (None, "red")}), 400, "bad_option"),
+    ("field and header disagree", dict(files={"target": (None, "coat")}, headers={"X-Closet-Target": "dress"}),
+     400, "bad_option"),
+    ("not an image", dict(image=b"GIF89a but not really"), 400, "bad_image"),
+    ("empty body", dict(image=b""), 400, "bad_image"),
+    ("bad reference", dict(files={"reference": b"nope"}), 400, "bad_image"),
+]
+
+
+@pytest.mark.parametrize("why,kw,status,reason", BAD, ids=[b[0] for b in BAD])
+def test_bad_requests_get_4xx_json(serving, astronaut, why, kw, status, reason):
+    photo = encode(np.asarray(Image.fromarray(astronaut).resize((128, 128))))
+    image = kw.pop("image", photo)
+    files = kw.pop("files", None)
+    if files is not None:
+        r = serving.predict(MODEL, files={"image": image, **files}, **kw)
+    else:
+        r = serving.predict(MODEL, data=image, **kw)
+    assert r.status_code == status, r.text
+    body = check_response(PATH, r)
+    assert body["reason"] == reason and body["error"] and body["detail"]
+
+
+def test_too_large_and_no_person_then_the_same_worker_serves(serving, astronaut):
+    pids = serving.worker_pids(MODEL)
+    limits = serving.config.limits
+    side = limits.max_side + 1
+    big = encode(np.zeros((1, side), np.uint8))  # tiny file, declared size over the limit
+    r = serving.predict(MODEL, data=big)
+    assert r.status_code == 413 and check_response(PATH, r)["reason"] == "too_large"
+    r = serving.predict(MODEL, data=encode(np.full((256, 256, 3), 180, np.uint8)))  # a gray wall: nobody
+    assert r.status_code == 422, r.text
+    body = check_response(PATH, r)
+    assert body["reason"] == "no_person" and "photo" in str(body["detail"])
+    r = serving.predict(MODEL, data=encode(astronaut), headers={"X-Closet-Target": "tshirt"})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert serving.worker_pids(MODEL) == pids

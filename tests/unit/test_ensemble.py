@@ -1,0 +1,149 @@
+"""closet.ensemble in-process: one batched forward pass per model, per-request errors,
+byte-identity outside the garment, colour preservation. Real U^2-Net-P weights
+(`make weights`) and the torso estimator; a small randomly initialised StarGAN v2 stands
+in for the generator so these tests do not depend on a trained checkpoint."""
+
+from __future__ import annotations
+
+import io
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from closet import color, ensemble
+from closet.config import REPO_ROOT
+from closet.errors import BadImage, BadOption, NoPerson, UnknownTarget
+from closet.models import stargan_v2, u2net
+from closet.stages import composite as pipeline
+from closet.stages.composite import Compositor
+from closet.stages.parse import Parser
+from closet.stages.segment import Segmenter
+from closet.stages.translate import Translator
+from tests.support.images import png
+
+WEIGHTS = REPO_ROOT / "model-store" / "weights" / "u2netp.pth"
+DOMAINS = ["tshirt", "pullover", "dress", "coat", "shirt"]
+CHROMA_TOLERANCE = 2.0  # Lab units; stated in docs/ensemble.md
+
+pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="needs `make weights` (model-store/weights/u2netp.pth)")
+
+
+@pytest.fixture(scope="module")
+def ens() -> ensemble.Ensemble:
+    torch.manual_seed(0)
+    seg = Segmenter(u2net.load_checkpoint(WEIGHTS, "u2netp", optimize=True), "u2netp", torch.device("cpu"))
+    nets = stargan_v2.build_nets(img_size=32, num_domains=len(DOMAINS), dim_in=32, max_conv_dim=64, hidden_dim=64)
+    tr = stargan_v2.StarGANv2(
+        nets["generator"], nets["mapping_network"], nets["style_encoder"], img_size=32,
+        num_domains=len(DOMAINS), style_dim=64, latent_dim=16, domains=DOMAINS,
+    ).eval()
+    return ensemble.Ensemble(seg, Parser("torso"), Translator(tr), Compositor(), 40_000_000, 8000)
+
+
+@pytest.fixture(scope="module")
+def batch_run(ens, astronaut):
+    """One batch with good and bad requests; records forward calls and stage entries."""
+    calls = {"seg": 0, "gen": 0, "map": 0}
+    hooks = [
+        ens.segmenter.net.register_forward_hook(lambda *a: calls.__setitem__("seg", calls["seg"] + 1)),
+        ens.translator.nets.generator.register_forward_hook(lambda *a: calls.__setitem__("gen", calls["gen"] + 1)),
+        ens.translator.nets.mapping_network.register_forward_hook(
+            lambda *a: calls.__setitem__("map", calls["map"] + 1)),
+    ]
+    stages: list[str] = []
+
+    @contextmanager
+    def timer(stage):
+        stages.append(stage)
+        yield
+
+    photo = png(astronaut)
+    reqs = [
+        ensemble.Request(image=photo, target="dress", seed=1),
+        ensemble.Request(image=photo, target="coat", seed=2, want_json=True),
+        ensemble.Request(image=b"\x89PNG not really"),
+        ensemble.Request(image=photo, target="spacesuit"),
+        ensemble.Request(image=photo, mode="latent", reference=photo),
+        ensemble.Request(image=photo, mode="reference"),
+        ensemble.Request(image=png(np.full((64, 64, 3), 200, np.uint8))),  # no person, no face
+        ensemble.Request(image=photo, target="dress", seed=1, preserve_color=False),
+    ]
+    try:
+        outs = ens.run(reqs, timer)
+    finally:
+        for h in hooks:
+            h.remove()
+    return reqs, outs, calls, stages
+
+
+def test_one_forward_pass_per_model_per_batch(batch_run):
+    _, _, calls, stages = batch_run
+    assert calls == {"seg": 1, "gen": 1, "map": 1}
+    assert stages == list(ensemble.STAGES)
+
+
+def test_each_request_gets_its_own_result(batch_run):
+    _, outs, _, _ = batch_run
+    kinds = [type(o) for o in outs]
+    assert kinds[:2] == [ensemble.Output, ensemble.Output] and kinds[7] is ensemble.Output
+    assert isinstance(outs[2], BadImage)
+    assert isinstance(outs[3], UnknownTarget) and outs[3].detail == {"allowed": DOMAINS}
+    assert isinstance(outs[4], BadOption) and "reference" in outs[4].message
+    assert isinstance(outs[5], BadOption) and "reference" in outs[5].detail
+    assert isinstance(outs[6], NoPerson) and outs[6].status == 422
+    assert outs[0].content_type == "image/png" and outs[1].content_type == "application/json"
+    assert outs[1].body["parser"] == "torso-estimate" and outs[1].body["target"] == "coat"
+
+
+def test_pixels_outside_dilated_garment_are_byte_identical(batch_run, astronaut):
+    _, outs, _, _ = batch_run
+    for o in (outs[0], outs[7]):
+        got = np.asarray(Image.open(io.BytesIO(o.body)).convert("RGB"))
+        outside = ~pipeline.dilate(o.garment, pipeline.dilation_radius(got.shape))
+        assert outside.mean() > 0.3
+        assert np.array_equal(got[outside], astronaut[outside])
+        changed = (got[o.garment] != astronaut[o.garment]).any(axis=-1).mean()
+        assert changed > 0.5
+
+
+def test_preserve_color_keeps_garment_chroma(batch_run, astronaut):
+    _, outs, _, _ = batch_run
+    kept, raw = outs[0], outs[7]
+    c_in = color.mean_chroma(astronaut, kept.garment)[2]
+    assert abs(color.mean_chroma(kept.image, kept.garment)[2] - c_in) < CHROMA_TOLERANCE
+    # the random generator is near gray: without preservation the orange suit loses chroma
+    assert abs(color.mean_chroma(raw.image, raw.garment)[2] - c_in) > CHROMA_TOLERANCE
+
+
+def test_reference_mode_and_seeds(ens, astronaut):
+    photo = png(astronaut)
+    ref = png(np.asarray(Image.fromarray(astronaut).resize((48, 40))))
+    outs = ens.run([
+        ensemble.Request(image=photo, target="dress", reference=ref),  # mode inferred: reference
+        ensemble.Request(image=photo, target="dress", seed=5),
+        ensemble.Request(image=photo, target="dress", seed=6),
+        ensemble.Request(image=photo, target="dress", seed=6, mode="reference", reference=ref),
+    ])
+    assert outs[0].mode == "reference" and outs[1].mode == "latent"
+    assert not np.array_equal(outs[1].image, outs[2].image)
+    assert isinstance(outs[3], BadOption)  # seed has no meaning with a reference
+
+
+def test_defaults(ens):
+    style = ens.translator.style(max_pixels=10**6, max_side=1000)
+    assert (style.target, style.mode, style.seed) == ("tshirt", "latent", 0)
+    assert isinstance(ens.run([ensemble.Request(image=b"x", format="gif")])[0], BadOption)
+
+
+def test_psi_truncates_the_latent_style_and_is_refused_with_a_reference(ens, astronaut):
+    photo = png(astronaut)
+    full, truncated, with_ref = ens.run([
+        ensemble.Request(image=photo, target="dress", seed=5),
+        ensemble.Request(image=photo, target="dress", seed=5, psi=0.3),
+        ensemble.Request(image=photo, target="dress", psi=0.3, reference=photo),
+    ])
+    assert not np.array_equal(full.image, truncated.image)
+    assert isinstance(with_ref, BadOption) and "psi" in with_ref.message
