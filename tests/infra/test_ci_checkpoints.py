@@ -88,8 +88,9 @@ def mar_digest(mar: Path, name: str) -> str:
 def test_checkpoints_by_url_reach_the_mars_and_the_image_labels(repo, trained):
     want = sha256(trained["ckpt"])
     assert want != sha256(DEMO / "nets_ema.ckpt")
-    r = make(repo, "image", f"IMAGE_BASE={BASE}", *url_vars(trained), DRY_RUN="1", IMAGE_REPOSITORY=REPOSITORY,
-             CI_COMMIT_SHA=SHA)
+    # The two archives that pack the StarGAN v2 files (closet.mar packs U^2-Net too): half the build time.
+    r = make(repo, "image", f"IMAGE_BASE={BASE}", "MAR_MODELS=translation closet", *url_vars(trained), DRY_RUN="1",
+             IMAGE_REPOSITORY=REPOSITORY, CI_COMMIT_SHA=SHA)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     fetched = repo / ".cache" / "checkpoints" / want / "100000_nets_ema.ckpt"
     assert sha256(fetched) == want and f"sha256 {want} verified" in r.stderr
@@ -110,7 +111,7 @@ def test_checkpoints_by_url_reach_the_mars_and_the_image_labels(repo, trained):
 
 def test_a_checkpoint_with_the_wrong_sha256_is_refused_before_any_mar(repo, trained):
     wrong = "f" * 64
-    r = make(repo, "mars", *url_vars(trained, ckpt_sha=wrong))
+    r = make(repo, "mars", "MAR_MODELS=translation closet", *url_vars(trained, ckpt_sha=wrong))
     assert r.returncode != 0
     assert f"expected {wrong}: refused" in r.stderr
     assert not (repo / ".cache" / "checkpoints" / wrong / "100000_nets_ema.ckpt").exists()
