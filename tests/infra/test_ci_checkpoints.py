@@ -16,6 +16,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -127,3 +128,41 @@ def test_a_checkpoint_with_the_wrong_sha256_is_refused_before_any_mar(repo, trai
 def test_incomplete_checkpoint_variables_stop_make(bad, says):
     r = make(ROOT, "-n", "mars", *bad)
     assert r.returncode != 0 and says in r.stderr, r.stderr[-1000:]
+
+
+def test_https_like_fetch_sends_the_job_token_to_gitlab_only_and_logs_no_query(tmp_path):
+    """tools/fetch_checkpoint.py over HTTP (a local server): GitLab's package registry gets the job's
+    JOB-TOKEN, any other host does not, and a presigned URL's query string never reaches the log."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = (DEMO / "meta.json").read_bytes()
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            seen.append(self.headers.get("JOB-TOKEN"))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    env = {**os.environ, "CI_API_V4_URL": f"{base}/api/v4", "CI_JOB_TOKEN": "job-token-123"}
+    tool = [sys.executable, str(ROOT / "tools" / "fetch_checkpoint.py"), "--sha256", hashlib.sha256(body).hexdigest()]
+    try:
+        for url, out in ((f"{base}/api/v4/projects/1/packages/generic/c/1/meta.json", "a.json"),
+                         (f"{base}/bucket/meta.json?X-Amz-Signature=secret-sig", "b.json")):
+            r = subprocess.run([*tool, "--url", url, "--out", str(tmp_path / out)], capture_output=True, text=True,
+                               timeout=60, env=env)
+            assert r.returncode == 0, r.stderr
+            assert (tmp_path / out).read_bytes() == body
+            assert "secret-sig" not in r.stderr
+    finally:
+        server.shutdown()
+    assert seen == ["job-token-123", None]
