@@ -61,4 +61,4 @@ kserve-bundle: mars ## lay out KServe storageUri bundles (config/ + model-store/
 	$(PYTHON) k8s/kserve/bundle.py --out $(KSERVE_BUNDLE) --model-store model-store
 
 k8s-test: k8s-tools mars ## only the chart/k8s/docker tests
-	$(BIN)/pytest -m "$(TEST_MARKERS)" tests/infra/test_helm.py tests/infra/test_k8s.py tests/infra/test_docker.py tests/infra/test_chart_*.py $(PYTEST_ARGS)
+	$(BIN)/pytest -m "$(TEST_MARKERS)" tests/infra/test_helm.py tests/infra/test_k8s.py tests/infra/test_image.py tests/infra/test_chart_*.py $(PYTEST_ARGS)
