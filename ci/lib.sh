@@ -1,6 +1,6 @@
 # Shared helpers for the ci/*.sh scripts (sourced, not run).
 # DRY_RUN=1 prints each command that would change a registry or a cluster instead of running
-# it, so the command lines can be checked on a machine without either (tests/test_gitlab_ci.py).
+# it, so the command lines can be checked on a machine without either (tests/infra/test_gitlab_ci.py).
 set -euo pipefail
 
 HELM=${HELM:-helm}

@@ -30,7 +30,9 @@ class ServerConfig:
     inference_port: int
     management_port: int
     metrics_port: int
-    grpc_port: int
+    worker_metrics_port: int  # closet's own-bucket histograms (closet/serving/worker_metrics.py)
+    grpc_port: int  # gRPC v2 of the KServe runtime (closet/kserve); TorchServe's unused gRPC
+    web_port: int  # the demo page (closet_client.web); never a TorchServe port
     max_request_size: int  # bytes
     max_response_size: int  # bytes
     job_queue_size: int
@@ -92,6 +94,9 @@ def parse(raw: dict, source: str = "") -> ClosetConfig:
     if unknown:
         raise ConfigError(f"config: unknown top-level key(s): {sorted(unknown)}")
     server = _section(raw, "server", ServerConfig)
+    ports = [server.inference_port, server.management_port, server.metrics_port, server.web_port, server.grpc_port]
+    if len(set(ports)) != len(ports) or not all(0 < p < 65536 for p in ports):
+        raise ConfigError(f"config: server ports must be distinct and in 1..65535, got {ports}")
     limits = _section(raw, "limits", Limits)
     models_raw = raw.get("models") or {}
     if set(models_raw) != set(MODEL_NAMES):

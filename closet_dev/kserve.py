@@ -28,7 +28,9 @@ from closet_dev.launcher import _LOAD_FAILED, Server
 from closet_dev.torchserve import START_TIMEOUT_S, TorchServeSession, free_ports
 
 LOG_FILE = "kserve.log"  # the server's stdout and stderr
-PORTS = ("inference", "grpc", "management", "metrics")
+PORTS = ("inference", "grpc", "management", "metrics", "worker_metrics")
+# How TorchServe's workers are told to write and serve their own-bucket histograms (closet_dev.launcher).
+WORKER_METRICS_ENV = ("PROMETHEUS_MULTIPROC_DIR", "CLOSET_WORKER_METRICS_ADDRESS")
 
 
 @dataclass
@@ -48,13 +50,14 @@ class KServeProcess(Server):
         return cls(inference_url=f"http://{bind}:{ports['inference']}",
                    management_url=f"http://127.0.0.1:{ports['management']}",
                    metrics_url=f"http://{bind}:{ports['metrics']}", model_store=Path(model_store),
-                   log_dir=Path(log_dir), grpc_port=ports["grpc"], bind=bind)
+                   log_dir=Path(log_dir), worker_metrics_url=f"http://{bind}:{ports['worker_metrics']}",
+                   grpc_port=ports["grpc"], bind=bind)
 
     @classmethod
     def from_config(cls, cfg: closet_config.ClosetConfig, model_store: str | Path, log_dir: str | Path) -> KServeProcess:
         s = cfg.server
         ports = {"inference": s.inference_port, "grpc": s.grpc_port, "management": s.management_port,
-                 "metrics": s.metrics_port}
+                 "metrics": s.metrics_port, "worker_metrics": s.worker_metrics_port}
         return cls.on_ports(ports, model_store, log_dir, s.bind)
 
     @property
@@ -67,14 +70,15 @@ class KServeProcess(Server):
     def start(self, ts_config: str | Path | None = None, extra_env: dict[str, str] | None = None) -> None:
         """Launch the server in a new session; `ts_config` is ignored (the ports are this object's)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **(extra_env or {})}
+        env = {k: v for k, v in os.environ.items() if k not in WORKER_METRICS_ENV}  # TorchServe's only
+        env.update(extra_env or {})
         out_file = self.log_dir / LOG_FILE
         self._log_offset = out_file.stat().st_size if out_file.is_file() else 0
         cmd = [sys.executable, "-m", "closet.kserve", "--model-store", str(self.model_store),
                "--workdir", str((self.log_dir / "models").resolve()), "--bind", self.bind,
                "--inference-port", self._port(self.inference_url), "--grpc-port", str(self.grpc_port),
                "--management-port", self._port(self.management_url), "--metrics-port", self._port(self.metrics_url),
-               *self.extra_args]
+               "--worker-metrics-port", self._port(self.worker_metrics_url), *self.extra_args]
         if self.load_models and "all" not in self.load_models:
             cmd += ["--models", *(Path(m).stem for m in self.load_models)]
         with open(out_file, "ab") as out:

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,7 +32,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Callable, ClassVar
+
+from closet import config as closet_config
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +70,20 @@ class Server:
     pgid: int | None = None
     proc: subprocess.Popen | None = field(default=None, repr=False)
     load_models: tuple[str, ...] = ("all",)
+    # The workers' own-bucket histograms (closet/serving/worker_metrics.py); None: not served.
+    worker_metrics_url: str | None = None
     _log_offset: int = field(default=0, repr=False)
     pid_file: ClassVar[str] = PID_FILE
     label: ClassVar[str] = "TorchServe"
     out_name: ClassVar[str] = "torchserve.out"  # the process's stdout and stderr, in log_dir
 
     @classmethod
-    def from_properties(cls, ts_config: str | Path, model_store: str | Path, log_dir: str | Path) -> "Server":
+    def from_properties(
+        cls, ts_config: str | Path, model_store: str | Path, log_dir: str | Path, worker_metrics_port: int | None = None
+    ) -> "Server":
+        """The server a config.properties describes; `worker_metrics_port` binds the metrics address's host."""
         p = read_properties(ts_config)
+        metrics_host = p["metrics_address"].rsplit(":", 1)[0]
         return cls(
             inference_url=p["inference_address"],
             management_url=p["management_address"],
@@ -82,6 +91,7 @@ class Server:
             model_store=Path(model_store),
             log_dir=Path(log_dir),
             load_models=tuple(x.strip() for x in p.get("load_models", "all").split(",") if x.strip()),
+            worker_metrics_url=f"{metrics_host}:{worker_metrics_port}" if worker_metrics_port else None,
         )
 
     # -- state ------------------------------------------------------------
@@ -173,6 +183,13 @@ class Server:
                 "TMPDIR": str(tmp),  # the torchserve CLI's pid file
             }
         )
+        if self.worker_metrics_url:
+            # prometheus_client's multiprocess files: a fresh directory, so counts start at zero.
+            multiproc = (self.log_dir / "prometheus-multiproc").resolve()
+            shutil.rmtree(multiproc, ignore_errors=True)
+            multiproc.mkdir()
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(multiproc)
+            env["CLOSET_WORKER_METRICS_ADDRESS"] = self.worker_metrics_url.split("://", 1)[-1]
         env.update(extra_env or {})
         ts_log = self.log_dir / "ts_log.log"
         self._log_offset = ts_log.stat().st_size if ts_log.is_file() else 0
@@ -194,7 +211,8 @@ class Server:
         (self.log_dir / self.pid_file).write_text(str(self.pgid))
 
     def wait_ready(
-        self, models: list[str] | None = None, timeout: float = 300.0, allow_failed: bool = False
+        self, models: list[str] | None = None, timeout: float = 300.0, allow_failed: bool = False,
+        progress: Callable[[list[str]], None] | None = None,
     ) -> list[str]:
         """Block until /ping is healthy and `models` (default: every .mar) are READY; returns the READY ones.
 
@@ -209,6 +227,8 @@ class Server:
                 raise RuntimeError(f"{self.label} exited while starting; see {self.log_dir}/{self.out_name}")
             if self.pinged():
                 ready = self.ready_models()
+                if progress is not None:
+                    progress([n for n in want if n in ready])
                 failed = {n: why for n, why in self.failed_models().items() if n in want and n not in ready}
                 if failed and not allow_failed:
                     raise RuntimeError(f"models failed to load: {failed}")
@@ -281,14 +301,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     runtime = RUNTIMES[args.runtime]
     if args.runtime == "kserve":
-        from closet import config as closet_config
         from closet_dev.kserve import KServeProcess
 
         srv = KServeProcess.from_config(closet_config.load(), args.model_store, args.logs)
     else:
-        srv = Server.from_properties(args.ts_config, args.model_store, args.logs)
+        port = closet_config.load().server.worker_metrics_port
+        srv = Server.from_properties(args.ts_config, args.model_store, args.logs, worker_metrics_port=port)
     srv.pgid = _recorded(srv.log_dir, srv.pid_file)
+    from closet_dev import web_process  # the demo page beside the server (closet_client.web)
+
     if args.cmd == "stop":
+        if web_process.stop(srv.log_dir):
+            log.info("demo page stopped")
         if srv.pgid is None or not srv.alive():
             log.info("%s is not running (no live process group in %s/%s)", runtime, args.logs, srv.pid_file)
         else:
@@ -311,11 +335,20 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         srv.start(args.ts_config)
         log.info("started %s (process group %d), logs in %s/", runtime, srv.pgid, args.logs)
+    from closet_dev.progress import Progress
+
     try:
-        srv.wait_ready(models, timeout=args.timeout)
+        with Progress(len(models), "models READY", unit="model", log=log, every_s=15) as bar:
+            srv.wait_ready(models, timeout=args.timeout, progress=lambda ready: bar.set(len(ready)))
     except (RuntimeError, TimeoutError) as e:
         log.error("%s", e)
         srv.stop()
+        return 1
+    server_cfg = closet_config.load().server
+    try:
+        page = web_process.start(srv.log_dir, server_cfg.bind, server_cfg.web_port, srv.inference_url)
+    except (RuntimeError, TimeoutError) as e:
+        log.error("%s is READY on %s, but the demo page did not start: %s", runtime, srv.inference_url, e)
         return 1
     if "t0" in locals():
         log.info("cold start: %.1f s to all models READY", time.monotonic() - t0)
@@ -323,14 +356,17 @@ def main(argv: list[str] | None = None) -> int:
     first = "closet" if "closet" in models else models[0]
     option = "-F target=coat " if first == "closet" else ""
     log.info(
-        "closet is READY on %s: models %s on %s (management %s, metrics %s/metrics). Try:\n"
+        "closet is READY on %s: demo page %s ; models %s on %s (management %s, metrics %s/metrics and %s/metrics). "
+        "Try:\n"
         "  curl -sS -F image=@photo.jpg %s%s/predictions/%s -o out.png\n"
         "Stop with `make stop`.",
         runtime,
+        page,
         ", ".join(models),
         srv.inference_url,
         srv.management_url,
         srv.metrics_url,
+        srv.worker_metrics_url,
         option,
         srv.inference_url,
         first,

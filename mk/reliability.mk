@@ -4,8 +4,8 @@
 #                worker RSS growth <= 5% from minute 2 to the end (tools/soak.py)
 #   make test-hostile   the hostile-input, security and property tests only
 # Both runs start their own TorchServe on free loopback ports from the built MARs.
-# The hostile/property/security tests are part of `make test` (pytest collects tests/test_hostile*.py
-# and tests/test_properties*.py).
+# The hostile/property/security tests are part of `make test` (pytest collects tests/serve/test_hostile*.py
+# and tests/unit/test_properties*.py).
 
 CHAOS_MODEL ?= segmentation
 CHAOS_USERS ?= 4
@@ -30,4 +30,4 @@ soak: venv weights config mars ## 10-min Locust soak at 70% of max throughput; z
 	  --json $(RELIABILITY_REPORTS)/soak-$(SOAK_MODEL).json $(SOAK_ARGS)
 
 test-hostile: venv weights config mars ## hostile-input, security and property tests (real TorchServe)
-	$(BIN)/pytest tests/test_hostile.py tests/test_hostile_security.py tests/test_properties.py $(PYTEST_ARGS)
+	$(BIN)/pytest tests/serve/test_hostile.py tests/serve/test_hostile_security.py tests/unit/test_properties.py $(PYTEST_ARGS)

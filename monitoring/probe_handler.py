@@ -1,6 +1,6 @@
 """A weightless ClosetHandler that exercises every PipelineMetrics method.
 
-tests/test_metrics_live.py and tools/dashboard_snapshot.py serve it (model name "probe") next to (or, before their
+tests/infra/test_metrics_live.py and tools/dashboard_snapshot.py serve it (model name "probe") next to (or, before their
 MARs exist, instead of) the real models, so the exported metric names, types and
 labels are checked against a real TorchServe without any checkpoint. It decodes the
 image through the same gate as the real handlers and answers with its size; the

@@ -34,6 +34,7 @@ from onnx import numpy_helper
 from torch import nn
 
 from closet.models.u2net import build
+from closet_dev.progress import track
 
 log = logging.getLogger("convert_u2net_onnx")
 
@@ -95,7 +96,7 @@ def convert(model: onnx.ModelProto, arch: str) -> OrderedDict[str, torch.Tensor]
 
     used = set()
     new_state = {}
-    for i, (node, (name, conv)) in enumerate(zip(convs, order)):
+    for i, (node, (name, conv)) in enumerate(track(list(zip(convs, order)), desc="convert", unit="conv", log=log)):
         where = f"conv #{i} (ONNX {node.name!r} -> {name})"
         if len(node.input) != 3 or node.input[1] not in inits or node.input[2] not in inits:
             raise ConversionError(f"{where}: expected constant weight and bias inputs, got {list(node.input)}")

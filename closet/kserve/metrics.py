@@ -1,16 +1,18 @@
-"""The KServe runtime's Prometheus metrics: the names and labels TorchServe exports, closet's buckets.
+"""The KServe runtime's Prometheus metrics: the names, labels, buckets and ports TorchServe's side has.
 
-* closet.metrics.METRICS (closet_stage_seconds, closet_requests_total, ...), recorded by the same
-  handler code through PipelineMetrics -> ClosetSink, with the labels TorchServe exports
-  (`spec.exported_labels`: the declared ones plus `Hostname`). The histograms get buckets that fit
-  closet instead of the Java client's defaults TorchServe 0.12 is stuck with (closet.metrics):
-  latencies from 50 ms to 60 s, sizes up to 64 megapixels, batches up to 64.
+* closet.metrics.METRICS, recorded by the same handler code through PipelineMetrics -> ClosetSink,
+  on the same two ports as with TorchServe: the histograms with their own buckets
+  (`spec.buckets`, closet.metrics.LATENCY_BUCKETS, 10 ms .. 60 s) in `worker_registry`, served on
+  worker_metrics_port without a Hostname label; every other metric in `registry` (metrics_port),
+  with the `Hostname` label TorchServe's frontend appends (`spec.exported_labels`). Histograms
+  without declared buckets get sizes that fit them (megapixels up to 64, batches up to 64) instead
+  of the Java client's 0.005..10 TorchServe uses.
 * TorchServe's frontend counters that monitoring/rules, the HPA query and the dashboard read
   (closet.metrics.TS_REQUESTS, TS_INFERENCE_US, TS_QUEUE_US, TS_REQUESTS_2XX/4XX/5XX), counted by
   this server under the same names and labels, so one set of rules serves both runtimes. Their
   names break prometheus_client's counter naming (no `_total`), so a collector exports them
   untyped; `rate()` reads them like TorchServe's.
-* KServe's own request_{preprocess,predict,postprocess}_seconds stay in the same registry.
+* KServe's own request_{preprocess,predict,postprocess}_seconds stay in `registry`.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from prometheus_client.core import Metric
 
 from closet.metrics import (
     BATCH_SIZE,
+    HOSTNAME_LABEL,
     INPUT_MEGAPIXELS,
     METRICS,
-    STAGE_SECONDS,
     TS_INFERENCE_US,
     TS_QUEUE_US,
     TS_REQUESTS,
@@ -37,34 +39,39 @@ from closet.metrics import (
     Sink,
 )
 
-LATENCY_BUCKETS = (0.05, 0.075, 0.1, 0.15, 0.25, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0,
-                   30.0, 45.0, 60.0)
 MEGAPIXEL_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
-BUCKETS = {STAGE_SECONDS.name: LATENCY_BUCKETS, INPUT_MEGAPIXELS.name: MEGAPIXEL_BUCKETS,
-           BATCH_SIZE.name: BATCH_BUCKETS}
+# Buckets of the histograms that declare none (closet.metrics gives its latency histograms theirs).
+SIZE_BUCKETS = {INPUT_MEGAPIXELS.name: MEGAPIXEL_BUCKETS, BATCH_SIZE.name: BATCH_BUCKETS}
 # TorchServe's `Level` label on its host-level request counters.
 HOST_LEVEL = "Host"
 
 
 class ClosetSink(Sink):
-    """closet.metrics.METRICS as prometheus_client metrics in `registry`."""
+    """closet.metrics.METRICS as prometheus_client metrics: own-bucket histograms in `worker_registry`
+    (the worker metrics port), the rest in `registry` (the metrics port)."""
 
-    def __init__(self, registry: CollectorRegistry = REGISTRY, hostname: str | None = None):
+    def __init__(self, registry: CollectorRegistry = REGISTRY, worker_registry: CollectorRegistry | None = None,
+                 hostname: str | None = None):
         self.hostname = hostname or socket.gethostname()
+        self.worker_registry = worker_registry if worker_registry is not None else CollectorRegistry()
         self._metrics = {}
         for spec in METRICS:
             labels = list(spec.exported_labels)
+            where = self.worker_registry if spec.served_by_worker else registry
             if spec.type == "histogram":
-                metric = Histogram(spec.name, spec.help, labels, buckets=BUCKETS[spec.name], registry=registry)
+                buckets = spec.buckets or SIZE_BUCKETS[spec.name]
+                metric = Histogram(spec.name, spec.help, labels, buckets=buckets, registry=where)
             elif spec.type == "counter":
-                metric = Counter(spec.name, spec.help, labels, registry=registry)  # exported as spec.name
+                metric = Counter(spec.name, spec.help, labels, registry=where)  # exported as spec.name
             else:
-                metric = Gauge(spec.name, spec.help, labels, registry=registry)
+                metric = Gauge(spec.name, spec.help, labels, registry=where)
             self._metrics[spec.name] = metric
 
     def record(self, spec: MetricSpec, value: float, labels: tuple[str, ...]) -> None:
-        metric = self._metrics[spec.name].labels(*labels, self.hostname)
+        if HOSTNAME_LABEL in spec.exported_labels:
+            labels = (*labels, self.hostname)
+        metric = self._metrics[spec.name].labels(*labels)
         if spec.type == "histogram":
             metric.observe(value)
         elif spec.type == "counter":

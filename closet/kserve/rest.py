@@ -3,8 +3,9 @@
 KServe provides /v1/models/<m>:predict, the /v2 routes, /metrics and the liveness routes. Added here:
 
 * POST /predictions/<model>: closet's own API, exactly as on TorchServe (raw body or multipart
-  field `image`, options as fields or X-Closet-* headers, KServe JSON bodies too), and GET /ping
-  ({"status": "Healthy"} once every model is loaded), so clients, probes and tests use one API.
+  field `image`, options as fields or X-Closet-* headers, KServe JSON bodies too), GET /ping
+  ({"status": "Healthy"} once every model is loaded) and GET /api-description (the liveness
+  probe's route), so clients, probes and tests use one API.
 * POST /v2/models/<model>/infer decodes the body, then hands it to KServe's own V2Endpoints.infer:
   the v2 binary_data extension (`Inference-Header-Content-Length`) is decoded keeping BYTES
   elements as bytes (KServe 0.21's InferRequest.from_bytes turns them into UTF-8 text, which
@@ -143,6 +144,7 @@ class ClosetRoutes:
         self.v2 = v2
         router = APIRouter()
         router.add_api_route("/ping", self.ping, methods=["GET"])
+        router.add_api_route("/api-description", self.api_description, methods=["GET"])
         router.add_api_route("/predictions/{model_name}", self.predictions, methods=["POST"], response_model=None)
         router.add_api_route("/v2/models/{model_name}/infer", self.v2_infer, methods=["POST"], response_model=None)
         for verb in ("load", "unload"):
@@ -162,6 +164,11 @@ class ClosetRoutes:
         healthy = bool(self.models) and all(m.ready for m in self.models.values())
         return Response(json.dumps({"status": "Healthy" if healthy else "Unhealthy"}),
                         status_code=200 if healthy else 500, media_type="application/json")
+
+    async def api_description(self, request: Request) -> dict:
+        """The server's own API description, whatever the models' state (the chart's liveness probe,
+        as TorchServe's frontend answers it)."""
+        return request.app.openapi()
 
     async def predictions(self, model_name: str, request: Request) -> Response:
         model = self.models.get(model_name)

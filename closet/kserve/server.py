@@ -6,6 +6,7 @@ One process, on the ports of config/closet.yaml (`server`), the same plan as Tor
     gRPC v2     <bind>:grpc_port         KServe's GRPCInferenceService
     management  127.0.0.1:management_port read-only describe (closet/kserve/manage.py), never public
     metrics     <bind>:metrics_port      Prometheus: closet's metrics, TorchServe's frontend counters, KServe's
+    metrics     <bind>:worker_metrics_port  closet's own-bucket histograms (as TorchServe's workers serve them)
 
 The configuration is the archives' packed config/closet.yaml (or $CLOSET_CONFIG), as for a
 TorchServe worker; `bind` is its server.bind (127.0.0.1) unless --bind says otherwise (the Helm
@@ -64,11 +65,13 @@ class Ports:
     grpc: int
     management: int
     metrics: int
+    worker_metrics: int
 
     @classmethod
     def of(cls, server: closet_config.ServerConfig, **overrides: int | None) -> Ports:
         base = {"inference": server.inference_port, "grpc": server.grpc_port,
-                "management": server.management_port, "metrics": server.metrics_port}
+                "management": server.management_port, "metrics": server.metrics_port,
+                "worker_metrics": server.worker_metrics_port}
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
@@ -155,6 +158,8 @@ class ClosetModelServer(ModelServer):
         management = _Unsignalled(uvicorn.Config(management_app(served), host=MANAGEMENT_BIND,
                                                  port=self.ports.management, log_config=None, access_log=False))
         prometheus_client.start_http_server(self.ports.metrics, addr=self.bind)
+        sink = next(m.sink for m in models)
+        prometheus_client.start_http_server(self.ports.worker_metrics, addr=self.bind, registry=sink.worker_registry)
         # After uvicorn's graceful stop it re-raises the signal it caught: land in a no-op, then clean up.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
@@ -165,9 +170,10 @@ class ClosetModelServer(ModelServer):
         loop.set_default_executor(ThreadPoolExecutor(max_workers=self.max_asyncio_workers or 8))
         others = [asyncio.create_task(self._grpc_server.start(self.max_threads)),
                   asyncio.create_task(management.serve())]
-        log.info("closet on KServe %s: REST %s:%d, gRPC %s:%d, management %s:%d, metrics %s:%d; models %s",
+        log.info("closet on KServe %s: REST %s:%d, gRPC %s:%d, management %s:%d, metrics %s:%d and :%d; models %s",
                  _kserve_version(), self.bind, self.ports.inference, self.bind, self.ports.grpc, MANAGEMENT_BIND,
-                 self.ports.management, self.bind, self.ports.metrics, ", ".join(m.name for m in models))
+                 self.ports.management, self.bind, self.ports.metrics, self.ports.worker_metrics,
+                 ", ".join(m.name for m in models))
         try:
             await self._rest_server.start()  # returns after SIGTERM/SIGINT, once in-flight requests are done
         finally:
@@ -226,8 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--workdir", help="where the archives are extracted (default: a new temporary folder)")
     ap.add_argument("--bind", help="address of the inference, gRPC and metrics ports (default: server.bind)")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    for port in ("inference", "grpc", "management", "metrics"):
-        ap.add_argument(f"--{port}-port", type=int, help=f"override server.{port}_port")
+    for port in ("inference", "grpc", "management", "metrics", "worker-metrics"):
+        ap.add_argument(f"--{port}-port", type=int, help=f"override server.{port.replace('-', '_')}_port")
     return ap
 
 
@@ -249,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     # The archives' closet.yaml (or $CLOSET_CONFIG), as a TorchServe worker reads it: the image needs no repo.
     cfg = models[0].handler.config
     ports = Ports.of(cfg.server, inference=args.inference_port, grpc=args.grpc_port,
-                     management=args.management_port, metrics=args.metrics_port)
+                     management=args.management_port, metrics=args.metrics_port,
+                     worker_metrics=args.worker_metrics_port)
     ClosetModelServer(cfg, args.bind or cfg.server.bind, ports).start(models)
     return 0
 

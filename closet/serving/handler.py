@@ -20,8 +20,8 @@ from typing import Any
 from closet import config as closet_config
 from closet.archive import read_build_info, verify_manifest
 from closet.errors import ClosetError
-from closet.metrics import PipelineMetrics
-from closet.serving import kserve_v2
+from closet.metrics import PipelineMetrics, Sink
+from closet.serving import kserve_v2, worker_metrics
 from closet.serving.options import Option, ParsedRequest, parse_request
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,8 @@ class ClosetHandler:
         self.device = device
         self.config = closet_config.load(model_dir=self.model_dir)
         self.metrics = PipelineMetrics(metrics_sink, self.name)
+        if not isinstance(metrics_sink, Sink):  # a TorchServe worker: the own-bucket histograms' port, when asked
+            worker_metrics.serve_from_env()
         self.load(self.model_dir, context)
         log.info("%s ready on %s", self.name, self.device)
         self.initialized = True  # readiness last

@@ -23,6 +23,7 @@ import torch
 
 from closet.models.stargan_v2 import load_with_sidecar
 from closet.stages.translate import Latent, postprocess, translate
+from closet_dev.progress import Progress
 from closet_dev.train.classifier import load_classifier, predict
 from closet_dev.train.data import FMNIST_CLASSES, GARMENT_DOMAINS, load_folder
 
@@ -57,6 +58,8 @@ def run(args) -> dict:
     real_pred = predict(clf, x).argmax(1)
     real_acc = {d: round((real_pred[y == i] == label_of[i]).float().mean().item(), 4) for i, d in enumerate(nets.domains)}
 
+    # One unit per (source, target) pair: both modes' hit rates, then the diversity pass.
+    progress = Progress(3 * k * (k - 1), "eval", unit="pair", log=log)
     results = {}
     for mode in ("latent", "reference"):
         conf10 = torch.zeros(k, 10, dtype=torch.long)  # target domain x predicted FMNIST class
@@ -88,6 +91,7 @@ def run(args) -> dict:
                 hits5 += (p5 == label_of[trg]).sum().item()
                 total += len(p10)
                 per_pair[src, trg] = hit / len(p10)
+                progress.update()
         results[mode] = {
             "hit_rate_10class": round(hits10 / total, 4),
             "hit_rate_5domain": round(hits5 / total, 4),
@@ -116,6 +120,8 @@ def run(args) -> dict:
             outs.append(((translate(nets, x[idx], trg, [Latent(s, args.psi) for s in seeds]) + 1) / 2).clamp(0, 1))
         for a, b in itertools.combinations(outs, 2):
             l1s.append((a - b).abs().mean(dim=(1, 2, 3)))
+        progress.update()
+    progress.close()
     diversity = torch.cat(l1s).mean().item()
     # Context: the same L1 between two random real test images of one domain.
     real_pairs = torch.stack([

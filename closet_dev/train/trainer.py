@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from closet.models.stargan_v2 import Discriminator, build_nets
+from closet_dev.progress import Progress
 from closet_dev.train.data import load_folder
 
 log = logging.getLogger("closet_dev.train.stargan")
@@ -290,6 +291,7 @@ def train(args: argparse.Namespace) -> Path:
 
     step = 0
     ckpt = None
+    progress = Progress(args.steps, "train", unit="step", log=log)  # bar + ETA; plain lines off a TTY
     for step in range(1, args.steps + 1):
         run_step = run_offset + step  # a resumed run carries on the schedule where it stopped
         lambda_ds = max(0.0, args.lambda_ds * (1 - (run_step - 1) / ds_iter))
@@ -347,6 +349,7 @@ def train(args: argparse.Namespace) -> Path:
 
         for name, net_ema in nets_ema.items():
             moving_average(nets[name], net_ema, args.ema_beta)
+        progress.update()
 
         elapsed = time.time() - t0
         if step % args.log_every == 0 or step == 1:
@@ -364,6 +367,7 @@ def train(args: argparse.Namespace) -> Path:
         if stop:
             log.warning("stopping at step %d: --max-minutes %.1f reached", step, args.max_minutes)
             break
+    progress.close()
     log_fh.close()
     return ckpt
 

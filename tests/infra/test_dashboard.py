@@ -1,6 +1,6 @@
 """The Grafana dashboard as a file: provisionable as-is, one datasource variable, known metric names.
 
-Its queries are run against real Prometheus data in tests/test_metrics_live.py.
+Its queries are run against real Prometheus data in tests/infra/test_metrics_live.py.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 from PIL import Image
 
 from closet.config import ENSEMBLE, SEGMENTATION
-from closet.kserve.metrics import LATENCY_BUCKETS
+from closet.metrics import LATENCY_BUCKETS
 from tests.support.images import png
 
 pytestmark = pytest.mark.serve
@@ -213,15 +213,20 @@ def test_every_port_binds_loopback_locally(kserve):
         assert (getattr(addr, "ipv4_mapped", None) or addr).is_loopback, listening
 
 
-def test_metrics_have_closets_names_labels_and_buckets(kserve, photo):
+def test_metrics_have_closets_names_labels_buckets_and_ports(kserve, photo):
+    """As with TorchServe: own-bucket histograms on the worker metrics port, the rest on the metrics port."""
     before = kserve.metrics_text()
     assert kserve.predict(SEGMENTATION, data=photo).status_code == 200
     text = kserve.metrics_text()
-    lines = [ln for ln in text.splitlines() if ln.startswith("closet_stage_seconds_bucket")
+    workers = kserve.http.get(f"{kserve.worker_metrics_url}/metrics", timeout=10).text
+    lines = [ln for ln in workers.splitlines() if ln.startswith("closet_stage_seconds_bucket")
              and f'model_name="{SEGMENTATION}"' in ln and 'stage="handler"' in ln]
     les = sorted({float(ln.split('le="')[1].split('"')[0]) for ln in lines} - {float("inf")})
-    assert les == list(LATENCY_BUCKETS)  # 50 ms .. 60 s, not the Java client's 5 ms .. 10 s
-    assert all("Hostname=" in ln for ln in lines)
+    assert les == list(LATENCY_BUCKETS)  # closet's 10 ms .. 60 s, not the Java client's 5 ms .. 10 s
+    assert not any("Hostname=" in ln for ln in lines)  # the worker port's labels (closet.metrics)
+    assert "closet_stage_seconds" not in text  # served once, like TorchServe's workers serve it
+    counts = [ln for ln in text.splitlines() if ln.startswith("closet_batch_size_count")]
+    assert counts and all("Hostname=" in ln for ln in counts)  # the metrics port's labels
 
     def value(text: str, prefix: str, label: str) -> float:
         return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith(prefix) and label in ln)

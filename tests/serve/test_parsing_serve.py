@@ -21,7 +21,7 @@ from closet import parsing
 pytestmark = pytest.mark.serve
 MODEL = "parsing"
 PARSERS = {"torso-estimate": "torso", "schp-atr": "atr", "schp-lip": "lip", "schp-pascal": "pascal"}
-ASTRONAUT_FACE_BOTTOM = 159  # Haar face box [177, 67, 269, 159] on skimage's astronaut (tests/test_torso.py)
+ASTRONAUT_FACE_BOTTOM = 159  # Haar face box [177, 67, 269, 159] on skimage's astronaut (tests/unit/test_torso.py)
 
 
 def png(img: np.ndarray) -> bytes:
@@ -62,7 +62,7 @@ def test_png_is_a_palettised_label_map(server, astronaut, metadata):
     assert img.getpalette()[:9] == parsing.PALETTE[:9]
     garment = parsing.garment_mask(labels, metadata["label_space"])
     if metadata["parser"] == "torso-estimate":
-        assert garment[230:331, 150:331].mean() > 0.8  # the astronaut's chest (tests/test_torso.py)
+        assert garment[230:331, 150:331].mean() > 0.8  # the astronaut's chest (tests/unit/test_torso.py)
 
 
 def test_json_summary(server, astronaut, metadata):

@@ -136,3 +136,14 @@ def test_defaults(ens):
     style = ens.translator.style(max_pixels=10**6, max_side=1000)
     assert (style.target, style.mode, style.seed) == ("tshirt", "latent", 0)
     assert isinstance(ens.run([ensemble.Request(image=b"x", format="gif")])[0], BadOption)
+
+
+def test_psi_truncates_the_latent_style_and_is_refused_with_a_reference(ens, astronaut):
+    photo = png(astronaut)
+    full, truncated, with_ref = ens.run([
+        ensemble.Request(image=photo, target="dress", seed=5),
+        ensemble.Request(image=photo, target="dress", seed=5, psi=0.3),
+        ensemble.Request(image=photo, target="dress", psi=0.3, reference=photo),
+    ])
+    assert not np.array_equal(full.image, truncated.image)
+    assert isinstance(with_ref, BadOption) and "psi" in with_ref.message

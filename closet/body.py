@@ -1,0 +1,182 @@
+"""Body geometry of one person from pose keypoints: shoulders, hips, arms, head, and a body scale.
+
+Keypoints are MediaPipe BlazePose's 33 landmarks as a float array (33, >=3): x, y in image
+pixels and visibility in [0, 1] in column 2 (a (33, 4) array from closet.pose, x, y, z,
+visibility, is read through `as_xyv`). "Left" is the person's left (landmark 11 is the left
+shoulder), so in a frontal photo it lies on the image's right.
+
+Everything here is plain arithmetic on the landmarks, shared by the garment mask
+(closet.garment) and the shape render (closet.render).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from closet.errors import NoGarment
+
+NOSE, L_EYE, R_EYE, L_EAR, R_EAR, MOUTH_L, MOUTH_R = 0, 2, 5, 7, 8, 9, 10
+L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 11, 12, 13, 14, 15, 16
+L_HIP, R_HIP = 23, 24
+FACE = tuple(range(11))
+
+# A landmark counts as seen at this visibility (BlazePose's own output, a sigmoid).
+VISIBLE = 0.5
+# Shoulder joints are hidden by nothing in a photo where the torso shows; below this even the
+# estimate of where they are is a guess (a face close-up, legs only).
+SHOULDER_SEEN = 0.2
+# Torso length (mid-shoulder to mid-hip) per shoulder span, for a hip below the frame or unseen:
+# about 1.35 on the package photos where both show (astronaut 1.34), and on adult body charts.
+TORSO_PER_SPAN = 1.35
+# Hip joints are this fraction of the shoulder span apart, when extrapolated.
+HIP_PER_SPAN = 0.75
+# Torso length per face width (ear span), a floor for a profile whose hips are not seen.
+FACE_PER_TORSO = 2.6
+# A frontal torso is at least this wide per torso length; a narrower shoulder span is a
+# profile (foreshortened shoulders), widened to it.
+MIN_WIDTH_PER_LENGTH = 0.6
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: shoulder, elbow, wrist (x, y) and whether the elbow is seen."""
+
+    shoulder: np.ndarray
+    elbow: np.ndarray
+    wrist: np.ndarray
+    seen: bool
+
+
+@dataclass(frozen=True)
+class Body:
+    """The torso quad and arms of one person, in image pixels.
+
+    `right_shoulder`, `left_shoulder`, `left_hip`, `right_hip` are the torso quad's corners,
+    already widened for a profile and extrapolated for hips below the frame (`hips_seen`
+    says whether they were). `axis` is the unit vector from mid-shoulder to mid-hip (down the
+    body), `across` the unit vector from the right to the left shoulder, perpendicular to it.
+    `scale` is the torso's width in pixels (the shoulder span, or the widened one).
+    """
+
+    right_shoulder: np.ndarray
+    left_shoulder: np.ndarray
+    left_hip: np.ndarray
+    right_hip: np.ndarray
+    axis: np.ndarray
+    across: np.ndarray
+    length: float
+    scale: float
+    hips_seen: bool
+    left_arm: Arm
+    right_arm: Arm
+    face: np.ndarray  # (11, 2) face landmarks 0-10
+    face_seen: bool
+
+    @property
+    def neck(self) -> np.ndarray:
+        return (self.left_shoulder + self.right_shoulder) / 2
+
+    @property
+    def quad(self) -> np.ndarray:
+        """(4, 2) float32: right shoulder, left shoulder, left hip, right hip."""
+        return np.float32([self.right_shoulder, self.left_shoulder, self.left_hip, self.right_hip])
+
+    @property
+    def face_size(self) -> float:
+        return _face_size(self.face)
+
+
+def _face_size(face: np.ndarray) -> float:
+    """Face width in pixels: the ear span, or 2.2 eye-to-mouth heights in a profile."""
+    ears = float(np.linalg.norm(face[L_EAR] - face[R_EAR]))
+    eyes = (face[L_EYE] + face[R_EYE]) / 2
+    mouth = (face[MOUTH_L] + face[MOUTH_R]) / 2
+    return max(ears, 2.2 * float(np.linalg.norm(mouth - eyes)), 1.0)
+
+
+def as_xyv(keypoints) -> np.ndarray:
+    """(33, 3) float64 x, y, visibility from (33, 3) or closet.pose's (33, 4) x, y, z, visibility."""
+    kp = np.asarray(keypoints, dtype=np.float64)
+    if kp.ndim != 2 or kp.shape[0] != 33 or kp.shape[1] < 3:
+        raise ValueError(f"keypoints must be (33, 3) or (33, 4), got {kp.shape}")
+    return kp[:, [0, 1, 3]] if kp.shape[1] >= 4 else kp[:, :3]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 1e-9 else v
+
+
+def _inside(p: np.ndarray, shape: tuple[int, ...], margin: float = 0.0) -> bool:
+    h, w = shape[:2]
+    return -margin <= p[0] < w + margin and -margin <= p[1] < h + margin
+
+
+def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
+    """The Body of one person in an image of `shape`.
+
+    Raises:
+        NoGarment: the shoulders are not seen or not in the image (a face close-up: shoulders
+            below the frame; legs only: shoulders above it or unseen). The detail says which.
+    """
+    kp = as_xyv(keypoints)
+    xy, vis = kp[:, :2], kp[:, 2]
+    h, w = shape[:2]
+    sl, sr = xy[L_SHOULDER], xy[R_SHOULDER]
+    if max(vis[L_SHOULDER], vis[R_SHOULDER]) < SHOULDER_SEEN:
+        raise NoGarment("no torso visible",
+                        {"missing": "shoulders", "hint": "the shoulders are not visible; send a photo showing the upper body"})
+    mid = (sl + sr) / 2
+    if not _inside(mid, shape):
+        where = "below" if mid[1] >= h else "above" if mid[1] < 0 else "beside"
+        raise NoGarment("no torso visible",
+                        {"missing": "shoulders", "hint": f"the shoulders are {where} the frame; send a photo showing the upper body"})
+    span = float(np.linalg.norm(sl - sr))
+    hl, hr = xy[L_HIP], xy[R_HIP]
+    hips_seen = bool(min(vis[L_HIP], vis[R_HIP]) >= VISIBLE and _inside(hl, shape) and _inside(hr, shape))
+    face = xy[list(FACE)]
+    face_seen = bool(np.median(vis[list(FACE)]) >= VISIBLE)
+    if hips_seen:
+        hip_mid = (hl + hr) / 2
+        axis = _unit(hip_mid - mid)
+        length = float(np.linalg.norm(hip_mid - mid))
+    else:
+        # Down the body: perpendicular to the shoulder line, away from the face.
+        perp = _unit(np.array([-(sl - sr)[1], (sl - sr)[0]]))
+        nose = xy[NOSE]
+        if np.dot(perp, nose - mid) > 0:
+            perp = -perp
+        if span < 1e-6:
+            perp = np.array([0.0, 1.0])
+        axis = perp
+        # A profile's span is foreshortened: the face (about 1/3 of the torso length) bounds it below.
+        length = max(TORSO_PER_SPAN * span, FACE_PER_TORSO * _face_size(face))
+    across = np.array([-axis[1], axis[0]])  # right -> left in a frontal photo
+    if np.dot(across, sl - sr) < 0:
+        across = -across
+    width = max(abs(float(np.dot(sl - sr, across))), MIN_WIDTH_PER_LENGTH * length)
+    shoulder_mid = mid
+    right_s = shoulder_mid - across * width / 2
+    left_s = shoulder_mid + across * width / 2
+    hip_mid = shoulder_mid + axis * length
+    if hips_seen:
+        hip_half = max(abs(float(np.dot(hl - hr, across))), HIP_PER_SPAN * width) / 2
+        hip_mid = (hl + hr) / 2
+    else:
+        hip_half = HIP_PER_SPAN * width / 2
+    right_h = hip_mid - across * hip_half
+    left_h = hip_mid + across * hip_half
+
+    def arm(s: int, e: int, wr: int, shoulder: np.ndarray) -> Arm:
+        seen = bool(vis[e] >= VISIBLE and _inside(xy[e], shape))
+        return Arm(shoulder=shoulder, elbow=xy[e].copy(), wrist=xy[wr].copy(), seen=seen)
+
+    return Body(
+        right_shoulder=right_s, left_shoulder=left_s, left_hip=left_h, right_hip=right_h,
+        axis=axis, across=across, length=length, scale=width, hips_seen=hips_seen,
+        left_arm=arm(L_SHOULDER, L_ELBOW, L_WRIST, sl.copy()),
+        right_arm=arm(R_SHOULDER, R_ELBOW, R_WRIST, sr.copy()),
+        face=face.copy(), face_seen=face_seen,
+    )

@@ -1,0 +1,240 @@
+"""The upper-garment mask of one person from pose keypoints (the `pose-garment` parser's geometry).
+
+Given an RGB photo, a person mask (U^2-Net's, or the pose model's own segmentation) and one
+person's 33 BlazePose keypoints (closet.body):
+  1. region: the torso polygon (shoulders widened to the deltoids and raised to the collar,
+     hips lowered to the hem; hips below the frame extrapolated from the shoulder span) plus a
+     capsule along each seen arm, shoulder -> elbow -> wrist, as wide as a sleeve for this body;
+     an arm whose elbow is hidden (low visibility, or outside the image) gets no capsule;
+  2. cut to the person mask (the quad between the shoulder and hip joints always counts: a
+     salient-object mask can leave holes in dark cloth);
+  3. minus the head: an ellipse over the face landmarks 0-10, grown upward and sideways for the
+     hair;
+  4. minus skin: pixels whose CIE a*b* lie near the person's own face (sampled between nose and
+     mouth) and whose lightness is not far from it; this drops bare forearms, hands and necks and
+     keeps long sleeves;
+  5. clean-up: a small opening, and specks under 1% of the mask dropped.
+
+Grayscale photos (no pixel with visible chroma): skin colour cannot be told from cloth by
+colour, so step 4 is skipped and `Skin.known` is False. The mask is then geometry and
+person mask only: a bare forearm inside a capsule counts as garment, while hands (beyond the
+wrist) and the face still drop out. The renderer then fills skin with the face's own gray.
+
+A person whose torso is not visible (shoulders unseen or outside the image, or nothing left of
+the region) raises closet.errors.NoGarment, with a detail naming what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from closet.body import L_EYE, MOUTH_L, MOUTH_R, NOSE, R_EYE, Body, body_from_keypoints
+from closet.errors import NoGarment
+
+PARSER_NAME = "pose-garment"
+# Torso polygon, in units of the body's width (Body.scale): shoulders pushed out over the
+# deltoids, the collar raised toward the chin, the hem below the hip joints.
+SHOULDER_OUT = 0.14
+COLLAR_UP = 0.22
+COLLAR_HALF = 0.22
+HEM_DOWN = 0.12
+HIP_OUT = 0.12
+# Sleeve capsule radius per body width: upper arm, forearm (a sleeve, not the bare arm).
+UPPER_ARM_RADIUS = 0.22
+FOREARM_RADIUS = 0.17
+# Head ellipse in face widths: half-width, height above the eyes (hair), below them (chin).
+HEAD_HALF_WIDTH = 0.72
+HEAD_UP = 1.0
+HEAD_DOWN = 0.95
+# Skin: a*b* distance from the face's median (at least SKIN_AB, or 2.5 of the face's own spread)
+# and lightness within the face's -SKIN_DARKER / +SKIN_LIGHTER.
+SKIN_AB = 8.0
+SKIN_SPREAD = 2.5
+SKIN_DARKER = 40.0
+SKIN_LIGHTER = 25.0
+# A photo is grayscale when 99% of its pixels have a chroma under this (CIE ab units).
+GRAY_CHROMA = 3.0
+MIN_GARMENT_PIXELS = 64
+
+
+@dataclass(frozen=True)
+class Skin:
+    """The skin colour of one person, sampled on the face: CIE Lab (L 0-100), and its a*b* spread.
+
+    `known` is False on a grayscale photo: `lab` is then the face's gray, and no pixel is
+    told apart as skin by colour.
+    """
+
+    lab: tuple[float, float, float]
+    spread: float
+    known: bool
+
+
+@dataclass
+class GarmentParse:
+    """One person's garment mask and what it was made of (all bool (H, W) masks)."""
+
+    mask: np.ndarray
+    body: Body
+    skin: Skin
+    torso: np.ndarray
+    arms: np.ndarray
+    head: np.ndarray
+    skin_pixels: np.ndarray
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> float32 CIE Lab (L 0-100, a, b) through OpenCV (D65)."""
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def is_grayscale(rgb: np.ndarray) -> bool:
+    """True when (nearly) no pixel shows colour: a gray photo stored as RGB."""
+    small = rgb[:: max(1, rgb.shape[0] // 128), :: max(1, rgb.shape[1] // 128)]
+    lab = to_lab(small)
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    return float(np.percentile(chroma, 99)) < GRAY_CHROMA
+
+
+def _ellipse(shape: tuple[int, ...], centre, axes, angle_deg: float) -> np.ndarray:
+    m = np.zeros(shape[:2], np.uint8)
+    cv2.ellipse(m, (int(round(centre[0])), int(round(centre[1]))),
+                (max(1, int(round(axes[0]))), max(1, int(round(axes[1])))), angle_deg, 0, 360, 1, -1)
+    return m.astype(bool)
+
+
+def _face_frame(body: Body) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(eye centre, unit 'down the face' vector, unit 'across' vector) from the face landmarks."""
+    f = body.face
+    eyes = (f[L_EYE] + f[R_EYE]) / 2
+    mouth = (f[MOUTH_L] + f[MOUTH_R]) / 2
+    down = mouth - eyes
+    n = float(np.linalg.norm(down))
+    down = down / n if n > 1e-6 else body.axis
+    return eyes, down, np.array([-down[1], down[0]])
+
+
+def skin_from_face(rgb: np.ndarray, body: Body) -> Skin:
+    """The face's skin colour: median Lab of an ellipse between the nose and the mouth (below
+    glasses, above the chin), and the a*b* spread (median absolute deviation)."""
+    f = body.face
+    size = body.face_size
+    mouth = (f[MOUTH_L] + f[MOUTH_R]) / 2
+    centre = 0.5 * f[NOSE] + 0.5 * mouth
+    _, down, _ = _face_frame(body)
+    angle = float(np.degrees(np.arctan2(down[1], down[0]))) - 90.0
+    region = _ellipse(rgb.shape, centre, (0.28 * size, 0.16 * size), angle)
+    lab = to_lab(rgb)
+    px = lab[region]
+    if px.size == 0:
+        px = lab.reshape(-1, 3)
+    med = np.median(px, axis=0)
+    spread = float(np.median(np.hypot(px[:, 1] - med[1], px[:, 2] - med[2])))
+    return Skin(lab=(float(med[0]), float(med[1]), float(med[2])), spread=spread, known=not is_grayscale(rgb))
+
+
+def skin_mask(rgb: np.ndarray, skin: Skin, lab: np.ndarray | None = None) -> np.ndarray:
+    """Pixels of this person's skin colour (all False when the skin colour is unknown)."""
+    if not skin.known:
+        return np.zeros(rgb.shape[:2], bool)
+    lab = to_lab(rgb) if lab is None else lab
+    d_ab = np.hypot(lab[..., 1] - skin.lab[1], lab[..., 2] - skin.lab[2])
+    near = d_ab <= max(SKIN_AB, SKIN_SPREAD * skin.spread)
+    light = (lab[..., 0] >= skin.lab[0] - SKIN_DARKER) & (lab[..., 0] <= skin.lab[0] + SKIN_LIGHTER)
+    return near & light
+
+
+def head_mask(shape: tuple[int, ...], body: Body) -> np.ndarray:
+    """Face and hair: an ellipse over the face landmarks, from the chin up past the crown."""
+    if not body.face_seen:
+        return np.zeros(shape[:2], bool)
+    eyes, down, _ = _face_frame(body)
+    size = body.face_size
+    centre = eyes + down * size * (HEAD_DOWN - HEAD_UP) / 2
+    angle = float(np.degrees(np.arctan2(down[1], down[0]))) - 90.0
+    return _ellipse(shape, centre, (HEAD_HALF_WIDTH * size, (HEAD_UP + HEAD_DOWN) / 2 * size), angle)
+
+
+def torso_polygon(body: Body) -> np.ndarray:
+    """(6, 2) float32 polygon of the torso garment: hem corners, shoulders, collar."""
+    s, a, x = body.scale, body.axis, body.across
+    rs = body.right_shoulder - x * SHOULDER_OUT * s
+    ls = body.left_shoulder + x * SHOULDER_OUT * s
+    collar_r = body.neck - x * COLLAR_HALF * s - a * COLLAR_UP * s
+    collar_l = body.neck + x * COLLAR_HALF * s - a * COLLAR_UP * s
+    lh = body.left_hip + x * HIP_OUT * s + a * HEM_DOWN * s
+    rh = body.right_hip - x * HIP_OUT * s + a * HEM_DOWN * s
+    return np.float32([rs, collar_r, collar_l, ls, lh, rh])
+
+
+def torso_region(shape: tuple[int, ...], body: Body) -> np.ndarray:
+    m = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(m, [np.round(torso_polygon(body)).astype(np.int32)], 1)
+    return m.astype(bool)
+
+
+def capsule(shape: tuple[int, ...], p0, p1, radius: float) -> np.ndarray:
+    """A segment p0-p1 thickened to `radius` pixels (round ends)."""
+    m = np.zeros(shape[:2], np.uint8)
+    r = max(1, int(round(radius)))
+    cv2.line(m, tuple(int(round(v)) for v in p0), tuple(int(round(v)) for v in p1), 1, thickness=2 * r + 1)
+    for p in (p0, p1):
+        cv2.circle(m, (int(round(p[0])), int(round(p[1]))), r, 1, -1)
+    return m.astype(bool)
+
+
+def arm_region(shape: tuple[int, ...], body: Body) -> np.ndarray:
+    """Sleeve capsules along every seen arm: shoulder -> elbow -> wrist."""
+    m = np.zeros(shape[:2], bool)
+    for arm in (body.left_arm, body.right_arm):
+        if arm.seen:
+            m |= capsule(shape, arm.shoulder, arm.elbow, UPPER_ARM_RADIUS * body.scale)
+            m |= capsule(shape, arm.elbow, arm.wrist, FOREARM_RADIUS * body.scale)
+    return m
+
+
+def _clean(mask: np.ndarray) -> np.ndarray:
+    """Opening with a 3x3 ellipse, then components under 1% of the mask dropped."""
+    m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    n, cc, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    if n <= 1:
+        return m.astype(bool)
+    keep = np.zeros(n, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= max(16, 0.01 * stats[1:, cv2.CC_STAT_AREA].sum())
+    return keep[cc]
+
+
+def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints) -> GarmentParse:
+    """The upper-garment mask of the person with these keypoints.
+
+    Args:
+        rgb: uint8 (H, W, 3) photo.
+        person: bool (H, W) person mask (may hold other people: the geometry picks this one).
+        keypoints: (33, >=3) BlazePose landmarks of this person (closet.body).
+    Raises:
+        NoGarment: torso not visible (detail says what is missing), or nothing left after the
+            cuts (detail says so).
+    """
+    body = body_from_keypoints(keypoints, rgb.shape)
+    person = np.asarray(person).astype(bool)
+    torso = torso_region(rgb.shape, body)
+    arms = arm_region(rgb.shape, body)
+    head = head_mask(rgb.shape, body)
+    skin = skin_from_face(rgb, body)
+    # The quad between the shoulder and hip joints is body whatever the person mask says (a
+    # salient-object mask leaves holes in dark cloth against a dark background).
+    core = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.fillPoly(core, [np.round(body.quad).astype(np.int32)], 1)
+    region = (torso | arms) & (person | core.astype(bool)) & ~head
+    skin_px = skin_mask(rgb, skin) & region
+    mask = _clean(region & ~skin_px)
+    if mask.sum() < MIN_GARMENT_PIXELS:
+        missing = "torso" if not (torso & person).any() else "clothing"
+        raise NoGarment("no upper garment found",
+                        {"parser": PARSER_NAME, "missing": missing,
+                         "hint": "the torso is not on the person mask" if missing == "torso"
+                         else "the torso region holds only skin, face or hair"})
+    return GarmentParse(mask=mask, body=body, skin=skin, torso=torso, arms=arms, head=head, skin_pixels=skin_px)

@@ -1,0 +1,128 @@
+"""closet.garment / closet.body on the package photos with their checked keypoints: where the
+pose-garment mask lies, the hard cases (profile, hips below the frame, a hidden arm, two people,
+no torso), and determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from closet import garment as gm
+from closet.body import body_from_keypoints
+from closet.errors import NoGarment
+from closet_dev import package_photos as pp
+
+# Boxes [x0, y0, x1, y1] drawn by looking at each photo.
+BOXES = {
+    "astronaut": {"garment": {"chest": [150, 300, 300, 380], "right upper arm": [60, 300, 110, 360]},
+                  "not": {"face": [195, 95, 255, 160], "hair": [160, 20, 290, 70], "background": [0, 0, 100, 100]}},
+    "camera": {"garment": {"coat back": [20, 250, 120, 400]},
+               "not": {"face": [200, 120, 250, 190], "hair": [160, 70, 240, 110], "background": [350, 0, 512, 100]}},
+    "grace_hopper": {"garment": {"chest": [100, 450, 450, 580]},
+                     "not": {"face": [180, 150, 350, 330], "hair": [200, 40, 330, 120], "background": [400, 0, 512, 300]}},
+}
+
+
+def share(mask, box) -> float:
+    x0, y0, x1, y1 = box
+    return float(mask[y0:y1, x0:x1].mean())
+
+
+@pytest.mark.parametrize("name", pp.PHOTOS)
+def test_garment_where_a_person_would_put_it(photo_people, name):
+    scene, person = photo_people[name]
+    g = gm.garment_mask(scene.image, person, scene.people[0])
+    for part, box in BOXES[name]["garment"].items():
+        assert share(g.mask, box) > 0.85, part
+    for part, box in BOXES[name]["not"].items():
+        assert share(g.mask, box) < 0.02, part
+
+
+def test_profile_gets_a_mask_and_gray_photo_has_no_skin_colour(photo_people):
+    scene, person = photo_people["camera"]  # a profile, in grayscale
+    g = gm.garment_mask(scene.image, person, scene.people[0])
+    assert gm.is_grayscale(scene.image) and not g.skin.known
+    assert not g.skin_pixels.any()
+    # the widened torso of a profile: the coat from the back to the chest
+    assert g.body.scale > 2 * np.linalg.norm(scene.people[0][11, :2] - scene.people[0][12, :2])
+    assert g.mask.mean() > 0.1
+
+
+def test_skin_is_calibrated_on_the_face(photo_people):
+    scene, person = photo_people["grace_hopper"]
+    g = gm.garment_mask(scene.image, person, scene.people[0])
+    assert g.skin.known
+    neck = [230, 330, 290, 380]  # her bare neck, inside the collar region of the torso polygon
+    assert share(g.skin_pixels, neck) > 0.5
+    assert share(g.mask, neck) < 0.3
+
+
+def test_hips_below_the_frame_are_extrapolated(photo_people):
+    scene, person = photo_people["grace_hopper"]
+    body = body_from_keypoints(scene.people[0], scene.image.shape)
+    assert not body.hips_seen
+    assert body.left_hip[1] > scene.image.shape[0] and body.right_hip[1] > scene.image.shape[0]
+    # shoulders-to-hips from the shoulder span, not from BlazePose's guess off the frame
+    span = np.linalg.norm(scene.people[0][11, :2] - scene.people[0][12, :2])
+    assert body.length == pytest.approx(1.35 * span, rel=0.01)
+
+
+def test_one_arm_hidden(photo_people):
+    scene, person = photo_people["astronaut"]  # her left arm is behind the helmet (elbow visibility 0.33)
+    g = gm.garment_mask(scene.image, person, scene.people[0])
+    assert g.body.right_arm.seen and not g.body.left_arm.seen
+    assert share(g.mask, [300, 400, 450, 500]) < 0.05  # the helmet is not garment
+    assert share(g.mask, [60, 300, 110, 360]) > 0.85  # the seen arm's sleeve is
+
+
+def test_two_people_side_by_side_give_two_masks(photo_people):
+    a, pa = photo_people["astronaut"]
+    g, pg = photo_people["grace_hopper"]
+    scene = pp.side_by_side(a, pp.flip(g), "two")
+    # the person mask of the composition: the two masks through the same resize
+    import cv2
+
+    masks = []
+    for s, m in ((a, pa), (g, pg[:, ::-1])):
+        f = 384 / s.image.shape[0]
+        masks.append(cv2.resize(m.astype(np.uint8), (int(round(s.image.shape[1] * f)), 384), interpolation=cv2.INTER_NEAREST))
+    person = np.concatenate(masks, axis=1).astype(bool)
+    split = masks[0].shape[1]
+    left, right = (gm.garment_mask(scene.image, person, kp).mask for kp in scene.people)
+    assert left[:, :split].sum() > 0.97 * left.sum() and right[:, split:].sum() > 0.97 * right.sum()
+    assert (left & right).sum() == 0
+    assert left.sum() > 5000 and right.sum() > 5000
+
+
+def test_face_close_up_has_no_torso(photo_people):
+    scene, person = photo_people["grace_hopper"]
+    close = pp.crop(scene, (120, 20, 420, 340), "face")  # face only: shoulders below the frame
+    with pytest.raises(NoGarment) as e:
+        gm.garment_mask(close.image, person[20:340, 120:420], close.people[0])
+    assert e.value.detail["missing"] == "shoulders" and "below the frame" in e.value.detail["hint"]
+
+
+def test_legs_only_has_no_torso(photo_people):
+    scene, person = photo_people["camera"]
+    legs = pp.crop(scene, (0, 440, 512, 512), "legs")  # shoulders above the frame
+    with pytest.raises(NoGarment) as e:
+        gm.garment_mask(legs.image, person[440:], legs.people[0])
+    assert "above the frame" in e.value.detail["hint"]
+    unseen = scene.people[0].copy()
+    unseen[[11, 12], 2] = 0.05  # the estimator did not see the shoulders at all
+    with pytest.raises(NoGarment, match="no torso"):
+        gm.garment_mask(scene.image, person, unseen)
+
+
+def test_deterministic(photo_people):
+    scene, person = photo_people["astronaut"]
+    a = gm.garment_mask(scene.image, person, scene.people[0])
+    b = gm.garment_mask(scene.image.copy(), person.copy(), scene.people[0].copy())
+    assert np.array_equal(a.mask, b.mask) and a.skin == b.skin
+
+
+def test_keypoints_with_z_column_are_read(photo_people):
+    scene, person = photo_people["astronaut"]
+    kp = scene.people[0]
+    with_z = np.concatenate([kp[:, :2], np.zeros((33, 1)), kp[:, 2:3]], axis=1)  # closet.pose's (33, 4)
+    assert np.array_equal(gm.garment_mask(scene.image, person, with_z).mask, gm.garment_mask(scene.image, person, kp).mask)
