@@ -100,12 +100,13 @@ class KServeProcess(Server):
 
 @contextmanager
 def ephemeral(workdir: Path, mars: Sequence[Path], *, timeout: float = START_TIMEOUT_S, allow_failed: bool = False,
-              wait: bool = True, extra_env: dict[str, str] | None = None,
+              wait: bool = True, extra_env: dict[str, str] | None = None, extra_args: Sequence[str] = (),
               session_class: type[TorchServeSession] = TorchServeSession) -> Iterator[TorchServeSession]:
     """Serve `mars` with the KServe runtime from a private store under `workdir` until the block ends.
 
     The same arguments and session as closet_dev.torchserve.ephemeral; the session's `server` is a
-    KServeProcess (its `grpc_target` is the gRPC address).
+    KServeProcess (its `grpc_target` is the gRPC address). `extra_args` go to `python -m closet.kserve`
+    after the generated ones (a repeated option wins).
     """
     store = Path(workdir) / "model-store"
     store.mkdir(parents=True, exist_ok=True)
@@ -113,6 +114,7 @@ def ephemeral(workdir: Path, mars: Sequence[Path], *, timeout: float = START_TIM
         shutil.copy2(mar, store / Path(mar).name)
     server = KServeProcess.on_ports(dict(zip(PORTS, free_ports(len(PORTS)))), store, Path(workdir) / "logs")
     server.load_models = tuple(Path(m).name for m in mars)
+    server.extra_args = tuple(extra_args)
     t0 = time.monotonic()
     server.start(None, extra_env)
     try:

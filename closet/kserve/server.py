@@ -6,7 +6,8 @@ One process, on the ports of config/closet.yaml (`server`), the same plan as Tor
     gRPC v2     <bind>:grpc_port         KServe's GRPCInferenceService
     management  127.0.0.1:management_port read-only describe (closet/kserve/manage.py), never public
     metrics     <bind>:metrics_port      Prometheus: closet's metrics, TorchServe's frontend counters, KServe's
-    metrics     <bind>:worker_metrics_port  closet's own-bucket histograms (as TorchServe's workers serve them)
+    metrics     <bind>:worker_metrics_port  closet's own-bucket histograms (as TorchServe's workers serve them;
+                                         the same port as metrics_port puts everything on one)
 
 The configuration is the archives' packed config/closet.yaml (or $CLOSET_CONFIG), as for a
 TorchServe worker; `bind` is its server.bind (127.0.0.1) unless --bind says otherwise (the Helm
@@ -123,6 +124,16 @@ class ClosetGRPCServer(GRPCServer):
         await self._server.wait_for_termination()
 
 
+class _Collected:
+    """Another registry's metrics, collected into the default registry."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def collect(self):
+        return self.registry.collect()
+
+
 class _Unsignalled(uvicorn.Server):
     """A uvicorn server that leaves SIGTERM/SIGINT to the REST server (one handler per process)."""
 
@@ -157,9 +168,13 @@ class ClosetModelServer(ModelServer):
             grace_period=self.grace_period)
         management = _Unsignalled(uvicorn.Config(management_app(served), host=MANAGEMENT_BIND,
                                                  port=self.ports.management, log_config=None, access_log=False))
-        prometheus_client.start_http_server(self.ports.metrics, addr=self.bind)
         sink = next(m.sink for m in models)
-        prometheus_client.start_http_server(self.ports.worker_metrics, addr=self.bind, registry=sink.worker_registry)
+        if self.ports.worker_metrics == self.ports.metrics:  # one scrape port (KServe's scraping reads one)
+            prometheus_client.REGISTRY.register(_Collected(sink.worker_registry))
+        else:
+            prometheus_client.start_http_server(self.ports.worker_metrics, addr=self.bind,
+                                                registry=sink.worker_registry)
+        prometheus_client.start_http_server(self.ports.metrics, addr=self.bind)
         # After uvicorn's graceful stop it re-raises the signal it caught: land in a no-op, then clean up.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)

@@ -1,8 +1,9 @@
 """The chart's `runtime: kserve` switch: one chart, two container commands, everything else the same.
 
 Renders the chart with runtime torchserve and kserve (default and CPU profiles) and compares the
-objects: only the container's name, command, args, gRPC port and preStop may differ; the probes,
-env, volumes, Service, HPA, monitoring and NetworkPolicy are the same objects. The kserve command
+objects: only the container's name, command, args, gRPC port, preStop and TorchServe's multiprocess
+metrics env may differ; the probes, other env, volumes, Service, HPA, monitoring and NetworkPolicy
+are the same objects. The kserve command
 line is parsed by closet.kserve's own argument parser.
 """
 
@@ -79,14 +80,27 @@ def test_only_the_container_command_differs(both):
     ca, cb = (d["spec"]["template"]["spec"]["containers"][0] for d in (da, db))
     for k in CONTAINER_KEYS:
         ca.pop(k, None), cb.pop(k, None)
-    assert da == db  # probes, env, resources, volumes, security, checksum annotation: the same
+    ca["env"] = [e for e in ca["env"] if e["name"] not in ("PROMETHEUS_MULTIPROC_DIR", "CLOSET_WORKER_METRICS_ADDRESS")]
+    assert da == db  # probes, other env, resources, volumes, security, checksum annotation: the same
 
 
-def test_same_probes_on_the_same_port_name(both):
+def test_same_probes(both):
+    """The same probe objects: ready.py on the management API and /api-description on the inference
+    port; tests/serve/test_kserve_runtime.py checks the KServe runtime answers both."""
     ts, ks, _ = both
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container(ks)[probe] == container(ts)[probe]
-        assert container(ks)[probe]["httpGet"] == {"path": "/ping", "port": "inference"}
+    assert any("ready.py" in str(a) for a in container(ks)["readinessProbe"]["exec"]["command"])
+    assert container(ks)["livenessProbe"]["httpGet"]["port"] == "inference"
+
+
+def test_no_multiprocess_metrics_env_for_kserve(both):
+    """TorchServe's workers write histograms to multiprocess files; the one KServe process must not
+    (prometheus_client would move every metric, KServe's own too, into files)."""
+    ts, ks, _ = both
+    names = {e["name"] for e in container(ks)["env"]}
+    assert "PROMETHEUS_MULTIPROC_DIR" not in names and "CLOSET_WORKER_METRICS_ADDRESS" not in names
+    assert "PROMETHEUS_MULTIPROC_DIR" in {e["name"] for e in container(ts)["env"]}
 
 
 def test_kserve_command_line_parses_and_uses_the_chart_ports(both):
@@ -95,8 +109,8 @@ def test_kserve_command_line_parses_and_uses_the_chart_ports(both):
     assert c["name"] == "kserve" and c["command"] == ["python", "-m", "closet.kserve"]
     args = build_parser().parse_args(c["args"])
     ports = values["torchserve"]["ports"]
-    assert (args.inference_port, args.grpc_port, args.management_port, args.metrics_port) == (
-        ports["inference"], ports["grpcInference"], ports["management"], ports["metrics"])
+    assert (args.inference_port, args.grpc_port, args.management_port, args.metrics_port, args.worker_metrics_port) == (
+        ports["inference"], ports["grpcInference"], ports["management"], ports["metrics"], ports["workerMetrics"])
     assert args.bind == "0.0.0.0" and args.model_store == values["modelStore"]["path"]
     assert args.models == [n for n in ("segmentation", "parsing", "translation", "closet") if values["models"][n]["enabled"]]
     assert args.device == ("cuda" if values["gpu"]["enabled"] else "cpu")
@@ -104,7 +118,8 @@ def test_kserve_command_line_parses_and_uses_the_chart_ports(both):
     mounts = {m["mountPath"] for m in c["volumeMounts"]}
     assert "/tmp" in mounts
     named = {p["name"]: p["containerPort"] for p in c["ports"]}
-    assert named == {"inference": ports["inference"], "metrics": ports["metrics"], "grpc": ports["grpcInference"]}
+    assert named == {"inference": ports["inference"], "metrics": ports["metrics"], "grpc": ports["grpcInference"],
+                     "worker-metrics": ports["workerMetrics"]}
     assert "management" not in named
     assert "torchserve" not in " ".join(c["lifecycle"]["preStop"]["exec"]["command"])
 

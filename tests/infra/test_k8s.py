@@ -211,8 +211,8 @@ def test_custom_predictor_runs_closets_kserve_runtime_on_a_bundle():
     assert [p.container_port for p in c.ports] == [args.inference_port]  # Knative routes one port
     assert c.readiness_probe.http_get.path == "/ping" and c.readiness_probe.http_get.port == args.inference_port
     annotations = doc["metadata"]["annotations"]
-    assert int(annotations["prometheus.kserve.io/port"]) == args.metrics_port
+    assert int(annotations["prometheus.kserve.io/port"]) == args.metrics_port == args.worker_metrics_port
     assert c.resources.limits["nvidia.com/gpu"] == "1" and args.device == "cuda"
     cfg = closet_config.load().server
     assert (args.inference_port, args.grpc_port, args.management_port, args.metrics_port) == (
-        cfg.inference_port, cfg.grpc_port, cfg.management_port, cfg.metrics_port)
+        cfg.inference_port, cfg.grpc_port, cfg.management_port, cfg.metrics_port)  # one scrape port: see the file

@@ -236,3 +236,46 @@ def test_metrics_have_closets_names_labels_buckets_and_ports(kserve, photo):
     assert value(text, "Requests2XX", 'Level="Host"') > value(before, "Requests2XX", 'Level="Host"')
     assert "request_predict_seconds_bucket" in text  # KServe's own histograms stay
     assert "_created" not in text  # as on TorchServe
+
+
+def test_the_charts_probes_pass(kserve):
+    """The chart's readiness/startup probe (helm/closet/scripts/ready.py on the management API) and its
+    liveness route (/api-description) work on the KServe runtime as on TorchServe."""
+    import subprocess
+    import sys
+
+    from closet.config import REPO_ROOT
+
+    r = subprocess.run([sys.executable, str(REPO_ROOT / "helm" / "closet" / "scripts" / "ready.py"),
+                        "--management", kserve.management_url, "--models", ",".join(kserve.models)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("ready:"), r.stdout + r.stderr
+    bad = subprocess.run([sys.executable, str(REPO_ROOT / "helm" / "closet" / "scripts" / "ready.py"),
+                          "--management", kserve.management_url, "--models", "evil"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "404" in bad.stdout
+    live = kserve.http.get(f"{kserve.inference_url}/api-description", timeout=30)
+    assert live.status_code == 200 and "/predictions/{model_name}" in live.json()["paths"]
+
+
+def test_one_scrape_port_carries_every_metric(tmp_path):
+    """--worker-metrics-port equal to --metrics-port (k8s/kserve/closet-runtime.yaml: KServe scrapes one
+    port) serves the own-bucket histograms beside the other metrics. Its own small server: translation."""
+    from closet.config import TRANSLATION
+    from closet_dev.kserve import ephemeral
+    from closet_dev.torchserve import MODEL_STORE
+
+    mar = MODEL_STORE / f"{TRANSLATION}.mar"
+    if not mar.is_file():
+        pytest.skip(f"{mar} is not built (run `make mars`)")
+    with ephemeral(tmp_path, [mar]) as ks:
+        port = ks.metrics_url.rsplit(":", 1)[1]
+        ks.server.stop()
+        ks.server.extra_args = ("--worker-metrics-port", port)
+        ks.server.start()
+        ks.server.wait_ready([TRANSLATION], timeout=300)
+        r = ks.http.post(f"{ks.inference_url}/predictions/{TRANSLATION}", data={"describe": "true"}, timeout=60)
+        assert r.status_code == 200
+        text = ks.metrics_text()
+        assert 'closet_stage_seconds_count{model_name="translation",stage="handler"}' in text
+        assert "ts_inference_requests_total" in text and "closet_batch_size_count" in text
