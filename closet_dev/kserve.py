@@ -67,6 +67,17 @@ class KServeProcess(Server):
     def _port(self, url: str) -> str:
         return url.rsplit(":", 1)[1]
 
+    def command(self) -> list[str]:
+        """`python -m closet.kserve` with this object's store, ports and models."""
+        cmd = [sys.executable, "-m", "closet.kserve", "--model-store", str(self.model_store),
+               "--workdir", str((self.log_dir / "models").resolve()), "--bind", self.bind,
+               "--inference-port", self._port(self.inference_url), "--grpc-port", str(self.grpc_port),
+               "--management-port", self._port(self.management_url), "--metrics-port", self._port(self.metrics_url),
+               "--worker-metrics-port", self._port(self.worker_metrics_url)]
+        if self.load_models and "all" not in self.load_models:
+            cmd += ["--models", *(Path(m).stem for m in self.load_models)]
+        return cmd + list(self.extra_args)
+
     def start(self, ts_config: str | Path | None = None, extra_env: dict[str, str] | None = None) -> None:
         """Launch the server in a new session; `ts_config` is ignored (the ports are this object's)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -74,15 +85,9 @@ class KServeProcess(Server):
         env.update(extra_env or {})
         out_file = self.log_dir / LOG_FILE
         self._log_offset = out_file.stat().st_size if out_file.is_file() else 0
-        cmd = [sys.executable, "-m", "closet.kserve", "--model-store", str(self.model_store),
-               "--workdir", str((self.log_dir / "models").resolve()), "--bind", self.bind,
-               "--inference-port", self._port(self.inference_url), "--grpc-port", str(self.grpc_port),
-               "--management-port", self._port(self.management_url), "--metrics-port", self._port(self.metrics_url),
-               "--worker-metrics-port", self._port(self.worker_metrics_url), *self.extra_args]
-        if self.load_models and "all" not in self.load_models:
-            cmd += ["--models", *(Path(m).stem for m in self.load_models)]
         with open(out_file, "ab") as out:
-            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(self.command(), env=env, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         self.pgid = self.proc.pid
         (self.log_dir / self.pid_file).write_text(str(self.pgid))
 

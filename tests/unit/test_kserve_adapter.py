@@ -230,3 +230,26 @@ def test_json_request_errors_name_the_field_not_the_input():
         json_request(json.dumps({"inputs": [{"name": "image", "shape": ["x" * 500], "datatype": "BYTES",
                                              "data": ["QQ=="]}]}).encode())
     assert "inputs.0.shape.0" in json.dumps(e.value.to_json()) and "x" * 100 not in json.dumps(e.value.to_json())
+
+
+# -- starting it: closet_dev.kserve ------------------------------------------------------------------
+def test_the_launcher_command_is_the_servers_command_line(tmp_path):
+    from closet import config as closet_config
+    from closet.kserve.server import build_parser
+    from closet_dev.kserve import KServeProcess
+
+    cfg = closet_config.load()
+    srv = KServeProcess.from_config(cfg, tmp_path / "store", tmp_path / "logs")
+    cmd = srv.command()
+    assert cmd[1:3] == ["-m", "closet.kserve"]
+    args = build_parser().parse_args(cmd[3:])
+    s = cfg.server
+    assert (args.inference_port, args.grpc_port, args.management_port, args.metrics_port, args.worker_metrics_port,
+            args.bind) == (s.inference_port, s.grpc_port, s.management_port, s.metrics_port, s.worker_metrics_port,
+                           s.bind)
+    assert args.models is None  # every built archive
+    srv.load_models = ("closet.mar",)
+    srv.extra_args = ("--worker-metrics-port", str(s.metrics_port))
+    args = build_parser().parse_args(srv.command()[3:])
+    assert args.models == ["closet"] and args.worker_metrics_port == s.metrics_port  # the later option wins
+    assert srv.pid_file != "torchserve.pid"  # `make stop` stops both runtimes by their own pid files
