@@ -12,7 +12,8 @@ InferRequest: {"id", "model_name", "inputs", "parameters"?}):
                              "data": ["<base64 image>"], "parameters": {"target": "coat"}}],
      "parameters": {...}}
 The image is the input named "image" (or the only input); BYTES holds the base64 of the file,
-UINT8 the file's bytes as numbers. An input named like a file field (`reference`) is a second
+UINT8 the file's bytes as numbers. On a binary wire (the v2 binary_data extension, gRPC: the
+KServe runtime, closet/kserve) a BYTES element is the file itself. `shape` must match the data. An input named like a file field (`reference`) is a second
 image; a file field may also be a base64 string parameter. Options come from the image input's
 `parameters` and the request-level `parameters` (the same key in both must agree).
 v2 reply: {"model_name", "id", "outputs": [{"name": "result", "shape": [1], "datatype": "BYTES",
