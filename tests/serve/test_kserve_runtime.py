@@ -279,3 +279,22 @@ def test_one_scrape_port_carries_every_metric(tmp_path):
         text = ks.metrics_text()
         assert 'closet_stage_seconds_count{model_name="translation",stage="handler"}' in text
         assert "ts_inference_requests_total" in text and "closet_batch_size_count" in text
+
+
+def test_both_runtimes_give_the_same_bytes(torchserve, kserve):
+    """The same archive, handler and request: the same answer, byte for byte, from either server."""
+    import skimage.data
+
+    from closet.config import ENSEMBLE
+
+    for ts in (torchserve, kserve):
+        ts.require(ENSEMBLE)
+    astronaut = png(skimage.data.astronaut())
+    calls = [(SEGMENTATION, {"data": astronaut, "headers": {"X-Closet-Output": "rgba"}}),
+             (ENSEMBLE, {"files": {"image": ("a.png", astronaut, "image/png"), "target": (None, "coat"),
+                                   "seed": (None, "7")}})]
+    for model, kw in calls:
+        a, b = torchserve.predict(model, timeout=600, **kw), kserve.predict(model, timeout=600, **kw)
+        assert a.status_code == b.status_code == 200, (a.text[:200], b.text[:200])
+        assert a.headers["content-type"] == b.headers["content-type"] == "image/png"
+        assert a.content == b.content, model
