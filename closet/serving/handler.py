@@ -111,9 +111,7 @@ class ClosetHandler:
         ClosetError of each request whose image was refused (a bad image fails its own request only)
         and None elsewhere.
         """
-        import numpy as np
-
-        from closet.imageio import decode_image
+        from closet.imageio import decode_photo
 
         limits = self.config.limits
         images: dict = {}
@@ -121,7 +119,7 @@ class ClosetHandler:
         with self.timed("decode"):
             for i, req in enumerate(batch):
                 try:
-                    images[i] = np.asarray(decode_image(req.image, limits.max_pixels, limits.max_side))
+                    images[i] = decode_photo(req.image, limits.max_pixels, limits.max_side).pixels
                     self.metrics.input_megapixels(images[i].shape[0] * images[i].shape[1] / 1e6)
                 except ClosetError as e:
                     results[i] = e

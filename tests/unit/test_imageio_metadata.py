@@ -80,9 +80,14 @@ def test_no_profile_in_no_profile_out(astronaut):
         assert "icc_profile" not in Image.open(io.BytesIO(encode_image(photo.pixels, fmt)[0])).info
 
 
-def test_an_unreadable_profile_is_dropped_not_fatal(astronaut):
-    photo = decode_photo(save(Image.fromarray(astronaut), "PNG", icc_profile=b"not a profile" * 20), *LIMITS)
+@pytest.mark.parametrize("bad", [
+    b"not a profile" * 20,
+    P3.replace(b"rTRC", b"xTRC", 1),  # LittleCMS opens it (an RGB profile), but no transform has a red curve
+], ids=["garbage", "no-red-curve"])
+def test_an_unusable_profile_is_dropped_not_fatal(astronaut, bad):
+    photo = decode_photo(save(Image.fromarray(astronaut), "PNG", icc_profile=bad), *LIMITS)
     assert photo.icc is None and np.array_equal(photo.pixels, astronaut)
+    assert np.array_equal(photo.working(), astronaut)
 
 
 def test_to_srgb_converts_the_numbers_and_drops_the_profile():
