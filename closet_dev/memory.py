@@ -13,7 +13,8 @@ A worker's peak RSS for a batch of `n` images of `P` pixels each is modelled as
              work on one image at a time, so this does not grow with n).
 
 `tools/memory_peak.py` (`make bench-memory`) measures peak(n, P) of each model's real TorchServe
-worker (VmHWM) and fits the four numbers per model by least squares; they are pasted into FITS below
+worker (VmHWM) and fits the four numbers per model (non-negative least squares, then `base` raised
+until the formula covers every measured point); they are pasted into FITS below
 with the date and commit they were measured on. A pod runs every model's workers plus the Java
 frontend, so it needs
 
@@ -62,14 +63,18 @@ FRONTEND_BYTES = 600 * MIB
 
 
 def fit(points: list[tuple[int, int, float]]) -> WorkerFit:
-    """Least-squares WorkerFit from (batch, pixels, peak bytes) measurements: at least 4, with two
-    batch sizes at each of two image sizes."""
+    """WorkerFit from (batch, pixels, peak bytes) measurements (at least 4: two batch sizes at each
+    of two image sizes). Non-negative least squares, as no term can free memory; then `base` is
+    raised by the largest shortfall, so the formula is at or above every measured peak."""
     import numpy as np
+    from scipy.optimize import nnls
 
-    a = np.array([[1.0, n, n * p, p] for n, p, _ in points])
-    y = np.array([peak for _, _, peak in points])
-    (base, image, held, transient), *_ = np.linalg.lstsq(a, y, rcond=None)
-    return WorkerFit(float(base), float(image), float(held), float(transient))
+    mp = 1e6  # columns in MiB and megapixels keep the problem well conditioned
+    a = np.array([[1.0, n, n * p / mp, p / mp] for n, p, _ in points])
+    y = np.array([peak for _, _, peak in points]) / MIB
+    x, _ = nnls(a, y)
+    base = x[0] + max(0.0, float((y - a @ x).max()))
+    return WorkerFit(base * MIB, x[1] * MIB, x[2] * MIB / mp, x[3] * MIB / mp)
 
 
 def pod_bytes(cfg: ClosetConfig, fits: dict[str, WorkerFit] | None = None, frontend: float = FRONTEND_BYTES) -> int:
