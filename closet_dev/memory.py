@@ -28,6 +28,7 @@ request or limit below it (helm/closet/templates/_memory.tpl): raise `limits.max
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from closet.config import ClosetConfig
@@ -51,15 +52,17 @@ class WorkerFit:
         return self.base + batch * (self.image + self.held * pixels) + self.transient * pixels
 
 
-# Fitted by `make bench-memory` (tools/memory_peak.py); see docs/reliability-security.md#memory.
+# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores, 2026-12-03: the single
+# models at commit 71c0334, the ensemble on the code of e72c9b7; the points and fits are in
+# docs/reliability/memory-peak.json, the table in docs/reliability-security.md#memory. Rounded up.
 FITS: dict[str, WorkerFit] = {
-    "segmentation": WorkerFit(base=400 * MIB, image=150 * MIB, held=20.0, transient=20.0),
-    "parsing": WorkerFit(base=400 * MIB, image=150 * MIB, held=20.0, transient=20.0),
-    "translation": WorkerFit(base=400 * MIB, image=150 * MIB, held=20.0, transient=20.0),
-    "closet": WorkerFit(base=400 * MIB, image=150 * MIB, held=40.0, transient=200.0),
+    "segmentation": WorkerFit(base=296 * MIB, image=174 * MIB, held=0.0, transient=22.6),
+    "parsing": WorkerFit(base=190 * MIB, image=170 * MIB, held=1.3, transient=31.5),
+    "translation": WorkerFit(base=286 * MIB, image=0 * MIB, held=3.2, transient=11.1),
+    "closet": WorkerFit(base=477 * MIB, image=2 * MIB, held=11.6, transient=205.4),
 }
-# Peak RSS of TorchServe's Java frontend over the same run.
-FRONTEND_BYTES = 600 * MIB
+# Peak RSS of TorchServe's Java frontend over those runs (it holds request and answer bodies).
+FRONTEND_BYTES = 1047 * MIB
 
 
 def fit(points: list[tuple[int, int, float]]) -> WorkerFit:
@@ -77,10 +80,13 @@ def fit(points: list[tuple[int, int, float]]) -> WorkerFit:
     return WorkerFit(base * MIB, x[1] * MIB, x[2] * MIB / mp, x[3] * MIB / mp)
 
 
-def pod_bytes(cfg: ClosetConfig, fits: dict[str, WorkerFit] | None = None, frontend: float = FRONTEND_BYTES) -> int:
-    """Memory one pod needs when every worker runs a full batch at limits.max_pixels, margin included."""
+def pod_bytes(cfg: ClosetConfig, fits: dict[str, WorkerFit] | None = None, frontend: float = FRONTEND_BYTES,
+              models: Iterable[str] | None = None) -> int:
+    """Memory one pod serving `models` (default: all) needs when every worker runs a full batch at
+    limits.max_pixels, margin included."""
     fits = fits or FITS
-    workers = sum(m.max_workers * fits[name].peak(m.batch_size, cfg.limits.max_pixels) for name, m in cfg.models.items())
+    names = list(cfg.models) if models is None else list(models)
+    workers = sum(cfg.model(n).max_workers * fits[n].peak(cfg.model(n).batch_size, cfg.limits.max_pixels) for n in names)
     return int(math.ceil((frontend + workers) * (1 + MARGIN)))
 
 

@@ -1,10 +1,10 @@
-"""The Helm chart's memory follows the configured limits (helm template, real helm 3.17).
+"""The deployments' memory follows the configured limits (helm template with real helm 3.17; k8s/).
 
 helm/closet/files/memory.yaml is what `make config` derives from config/closet.yaml with
 closet_dev/memory.py; templates/_memory.tpl refuses a memory request or limit below it. Here the
 default and CPU profiles render, a smaller value is refused, and a chart whose config raised
 max_pixels or a batch size (its memory.yaml regenerated, in a copy of the chart) is refused until
-its resources follow.
+its resources follow. The KServe manifests in k8s/ request what their models need too.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ HELM = REPO_ROOT / ".cache" / "bin" / "helm"
 MIB = memory.MIB
 UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 
-pytestmark = pytest.mark.skipif(not HELM.exists(), reason="helm not installed: run `make k8s-tools`")
+needs_helm = pytest.mark.skipif(not HELM.exists(), reason="helm not installed: run `make k8s-tools`")
 
 
 def template(chart: Path = CHART, *args: str) -> subprocess.CompletedProcess:
@@ -48,6 +48,7 @@ def serving_resources(rendered: str) -> dict:
     return container["resources"]
 
 
+@needs_helm
 @pytest.mark.parametrize("values", [[], ["-f", str(CHART / "values-cpu.yaml")]], ids=["default", "cpu"])
 def test_default_profiles_cover_the_measured_need(values):
     need = memory.pod_bytes(closet_config.load())
@@ -58,6 +59,7 @@ def test_default_profiles_cover_the_measured_need(values):
         assert quantity_bytes(res[kind]["memory"]) >= need, (kind, res[kind]["memory"], need / MIB)
 
 
+@needs_helm
 @pytest.mark.parametrize("kind", ["requests", "limits"])
 def test_less_memory_is_refused(kind):
     need_mi = yaml.safe_load((REPO_ROOT / memory.CHART_FILE).read_text())["podMi"]
@@ -82,6 +84,7 @@ def raised(cfg: closet_config.ClosetConfig, what: str) -> closet_config.ClosetCo
     return dataclasses.replace(cfg, models={**cfg.models, "closet": dataclasses.replace(closet, batch_size=closet.batch_size * 2)})
 
 
+@needs_helm
 @pytest.mark.parametrize("what", ["max_pixels", "batch_size"])
 def test_raising_a_limit_needs_the_memory_to_follow(chart_copy, what):
     cfg = raised(closet_config.load(), what)
@@ -97,3 +100,16 @@ def test_raising_a_limit_needs_the_memory_to_follow(chart_copy, what):
     ok = template(chart_copy, *sets, "--set", f"resources.requests.memory={need_mi}Mi",
                   "--set", f"resources.limits.memory={need_mi}Mi")
     assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize("manifest, models", [
+    ("kserve/inferenceservice.yaml", None),  # all four models in one TorchServe
+    ("kserve/inferenceservice-v1.yaml", None),
+    *((f"graph/{m}.yaml", [m]) for m in ("segmentation", "parsing", "translation")),
+])
+def test_kserve_manifests_request_what_their_models_need(manifest, models):
+    need = memory.pod_bytes(closet_config.load(), models=models)
+    (isvc,) = [d for d in yaml.safe_load_all((REPO_ROOT / "k8s" / manifest).read_text()) if d]
+    res = isvc["spec"]["predictor"]["model"]["resources"]
+    for kind in ("requests", "limits"):
+        assert quantity_bytes(res[kind]["memory"]) >= need, (manifest, kind, res[kind]["memory"], need / MIB)
