@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-import requests
 import yaml
 from PIL import Image
 
