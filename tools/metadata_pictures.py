@@ -67,13 +67,13 @@ def over_checkerboard(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.clip(rgb * a + checkerboard(*alpha.shape) * (1 - a) + 0.5, 0, 255).astype(np.uint8)
 
 
-def strip(panels: list[tuple[str, np.ndarray]]) -> Image.Image:
-    """Panels side by side, each captioned above."""
-    h, w = panels[0][1].shape[:2]
+def strip(panels: list[tuple[str, np.ndarray]], side: int = 384) -> Image.Image:
+    """Panels side by side, each `side` px square and captioned above."""
+    h = w = side
     sheet = Image.new("RGB", (w * len(panels), h + 24), "white")
     draw = ImageDraw.Draw(sheet)
     for i, (caption, pixels) in enumerate(panels):
-        sheet.paste(Image.fromarray(pixels), (i * w, 24))
+        sheet.paste(Image.fromarray(pixels).resize((w, h), Image.Resampling.LANCZOS), (i * w, 24))
         draw.text((i * w + 6, 6), caption, fill="black")
     return sheet
 
