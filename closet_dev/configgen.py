@@ -225,7 +225,7 @@ def generated_files(cfg: ClosetConfig) -> dict[str, str]:
     from closet_dev.mar import makefile
 
     files = {path: render_properties(cfg, variant) for variant, path in VARIANT_OUTPUTS.items()}
-    files[memory.CHART_FILE] = memory.render_chart_file(cfg)
+    files[memory.CONFIG_FILE] = memory.render_chart_file(cfg)
     files[MARS_MAKEFILE_PATH] = makefile()
     files[METRICS_CONFIG_PATH] = render_metrics_config()
     for name, model in cfg.models.items():

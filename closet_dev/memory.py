@@ -36,6 +36,8 @@ from closet.config import ClosetConfig
 MIB = 1 << 20
 # Headroom over the fitted peak: allocator and page-cache variation between runs and machines.
 MARGIN = 0.15
+# Written by `make config`; the chart reads its copy (closet_dev.chart_files) as files/memory.yaml.
+CONFIG_FILE = "config/memory.yaml"
 CHART_FILE = "helm/closet/files/memory.yaml"
 
 
