@@ -5,6 +5,7 @@ Argo CD refuse symlinks that leave a chart. So the chart carries copies of its i
 here from their one source and checked for drift by `make chart-check` and the tests:
 
     config/metrics.yaml                    -> helm/closet/files/metrics.yaml
+    config/memory.yaml                     -> helm/closet/files/memory.yaml (what a pod needs, closet_dev.memory)
     config/model-config/<model>-...yaml    -> helm/closet/files/model-config/
     monitoring/rules/*.yml                 -> helm/closet/files/monitoring/rules/
     monitoring/grafana/closet.json         -> helm/closet/files/monitoring/grafana/closet.json
@@ -33,7 +34,8 @@ FILES = CHART / "files"
 def copies(root: Path = REPO_ROOT) -> dict[Path, Path]:
     """Destination (in the chart) -> source (in the repo), for every generated chart file."""
     chart_files = root / "helm" / "closet" / "files"
-    out = {chart_files / "metrics.yaml": root / "config" / "metrics.yaml"}
+    out = {chart_files / "metrics.yaml": root / "config" / "metrics.yaml",
+           chart_files / "memory.yaml": root / "config" / "memory.yaml"}
     for src in sorted((root / "config" / "model-config").glob("*.yaml")):
         out[chart_files / "model-config" / src.name] = src
     for src in sorted((root / "monitoring" / "rules").glob("*.yml")):

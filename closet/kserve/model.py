@@ -176,14 +176,14 @@ class ClosetModel(Model):
         try:
             req = self.handler.parse(row, headers, rid)
         except ClosetError as e:
-            return None, self.settle(e, rid)
+            return None, e
         try:
             out = await self.batcher.submit(req)
         except QueueFull:
             out = busy_error(self.name, self.batcher.waiting)
         except Exception:  # noqa: BLE001 (the batcher already logged it; the request gets a 500)
             out = internal_error()
-        return req, self.settle(out, rid)
+        return req, out
 
     def settle(self, result: Reply | ClosetError, rid: str) -> Reply | ClosetError:
         """Log and count one outcome, as ClosetHandler._respond does on TorchServe (ids, never inputs)."""
@@ -195,25 +195,36 @@ class ClosetModel(Model):
         return result
 
     async def answer_row(self, row: dict, headers: dict[str, str], rid: str) -> Reply | ClosetError:
-        """/predictions/<model>: the reply TorchServe would give (KServe bodies in their protocol)."""
+        """/predictions/<model>: the reply TorchServe would give (KServe bodies in their protocol,
+        answers over server.max_response_size a 413, as ClosetHandler.fit decides on TorchServe)."""
         req, out = await self.serve(row, headers, rid)
-        return out if req is None else kserve_reply(req, out, self.name, rid)
+        if req is not None:
+            out = self.handler.fit(kserve_reply(req, out, self.name, rid))
+        return self.settle(out, rid)
 
     async def predict(self, payload, headers: dict[str, str] | None = None,
                       response_headers: dict[str, str] | None = None):
         """KServe's entry for v1 (`payload` a dict) and v2 REST/gRPC (an InferRequest)."""
         rid = str(uuid.uuid4())
-        grpc = isinstance(payload, InferRequest) and payload.from_grpc
+        binary = isinstance(payload, InferRequest) and (payload.from_grpc or payload.use_binary_outputs)
         try:
             body = request_dict(payload) if isinstance(payload, InferRequest) else payload
         except ClosetError as e:
             raise refusal(self.settle(e, rid)) from None
         req, out = await self.serve({"body": body}, dict(headers or {}), rid)
-        if isinstance(out, ClosetError):
+        wire = None
+        if isinstance(out, Reply):
+            if binary:  # the file itself goes out: its size is what counts
+                checked = self.handler.fit(out)
+            else:
+                wire = kserve_v2.format_reply(req, self.name, out.body, out.content_type, rid)
+                checked = self.handler.fit(Reply(wire, "application/json", out.headers))
+            if isinstance(checked, ClosetError):
+                out = checked
+        if isinstance(self.settle(out, rid), ClosetError):
             raise refusal(out)
         if response_headers is not None:
             response_headers.update(out.headers)
-        if isinstance(payload, InferRequest) and (grpc or payload.use_binary_outputs):
+        if binary:
             return binary_response(self.name, getattr(req, "v2_id", "") or rid, out, payload.use_binary_outputs)
-        return kserve_v2.format_reply(req, self.name, out.body, out.content_type, rid)
-
+        return wire

@@ -298,3 +298,39 @@ def test_both_runtimes_give_the_same_bytes(torchserve, kserve):
         assert a.status_code == b.status_code == 200, (a.text[:200], b.text[:200])
         assert a.headers["content-type"] == b.headers["content-type"] == "image/png"
         assert a.content == b.content, model
+
+
+def test_answers_over_max_response_size_are_413_on_every_protocol(kserve, photo, tmp_path):
+    """The response limit of the handler base (ClosetHandler.fit) holds here too: REST, v2 JSON and
+    gRPC refuse the one oversized answer as too_large; a smaller answer of the same photo passes.
+    Its own server: segmentation, with max_response_size just under the RGBA cut-out (CLOSET_CONFIG)."""
+    import base64
+
+    import yaml
+
+    from closet import config as closet_config
+    from closet_dev.kserve import ephemeral
+    from closet_dev.torchserve import MODEL_STORE
+
+    kserve.require(SEGMENTATION)
+    rgba = kserve.predict(SEGMENTATION, data=photo, headers={"X-Closet-Output": "rgba"})
+    mask = kserve.predict(SEGMENTATION, data=photo)
+    assert rgba.status_code == mask.status_code == 200 and len(mask.content) < len(rgba.content) - 1
+    raw = yaml.safe_load(closet_config.DEFAULT_PATH.read_text())
+    raw["server"]["max_response_size"] = len(rgba.content) - 1
+    cfg = tmp_path / "closet.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    with ephemeral(tmp_path / "ks", [MODEL_STORE / f"{SEGMENTATION}.mar"], extra_env={"CLOSET_CONFIG": str(cfg)}) as ks:
+        r = ks.predict(SEGMENTATION, data=photo, headers={"X-Closet-Output": "rgba"})
+        assert r.status_code == 413 and r.json()["reason"] == "too_large", r.text[:300]
+        assert ks.predict(SEGMENTATION, data=photo).content == mask.content
+        body = {"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES",
+                            "data": [base64.b64encode(photo).decode()], "parameters": {"output": "rgba"}}]}
+        r = ks.http.post(f"{ks.inference_url}/v2/models/{SEGMENTATION}/infer", json=body, timeout=300)
+        assert r.status_code == 413 and r.json()["reason"] == "too_large", r.text[:300]
+        with grpc.insecure_channel(ks.server.grpc_target) as channel:
+            with pytest.raises(grpc.RpcError) as e:
+                pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(pb.ModelInferRequest(
+                    model_name=SEGMENTATION, inputs=[image_tensor(photo, output="rgba")]), timeout=300)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert json.loads(e.value.details())["reason"] == "too_large"
