@@ -105,11 +105,13 @@ def test_raising_a_limit_needs_the_memory_to_follow(chart_copy, what):
 @pytest.mark.parametrize("manifest, models", [
     ("kserve/inferenceservice.yaml", None),  # all four models in one TorchServe
     ("kserve/inferenceservice-v1.yaml", None),
+    ("kserve/closet-runtime.yaml", None),  # closet's KServe runtime: TorchServe's figure, an upper bound
     *((f"graph/{m}.yaml", [m]) for m in ("segmentation", "parsing", "translation")),
 ])
 def test_kserve_manifests_request_what_their_models_need(manifest, models):
     need = memory.pod_bytes(closet_config.load(), models=models)
     (isvc,) = [d for d in yaml.safe_load_all((REPO_ROOT / "k8s" / manifest).read_text()) if d]
-    res = isvc["spec"]["predictor"]["model"]["resources"]
+    predictor = isvc["spec"]["predictor"]
+    res = (predictor.get("model") or predictor["containers"][0])["resources"]  # a custom predictor: its container
     for kind in ("requests", "limits"):
         assert quantity_bytes(res[kind]["memory"]) >= need, (manifest, kind, res[kind]["memory"], need / MIB)
