@@ -81,7 +81,13 @@ TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on filled skin
 INPAINT_RADIUS = 5
 # The torso's core in B, kept as garment: |x| <= CORE_HALF, CORE_TOP <= y <= CORE_BOTTOM.
-CORE_HALF, CORE_TOP, CORE_BOTTOM = TORSO_HALF, 0.0, 1.0
+CORE_HALF, CORE_TOP, CORE_BOTTOM = TORSO_HALF, 0.12, 1.0
+# The photo keeps its own lightness detail finer than this many drawing pixels (Gaussian sigma);
+# everything coarser is the generator's drawing.
+DETAIL_SIGMA = 0.5
+# The drawing's lightness spread on the garment, at least (CIE L units): a flat-coloured garment
+# still shows the category's folds, seams and collar.
+MIN_SHADE_STD = 10.0
 # Old garment uncovered above this B height (shoulders, neck) or on the arms becomes skin;
 # lower down, background.
 SKIN_BELOW_SHOULDERS = 0.3
@@ -295,11 +301,10 @@ def silhouette(generated: np.ndarray) -> np.ndarray:
     n, cc, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     if n > 1:
         m = (cc == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
-    filled = m.copy()
-    flood = np.zeros((s + 2, s + 2), np.uint8)
-    inv = (1 - m).astype(np.uint8)
-    cv2.floodFill(inv, flood, (0, 0), 0)
-    filled[inv > 0] = 1  # holes: background not reached from the corner
+    # Holes: background components that do not touch the frame's border.
+    n, cc = cv2.connectedComponents((1 - m).astype(np.uint8), connectivity=4)
+    border = np.unique(np.concatenate([cc[0], cc[-1], cc[:, 0], cc[:, -1]]))
+    filled = (m > 0) | ~np.isin(cc, border)
     return cv2.GaussianBlur(filled.astype(np.float32), (0, 0), SUPERSAMPLE / 2)
 
 
@@ -379,73 +384,85 @@ def dilation_radius(shape: tuple[int, ...]) -> int:
     return max(2, int(round(max(shape[:2]) * 0.01)))
 
 
-def render_swap(image: np.ndarray, parse: GarmentParse, source: CanonicalView, generated: np.ndarray,
-                target: str, preserve_color: bool = True) -> RenderResult:
-    """The photo with the garment changed to the generator's silhouette, on the same body.
+def _lowpass(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Normalised Gaussian blur of `values` over the pixels where `weight` > 0 (a blur that does
+    not mix in what lies outside the garment)."""
+    w = weight.astype(np.float32)
+    num = cv2.GaussianBlur(values.astype(np.float32) * w, (0, 0), sigma)
+    den = cv2.GaussianBlur(w, (0, 0), sigma)
+    return num / np.maximum(den, 1e-3)
+
+
+def render_swap(image: np.ndarray, parse: GarmentParse, generated: np.ndarray, length: float,
+                preserve_color: bool = True) -> RenderResult:
+    """The photo with its garment redrawn as the generator drew it, on the same body.
+
+    The generator's drawing is read in the canonical frame of side `length` (the frame its input
+    was made in), mapped onto the body part by part, and rendered so that its canonical view is
+    the drawing again: the garment's large-scale lightness (coarser than one drawing pixel) is
+    the generator's, rescaled to the photo garment's own lightness mean and spread; everything
+    finer (pattern, folds, print) and the chroma are the photo's own.
 
     Args:
         image: uint8 (H, W, 3), the photo.
         parse: the person's garment (closet.garment.garment_mask).
-        source: `canonical_view` of the garment: what the translator was given.
-        generated: the translator's output for it, gray uint8 (S, S) (or (S, S, 3)).
-        target: the target domain; its CATEGORY_LENGTH sets the new garment's length.
+        generated: the translator's output, gray uint8 (S, S) (or (S, S, 3)).
+        length: the frame side in torso lengths the generator's input was made in.
         preserve_color: True keeps the photo garment's colours and texture; False paints the
-            generator's own gray (its raw colours) into the new region.
+            generator's own gray into the garment.
     Returns:
-        RenderResult: the output image, `result_mask` (bool, the garment as it is in the
-        output) and the length used. Pixels outside dilate(parse.mask | result_mask) are
-        byte-identical to `image`.
+        RenderResult: the output image and `result_mask` (bool, the garment as it is in the
+        output). Pixels outside dilate(parse.mask | result_mask) are byte-identical to `image`.
     """
     body, old = parse.body, parse.mask
     parts = body_parts(body)
-    length = CATEGORY_LENGTH.get(target, source.length)
-    sil = silhouette(generated)
-    s_big = sil.shape[0]
-    size = source.gray.shape[0]
+    gen = _gray(np.asarray(generated)).astype(np.float32)
+    size = gen.shape[0]
+    sil = silhouette(gen)
     r = dilation_radius(image.shape)
-    # The frame keeps the source's width and takes the category's length: the drawing's sleeves
-    # stay on the arms, its hem moves with the category.
-    width = source.length
-    rows, cols = _new_region_box(parts, sil, length, width, old, pad=2 * r + 2, shape=image.shape)
+    rows, cols = _new_region_box(parts, sil, length, length, old, pad=2 * r + 2, shape=image.shape)
     h, w = rows.stop - rows.start, cols.stop - cols.start
     gy, gx = np.mgrid[rows, cols]
     pts = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float64) + 0.5
     b, ok = image_to_b(parts, pts)
     b = np.where(ok[:, None], b, -1e3)
-    cr_out = b_to_frame(b, size, length, width)
-    cover = (_sample(sil, cr_out, s_big / size) * ok).reshape(h, w)
-    # Every category covers the chest and belly: the old garment stays there whatever the
-    # generator's drawing (its neck opening, dark folds under the threshold); the shape changes
-    # at the sleeves, the hem, the sides and the collar.
-    core = (ok & (part_of(b) == TORSO) & (np.abs(b[:, 0]) <= CORE_HALF) & (b[:, 1] >= CORE_TOP)
-            & (b[:, 1] <= CORE_BOTTOM)).reshape(h, w)
-    cover = np.where(core & old[rows, cols], 1.0, cover)
-    # A hidden arm is behind something (the astronaut's helmet): nothing is drawn past the torso
-    # on that side.
+    cr = b_to_frame(b, size, length)
+    cover = (_sample(sil, cr, sil.shape[0] / size) * ok).reshape(h, w)
+    # A hidden arm is behind something (the astronaut's helmet): nothing is drawn past the torso there.
     for side, arm in ((-1, body.right_arm), (+1, body.left_arm)):
         if not arm.seen:
             cover[(ok & (b[:, 0] * side > TORSO_HALF)).reshape(h, w)] = 0.0
+    # Every category covers the chest and belly: the old garment stays there whatever the
+    # drawing's neck opening; the shape changes at the sleeves, the hem and the sides.
+    core = (ok & (part_of(b) == TORSO) & (np.abs(b[:, 0]) <= CORE_HALF) & (b[:, 1] >= CORE_TOP)
+            & (b[:, 1] <= CORE_BOTTOM)).reshape(h, w)
+    cover = np.where(core & old[rows, cols], np.maximum(cover, 1.0), cover)
     cover[parse.head[rows, cols]] = 0.0  # a collar never covers the face or hair
-    gen = _gray(np.asarray(generated)).astype(np.float32)
-    gen_out = _sample(cv2.GaussianBlur(gen, (0, 0), 1.0), cr_out, 1.0).reshape(h, w)
-    src_in = _sample(cv2.GaussianBlur(source.gray.astype(np.float32), (0, 0), 1.0),
-                     b_to_frame(b, size, source.length), 1.0).reshape(h, w)
+    drawing = _sample(cv2.GaussianBlur(gen, (0, 0), 0.7), cr, 1.0).reshape(h, w)
 
     crop = image[rows, cols]
     old_c = old[rows, cols]
     new_c = cover > 0.5
     ext = new_c & ~old_c
+    # One drawing pixel, in image pixels: the scale below which the photo keeps its own detail.
+    cell = max(1.0, length / size * body.length)
     lab = _lab(crop)
-    # the garment layer: old pixels in the overlap, mirrored old texture beyond it
-    garment_rgb = mirrored_texture(crop, old_c, ext, TEXTURE_BAND * body.scale)
-    glab = _lab(garment_rgb)
-    ref = float(np.median(gen_out[new_c & old_c])) if (new_c & old_c).any() else float(np.median(gen_out[new_c])) if new_c.any() else 0.0
-    change = np.where(old_c, gen_out - src_in, gen_out - ref)
-    glab[..., 0] = np.clip(glab[..., 0] + np.clip(SHADE * change * 100.0 / 255.0, -SHADE_MAX, SHADE_MAX), 0, 100)
-    if not preserve_color:
+    texture = mirrored_texture(crop, old_c, ext, TEXTURE_BAND * body.scale) if ext.any() else crop
+    glab = _lab(texture)
+    known = old_c | ext
+    low = _lowpass(glab[..., 0], known, DETAIL_SIGMA * cell)
+    detail = glab[..., 0] - low
+    inside = new_c if new_c.any() else known
+    g, ref = drawing[inside], low[old_c] if old_c.any() else low[inside]
+    # The drawing's lightness, matched to the photo garment's mean and spread (its own units are
+    # Fashion-MNIST gray, which says nothing about how light this cloth is).
+    scale = max(float(ref.std()), MIN_SHADE_STD) / max(float(g.std()), 2.0) if g.size else 1.0
+    shade = (drawing - (float(g.mean()) if g.size else 0.0)) * scale + (float(ref.mean()) if ref.size else 50.0)
+    if preserve_color:
+        glab[..., 0] = np.clip(shade + detail, 0.0, 100.0)
+    else:
         glab = np.zeros_like(glab)
-        glab[..., 0] = cv2.cvtColor(np.repeat(np.clip(gen_out, 0, 255).astype(np.uint8)[..., None], 3, 2),
-                                    cv2.COLOR_RGB2LAB)[..., 0] * (100.0 / 255.0)
+        glab[..., 0] = np.clip(drawing, 0, 255) * (100.0 / 255.0)
     garment_layer = _rgb8(glab)
 
     # the layer under it: what the old garment hid
@@ -459,9 +476,9 @@ def render_swap(image: np.ndarray, parse: GarmentParse, source: CanonicalView, g
         slab[..., 0] = parse.skin.lab[0]
         slab[..., 1] = parse.skin.lab[1]
         slab[..., 2] = parse.skin.lab[2]
-        shade = cv2.GaussianBlur(lab[..., 0], (0, 0), max(1.0, 0.04 * body.scale))
+        blurred = cv2.GaussianBlur(lab[..., 0], (0, 0), max(1.0, 0.04 * body.scale))
         base = float(np.median(lab[..., 0][old_c])) if old_c.any() else parse.skin.lab[0]
-        slab[..., 0] = np.clip(slab[..., 0] + SKIN_SHADING * (shade - base), 0, 100)
+        slab[..., 0] = np.clip(slab[..., 0] + SKIN_SHADING * (blurred - base), 0, 100)
         under[skin_zone] = _rgb8(slab)[skin_zone]
     bg_zone = uncovered & ~body_zone
     if bg_zone.any():
@@ -473,12 +490,11 @@ def render_swap(image: np.ndarray, parse: GarmentParse, source: CanonicalView, g
     alpha = np.clip(cover, 0.0, 1.0)[..., None]
     mixed = under.astype(np.float32) * (1 - alpha) + garment_layer.astype(np.float32) * alpha
     mixed = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
-    result_c = new_c
     # byte identity outside the dilated union of the old garment and the result
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    allowed = cv2.dilate((old_c | result_c).astype(np.uint8), kernel) > 0
+    allowed = cv2.dilate((old_c | new_c).astype(np.uint8), kernel) > 0
     out = image.copy()
     out[rows, cols] = np.where(allowed[..., None], mixed, crop)
     result = np.zeros(image.shape[:2], bool)
-    result[rows, cols] = result_c
-    return RenderResult(out, result, length, width)
+    result[rows, cols] = new_c
+    return RenderResult(out, result, length, length)
