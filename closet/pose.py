@@ -38,8 +38,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -163,9 +163,7 @@ def ssd_anchors() -> np.ndarray:
 ANCHORS = ssd_anchors()
 
 
-def rect_to_tensor_affine(
-    cx: float, cy: float, width: float, height: float, rotation: float, size: int
-) -> np.ndarray:
+def rect_to_tensor_affine(cx: float, cy: float, width: float, height: float, rotation: float, size: int) -> np.ndarray:
     """(2, 3) affine mapping image px to the px of a size x size tensor that shows the rotated
     rectangle (centre, width, height in image px, rotation in radians, clockwise on screen).
 
@@ -195,9 +193,10 @@ def letterbox_affine(width: int, height: int, size: int = DETECTOR_INPUT_SIZE) -
 
 
 def _check_image(image: np.ndarray) -> None:
-    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
+    ok = isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    if not ok or image.shape[0] == 0 or image.shape[1] == 0:
         got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"pose: expected a uint8 RGB image of shape (H, W, 3), got {got}")
+        raise ValueError(f"pose: expected a uint8 RGB image of shape (H, W, 3), H, W > 0; got {got}")
 
 
 def detector_input(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -223,7 +222,9 @@ class Detections:
         return len(self.scores)
 
 
-def decode_detections(score_logits: np.ndarray, raw_boxes: np.ndarray, min_score: float = MIN_DETECTION_SCORE) -> Detections:
+def decode_detections(
+    score_logits: np.ndarray, raw_boxes: np.ndarray, min_score: float = MIN_DETECTION_SCORE
+) -> Detections:
     """Detections above `min_score` from one image's raw outputs ((2254,) logits, (2254, 12)).
 
     TensorsToDetectionsCalculator: x, y, w, h and keypoints in 224-px units around the anchor
@@ -264,6 +265,9 @@ def weighted_nms(dets: Detections, min_iou: float = NMS_MIN_IOU) -> Detections:
     while len(remaining):
         best = remaining[0]
         overlap = _iou(dets.boxes[best], dets.boxes[remaining]) > min_iou
+        # A box of zero area overlaps nothing, itself included; MediaPipe then keeps it as it is
+        # and stops. Grouping it with itself keeps it too, and goes on with the rest.
+        overlap[0] = True
         group = remaining[overlap]
         w = dets.scores[group][:, None]  # (G, 1)
         scores.append(dets.scores[best])

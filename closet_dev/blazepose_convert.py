@@ -148,7 +148,14 @@ def module_convs(net: nn.Module, input_size: int) -> list[tuple[str, nn.Conv2d, 
         depthwise = mod.groups > 1
         if depthwise and mod.groups != mod.in_channels:
             raise ConversionError(f"{names[mod]}: grouped but not depthwise")
-        sig = (depthwise, mod.in_channels, mod.out_channels, tuple(mod.kernel_size), mod.stride[0], tuple(out.shape[2:]))
+        sig = (
+            depthwise,
+            mod.in_channels,
+            mod.out_channels,
+            tuple(mod.kernel_size),
+            mod.stride[0],
+            tuple(out.shape[2:]),
+        )
         calls.append((names[mod], mod, sig))
 
     hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.Conv2d)]
@@ -290,8 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     net = MODELS[args.model]()
     net.load_state_dict(state, strict=True)
     diffs = compare(net, args.model, args.tflite)
-    log.info("%s: %d convolutions; port vs LiteRT max abs diff per output (relative): %s", args.model, len(pairs),
-             ", ".join(f"{d:.2e}" for d in diffs))
+    log.info(
+        "%s: %d convolutions; port vs LiteRT max abs diff per output (relative): %s",
+        args.model,
+        len(pairs),
+        ", ".join(f"{d:.2e}" for d in diffs),
+    )
     if max(diffs) > TOLERANCE:
         raise ConversionError(f"port does not match LiteRT: {max(diffs):.3e} > {TOLERANCE}; nothing written")
     if args.out:
@@ -306,8 +317,14 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        log.info("wrote %s (%d tensors, %.1f MB) from %s (sha256 %s)", out, len(state), out.stat().st_size / 1e6,
-                 args.tflite, sha256(args.tflite)[:12])
+        log.info(
+            "wrote %s (%d tensors, %.1f MB) from %s (sha256 %s)",
+            out,
+            len(state),
+            out.stat().st_size / 1e6,
+            args.tflite,
+            sha256(args.tflite)[:12],
+        )
     return 0
 
 

@@ -110,8 +110,9 @@ def draw(image: np.ndarray, people: list[pose.PosePerson], masks: list[np.ndarra
         for i, (x, y) in enumerate(xy):
             filled = p.keypoints[i, 3] >= 0.5
             cv2.circle(out, (x, y), 3 * scale, _side(i), -1 if filled else scale, cv2.LINE_AA)
-        cv2.putText(out, f"score {p.score:.2f} presence {p.presence:.2f}", (x0, max(12, y0 - 6)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale, (255, 255, 255), scale, cv2.LINE_AA)
+        label, origin = f"score {p.score:.2f} presence {p.presence:.2f}", (x0, y1 + 14 * scale)
+        for colour, width in (((0, 0, 0), 3 * scale), ((255, 255, 255), scale)):  # outlined, legible anywhere
+            cv2.putText(out, label, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.4 * scale, colour, width, cv2.LINE_AA)
     return out
 
 
@@ -142,9 +143,17 @@ def compare_all() -> None:
             kp = np.abs(p.keypoints[:, :2] - q.keypoints[:, :2]).max()
             vis = np.abs(p.keypoints[:, 3] - q.keypoints[:, 3]).max()
             seg = np.abs(port.segmentation(photo.shape, p) - oracle.segmentation(photo.shape, q)).max()
-            log.info("%s person %d: keypoints %.3f px, visibility %.2e, presence %.2e, score %.2e, box %.3f px, "
-                     "mask %.2e", name, k, kp, vis, abs(p.presence - q.presence), abs(p.score - q.score),
-                     np.abs(np.subtract(p.box, q.box)).max(), seg)
+            log.info(
+                "%s person %d: keypoints %.3f px, visibility %.2e, presence %.2e, score %.2e, box %.3f px, mask %.2e",
+                name,
+                k,
+                kp,
+                vis,
+                abs(p.presence - q.presence),
+                abs(p.score - q.score),
+                np.abs(np.subtract(p.box, q.box)).max(),
+                seg,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,8 +63,10 @@ EXPECTED = {
     "camera": [(CAMERA_FACE, None, None)],
     "two_people": [
         (HOPPER_FACE, HOPPER_RIGHT_SHOULDER, HOPPER_LEFT_SHOULDER),
-        tuple(_scaled(b, TWO_PEOPLE_ASTRONAUT_SCALE, 512) for b in
-              (ASTRONAUT_FACE, ASTRONAUT_RIGHT_SHOULDER, ASTRONAUT_LEFT_SHOULDER)),
+        tuple(
+            _scaled(b, TWO_PEOPLE_ASTRONAUT_SCALE, 512)
+            for b in (ASTRONAUT_FACE, ASTRONAUT_RIGHT_SHOULDER, ASTRONAUT_LEFT_SHOULDER)
+        ),
     ],
 }
 
@@ -165,6 +167,16 @@ def test_weighted_nms_averages_overlaps_and_keeps_the_best_score():
     np.testing.assert_allclose(out.boxes[1], [50, 50, 60, 60])
 
 
+def test_weighted_nms_keeps_a_degenerate_box_and_goes_on():
+    dets = pose.Detections(
+        scores=np.array([0.9, 0.8]),
+        boxes=np.array([[5, 5, 5, 5], [20, 20, 30, 30]], float),  # the best has zero area
+        keypoints=np.zeros((2, 4, 2)),
+    )
+    out = pose.weighted_nms(dets)
+    np.testing.assert_allclose(out.boxes, dets.boxes)
+
+
 def test_heatmap_refinement_moves_to_the_weighted_peak():
     heatmap = np.full((1, 64, 64), -20.0)
     heatmap[0, 30, 40] = 20.0  # one confident cell
@@ -192,8 +204,18 @@ def test_converter_pairs_by_signature_and_refuses_a_graph_that_does_not_fit():
 
     calls = bc.module_convs(blazepose.BlazePoseDetector(), 224)
     graph = [
-        bc.TfliteConv(op_index=i, depthwise=sig[0], weight_tensor=0, bias_tensor=0, weight_name=f"w{i}",
-                      in_channels=sig[1], out_channels=sig[2], kernel=sig[3], stride=sig[4], out_hw=sig[5])
+        bc.TfliteConv(
+            op_index=i,
+            depthwise=sig[0],
+            weight_tensor=0,
+            bias_tensor=0,
+            weight_name=f"w{i}",
+            in_channels=sig[1],
+            out_channels=sig[2],
+            kernel=sig[3],
+            stride=sig[4],
+            out_hw=sig[5],
+        )
         for i, (_, _, sig) in enumerate(calls)
     ]
     assert [key for _, key in bc.pair_convs(graph, calls)] == [key for key, _, _ in calls]
@@ -271,7 +293,10 @@ def test_a_mirrored_photo_gives_mirrored_landmarks(found, photos):
     (p,) = found["astronaut"]
     (m,) = found["astronaut_mirrored"]
     width = photos["astronaut"].shape[1]
-    swap = [pose.LANDMARK[n.replace("left", "@").replace("right", "left").replace("@", "right")] for n in pose.LANDMARK_NAMES]
+    swap = [
+        pose.LANDMARK[n.replace("left", "@").replace("right", "left").replace("@", "right")]
+        for n in pose.LANDMARK_NAMES
+    ]
     mirrored = p.keypoints[swap].copy()
     mirrored[:, 0] = width - mirrored[:, 0]  # x -> W - x; left and right trade names
     upper_body = [*FACE_LANDMARKS, pose.LANDMARK["left_shoulder"], pose.LANDMARK["right_shoulder"]]
@@ -292,10 +317,14 @@ def test_the_segmentation_covers_the_person_not_the_background(port, found, phot
     assert hopper_mask[50:250, 0:100].mean() < 0.1  # the flag
 
 
-@pytest.mark.parametrize("image", [
-    skimage.data.coffee(),  # a cup on a saucer
-    np.full((240, 320, 3), 128, np.uint8),  # nothing at all
-], ids=["coffee", "flat"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        skimage.data.coffee(),  # a cup on a saucer
+        np.full((240, 320, 3), 128, np.uint8),  # nothing at all
+    ],
+    ids=["coffee", "flat"],
+)
 def test_no_person_gives_an_empty_list(port, image):
     assert port.detect([image]) == [[]]
 
@@ -323,6 +352,10 @@ def test_bad_images_are_refused_with_a_clear_error(port):
         port.detect([np.zeros((64, 64), np.uint8)])
     with pytest.raises(ValueError, match="uint8 RGB"):
         port.detect([np.zeros((64, 64, 3), np.float32)])
+    with pytest.raises(ValueError, match="H, W > 0"):
+        port.detect([np.zeros((0, 64, 3), np.uint8)])
+    with pytest.raises(ValueError, match="max_people"):
+        port.detect([np.zeros((64, 64, 3), np.uint8)], max_people=0)
     assert port.detect([]) == []
 
 
