@@ -334,15 +334,21 @@ def test_max_people_keeps_the_best_detections(port, photos):
     assert len(only) == 1 and only[0].box[2] < 512  # Grace Hopper scores higher (0.65 vs 0.54)
 
 
-def test_batch_of_three_equals_three_single_calls_and_repeats_exactly(port, photos):
-    names = ["astronaut", "grace_hopper", "two_people"]
-    batch = port.detect([photos[n] for n in names])
-    again = port.detect([photos[n] for n in names])
-    for name, b, a in zip(names, batch, again):
+def test_detect_repeats_exactly(port, photos, found):
+    again = dict(zip(photos, port.detect(list(photos.values()))))
+    for name in photos:
+        assert len(again[name]) == len(found[name])
+        for p, r in zip(found[name], again[name]):
+            np.testing.assert_array_equal(p.keypoints, r.keypoints)
+            np.testing.assert_array_equal(p.seg_logits, r.seg_logits)
+            assert p.box == r.box and p.score == r.score and p.presence == r.presence
+
+
+def test_a_batch_equals_single_calls(port, photos, found):
+    for name in ["astronaut", "grace_hopper", "two_people"]:  # `found` came from one batch of five
         (single,) = port.detect([photos[name]])
-        assert len(b) == len(single) == len(a)
-        for p, s, r in zip(b, single, a):
-            np.testing.assert_array_equal(p.keypoints, r.keypoints)  # deterministic
+        assert len(single) == len(found[name])
+        for p, s in zip(found[name], single):
             # Batched convolutions sum in another order: measured 2.4e-4 px.
             assert np.abs(p.keypoints - s.keypoints).max() < 1e-2 and p.box == pytest.approx(s.box, abs=1e-3)
 
