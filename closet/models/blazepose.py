@@ -88,7 +88,9 @@ class InvertedResidual(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = relu6(self.expand(x)) if self.expand is not None else x
         h = self.project(relu6(self.depthwise(h)))
-        return x + h if self.residual else h
+        if self.residual:
+            h += x  # in place: h is this block's fresh output
+        return h
 
 
 class SeparableConv(nn.Module):
@@ -130,7 +132,9 @@ class BlazeBlock(nn.Module):
             shortcut = F.max_pool2d(x, kernel_size=self.stride, stride=self.stride)
         if self.depthwise_relu:
             h = relu6(h)
-        return relu6(shortcut + self.pointwise(h))
+        h = self.pointwise(h)
+        h += shortcut  # in place: saves a 256x256 buffer per block in the segmentation path
+        return relu6(h)
 
 
 class SSDHead(nn.Module):
