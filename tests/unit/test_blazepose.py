@@ -226,6 +226,23 @@ def test_converter_pairs_by_signature_and_refuses_a_graph_that_does_not_fit():
         bc.pair_convs(graph[:-1], calls)
 
 
+def test_converter_writes_nothing_when_the_port_does_not_match_litert(built, tmp_path, monkeypatch):
+    from closet_dev import blazepose_convert as bc
+
+    real_convert = bc.convert
+
+    def one_wrong_bias(model, tflite_path):
+        state, pairs = real_convert(model, tflite_path)
+        state["head7.regressor.bias"] = state["head7.regressor.bias"].float() + 10  # boxes off by 10 px
+        return state, pairs
+
+    monkeypatch.setattr(bc, "convert", one_wrong_bias)
+    out = tmp_path / "detector.pth"
+    with pytest.raises(bc.ConversionError, match="does not match LiteRT"):
+        bc.main(["--model", "detector", "--tflite", str(TFLITE_DIR / "pose_detection.tflite"), "--out", str(out)])
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- the networks: port vs LiteRT on the same inputs ---------------------------------------
 
 
