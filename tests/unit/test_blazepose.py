@@ -30,14 +30,13 @@ import torch
 from closet import pose
 from closet.config import REPO_ROOT
 from closet.models import blazepose
+from closet_dev.blazepose_oracle import DETECTOR_TFLITE, LANDMARK_TFLITE, TFLITE_DIR, WEIGHTS_DIR
 
-WEIGHTS_DIR = REPO_ROOT / "model-store" / "weights"
-TFLITE_DIR = REPO_ROOT / ".cache" / "blazepose"
 NEEDED = [
     WEIGHTS_DIR / pose.DETECTOR_WEIGHTS,
     WEIGHTS_DIR / pose.LANDMARK_WEIGHTS,
-    TFLITE_DIR / "pose_detection.tflite",
-    TFLITE_DIR / "pose_landmark_full.tflite",
+    TFLITE_DIR / DETECTOR_TFLITE,
+    TFLITE_DIR / LANDMARK_TFLITE,
 ]
 
 ASTRONAUT_FACE = (165, 60, 285, 185)
@@ -239,7 +238,7 @@ def test_converter_writes_nothing_when_the_port_does_not_match_litert(built, tmp
     monkeypatch.setattr(bc, "convert", one_wrong_bias)
     out = tmp_path / "detector.pth"
     with pytest.raises(bc.ConversionError, match="does not match LiteRT"):
-        bc.main(["--model", "detector", "--tflite", str(TFLITE_DIR / "pose_detection.tflite"), "--out", str(out)])
+        bc.main(["--model", "detector", "--tflite", str(TFLITE_DIR / DETECTOR_TFLITE), "--out", str(out)])
     assert list(tmp_path.iterdir()) == []
 
 
