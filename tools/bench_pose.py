@@ -1,0 +1,129 @@
+#!/usr/bin/env python
+"""CPU latency of BlazePose detect(): the PyTorch port vs LiteRT, beside U^2-Net-P segmentation.
+
+Usage: python tools/bench_pose.py [--runs 21] [--threads 2] [--json out/bench/pose.json]
+Needs `make weights`. One image per call, at 512x512 (the astronaut) and 4000x3000 (the same
+photo upscaled, as a phone picture). The candidates run round-robin, one call each per round,
+so load from other processes on this shared machine hits them alike; p50 and min in ms.
+The stage budget: the pose stage may add at most 10% to the pipeline's p50, whose biggest part
+is U^2-Net-P (`pose / U^2-Net-P` in the output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+from closet import pose
+from closet.models.u2net import load_checkpoint
+
+try:  # closet/segmentation.py becomes closet/stages/segment.py in the stages layout
+    from closet.stages.segment import predict_masks
+except ImportError:
+    from closet.segmentation import predict_masks
+
+log = logging.getLogger("bench_pose")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def round_robin(candidates: dict, runs: int) -> dict[str, dict[str, float]]:
+    """Wall-clock p50/min and CPU-time p50 in ms of each zero-argument callable, calls
+    interleaved; one warm-up call each. With one thread the CPU time is the work itself,
+    whatever else runs on the machine; with more it also counts threads waiting for work."""
+    for fn in candidates.values():
+        fn()
+    wall: dict[str, list[float]] = {name: [] for name in candidates}
+    cpu: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(runs):
+        for name, fn in candidates.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    return {
+        name: {
+            "p50_ms": 1000 * statistics.median(wall[name]),
+            "min_ms": 1000 * min(wall[name]),
+            "cpu_p50_ms": 1000 * statistics.median(cpu[name]),
+            "runs": runs,
+        }
+        for name in candidates
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=21)
+    p.add_argument("--threads", type=int, default=2, help="torch and LiteRT threads (this machine has 2 cores)")
+    p.add_argument("--json", default=str(ROOT / "out" / "bench" / "pose.json"))
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(args.threads)
+    from closet_dev import pose_photos
+    from closet_dev.blazepose_oracle import OraclePoseEstimator
+
+    weights = ROOT / "model-store" / "weights"
+    port = pose.PoseEstimator.load(weights)
+    litert = OraclePoseEstimator.load(ROOT / ".cache" / "blazepose", num_threads=args.threads)
+    u2netp = load_checkpoint(weights / "u2netp.pth", arch="u2netp")
+
+    small = pose_photos.astronaut()  # 512x512
+    large = cv2.resize(small, (4000, 3000), interpolation=cv2.INTER_LINEAR)
+    small_pil = Image.fromarray(small)
+    assert len(port.detect([small])[0]) == 1 and len(port.detect([large])[0]) == 1
+    small_batch = np.stack([pose.detector_input(small)[0]])
+    crop_batch = np.stack([pose.landmark_input(small, port.detect([small])[0][0].roi.astype(np.float64))])
+
+    with torch.inference_mode():
+        results = round_robin(
+            {
+                "port_detect_512": lambda: port.detect([small]),
+                "litert_detect_512": lambda: litert.detect([small]),
+                "port_detect_4000x3000": lambda: port.detect([large]),
+                "litert_detect_4000x3000": lambda: litert.detect([large]),
+                "port_detector_forward": lambda: port.run_detector(small_batch),
+                "port_landmark_forward": lambda: port.run_landmark(crop_batch),
+                "u2netp_predict_masks_512": lambda: predict_masks(u2netp, [small_pil], "cpu"),
+            },
+            args.runs,
+        )
+    u2 = results["u2netp_predict_masks_512"]
+    share = {k: results[k]["p50_ms"] / u2["p50_ms"] for k in results if "detect_" in k}
+    cpu_share = {k: results[k]["cpu_p50_ms"] / u2["cpu_p50_ms"] for k in results if "detect_" in k}
+    report = {
+        "threads": args.threads,
+        # Other processes share the 2 cores: the 1-minute load average at the end of the run.
+        "load_average_1min": os.getloadavg()[0],
+        "machine": {"cpus": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
+        "results": results,
+        "pose_p50_over_u2netp_p50": share,
+        "pose_cpu_p50_over_u2netp_cpu_p50": cpu_share,
+    }
+    for name, r in results.items():
+        log.info(
+            "%-28s p50 %7.1f ms   min %7.1f ms   cpu p50 %7.1f ms", name, r["p50_ms"], r["min_ms"], r["cpu_p50_ms"]
+        )
+    for name, ratio in share.items():
+        log.info("%-28s / U^2-Net-P: p50 %.1f%%, cpu p50 %.1f%%", name, 100 * ratio, 100 * cpu_share[name])
+    log.info("load average (1 min) at the end: %.1f on %d cores", report["load_average_1min"], os.cpu_count())
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    log.info("wrote %s", out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
