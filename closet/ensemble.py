@@ -22,8 +22,8 @@ import numpy as np
 from closet.errors import BadOption, ClosetError, NoGarment
 from closet.imageio import decode_image, encode_image
 from closet.serving.options import safe_preview
-from closet.stages.composite import Box, Compositor
-from closet.stages.parse import Parser
+from closet.stages.composite import Compositor, Plan, default_render
+from closet.stages.parse import Parser, Person, select
 from closet.stages.segment import Segmenter, is_person
 from closet.stages.translate import Style, Translator
 
@@ -43,6 +43,8 @@ class Request:
     seed: int | None = None  # None: 0
     psi: float = 1.0
     preserve_color: bool = True
+    render: str | None = None  # None: the translator's default (closet.stages.composite.default_render)
+    person: str | int = "largest"  # all, largest, or an index of the people from left to right
     format: str = "png"
     want_json: bool = False
 
@@ -55,12 +57,19 @@ class Swap:
     image: np.ndarray | None = None  # decode: uint8 RGB (H, W, 3), EXIF-upright
     style: Style | None = None  # decode: the validated translation options
     person: np.ndarray | None = None  # segment: uint8 (H, W) probability, 255 = person
-    garment: np.ndarray | None = None  # parse: bool (H, W)
-    box: Box | None = None  # composite: the square crop around the garment
-    crop: np.ndarray | None = None  # composite: uint8 RGB (S, S, 3), the translator's input
-    translated: np.ndarray | None = None  # translate: uint8 (S, S) or (S, S, 3)
+    people: list[Person] = field(default_factory=list)  # parse: the people whose garment is swapped
+    found: list[Person] = field(default_factory=list)  # parse: everyone the parser found
+    plans: list[Plan] = field(default_factory=list)  # composite: per person, how it goes and comes back
+    inputs: list[np.ndarray] = field(default_factory=list)  # composite: per person, the translator's input
+    translated: list[np.ndarray] = field(default_factory=list)  # translate: per person, uint8 (S, S[, 3])
     result: np.ndarray | None = None  # composite: uint8 RGB (H, W, 3)
+    result_mask: np.ndarray | None = None  # composite: bool (H, W), the swapped garments as they are now
     error: ClosetError | None = None  # whichever stage refused the request
+
+    @property
+    def garment(self) -> np.ndarray:
+        """bool (H, W): the swapped people's garments as they were."""
+        return np.logical_or.reduce([p.garment for p in self.people])
 
 
 @dataclass
@@ -75,6 +84,9 @@ class Output:
     image: np.ndarray = field(repr=False)  # the result, uint8 RGB (H, W, 3)
     person: np.ndarray = field(repr=False)  # bool (H, W)
     garment: np.ndarray = field(repr=False)  # bool (H, W), the input's garment
+    result_mask: np.ndarray = field(repr=False)  # bool (H, W), the garment as it is in the output
+    render: str = "appearance"
+    people: list[Person] = field(default_factory=list, repr=False)
 
 
 Timer = Callable[[str], "object"]  # stage name -> context manager
@@ -151,36 +163,58 @@ class Ensemble:
                 s.error = NoGarment("no upper-body garment found",
                                     "send a photo showing the person's torso (shirt, top, dress or coat)")
             else:
-                s.garment = parsed.people[0].garment
+                s.found = parsed.people
+                _guard(s, lambda s=s: setattr(s, "people", select(s.found, s.request.person)))
 
     def _translate(self, live: list[Swap]) -> None:
-        for s, (crop, box) in zip(live, self.compositor.crops([s.image for s in live], [s.garment for s in live],
-                                                               self.translator.img_size)):
-            s.crop, s.box = crop, box
-        for s, out in zip(live, self.translator([s.crop for s in live], [s.style for s in live])):
-            s.translated = out
+        size = self.translator.img_size
+        default = default_render(self.translator.grayscale, self.translator.declared_render)
+        for s in live:
+            def plan(s=s):
+                render = s.request.render or default
+                made = [self.compositor.plan(s.image, p, render, s.style.target, size) for p in s.people]
+                s.inputs, s.plans = [x for x, _ in made], [pl for _, pl in made]
+            _guard(s, plan)
+        live = [s for s in live if s.error is None]
+        pairs = [(s, x) for s in live for x in s.inputs]
+        outs = self.translator([x for _, x in pairs], [s.style for s, _ in pairs]) if pairs else []
+        for (s, _), out in zip(pairs, outs):
+            s.translated.append(out)
 
     def _composite(self, live: list[Swap]) -> None:
-        results = self.compositor([s.image for s in live], [s.translated for s in live], [s.box for s in live],
-                                  [s.garment for s in live], [is_person(s.person) for s in live],
-                                  [s.request.preserve_color for s in live])
-        for s, result in zip(live, results):
-            s.result = result
+        for s in live:
+            image, result_mask, person = s.image, np.zeros(s.image.shape[:2], bool), is_person(s.person)
+            for p, translated, plan in zip(s.people, s.translated, s.plans):
+                image, mask = self.compositor(image, p, translated, plan, person, s.request.preserve_color)
+                result_mask |= mask
+            s.result, s.result_mask = image, result_mask
 
     def _encode(self, s: Swap) -> Output:
         req, style, parser, person = s.request, s.style, self.parser.name, is_person(s.person)
         data, ctype = encode_image(np.ascontiguousarray(s.result), req.format)
         body: bytes | dict = data
+        garment, render = s.garment, s.plans[0].render
         if req.want_json:
             body = {
                 "image": b64(data), "content_type": ctype,
-                "person_mask": b64(encode_mask(person)), "garment_mask": b64(encode_mask(s.garment)),
-                "box": s.box.as_list(), "target": style.target, "mode": style.mode, "seed": style.seed,
+                "person_mask": b64(encode_mask(person)), "garment_mask": b64(encode_mask(garment)),
+                "result_mask": b64(encode_mask(s.result_mask)), "render": render,
+                "people": [person_json(p) for p in s.people],
+                "box": s.plans[0].box.as_list(), "target": style.target, "mode": style.mode, "seed": style.seed,
                 "preserve_color": req.preserve_color, "parser": parser,
                 "width": int(s.image.shape[1]), "height": int(s.image.shape[0]),
             }
             ctype = "application/json"
-        return Output(body, ctype, style.target, style.mode, parser, s.result, person, s.garment)
+        return Output(body, ctype, style.target, style.mode, parser, s.result, person, garment, s.result_mask,
+                      render, s.people)
+
+
+def person_json(p: Person) -> dict:
+    """One person in a JSON answer: box, detector score, keypoints (pose parser), garment mask PNG."""
+    out = {"box": p.box, "score": round(p.score, 4), "garment_mask": b64(encode_mask(p.garment))}
+    if p.keypoints is not None:
+        out["keypoints"] = [[round(float(v), 2) for v in k] for k in p.keypoints]  # x, y px, z, visibility
+    return out
 
 
 def _guard(s: Swap, step: Callable[[Swap], None]) -> None:

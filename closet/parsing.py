@@ -41,7 +41,12 @@ PASCAL_LABELS = ("Background", "Head", "Torso", "Upper Arms", "Lower Arms", "Upp
 # The torso estimator's labels: ATR's indices (it emits 0, 4, 11) plus one for the rest of the person.
 TORSO_LABELS = ATR_LABELS + ("Person-other",)
 
-LABELS: dict[str, tuple[str, ...]] = {"atr": ATR_LABELS, "lip": LIP_LABELS, "pascal": PASCAL_LABELS, "torso": TORSO_LABELS}
+# The pose-garment parser's labels: one per person's garment, left to right (closet.stages.parse).
+POSE_LABEL_SPACE = "pose"
+POSE_LABELS = ("Background",) + tuple(f"Garment-{k}" for k in range(4))
+
+LABELS: dict[str, tuple[str, ...]] = {"atr": ATR_LABELS, "lip": LIP_LABELS, "pascal": PASCAL_LABELS, "torso": TORSO_LABELS,
+                                      POSE_LABEL_SPACE: POSE_LABELS}
 INPUT_SIZE = {"atr": 512, "lip": 473, "pascal": 512}
 MEAN_BGR = (0.406, 0.456, 0.485)
 STD_BGR = (0.225, 0.224, 0.229)
@@ -58,8 +63,8 @@ DEFAULT_GARMENTS = ("upper-clothes",)
 
 
 def parser_name(dataset: str) -> str:
-    """The name responses carry for the parser of `dataset`: torso-estimate or schp-<dataset>."""
-    return "torso-estimate" if dataset == "torso" else f"schp-{dataset}"
+    """The name responses carry for the parser of `dataset`: pose-garment, torso-estimate or schp-<dataset>."""
+    return {"torso": "torso-estimate", POSE_LABEL_SPACE: "pose-garment"}.get(dataset, f"schp-{dataset}")
 
 
 def get_palette(num_cls: int = 256) -> list[int]:

@@ -14,6 +14,7 @@ from closet.serving import kserve_v2
 from closet.serving.handler import ClosetHandler, Reply
 from closet.serving.options import Option, choice
 from closet.stages.composite import Compositor
+from closet.stages.parse import Parser
 from closet.stages.translate import REFERENCE_FIELD, Translator
 
 
@@ -22,6 +23,7 @@ class EnsembleHandler(ClosetHandler):
     options = {
         **Translator.options,
         **Compositor.options,
+        "person": Parser.options["person"],
         "format": Option(choice(*FORMATS), "png", "output image format"),
         "return": Option(choice("image", "json"), "image", "image bytes, or JSON with base64 image and masks"),
     }
@@ -39,7 +41,8 @@ class EnsembleHandler(ClosetHandler):
         timings: dict[str, float] = {}
         reqs = [Request(image=p.image, reference=p.files.get(REFERENCE_FIELD), target=p.options["target"],
                         mode=p.options["mode"], seed=p.options["seed"], psi=p.options["psi"],
-                        preserve_color=p.options["preserve_color"], format=p.options["format"],
+                        preserve_color=p.options["preserve_color"], render=p.options["render"],
+                        person=p.options["person"], format=p.options["format"],
                         want_json=p.options["return"] == "json" or kserve_v2.wants(p))
                 for p in batch]
         outs = self.ensemble.run(reqs, timer=lambda stage: self.timed(stage, timings))
