@@ -62,13 +62,18 @@ class Swap:
     inputs: list[np.ndarray] = field(default_factory=list)  # composite: per person, the translator's input
     translated: list[np.ndarray] = field(default_factory=list)  # translate: per person, uint8 (S, S[, 3])
     result: np.ndarray | None = None  # composite: uint8 RGB (H, W, 3)
-    result_mask: np.ndarray | None = None  # composite: bool (H, W), the swapped garments as they are now
+    results: list[np.ndarray] = field(default_factory=list)  # composite: per person, bool (H, W), the garment now
     error: ClosetError | None = None  # whichever stage refused the request
 
     @property
     def garment(self) -> np.ndarray:
         """bool (H, W): the swapped people's garments as they were."""
         return np.logical_or.reduce([p.garment for p in self.people])
+
+    @property
+    def result_mask(self) -> np.ndarray:
+        """bool (H, W): the swapped people's garments as they are in the output."""
+        return np.logical_or.reduce(self.results)
 
 
 @dataclass
@@ -85,7 +90,8 @@ class Output:
     garment: np.ndarray = field(repr=False)  # bool (H, W), the input's garment
     result_mask: np.ndarray = field(repr=False)  # bool (H, W), the garment as it is in the output
     render: str = "appearance"
-    people: list[Person] = field(default_factory=list, repr=False)
+    people: list[Person] = field(default_factory=list, repr=False)  # whose garment was swapped
+    results: list[np.ndarray] = field(default_factory=list, repr=False)  # per person, bool (H, W), the garment now
 
 
 Timer = Callable[[str], "object"]  # stage name -> context manager
@@ -173,11 +179,11 @@ class Ensemble:
 
     def _composite(self, live: list[Swap]) -> None:
         for s in live:
-            image, result_mask, person = s.image, np.zeros(s.image.shape[:2], bool), is_person(s.person)
+            image, person = s.image, is_person(s.person)
             for p, translated, plan in zip(s.people, s.translated, s.plans):
                 image, mask = self.compositor(image, p, translated, plan, person, s.request.preserve_color)
-                result_mask |= mask
-            s.result, s.result_mask = image, result_mask
+                s.results.append(mask)
+            s.result = image
 
     def _encode(self, s: Swap) -> Output:
         req, style, parser, person = s.request, s.style, self.parser.name, is_person(s.person)
@@ -189,14 +195,14 @@ class Ensemble:
                 "image": b64(data), "content_type": ctype,
                 "person_mask": b64(encode_mask(person)), "garment_mask": b64(encode_mask(garment)),
                 "result_mask": b64(encode_mask(s.result_mask)), "render": render,
-                "people": [p.to_json() for p in s.people],
+                "people": [{**p.to_json(), "result_mask": b64(encode_mask(m))} for p, m in zip(s.people, s.results)],
                 "box": s.plans[0].box.as_list(), "target": style.target, "mode": style.mode, "seed": style.seed,
                 "preserve_color": req.preserve_color, "parser": parser,
                 "width": int(s.image.shape[1]), "height": int(s.image.shape[0]),
             }
             ctype = "application/json"
         return Output(body, ctype, style.target, style.mode, parser, s.result, person, garment, s.result_mask,
-                      render, s.people)
+                      render, s.people, s.results)
 
 
 def _guard(s: Swap, step: Callable[[Swap], None]) -> None:
