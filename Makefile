@@ -9,6 +9,10 @@ BIN := $(abspath $(VENV))/bin
 PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 CACHE := .cache
+# pip retries per index request. The lock names the PyTorch CPU index; where that host cannot be
+# reached (a mirror-only network, or this build machine, which has the wheel locally), each package
+# would otherwise cost pip's default 5 retries (~9 s) before pip skips the index.
+PIP_RETRIES ?= 1
 
 # Targets `make test` needs before pytest runs; each mk/*.mk appends its own.
 TEST_DEPS := venv
@@ -23,7 +27,7 @@ venv: $(STAMP) ## create .venv with the pinned dependencies
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --retries $(PIP_RETRIES) -r requirements.lock
 	$(BIN)/pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 

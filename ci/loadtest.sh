@@ -4,7 +4,8 @@
 # verdict: this script fails when the run fails or an SLO is missed. Reports land in loadtest/reports/:
 # the master's log (Locust's summary and the SLO verdicts) and slo-junit.xml cut from that log.
 # Inputs: DEPLOY_NAMESPACE, RELEASE; optional LOADTEST_MANIFEST, LOADTEST_SLO (shipped as slo.yaml),
-# LOADTEST_TIMEOUT (seconds), LOADTEST_REPORTS (directory), INFERENCE_PORT.
+# LOADTEST_USERS (peak users, default 40), LOADTEST_TIMEOUT (seconds), LOADTEST_REPORTS (directory),
+# INFERENCE_PORT.
 source "$(dirname "$0")/lib.sh"
 
 ns=${DEPLOY_NAMESPACE:?set DEPLOY_NAMESPACE}
@@ -12,19 +13,21 @@ release=${RELEASE:-closet}
 manifest=${LOADTEST_MANIFEST:-loadtest/k8s/locust-distributed.yaml}
 slo=${LOADTEST_SLO:-loadtest/slo.yaml}
 timeout_s=${LOADTEST_TIMEOUT:-2100}
+users=${LOADTEST_USERS:-40}
 reports=${LOADTEST_REPORTS:-loadtest/reports}
 selector=app.kubernetes.io/name=closet-locust
 job=job/closet-locust-master
 [[ -f $manifest ]] || die "$manifest not found"
 [[ -f $slo ]] || die "SLO file $slo not found"
 [[ $timeout_s =~ ^[0-9]+$ ]] || die "LOADTEST_TIMEOUT is in seconds, got '$timeout_s'"
+[[ $users =~ ^[1-9][0-9]*$ ]] || die "LOADTEST_USERS is a number of users, got '$users'"
 mkdir -p "$reports"
 
 use_cluster
 svc=$(service_name "$ns" "$release")
 [[ -n $svc ]] || die "no Service for release $release in $ns"
 host="http://$svc.$ns.svc.cluster.local:${INFERENCE_PORT:-8080}"
-log "target $host, SLO $slo"
+log "target $host, SLO $slo, $users users"
 
 # ConfigMap closet-locust: the files of loadtest/ (locustfile and its modules), with the chosen
 # SLO file as slo.yaml, which the master reads.
@@ -39,7 +42,7 @@ files+=(--from-file=slo.yaml="$slo")
 
 # Jobs are immutable: the previous run's go first.
 run "$KUBECTL" -n "$ns" delete job,service -l "$selector" --ignore-not-found --cascade=foreground --wait=true
-sed "s|__TARGET_HOST__|$host|g" "$manifest" | run_stdin "$KUBECTL" -n "$ns" apply -f -
+sed -e "s|__TARGET_HOST__|$host|g" -e "s|__PEAK_USERS__|$users|g" "$manifest" | run_stdin "$KUBECTL" -n "$ns" apply -f -
 
 # Poll the master Job until it succeeds or fails (kubectl wait takes one condition only).
 verdict=timeout

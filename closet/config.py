@@ -30,6 +30,7 @@ class ServerConfig:
     inference_port: int
     management_port: int
     metrics_port: int
+    worker_metrics_port: int  # closet's own-bucket histograms (closet/serving/worker_metrics.py)
     web_port: int  # the demo page (closet_client.web); never a TorchServe port
     max_request_size: int  # bytes
     max_response_size: int  # bytes

@@ -4,6 +4,11 @@ The stages (closet/stages/) are the same objects the single-model handlers call;
 one device, each as one batched call per batch. Pixels are uint8 RGB numpy arrays (H, W, 3) and
 masks numpy arrays from decode to encode; tensors exist only inside a stage's network call.
 
+A request's photo keeps its ICC profile and alpha channel (closet.imageio.Photo): the stages work on
+its visible pixels in sRGB, the pixels they change are converted back into the photo's colour space,
+every other pixel keeps the photo's own numbers, and the answer carries the profile and the alpha
+(`color_profile=srgb` converts the whole photo to sRGB first).
+
 Each request is a `Swap` whose fields the stages fill in order. A request that fails (bad image,
 unknown target, no person...) keeps its ClosetError in `error` and leaves the batch; the rest go on.
 `Ensemble.run` is what the TorchServe handler and the in-process benchmark call.
@@ -19,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from closet.errors import BadOption, ClosetError, NoGarment
-from closet.imageio import b64, decode_image, encode_image, encode_mask
+from closet.imageio import Photo, b64, decode_photo, encode_image, encode_mask
 from closet.serving.options import safe_preview
 from closet.stages.composite import Compositor, Plan, default_render
 from closet.stages.parse import Parser, Person, select
@@ -27,6 +32,10 @@ from closet.stages.segment import Segmenter, is_person
 from closet.stages.translate import Style, Translator
 
 FORMATS = ("png", "jpeg", "webp")
+# keep: the answer is in the photo's own colour space, tagged with its ICC profile; srgb: converted to sRGB.
+COLOR_PROFILES = ("keep", "srgb")
+# Formats that carry an alpha channel; a JPEG answer to a transparent photo drops it (X-Closet-Alpha: dropped).
+ALPHA_FORMATS = ("png", "webp")
 # Stages timed per batch (X-Closet-Timing, closet_stage_seconds); a subset of closet.metrics.STAGES.
 STAGES = ("decode", "segmentation", "parsing", "translation", "composite", "encode")
 
@@ -45,6 +54,7 @@ class Request:
     render: str | None = None  # None: the translator's default (closet.stages.composite.default_render)
     person: str | int = "largest"  # all, largest, or an index of the people from left to right
     format: str = "png"
+    color_profile: str = "keep"
     want_json: bool = False
 
 
@@ -53,7 +63,8 @@ class Swap:
     """One request on its way through the stages; each field is set by the stage named beside it."""
 
     request: Request
-    image: np.ndarray | None = None  # decode: uint8 RGB (H, W, 3), EXIF-upright
+    photo: Photo | None = None  # decode: the input's pixels, ICC profile and alpha
+    image: np.ndarray | None = None  # decode: uint8 sRGB (H, W, 3), EXIF-upright, the photo's visible pixels
     style: Style | None = None  # decode: the validated translation options
     person: np.ndarray | None = None  # segment: uint8 (H, W) probability, 255 = person
     people: list[Person] = field(default_factory=list)  # parse: the people whose garment is swapped
@@ -92,6 +103,7 @@ class Output:
     render: str = "appearance"
     people: list[Person] = field(default_factory=list, repr=False)  # whose garment was swapped
     results: list[np.ndarray] = field(default_factory=list, repr=False)  # per person, bool (H, W), the garment now
+    alpha: str = "none"  # the input's transparency: "none", "kept" in the answer, or "dropped" (JPEG)
 
 
 Timer = Callable[[str], "object"]  # stage name -> context manager
@@ -143,9 +155,15 @@ class Ensemble:
         req = s.request
         if req.format not in FORMATS:
             raise BadOption(f"unknown format '{safe_preview(req.format)}'", {"formats": list(FORMATS)})
+        if req.color_profile not in COLOR_PROFILES:
+            raise BadOption(f"unknown color_profile '{safe_preview(req.color_profile)}'",
+                            {"color_profiles": list(COLOR_PROFILES)})
         s.style = self.translator.style(req.target, req.mode, req.seed, req.psi, req.reference,
                                         max_pixels=self.max_pixels, max_side=self.max_side)
-        s.image = np.asarray(decode_image(req.image, self.max_pixels, self.max_side))
+        s.photo = decode_photo(req.image, self.max_pixels, self.max_side)
+        if req.color_profile == "srgb":
+            s.photo = s.photo.to_srgb()
+        s.image = s.photo.working()
 
     def _segment(self, live: list[Swap]) -> None:
         for s, mask in zip(live, self.segmenter([s.image for s in live])):
@@ -187,7 +205,10 @@ class Ensemble:
 
     def _encode(self, s: Swap) -> Output:
         req, style, parser, person = s.request, s.style, self.parser.name, is_person(s.person)
-        data, ctype = encode_image(np.ascontiguousarray(s.result), req.format)
+        photo = s.photo
+        data, ctype = encode_image(np.ascontiguousarray(photo.merge(s.result, s.image)), req.format, icc=photo.icc,
+                                   alpha=photo.alpha)
+        alpha = "none" if photo.alpha is None else "kept" if req.format in ALPHA_FORMATS else "dropped"
         body: bytes | dict = data
         garment, render = s.garment, s.plans[0].render
         if req.want_json:
@@ -202,7 +223,7 @@ class Ensemble:
             }
             ctype = "application/json"
         return Output(body, ctype, style.target, style.mode, parser, s.result, person, garment, s.result_mask,
-                      render, s.people, s.results)
+                      render, s.people, s.results, alpha)
 
 
 def _guard(s: Swap, step: Callable[[Swap], None]) -> None:

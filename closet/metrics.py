@@ -1,22 +1,25 @@
 """Every custom Prometheus metric closet emits, defined once, plus the exact names
 TorchServe 0.12 exports them (and its own metrics) under.
 
-The handlers record through PipelineMetrics; `make config` writes the
-`model_metrics` section of config/metrics.yaml (TorchServe's metrics_config)
-from METRICS; the Prometheus rules (monitoring/rules/*.yml) and the Grafana
-dashboard (monitoring/grafana/closet.json) use the names in EXPORTED, and
-tests/test_metrics*.py checks both against a real TorchServe's /metrics.
+The handlers record through PipelineMetrics. Two exporters carry closet's metrics:
+  * TorchServe's metrics port: every MetricSpec without `buckets`. `make config` writes the
+    `model_metrics` section of config/metrics.yaml (TorchServe's metrics_config) from them.
+  * The worker metrics port (closet/serving/worker_metrics.py): every MetricSpec with `buckets`.
+    TorchServe 0.12 builds model histograms with the Java client's default buckets, 0.005..10
+    (PrometheusHistogram never calls .buckets(); checked in its model-server.jar), which cannot
+    resolve closet's 50 ms..60 s latencies. These histograms are written by prometheus_client in
+    multiprocess mode instead and served, summed over the pod's workers, on their own port.
+The Prometheus rules (monitoring/rules/*.yml) and the Grafana dashboard (monitoring/grafana/
+closet.json) use the names in EXPORTED, and tests/unit/test_metrics.py and tests/infra/test_metrics_live.py check both against a real
+TorchServe's ports.
 
-What TorchServe 0.12 does to a model metric on its way to /metrics on the
-metrics port (checked against the installed frontend, see
-tests/infra/test_metrics_live.py):
+What TorchServe 0.12 does to a model metric on its way to /metrics on the metrics port
+(checked against the installed frontend, see tests/infra/test_metrics_live.py):
   * the name is kept exactly (counters keep their `_total`, no `_created` series);
   * the declared dimensions become labels, in order, and the frontend appends a
     `Hostname` label (capital H; the pod name in Kubernetes);
-  * histograms use the Java client's default buckets HISTOGRAM_BUCKETS whatever
-    the declared unit (PrometheusHistogram never calls .buckets()), so latencies
-    are recorded in seconds; sizes over 10 land in +Inf and only their
-    _sum/_count (the mean) stays exact.
+  * histograms get the default buckets above whatever the declared unit, so sizes over 10
+    land in +Inf and only their _sum/_count (the mean) stays exact.
 TorchServe's own metrics use other label spellings (ts_* carry lowercase
 `hostname`, the Requests*XX and host gauges carry `Level` and `Hostname`).
 """
@@ -34,8 +37,9 @@ log = logging.getLogger(__name__)
 MODEL_LABEL = "model_name"
 # Appended by the TorchServe frontend to every model metric.
 HOSTNAME_LABEL = "Hostname"
-# io.prometheus.client.Histogram.Builder defaults, the only buckets TorchServe 0.12 exports.
-HISTOGRAM_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+# Seconds. One request on 2 CPU cores takes up to ~20 s, a GPU batch well under 1 s, decode and
+# encode ~10 ms: 10 ms..60 s, with 3 s (the SLO's p95, loadtest/slo.yaml) a boundary.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,18 @@ class MetricSpec:
     unit: str
     labels: tuple[str, ...]
     help: str
+    # Histogram bucket bounds; set only for histograms served by the worker metrics port.
+    buckets: tuple[float, ...] = ()
+
+    @property
+    def served_by_worker(self) -> bool:
+        """True: prometheus_client in the worker (own buckets); False: TorchServe's metrics port."""
+        return bool(self.buckets)
 
     @property
     def exported_labels(self) -> tuple[str, ...]:
-        """Label names at /metrics (the frontend appends Hostname)."""
-        return (*self.labels, HOSTNAME_LABEL)
+        """Label names at /metrics (TorchServe's frontend appends Hostname; the worker port does not)."""
+        return self.labels if self.served_by_worker else (*self.labels, HOSTNAME_LABEL)
 
     @property
     def series(self) -> tuple[str, ...]:
@@ -62,6 +73,7 @@ class MetricSpec:
 STAGE_SECONDS = MetricSpec(
     "closet_stage_seconds", "histogram", "Seconds", (MODEL_LABEL, "stage"),
     "Wall time of one pipeline stage for one batch (STAGES); stage=handler is the whole handle() call.",
+    buckets=LATENCY_BUCKETS,
 )
 REQUESTS = MetricSpec(
     "closet_requests_total", "counter", "Count", (MODEL_LABEL, "target", "mode"),
@@ -148,9 +160,11 @@ CLUSTER_ONLY_PREFIXES = ("DCGM_", "kube_", "container_")
 
 
 def model_metrics_section() -> dict[str, list[dict]]:
-    """The `model_metrics` entries of TorchServe's metrics_config, one per closet metric."""
+    """The `model_metrics` entries of TorchServe's metrics_config, one per metric TorchServe serves."""
     section: dict[str, list[dict]] = {}
     for spec in METRICS:
+        if spec.served_by_worker:
+            continue
         section.setdefault(spec.type, []).append({"name": spec.name, "unit": spec.unit, "dimensions": list(spec.labels)})
     return section
 
@@ -163,14 +177,35 @@ def _bounded(value, allowed: tuple[str, ...] | None = None) -> str:
     return v if _SAFE_VALUE.match(v) else OTHER
 
 
-class PipelineMetrics:
-    """Records closet metrics through TorchServe's metric cache (context.metrics).
+# prometheus_client histograms of this process, by name: one object per metric and process, because
+# two objects of one name would overwrite each other's value in the multiprocess files.
+_WORKER_HISTOGRAMS: dict[str, object] = {}
 
-    Metrics must be declared in the metrics_config yaml to reach /metrics; this
-    class only looks them up and updates them. Without a metrics cache (unit
-    tests with a bare context) it records into `self.recorded` instead. Label
-    values are bounded here (unknown stage/reason -> "other"), so a handler bug
-    or a hostile option cannot blow up the series count.
+
+def worker_histogram(spec: MetricSpec):
+    """The process's prometheus_client Histogram for `spec` (registered nowhere: the worker metrics
+    port reads the multiprocess files, see closet/serving/worker_metrics.py)."""
+    if spec.name not in _WORKER_HISTOGRAMS:
+        import os
+
+        from prometheus_client import Histogram
+
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            log.warning("PROMETHEUS_MULTIPROC_DIR is not set: %s stays in this process, unexported", spec.name)
+        _WORKER_HISTOGRAMS[spec.name] = Histogram(
+            spec.name, spec.help, labelnames=spec.labels, buckets=spec.buckets, registry=None
+        )
+    return _WORKER_HISTOGRAMS[spec.name]
+
+
+class PipelineMetrics:
+    """Records closet metrics inside a TorchServe worker.
+
+    Histograms with buckets go to prometheus_client (the worker metrics port); every other
+    metric goes through TorchServe's metric cache (context.metrics), which only serves metrics
+    declared in the metrics_config yaml. Without a metrics cache (unit tests with a bare
+    context) it records into `self.recorded` only. Label values are bounded here (unknown
+    stage/reason -> "other"), so a handler bug or a hostile option cannot blow up the series count.
     """
 
     def __init__(self, ts_metrics, model_name: str):
@@ -184,6 +219,9 @@ class PipelineMetrics:
         if self._cache is None:
             return
         try:
+            if spec.served_by_worker:
+                worker_histogram(spec).labels(*dims).observe(value)
+                return
             from ts.metrics.metric_type_enum import MetricTypes  # only inside a TorchServe worker
 
             metric = self._cache.get_metric(spec.name, MetricTypes(spec.type))

@@ -221,9 +221,11 @@ def render_metrics_config(defaults: dict | None = None) -> str:
 
 def generated_files(cfg: ClosetConfig) -> dict[str, str]:
     """Every file `make config` owns: repo-relative path -> text."""
+    from closet_dev import memory
     from closet_dev.mar import makefile
 
     files = {path: render_properties(cfg, variant) for variant, path in VARIANT_OUTPUTS.items()}
+    files[memory.CONFIG_FILE] = memory.render_chart_file(cfg)
     files[MARS_MAKEFILE_PATH] = makefile()
     files[METRICS_CONFIG_PATH] = render_metrics_config()
     for name, model in cfg.models.items():

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,11 +67,17 @@ class Server:
     pgid: int | None = None
     proc: subprocess.Popen | None = field(default=None, repr=False)
     load_models: tuple[str, ...] = ("all",)
+    # The workers' own-bucket histograms (closet/serving/worker_metrics.py); None: not served.
+    worker_metrics_url: str | None = None
     _log_offset: int = field(default=0, repr=False)
 
     @classmethod
-    def from_properties(cls, ts_config: str | Path, model_store: str | Path, log_dir: str | Path) -> "Server":
+    def from_properties(
+        cls, ts_config: str | Path, model_store: str | Path, log_dir: str | Path, worker_metrics_port: int | None = None
+    ) -> "Server":
+        """The server a config.properties describes; `worker_metrics_port` binds the metrics address's host."""
         p = read_properties(ts_config)
+        metrics_host = p["metrics_address"].rsplit(":", 1)[0]
         return cls(
             inference_url=p["inference_address"],
             management_url=p["management_address"],
@@ -78,6 +85,7 @@ class Server:
             model_store=Path(model_store),
             log_dir=Path(log_dir),
             load_models=tuple(x.strip() for x in p.get("load_models", "all").split(",") if x.strip()),
+            worker_metrics_url=f"{metrics_host}:{worker_metrics_port}" if worker_metrics_port else None,
         )
 
     # -- state ------------------------------------------------------------
@@ -169,6 +177,13 @@ class Server:
                 "TMPDIR": str(tmp),  # the torchserve CLI's pid file
             }
         )
+        if self.worker_metrics_url:
+            # prometheus_client's multiprocess files: a fresh directory, so counts start at zero.
+            multiproc = (self.log_dir / "prometheus-multiproc").resolve()
+            shutil.rmtree(multiproc, ignore_errors=True)
+            multiproc.mkdir()
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(multiproc)
+            env["CLOSET_WORKER_METRICS_ADDRESS"] = self.worker_metrics_url.split("://", 1)[-1]
         env.update(extra_env or {})
         ts_log = self.log_dir / "ts_log.log"
         self._log_offset = ts_log.stat().st_size if ts_log.is_file() else 0
@@ -273,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600.0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    srv = Server.from_properties(args.ts_config, args.model_store, args.logs)
+    port = closet_config.load().server.worker_metrics_port
+    srv = Server.from_properties(args.ts_config, args.model_store, args.logs, worker_metrics_port=port)
     srv.pgid = _recorded(srv.log_dir)
     from closet_dev import web_process  # the demo page beside TorchServe (closet_client.web)
 
@@ -323,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     first = "closet" if "closet" in models else models[0]
     option = "-F target=coat " if first == "closet" else ""
     log.info(
-        "closet is READY: demo page %s ; models %s on %s (management %s, metrics %s/metrics). Try:\n"
+        "closet is READY: demo page %s ; models %s on %s (management %s, metrics %s/metrics and %s/metrics). Try:\n"
         "  curl -sS -F image=@photo.jpg %s%s/predictions/%s -o out.png\n"
         "Stop with `make stop`.",
         page,
@@ -331,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         srv.inference_url,
         srv.management_url,
         srv.metrics_url,
+        srv.worker_metrics_url,
         option,
         srv.inference_url,
         first,

@@ -37,13 +37,18 @@ log = logging.getLogger(__name__)
 
 MONITORING_DIR = REPO_ROOT / "monitoring"
 RULES_DIR = MONITORING_DIR / "rules"
-# Order matters only for reading: alerts use the recording rules of the other two files.
-RULE_FILES = (RULES_DIR / "recording.yml", RULES_DIR / "autoscaling.yml", RULES_DIR / "alerts.yml")
+# Order matters only for reading: alerts use the recording rules of the other files. slo.yml is
+# generated from the SLO file (closet_dev/slo_rules.py).
+RULE_FILES = (
+    RULES_DIR / "recording.yml", RULES_DIR / "autoscaling.yml", RULES_DIR / "alerts.yml", RULES_DIR / "slo.yml",
+)
 AUTOSCALING_RULES = RULES_DIR / "autoscaling.yml"
 PROMETHEUS_TEMPLATE = MONITORING_DIR / "prometheus.yml"
-PROMTOOL_TESTS = MONITORING_DIR / "tests" / "alerts.test.yml"
+PROMTOOL_TESTS = (MONITORING_DIR / "tests" / "alerts.test.yml", MONITORING_DIR / "tests" / "slo.test.yml")
 DASHBOARD = MONITORING_DIR / "grafana" / "closet.json"
-JOB_NAME = "closet-torchserve"  # alerts.yml's ClosetTargetDown matches job=~".*closet.*"
+# The scrape job of every closet metrics endpoint; the chart's ServiceMonitor yields the same job
+# (jobLabel: app.kubernetes.io/part-of), and ClosetTargetDown and the SLO rules select it.
+JOB_NAME = "closet"
 
 # What the dashboard's Grafana variables become when its queries run outside Grafana.
 GRAFANA_DEFAULTS = {
@@ -228,6 +233,13 @@ class Prometheus:
         return bool(groups) and all(g.get("lastEvaluation", "").startswith("20") for g in groups)
 
 
+def scrape_targets(server) -> list[str]:
+    """host:port of each metrics endpoint a closet_dev.launcher.Server (or a TorchServeSession) exposes: TorchServe's
+    and, when served, the workers' own-bucket histograms."""
+    urls = [server.metrics_url, getattr(server, "worker_metrics_url", None)]
+    return [u.split("://", 1)[-1] for u in urls if u]
+
+
 @contextmanager
 def run_prometheus(
     targets: str | list[str], workdir: Path, port: int | None = None, scrape_interval: str = "1s", timeout_s: float = 90.0
@@ -385,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m closet_dev.monitoring")
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("config", help="render monitoring/prometheus.yml for a local scrape target")
-    c.add_argument("--target", help="host:port of TorchServe's metrics API (default: config/closet.yaml)")
+    c.add_argument("--target", action="append",
+                   help="host:port to scrape, repeatable (default: the metrics and worker metrics ports of config/closet.yaml)")
     c.add_argument("--scrape-interval", default="5s")
     c.add_argument("--out", required=True)
     sub.add_parser("autoscaling", help="print the autoscaling recording rule")
@@ -396,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             from closet import config as closet_config
 
             s = closet_config.load().server
-            target = f"{s.bind}:{s.metrics_port}"
+            target = [f"{s.bind}:{s.metrics_port}", f"{s.bind}:{s.worker_metrics_port}"]
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(render_prometheus_config(target, args.scrape_interval), encoding="utf-8")

@@ -7,7 +7,7 @@ Tests (the session fixture), benchmarks, chaos, soak and the monitoring checks a
 servers here. The MARs are copied into `workdir/model-store` (a `make mars` during the run does not
 change what this server loads), config.properties is rendered on free loopback ports (the `local`
 variant of config/closet.yaml, or whatever `properties(ports, store)` returns; `load_models` lists exactly
-the archives given), TorchServe runs in its
+the archives given; the workers' own-bucket histograms get a free port too), TorchServe runs in its
 own process group with logs under `workdir/logs`, and the group is stopped (SIGTERM, then SIGKILL)
 when the block ends, also when the start failed halfway.
 """
@@ -91,6 +91,11 @@ class TorchServeSession:
     def metrics_url(self) -> str:
         return self.server.metrics_url
 
+    @property
+    def worker_metrics_url(self) -> str | None:
+        """The workers' own-bucket histograms (closet/serving/worker_metrics.py)."""
+        return self.server.worker_metrics_url
+
     def url(self, name: str) -> str:
         return f"{self.inference_url}/predictions/{name}"
 
@@ -132,7 +137,8 @@ def ephemeral(workdir: Path, mars: Sequence[Path], *, properties: Properties | N
     store.mkdir(parents=True, exist_ok=True)
     for mar in mars:
         shutil.copy2(mar, store / Path(mar).name)
-    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES))))
+    *port_numbers, worker_metrics_port = free_ports(len(PORT_NAMES) + 1)
+    ports = dict(zip(PORT_NAMES, port_numbers))
     ts_config = Path(workdir) / "config.properties"
     text = (properties or local_properties())(ports, store)
     # Exactly the archives given, whatever the variant lists.
@@ -140,7 +146,7 @@ def ephemeral(workdir: Path, mars: Sequence[Path], *, properties: Properties | N
     text = "\n".join(load if ln.startswith("load_models=") else ln for ln in text.splitlines()) + "\n"
     ts_config.write_text(text, encoding="utf-8")
     log_dir = Path(workdir) / "logs"
-    server = Server.from_properties(ts_config, store, log_dir)
+    server = Server.from_properties(ts_config, store, log_dir, worker_metrics_port=worker_metrics_port)
     t0 = time.monotonic()
     server.start(ts_config, extra_env)
     try:

@@ -7,6 +7,8 @@ calls the same code in its `quitting` handler. SLO file (YAML):
     max_error_ratio: 0.01   # failed / all requests (<=); a 200 with a broken image counts as failed
     min_rps: 5              # completed requests per second over the run (>=)
     min_requests: 50        # optional: a run with fewer requests proves nothing (>=)
+    flavor: gpu             # optional: the image flavour (cpu/gpu) the thresholds are sized for;
+                            # not a threshold: CI pairs it with the environment's flavour
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 KEYS = {"p95_ms", "max_error_ratio", "min_rps", "min_requests"}
 REQUIRED = {"p95_ms", "max_error_ratio", "min_rps"}
+FLAVORS = ("cpu", "gpu")
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,27 @@ class Check:
         return f"SLO {self.name}: measured {self.measured:.4g} {op} {self.threshold:.4g}: {verdict}"
 
 
-def load(path: str | Path) -> dict[str, float]:
+def _read(path: str | Path) -> dict:
     import yaml
 
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: an SLO file is a mapping of {sorted(KEYS)}")
+    return data
+
+
+def flavor(path: str | Path) -> str | None:
+    """The image flavour (cpu/gpu) an SLO file declares it is sized for, or None."""
+    value = _read(path).get("flavor")
+    if value is not None and value not in FLAVORS:
+        raise ValueError(f"{path}: flavor must be one of {FLAVORS}, got {value!r}")
+    return value
+
+
+def load(path: str | Path) -> dict[str, float]:
+    """The thresholds of an SLO file (its `flavor`, checked, is left out)."""
+    flavor(path)
+    data = {k: v for k, v in _read(path).items() if k != "flavor"}
     unknown, missing = set(data) - KEYS, REQUIRED - set(data)
     if unknown or missing:
         raise ValueError(f"{path}: unknown SLO keys {sorted(unknown)}, missing {sorted(missing)}")

@@ -24,7 +24,7 @@ TEST_DEPS += $(if $(findstring --cov,$(PYTEST_ARGS)),pytest-cov)
 # rsync for gitlab-ci-local, promtool. Installs only what is missing; a job may narrow CI_DEBS.
 CI_DEBS ?= openjdk-17-jre-headless:java npm:npm rsync:rsync prometheus:promtool curl:curl
 
-.PHONY: gitlab-ci-local pytest-cov ci-system-deps ci-check ci-schema ci-local ci-image ci-chart-push ci-deploy \
+.PHONY: gitlab-ci-local pytest-cov ci-system-deps ci-check ci-schema ci-local ci-chart-push ci-deploy \
 	ci-undeploy ci-smoke ci-loadtest ci-rollback
 
 ci-system-deps: ## apt-get install what the CI image lacks (java, npm, rsync, promtool), if missing
@@ -57,10 +57,8 @@ ci-local: $(GLCI_STAMP) $(LINT_STAMP) ## run lint jobs of .gitlab-ci.yml for rea
 
 ci-check: ci-schema ci-local ## both local checks of the pipeline file
 
-# ---- targets the pipeline's build/deploy jobs run (need registry/cluster credentials from GitLab)
-ci-image: ## build + push the $(IMAGE_FLAVOR) image with buildah (GitLab build stage)
-	ci/build-image.sh
-
+# ---- targets the pipeline's deploy jobs run (need cluster credentials from GitLab); the image jobs
+# run `make image` (mk/image.mk), as on a workstation.
 ci-chart-push: helm-tools ## package helm/closet and push it to the GitLab OCI registry
 	HELM=$(HELM) ci/chart-push.sh
 

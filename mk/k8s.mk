@@ -53,7 +53,7 @@ helm-lint: helm-tools ## helm lint --strict the chart with the default, cpu, ked
 	  $(HELM) lint --strict helm/closet --namespace closet $${f:+-f helm/closet/$$f} 2>/dev/null | tail -1 || exit 1; \
 	done
 
-helm-package: helm-tools ## package the chart (files/ symlinks into monitoring/ and config/ are followed) into out/
+helm-package: helm-tools ## package the chart (files/ holds generated copies of monitoring/ and config/ files) into out/
 	mkdir -p out && $(HELM) package helm/closet --destination out
 
 # storageUri layouts for KServe: kserve-bundle/{closet,closet-v1,segmentation,parsing,translation}/.
@@ -61,4 +61,4 @@ kserve-bundle: mars ## lay out KServe storageUri bundles (config/ + model-store/
 	$(PYTHON) k8s/kserve/bundle.py --out $(KSERVE_BUNDLE) --model-store model-store
 
 k8s-test: k8s-tools mars ## only the chart/k8s/docker tests
-	$(BIN)/pytest -m "$(TEST_MARKERS)" tests/infra/test_helm.py tests/infra/test_k8s.py tests/infra/test_docker.py $(PYTEST_ARGS)
+	$(BIN)/pytest -m "$(TEST_MARKERS)" tests/infra/test_helm.py tests/infra/test_k8s.py tests/infra/test_image.py tests/infra/test_chart_*.py $(PYTEST_ARGS)

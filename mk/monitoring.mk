@@ -1,6 +1,6 @@
 # Observability: a local Prometheus with closet's rules, promtool checks, the dashboard snapshot.
 #   make prometheus          install Debian's prometheus + promtool (idempotent, stamped)
-#   make monitor             Prometheus on 127.0.0.1:$(MONITOR_PORT) scraping the TorchServe of `make serve`
+#   make monitor             Prometheus on 127.0.0.1:$(MONITOR_PORT) scraping both metrics ports of `make serve`
 #   make rules-check         promtool check + unit tests of monitoring/rules (also run by `make test`)
 #   make dashboard-snapshot  load run -> docs/dashboard.png (real TorchServe + Prometheus data)
 # Sources: monitoring/ (prometheus.yml template, rules/, tests/, grafana/closet.json); names: closet/metrics.py.

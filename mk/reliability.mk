@@ -3,9 +3,13 @@
 #   make soak    10-minute Locust soak at 70% of the measured max throughput: zero errors,
 #                worker RSS growth <= 5% from minute 2 to the end (tools/soak.py)
 #   make test-hostile   the hostile-input, security and property tests only
+#   make bench-memory   peak RSS of each model's real TorchServe worker for batches up to
+#                batch_size photos at limits.max_pixels, fitted to closet_dev/memory.py's formula
+#                (tools/memory_peak.py; about 40 min on 2 cores, most of it the ensemble)
+#   make metadata-pictures   docs/reliability/{icc,alpha}.png: what the answer keeps (tools/metadata_pictures.py)
 # Both runs start their own TorchServe on free loopback ports from the built MARs.
-# The hostile/property/security tests are part of `make test` (pytest collects tests/serve/test_hostile*.py
-# and tests/unit/test_properties*.py).
+# The hostile/property/security tests are part of `make test` (tests/serve/test_hostile*.py
+# and tests/unit/test_properties.py).
 
 CHAOS_MODEL ?= segmentation
 CHAOS_USERS ?= 4
@@ -17,7 +21,7 @@ SOAK_MAX_RPS ?= 0
 SOAK_ARGS ?=
 RELIABILITY_REPORTS := loadtest/reports
 
-.PHONY: chaos soak test-hostile
+.PHONY: chaos soak test-hostile bench-memory metadata-pictures
 
 chaos: venv weights config mars ## kill a worker under Locust load, stop under load: failed/dropped requests, recovery s
 	mkdir -p $(RELIABILITY_REPORTS)
@@ -30,4 +34,12 @@ soak: venv weights config mars ## 10-min Locust soak at 70% of max throughput; z
 	  --json $(RELIABILITY_REPORTS)/soak-$(SOAK_MODEL).json $(SOAK_ARGS)
 
 test-hostile: venv weights config mars ## hostile-input, security and property tests (real TorchServe)
-	$(BIN)/pytest tests/serve/test_hostile.py tests/serve/test_hostile_security.py tests/unit/test_properties.py $(PYTEST_ARGS)
+	$(BIN)/pytest tests/serve/test_hostile.py tests/serve/test_hostile_security.py tests/unit/test_properties.py \
+	  tests/unit/test_response_limit.py tests/serve/test_response_limit_serve.py $(PYTEST_ARGS)
+
+MEMORY_ARGS ?=
+bench-memory: venv weights config mars ## peak worker RSS at limits.max_pixels per model, fitted (closet_dev/memory.py)
+	$(PYTHON) tools/memory_peak.py --json docs/reliability/memory-peak.json $(MEMORY_ARGS)
+
+metadata-pictures: venv weights config mars ## docs/reliability/{icc,alpha}.png: the ICC profile and alpha kept
+	$(PYTHON) tools/metadata_pictures.py

@@ -11,7 +11,7 @@ SERVE_LOGS ?= logs
 
 .PHONY: config config-check mars serve stop bench-serve bench-translation
 
-CONFIG_SOURCES := config/closet.yaml closet/config.py closet/metrics.py closet/archive.py closet_dev/configgen.py \
+CONFIG_SOURCES := config/closet.yaml closet/config.py closet/metrics.py closet/archive.py closet_dev/configgen.py closet_dev/memory.py \
   closet_dev/mar.py $(wildcard closet/stages/*.py)
 
 # configgen rewrites only the files whose text changed, so archives rebuild only on real changes.

@@ -20,7 +20,6 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlparse
 
 from closet import config as closet_config
 from closet_dev import monitoring
@@ -128,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         models = built or [monitoring.PROBE_MODEL]
         log.info("serving %s", models)
         with ephemeral(work / "ts", mars) as ts:
-            target = urlparse(ts.metrics_url).netloc
-            with monitoring.run_prometheus(target, work / "prometheus", scrape_interval="1s") as prom:
-                monitoring.wait_for(prom.targets_up, 30, what="Prometheus target up")
+            targets = monitoring.scrape_targets(ts)
+            with monitoring.run_prometheus(targets, work / "prometheus", scrape_interval="1s") as prom:
+                monitoring.wait_for(prom.targets_up, 30, what="Prometheus targets up")
                 urls = {m: f"{ts.inference_url}/predictions/{m}" for m in models}
                 start = time.time()
                 stop = threading.Event()

@@ -2,8 +2,8 @@
 
 A handler subclass declares its options and implements `load` and `predict`;
 this class does the TorchServe protocol: per-request option parsing, the 4xx
-JSON error contract, one reply per request in order, device choice, metrics
-and readiness. Per-request data moves as return values; `self` holds only what
+JSON error contract, one reply per request in order, the response size limit,
+device choice, metrics and readiness. Per-request data moves as return values; `self` holds only what
 `initialize` set.
 """
 
@@ -19,9 +19,9 @@ from typing import Any
 
 from closet import config as closet_config
 from closet.archive import read_build_info, verify_manifest
-from closet.errors import ClosetError
+from closet.errors import ClosetError, TooLarge
 from closet.metrics import PipelineMetrics
-from closet.serving import kserve_v2
+from closet.serving import kserve_v2, worker_metrics
 from closet.serving.options import Option, ParsedRequest, parse_request
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class Reply:
     """One successful response: body bytes (or a JSON-able dict) plus headers."""
 
-    body: bytes | dict
+    body: bytes | str | dict
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -64,6 +64,8 @@ class ClosetHandler:
     name = "closet"
     options: dict[str, Option] = {}
     file_fields: tuple[str, ...] = ()
+    # What a client can change when its answer is over server.max_response_size (the detail of that 413).
+    too_large_hint = "send a smaller image"
 
     def __init__(self):
         self.initialized = False
@@ -85,6 +87,7 @@ class ClosetHandler:
         self.device = select_device(props.get("gpu_id"))
         self.config = closet_config.load(model_dir=self.model_dir)
         self.metrics = PipelineMetrics(getattr(context, "metrics", None), self.name)
+        worker_metrics.serve_from_env()  # the own-bucket histograms' port, when the launcher asks for it
         self.load(self.model_dir, context)
         log.info("%s ready on %s", self.name, self.device)
         self.initialized = True  # readiness last
@@ -109,9 +112,7 @@ class ClosetHandler:
         ClosetError of each request whose image was refused (a bad image fails its own request only)
         and None elsewhere.
         """
-        import numpy as np
-
-        from closet.imageio import decode_image
+        from closet.imageio import decode_photo
 
         limits = self.config.limits
         images: dict = {}
@@ -119,7 +120,7 @@ class ClosetHandler:
         with self.timed("decode"):
             for i, req in enumerate(batch):
                 try:
-                    images[i] = np.asarray(decode_image(req.image, limits.max_pixels, limits.max_side))
+                    images[i] = decode_photo(req.image, limits.max_pixels, limits.max_side).pixels
                     self.metrics.input_megapixels(images[i].shape[0] * images[i].shape[1] / 1e6)
                 except ClosetError as e:
                     results[i] = e
@@ -175,7 +176,7 @@ class ClosetHandler:
                 body = kserve_v2.format_reply(req, getattr(context, "model_name", None) or self.name, r.body,
                                               r.content_type, _request_id(context, idx))
                 results[idx] = Reply(body, "application/json", r.headers)
-        replies = [self._respond(context, idx, r) for idx, r in enumerate(results)]
+        replies = [self._respond(context, idx, self._fit(r)) for idx, r in enumerate(results)]
         self.metrics.stage("handler", time.perf_counter() - t0)  # the per-model latency histogram
         return replies
 
@@ -202,6 +203,23 @@ class ClosetHandler:
                            "or a KServe v2 {\"inputs\": [...]} / v1 {\"instances\": [...]} body")
         return req
 
+    def _fit(self, result):
+        """A Reply with its body encoded as TorchServe sends it, or TooLarge when that is over the limit.
+
+        TorchServe's frontend refuses a worker message whose answer exceeds max_response_size, and
+        kills the worker: every request of the batch would fail. Refusing the one answer keeps the rest.
+        """
+        if not isinstance(result, Reply):
+            return result
+        body = json.dumps(result.body) if isinstance(result.body, dict) else result.body
+        body = body.encode("utf-8") if isinstance(body, str) else body
+        limit = self.config.server.max_response_size
+        if len(body) > limit:
+            return TooLarge("the answer is too large to send",
+                            f"the encoded answer is {len(body)} bytes and this server sends at most {limit}; "
+                            f"{self.too_large_hint}")
+        return Reply(body, result.content_type, result.headers)
+
     def _respond(self, context, idx: int, result) -> Any:
         if isinstance(result, ClosetError):
             self.metrics.error(result.reason)
@@ -215,7 +233,7 @@ class ClosetHandler:
         context.set_response_content_type(idx, result.content_type)
         for k, v in result.headers.items():
             context.set_response_header(idx, k, v)
-        return json.dumps(result.body) if isinstance(result.body, dict) else result.body
+        return result.body
 
 
 def _request_id(context, idx: int) -> str:

@@ -23,9 +23,9 @@ import torch
 
 from closet.models.stargan_v2 import load_with_sidecar
 from closet.stages.translate import Latent, postprocess, translate
+from closet_dev.progress import Progress
 from closet_dev.train.classifier import load_classifier, predict
 from closet_dev.train.data import FMNIST_CLASSES, GARMENT_DOMAINS, load_folder
-from closet_dev.progress import Progress
 
 log = logging.getLogger("closet_dev.train.eval")
 

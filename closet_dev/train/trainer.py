@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from closet.models.stargan_v2 import Discriminator, build_nets
-from closet_dev.train.data import load_folder
 from closet_dev.progress import Progress
+from closet_dev.train.data import load_folder
 
 log = logging.getLogger("closet_dev.train.stargan")
 

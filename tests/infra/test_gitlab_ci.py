@@ -498,7 +498,7 @@ def test_every_script_the_pipeline_calls_exists():
         for line in scripts(job):
             called.update(pattern.findall(line))
     for target in make_targets_called():
-        if target.startswith(("ci-", "lint")):
+        if target.startswith(("ci-", "lint", "image")):
             called.update(pattern.findall(run(["make", "-n", target]).stdout))
     assert {"ci/deploy.sh", "ci/smoke.sh", "ci/rollback.sh", "ci/loadtest.sh", "ci/build-image.sh",
             "ci/chart-push.sh"} <= {c.removeprefix("./") for c in called}

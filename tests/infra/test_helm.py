@@ -34,6 +34,15 @@ NAMESPACE = "closet"
 RELEASE = "closet"
 K8S_VERSIONS = ("1.29.0", "1.33.0")
 CUSTOM_GROUPS = ("monitoring.coreos.com/", "keda.sh/")
+# A full cluster: the Prometheus operator, prometheus-adapter, KEDA and metrics-server. The chart
+# renders their objects only when the cluster serves the API (tests/infra/test_chart_capabilities.py).
+CLUSTER_APIS = (
+    "monitoring.coreos.com/v1/ServiceMonitor",
+    "monitoring.coreos.com/v1/PrometheusRule",
+    "custom.metrics.k8s.io/v1beta1",
+    "metrics.k8s.io/v1beta1",
+    "keda.sh/v1alpha1/ScaledObject",
+)
 
 # Value sets the chart is linted, rendered and validated with (the five, plus two).
 VALUE_SETS = {
@@ -75,6 +84,8 @@ def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 def template(*files: str, sets: tuple[str, ...] = (), check: bool = True) -> subprocess.CompletedProcess:
     args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+    for api in CLUSTER_APIS:
+        args += ["--api-versions", api]
     for f in files:
         args += ["-f", str(CHART / f)]
     for s in sets:
@@ -225,7 +236,8 @@ def test_labels_names_and_selectors(rendered):
 
 
 def test_fullname_is_cut_to_63_characters():
-    r = helm("template", "r" * 50, str(CHART), "--namespace", NAMESPACE, "--set", "nameOverride=" + "n" * 30)
+    r = helm("template", "r" * 50, str(CHART), "--namespace", NAMESPACE, "--set", "nameOverride=" + "n" * 30,
+             *[a for api in CLUSTER_APIS for a in ("--api-versions", api)])
     for d in docs_of(r.stdout):
         assert len(d["metadata"]["name"]) <= 63 and not d["metadata"]["name"].endswith("-")
     assert one(docs_of(r.stdout), "Deployment")["metadata"]["name"] == ("r" * 50 + "-" + "n" * 30)[:63]
@@ -290,7 +302,8 @@ def test_schema_is_draft07_closed_and_allows_global():
         (("models.closet.minWorkers=2", "models.closet.maxWorkers=1"), "minWorkers (2) must not exceed maxWorkers"),
         (("modelStore.source=pvc",), "modelStore.source=pvc needs modelStore.pvc.existingClaim"),
         (("modelStore.source=objectStorage",), "needs modelStore.objectStorage.uri"),
-        (("torchserve.ports.metrics=8081",), "inference, management and metrics must differ"),
+        (("torchserve.ports.metrics=8081",), "inference, management, metrics and workerMetrics must differ"),
+        (("torchserve.ports.workerMetrics=8080",), "inference, management, metrics and workerMetrics must differ"),
         (("autoscaling.minReplicas=5",), "minReplicas must not exceed"),
     ],
 )
@@ -342,6 +355,7 @@ def test_model_values_equal_closet_yaml_and_mar_model_config(rendered):
         "metrics": cfg.server.metrics_port,
         "grpcInference": configgen.GRPC_PORTS["grpc_inference"],
         "grpcManagement": configgen.GRPC_PORTS["grpc_management"],
+        "workerMetrics": cfg.server.worker_metrics_port,
     }
     assert (ts["maxRequestSize"], ts["maxResponseSize"], ts["jobQueueSize"]) == (
         cfg.server.max_request_size,
@@ -353,7 +367,7 @@ def test_model_values_equal_closet_yaml_and_mar_model_config(rendered):
 def test_metrics_config_is_the_generated_file(rendered):
     data = chart_config(rendered["default"])
     assert data["metrics.yaml"] == (ROOT / configgen.METRICS_CONFIG_PATH).read_text()
-    assert (CHART / "files" / "metrics.yaml").is_symlink()
+    assert not (CHART / "files" / "metrics.yaml").is_symlink()  # a generated copy (make chart)
 
 
 def test_checksum_annotation_rolls_pods_only_on_config_change():
@@ -364,7 +378,7 @@ def test_checksum_annotation_rolls_pods_only_on_config_change():
     base = checksum()
     assert re.fullmatch(r"[0-9a-f]{64}", base)
     assert checksum("torchserve.jobQueueSize=50") != base
-    assert checksum("podDisruptionBudget.maxUnavailable=2") == base
+    assert checksum("podDisruptionBudget.unhealthyPodEvictionPolicy=IfHealthyBudget") == base
 
 
 def test_management_api_is_never_exposed(rendered):
@@ -374,11 +388,11 @@ def test_management_api_is_never_exposed(rendered):
         assert props["management_address"].startswith("http://127.0.0.1:")
         assert props["grpc_inference_address"] == props["grpc_management_address"] == "127.0.0.1"
         svc_ports = {p["port"] for p in one(docs, "Service")["spec"]["ports"]}
-        assert svc_ports == {cfg.server.inference_port, cfg.server.metrics_port}
+        assert svc_ports == {cfg.server.inference_port, cfg.server.metrics_port, cfg.server.worker_metrics_port}
         container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-        assert {p["name"] for p in container["ports"]} == {"inference", "metrics"}
+        assert {p["name"] for p in container["ports"]} == {"inference", "metrics", "worker-metrics"}
         np_ports = {p["port"] for rule in serving_policy(docs)["spec"]["ingress"] for p in rule["ports"]}
-        assert np_ports == {"inference", "metrics"}
+        assert np_ports == {"inference", "metrics", "worker-metrics"}
 
 
 def test_network_policy_namespaces(rendered):
@@ -407,8 +421,11 @@ def test_pod_hardening_probes_and_shutdown(rendered):
         assert mounts["/tmp"] in empty and mounts["/home/model-server/logs"] in empty
         env = {e["name"]: e["value"] for e in c["env"]}
         assert env["TEMP"] == env["TMPDIR"] == "/tmp"  # torchserve unpacks MARs into $TEMP
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert c[probe]["httpGet"] == {"path": "/ping", "port": "inference"}
+        # Startup and readiness on the models (ready.py), liveness on the process
+        # (tests/infra/test_chart_rollout.py, tests/infra/test_chart_probes_live.py).
+        for probe in ("startupProbe", "readinessProbe"):
+            assert c[probe]["exec"]["command"][1] == "/home/model-server/config/ready.py"
+        assert c["livenessProbe"]["httpGet"] == {"path": "/api-description", "port": "inference"}
         start = c["startupProbe"]
         assert start["periodSeconds"] * start["failureThreshold"] >= 300  # model loading
         drain = int(re.search(r"sleep (\d+)", " ".join(c["lifecycle"]["preStop"]["exec"]["command"])).group(1))
@@ -480,7 +497,7 @@ def test_autoscaling_record_is_built_from_rates():
 
 
 def test_monitoring_objects_come_from_monitoring_files(rendered):
-    assert (CHART / "files" / "monitoring").is_symlink()
+    assert not (CHART / "files" / "monitoring").is_symlink()  # generated copies (make chart)
     docs = rendered["default"]
     groups = []
     for f in sorted((MONITORING / "rules").glob("*.yml")):
@@ -490,10 +507,10 @@ def test_monitoring_objects_come_from_monitoring_files(rendered):
     assert dash["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(dash["data"]["closet.json"]) == json.loads((MONITORING / "grafana" / "closet.json").read_text())
     sm = one(docs, "ServiceMonitor")
-    assert sm["spec"]["endpoints"][0]["port"] == "metrics"
+    assert [e["port"] for e in sm["spec"]["endpoints"]] == ["metrics", "worker-metrics"]
 
 
-def test_helm_package_follows_symlinks(tmp_path):
+def test_helm_package_holds_the_generated_copies(tmp_path):
     helm("package", str(CHART), "--destination", str(tmp_path))
     (pkg,) = tmp_path.glob("closet-*.tgz")
     with tarfile.open(pkg) as tar:
@@ -508,8 +525,10 @@ def test_helm_package_follows_symlinks(tmp_path):
             assert m.isfile(), rel
             assert tar.extractfile(m).read() == (CHART / rel).resolve().read_bytes()
         assert not any("files/monitoring/tests" in n for n in members)
+        assert "closet/README.md" in members and "closet/README.md.gotmpl" not in members
     # The packaged chart renders the same objects as the source tree.
-    assert docs_of(helm("template", RELEASE, str(pkg), "--namespace", NAMESPACE).stdout) == docs_of(template().stdout)
+    apis = [a for api in CLUSTER_APIS for a in ("--api-versions", api)]
+    assert docs_of(helm("template", RELEASE, str(pkg), "--namespace", NAMESPACE, *apis).stdout) == docs_of(template().stdout)
 
 
 def test_helm_test_hook_pings_the_service(rendered):

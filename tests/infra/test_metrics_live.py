@@ -1,5 +1,8 @@
 """Metrics end to end: real TorchServe -> /metrics -> real Prometheus -> rules and dashboard queries.
 
+Each TorchServe has two metrics endpoints: its own metrics port, and the worker metrics port
+where the workers serve closet's own-bucket histograms (closet/serving/worker_metrics.py).
+
 A probe model (monitoring/probe_handler.py, no weights) exercises every PipelineMetrics method
 on its own TorchServe; every model built in model-store/ is served by the session `torchserve`
 fixture and gets a few good and bad requests too, so its metrics are checked as its MAR appears.
@@ -18,7 +21,7 @@ import pytest
 import requests
 
 from closet.errors import REASONS
-from closet.metrics import EXPORTED, HISTOGRAM_BUCKETS, METRICS, STAGES, TS_METRICS
+from closet.metrics import EXPORTED, METRICS, STAGE_SECONDS, STAGES, TS_METRICS
 from closet_dev import monitoring
 from closet_dev.torchserve import ephemeral
 
@@ -76,9 +79,9 @@ def stack(request, tmp_path_factory):
             real_error = f"{type(e).__name__}: {e}"
     probe_mar = monitoring.build_probe_mar(work / "mars")
     with ephemeral(work / "probe-ts", [probe_mar], timeout=300) as probe:
-        servers = {"probe": probe.metrics_url}
+        servers = {"probe": probe.metrics_url, "probe-workers": probe.worker_metrics_url}
         if real is not None:
-            servers["session"] = real.metrics_url
+            servers.update({"session": real.metrics_url, "session-workers": real.worker_metrics_url})
         targets = [urlparse(u).netloc for u in servers.values()]
         with monitoring.run_prometheus(targets, work / "prometheus", scrape_interval="1s") as prom:
             monitoring.wait_for(prom.targets_up, 90, what="Prometheus targets up")
@@ -120,8 +123,15 @@ def test_probe_load_got_expected_statuses(stack):
 
 
 def test_exported_names_types_labels(stack):
-    """Every closet metric and every TorchServe metric the rules use, exactly as closet.metrics records them."""
-    types, samples = parse_exposition(stack["metrics"]["probe"])
+    """Every closet metric and every TorchServe metric the rules use, exactly as closet.metrics records
+    them, each on the port closet.metrics says serves it (and only there)."""
+    ts_types, ts_samples = parse_exposition(stack["metrics"]["probe"])
+    worker_types, worker_samples = parse_exposition(stack["metrics"]["probe-workers"])
+    on_worker_port = {s.name for s in METRICS if s.served_by_worker}
+    assert on_worker_port == {STAGE_SECONDS.name}
+    assert not on_worker_port & set(ts_types), "TorchServe also exports a worker-port histogram"
+    assert set(worker_types) == on_worker_port, f"unexpected families on the worker port: {sorted(worker_types)}"
+    types, samples = {**ts_types, **worker_types}, ts_samples + worker_samples
     for name, (kind, labels) in EXPORTED.items():
         assert types.get(name) == kind, f"{name}: /metrics says TYPE {types.get(name)}, closet.metrics says {kind}"
         got = [(s, lab) for s, lab, _ in samples if family_of(s, types) == name]
@@ -140,8 +150,10 @@ def test_exported_names_types_labels(stack):
             assert lab["stage"] in STAGES
         if "reason" in lab:
             assert lab["reason"] in REASONS
+    # closet's own buckets, 10 ms..60 s, not TorchServe's 0.005..10 s defaults.
     les = sorted({float(lab["le"]) for s, lab, _ in samples if s == "closet_stage_seconds_bucket"})
-    assert les == [*HISTOGRAM_BUCKETS, math.inf]
+    assert les == [*STAGE_SECONDS.buckets, math.inf]
+    assert les[-2] == 60.0
     seen = {(s, lab.get("reason"), lab.get("stage"), lab.get("target"), lab.get("mode")) for s, lab, _ in samples}
     for reason in ("bad_image", "too_large", "bad_option", "no_garment", "internal"):
         assert ("closet_errors_total", reason, None, None, None) in seen, f"no closet_errors_total{{reason={reason}}}"
@@ -161,6 +173,8 @@ def test_real_models_export_closet_metrics(stack):
         )
         pytest.skip(f"{why}: only the probe was checked")
     types, samples = parse_exposition(stack["metrics"]["session"])
+    worker_types, worker_samples = parse_exposition(stack["metrics"]["session-workers"])
+    types, samples = {**types, **worker_types}, samples + worker_samples
     for name in (m.name for m in TS_METRICS):
         assert name in types, f"{name} missing at the session TorchServe's /metrics"
     for model in stack["real_models"]:
@@ -221,8 +235,38 @@ def test_autoscaling_signal_is_a_number(stack):
             assert math.isfinite(v) and v >= 0, (expr, s)
 
 
+def test_prometheus_sees_the_latency_buckets(stack):
+    """The scraped histogram has closet's buckets up to 60 s, and the p95 rule reads from them."""
+    prom = stack["prom"]
+    r = prom.query('count by (le) (closet_stage_seconds_bucket{model_name="probe", stage="handler"})')
+    les = sorted(float(x["metric"]["le"]) for x in r["data"]["result"])
+    assert les == [*STAGE_SECONDS.buckets, math.inf]
+    # The p95 over the whole run (the 1m recording rules go NaN once the load is a minute old). On a
+    # loaded machine Prometheus may not yet hold two scrapes that straddle the load: wait for them.
+    query = ('histogram_quantile(0.95, sum by (le) (increase('
+             'closet_stage_seconds_bucket{model_name="probe", stage="handler"}[1h])))')
+    p95 = monitoring.wait_for(lambda: (v := _value(prom, query)) == v and v, 120, what="a p95 from two scrapes")
+    # The probe's batches take milliseconds (up to ~0.5 s on a loaded machine): resolved inside
+    # the buckets, not pinned at a top bucket.
+    assert 0 < p95 < STAGE_SECONDS.buckets[-1], p95
+
+
+def _handler_batches(url: str) -> float:
+    """closet_stage_seconds_count{stage=handler} of the probe at a worker metrics port (-1: no answer)."""
+    try:
+        text = requests.get(f"{url}/metrics", timeout=5).text
+    except requests.RequestException:
+        return -1.0
+    _, samples = parse_exposition(text)
+    return sum(v for s, lab, v in samples if s == "closet_stage_seconds_count" and lab.get("stage") == "handler")
+
+
 def test_worker_restart_shows_in_worker_load_time(stack):
-    """ClosetWorkerRestarts relies on this: a restarted worker keeps its name and sets WorkerLoadTime again."""
+    """ClosetWorkerRestarts relies on this: a restarted worker keeps its name and sets WorkerLoadTime again.
+
+    The probe's only worker also serves the worker metrics port: its restart takes the port over,
+    and the dead worker's counts stay in the sum (prometheus_client keeps its multiprocess file).
+    """
     import signal
 
     probe, prom = stack["probe"], stack["prom"]
@@ -232,6 +276,8 @@ def test_worker_restart_shows_in_worker_load_time(stack):
         return {lab["WorkerName"]: v for s, lab, v in samples if s == "WorkerLoadTime"}
 
     before = load_times()
+    batches = _handler_batches(probe.worker_metrics_url)
+    assert batches > 0
     (pid,) = probe.worker_pids("probe")
     os.kill(pid, signal.SIGKILL)  # a worker we started (the probe's), killed by its own pid
     def restarted() -> bool:
@@ -246,3 +292,7 @@ def test_worker_restart_shows_in_worker_load_time(stack):
     assert set(after) == set(before), "the restarted worker got a new name: count-based restart rules would be needed"
     expr = 'sum(changes(WorkerLoadTime{WorkerName=~".*probe.*"}[5m]))'
     monitoring.wait_for(lambda: _value(prom, expr) >= 1, 30, what=f"{expr} >= 1")
+    # A new batch after the restart adds to the dead worker's counts on the port the new worker holds.
+    monitoring.post_all(f"{probe.inference_url}/predictions/probe", monitoring.probe_requests(1), concurrency=1)
+    monitoring.wait_for(lambda: _handler_batches(probe.worker_metrics_url) > batches, 60,
+                        what="the worker metrics port served by the restarted worker")

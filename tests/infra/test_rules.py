@@ -24,10 +24,10 @@ def test_promtool_check_rules():
 
 
 def test_promtool_unit_tests_fire_and_stay_quiet():
-    r = promtool("test", "rules", str(monitoring.PROMTOOL_TESTS))
+    r = promtool("test", "rules", *map(str, monitoring.PROMTOOL_TESTS))
     assert r.returncode == 0, r.stdout + r.stderr
     # Every alert has a case where it fires and one where it must not.
-    tests = yaml.safe_load(monitoring.PROMTOOL_TESTS.read_text(encoding="utf-8"))["tests"]
+    tests = [t for f in monitoring.PROMTOOL_TESTS for t in yaml.safe_load(f.read_text(encoding="utf-8"))["tests"]]
     cases = [c for t in tests for c in t.get("alert_rule_test", [])]
     for rule in monitoring.rules():
         if rule.kind != "alert":

@@ -129,7 +129,64 @@ number_of_gpu={{ ternary .Values.gpu.count 0 .Values.gpu.enabled }}
 {{- end }}
 {{- end }}
 
-{{/* Where the ConfigMap (config.properties, metrics.yaml) is mounted. */}}
+{{/* prometheus_client's multiprocess directory (the worker-metrics emptyDir). */}}
+{{- define "closet.multiprocDir" -}}
+/home/model-server/prometheus-multiproc
+{{- end }}
+
+{{/*
+"true" when the cluster serves an API (`group/version` or `group/version/Kind`, as
+.Capabilities.APIVersions.Has takes it) or assumeAPIVersions lists it; "" otherwise.
+Call: include "closet.hasAPI" (list . "monitoring.coreos.com/v1/ServiceMonitor")
+*/}}
+{{- define "closet.hasAPI" -}}
+{{- $ctx := index . 0 }}{{- $api := index . 1 }}
+{{- if or ($ctx.Capabilities.APIVersions.Has $api) (has $api $ctx.Values.assumeAPIVersions) }}true{{- end }}
+{{- end }}
+
+{{/*
+The autoscaler this release really gets (NOTES.txt says why when it differs from the values):
+  queue-time  HPA on the Pods metric prometheus-adapter serves (custom.metrics.k8s.io present)
+  cpu         HPA on CPU utilisation: no custom metrics API, autoscaling.withoutAdapter=cpu, metrics.k8s.io present
+  keda        KEDA ScaledObject (mode keda, keda.sh/v1alpha1/ScaledObject present)
+  ""          none: the Deployment runs replicaCount pods
+*/}}
+{{- define "closet.autoscaler" -}}
+{{- $a := .Values.autoscaling }}
+{{- if $a.enabled }}
+{{- if eq $a.mode "keda" }}
+{{- if include "closet.hasAPI" (list . "keda.sh/v1alpha1/ScaledObject") }}keda{{ end }}
+{{- else if or (include "closet.hasAPI" (list . "custom.metrics.k8s.io/v1beta1")) (include "closet.hasAPI" (list . "custom.metrics.k8s.io/v1beta2")) }}queue-time
+{{- else if and (eq $a.withoutAdapter "cpu") (include "closet.hasAPI" (list . "metrics.k8s.io/v1beta1")) }}cpu
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Fewest pods the release runs: autoscaling.minReplicas under an autoscaler, else replicaCount. */}}
+{{- define "closet.minReplicas" -}}
+{{- if include "closet.autoscaler" . }}{{ .Values.autoscaling.minReplicas }}{{ else }}{{ .Values.replicaCount }}{{ end }}
+{{- end }}
+
+{{/*
+The startup/readiness exec probe: scripts/ready.py (mounted from the ConfigMap) asks the
+loopback management API whether every enabled model has minWorkers READY workers.
+*/}}
+{{- define "closet.readyProbe" -}}
+exec:
+  command:
+    - {{ .Values.probes.python }}
+    - {{ include "closet.configDir" . }}/ready.py
+    - --management
+    - http://127.0.0.1:{{ .Values.torchserve.ports.management }}
+    - --models
+    - {{ include "closet.modelNames" . }}
+    {{- if .Values.torchserve.tokenAuthorization }}
+    - --key-file
+    - /home/model-server/work/key_file.json
+    {{- end }}
+{{- end }}
+
+{{/* Where the ConfigMap (config.properties, metrics.yaml, ready.py) is mounted. */}}
 {{- define "closet.configDir" -}}
 /home/model-server/config
 {{- end }}
@@ -140,7 +197,7 @@ number_of_gpu={{ ternary .Values.gpu.count 0 .Values.gpu.enabled }}
 {{- $record := "" }}
 {{- range $rules.groups }}{{- range .rules }}{{- if and .record (not $record) }}{{- $record = .record }}{{- end }}{{- end }}{{- end }}
 {{- if not $record }}
-{{- fail "autoscaling: no recording rule in helm/closet/files/monitoring/rules/autoscaling.yml (symlink to monitoring/rules/)" }}
+{{- fail "autoscaling: no recording rule in helm/closet/files/monitoring/rules/autoscaling.yml (a copy of monitoring/rules/: run `make chart`)" }}
 {{- end }}
 {{- $record }}
 {{- end }}
@@ -186,8 +243,29 @@ so a different value here would be ignored silently: refuse it instead. */}}
 {{- if and .Values.podDisruptionBudget.enabled (not .Values.autoscaling.enabled) (lt (int .Values.replicaCount) 1) }}
 {{- fail "replicaCount must be at least 1 while the PodDisruptionBudget is enabled" }}
 {{- end }}
+{{- $pdb := .Values.podDisruptionBudget }}
+{{- if $pdb.enabled }}
+{{- if eq (toString $pdb.minAvailable) (toString $pdb.maxUnavailable) }}
+{{- fail "podDisruptionBudget: set exactly one of minAvailable and maxUnavailable (the other \"\")" }}
+{{- else if and (ne (toString $pdb.minAvailable) "") (ne (toString $pdb.maxUnavailable) "") }}
+{{- fail "podDisruptionBudget: set exactly one of minAvailable and maxUnavailable (the other \"\")" }}
+{{- end }}
+{{- /* An integer minAvailable at or above the pod count lets no pod be evicted: every node drain would hang. */}}
+{{- if and (regexMatch "^[0-9]+$" (toString $pdb.minAvailable)) (ge (int $pdb.minAvailable) (int (include "closet.minReplicas" .))) }}
+{{- fail (printf "podDisruptionBudget.minAvailable=%v leaves no pod evictable with %s pods (replicaCount, or autoscaling.minReplicas under an autoscaler): node drains would wait forever; raise the replicas or lower minAvailable" (toString $pdb.minAvailable) (include "closet.minReplicas" .)) }}
+{{- end }}
+{{- end }}
+{{- if eq .Values.strategy.type "RollingUpdate" }}
+{{- $ru := default dict .Values.strategy.rollingUpdate }}
+{{- if and (has (toString (default 0 $ru.maxSurge)) (list "0" "0%")) (has (toString (default 0 $ru.maxUnavailable)) (list "0" "0%")) }}
+{{- fail "strategy.rollingUpdate: maxSurge and maxUnavailable cannot both be 0 (Kubernetes refuses it): maxSurge 1 for zero downtime, or maxUnavailable 1 on a GPU pool without a spare GPU" }}
+{{- end }}
+{{- end }}
+{{- if le (int .Values.progressDeadlineSeconds) (mul .Values.probes.startup.periodSeconds .Values.probes.startup.failureThreshold) }}
+{{- fail (printf "progressDeadlineSeconds=%v must exceed the startup probe's budget (%v s): a rollout would be marked failed while its new pod is still loading models" .Values.progressDeadlineSeconds (mul .Values.probes.startup.periodSeconds .Values.probes.startup.failureThreshold)) }}
+{{- end }}
 {{- $p := .Values.torchserve.ports }}
-{{- if or (eq (int $p.inference) (int $p.management)) (eq (int $p.inference) (int $p.metrics)) (eq (int $p.management) (int $p.metrics)) }}
-{{- fail "torchserve.ports: inference, management and metrics must differ" }}
+{{- if ne (len (uniq (list (int $p.inference) (int $p.management) (int $p.metrics) (int $p.workerMetrics)))) 4 }}
+{{- fail "torchserve.ports: inference, management, metrics and workerMetrics must differ" }}
 {{- end }}
 {{- end }}
