@@ -5,6 +5,7 @@ pre/post-processing as `closet.pose.PoseEstimator` (`closet.pose.detect_people`)
 difference between the two is a difference between the networks.
 
     python -m closet_dev.blazepose_oracle --draw docs/pose     # keypoints, skeleton, segmentation
+    python -m closet_dev.blazepose_oracle --draw-fetched out/pose   # bus, zidane: never committed
     python -m closet_dev.blazepose_oracle --compare            # port vs LiteRT on the package photos
 """
 
@@ -69,8 +70,10 @@ class OraclePoseEstimator:
             "heatmap": np.stack([o[3].transpose(2, 0, 1) for o in outs]),
         }
 
-    def detect(self, images: list[np.ndarray], max_people: int = 4) -> list[list[pose.PosePerson]]:
-        return pose.detect_people(images, self.run_detector, self.run_landmark, max_people)
+    def detect(
+        self, images: list[np.ndarray], max_people: int = 4, max_inputs: int = pose.MAX_DETECTOR_INPUTS
+    ) -> list[list[pose.PosePerson]]:
+        return pose.detect_people(images, self.run_detector, self.run_landmark, max_people, max_inputs)
 
     def segmentation(self, image_shape: tuple[int, ...], person: pose.PosePerson) -> np.ndarray:
         return pose.project_segmentation(person.seg_logits, person.roi, image_shape)
@@ -116,12 +119,10 @@ def draw(image: np.ndarray, people: list[pose.PosePerson], masks: list[np.ndarra
     return out
 
 
-def draw_all(out_dir: Path) -> None:
-    from closet_dev import pose_photos
-
+def draw_all(out_dir: Path, photos: dict[str, np.ndarray]) -> None:
     est = pose.PoseEstimator.load(WEIGHTS_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, photo in pose_photos.photos().items():
+    for name, photo in photos.items():
         people = est.detect([photo])[0]
         masks = [est.segmentation(photo.shape, p) for p in people]
         cv2.imwrite(str(out_dir / f"{name}.png"), cv2.cvtColor(draw(photo, people, masks), cv2.COLOR_RGB2BGR))
@@ -159,14 +160,23 @@ def compare_all() -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--draw", metavar="DIR", help="write <photo>.png with keypoints and segmentation")
+    p.add_argument(
+        "--draw-fetched",
+        metavar="DIR",
+        help="the same for `make photos`' bus and zidane (AGPL-3.0: keep DIR out of git, e.g. out/pose)",
+    )
     p.add_argument("--compare", action="store_true", help="log port vs LiteRT differences")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    from closet_dev import pose_photos
+
     if args.draw:
-        draw_all(Path(args.draw))
+        draw_all(Path(args.draw), pose_photos.photos())
+    if args.draw_fetched:
+        draw_all(Path(args.draw_fetched), pose_photos.fetched_photos())
     if args.compare:
         compare_all()
-    if not (args.draw or args.compare):
+    if not (args.draw or args.draw_fetched or args.compare):
         p.print_help()
     return 0
 
