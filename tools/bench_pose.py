@@ -3,8 +3,10 @@
 
 Usage: python tools/bench_pose.py [--runs 21] [--threads 2] [--json out/bench/pose.json]
 Needs `make weights`. One image per call, at 512x512 (the astronaut) and 4000x3000 (the same
-photo upscaled, as a phone picture). The candidates run round-robin, one call each per round,
-so load from other processes on this shared machine hits them alike; p50 and min in ms.
+photo upscaled, as a phone picture); detect() looks at the whole image and its tiles
+(closet.pose.detector_windows), `_single_scale` at the whole image only (max_inputs=1, as
+MediaPipe), which shows what the tiles cost. The candidates run round-robin, one call each per
+round, so load from other processes on this shared machine hits them alike; p50 and min in ms.
 The stage budget: the pose stage may add at most 10% to the pipeline's p50, whose biggest part
 is U^2-Net-P (`pose / U^2-Net-P` in the output).
 """
@@ -90,8 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         results = round_robin(
             {
                 "port_detect_512": lambda: port.detect([small]),
+                "port_detect_512_single_scale": lambda: port.detect([small], max_inputs=1),
                 "litert_detect_512": lambda: litert.detect([small]),
                 "port_detect_4000x3000": lambda: port.detect([large]),
+                "port_detect_4000x3000_single_scale": lambda: port.detect([large], max_inputs=1),
                 "litert_detect_4000x3000": lambda: litert.detect([large]),
                 "port_detector_forward": lambda: port.run_detector(small_batch),
                 "port_landmark_forward": lambda: port.run_landmark(crop_batch),
@@ -102,8 +106,18 @@ def main(argv: list[str] | None = None) -> int:
     u2 = results["u2netp_predict_masks_512"]
     share = {k: results[k]["p50_ms"] / u2["p50_ms"] for k in results if "detect_" in k}
     cpu_share = {k: results[k]["cpu_p50_ms"] / u2["cpu_p50_ms"] for k in results if "detect_" in k}
+    tiles_cost = {
+        size: results[f"port_detect_{size}"]["cpu_p50_ms"] / results[f"port_detect_{size}_single_scale"]["cpu_p50_ms"]
+        for size in ("512", "4000x3000")
+    }
     report = {
         "threads": args.threads,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "detector_inputs": {
+            "512": len(pose.detector_windows(512, 512)),
+            "4000x3000": len(pose.detector_windows(4000, 3000)),
+        },
+        "multi_over_single_scale_cpu_p50": tiles_cost,
         # Other processes share the 2 cores: the 1-minute load average at the end of the run.
         "load_average_1min": os.getloadavg()[0],
         "machine": {"cpus": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
@@ -113,10 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, r in results.items():
         log.info(
-            "%-28s p50 %7.1f ms   min %7.1f ms   cpu p50 %7.1f ms", name, r["p50_ms"], r["min_ms"], r["cpu_p50_ms"]
+            "%-36s p50 %7.1f ms   min %7.1f ms   cpu p50 %7.1f ms", name, r["p50_ms"], r["min_ms"], r["cpu_p50_ms"]
         )
     for name, ratio in share.items():
-        log.info("%-28s / U^2-Net-P: p50 %.1f%%, cpu p50 %.1f%%", name, 100 * ratio, 100 * cpu_share[name])
+        log.info("%-36s / U^2-Net-P: p50 %.1f%%, cpu p50 %.1f%%", name, 100 * ratio, 100 * cpu_share[name])
+    for size, ratio in tiles_cost.items():
+        log.info(
+            "detect %-9s %d detector inputs: cpu p50 %.2fx the single scale's",
+            size,
+            report["detector_inputs"][size],
+            ratio,
+        )
     log.info("load average (1 min) at the end: %.1f on %d cores", report["load_average_1min"], os.cpu_count())
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
