@@ -11,7 +11,6 @@ unknown target, no person...) keeps its ClosetError in `error` and leaves the ba
 
 from __future__ import annotations
 
-import base64
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from closet.errors import BadOption, ClosetError, NoGarment
-from closet.imageio import decode_image, encode_image
+from closet.imageio import b64, decode_image, encode_image, encode_mask
 from closet.serving.options import safe_preview
 from closet.stages.composite import Compositor, Plan, default_render
 from closet.stages.parse import Parser, Person, select
@@ -90,15 +89,6 @@ class Output:
 
 
 Timer = Callable[[str], "object"]  # stage name -> context manager
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def encode_mask(mask: np.ndarray) -> bytes:
-    """bool mask -> 8-bit PNG (0 or 255)."""
-    return encode_image(mask.astype(np.uint8) * 255, "png")[0]
 
 
 class Ensemble:
@@ -199,7 +189,7 @@ class Ensemble:
                 "image": b64(data), "content_type": ctype,
                 "person_mask": b64(encode_mask(person)), "garment_mask": b64(encode_mask(garment)),
                 "result_mask": b64(encode_mask(s.result_mask)), "render": render,
-                "people": [person_json(p) for p in s.people],
+                "people": [p.to_json() for p in s.people],
                 "box": s.plans[0].box.as_list(), "target": style.target, "mode": style.mode, "seed": style.seed,
                 "preserve_color": req.preserve_color, "parser": parser,
                 "width": int(s.image.shape[1]), "height": int(s.image.shape[0]),
@@ -207,14 +197,6 @@ class Ensemble:
             ctype = "application/json"
         return Output(body, ctype, style.target, style.mode, parser, s.result, person, garment, s.result_mask,
                       render, s.people)
-
-
-def person_json(p: Person) -> dict:
-    """One person in a JSON answer: box, detector score, keypoints (pose parser), garment mask PNG."""
-    out = {"box": p.box, "score": round(p.score, 4), "garment_mask": b64(encode_mask(p.garment))}
-    if p.keypoints is not None:
-        out["keypoints"] = [[round(float(v), 2) for v in k] for k in p.keypoints]  # x, y px, z, visibility
-    return out
 
 
 def _guard(s: Swap, step: Callable[[Swap], None]) -> None:

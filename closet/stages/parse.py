@@ -1,12 +1,12 @@
 """The parse stage: every person in the photo, and which pixels are each one's upper garment.
 
-Three back-ends, chosen by what the archive holds and its PARSER setting:
+Two back-ends, chosen by what the archive holds:
   * pose-garment (the default): MediaPipe BlazePose (closet.pose, ported to PyTorch) finds each
     person's 33 keypoints; closet.garment cuts that person's garment out of the person mask
     (torso polygon plus the arms, minus face, hair and face-calibrated skin). Several people
     give several garments.
-  * SCHP (closet.models.schp + closet.parsing) when a checkpoint was packed (`make mars PARSER_CKPT=...`);
-  * the torso estimator (closet.torso, `PARSER=torso`): a Haar face and a box below the chin.
+  * SCHP (closet.models.schp + closet.parsing) when a checkpoint was packed (`make mars PARSER_CKPT=...`):
+    one label map, one garment.
 `Parser.__call__` runs a batch (each network once) and returns, per image, a `Parsed` (the label
 map and the people found) or the ClosetError for that image. `/predictions/parsing` and the
 ensemble call the same object.
@@ -35,9 +35,6 @@ POSE_LANDMARK = ArchiveFile(pose.LANDMARK_WEIGHTS, var="POSE_LANDMARK",
                             default=f"model-store/weights/{pose.LANDMARK_WEIGHTS}")
 # The label space of the SCHP checkpoint: atr, lip or pascal (closet.parsing.LABELS).
 PARSER_DATASET = Setting("PARSER_DATASET", "atr")
-# The parser without a SCHP checkpoint: pose (pose-garment) or torso (the Haar-face estimator).
-PARSER = Setting("PARSER", "pose")
-PARSERS = ("pose", "torso")
 # Fewer garment pixels than this fraction of the image means there is no garment to swap.
 MIN_GARMENT_FRACTION = 0.002
 # People the pose parser looks for in one photo.
@@ -74,14 +71,26 @@ class Person:
     """One person's garment as the parser found it."""
 
     garment: np.ndarray  # bool (H, W)
-    box: list[int]  # [x0, y0, x1, y1], inclusive: the person (pose) or the garment (label-map parsers)
-    score: float = 1.0  # the detector's score (pose), 1 for label-map parsers
+    box: list[int]  # [x0, y0, x1, y1], inclusive: the person (pose) or the garment (SCHP)
+    score: float = 1.0  # the detector's score (pose), 1 for SCHP
     keypoints: np.ndarray | None = field(default=None, repr=False)  # (33, 4) x, y px, z, visibility (pose)
     geometry: GarmentParse | None = field(default=None, repr=False)  # body, skin and head (pose)
 
     @property
     def area(self) -> int:
         return (self.box[2] - self.box[0] + 1) * (self.box[3] - self.box[1] + 1)
+
+    def to_json(self) -> dict:
+        """The person in a JSON answer: box, detector score, keypoints (x, y px, z, visibility; pose
+        parser), and the garment: pixel count, bbox, mask as a base64 8-bit PNG."""
+        from closet.imageio import b64, encode_mask
+
+        out = {"box": self.box, "score": round(self.score, 4),
+               "garment": {"pixels": int(self.garment.sum()), "bbox": parsing.bbox(self.garment),
+                           "mask": b64(encode_mask(self.garment))}}
+        if self.keypoints is not None:
+            out["keypoints"] = [[round(float(v), 2) for v in k] for k in self.keypoints]
+        return out
 
 
 @dataclass
@@ -108,10 +117,10 @@ def select(people: list[Person], choice: str | int) -> list[Person]:
 
 
 class Parser:
-    """pose-garment, SCHP or the torso estimator behind one batched call."""
+    """pose-garment or SCHP behind one batched call."""
 
     files = (POSE_DETECTOR, POSE_LANDMARK, SCHP_CKPT)
-    settings = (PARSER, PARSER_DATASET)
+    settings = (PARSER_DATASET,)
     options = OPTIONS
 
     def __init__(self, label_space: str, schp: torch.nn.Module | None = None, poses: pose.PoseEstimator | None = None,
@@ -129,18 +138,11 @@ class Parser:
 
             dataset = setting(model_dir, PARSER_DATASET)
             return cls(dataset, schp=schp.load_checkpoint(ckpt, dataset).to(device).eval(), device=torch.device(device))
-        which = setting(model_dir, PARSER)
-        if which not in PARSERS:
-            raise ValueError(f"PARSER={which!r}: expected one of {PARSERS}")
-        if which == "torso":
-            from closet import torso
-
-            return cls(torso.LABEL_SPACE, device=torch.device(device))
         return cls(parsing.POSE_LABEL_SPACE, poses=pose.PoseEstimator.load(model_dir, device), device=torch.device(device))
 
     @property
     def name(self) -> str:
-        """What responses call this parser (X-Closet-Parser): pose-garment, torso-estimate or schp-<dataset>."""
+        """What responses call this parser (X-Closet-Parser): pose-garment or schp-<dataset>."""
         return parsing.parser_name(self.label_space)
 
     @property
@@ -157,12 +159,16 @@ class Parser:
 
         Args:
             images: uint8 (H, W, 3) each.
-            persons: their uint8 person masks (closet.stages.segment); required except for SCHP.
-                When given, an image without a person is refused (NoPerson).
-            garments: per image, the garment names that count (label-map parsers; default: upper clothes).
+            persons: their uint8 person masks (closet.stages.segment); required by pose-garment,
+                which finds people with its own detector (nobody: NoPerson). For SCHP, an image
+                whose mask holds no person is refused (NoPerson).
+            garments: per image, the garment names that count (SCHP; default: upper clothes).
         """
         if persons is None and self.needs_person_mask:
             raise ValueError(f"the {self.name} parser needs the person masks")
+        if self.poses is not None:
+            found = self.poses.detect(list(images), max_people=MAX_PEOPLE)
+            return [_guard(pose_parse, im, is_person(mask), people) for im, mask, people in zip(images, persons, found)]
         garments = garments or [parsing.DEFAULT_GARMENTS] * len(images)
         out: list[Parsed | ClosetError | None] = [None] * len(images)
         todo = []
@@ -173,31 +179,16 @@ class Parser:
                 todo.append(i)
             except ClosetError as e:
                 out[i] = e
-        if self.poses is not None:
-            found = self.poses.detect([images[i] for i in todo], max_people=MAX_PEOPLE)
-            for i, people in zip(todo, found):
-                out[i] = _guard(lambda: pose_parse(images[i], is_person(persons[i]), people))
-            return out  # type: ignore[return-value]
-        if self.schp is not None:
-            labels = dict(zip(todo, parsing.parse_batch(self.schp, [images[i] for i in todo], self.label_space,
-                                                        self.device)))
-        else:
-            from closet import torso
-
-            labels = {}
-            for i in todo:
-                try:
-                    labels[i] = torso.estimate(images[i], persons[i]).labels
-                except ClosetError as e:
-                    out[i] = e
-        for i, lab in labels.items():
+        labels = parsing.parse_batch(self.schp, [images[i] for i in todo], self.label_space, self.device)
+        for i, lab in zip(todo, labels):
             out[i] = Parsed(lab, label_map_people(parsing.garment_mask(lab, self.label_space, garments[i])))
         return out  # type: ignore[return-value]
 
 
-def _guard(step):
+def _guard(step, *args):
+    """step(*args), or the ClosetError it raised."""
     try:
-        return step()
+        return step(*args)
     except ClosetError as e:
         return e
 
@@ -227,7 +218,7 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
 
 
 def label_map_people(garment: np.ndarray) -> list[Person]:
-    """The people of a label-map parser (SCHP, torso): one, when its garment mask is large enough."""
+    """The people of a label-map parser (SCHP): one, when its garment mask is large enough."""
     if garment.mean() < MIN_GARMENT_FRACTION:
         return []
     return [Person(garment, parsing.bbox(garment))]
