@@ -122,7 +122,7 @@ def _dets(scores, boxes):
 def test_merge_scales_drops_a_tile_face_the_whole_image_has_and_keeps_a_new_one():
     whole = _dets([0.6], [[100, 100, 200, 200]])
     tiles = [
-        # The same face seen at a finer scale: smaller and shifted (IoU 0.16 < NMS's 0.3), centre inside.
+        # The same face seen at a finer scale: smaller and shifted (IoU 0.28 < NMS's 0.3), centre inside.
         _dets([0.9], [[150, 120, 210, 180]]),
         _dets([0.7, 0.55], [[400, 100, 460, 160], [405, 95, 470, 160]]),  # a new face, seen by two tiles
     ]
