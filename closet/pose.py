@@ -5,6 +5,8 @@ Written from MediaPipe's graph configs and calculators (google-ai-edge/mediapipe
 number each step takes and where it comes from:
 - detector input: the whole image letterboxed to 224x224, zero border, RGB in [-1, 1]
   (pose_detection_cpu.pbtxt, ImageToTensorCalculator: keep_aspect_ratio, BORDER_ZERO);
+  MediaPipe stops there and misses people that are small in the photo, so ours adds square
+  tiles at finer scales, in the same detector call (`detector_windows`, below: not MediaPipe);
 - SSD anchors: 5 layers, strides 8, 16, 32, 32, 32, offset 0.5, fixed size, 2 anchors per
   cell per layer (interpolated_scale_aspect_ratio defaults to 1) -> 2254 anchors;
 - decode: boxes and 4 keypoints as x, y, w, h / x, y (reverse_output_order) divided by 224,
@@ -13,6 +15,9 @@ number each step takes and where it comes from:
   default; the bare graph says 0.2), then weighted non-maximum suppression at IoU 0.3
   (NonMaxSuppressionCalculator WEIGHTED: overlapping detections are averaged, weighted by
   score, into the highest-scoring one, which keeps its score);
+- (ours) the tiles' detections join the whole image's unless they show a face it already
+  has (`merge_scales`), and after the landmarks a person whose face and shoulders repeat an
+  earlier one's is dropped (`same_person`);
 - region of interest (pose_detection_to_roi.pbtxt): centre = keypoint 0 (mid-hip), side =
   2 x |keypoint 1 - keypoint 0| x 1.25, square in pixels, rotated so that the hip -> keypoint 1
   vector points up (target angle 90 degrees);
@@ -116,6 +121,19 @@ HEATMAP_KERNEL = 7
 HEATMAP_MIN_CONFIDENCE = 0.5
 NUM_BODY_LANDMARKS = len(LANDMARK_NAMES)
 
+# Multi-scale detection (ours, not MediaPipe's): tile sides as fractions of the image's short
+# side; a level is used only when its tiles are at most MIN_SCALE_STEP times the side of the
+# previous level (else it sees the same people at about the same scale); tiles overlap by at
+# least half; a tile is never smaller than the detector's input (upsampling adds nothing).
+TILE_LEVELS = (1.0, 0.5)
+MIN_SCALE_STEP = 0.7
+MIN_TILE_SIDE = DETECTOR_INPUT_SIZE
+MAX_DETECTOR_INPUTS = 9  # per image, the whole image included: the cost bound
+# Two people whose landmarks 0-12 (face and shoulders) lie this close, on average, relative to
+# the larger of their extents, are one person found twice.
+UPPER_BODY = slice(0, 13)
+DUPLICATE_DISTANCE = 0.25
+
 
 @dataclass(frozen=True, eq=False)  # eq=False: the numpy fields have no single truth value
 class PosePerson:
@@ -210,9 +228,74 @@ def detector_input(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return crop.astype(np.float32) * (2.0 / 255.0) - 1.0, affine
 
 
+def _tiles_per_axis(extent: float, side: float) -> int:
+    """Tiles of `side` along `extent` so that neighbours overlap by at least half a tile."""
+    return 1 if side >= extent else math.ceil(2 * extent / side - 1)
+
+
+def _smallest_fitting_side(width: int, height: int, max_tiles: int) -> float:
+    """The smallest tile side whose half-overlapping grid over the image has <= max_tiles tiles.
+
+    n tiles cover `extent` at half overlap when side >= 2 * extent / (n + 1).
+    """
+    return min(
+        max(2 * width / (nx + 1), 2 * height / (ny + 1))
+        for nx in range(1, max_tiles + 1)
+        for ny in range(1, max_tiles // nx + 1)
+    )
+
+
+def detector_windows(
+    width: int, height: int, max_inputs: int = MAX_DETECTOR_INPUTS
+) -> list[tuple[float, float, float]]:
+    """The squares (centre x, centre y, side in image px) the detector looks at: the whole
+    image first (letterboxed, as MediaPipe), then the tiles of each level of TILE_LEVELS.
+
+    A level's tiles have side TILE_LEVELS[k] x the short side, or the smallest side whose
+    grid still fits the inputs left; the level is skipped when that side is more than
+    MIN_SCALE_STEP x the previous level's or under MIN_TILE_SIDE. Tiles are spread evenly from
+    edge to edge, neighbours overlapping by at least half (on a panorama a tile can be taller
+    than the image: it is letterboxed, like the whole image). Examples:
+    810x1080 -> the whole + 2x3 tiles of 540; 1280x720 -> the whole + 3 tiles of 720;
+    512x512 -> the whole + 2x2 tiles of 341; 4000x3000 -> the whole + 3x2 tiles of 2000.
+    """
+    if max_inputs < 1:
+        raise ValueError(f"pose: max_inputs must be >= 1, got {max_inputs}")
+    short = min(width, height)
+    previous = float(max(width, height))
+    windows = [(width / 2, height / 2, previous)]
+    for fraction in TILE_LEVELS:
+        left = max_inputs - len(windows)
+        if left < 1:
+            break
+        side = max(fraction * short, _smallest_fitting_side(width, height, left))
+        if side > MIN_SCALE_STEP * previous or side < MIN_TILE_SIDE:
+            continue
+        nx, ny = _tiles_per_axis(width, side), _tiles_per_axis(height, side)
+        xs = [width / 2] if nx == 1 else [side / 2 + i * (width - side) / (nx - 1) for i in range(nx)]
+        ys = [height / 2] if ny == 1 else [side / 2 + j * (height - side) / (ny - 1) for j in range(ny)]
+        windows += [(x, y, side) for y in ys for x in xs]
+        previous = side
+    return windows
+
+
+def detector_inputs(image: np.ndarray, max_inputs: int = MAX_DETECTOR_INPUTS) -> tuple[np.ndarray, np.ndarray]:
+    """(K, 224, 224, 3) float32 detector inputs of `detector_windows` and their (K, 2, 3)
+    affines image px -> input px; the first is `detector_input(image)`."""
+    _check_image(image)
+    h, w = image.shape[:2]
+    size = DETECTOR_INPUT_SIZE
+    affines = np.stack([rect_to_tensor_affine(x, y, s, s, 0.0, size) for x, y, s in detector_windows(w, h, max_inputs)])
+    crops = [
+        cv2.warpAffine(image, a, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) for a in affines
+    ]
+    return np.stack(crops).astype(np.float32) * (2.0 / 255.0) - 1.0, affines
+
+
 @dataclass(frozen=True, eq=False)
 class Detections:
-    """Detector output for one image after decoding, in detector-input pixels (0..224)."""
+    """Detector output for one image after decoding: in detector-input pixels (0..224), or in
+    image pixels after `to_image`."""
 
     scores: np.ndarray  # (K,) in [0, 1], highest first
     boxes: np.ndarray  # (K, 4) x0, y0, x1, y1
@@ -282,6 +365,47 @@ def weighted_nms(dets: Detections, min_iou: float = NMS_MIN_IOU) -> Detections:
 def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(..., 2) points through a (2, 3) affine."""
     return points @ affine[:, :2].T + affine[:, 2]
+
+
+def to_image(dets: Detections, affine: np.ndarray) -> Detections:
+    """Detections of the detector input that `affine` (image px -> input px) made, in image px."""
+    back = cv2.invertAffineTransform(affine.astype(np.float64))
+    boxes = apply_affine(back, dets.boxes.reshape(-1, 2, 2)).reshape(-1, 4)
+    return Detections(dets.scores, boxes, apply_affine(back, dets.keypoints))
+
+
+def same_face(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(N,) bool: which of `boxes` show the face that `box` shows, seen at another scale.
+
+    The detector's face box of one person shrinks with the tile and moves (bus.jpg's man in
+    the light coat: 216 px wide on the whole image, 108 px on two tiles, IoU 0.25; the two
+    people composition: 222 and 120 px, IoU 0.29), so NMS's IoU > 0.3 does not join them;
+    the centre of one still lies in the other.
+    """
+    centre = (box[:2] + box[2:]) / 2
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    in_boxes = np.all((boxes[:, :2] <= centre) & (centre <= boxes[:, 2:]), axis=1)
+    in_box = np.all((box[:2] <= centres) & (centres <= box[2:]), axis=1)
+    return in_boxes | in_box
+
+
+def merge_scales(whole: Detections, tiles: list[Detections]) -> Detections:
+    """One image's detections, in image px: the whole image's (after NMS, as MediaPipe) and
+    then, best score first, each tile detection whose face is not one already kept
+    (`same_face`); sorted by score. A person the whole image shows keeps MediaPipe's own
+    detection; the tiles add the people it missed."""
+    scores, boxes, keypoints = list(whole.scores), list(whole.boxes), list(whole.keypoints)
+    pool = [(float(t.scores[k]), t.boxes[k], t.keypoints[k]) for t in tiles for k in range(len(t))]
+    for score, box, kps in sorted(pool, key=lambda d: -d[0]):  # stable: ties keep tile order
+        if boxes and same_face(box, np.array(boxes)).any():
+            continue
+        scores.append(score)
+        boxes.append(box)
+        keypoints.append(kps)
+    order = np.argsort(-np.array(scores), kind="stable")
+    if not len(order):
+        return Detections(np.zeros(0), np.zeros((0, 4)), np.zeros((0, 4, 2)))
+    return Detections(np.array(scores)[order], np.array(boxes)[order], np.array(keypoints)[order])
 
 
 def normalize_radians(angle: float) -> float:
@@ -416,9 +540,13 @@ class PoseEstimator:
         # NHWC memory viewed as NCHW is exactly torch's channels_last layout: no copy.
         return x.permute(0, 3, 1, 2)  # (B, 3, H, W)
 
-    def detect(self, images: list[np.ndarray], max_people: int = 4) -> list[list[PosePerson]]:
-        """The people in each image (uint8 RGB HWC), sorted left to right by box centre; see `detect_people`."""
-        return detect_people(images, self.run_detector, self.run_landmark, max_people)
+    def detect(
+        self, images: list[np.ndarray], max_people: int = 4, max_inputs: int = MAX_DETECTOR_INPUTS
+    ) -> list[list[PosePerson]]:
+        """The people in each image (uint8 RGB HWC), sorted left to right by box centre; see `detect_people`.
+
+        max_inputs=1 is MediaPipe's single-scale detection (the whole image only)."""
+        return detect_people(images, self.run_detector, self.run_landmark, max_people, max_inputs)
 
     def segmentation(self, image_shape: tuple[int, ...], person: PosePerson) -> np.ndarray:
         """(H, W) float32 in [0, 1]: the person's segmentation in the image's pixels."""
@@ -429,47 +557,71 @@ DetectorFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 LandmarkFn = Callable[[np.ndarray], dict[str, np.ndarray]]
 
 
-def detect_people(
-    images: list[np.ndarray], run_detector: DetectorFn, run_landmark: LandmarkFn, max_people: int = 4
-) -> list[list[PosePerson]]:
-    """MediaPipe's pre/post-processing around two network calls (see PoseEstimator.run_*).
+def same_person(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two (33, 4) landmark sets are one person found twice: their face and shoulders
+    (landmarks 0-12) lie within DUPLICATE_DISTANCE of the larger of their extents of each
+    other, on average. Two real people's faces are at least a face apart."""
+    pa, pb = a[UPPER_BODY, :2].astype(np.float64), b[UPPER_BODY, :2].astype(np.float64)
+    extent = max(np.ptp(pa, axis=0).max(), np.ptp(pb, axis=0).max())
+    return bool(np.linalg.norm(pa - pb, axis=1).mean() <= DUPLICATE_DISTANCE * extent)
 
-    One detector call for the batch, one landmark call for every candidate of every image;
-    candidates are each image's `max_people` best detections after NMS, and a candidate
-    stays when the landmark network says a pose is present (>= 0.5). People come sorted
-    left to right by box centre; [] for an image where nobody is.
+
+def detect_people(
+    images: list[np.ndarray],
+    run_detector: DetectorFn,
+    run_landmark: LandmarkFn,
+    max_people: int = 4,
+    max_inputs: int = MAX_DETECTOR_INPUTS,
+) -> list[list[PosePerson]]:
+    """MediaPipe's pre/post-processing around two network calls (see PoseEstimator.run_*),
+    with multi-scale detection (ours).
+
+    One detector call for every window of every image (`detector_windows`: the whole image
+    and up to max_inputs - 1 tiles), one landmark call for every candidate of every image.
+    Each window's detections get MediaPipe's weighted NMS; `merge_scales` joins them per
+    image; the candidates are the `max_people` best. A candidate stays when the landmark
+    network says a pose is present (>= 0.5) and it is not a person already kept
+    (`same_person`, best score first). People come sorted left to right by box centre; []
+    for an image where nobody is.
     """
     if not images:
         return []
     if max_people < 1:
         raise ValueError(f"pose: max_people must be >= 1, got {max_people}")
-    inputs, letterboxes = zip(*(detector_input(im) for im in images))
-    score_logits, raw_boxes = run_detector(np.stack(inputs))
+    inputs, affines = zip(*(detector_inputs(im, max_inputs) for im in images))
+    score_logits, raw_boxes = run_detector(np.concatenate(inputs))
     candidates = []  # (image index, score, box in image px, roi)
-    for i, letterbox in enumerate(letterboxes):
-        dets = weighted_nms(decode_detections(score_logits[i], raw_boxes[i]))
-        to_image = cv2.invertAffineTransform(letterbox)
+    first = 0
+    for i, image_affines in enumerate(affines):
+        windows = [
+            to_image(weighted_nms(decode_detections(score_logits[first + k], raw_boxes[first + k])), affine)
+            for k, affine in enumerate(image_affines)
+        ]
+        first += len(image_affines)
+        dets = merge_scales(windows[0], windows[1:])
         for k in range(min(len(dets), max_people)):
-            box = apply_affine(to_image, dets.boxes[k].reshape(2, 2)).reshape(4)
-            keypoints = apply_affine(to_image, dets.keypoints[k])  # (4, 2) image px
-            cx, cy, side, rotation = roi_from_alignment(keypoints[0], keypoints[1])
+            cx, cy, side, rotation = roi_from_alignment(dets.keypoints[k, 0], dets.keypoints[k, 1])
             if side <= 0:
                 continue
             roi = rect_to_tensor_affine(cx, cy, side, side, rotation, LANDMARK_INPUT_SIZE)
-            candidates.append((i, float(dets.scores[k]), tuple(float(v) for v in box), roi))
+            candidates.append((i, float(dets.scores[k]), tuple(float(v) for v in dets.boxes[k]), roi))
     people: list[list[PosePerson]] = [[] for _ in images]
     if not candidates:
         return people
     out = run_landmark(np.stack([landmark_input(images[i], roi) for i, _, _, roi in candidates]))
-    for k, (i, score, box, roi) in enumerate(candidates):
+    for k, (i, score, box, roi) in enumerate(candidates):  # per image, best score first
         presence = float(out["presence"][k])
         if presence < MIN_PRESENCE:
+            continue
+        keypoints = decode_landmarks(out["landmarks"][k], out["heatmap"][k], roi, images[i].shape[1])
+        if any(same_person(keypoints, p.keypoints) for p in people[i]):
+            log.debug("pose: image %d: dropped a second detection of one person (score %.2f)", i, score)
             continue
         people[i].append(
             PosePerson(
                 box=box,
                 score=score,
-                keypoints=decode_landmarks(out["landmarks"][k], out["heatmap"][k], roi, images[i].shape[1]),
+                keypoints=keypoints,
                 presence=presence,
                 roi=roi.astype(np.float32),
                 seg_logits=out["segmentation"][k].astype(np.float32),

@@ -5,6 +5,7 @@ pre/post-processing as `closet.pose.PoseEstimator` (`closet.pose.detect_people`)
 difference between the two is a difference between the networks.
 
     python -m closet_dev.blazepose_oracle --draw docs/pose     # keypoints, skeleton, segmentation
+    python -m closet_dev.blazepose_oracle --draw-fetched out/pose   # bus, zidane: never committed
     python -m closet_dev.blazepose_oracle --compare            # port vs LiteRT on the package photos
 """
 
@@ -69,8 +70,10 @@ class OraclePoseEstimator:
             "heatmap": np.stack([o[3].transpose(2, 0, 1) for o in outs]),
         }
 
-    def detect(self, images: list[np.ndarray], max_people: int = 4) -> list[list[pose.PosePerson]]:
-        return pose.detect_people(images, self.run_detector, self.run_landmark, max_people)
+    def detect(
+        self, images: list[np.ndarray], max_people: int = 4, max_inputs: int = pose.MAX_DETECTOR_INPUTS
+    ) -> list[list[pose.PosePerson]]:
+        return pose.detect_people(images, self.run_detector, self.run_landmark, max_people, max_inputs)
 
     def segmentation(self, image_shape: tuple[int, ...], person: pose.PosePerson) -> np.ndarray:
         return pose.project_segmentation(person.seg_logits, person.roi, image_shape)
@@ -116,15 +119,34 @@ def draw(image: np.ndarray, people: list[pose.PosePerson], masks: list[np.ndarra
     return out
 
 
-def draw_all(out_dir: Path) -> None:
-    from closet_dev import pose_photos
+def draw_windows(picture: np.ndarray) -> np.ndarray:
+    """The detector's tiles (closet.pose.detector_windows, the whole image left out) as thin
+    squares over a picture, each inset by 2 px more than the previous one so that shared edges
+    stay apart, numbered at its top-left corner; the picture is left as it is."""
+    out = picture.copy()
+    h, w = out.shape[:2]
+    for k, (x, y, side) in enumerate(pose.detector_windows(w, h)[1:], start=1):
+        inset = 2 * k
+        x0, y0 = round(x - side / 2) + inset, round(y - side / 2) + inset
+        x1, y1 = round(x + side / 2) - 1 - inset, round(y + side / 2) - 1 - inset
+        cv2.rectangle(out, (x0, y0), (x1, y1), (255, 255, 255), 1, cv2.LINE_AA)
+        label = f"tile {k}: {side:.0f} px"
+        for colour, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+            cv2.putText(out, label, (x0 + 4, y0 + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, width, cv2.LINE_AA)
+    return out
 
+
+def draw_all(out_dir: Path, photos: dict[str, np.ndarray], show_windows: tuple[str, ...] = ()) -> None:
+    """<name>.png per photo (see `draw`); the photos in `show_windows` also show the detector's tiles."""
     est = pose.PoseEstimator.load(WEIGHTS_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, photo in pose_photos.photos().items():
+    for name, photo in photos.items():
         people = est.detect([photo])[0]
         masks = [est.segmentation(photo.shape, p) for p in people]
-        cv2.imwrite(str(out_dir / f"{name}.png"), cv2.cvtColor(draw(photo, people, masks), cv2.COLOR_RGB2BGR))
+        picture = draw(photo, people, masks)
+        if name in show_windows:
+            picture = draw_windows(picture)
+        cv2.imwrite(str(out_dir / f"{name}.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
         log.info("%s: %d people -> %s", name, len(people), out_dir / f"{name}.png")
 
 
@@ -159,14 +181,24 @@ def compare_all() -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--draw", metavar="DIR", help="write <photo>.png with keypoints and segmentation")
+    p.add_argument(
+        "--draw-fetched",
+        metavar="DIR",
+        help="the same for `make photos`' bus and zidane (AGPL-3.0: keep DIR out of git, e.g. out/pose)",
+    )
     p.add_argument("--compare", action="store_true", help="log port vs LiteRT differences")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    from closet_dev import pose_photos
+
     if args.draw:
-        draw_all(Path(args.draw))
+        draw_all(Path(args.draw), pose_photos.photos(), show_windows=("two_people_swapped",))
+    if args.draw_fetched:
+        fetched = pose_photos.fetched_photos()
+        draw_all(Path(args.draw_fetched), fetched, show_windows=tuple(fetched))
     if args.compare:
         compare_all()
-    if not (args.draw or args.compare):
+    if not (args.draw or args.draw_fetched or args.compare):
         p.print_help()
     return 0
 

@@ -1,9 +1,15 @@
 """The photos of people the pose checks use: only ones that ship inside installed packages.
 
 scikit-image's `astronaut()` (Eileen Collins, NASA, public domain) and `camera()` (a man with
-a camera, grayscale), and matplotlib's `grace_hopper.jpg`; plus two compositions of them:
-Grace Hopper and the astronaut side by side, and the astronaut mirrored. Everything is uint8
-RGB (H, W, 3).
+a camera, grayscale), and matplotlib's `grace_hopper.jpg`; plus compositions of them: Grace
+Hopper and the astronaut side by side (both orders), and the astronaut mirrored. Everything is
+uint8 RGB (H, W, 3).
+
+Two more photos of several people come from a wheel, not an installed package: Ultralytics'
+`bus.jpg` and `zidane.jpg`, which `make photos` extracts from the pinned ultralytics wheel into
+.cache/photos/ (checked by sha256). Ultralytics is AGPL-3.0: they serve tests and evaluation
+only, and neither they nor pictures drawn from them are committed. `fetched()` raises
+`NotFetched` (a FileNotFoundError saying what to run) when they are not there.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ import matplotlib.cbook
 import numpy as np
 import skimage.data
 from PIL import Image
+
+from closet.config import REPO_ROOT
+
+FETCHED_DIR = REPO_ROOT / ".cache" / "photos"  # written by `make photos` (mk/photos.mk)
 
 
 def astronaut() -> np.ndarray:
@@ -44,6 +54,15 @@ def two_people() -> np.ndarray:
     return side_by_side(grace_hopper(), astronaut())
 
 
+def two_people_swapped() -> np.ndarray:
+    """The astronaut (left, 512 high) and Grace Hopper (right) side by side: 512 x 949.
+
+    On the whole image the detector scores the astronaut 0.47, under MediaPipe's 0.5; a tile
+    finds her (closet.pose's multi-scale detection).
+    """
+    return side_by_side(astronaut(), grace_hopper())
+
+
 def astronaut_mirrored() -> np.ndarray:
     return np.ascontiguousarray(astronaut()[:, ::-1])
 
@@ -55,5 +74,39 @@ def photos() -> dict[str, np.ndarray]:
         "camera": camera(),
         "grace_hopper": grace_hopper(),
         "two_people": two_people(),
+        "two_people_swapped": two_people_swapped(),
         "astronaut_mirrored": astronaut_mirrored(),
     }
+
+
+# --- photos fetched by `make photos` (AGPL-3.0: never committed) ---------------------------
+
+
+class NotFetched(FileNotFoundError):
+    """A photo that `make photos` writes is not there."""
+
+
+def fetched(name: str) -> np.ndarray:
+    """.cache/photos/<name>.jpg as uint8 RGB; NotFetched when `make photos` has not run."""
+    path = FETCHED_DIR / f"{name}.jpg"
+    if not path.is_file():
+        raise NotFetched(f"{path.relative_to(REPO_ROOT)} missing: run `make photos`")
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def bus() -> np.ndarray:
+    """Ultralytics' bus.jpg, 810 wide, 1080 high: two men standing full-length in front of a
+    bus (left: light coat, right: black coat), and people cut by the left and right edges."""
+    return fetched("bus")
+
+
+def zidane() -> np.ndarray:
+    """Ultralytics' zidane.jpg, 1280 wide, 720 high: two men in suits, upper bodies (left:
+    shouting, in profile; right: grey hair, facing the camera)."""
+    return fetched("zidane")
+
+
+def fetched_photos() -> dict[str, np.ndarray]:
+    """name -> photo for the photos of several people; NotFetched when one is missing."""
+    return {"bus": bus(), "zidane": zidane()}

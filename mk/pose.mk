@@ -45,8 +45,8 @@ model-store/weights/blazepose_detector.pth: $(BLAZEPOSE_TFLITE_DIR)/pose_detecti
 model-store/weights/blazepose_landmark_full.pth: $(BLAZEPOSE_TFLITE_DIR)/pose_landmark_full.tflite $(BLAZEPOSE_CONVERTER) | venv
 	$(PYTHON) -m closet_dev.blazepose_convert --model landmark --tflite $< --out $@
 
-bench-pose: weights ## BlazePose detect() p50, port vs LiteRT, beside U^2-Net-P -> out/bench/pose.json
-	$(PYTHON) tools/bench_pose.py --runs $(or $(BENCH_RUNS),21)
+bench-pose: weights model-store/closet.mar ## BlazePose detect() p50, port vs LiteRT, beside U^2-Net-P and the pipeline -> out/bench/pose.json
+	$(PYTHON) tools/bench_pose.py --runs $(or $(BENCH_RUNS),21) --pipeline model-store/closet.mar
 
 pose-docs: weights ## redraw docs/pose/<photo>.png: keypoints, skeleton, segmentation of the package photos
 	$(PYTHON) -m closet_dev.blazepose_oracle --draw docs/pose
