@@ -124,10 +124,12 @@ NUM_BODY_LANDMARKS = len(LANDMARK_NAMES)
 # Multi-scale detection (ours, not MediaPipe's): tile sides as fractions of the image's short
 # side; a level is used only when its tiles are at most MIN_SCALE_STEP times the side of the
 # previous level (else it sees the same people at about the same scale); tiles overlap by at
-# least half; a tile is never smaller than the detector's input (upsampling adds nothing).
+# least half; a tile is never smaller than MIN_TILE_SIDE pixels (the detector's input is 224: a
+# smaller tile adds nothing, and tiles of a phone-size or smaller photo would cost a detector pass
+# each for people this small: a 512 x 512 photo gets the whole-image pass alone).
 TILE_LEVELS = (1.0, 0.5)
 MIN_SCALE_STEP = 0.7
-MIN_TILE_SIDE = DETECTOR_INPUT_SIZE
+MIN_TILE_SIDE = 320
 MAX_DETECTOR_INPUTS = 9  # per image, the whole image included: the cost bound
 # Two people whose landmarks 0-12 (face and shoulders) lie this close, on average, relative to
 # the larger of their extents, are one person found twice.
@@ -253,11 +255,12 @@ def detector_windows(
 
     A level's tiles have side TILE_LEVELS[k] x the short side, or the smallest side whose
     grid still fits the inputs left; the level is skipped when that side is more than
-    MIN_SCALE_STEP x the previous level's or under MIN_TILE_SIDE. Tiles are spread evenly from
+    MIN_SCALE_STEP x the previous level's, or when TILE_LEVELS[k] x the short side is under
+    MIN_TILE_SIDE. Tiles are spread evenly from
     edge to edge, neighbours overlapping by at least half (on a panorama a tile can be taller
     than the image: it is letterboxed, like the whole image). Examples:
     810x1080 -> the whole + 2x3 tiles of 540; 1280x720 -> the whole + 3 tiles of 720;
-    512x512 -> the whole + 2x2 tiles of 341; 4000x3000 -> the whole + 3x2 tiles of 2000.
+    512x512 -> the whole image alone; 4000x3000 -> the whole + 3x2 tiles of 2000.
     """
     if max_inputs < 1:
         raise ValueError(f"pose: max_inputs must be >= 1, got {max_inputs}")
@@ -268,8 +271,10 @@ def detector_windows(
         left = max_inputs - len(windows)
         if left < 1:
             break
+        if fraction * short < MIN_TILE_SIDE:
+            continue
         side = max(fraction * short, _smallest_fitting_side(width, height, left))
-        if side > MIN_SCALE_STEP * previous or side < MIN_TILE_SIDE:
+        if side > MIN_SCALE_STEP * previous:
             continue
         nx, ny = _tiles_per_axis(width, side), _tiles_per_axis(height, side)
         xs = [width / 2] if nx == 1 else [side / 2 + i * (width - side) / (nx - 1) for i in range(nx)]

@@ -18,12 +18,12 @@ garment filling it as Fashion-MNIST's do.
 * `canonical_view(image, mask, body, size)`: THE one function that lays a garment flat: gray,
   on black, centred, size x size. It makes the translator's input, and the evaluation
   (closet_dev.eval_swap) judges the output garment with it.
-* `read(drawing, frame)`: the Shape of the translator's flat-lay drawing.
+* `read(drawing, frame, ...)`: the Shape of the translator's flat-lay drawing.
 * `render_swap(...)`: the photo with the garment re-cut to the drawing's Shape on the same body.
   The cloth keeps the photo's colour and detail; its coarse lightness (coarser than one drawing
   pixel) is the drawing's; added cloth takes its texture from the old garment; bared arms take
-  the face's skin colour, a bared lower body the legs continued up, the rest the background
-  (OpenCV inpainting). Pixels outside the dilated union of the old and the new garment stay
+  the face's skin colour, the rest (a raised hem, a narrower body) is inpainted from around it
+  (OpenCV's Telea). Pixels outside the dilated union of the old and the new garment stay
   byte-identical, and all work stays inside the garments' bounding box.
 """
 
@@ -57,12 +57,13 @@ HEM_HALF = 0.36  # added cloth below the old hem: half-width, flaring by HEM_FLA
 HEM_FLARE = 0.08
 # Typical hem per Fashion-MNIST category (B units: torso lengths below the shoulder joints).
 CATEGORY_HEM = {"tshirt": 1.05, "pullover": 1.05, "shirt": 1.1, "coat": 1.45, "dress": 1.75}
+CLOTH_GRAY = 8.0  # the drawing's background is black; cloth is brighter than this
 READ_LEVEL = 0.45  # the drawing covers a point where it is this bright relative to its chest
 SLEEVE_LENGTHS = (0.0, 0.35, 1.0)  # what a 32-pixel drawing can say: none, short, long
 # -- looks ------------------------------------------------------------------------------------
 FMNIST_MEAN, FMNIST_STD, FMNIST_FLOOR = 160.0, 45.0, 40.0  # Fashion-MNIST garment gray
 SUPERSAMPLE = 4
-DETAIL_SIGMA = 0.35  # the photo keeps its lightness detail finer than this many drawing pixels
+DETAIL_SIGMA = 0.5  # the photo keeps its lightness detail finer than this many drawing pixels
 MIN_SHADE_STD = 12.0  # the drawing's lightness spread on the garment, at least (CIE L)
 TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on bared skin
@@ -178,7 +179,7 @@ class BodyMap:
         return best_t, best_u
 
     def flat_of(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Flat-lay B points of image points (N, 2), and each one's part: -1/1 a sleeve, 0 the torso."""
+        """Flat-lay points of image points (N, 2), and each one's part: -1/1 a sleeve, 0 the torso."""
         flat = self.image_to_torso(p)
         part = np.zeros(len(p), np.int8)
         best = np.full(len(p), np.inf)
@@ -193,8 +194,8 @@ class BodyMap:
         return flat, part
 
     def image_of_flat(self, b: np.ndarray) -> np.ndarray:
-        """Image points (N, 2) of flat-lay B points: sleeve bands on the arms (a hidden arm mirrors
-        the other), everything else on the torso."""
+        """Image points (N, 2) of flat-lay points: sleeve bands on the arms (a hidden arm mirrors the
+        other), everything else on the torso."""
         out = self.torso_to_image(b)
         for side in (-1, 1):
             arm_side = side if self.seen(side) else -side
@@ -408,13 +409,25 @@ def _box(masks: list[np.ndarray], pad: int) -> tuple[slice, slice]:
             slice(max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)))
 
 
+def drawn_cloth(g: np.ndarray) -> np.ndarray:
+    """bool (S, S): the drawing's cloth: its largest blob above its black background, holes filled
+    (a fold or a seam drawn dark is cloth too)."""
+    m = (g > CLOTH_GRAY).astype(np.uint8)
+    n, cc, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    if n <= 1:
+        return m.astype(bool)
+    m = (cc == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
+    n, cc = cv2.connectedComponents(1 - m, connectivity=4)
+    border = np.unique(np.concatenate([cc[0], cc[-1], cc[:, 0], cc[:, -1]]))
+    return (m > 0) | ~np.isin(cc, border)
+
+
 def shading(drawing: np.ndarray, cr: np.ndarray) -> np.ndarray:
     """The drawing's gray at frame points (N, 2) for the cloth's coarse lightness: where the drawing
     has no cloth (its black, or past its frame, e.g. a hem lowered below it) its cloth's mean."""
     g = cv2.GaussianBlur(drawing.astype(np.float32), (0, 0), 0.7)
-    level = float(np.median(g[g >= np.percentile(g, 50)]))
-    cloth = g >= READ_LEVEL * level
-    mean = float(g[cloth].mean()) if cloth.any() else level
+    cloth = drawn_cloth(g)
+    mean = float(g[cloth].mean()) if cloth.any() else float(g.mean())
     v = _remap(np.where(cloth, g, -1.0), cr, -1.0)
     return np.where(v < 0, mean, v)
 
@@ -494,6 +507,8 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     glab = _lab(texture)
     cell = max(1.0, view.frame[0] / size * body.length)  # one drawing pixel, in image pixels
     known = old_c | ext
+    # Sleeve and torso read different places of the drawing: soften the seam between them.
+    drawn = _lowpass(drawn, known, 0.5 * cell)
     low = _lowpass(glab[..., 0], known, DETAIL_SIGMA * cell)
     detail = glab[..., 0] - low
     inside = new_c if new_c.any() else known
@@ -529,14 +544,8 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         slab[..., 0] = np.clip(slab[..., 0] + SKIN_SHADING * (blurred - base), 0, 100)
         under[skin_zone] = _rgb8(slab)[skin_zone]
     rest = uncovered & ~skin_zone
-    legs = rest & (part == 0).reshape(h, w) & (flat[:, 1] > new_shape.hem - 0.05).reshape(h, w)
-    below = ~(old_c | new_c) & (part == 0).reshape(h, w) & (flat[:, 1] > view.shape.hem).reshape(h, w)
-    if legs.any() and below.any():
-        # A shorter hem bares what was under the old one: the legs, continued up from below it.
-        under = np.where(legs[..., None], mirrored_texture(crop, below, legs, band), under)
-        rest &= ~legs
     if rest.any():
-        # Inpaint from the background only: the old and new garment are not sources.
+        # What the old garment hid: inpainted from around it (the old and new garment are not sources).
         painted = cv2.inpaint(crop, (old_c | new_c).astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_TELEA)
         under[rest] = painted[rest]
 

@@ -137,21 +137,3 @@ def person_masks(images: list[np.ndarray], weights: str = "model-store/weights/u
     probs = predict_masks(net, [Image.fromarray(im) for im in images], None)
     return [np.asarray(p).reshape(im.shape[:2]) >= 128 for p, im in zip(probs, images)]
 
-
-# Ultralytics' two sample photos of people (`make photos` fetches them from the pinned wheel;
-# AGPL-3.0 with the package): used for evaluation only, never committed.
-FETCHED_DIR = Path(__file__).resolve().parents[1] / ".cache" / "photos"
-FETCHED = ("bus", "zidane")
-
-
-def fetched_photos() -> dict[str, np.ndarray]:
-    """{name: uint8 RGB} of the fetched photos that are there ({} before `make photos`)."""
-    from PIL import Image
-
-    out = {}
-    for name in FETCHED:
-        path = FETCHED_DIR / f"{name}.jpg"
-        if path.is_file():
-            with Image.open(path) as im:
-                out[name] = np.asarray(im.convert("RGB"))
-    return out

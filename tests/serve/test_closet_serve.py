@@ -208,7 +208,7 @@ def test_both_render_modes_and_result_mask(serving, astronaut):
 
 
 def test_a_profile_gets_a_swap(serving):
-    """The cameraman, seen from the side, gets a garment (the torso estimator answered 422 here)."""
+    """The cameraman, seen from the side, gets a garment (the face-based parser of earlier versions answered 422 here)."""
     import skimage.data
 
     camera = np.repeat(skimage.data.camera()[..., None], 3, axis=2)

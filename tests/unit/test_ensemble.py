@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 
 from closet import color, ensemble, parsing
-from closet.pose import PoseEstimator
 from closet.config import REPO_ROOT
 from closet.errors import BadImage, BadOption, NoPerson, UnknownTarget
 from closet.models import stargan_v2, u2net
+from closet.pose import PoseEstimator
 from closet.stages import composite as pipeline
 from closet.stages.composite import Compositor
 from closet.stages.parse import Parser

@@ -13,6 +13,7 @@ from closet.errors import NoGarment
 from closet_dev import package_photos as pp
 from tests.support.photos import GARMENT_BOXES, share
 
+
 @pytest.mark.parametrize("name", pp.PHOTOS)
 def test_garment_where_a_person_would_put_it(photo_people, name):
     scene, person = photo_people[name]

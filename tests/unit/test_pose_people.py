@@ -76,7 +76,8 @@ def found(port, crowd):
     [
         (810, 1080, 6, 540),  # bus: 2 x 3 at half the long side (tiles of the short side are too close to it)
         (1280, 720, 3, 720),  # zidane: 3 along the short side's squares; half of it does not fit the budget
-        (512, 512, 4, 1024 / 3),  # square: 2 x 2
+        (512, 512, 0, None),  # a 512-px photo: tiles of half its side would be under MIN_TILE_SIDE
+        (1024, 768, 6, 512),  # a bigger photo gets them
         (4000, 3000, 6, 2000),  # phone photo: 3 x 2
         (320, 240, 0, None),  # a tile would be under the detector's 224 px: the whole image only
     ],
