@@ -16,7 +16,6 @@ unknown target, no person...) keeps its ClosetError in `error` and leaves the ba
 
 from __future__ import annotations
 
-import base64
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +24,10 @@ from typing import Callable
 import numpy as np
 
 from closet.errors import BadOption, ClosetError, NoGarment
-from closet.imageio import Photo, decode_photo, encode_image
+from closet.imageio import Photo, b64, decode_photo, encode_image, encode_mask
 from closet.serving.options import safe_preview
-from closet.stages.composite import Box, Compositor
-from closet.stages.parse import Parser
+from closet.stages.composite import Compositor, Plan, default_render
+from closet.stages.parse import Parser, Person, select
 from closet.stages.segment import Segmenter, is_person
 from closet.stages.translate import Style, Translator
 
@@ -52,6 +51,8 @@ class Request:
     seed: int | None = None  # None: 0
     psi: float = 1.0
     preserve_color: bool = True
+    render: str | None = None  # None: the translator's default (closet.stages.composite.default_render)
+    person: str | int = "largest"  # all, largest, or an index of the people from left to right
     format: str = "png"
     color_profile: str = "keep"
     want_json: bool = False
@@ -66,12 +67,24 @@ class Swap:
     image: np.ndarray | None = None  # decode: uint8 sRGB (H, W, 3), EXIF-upright, the photo's visible pixels
     style: Style | None = None  # decode: the validated translation options
     person: np.ndarray | None = None  # segment: uint8 (H, W) probability, 255 = person
-    garment: np.ndarray | None = None  # parse: bool (H, W)
-    box: Box | None = None  # composite: the square crop around the garment
-    crop: np.ndarray | None = None  # composite: uint8 RGB (S, S, 3), the translator's input
-    translated: np.ndarray | None = None  # translate: uint8 (S, S) or (S, S, 3)
+    people: list[Person] = field(default_factory=list)  # parse: the people whose garment is swapped
+    found: list[Person] = field(default_factory=list)  # parse: everyone the parser found
+    plans: list[Plan] = field(default_factory=list)  # composite: per person, how it goes and comes back
+    inputs: list[np.ndarray] = field(default_factory=list)  # composite: per person, the translator's input
+    translated: list[np.ndarray] = field(default_factory=list)  # translate: per person, uint8 (S, S[, 3])
     result: np.ndarray | None = None  # composite: uint8 RGB (H, W, 3)
+    results: list[np.ndarray] = field(default_factory=list)  # composite: per person, bool (H, W), the garment now
     error: ClosetError | None = None  # whichever stage refused the request
+
+    @property
+    def garment(self) -> np.ndarray:
+        """bool (H, W): the swapped people's garments as they were."""
+        return np.logical_or.reduce([p.garment for p in self.people])
+
+    @property
+    def result_mask(self) -> np.ndarray:
+        """bool (H, W): the swapped people's garments as they are in the output."""
+        return np.logical_or.reduce(self.results)
 
 
 @dataclass
@@ -86,19 +99,14 @@ class Output:
     image: np.ndarray = field(repr=False)  # the result, uint8 RGB (H, W, 3)
     person: np.ndarray = field(repr=False)  # bool (H, W)
     garment: np.ndarray = field(repr=False)  # bool (H, W), the input's garment
+    result_mask: np.ndarray = field(repr=False)  # bool (H, W), the garment as it is in the output
+    render: str = "appearance"
+    people: list[Person] = field(default_factory=list, repr=False)  # whose garment was swapped
+    results: list[np.ndarray] = field(default_factory=list, repr=False)  # per person, bool (H, W), the garment now
     alpha: str = "none"  # the input's transparency: "none", "kept" in the answer, or "dropped" (JPEG)
 
 
 Timer = Callable[[str], "object"]  # stage name -> context manager
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def encode_mask(mask: np.ndarray) -> bytes:
-    """bool mask -> 8-bit PNG (0 or 255)."""
-    return encode_image(mask.astype(np.uint8) * 255, "png")[0]
 
 
 class Ensemble:
@@ -169,21 +177,31 @@ class Ensemble:
                 s.error = NoGarment("no upper-body garment found",
                                     "send a photo showing the person's torso (shirt, top, dress or coat)")
             else:
-                s.garment = parsed.people[0].garment
+                s.found = parsed.people
+                _guard(s, lambda s=s: setattr(s, "people", select(s.found, s.request.person)))
 
     def _translate(self, live: list[Swap]) -> None:
-        for s, (crop, box) in zip(live, self.compositor.crops([s.image for s in live], [s.garment for s in live],
-                                                               self.translator.img_size)):
-            s.crop, s.box = crop, box
-        for s, out in zip(live, self.translator([s.crop for s in live], [s.style for s in live])):
-            s.translated = out
+        size = self.translator.img_size
+        default = default_render(self.translator.grayscale, self.translator.declared_render)
+        for s in live:
+            def plan(s=s):
+                render = s.request.render or default
+                made = [self.compositor.plan(s.image, p, render, s.style.target, size) for p in s.people]
+                s.inputs, s.plans = [x for x, _ in made], [pl for _, pl in made]
+            _guard(s, plan)
+        live = [s for s in live if s.error is None]
+        pairs = [(s, x) for s in live for x in s.inputs]
+        outs = self.translator([x for _, x in pairs], [s.style for s, _ in pairs]) if pairs else []
+        for (s, _), out in zip(pairs, outs):
+            s.translated.append(out)
 
     def _composite(self, live: list[Swap]) -> None:
-        results = self.compositor([s.image for s in live], [s.translated for s in live], [s.box for s in live],
-                                  [s.garment for s in live], [is_person(s.person) for s in live],
-                                  [s.request.preserve_color for s in live])
-        for s, result in zip(live, results):
-            s.result = result
+        for s in live:
+            image, person = s.image, is_person(s.person)
+            for p, translated, plan in zip(s.people, s.translated, s.plans):
+                image, mask = self.compositor(image, p, translated, plan, person, s.request.preserve_color)
+                s.results.append(mask)
+            s.result = image
 
     def _encode(self, s: Swap) -> Output:
         req, style, parser, person = s.request, s.style, self.parser.name, is_person(s.person)
@@ -192,16 +210,20 @@ class Ensemble:
                                    alpha=photo.alpha)
         alpha = "none" if photo.alpha is None else "kept" if req.format in ALPHA_FORMATS else "dropped"
         body: bytes | dict = data
+        garment, render = s.garment, s.plans[0].render
         if req.want_json:
             body = {
                 "image": b64(data), "content_type": ctype,
-                "person_mask": b64(encode_mask(person)), "garment_mask": b64(encode_mask(s.garment)),
-                "box": s.box.as_list(), "target": style.target, "mode": style.mode, "seed": style.seed,
+                "person_mask": b64(encode_mask(person)), "garment_mask": b64(encode_mask(garment)),
+                "result_mask": b64(encode_mask(s.result_mask)), "render": render,
+                "people": [{**p.to_json(), "result_mask": b64(encode_mask(m))} for p, m in zip(s.people, s.results)],
+                "box": s.plans[0].box.as_list(), "target": style.target, "mode": style.mode, "seed": style.seed,
                 "preserve_color": req.preserve_color, "parser": parser,
                 "width": int(s.image.shape[1]), "height": int(s.image.shape[0]),
             }
             ctype = "application/json"
-        return Output(body, ctype, style.target, style.mode, parser, s.result, person, s.garment, alpha)
+        return Output(body, ctype, style.target, style.mode, parser, s.result, person, garment, s.result_mask,
+                      render, s.people, s.results, alpha)
 
 
 def _guard(s: Swap, step: Callable[[Swap], None]) -> None:

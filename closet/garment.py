@@ -15,8 +15,9 @@ person's 33 BlazePose keypoints (closet.body):
      keeps long sleeves;
   5. clean-up: a small opening, and specks under 1% of the mask dropped.
 
-Grayscale photos (no pixel with visible chroma): skin colour cannot be told from cloth by
-colour, so step 4 is skipped and `Skin.known` is False. The mask is then geometry and
+Grayscale photos (no pixel with visible chroma), and skin-coloured garments (most of the
+torso between the shoulder and hip joints looks like the face): skin cannot be told from cloth
+by colour, so step 4 is skipped and `Skin.known` is False. The mask is then geometry and
 person mask only: a bare forearm inside a capsule counts as garment, while hands (beyond the
 wrist) and the face still drop out. The renderer then fills skin with the face's own gray.
 
@@ -55,6 +56,16 @@ SKIN_AB = 8.0
 SKIN_SPREAD = 2.5
 SKIN_DARKER = 40.0
 SKIN_LIGHTER = 25.0
+# Below the hips: how far a garment may go (torso lengths below the hip joints), how wide (per
+# body width, beyond each hip joint), and how close in colour to the garment's median (its
+# per-channel median deviation times SKIRT_SPREAD, at least SKIRT_MIN_DIFF Lab units).
+SKIRT_DOWN = 1.2
+HIP_PER_WIDTH = 0.35
+SKIRT_SPREAD = 3.0
+SKIRT_MIN_DIFF = np.array([12.0, 6.0, 6.0])
+# More skin-coloured pixels than this share of the torso (between the shoulder and hip joints)
+# means the garment itself is skin-coloured.
+SKIN_COLOURED_GARMENT = 0.4
 # A photo is grayscale when 99% of its pixels have a chroma under this (CIE ab units).
 GRAY_CHROMA = 3.0
 MIN_GARMENT_PIXELS = 64
@@ -196,6 +207,34 @@ def arm_region(shape: tuple[int, ...], body: Body) -> np.ndarray:
     return m
 
 
+def skirt(rgb: np.ndarray, person: np.ndarray, mask: np.ndarray, body: Body) -> np.ndarray:
+    """The garment beyond the torso polygon (a coat's sides, a dress or a long top below the hips):
+    person pixels of the garment's own colour, connected to it, from the shoulders down to
+    SKIRT_DOWN torso lengths below the hip joints, up to HIP_PER_WIDTH body widths beside them."""
+    if not mask.any():
+        return np.zeros_like(mask)
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    band = np.zeros((h, w), np.uint8)
+    x = body.across * (HIP_PER_WIDTH * body.scale)
+    down = body.axis * SKIRT_DOWN * body.length
+    corners = [body.right_shoulder - x, body.left_shoulder + x, body.left_hip + x + down, body.right_hip - x + down]
+    cv2.fillPoly(band, [np.round(np.float32(corners)).astype(np.int32)], 1)
+    candidates = band.astype(bool) & person & ~mask
+    if not candidates.any():
+        return np.zeros_like(mask)
+    lab = to_lab(rgb)
+    cloth = lab[mask]
+    centre = np.median(cloth, axis=0)
+    spread = np.median(np.abs(cloth - centre), axis=0)
+    dist = np.abs(lab - centre) / np.maximum(SKIRT_SPREAD * spread, SKIRT_MIN_DIFF)
+    same = candidates & (dist.max(axis=-1) <= 1.0)
+    # Keep what touches the garment: a separate patch of the same colour is something else.
+    n, cc = cv2.connectedComponents((same | mask).astype(np.uint8), connectivity=8)
+    touching = np.unique(cc[mask])
+    return same & np.isin(cc, touching[touching > 0])
+
+
 def _clean(mask: np.ndarray) -> np.ndarray:
     """Opening with a 3x3 ellipse, then components under 1% of the mask dropped."""
     m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
@@ -230,7 +269,13 @@ def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints) -> GarmentParse
     cv2.fillPoly(core, [np.round(body.quad).astype(np.int32)], 1)
     region = (torso | arms) & (person | core.astype(bool)) & ~head
     skin_px = skin_mask(rgb, skin) & region
+    # A skin-coloured garment (beige, tan, pink) covers most of the torso with "skin": colour cannot
+    # tell them apart there, so skin is dropped by geometry alone, as on a grayscale photo.
+    chest = core.astype(bool) & person
+    if chest.any() and skin_px[chest].mean() > SKIN_COLOURED_GARMENT:
+        skin_px = np.zeros_like(skin_px)
     mask = _clean(region & ~skin_px)
+    mask |= skirt(rgb, person & ~head & ~skin_px, mask, body)
     if mask.sum() < MIN_GARMENT_PIXELS:
         missing = "torso" if not (torso & person).any() else "clothing"
         raise NoGarment("no upper garment found",

@@ -189,3 +189,15 @@ def encode_image(img: Image.Image | np.ndarray, fmt: str = "png", *, icc: bytes 
         # alpha_quality 100 (the default, named here because alpha is copied byte for byte) keeps alpha lossless.
         img.save(buf, format="WEBP", quality=92, alpha_quality=100, **extra)
     return buf.getvalue(), content_type
+
+
+def encode_mask(mask: np.ndarray) -> bytes:
+    """bool (H, W) mask -> 8-bit PNG (0 or 255)."""
+    return encode_image(np.asarray(mask, dtype=bool).astype(np.uint8) * 255, "png")[0]
+
+
+def b64(data: bytes) -> str:
+    """Bytes as base64 text, for JSON answers."""
+    import base64
+
+    return base64.b64encode(data).decode("ascii")

@@ -10,9 +10,9 @@ RGB image (as closet.imageio.decode_image returns it):
         -> inverse affine per channel (INTER_LINEAR, border 0) to h x w -> argmax.
 The batched form runs ONE forward pass for all images.
 
-Label spaces: "atr" (18), "lip" (20), "pascal" (7) from the official manifests, and
-"torso", the label space of closet.torso's estimator (ATR indices plus 18 =
-Person-other), so garment masks are computed the same way for every parser.
+Label spaces: "atr" (18), "lip" (20), "pascal" (7) from the official manifests, and "pose",
+the pose-garment parser's (closet.stages.parse): 0 background, k the garment of the k-th
+person from the left.
 """
 
 from __future__ import annotations
@@ -38,10 +38,13 @@ LIP_LABELS = (
     "Jumpsuits", "Scarf", "Skirt", "Face", "Left-arm", "Right-arm", "Left-leg", "Right-leg", "Left-shoe", "Right-shoe",
 )
 PASCAL_LABELS = ("Background", "Head", "Torso", "Upper Arms", "Lower Arms", "Upper Legs", "Lower Legs")
-# The torso estimator's labels: ATR's indices (it emits 0, 4, 11) plus one for the rest of the person.
-TORSO_LABELS = ATR_LABELS + ("Person-other",)
 
-LABELS: dict[str, tuple[str, ...]] = {"atr": ATR_LABELS, "lip": LIP_LABELS, "pascal": PASCAL_LABELS, "torso": TORSO_LABELS}
+# The pose-garment parser's labels: one per person's garment, left to right (closet.stages.parse).
+POSE_LABEL_SPACE = "pose"
+POSE_LABELS = ("Background",) + tuple(f"Garment-{k}" for k in range(4))
+
+LABELS: dict[str, tuple[str, ...]] = {"atr": ATR_LABELS, "lip": LIP_LABELS, "pascal": PASCAL_LABELS,
+                                      POSE_LABEL_SPACE: POSE_LABELS}
 INPUT_SIZE = {"atr": 512, "lip": 473, "pascal": 512}
 MEAN_BGR = (0.406, 0.456, 0.485)
 STD_BGR = (0.225, 0.224, 0.229)
@@ -49,17 +52,16 @@ STD_BGR = (0.225, 0.224, 0.229)
 # Garment names a request may ask for -> the label that means it in each label space.
 # Pascal-Person-Part has no clothing classes: its Torso is the nearest region.
 GARMENTS: dict[str, dict[str, str]] = {
-    "upper-clothes": {"atr": "Upper-clothes", "lip": "Upper-clothes", "pascal": "Torso", "torso": "Upper-clothes"},
+    "upper-clothes": {"atr": "Upper-clothes", "lip": "Upper-clothes", "pascal": "Torso"},
     "coat": {"lip": "Coat"},
     "dress": {"atr": "Dress", "lip": "Dress"},
 }
-# (The torso estimator only ever finds upper clothes, so coat and dress add nothing there.)
 DEFAULT_GARMENTS = ("upper-clothes",)
 
 
 def parser_name(dataset: str) -> str:
-    """The name responses carry for the parser of `dataset`: torso-estimate or schp-<dataset>."""
-    return "torso-estimate" if dataset == "torso" else f"schp-{dataset}"
+    """The name responses carry for the parser of `dataset`: pose-garment or schp-<dataset>."""
+    return "pose-garment" if dataset == POSE_LABEL_SPACE else f"schp-{dataset}"
 
 
 def get_palette(num_cls: int = 256) -> list[int]:
@@ -185,6 +187,8 @@ def garment_labels(dataset: str, garments: Iterable[str] = DEFAULT_GARMENTS) -> 
     Raises ValueError for a garment name not in GARMENTS.
     """
     names = LABELS[dataset]
+    if dataset == POSE_LABEL_SPACE:  # every label but the background is someone's upper garment
+        return list(range(1, len(names)))
     out = []
     for g in garments:
         key = g.strip().lower()

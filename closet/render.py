@@ -1,40 +1,30 @@
-"""The shape render: a garment in a Fashion-MNIST-like frame and back onto the body.
+"""The shape render: a worn garment laid flat as Fashion-MNIST shows garments, and back onto the body.
 
-Fashion-MNIST shows garments flat, centred, gray on black, each scaled so its longest side
-fills the frame, sleeves hanging beside the body. A person's garment is brought into that
-frame, and a translated garment back onto the person, by a part-based warp on the pose
-keypoints (closet.body):
+A garment's shape is modelled by what tells Fashion-MNIST's categories apart: how far down each
+arm its sleeve reaches (0 none, 1 the wrist) and how far down the body its hem reaches (`Shape`).
 
-  canonical body layout "B" (units: torso length, origin mid-shoulder, x toward the person's
-  left, y down): shoulder and hip joints at (+-0.27, 0) and (+-0.27, 1); each sleeve hangs
-  beside the torso, shoulder -> elbow (+-0.37, 0.5) -> wrist (+-0.39, 0.97).
-  parts: the sleeves are the bands 0.29 < |x| <= 0.75 (to y 1.4), the torso all else maps by the
-  homography of its four joints; each upper arm and forearm by a rotation-and-scale along its
-  bone (shoulder -> elbow, elbow -> wrist), across the bone scaled from the canonical sleeve to
-  this body's sleeve width. Forearms are drawn over upper arms over the torso.
-  frame: a garment of length L (from y = TOP, the collar) fills an S x S image top to bottom,
-  x centred: pixel (col, row) <-> B (x, y) = ((col + 0.5 - S/2) L/S, TOP + (row + 0.5) L/S).
+Coordinates "B" belong to one body (closet.body): torso lengths, origin between the shoulder
+joints, y down the body, x toward the person's left. The torso maps to the image by the
+homography of its four joints; each arm by its own polyline shoulder -> elbow -> wrist, a sleeve
+of SLEEVE_RADIUS body widths around it (`BodyMap`). Arms are in front of the torso.
 
-`canonical_view` is the ONE function that brings a garment into that frame: it makes the
-translator's input, and `closet_dev.eval_swap` judges the output garment with it. Its length
-L is the garment's own extent, at least hip length (as Fashion-MNIST fits each garment to its
-frame). A hidden arm (closet.body.Arm.seen False) is drawn as the mirror image of the other
-sleeve, and garment that lies past the photo's edge is completed with the garment's mean gray,
-so the translator sees a whole garment.
+The flat lay (Fashion-MNIST's centred product shot) is drawn in B units: the torso a block
+|x| <= TORSO_W from the collar (TOP) to the hem, each sleeve a band centred at |x| = SLEEVE_X,
+hanging straight down beside the torso (a thin gap between, as Fashion-MNIST's pullovers have),
+as long as the sleeve's reach times SLEEVE_LEN; the frame is the square around that, with the
+garment filling it as Fashion-MNIST's do.
 
-`render_swap` maps the translator's output back: its silhouette is read in a frame as wide as
-the source's and as long as the target category's typical garment (`CATEGORY_LENGTH`: a dress
-reaches the knees, a coat the thighs), so the sleeves stay on the arms and the hem follows
-the category. Then
-  - new region inside the old garment: the photo's own pixels, lightness shaded by the
-    generator's change (output minus input, low-passed);
-  - new region beyond the old garment: texture from the old garment, mirrored back and forth
-    across the old garment's edge (a band of `TEXTURE_BAND` body widths);
-  - old garment no longer covered: skin in the face-calibrated colour where the body is (arm
-    capsules, torso), elsewhere the background by OpenCV's Telea inpainting.
-Every pixel outside the dilated union of the old garment mask and `result_mask` is
-byte-identical to the input. All work happens inside the garment's bounding box, so the
-cost follows the garment's size, not the photo's.
+* `measure(mask, body)`: the Shape of a garment mask on a body.
+* `canonical_view(image, mask, body, size)`: THE one function that lays a garment flat: gray,
+  on black, centred, size x size. It makes the translator's input, and the evaluation
+  (closet_dev.eval_swap) judges the output garment with it.
+* `read(drawing, frame, ...)`: the Shape of the translator's flat-lay drawing.
+* `render_swap(...)`: the photo with the garment re-cut to the drawing's Shape on the same body.
+  The cloth keeps the photo's colour and detail; its coarse lightness (coarser than one drawing
+  pixel) is the drawing's; added cloth takes its texture from the old garment; bared arms take
+  the face's skin colour, the rest (a raised hem, a narrower body) is inpainted from around it
+  (OpenCV's Telea). Pixels outside the dilated union of the old and the new garment stay
+  byte-identical, and all work stays inside the garments' bounding box.
 """
 
 from __future__ import annotations
@@ -44,306 +34,354 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from closet.body import Body
-from closet.garment import GarmentParse, arm_region, torso_region
+from closet.body import Arm, Body
+from closet.garment import GarmentParse, capsule
+from closet.stages.composite import dilation_radius
 
-# -- the canonical layout ------------------------------------------------------
-TOP = -0.10  # the frame's top row in B: the collar, above the shoulder joints
-HIP_LENGTH = 1.0 - TOP  # a hip-length garment's frame length
-TORSO_HALF = 0.29  # TORSO_HALF < |x| <= ARM_OUTER, TOP < y <= ARM_BOTTOM is sleeve; the rest torso
-ARM_OUTER = 0.75
-ARM_BOTTOM = 1.4
-ELBOW_Y = 0.5
-CANON_QUAD = np.float32([[-0.27, 0.0], [0.27, 0.0], [0.27, 1.0], [-0.27, 1.0]])  # R/L shoulder, L/R hip
-CANON_ARM = {  # side sign (x) -> shoulder, elbow, wrist
-    -1: np.array([[-0.27, 0.0], [-0.37, ELBOW_Y], [-0.39, 0.97]]),
-    +1: np.array([[0.27, 0.0], [0.37, ELBOW_Y], [0.39, 0.97]]),
-}
-CANON_SLEEVE_RADIUS = 0.075
-SLEEVE_RADIUS = 0.17  # a sleeve's half-width on the body, per body width (Body.scale)
-# Part codes; drawing order is the reverse (forearms in front).
-TORSO, UPPER_R, FORE_R, UPPER_L, FORE_L = 0, 1, 2, 3, 4
-PRIORITY = (FORE_L, FORE_R, UPPER_L, UPPER_R, TORSO)
-_MIRROR = {UPPER_R: UPPER_L, UPPER_L: UPPER_R, FORE_R: FORE_L, FORE_L: FORE_R}
-
-# Typical garment length from the collar, in torso lengths (shoulder joints to hip joints):
-# Fashion-MNIST fits every garment to its frame, so the frame's length is what tells a dress
-# from a top of the same drawing. Unknown domains keep the source garment's length.
-CATEGORY_LENGTH = {"tshirt": 1.12, "pullover": 1.12, "shirt": 1.15, "coat": 1.45, "dress": 1.75}
-# Fashion-MNIST garment gray: mean and spread inside the garment (train set: 157-174, 56-64).
-FMNIST_MEAN, FMNIST_STD, FMNIST_FLOOR = 160.0, 45.0, 40.0
-SUPERSAMPLE = 4  # canonical views are sampled at 4x and area-averaged down
-GEN_THRESHOLD_MIN = 16  # generator output gray above this and above
-GEN_THRESHOLD_FRACTION = 0.3  # this fraction of its 98th percentile is garment
-SHADE = 0.35  # Lab L units per gray level of the generator's change (0-255 scale), x 100/255
-SHADE_MAX = 25.0
+# -- the flat lay (B units) ----------------------------------------------------------------------
+TOP = -0.10  # the collar, above the shoulder joints
+TORSO_W = 0.30  # the torso block's half-width
+SLEEVE_X, SLEEVE_W = 0.43, 0.08  # a sleeve band's centre |x| and half-width
+SLEEVE_LEN = 1.0  # a full sleeve's length along y (shoulder to wrist: hip height)
+CAP = 0.10  # shoulder caps join the sleeves to the torso above this y
+MARGIN = 1.0 / 28  # Fashion-MNIST's garments fill the frame but for about a pixel each side
+CANON_QUAD = np.float32([[-0.27, 0.0], [0.27, 0.0], [0.27, 1.0], [-0.27, 1.0]])  # body.quad in B
+# -- the body ---------------------------------------------------------------------------------
+SLEEVE_RADIUS = 0.17  # a sleeve's half-width on the body, per body width
+BARE_ARM_RADIUS = 0.11  # a bared arm's half-width per body width (thinner than its sleeve)
+SLEEVE_FROM = 0.08  # sleeves are measured from this far down the arm (0 shoulder, 1 wrist)
+# -- shapes -----------------------------------------------------------------------------------
+HIP_HEM = 1.05  # a hip-length garment's hem (B); what a garment running off the photo is taken for
+HEM_MAX = 2.0
+HEM_HALF = 0.36  # added cloth below the old hem: half-width, flaring by HEM_FLARE at a long hem
+HEM_FLARE = 0.08
+# Typical hem per Fashion-MNIST category (B units: torso lengths below the shoulder joints).
+CATEGORY_HEM = {"tshirt": 1.05, "pullover": 1.05, "shirt": 1.1, "coat": 1.45, "dress": 1.75}
+CLOTH_GRAY = 8.0  # the drawing's background is black; cloth is brighter than this
+READ_LEVEL = 0.45  # the drawing covers a point where it is this bright relative to its chest
+SLEEVE_LENGTHS = (0.0, 0.35, 1.0)  # what a 32-pixel drawing can say: none, short, long
+# -- looks ------------------------------------------------------------------------------------
+FMNIST_MEAN, FMNIST_STD, FMNIST_FLOOR = 160.0, 45.0, 40.0  # Fashion-MNIST garment gray
+SUPERSAMPLE = 4
+DETAIL_SIGMA = 0.5  # the photo keeps its lightness detail finer than this many drawing pixels
+MIN_SHADE_STD = 12.0  # the drawing's lightness spread on the garment, at least (CIE L)
 TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
-SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on filled skin
+SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on bared skin
 INPAINT_RADIUS = 5
-# The torso's core in B, kept as garment: |x| <= CORE_HALF, CORE_TOP <= y <= CORE_BOTTOM.
-CORE_HALF, CORE_TOP, CORE_BOTTOM = TORSO_HALF, 0.0, 1.0
-# Old garment uncovered above this B height (shoulders, neck) or on the arms becomes skin;
-# lower down, background.
-SKIN_BELOW_SHOULDERS = 0.3
 
 
-@dataclass
-class Parts:
-    """Per-part 3x3 matrices from B to image pixels, and which parts are drawn (seen)."""
+@dataclass(frozen=True)
+class Shape:
+    """A garment's shape: sleeve reach per side (-1 right, +1 left; 0 none .. 1 wrist) and hem (B)."""
 
-    mats: dict[int, np.ndarray]
-    drawn: dict[int, bool]
+    reach: dict[int, float]
+    hem: float
+
+    @property
+    def frame(self) -> tuple[float, float]:
+        """(side, top) of the square frame the flat lay fills, B units."""
+        width = 2 * ((SLEEVE_X + SLEEVE_W) if max(self.reach.values()) > 0 else TORSO_W)
+        side = max(self.hem - TOP, width) * (1 + 2 * MARGIN)
+        return side, (TOP + self.hem) / 2 - side / 2  # centred, as Fashion-MNIST's garments are
+
+    def covers(self, b: np.ndarray) -> np.ndarray:
+        """bool (N,): B points (N, 2) inside the flat lay."""
+        x, y = b[:, 0], b[:, 1]
+        inside = (np.abs(x) <= TORSO_W) & (y >= TOP) & (y <= self.hem)
+        for side, reach in self.reach.items():
+            if reach <= 0:
+                continue
+            mine = x * side > 0
+            cap = mine & (np.abs(x) <= SLEEVE_X + SLEEVE_W) & (y >= TOP / 2) & (y <= CAP)
+            band = mine & (np.abs(np.abs(x) - SLEEVE_X) <= SLEEVE_W) & (y >= 0) & (y <= reach * SLEEVE_LEN)
+            inside |= cap | band
+        return inside
 
 
 @dataclass
 class CanonicalView:
-    """A garment in the canonical frame: gray uint8 (S, S) on black, its coverage (float32 in
-    [0, 1]), and the frame length L (torso lengths from TOP)."""
+    """A garment laid flat: gray uint8 (S, S) on black, the shape drawn, and its frame (side, top)."""
 
     gray: np.ndarray
-    coverage: np.ndarray
-    length: float
+    shape: Shape
+    frame: tuple[float, float]
 
 
 @dataclass
 class RenderResult:
     image: np.ndarray  # uint8 (H, W, 3)
     result_mask: np.ndarray  # bool (H, W): the garment as it is in the output
-    target_length: float  # the frame the generator's drawing was read in: length and width
-    frame_width: float
+    shape: Shape  # the shape the garment was re-cut to
 
 
-# -- geometry ------------------------------------------------------------------
-def part_of(b: np.ndarray) -> np.ndarray:
-    """Part code of B points (N, 2): sleeve beside the torso, torso elsewhere."""
-    x, y = b[:, 0], b[:, 1]
-    code = np.full(len(b), TORSO, np.int8)
-    arm = (np.abs(x) > TORSO_HALF) & (np.abs(x) <= ARM_OUTER) & (y > TOP) & (y <= ARM_BOTTOM)
-    upper = y < ELBOW_Y
-    code[arm & (x < 0) & upper] = UPPER_R
-    code[arm & (x < 0) & ~upper] = FORE_R
-    code[arm & (x > 0) & upper] = UPPER_L
-    code[arm & (x > 0) & ~upper] = FORE_L
-    return code
+# -- one body: image <-> B -------------------------------------------------------------------------
+class BodyMap:
+    """Image pixels <-> B for one body: the torso by its joints' homography, arms by their polylines."""
+
+    def __init__(self, body: Body):
+        self.body = body
+        self.to_image = cv2.getPerspectiveTransform(CANON_QUAD, body.quad.astype(np.float32)).astype(np.float64)
+        self.to_b = np.linalg.inv(self.to_image)
+        self.arms: dict[int, Arm] = {-1: body.right_arm, 1: body.left_arm}
+        self.radius = SLEEVE_RADIUS * body.scale
+
+    @staticmethod
+    def _project(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        h = pts @ m[:2, :2].T + m[:2, 2]
+        w = pts @ m[2, :2] + m[2, 2]
+        return h / np.where(np.abs(w) < 1e-9, 1e-9, w)[:, None]
+
+    def torso_to_image(self, b: np.ndarray) -> np.ndarray:
+        return self._project(self.to_image, b)
+
+    def image_to_torso(self, p: np.ndarray) -> np.ndarray:
+        return self._project(self.to_b, p)
+
+    def seen(self, side: int) -> bool:
+        return self.arms[side].seen
+
+    def _polyline(self, side: int) -> tuple[np.ndarray, np.ndarray]:
+        a = self.arms[side]
+        return np.array([a.shoulder, a.elbow]), np.array([a.elbow, a.wrist])
+
+    def sleeve_to_image(self, side: int, t: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Image points of a sleeve: t along the arm (0 shoulder, 0.5 elbow, 1 wrist), u across (-1 inner .. 1 outer)."""
+        a = self.arms[side]
+        t = np.asarray(t, np.float64)
+        upper = t <= 0.5
+        p0 = np.where(upper[:, None], a.shoulder, a.elbow)
+        p1 = np.where(upper[:, None], a.elbow, a.wrist)
+        f = np.where(upper, t / 0.5, (t - 0.5) / 0.5)[:, None]
+        d = p1 - p0
+        n = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
+        # outer: away from the body's middle line, toward the arm's own side
+        n *= np.where((n @ (side * self.body.across)) < 0, -1.0, 1.0)[:, None]
+        return p0 + d * f + n * (np.asarray(u, np.float64)[:, None] * self.radius)
+
+    def image_to_sleeve(self, side: int, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(t, u) of image points on the nearer bone of arm `side` (u in sleeve radii, signed outward)."""
+        best_t = np.zeros(len(p))
+        best_u = np.full(len(p), np.inf)
+        for k, (p0, p1) in enumerate(zip(*self._polyline(side))):
+            d = p1 - p0
+            ll = max(float(d @ d), 1e-9)
+            f = np.clip((p - p0) @ d / ll, 0.0, 1.0)
+            foot = p0 + f[:, None] * d
+            off = p - foot
+            n = np.array([-d[1], d[0]]) / np.sqrt(ll)
+            if n @ (side * self.body.across) < 0:
+                n = -n
+            dist = np.linalg.norm(off, axis=1)
+            u = np.where(off @ n >= 0, 1.0, -1.0) * dist / self.radius
+            closer = np.abs(u) < np.abs(best_u)
+            best_u = np.where(closer, u, best_u)
+            best_t = np.where(closer, 0.5 * k + 0.5 * f, best_t)
+        return best_t, best_u
+
+    def flat_of(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flat-lay points of image points (N, 2), and each one's part: -1/1 a sleeve, 0 the torso."""
+        flat = self.image_to_torso(p)
+        part = np.zeros(len(p), np.int8)
+        best = np.full(len(p), np.inf)
+        for side in (-1, 1):
+            if not self.seen(side):
+                continue
+            t, u = self.image_to_sleeve(side, p)
+            mine = (np.abs(u) <= 1.0) & (t >= SLEEVE_FROM / 2) & (np.abs(u) < best)
+            flat[mine] = np.stack([side * (SLEEVE_X + np.clip(u[mine], -1, 1) * SLEEVE_W), t[mine] * SLEEVE_LEN], 1)
+            part[mine] = side
+            best = np.where(mine, np.abs(u), best)
+        return flat, part
+
+    def image_of_flat(self, b: np.ndarray) -> np.ndarray:
+        """Image points (N, 2) of flat-lay points: sleeve bands on the arms (a hidden arm mirrors the
+        other), everything else on the torso."""
+        out = self.torso_to_image(b)
+        for side in (-1, 1):
+            arm_side = side if self.seen(side) else -side
+            if not self.seen(arm_side):
+                continue
+            band = (b[:, 0] * side > TORSO_W) & (b[:, 1] >= CAP / 2)
+            if band.any():
+                t = np.clip(b[band, 1] / SLEEVE_LEN, 0.0, 1.0)
+                u = (np.abs(b[band, 0]) - SLEEVE_X) / SLEEVE_W
+                out[band] = self.sleeve_to_image(arm_side, t, u)
+        return out
 
 
-def _bone_matrix(c0, c1, p0, p1, across_scale: float) -> np.ndarray:
-    """3x3 affine: canonical bone c0->c1 onto image bone p0->p1, rotation-consistent; across the
-    bone scaled by `across_scale`."""
-    c0, c1, p0, p1 = (np.asarray(v, np.float64) for v in (c0, c1, p0, p1))
-    uc, ui = c1 - c0, p1 - p0
-    lc, li = np.linalg.norm(uc), max(np.linalg.norm(ui), 1e-6)
-    uc, ui = uc / lc, ui / li
-    nc, ni = np.array([-uc[1], uc[0]]), np.array([-ui[1], ui[0]])
-    # columns: image vectors of the canonical unit vectors along (uc) and across (nc) the bone
-    lin = np.stack([ui * (li / lc), ni * across_scale], axis=1) @ np.stack([uc, nc], axis=0)
-    m = np.eye(3)
-    m[:2, :2] = lin
-    m[:2, 2] = p0 - lin @ c0
-    return m
+# -- shapes ---------------------------------------------------------------------------------------
+def _sample_mask(mask: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Mask values at image points: 1 garment, 0 not, -1 outside the photo."""
+    h, w = mask.shape
+    x, y = np.round(p[:, 0] - 0.5).astype(int), np.round(p[:, 1] - 0.5).astype(int)
+    inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    out = np.full(len(p), -1.0)
+    out[inside] = mask[y[inside], x[inside]]
+    return out
 
 
-def body_parts(body: Body) -> Parts:
-    """The part matrices of this body (B -> image)."""
-    mats = {TORSO: cv2.getPerspectiveTransform(CANON_QUAD, body.quad.astype(np.float32)).astype(np.float64)}
-    drawn = {TORSO: True}
-    across = SLEEVE_RADIUS * body.scale / CANON_SLEEVE_RADIUS
-    for side, arm, upper, fore in ((-1, body.right_arm, UPPER_R, FORE_R), (+1, body.left_arm, UPPER_L, FORE_L)):
-        c = CANON_ARM[side]
-        mats[upper] = _bone_matrix(c[0], c[1], arm.shoulder, arm.elbow, across)
-        mats[fore] = _bone_matrix(c[1], c[2], arm.elbow, arm.wrist, across)
-        drawn[upper] = drawn[fore] = arm.seen
-    return Parts(mats, drawn)
-
-
-def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    h = pts @ m[:2, :2].T + m[:2, 2]
-    w = pts @ m[2, :2] + m[2, 2]
-    return h / np.where(np.abs(w) < 1e-9, 1e-9, w)[:, None]
-
-
-def b_to_image(parts: Parts, b: np.ndarray, mirror_hidden: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Image positions of B points (N, 2), and whether each has one (its part drawn, or mirrored
-    from the other side when `mirror_hidden`)."""
-    code = part_of(b)
-    out = np.full_like(b, np.nan)
-    ok = np.zeros(len(b), bool)
-    for k in PRIORITY:
-        sel = code == k
-        if not sel.any():
-            continue
-        if parts.drawn[k]:
-            out[sel] = _apply(parts.mats[k], b[sel])
-            ok[sel] = True
-        elif mirror_hidden and k in _MIRROR and parts.drawn[_MIRROR[k]]:
-            flipped = b[sel] * np.array([-1.0, 1.0])
-            out[sel] = _apply(parts.mats[_MIRROR[k]], flipped)
-            ok[sel] = True
-    return out, ok
-
-
-def image_to_b(parts: Parts, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """B positions of image points (N, 2): the front-most drawn part whose inverse lands in its
-    own region; `ok` is False where no part claims the point."""
-    out = np.full_like(pts, np.nan, dtype=np.float64)
-    ok = np.zeros(len(pts), bool)
-    for k in PRIORITY:
-        if not parts.drawn[k]:
-            continue
-        todo = ~ok
-        if not todo.any():
+def _run(cover: list[float], steps: np.ndarray, unknown_until: float) -> float:
+    """The end of the covered run from the first step: a step is covered at >= 0.5; an unknown
+    step (off the photo, -1) continues the run up to `unknown_until`."""
+    end = None
+    for c, s in zip(cover, steps):
+        if c < 0:
+            if s > unknown_until:
+                break
+        elif c < 0.5:
             break
-        b = _apply(np.linalg.inv(parts.mats[k]), pts[todo])
-        mine = part_of(b) == k
-        idx = np.flatnonzero(todo)[mine]
-        out[idx] = b[mine]
-        ok[idx] = True
-    return out, ok
+        end = s
+    return float(end) if end is not None else 0.0
 
 
-def frame_grid(size: int, length: float, width: float | None = None) -> np.ndarray:
-    """B coordinates (size*size, 2) of the pixel centres of a size x size frame of length L
-    (and width W, default L)."""
-    width = length if width is None else width
-    c = np.arange(size) + 0.5
-    xs = c * width / size - width / 2
-    ys = TOP + c * length / size
-    gx, gy = np.meshgrid(xs, ys)
+def measure(mask: np.ndarray, body: Body) -> Shape:
+    """The Shape of a garment mask on a body (a sleeve off the photo is taken to go on; a hem off
+    the photo to reach the hips at least)."""
+    bm = BodyMap(body)
+    ys = np.arange(0.2, HEM_MAX + 1e-6, 0.025)
+    xs = np.linspace(-0.22, 0.22, 9)
+    cover = []
+    for y in ys:
+        p = bm.torso_to_image(np.stack([xs, np.full_like(xs, y)], 1))
+        v = _sample_mask(mask, p)
+        v[bm.flat_of(p)[1] != 0] = -1.0  # an arm in front hides the torso there
+        cover.append(-1.0 if (v < 0).all() else float((v[v >= 0] > 0).mean()))
+    hem = max(_run(cover, ys, HIP_HEM), 0.2)
+    ts = np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04)
+    us = np.linspace(-0.6, 0.6, 5)
+    reach = {}
+    for side in (-1, 1):
+        if not bm.seen(side):
+            continue
+        cov = []
+        for t in ts:
+            v = _sample_mask(mask, bm.sleeve_to_image(side, np.full_like(us, t), us))
+            cov.append(-1.0 if (v < 0).all() else float((v[v >= 0] > 0).mean()))
+        reach[side] = _run(cov, ts, 1.0)
+    # A flat lay is symmetric: the arm whose sleeve shows more tells (the other may be hidden behind
+    # the body in a profile, or off the photo); no arm seen: long sleeves, the commonest.
+    both = max(reach.values()) if reach else 1.0
+    return Shape({-1: both, 1: both}, hem)
+
+
+def _frame_points(size: int, frame: tuple[float, float]) -> np.ndarray:
+    """B points (size*size, 2) of a frame's pixel centres."""
+    side, top = frame
+    c = (np.arange(size) + 0.5) * side / size
+    gx, gy = np.meshgrid(c - side / 2, top + c)
     return np.stack([gx.ravel(), gy.ravel()], axis=1)
 
 
-def b_to_frame(b: np.ndarray, size: int, length: float, width: float | None = None) -> np.ndarray:
-    """(col, row) continuous pixel coordinates (pixel centres at +0.5) of B points."""
-    width = length if width is None else width
-    return np.stack([b[:, 0] * size / width + size / 2, (b[:, 1] - TOP) * size / length], axis=1)
+def _to_frame(b: np.ndarray, size: int, frame: tuple[float, float]) -> np.ndarray:
+    """Continuous (col, row) frame pixel coordinates of B points (pixel centres at +0.5)."""
+    side, top = frame
+    return np.stack([(b[:, 0] + side / 2) * size / side, (b[:, 1] - top) * size / side], axis=1)
 
 
-def garment_length(parts: Parts, mask: np.ndarray) -> float:
-    """The garment's frame length: its extent below TOP (99.5th percentile) or twice its half
-    width, whichever is larger, and at least hip length."""
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
-        return HIP_LENGTH
-    step = max(1, ys.size // 20000)
-    b, ok = image_to_b(parts, np.stack([xs[::step], ys[::step]], axis=1).astype(np.float64) + 0.5)
-    if not ok.any():
-        return HIP_LENGTH
-    b = b[ok]
-    extent = max(float(np.percentile(b[:, 1], 99.5)) - TOP, 2 * float(np.percentile(np.abs(b[:, 0]), 99.5)))
-    return max(extent, HIP_LENGTH)
-
-
-# -- the one canonical function ---------------------------------------------------
 def _gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
 
 
+def _remap(img: np.ndarray, pts: np.ndarray, fill: float) -> np.ndarray:
+    """Bilinear samples of a float image at (x, y) points (N, 2); `fill` outside."""
+    n = len(pts)
+    cols = 1024  # cv2.remap takes maps under 32767 on a side
+    rows = -(-n // cols)
+    p = np.concatenate([pts - 0.5, np.full((rows * cols - n, 2), -1e4)]).astype(np.float32).reshape(rows, cols, 2)
+    return cv2.remap(img.astype(np.float32), p[..., 0], p[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=fill).ravel()[:n]
+
+
 def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
-                   length: float | None = None, width: float | None = None) -> CanonicalView:
-    """The garment under `mask` as Fashion-MNIST would show it: gray, on black, centred, S x S.
+                   shape: Shape | None = None) -> CanonicalView:
+    """The garment under `mask` laid flat as Fashion-MNIST shows garments: gray, on black, centred.
 
     Args:
         image: uint8 (H, W, 3) photo (or the swap's output).
         mask: bool (H, W): the garment (the input's garment mask, or the output's result_mask).
         body: the person (closet.body.body_from_keypoints).
         size: S, the translator's img_size or the judge's input size.
-        length: frame length in torso lengths; None measures the garment (garment_length).
-        width: frame width; None: the length (a square frame, as Fashion-MNIST's). Only the
-            round trip of a render (RenderResult.frame_width) sets it.
+        shape: the flat lay's shape; default: `measure(mask, body)`.
     Returns:
-        CanonicalView: gray uint8 (S, S) whose garment pixels have Fashion-MNIST's mean/spread
-        of gray (FMNIST_MEAN / FMNIST_STD), background 0; the coverage; the length used.
+        CanonicalView: gray uint8 (S, S); the garment's pixels have Fashion-MNIST's mean and
+        spread of gray, where the garment is hidden or off the photo its mean gray, outside the
+        shape black.
     """
-    parts = body_parts(body)
-    length = garment_length(parts, mask) if length is None else float(length)
+    shape = shape or measure(mask, body)
+    frame = shape.frame
     big = size * SUPERSAMPLE
-    b = frame_grid(big, length, width)
-    xy, ok = b_to_image(parts, b, mirror_hidden=True)
-    h, w = mask.shape
-    xy = np.where(ok[:, None], xy, -1e4)
-    map_x = (xy[:, 0] - 0.5).reshape(big, big).astype(np.float32)
-    map_y = (xy[:, 1] - 0.5).reshape(big, big).astype(np.float32)
-    gray = cv2.remap(_gray(image).astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
-    cover = cv2.remap(mask.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
-    # Past the photo's edge: the garment goes on where the body does (torso to the hips, seen sleeves).
-    off = (cover < 0) & ok.reshape(big, big)
-    body_default = ((b[:, 1] <= 1.0) & (b[:, 1] >= 0.0) & (np.abs(b[:, 0]) <= CANON_QUAD[1, 0])).reshape(big, big)
-    fill = off & body_default
-    cover = np.where(cover < 0, 0.0, cover)
-    inside = cover > 0.5
-    vals = gray[inside]
+    b = _frame_points(big, frame)
+    inside = shape.covers(b)
+    src = BodyMap(body).image_of_flat(b[inside])
+    gray = _remap(_gray(image).astype(np.float32), src, -1.0)
+    seen = _remap(mask.astype(np.float32), src, 0.0) > 0.5
+    vals = gray[seen]
     mean = float(vals.mean()) if vals.size else 128.0
-    std = float(vals.std()) if vals.size else 1.0
-    norm = (gray - mean) / max(std, 4.0) * FMNIST_STD + FMNIST_MEAN
-    norm = np.where(fill, FMNIST_MEAN, norm)
-    cover = np.where(fill, 1.0, cover).astype(np.float32)
-    norm = np.clip(norm, FMNIST_FLOOR, 255.0) * cover
-    small = cv2.resize(norm.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
-    cov_small = cv2.resize(cover, (size, size), interpolation=cv2.INTER_AREA)
-    return CanonicalView(np.clip(small + 0.5, 0, 255).astype(np.uint8), cov_small, length)
+    std = float(vals.std()) if vals.size > 1 else 1.0
+    norm = np.where(seen, (gray - mean) / max(std, 4.0) * FMNIST_STD + FMNIST_MEAN, FMNIST_MEAN)
+    canvas = np.zeros(big * big, np.float32)
+    canvas[inside] = np.clip(norm, FMNIST_FLOOR, 255.0)
+    small = cv2.resize(canvas.reshape(big, big), (size, size), interpolation=cv2.INTER_AREA)
+    return CanonicalView(np.clip(small + 0.5, 0, 255).astype(np.uint8), shape, frame)
 
 
-# -- the render back ---------------------------------------------------------------
-def silhouette(generated: np.ndarray) -> np.ndarray:
-    """float32 (S*k, S*k) in [0, 1]: the generator's garment (gray above GEN_THRESHOLD), the largest
-    component with holes filled; garment = gray above max(GEN_THRESHOLD_MIN, GEN_THRESHOLD_FRACTION x its 98th percentile), upsampled SUPERSAMPLE x for smooth edges."""
-    g = _gray(np.asarray(generated)).astype(np.float32)
-    s = g.shape[0] * SUPERSAMPLE
-    up = cv2.resize(g, (s, s), interpolation=cv2.INTER_CUBIC)
-    # The demo generator's garments are dim (mean gray 70-100): the threshold follows its brightest.
-    m = (up > max(GEN_THRESHOLD_MIN, GEN_THRESHOLD_FRACTION * float(np.percentile(up, 98)))).astype(np.uint8)
-    n, cc, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
-    if n > 1:
-        m = (cc == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
-    filled = m.copy()
-    flood = np.zeros((s + 2, s + 2), np.uint8)
-    inv = (1 - m).astype(np.uint8)
-    cv2.floodFill(inv, flood, (0, 0), 0)
-    filled[inv > 0] = 1  # holes: background not reached from the corner
-    return cv2.GaussianBlur(filled.astype(np.float32), (0, 0), SUPERSAMPLE / 2)
+def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None = None) -> Shape:
+    """The Shape of a flat-lay drawing (gray (S, S)) in `frame`: where it is at least READ_LEVEL as
+    bright as its own chest; both sleeves take the longer-covered side's reach, snapped to
+    SLEEVE_LENGTHS. Fashion-MNIST fits every garment to its frame, so a drawing says how long a
+    garment is only relative to its own width: for a known `category` the hem is that category's
+    typical length (CATEGORY_HEM), otherwise the drawing's own."""
+    g = cv2.GaussianBlur(_gray(np.asarray(drawing)).astype(np.float32), (0, 0), 0.7)
+    size = g.shape[0]
+
+    def at(b: np.ndarray) -> np.ndarray:
+        return _remap(g, _to_frame(b, size, frame), 0.0)
+
+    core = np.array([[x, y] for x in np.linspace(-0.2, 0.2, 5) for y in np.linspace(0.15, 0.7, 8)])
+    level = max(float(np.median(at(core))), 1.0)
+    thr = max(8.0, READ_LEVEL * level)
+    side_len, top = frame
+    ys = np.arange(0.2, min(top + side_len, HEM_MAX) + 1e-6, 0.025)
+    xs = np.linspace(-0.22, 0.22, 9)
+    cover = np.array([float((at(np.stack([xs, np.full_like(xs, y)], 1)) >= thr).mean()) for y in ys])
+    # The drawing's folds and seams can be dark: its hem is its lowest covered row, gaps above it
+    # notwithstanding.
+    hem = float(ys[cover >= 0.5].max()) if (cover >= 0.5).any() else 0.2
+    ts = np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04)
+    us = np.linspace(-0.5, 0.5, 5)
+    reach = {}
+    for side in (-1, 1):
+        cov = np.array([float((at(np.stack([side * (SLEEVE_X + us * SLEEVE_W), np.full_like(us, t * SLEEVE_LEN)], 1))
+                                   >= thr).mean()) for t in ts])
+        reach[side] = float(ts[cov >= 0.5].max()) if cov[0] >= 0.5 else 0.0
+    # A garment's two sleeves are alike; the drawing's smudges are not.
+    both = min(SLEEVE_LENGTHS, key=lambda level_: abs(level_ - (reach[-1] + reach[1]) / 2))
+    return Shape({-1: both, 1: both}, CATEGORY_HEM.get(category, hem))
 
 
-def _bbox(mask: np.ndarray, pad: int, shape) -> tuple[slice, slice]:
-    ys, xs = np.nonzero(mask)
-    h, w = shape[:2]
-    return (slice(max(0, ys.min() - pad), min(h, ys.max() + 1 + pad)),
-            slice(max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)))
+# -- the render back ----------------------------------------------------------------------------
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
-def _sample(img: np.ndarray, cr: np.ndarray, scale: float) -> np.ndarray:
-    """Bilinear samples of a (s, s) float image at frame (col, row) coordinates times `scale`."""
-    pts = (cr * scale - 0.5).astype(np.float32)
-    n = len(pts)
-    cols = 1024  # cv2.remap takes maps under 32767 on a side
-    rows = -(-n // cols)
-    pad = np.full((rows * cols - n, 2), -1e4, np.float32)
-    pts = np.concatenate([pts, pad]).reshape(rows, cols, 2)
-    return cv2.remap(img.astype(np.float32), pts[..., 0], pts[..., 1], cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_CONSTANT, borderValue=0).ravel()[:n]
+def _rgb8(lab: np.ndarray) -> np.ndarray:
+    rgb = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB)
+    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _new_region_box(parts: Parts, sil: np.ndarray, length: float, width: float, old: np.ndarray, pad: int, shape):
-    """Bounding box (rows, cols) of the old garment and of the silhouette mapped onto the body."""
-    s = sil.shape[0]
-    ys, xs = np.nonzero(sil > 0.5)
-    step = max(1, ys.size // 4000)
-    cr = np.stack([xs[::step], ys[::step]], axis=1).astype(np.float64) + 0.5
-    b = np.stack([(cr[:, 0] - s / 2) * width / s, TOP + cr[:, 1] * length / s], axis=1)
-    xy, ok = b_to_image(parts, b, mirror_hidden=False)
-    xy = xy[ok]
-    h, w = shape[:2]
-    m = old.copy()
-    if len(xy):
-        x0, y0 = np.clip(np.floor(xy.min(0)).astype(int), 0, [w - 1, h - 1])
-        x1, y1 = np.clip(np.ceil(xy.max(0)).astype(int), 0, [w - 1, h - 1])
-        m[y0, x0] = m[y1, x1] = True
-    return _bbox(m, pad, shape)
+def _lowpass(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Normalised Gaussian blur of `values` over the pixels where `weight` > 0 (no mixing in of
+    what lies outside the garment)."""
+    w = weight.astype(np.float32)
+    num = cv2.GaussianBlur(values.astype(np.float32) * w, (0, 0), sigma)
+    den = cv2.GaussianBlur(w, (0, 0), sigma)
+    return num / np.maximum(den, 1e-3)
 
 
 def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band: float) -> np.ndarray:
-    """Texture for the pixels `where` (outside `old`): each takes the old-garment pixel found by
-    going to the nearest old pixel and on into the garment by a depth that runs 0 -> band -> 0
-    with the distance (a mirror image of the garment's edge band, repeated)."""
+    """Texture for the pixels `where` (outside `old`): each takes the `old` pixel found by going to
+    the nearest one and on into it by a depth that runs 0 -> band -> 0 with the distance (a mirror
+    image of the edge band, repeated)."""
     from scipy import ndimage
 
     out = image.copy()
@@ -359,126 +397,165 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
     sy = np.clip(np.round(gy + ny * depth), 0, old.shape[0] - 1).astype(int)
     sx = np.clip(np.round(gx + nx * depth), 0, old.shape[1] - 1).astype(int)
     inside = old[sy, sx]
-    sy = np.where(inside, sy, gy.astype(int))
-    sx = np.where(inside, sx, gx.astype(int))
-    out[ys, xs] = image[sy, sx]
+    out[ys, xs] = image[np.where(inside, sy, gy.astype(int)), np.where(inside, sx, gx.astype(int))]
     return out
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+def _box(masks: list[np.ndarray], pad: int) -> tuple[slice, slice]:
+    m = np.logical_or.reduce(masks)
+    ys, xs = np.nonzero(m)
+    h, w = m.shape
+    return (slice(max(0, ys.min() - pad), min(h, ys.max() + 1 + pad)),
+            slice(max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)))
 
 
-def _rgb8(lab: np.ndarray) -> np.ndarray:
-    rgb = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB)
-    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+def drawn_cloth(g: np.ndarray) -> np.ndarray:
+    """bool (S, S): the drawing's cloth: its largest blob above its black background, holes filled
+    (a fold or a seam drawn dark is cloth too)."""
+    m = (g > CLOTH_GRAY).astype(np.uint8)
+    n, cc, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    if n <= 1:
+        return m.astype(bool)
+    m = (cc == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
+    n, cc = cv2.connectedComponents(1 - m, connectivity=4)
+    border = np.unique(np.concatenate([cc[0], cc[-1], cc[:, 0], cc[:, -1]]))
+    return (m > 0) | ~np.isin(cc, border)
 
 
-def dilation_radius(shape: tuple[int, ...]) -> int:
-    """The byte-identity margin in pixels: 1% of the longer side, at least 2 (as closet.stages.composite)."""
-    return max(2, int(round(max(shape[:2]) * 0.01)))
+def shading(drawing: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    """The drawing's gray at frame points (N, 2) for the cloth's coarse lightness: where the drawing
+    has no cloth (its black, or past its frame, e.g. a hem lowered below it) its cloth's mean."""
+    g = cv2.GaussianBlur(drawing.astype(np.float32), (0, 0), 0.7)
+    cloth = drawn_cloth(g)
+    mean = float(g[cloth].mean()) if cloth.any() else float(g.mean())
+    v = _remap(np.where(cloth, g, -1.0), cr, -1.0)
+    return np.where(v < 0, mean, v)
 
 
-def render_swap(image: np.ndarray, parse: GarmentParse, source: CanonicalView, generated: np.ndarray,
-                target: str, preserve_color: bool = True) -> RenderResult:
-    """The photo with the garment changed to the generator's silhouette, on the same body.
+def new_garment(parse: GarmentParse, old: Shape, new: Shape) -> np.ndarray:
+    """bool (H, W): the old garment re-cut to the new shape on the same body: sleeves cut or
+    continued along the arms, the hem raised or lowered (flaring a little when it goes long)."""
+    body, mask = parse.body, parse.mask
+    bm = BodyMap(body)
+    h, w = mask.shape
+    # Everything the new garment can cover: the old garment, longer sleeves, a longer hem.
+    reach_px = []
+    for side in (-1, 1):
+        a = bm.arms[side]
+        if a.seen and new.reach[side] > old.reach[side]:
+            reach_px.append(capsule(mask.shape, a.shoulder, bm.sleeve_to_image(side, np.array([new.reach[side]]),
+                                                                             np.zeros(1))[0], bm.radius))
+    hem_corners = bm.torso_to_image(np.array([[-HEM_HALF - HEM_FLARE, old.hem - 0.1], [HEM_HALF + HEM_FLARE, old.hem - 0.1],
+                                              [HEM_HALF + HEM_FLARE, new.hem], [-HEM_HALF - HEM_FLARE, new.hem]]))
+    longer = np.zeros((h, w), np.uint8)
+    if new.hem > old.hem:
+        cv2.fillPoly(longer, [np.round(hem_corners).astype(np.int32)], 1)
+    region = mask | longer.astype(bool) | np.logical_or.reduce(reach_px or [np.zeros((h, w), bool)])
+    ys, xs = np.nonzero(region)
+    pts = np.stack([xs, ys], 1).astype(np.float64) + 0.5
+    flat, part = bm.flat_of(pts)
+    keep = np.zeros(len(pts), bool)
+    torso = part == 0
+    span = HEM_HALF + HEM_FLARE * np.clip((flat[:, 1] - old.hem) / max(new.hem - old.hem, 1e-3), 0, 1)
+    keep |= torso & (flat[:, 1] <= new.hem) & (mask[ys, xs] | (np.abs(flat[:, 0]) <= span))
+    for side in (-1, 1):
+        mine = part == side
+        t = flat[:, 1] / SLEEVE_LEN
+        keep |= mine & (t <= new.reach[side]) & (mask[ys, xs] | (t > old.reach[side]))
+    out = np.zeros((h, w), bool)
+    out[ys[keep], xs[keep]] = True
+    out &= ~parse.head
+    return cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, view: CanonicalView,
+                category: str | None = None, preserve_color: bool = True) -> RenderResult:
+    """The photo with its garment re-cut to the shape of the translator's drawing.
 
     Args:
         image: uint8 (H, W, 3), the photo.
         parse: the person's garment (closet.garment.garment_mask).
-        source: `canonical_view` of the garment: what the translator was given.
-        generated: the translator's output for it, gray uint8 (S, S) (or (S, S, 3)).
-        target: the target domain; its CATEGORY_LENGTH sets the new garment's length.
+        drawing: the translator's output for `view`, gray uint8 (S, S) (or (S, S, 3)).
+        view: the canonical view the translator was given (its shape and frame).
+        category: the target domain (its typical hem, when it is a Fashion-MNIST category).
         preserve_color: True keeps the photo garment's colours and texture; False paints the
-            generator's own gray (its raw colours) into the new region.
+            drawing's own gray into the garment.
     Returns:
-        RenderResult: the output image, `result_mask` (bool, the garment as it is in the
-        output) and the length used. Pixels outside dilate(parse.mask | result_mask) are
-        byte-identical to `image`.
+        RenderResult: the output image, `result_mask` (bool, the garment as it is in the output)
+        and the new shape. Pixels outside dilate(parse.mask | result_mask) are byte-identical.
     """
     body, old = parse.body, parse.mask
-    parts = body_parts(body)
-    length = CATEGORY_LENGTH.get(target, source.length)
-    sil = silhouette(generated)
-    s_big = sil.shape[0]
-    size = source.gray.shape[0]
+    gen = _gray(np.asarray(drawing)).astype(np.float32)
+    size = gen.shape[0]
+    new_shape = read(gen, view.frame, category)
+    new = new_garment(parse, view.shape, new_shape)
     r = dilation_radius(image.shape)
-    # The frame keeps the source's width and takes the category's length: the drawing's sleeves
-    # stay on the arms, its hem moves with the category.
-    width = source.length
-    rows, cols = _new_region_box(parts, sil, length, width, old, pad=2 * r + 2, shape=image.shape)
-    h, w = rows.stop - rows.start, cols.stop - cols.start
+    rows, cols = _box([old, new], 2 * r + 2)
+    crop = image[rows, cols]
+    old_c, new_c = old[rows, cols], new[rows, cols]
+    h, w = old_c.shape
+    bm = BodyMap(body)
     gy, gx = np.mgrid[rows, cols]
     pts = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float64) + 0.5
-    b, ok = image_to_b(parts, pts)
-    b = np.where(ok[:, None], b, -1e3)
-    cr_out = b_to_frame(b, size, length, width)
-    cover = (_sample(sil, cr_out, s_big / size) * ok).reshape(h, w)
-    # Every category covers the chest and belly: the old garment stays there whatever the
-    # generator's drawing (its neck opening, dark folds under the threshold); the shape changes
-    # at the sleeves, the hem, the sides and the collar.
-    core = (ok & (part_of(b) == TORSO) & (np.abs(b[:, 0]) <= CORE_HALF) & (b[:, 1] >= CORE_TOP)
-            & (b[:, 1] <= CORE_BOTTOM)).reshape(h, w)
-    cover = np.where(core & old[rows, cols], 1.0, cover)
-    # A hidden arm is behind something (the astronaut's helmet): nothing is drawn past the torso
-    # on that side.
-    for side, arm in ((-1, body.right_arm), (+1, body.left_arm)):
-        if not arm.seen:
-            cover[(ok & (b[:, 0] * side > TORSO_HALF)).reshape(h, w)] = 0.0
-    cover[parse.head[rows, cols]] = 0.0  # a collar never covers the face or hair
-    gen = _gray(np.asarray(generated)).astype(np.float32)
-    gen_out = _sample(cv2.GaussianBlur(gen, (0, 0), 1.0), cr_out, 1.0).reshape(h, w)
-    src_in = _sample(cv2.GaussianBlur(source.gray.astype(np.float32), (0, 0), 1.0),
-                     b_to_frame(b, size, source.length), 1.0).reshape(h, w)
+    flat, part = bm.flat_of(pts)
+    drawn = shading(gen, _to_frame(flat, size, view.frame)).reshape(h, w)
 
-    crop = image[rows, cols]
-    old_c = old[rows, cols]
-    new_c = cover > 0.5
+    # the garment layer: the photo's cloth, added cloth mirrored from it, the drawing's coarse light
     ext = new_c & ~old_c
-    lab = _lab(crop)
-    # the garment layer: old pixels in the overlap, mirrored old texture beyond it
-    garment_rgb = mirrored_texture(crop, old_c, ext, TEXTURE_BAND * body.scale)
-    glab = _lab(garment_rgb)
-    ref = float(np.median(gen_out[new_c & old_c])) if (new_c & old_c).any() else float(np.median(gen_out[new_c])) if new_c.any() else 0.0
-    change = np.where(old_c, gen_out - src_in, gen_out - ref)
-    glab[..., 0] = np.clip(glab[..., 0] + np.clip(SHADE * change * 100.0 / 255.0, -SHADE_MAX, SHADE_MAX), 0, 100)
-    if not preserve_color:
+    band = TEXTURE_BAND * body.scale
+    texture = mirrored_texture(crop, old_c, ext, band) if ext.any() else crop
+    glab = _lab(texture)
+    cell = max(1.0, view.frame[0] / size * body.length)  # one drawing pixel, in image pixels
+    known = old_c | ext
+    # Sleeve and torso read different places of the drawing: soften the seam between them.
+    drawn = _lowpass(drawn, known, 0.5 * cell)
+    low = _lowpass(glab[..., 0], known, DETAIL_SIGMA * cell)
+    detail = glab[..., 0] - low
+    inside = new_c if new_c.any() else known
+    g, ref = drawn[inside], low[old_c] if old_c.any() else low[inside]
+    # The drawing's lightness, matched to the photo garment's mean and spread (its own units are
+    # Fashion-MNIST gray, which says nothing about how light this cloth is).
+    scale = max(float(ref.std()), MIN_SHADE_STD) / max(float(g.std()), 2.0) if g.size else 1.0
+    shade = (drawn - (float(g.mean()) if g.size else 0.0)) * scale + (float(ref.mean()) if ref.size else 50.0)
+    if preserve_color:
+        glab[..., 0] = np.clip(shade + detail, 0.0, 100.0)
+    else:
         glab = np.zeros_like(glab)
-        glab[..., 0] = cv2.cvtColor(np.repeat(np.clip(gen_out, 0, 255).astype(np.uint8)[..., None], 3, 2),
-                                    cv2.COLOR_RGB2LAB)[..., 0] * (100.0 / 255.0)
+        glab[..., 0] = np.clip(drawn, 0, 255) * (100.0 / 255.0)
     garment_layer = _rgb8(glab)
 
     # the layer under it: what the old garment hid
-    uncovered = old_c & ~new_c
-    upper = (ok & (b[:, 1] <= SKIN_BELOW_SHOULDERS)).reshape(h, w)
-    body_zone = ((torso_region(image.shape, body)[rows, cols] & upper) | arm_region(image.shape, body)[rows, cols])
-    skin_zone = uncovered & body_zone
     under = crop.copy()
+    uncovered = old_c & ~new_c
+    bare = np.zeros((h, w), bool)
+    for side in (-1, 1):
+        a = bm.arms[side]
+        if a.seen:
+            arm = capsule(image.shape, a.shoulder, a.elbow, BARE_ARM_RADIUS * body.scale)
+            arm |= capsule(image.shape, a.elbow, a.wrist, BARE_ARM_RADIUS * body.scale)
+            bare |= arm[rows, cols]
+    skin_zone = uncovered & bare
+    lab = _lab(crop)
     if skin_zone.any():
         slab = np.empty_like(lab)
-        slab[..., 0] = parse.skin.lab[0]
-        slab[..., 1] = parse.skin.lab[1]
-        slab[..., 2] = parse.skin.lab[2]
-        shade = cv2.GaussianBlur(lab[..., 0], (0, 0), max(1.0, 0.04 * body.scale))
+        slab[...] = parse.skin.lab
+        blurred = cv2.GaussianBlur(lab[..., 0], (0, 0), max(1.0, 0.04 * body.scale))
         base = float(np.median(lab[..., 0][old_c])) if old_c.any() else parse.skin.lab[0]
-        slab[..., 0] = np.clip(slab[..., 0] + SKIN_SHADING * (shade - base), 0, 100)
+        slab[..., 0] = np.clip(slab[..., 0] + SKIN_SHADING * (blurred - base), 0, 100)
         under[skin_zone] = _rgb8(slab)[skin_zone]
-    bg_zone = uncovered & ~body_zone
-    if bg_zone.any():
-        # Inpaint from the background only: the old and new garment and the skin are not sources.
-        hole = (old_c | new_c).astype(np.uint8)
-        painted = cv2.inpaint(crop, hole, INPAINT_RADIUS, cv2.INPAINT_TELEA)
-        under[bg_zone] = painted[bg_zone]
+    rest = uncovered & ~skin_zone
+    if rest.any():
+        # What the old garment hid: inpainted from around it (the old and new garment are not sources).
+        painted = cv2.inpaint(crop, (old_c | new_c).astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_TELEA)
+        under[rest] = painted[rest]
 
-    alpha = np.clip(cover, 0.0, 1.0)[..., None]
-    mixed = under.astype(np.float32) * (1 - alpha) + garment_layer.astype(np.float32) * alpha
-    mixed = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
-    result_c = new_c
-    # byte identity outside the dilated union of the old garment and the result
+    alpha = cv2.GaussianBlur(new_c.astype(np.float32), (0, 0), 1.0)[..., None]
+    alpha = np.where((new_c | old_c)[..., None], alpha, 0.0)
+    mixed = np.clip(under.astype(np.float32) * (1 - alpha) + garment_layer.astype(np.float32) * alpha + 0.5, 0, 255)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    allowed = cv2.dilate((old_c | result_c).astype(np.uint8), kernel) > 0
+    allowed = cv2.dilate((old_c | new_c).astype(np.uint8), kernel) > 0
     out = image.copy()
-    out[rows, cols] = np.where(allowed[..., None], mixed, crop)
+    out[rows, cols] = np.where(allowed[..., None], mixed.astype(np.uint8), crop)
     result = np.zeros(image.shape[:2], bool)
-    result[rows, cols] = result_c
-    return RenderResult(out, result, length, width)
+    result[rows, cols] = new_c
+    return RenderResult(out, result, new_shape)

@@ -43,7 +43,7 @@ def detail_text(detail: Any) -> str:
 
 
 def explain(err: ApiError) -> str:
-    """A sentence for a person, e.g. "No person was found in the photo. The default parser ... (no face detected)"."""
+    """A sentence for a person, e.g. "No person was found in the photo. Send a photo in which ... visible." """
     sentence = SENTENCES.get(err.reason) or f"The request was refused (HTTP {err.status})."
     detail = detail_text(err.detail)
     parts = [sentence]

@@ -1,21 +1,23 @@
-"""`make eval-swap`: the garment swap judged on package photos, for every target.
+"""`make eval-swap`: the garment swap judged on photos of people, for every target.
 
-For each scene of closet_dev.package_photos (photos, mirror images, crops, two people side by
-side), each person and each translator domain, `swap_one` runs the in-process pipeline
-(U^2-Net-P person mask, pose-garment mask, canonical view, StarGAN v2, shape render) and the
-figures below are taken; per photo and overall:
+The served ensemble (model-store/closet.mar, run in-process) swaps every person of every scene to
+every domain of its translator (seed 7, `person=all`, JSON answers). Each output garment is laid
+flat by closet.render.canonical_view (the ONE function that also makes the translator's input),
+28x28, and the project's Fashion-MNIST classifier (assets/fmnist-classifier) names its class,
+argmax over the translator's domains. Per scene and overall:
 
-  hit      share of (person, target) pairs whose output garment, brought into the canonical
-           frame by closet.render.canonical_view (the same function that made the translator's
-           input), the project's Fashion-MNIST classifier puts in the target class (argmax over
-           the 5 upper-garment classes); goal >= 70%
-  colour   CIE a*b* distance between the mean colour of the input garment (its mask) and of
-           the output garment (result_mask); goal <= 4
-  detail   Laplacian variance of the gray output inside result_mask / of the input inside the
-           garment mask; goal >= 0.6
-  spread   mean IoU of the result_masks of two different targets of the same person; goal <= 0.85
+  hit      share of (person, target) pairs classified as the target; goal >= 70%
+  colour   CIE a*b* distance between the mean colour of the input garment and of the output garment
+           (per person); goal <= 4
+  detail   Laplacian variance of the gray output inside the output garment / of the input inside the
+           input garment; goal >= 0.6
+  spread   mean IoU of one person's output garments between two targets; goal <= 0.85
 
-Writes out/eval-swap/metrics.json and the grid (scenes as rows, input then targets as columns).
+Scenes: the package photos (closet_dev.package_photos), their mirror images, two people side by
+side, Ultralytics' bus.jpg and zidane.jpg when `make photos` fetched them, or every image in
+`--photos DIR` (for a judge with photos of their own). Writes <out>/metrics.json and <out>/grid.png
+(scenes as rows, the input then each target); `--docs` also redraws docs/swap_grid.png (the package
+photos only: the fetched ones are never committed).
 """
 
 from __future__ import annotations
@@ -24,62 +26,63 @@ import argparse
 import itertools
 import json
 import logging
-import time
-from dataclasses import dataclass
+import tempfile
+import zipfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from closet import render
-from closet.garment import GarmentParse, garment_mask, to_lab
+from closet import config as closet_config
+from closet import ensemble, render
+from closet.body import body_from_keypoints
+from closet.imageio import encode_image
 
 log = logging.getLogger("closet_dev.eval_swap")
 
-STARGAN = "assets/stargan-fmnist/nets_ema.ckpt"
-STARGAN_META = "assets/stargan-fmnist/meta.json"
 CLASSIFIER = "assets/fmnist-classifier/fmnist_cnn.pt"
+VIEW_SIZE = 28  # Fashion-MNIST's own size
+SEED = 7
 GOALS = {"hit": (">=", 0.70), "colour": ("<=", 4.0), "detail": (">=", 0.6), "spread": ("<=", 0.85)}
 
 
-@dataclass
-class Swap:
-    image: np.ndarray
-    parse: GarmentParse
-    source: render.CanonicalView
-    generated: np.ndarray
-    result: render.RenderResult
-    render_ms: float
+def load_ensemble(mar: Path, workdir: Path) -> ensemble.Ensemble:
+    """The ensemble exactly as the built archive serves it (its files, its settings), on the CPU."""
+    with zipfile.ZipFile(mar) as z:
+        z.extractall(workdir)
+    limits = closet_config.load().limits
+    return ensemble.Ensemble.load(workdir, "cpu", limits.max_pixels, limits.max_side)
 
 
-def swap_one(translator, image: np.ndarray, person: np.ndarray, keypoints, target: str, seed: int = 7,
-             preserve_color: bool = True) -> Swap:
-    """One person's garment swapped to `target` in-process: the stand-in for the ensemble call."""
-    from PIL import Image
+def scenes(photos: Path | None) -> list[tuple[str, np.ndarray]]:
+    """(name, uint8 RGB image) of the evaluation set."""
+    from closet_dev import package_photos as pp
+    from closet_dev import pose_photos
 
-    from closet.stages import translate as tr
+    if photos is not None:
+        from PIL import Image, ImageOps
 
-    parse = garment_mask(image, person, keypoints)
-    size = int(translator.img_size)
-    source = render.canonical_view(image, parse.mask, parse.body, size)
-    x = tr.prepare(translator, Image.fromarray(source.gray))[None]  # (1, C, S, S)
-    with torch.inference_mode():
-        y = tr.translate(translator, x, [translator.domains.index(target)], tr.Latent(seed))
-    generated = tr.postprocess(y, grayscale=True)[0]  # (S, S) uint8
-    t0 = time.perf_counter()
-    result = render.render_swap(image, parse, source, generated, target, preserve_color)
-    ms = (time.perf_counter() - t0) * 1000
-    return Swap(result.image, parse, source, generated, result, ms)
+        return [(p.stem, np.asarray(ImageOps.exif_transpose(Image.open(p)).convert("RGB")))
+                for p in sorted(photos.iterdir()) if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")]
+    out = []
+    for name in pp.PHOTOS:
+        scene = pp.photo(name)
+        out += [(name, scene.image), (f"{name}_flip", pp.flip(scene).image)]
+    out.append(("two_people", pp.side_by_side(pp.photo("grace_hopper"), pp.photo("astronaut"), "two_people", 600).image))
+    try:
+        out += list(pose_photos.fetched_photos().items())
+    except pose_photos.NotFetched as e:
+        log.info("without bus and zidane: %s", e)
+    return out
 
 
-def classify(classifier, view: render.CanonicalView, domains: list[str]) -> str:
-    """The classifier's class for a canonical view, argmax over the translator's domains."""
+def classify(classifier, gray: np.ndarray, domains: list[str]) -> str:
+    """The Fashion-MNIST classifier's class of a 28x28 flat lay, argmax over `domains`."""
     from closet_dev.train.data import FMNIST_CLASSES
 
-    x = torch.from_numpy(view.gray.astype(np.float32) / 127.5 - 1.0)[None, None]
-    if x.shape[-1] != 32:
-        x = torch.nn.functional.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+    x = torch.from_numpy(gray.astype(np.float32) / 127.5 - 1.0)[None, None]
+    x = torch.nn.functional.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)  # as it was trained
     with torch.inference_mode():
         logits = classifier(x)[0]
     idx = [FMNIST_CLASSES.index(d) for d in domains]
@@ -87,7 +90,8 @@ def classify(classifier, view: render.CanonicalView, domains: list[str]) -> str:
 
 
 def mean_ab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return to_lab(rgb)[mask][:, 1:].mean(axis=0)
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    return lab[mask][:, 1:].mean(axis=0)
 
 
 def laplacian_var(rgb: np.ndarray, mask: np.ndarray) -> float:
@@ -99,86 +103,92 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max(1, (a | b).sum()))
 
 
-def _tile(img: np.ndarray, height: int) -> np.ndarray:
-    return cv2.resize(img, (int(round(img.shape[1] * height / img.shape[0])), height), interpolation=cv2.INTER_AREA)
+def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> tuple[list[dict], list[np.ndarray]]:
+    """Every person of one scene swapped to every target: the records, and the output images."""
+    domains = ens.translator.domains
+    photo = encode_image(image, "png")[0]
+    outs = ens.run([ensemble.Request(image=photo, target=t, seed=SEED, person="all") for t in domains])
+    records, results = [], {}
+    for target, out in zip(domains, outs):
+        if not isinstance(out, ensemble.Output):
+            log.warning("%s -> %s refused: %s", name, target, out.to_json())
+            continue
+        for k, (person, result) in enumerate(zip(out.people, out.results)):
+            body = body_from_keypoints(person.keypoints, image.shape)
+            view = render.canonical_view(out.image, result, body, VIEW_SIZE)
+            got = classify(classifier, view.gray, domains)
+            records.append({
+                "scene": name, "person": k, "target": target, "class": got, "hit": got == target,
+                "colour": float(np.linalg.norm(mean_ab(image, person.garment) - mean_ab(out.image, result))),
+                "detail": laplacian_var(out.image, result) / max(laplacian_var(image, person.garment), 1e-6),
+            })
+            results.setdefault(k, []).append(result)
+    for k, masks in results.items():
+        spread = float(np.mean([iou(a, b) for a, b in itertools.combinations(masks, 2)])) if len(masks) > 1 else 1.0
+        for rec in records:
+            if rec["person"] == k:
+                rec["spread"] = spread
+    return records, [image] + [o.image if isinstance(o, ensemble.Output) else image for o in outs]
+
+
+def figures(records: list[dict]) -> dict:
+    return {k: float(np.mean([r[k] for r in records])) if records else float("nan")
+            for k in ("hit", "colour", "detail", "spread")} | {"pairs": len(records)}
+
+
+def grid(rows: list[list[np.ndarray]], height: int = 192) -> np.ndarray:
+    def tile(img):
+        return cv2.resize(img, (int(round(img.shape[1] * height / img.shape[0])), height), interpolation=cv2.INTER_AREA)
+
+    lines = [np.concatenate([tile(im) for im in row], axis=1) for row in rows]
+    width = max(line.shape[1] for line in lines)
+    return np.concatenate([np.pad(line, ((0, 4), (0, width - line.shape[1]), (0, 0)), constant_values=255)
+                           for line in lines], axis=0)
 
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="out/eval-swap")
-    p.add_argument("--grid", default=None, help="also write the grid PNG here (e.g. docs/swap_grid.png)")
-    p.add_argument("--demo-dir", default=None, help="write per-photo input/target PNGs here (e.g. docs/demo)")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--mar", type=Path, default=Path("model-store") / f"{closet_config.ENSEMBLE}.mar")
+    p.add_argument("--photos", type=Path, help="judge every image in this folder instead of the built-in set")
+    p.add_argument("--out", type=Path, default=Path("out/eval-swap"))
+    p.add_argument("--docs", action="store_true", help="also redraw docs/swap_grid.png (package photos)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
-    from closet.models.stargan_v2 import load_with_sidecar
-    from closet_dev import package_photos as pp
+    from closet_dev.progress import Progress
     from closet_dev.train.classifier import load_classifier
 
-    translator = load_with_sidecar(STARGAN, STARGAN_META).eval()
     classifier = load_classifier(CLASSIFIER)
-    domains = list(translator.domains)
-    scenes = pp.scenes()
-    persons = pp.person_masks([s.image for s in scenes])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows, records, times = [], [], []
-    for scene, person in zip(scenes, persons):
-        outputs = {t: scene.image.copy() for t in domains}
-        for i, kp in enumerate(scene.people):
-            results = {}
-            for t in domains:
-                sw = swap_one(translator, scene.image, person, kp, t, args.seed)
-                # several people: each swap runs on the photo, then is pasted where it changed
-                changed = np.any(sw.image != scene.image, axis=2)
-                outputs[t][changed] = sw.image[changed]
-                view = render.canonical_view(sw.image, sw.result.result_mask, sw.parse.body, 32)
-                got = classify(classifier, view, domains)
-                d_ab = float(np.linalg.norm(mean_ab(scene.image, sw.parse.mask) - mean_ab(sw.image, sw.result.result_mask)))
-                detail = laplacian_var(sw.image, sw.result.result_mask) / max(laplacian_var(scene.image, sw.parse.mask), 1e-6)
-                results[t] = sw.result.result_mask
-                times.append({"scene": scene.name, "shape": list(scene.image.shape[:2]), "ms": sw.render_ms,
-                              "garment_px": int(sw.parse.mask.sum())})
-                records.append({"scene": scene.name, "person": i, "target": t, "class": got, "hit": got == t,
-                                "colour": d_ab, "detail": detail})
-            spread = [iou(results[a], results[b]) for a, b in itertools.combinations(domains, 2)]
-            for rec in records[-len(domains):]:
-                rec["spread"] = float(np.mean(spread))
-        rows.append([scene.image] + [outputs[t] for t in domains])
-        if args.demo_dir and scene.name in pp.PHOTOS:
-            d = Path(args.demo_dir)
-            d.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(d / f"{scene.name}_input.png"), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
-            for t in domains:
-                cv2.imwrite(str(d / f"{scene.name}_{t}.png"), cv2.cvtColor(outputs[t], cv2.COLOR_RGB2BGR))
-
-    def figures(recs: list[dict]) -> dict:
-        return {"hit": float(np.mean([r["hit"] for r in recs])), "colour": float(np.mean([r["colour"] for r in recs])),
-                "detail": float(np.mean([r["detail"] for r in recs])), "spread": float(np.mean([r["spread"] for r in recs])),
-                "pairs": len(recs)}
-
-    per_scene = {s.name: figures([r for r in records if r["scene"] == s.name]) for s in scenes}
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        ens = load_ensemble(args.mar, Path(tmp))
+        records, rows = [], {}
+        todo = scenes(args.photos)
+        with Progress(len(todo), "eval-swap", unit="scene") as bar:
+            for name, image in todo:
+                recs, row = judge(ens, classifier, name, image)
+                records += recs
+                rows[name] = row
+                bar.update(1)
+        domains = ens.translator.domains
+    per_scene = {name: figures([r for r in records if r["scene"] == name]) for name in rows}
     overall = figures(records)
-    met = {k: (overall[k] >= v if op == ">=" else overall[k] <= v) for k, (op, v) in GOALS.items()}
-    ms = [t["ms"] for t in times if t["shape"] == [512, 512]]
-    report = {"overall": overall, "goals": {k: f"{op} {v}" for k, (op, v) in GOALS.items()}, "met": met,
-              "per_scene": per_scene, "render_ms_512_median": float(np.median(ms)) if ms else None,
-              "render_ms": times, "pairs": records, "seed": args.seed, "domains": domains}
-    (out / "metrics.json").write_text(json.dumps(report, indent=1) + "\n")
-    log.info("%-20s %6s %7s %7s %7s", "scene", "hit", "colour", "detail", "spread")
-    for name, f in per_scene.items():
-        log.info("%-20s %5.0f%% %7.2f %7.2f %7.2f", name, 100 * f["hit"], f["colour"], f["detail"], f["spread"])
-    log.info("%-20s %5.0f%% %7.2f %7.2f %7.2f   (goals: hit >= 70%%, colour <= 4, detail >= 0.6, spread <= 0.85)",
-             "overall", 100 * overall["hit"], overall["colour"], overall["detail"], overall["spread"])
-    log.info("goals met: %s; shape render at 512x512: median %.0f ms", met, report["render_ms_512_median"] or -1)
-    height = 192
-    grid = [np.concatenate([_tile(im, height) for im in row], axis=1) for row in rows]
-    width = max(g.shape[1] for g in grid)
-    grid = np.concatenate([np.pad(g, ((0, 4), (0, width - g.shape[1]), (0, 0)), constant_values=255) for g in grid], axis=0)
-    for path in filter(None, [out / "grid.png", args.grid]):
-        cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    met = {k: bool(overall[k] >= v if op == ">=" else overall[k] <= v) for k, (op, v) in GOALS.items()}
+    report = {"overall": overall, "met": met, "goals": {k: f"{op} {v}" for k, (op, v) in GOALS.items()},
+              "per_scene": per_scene, "pairs": records, "seed": SEED, "domains": domains, "view_size": VIEW_SIZE}
+    (args.out / "metrics.json").write_text(json.dumps(report, indent=1) + "\n")
+    log.info("%-20s %6s %7s %7s %7s %5s", "scene", "hit", "colour", "detail", "spread", "pairs")
+    for name, f in [*per_scene.items(), ("overall", overall)]:
+        log.info("%-20s %5.0f%% %7.2f %7.2f %7.2f %5d", name, 100 * f["hit"], f["colour"], f["detail"], f["spread"],
+                 f["pairs"])
+    log.info("goals (hit >= 70%%, colour <= 4, detail >= 0.6, spread <= 0.85) met: %s", met)
+    cv2.imwrite(str(args.out / "grid.png"), cv2.cvtColor(grid(list(rows.values())), cv2.COLOR_RGB2BGR))
+    if args.docs:
+        from closet_dev import package_photos as pp
+
+        mine = [name for name in rows if name.split("_flip")[0] in pp.PHOTOS or name == "two_people"]
+        cv2.imwrite("docs/swap_grid.png", cv2.cvtColor(grid([rows[n] for n in mine], 128), cv2.COLOR_RGB2BGR))
     return report
 
 

@@ -136,3 +136,4 @@ def person_masks(images: list[np.ndarray], weights: str = "model-store/weights/u
     net = load_checkpoint(weights, "u2netp")
     probs = predict_masks(net, [Image.fromarray(im) for im in images], None)
     return [np.asarray(p).reshape(im.shape[:2]) >= 128 for p, im in zip(probs, images)]
+

@@ -15,6 +15,7 @@ from closet.serving import kserve_v2
 from closet.serving.handler import ClosetHandler, Reply
 from closet.serving.options import Option, choice
 from closet.stages.composite import Compositor
+from closet.stages.parse import Parser
 from closet.stages.translate import REFERENCE_FIELD, Translator
 
 
@@ -23,6 +24,7 @@ class EnsembleHandler(ClosetHandler):
     options = {
         **Translator.options,
         **Compositor.options,
+        "person": Parser.options["person"],
         "format": Option(choice(*FORMATS), "png", "output image format"),
         "color_profile": Option(choice(*COLOR_PROFILES), "keep",
                                 "keep: the photo's own ICC profile and colours; srgb: converted to sRGB"),
@@ -43,7 +45,8 @@ class EnsembleHandler(ClosetHandler):
         timings: dict[str, float] = {}
         reqs = [Request(image=p.image, reference=p.files.get(REFERENCE_FIELD), target=p.options["target"],
                         mode=p.options["mode"], seed=p.options["seed"], psi=p.options["psi"],
-                        preserve_color=p.options["preserve_color"], format=p.options["format"],
+                        preserve_color=p.options["preserve_color"], render=p.options["render"],
+                        person=p.options["person"], format=p.options["format"],
                         color_profile=p.options["color_profile"],
                         want_json=p.options["return"] == "json" or kserve_v2.wants(p))
                 for p in batch]

@@ -1,7 +1,9 @@
-"""TorchServe handler `parsing`: the human-parsing label map of each image (closet.stages.parse).
+"""TorchServe handler `parsing`: each person's upper garment (closet.stages.parse).
 
-Options: `output` png (default; palettised label map, VOC palette, pixel = label) or json (parser,
-label space, labels present with pixel counts, garment pixels and bbox); `garments` (comma list of
+Options: `output` png (default; palettised label map, VOC palette, pixel = label: with the default
+pose-garment parser 0 is background and k the garment of the k-th person from the left) or json
+(parser, label space, labels with pixel counts, the garments' pixels and bbox, and per person the
+box, detector score, 33 keypoints and garment mask); `garments` (SCHP: comma list of
 upper-clothes, coat, dress). Every response names the parser (X-Closet-Parser).
 """
 
@@ -22,7 +24,7 @@ class ParsingHandler(ClosetHandler):
     name = PARSING
     options = {
         "output": Option(choice(*OUTPUTS), "png", "png: palettised label map; json: labels, counts, garment bbox"),
-        **Parser.options,
+        "garments": Parser.options["garments"],
     }
 
     def load(self, model_dir, context):
@@ -48,5 +50,6 @@ class ParsingHandler(ClosetHandler):
         self.metrics.parser(self.parser.name)
         self.metrics.request("none", options["output"])
         if options["output"] == "json":
-            return Reply(parsing.summary(parsed.labels, self.parser.label_space, options["garments"]), headers=headers)
+            body = parsing.summary(parsed.labels, self.parser.label_space, options["garments"])
+            return Reply({**body, "people": [p.to_json() for p in parsed.people]}, headers=headers)
         return Reply(parsing.label_png(parsed.labels), "image/png", headers)

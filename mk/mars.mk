@@ -4,17 +4,19 @@ MAR_NAMES := segmentation parsing translation closet
 MAR_COMMON_DEPS := $(shell find closet -name '*.py' -not -path '*/__pycache__/*') config/closet.yaml
 # Build inputs (override on the command line, e.g. make mars STARGAN_CKPT=...).
 U2NETP_WEIGHTS ?= model-store/weights/u2netp.pth
+POSE_DETECTOR ?= model-store/weights/blazepose_detector.pth
+POSE_LANDMARK ?= model-store/weights/blazepose_landmark_full.pth
 PARSER_CKPT ?= 
 STARGAN_CKPT ?= assets/stargan-fmnist/nets_ema.ckpt
 STARGAN_META ?= assets/stargan-fmnist/meta.json
 U2NET_ARCH ?= u2netp
 PARSER_DATASET ?= atr
-export U2NETP_WEIGHTS PARSER_CKPT STARGAN_CKPT STARGAN_META U2NET_ARCH PARSER_DATASET
+export U2NETP_WEIGHTS POSE_DETECTOR POSE_LANDMARK PARSER_CKPT STARGAN_CKPT STARGAN_META U2NET_ARCH PARSER_DATASET
 model-store/segmentation.mar: handlers/segmentation.py $(MAR_COMMON_DEPS) config/model-config/segmentation-model-config.yaml $(U2NETP_WEIGHTS)
 	$(PYTHON) -m closet_dev.mar build segmentation
-model-store/parsing.mar: handlers/parsing.py $(MAR_COMMON_DEPS) config/model-config/parsing-model-config.yaml $(U2NETP_WEIGHTS) $(wildcard $(PARSER_CKPT))
+model-store/parsing.mar: handlers/parsing.py $(MAR_COMMON_DEPS) config/model-config/parsing-model-config.yaml $(U2NETP_WEIGHTS) $(POSE_DETECTOR) $(POSE_LANDMARK) $(wildcard $(PARSER_CKPT))
 	$(PYTHON) -m closet_dev.mar build parsing
 model-store/translation.mar: handlers/translation.py $(MAR_COMMON_DEPS) config/model-config/translation-model-config.yaml $(STARGAN_CKPT) $(STARGAN_META)
 	$(PYTHON) -m closet_dev.mar build translation
-model-store/closet.mar: handlers/ensemble.py $(MAR_COMMON_DEPS) config/model-config/closet-model-config.yaml $(U2NETP_WEIGHTS) $(wildcard $(PARSER_CKPT)) $(STARGAN_CKPT) $(STARGAN_META)
+model-store/closet.mar: handlers/ensemble.py $(MAR_COMMON_DEPS) config/model-config/closet-model-config.yaml $(U2NETP_WEIGHTS) $(POSE_DETECTOR) $(POSE_LANDMARK) $(wildcard $(PARSER_CKPT)) $(STARGAN_CKPT) $(STARGAN_META)
 	$(PYTHON) -m closet_dev.mar build closet

@@ -1,11 +1,15 @@
-# Human parsing: the `parsing` MAR (entry in closet_dev/mar.py MARS) and its benchmark.
-#   make mars MAR_MODELS=parsing                                  default: torso estimator (u2netp.pth)
+# Human parsing: the `parsing` MAR (its files come from closet/stages/parse.py) and its benchmark.
+#   make mars MAR_MODELS=parsing                                  default: pose-garment (BlazePose + U^2-Net-P)
 #   make mars MAR_MODELS=parsing PARSER_CKPT=path/to/exp-schp-201908301523-atr.pth PARSER_DATASET=atr
-#   make bench-parsing                                            SCHP 512x512 CPU latency, estimator latency, MAR size
+#   make bench-parsing      segmentation, pose detect and pose-garment parse p50 side by side; SCHP 512x512
+#   make parsing-docs       docs/parsing/pose_garment.png from the built parsing.mar
 
-.PHONY: bench-parsing parsing-mar
+.PHONY: bench-parsing parsing-mar parsing-docs
 
 parsing-mar: config model-store/parsing.mar ## build model-store/parsing.mar (PARSER_CKPT/PARSER_DATASET for SCHP)
 
-bench-parsing: venv weights ## SCHP (random weights) and torso-estimator latency on CPU -> out/bench-parsing.json
+bench-parsing: venv weights ## segmentation vs pose-garment parse p50, SCHP (random weights) on CPU -> out/bench-parsing.json
 	$(PYTHON) tools/bench_parsing.py --runs $(or $(BENCH_RUNS),5)
+
+parsing-docs: venv weights mars ## docs/parsing/pose_garment.png: the pose-garment masks on the package photos
+	$(PYTHON) -m closet_dev.parsing_pictures

@@ -1,9 +1,14 @@
-# The garment swap's own evaluation on package photos (closet_dev/eval_swap.py, docs/swap.md).
+# The garment swap's own evaluation (closet_dev/eval_swap.py, docs/swap.md).
+#   make eval-swap                 the built closet.mar on the package photos (+ bus/zidane when fetched)
+#   make eval-swap PHOTOS=dir/     every image in dir/ instead (a judge's own photos)
+#   make eval-swap-docs            eval-swap, and redraw docs/swap_grid.png (package photos)
+
+PHOTOS ?=
 
 .PHONY: eval-swap eval-swap-docs
 
-eval-swap: venv weights ## hit / colour / detail / shape spread of the shape render on package photos -> out/eval-swap/
-	$(PYTHON) -m closet_dev.eval_swap --out out/eval-swap
+eval-swap: venv weights mars ## hit / colour / detail / shape spread of the swap -> out/eval-swap/ (PHOTOS=dir for your own)
+	$(PYTHON) -m closet_dev.eval_swap --out out/eval-swap $(if $(PHOTOS),--photos $(PHOTOS))
 
-eval-swap-docs: venv weights ## eval-swap, and redraw docs/swap_grid.png and docs/swap_demo/<photo>_<target>.png
-	$(PYTHON) -m closet_dev.eval_swap --out out/eval-swap --grid docs/swap_grid.png --demo-dir docs/swap_demo
+eval-swap-docs: venv weights mars ## eval-swap on the built-in set, and redraw docs/swap_grid.png
+	$(PYTHON) -m closet_dev.eval_swap --out out/eval-swap --docs

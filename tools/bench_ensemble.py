@@ -143,8 +143,7 @@ def chained(base: str, photo: bytes, target: str) -> bytes:
     image = np.asarray(decode_image(photo, 10**8, 10**5))
     person = np.asarray(Image.open(io.BytesIO(post(f"{base}/predictions/segmentation", data=photo).content))) >= 128
     labels = np.asarray(Image.open(io.BytesIO(post(f"{base}/predictions/parsing", data=photo).content)))
-    dataset = "torso"
-    garment = parsing.garment_mask(labels, dataset)
+    garment = parsing.garment_mask(labels, parsing.POSE_LABEL_SPACE)
     box = composite.crop_box(garment)
     crop = composite.crop(image, garment, box, 32)
     buf = io.BytesIO()

@@ -1,8 +1,10 @@
-"""Latency of the two parsers on this machine's CPU (`make bench-parsing`).
+"""Latency of the parsers on this machine's CPU (`make bench-parsing`), on skimage's astronaut.
 
-  SCHP ATR at 512x512, random weights (timing only; no checkpoint is needed): the network
-    alone, and parse() end to end (letterbox, forward, inverse affine, argmax) on skimage's astronaut.
-  The default torso estimator on the astronaut: U^2-Net-P masks + face/skin geometry.
+  segmentation: the U^2-Net-P person mask (closet.stages.segment), the stage beside it;
+  pose: BlazePose detect() (closet.pose), and the whole pose-garment parse stage (detect + the
+    garment mask, closet.stages.parse), and its share of segmentation + parse;
+  SCHP ATR at 512x512, random weights (timing only; no checkpoint is needed): the network alone,
+    and parse() end to end (letterbox, forward, inverse affine, argmax).
 Prints one JSON document (medians and minima in seconds) and the MAR size, if built.
 """
 
@@ -17,12 +19,10 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
 import skimage.data
 import torch
-from PIL import Image
 
-from closet import parsing, torso
+from closet import parsing, pose
 from closet.config import REPO_ROOT
 from closet.models import schp
 
@@ -70,13 +70,21 @@ def main() -> int:
     report["schp_atr_parse_astronaut"] = timed(lambda: parsing.parse(net, photo, "atr"), args.runs)
     net = None  # free ~270 MB before the estimator runs
 
-    est = torso.load(args.u2net, "u2netp")
-    img = Image.fromarray(photo)
-    report["torso_estimate_astronaut"] = timed(lambda: est.estimate_batch([img]), args.runs)
-    from closet.stages.segment import predict_masks
+    from closet.models.u2net import load_checkpoint
+    from closet.stages.parse import Parser
+    from closet.stages.segment import Segmenter
 
-    mask = predict_masks(est.net, [img])[0]
-    report["torso_geometry_only_astronaut"] = timed(lambda: torso.estimate(np.asarray(img), mask), args.runs)
+    segmenter = Segmenter(load_checkpoint(args.u2net, "u2netp", optimize=True), "u2netp", torch.device("cpu"))
+    estimator = pose.PoseEstimator.load(Path(args.u2net).parent)
+    parser = Parser(parsing.POSE_LABEL_SPACE, poses=estimator)
+    mask = segmenter([photo])[0]
+    report["segmentation_astronaut"] = timed(lambda: segmenter([photo]), args.runs)
+    report["pose_detect_astronaut"] = timed(lambda: estimator.detect([photo]), args.runs)
+    report["pose_garment_parse_astronaut"] = timed(lambda: parser([photo], [mask]), args.runs)
+    seg, parse_s = report["segmentation_astronaut"]["median_s"], report["pose_garment_parse_astronaut"]["median_s"]
+    report["pose_share_of_segmentation_plus_parse"] = round(parse_s / (seg + parse_s), 3)
+    log.info("segmentation p50 %.3f s, pose detect p50 %.3f s, pose-garment parse p50 %.3f s (%.0f%% of the two)",
+             seg, report["pose_detect_astronaut"]["median_s"], parse_s, 100 * report["pose_share_of_segmentation_plus_parse"])
 
     mar = REPO_ROOT / "model-store" / "parsing.mar"
     report["parsing_mar_bytes"] = mar.stat().st_size if mar.is_file() else None

@@ -9,7 +9,7 @@ path or URL the checkpoints came from:
 
     closet.checkpoint.<input>.sha256   e.g. closet.checkpoint.stargan.sha256 (input stargan.ckpt)
     closet.checkpoint.<input>.file     the file name it was built from (never a URL: URLs may be signed)
-    closet.parser                      schp-<dataset>, or torso-estimate when no SCHP checkpoint is packed
+    closet.parser                      schp-<dataset>, or pose-garment when no SCHP checkpoint is packed
     closet.models                      the model names served, comma-separated
 
 Two MARs that pack the same input with different digests (a stale MAR) are refused.
@@ -47,7 +47,7 @@ def labels(mars: list[Path]) -> dict[str, str]:
     if not mars:
         raise ValueError("no MARs given: run `make mars`")
     inputs: dict[str, tuple[str, str, Path]] = {}  # input name -> (sha256, source file name, first MAR)
-    models, parser = [], "torso-estimate"
+    models, parser = [], "pose-garment"
     for mar in sorted(mars):
         info, files = read_mar(mar)
         models.append(info["model"])

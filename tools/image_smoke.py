@@ -234,7 +234,7 @@ def hostile_sample(max_request_size: int) -> list[tuple[str, str, dict, str | No
 
 
 def good_requests(targets: dict[str, str]) -> dict[str, dict]:
-    photo = jpeg((512, 512))  # big enough for the torso estimator's face detector
+    photo = jpeg((512, 512))  # a photo size users send
     garment = (SAMPLES / "tshirt.png").read_bytes()
     return {
         "segmentation": {"data": photo, "headers": {"Content-Type": "image/jpeg"}},

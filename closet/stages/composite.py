@@ -1,8 +1,18 @@
-"""The composite stage: crop the garment for the translator, and blend the result back into the photo.
+"""The composite stage: the translator's input from each person's garment, and the result back in the photo.
+
+Two render modes (option `render`):
+  * shape: the garment goes to the translator as its training data looks (closet.render's
+    canonical frame from the pose keypoints: gray, on black, centred), and the translator's
+    drawing comes back as the new garment's outline and coarse shading, with the photo's own
+    colour and fine detail (closet.render.render_swap). The default for a grayscale
+    (silhouette) translator, such as the Fashion-MNIST demo.
+  * appearance: a square crop around the garment goes to the translator, and its output is
+    blended back inside the old garment's mask (`composite` below). The default for a
+    full-colour translator that knows real garments.
 
 Images are uint8 RGB numpy arrays (H, W, 3); masks are bool (H, W). Pure functions, one image each.
 
-Guarantee of `composite`: every pixel outside `dilate(garment, dilation_radius(shape))` is
+Guarantee: every pixel outside `dilate(garment | result_mask, dilation_radius(shape))` is
 byte-identical to the input.
 """
 
@@ -14,8 +24,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from closet.errors import NoGarment
-from closet.serving.options import Option, boolean
+from closet.errors import BadOption, NoGarment
+from closet.serving.options import Option, boolean, choice
 
 # Padding around the garment's bounding box, as a fraction of its longer side.
 CROP_PAD = 0.12
@@ -23,8 +33,11 @@ CROP_PAD = 0.12
 DILATION_FRACTION = 0.01
 MIN_DILATION = 2
 
+RENDERS = ("shape", "appearance")
 OPTIONS = {
     "preserve_color": Option(boolean, True, "keep the garment's colours (true) or the generator's (false)"),
+    "render": Option(choice(*RENDERS), None, "shape: the garment takes the target's outline; appearance: the "
+                     "translator repaints the garment in place; default: shape for a grayscale translator"),
 }
 
 
@@ -143,8 +156,24 @@ def as_rgb(img: np.ndarray) -> np.ndarray:
     return np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
 
 
+def default_render(grayscale: bool, declared: str | None = None) -> str:
+    """The render mode a translator gets by default: its sidecar's `render`, else shape for a
+    grayscale (silhouette) translator and appearance for a full-colour one."""
+    return declared if declared in RENDERS else ("shape" if grayscale else "appearance")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one person's garment goes to the translator and comes back."""
+
+    render: str  # shape | appearance
+    box: Box  # the square crop around the garment (the translator's input in appearance mode)
+    view: object = None  # shape: the garment laid flat (closet.render.CanonicalView), the translator's input
+    target: str = ""  # shape: the target domain
+
+
 class Compositor:
-    """The composite stage as an object, like the others: crops in, blended photos out."""
+    """The composite stage as an object, like the others: translator inputs out, photos back in."""
 
     files = ()
     settings = ()
@@ -154,14 +183,33 @@ class Compositor:
     def load(cls, model_dir=None, device=None) -> Compositor:
         return cls()
 
-    def crops(self, images: list[np.ndarray], garments: list[np.ndarray], img_size: int) -> list[tuple[np.ndarray, Box]]:
-        """The translator's input per image (the garment alone on black, img_size square) and its box."""
-        out = []
-        for image, garment in zip(images, garments):
-            box = crop_box(garment)
-            out.append((crop(image, garment, box, img_size), box))
-        return out
+    def plan(self, image: np.ndarray, person, render: str, target: str, img_size: int) -> tuple[np.ndarray, Plan]:
+        """The translator's input for one person's garment (uint8 (S, S) gray or (S, S, 3)) and the plan.
 
-    def __call__(self, images: list[np.ndarray], translated: list[np.ndarray], boxes: list[Box],
-                 garments: list[np.ndarray], persons: list[np.ndarray], preserve_color: list[bool]) -> list[np.ndarray]:
-        return [composite(*args) for args in zip(images, translated, boxes, garments, persons, preserve_color)]
+        Args:
+            person: a closet.stages.parse.Person; shape mode needs its pose geometry.
+            render: shape or appearance.
+            target: the target domain.
+        Raises:
+            BadOption: shape mode for a person without keypoints (a label-map parser).
+        """
+        box = crop_box(person.garment)
+        if render == "appearance":
+            return crop(image, person.garment, box, img_size), Plan(render, box)
+        if person.geometry is None:
+            raise BadOption("render=shape needs the pose parser's keypoints",
+                            "use render=appearance, or serve the pose-garment parser (the default)")
+        from closet import render as shape
+
+        view = shape.canonical_view(image, person.geometry.mask, person.geometry.body, img_size)
+        return view.gray, Plan(render, box, view, target)
+
+    def __call__(self, image: np.ndarray, person, translated: np.ndarray, plan: Plan, person_mask: np.ndarray,
+                 preserve_color: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """One person's garment replaced: (the new photo, result_mask: bool, the garment as it is now)."""
+        if plan.render == "appearance":
+            return composite(image, translated, plan.box, person.garment, person_mask, preserve_color), person.garment
+        from closet import render as shape
+
+        out = shape.render_swap(image, person.geometry, translated, plan.view, plan.target, preserve_color)
+        return out.image, out.result_mask

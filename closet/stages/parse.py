@@ -1,33 +1,44 @@
-"""The parse stage: which pixels are each person's upper garment.
+"""The parse stage: every person in the photo, and which pixels are each one's upper garment.
 
-Two parsers, chosen by what the archive holds:
-  * SCHP (closet.models.schp + closet.parsing) when a checkpoint was packed (`make mars PARSER_CKPT=...`);
-  * the torso estimator (closet.torso), the default without parsing weights; it needs the person mask.
-`Parser.__call__` runs a batch (SCHP: one forward pass) and returns, per image, a `Parsed` (the label
-map and the people found) or the ClosetError for that image. `/predictions/parsing` and the ensemble
-call the same object.
+Two back-ends, chosen by what the archive holds:
+  * pose-garment (the default): MediaPipe BlazePose (closet.pose, ported to PyTorch) finds each
+    person's 33 keypoints; closet.garment cuts that person's garment out of the person mask
+    (torso polygon plus the arms, minus face, hair and face-calibrated skin). Several people
+    give several garments.
+  * SCHP (closet.models.schp + closet.parsing) when a checkpoint was packed (`make mars PARSER_CKPT=...`):
+    one label map, one garment.
+`Parser.__call__` runs a batch (each network once) and returns, per image, a `Parsed` (the label
+map and the people found) or the ClosetError for that image. `/predictions/parsing` and the
+ensemble call the same object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from closet import parsing
+from closet import parsing, pose
 from closet.archive import ArchiveFile, Setting, setting
-from closet.errors import ClosetError
+from closet.errors import ClosetError, NoGarment, NoPerson
+from closet.garment import GarmentParse
 from closet.serving.options import Option
 from closet.stages.segment import check_person, is_person
 
 SCHP_CKPT = ArchiveFile("schp.pth", var="PARSER_CKPT", default="", required=False)
+POSE_DETECTOR = ArchiveFile(pose.DETECTOR_WEIGHTS, var="POSE_DETECTOR",
+                            default=f"model-store/weights/{pose.DETECTOR_WEIGHTS}")
+POSE_LANDMARK = ArchiveFile(pose.LANDMARK_WEIGHTS, var="POSE_LANDMARK",
+                            default=f"model-store/weights/{pose.LANDMARK_WEIGHTS}")
 # The label space of the SCHP checkpoint: atr, lip or pascal (closet.parsing.LABELS).
 PARSER_DATASET = Setting("PARSER_DATASET", "atr")
 # Fewer garment pixels than this fraction of the image means there is no garment to swap.
 MIN_GARMENT_FRACTION = 0.002
+# People the pose parser looks for in one photo.
+MAX_PEOPLE = len(parsing.POSE_LABELS) - 1
 
 
 def garment_list(value: str) -> tuple[str, ...]:
@@ -38,8 +49,20 @@ def garment_list(value: str) -> tuple[str, ...]:
     return names
 
 
+def person_choice(value: str) -> str | int:
+    """`all`, `largest`, or a 0-based index into the people sorted left to right."""
+    v = value.strip().lower()
+    if v in ("all", "largest"):
+        return v
+    if v.isdigit() and len(v) <= 3:
+        return int(v)
+    raise ValueError("must be all, largest, or a 0-based index of the people from left to right")
+
+
 OPTIONS = {
     "garments": Option(garment_list, parsing.DEFAULT_GARMENTS, "comma list of upper-clothes, coat, dress"),
+    "person": Option(person_choice, "largest",
+                     "whose garment: all, largest, or a 0-based index of the people from left to right"),
 }
 
 
@@ -48,27 +71,63 @@ class Person:
     """One person's garment as the parser found it."""
 
     garment: np.ndarray  # bool (H, W)
-    box: list[int]  # [x0, y0, x1, y1] of the garment, inclusive
+    box: list[int]  # [x0, y0, x1, y1], inclusive: the person (pose) or the garment (SCHP)
+    score: float = 1.0  # the detector's score (pose), 1 for SCHP
+    keypoints: np.ndarray | None = field(default=None, repr=False)  # (33, 4) x, y px, z, visibility (pose)
+    geometry: GarmentParse | None = field(default=None, repr=False)  # body, skin and head (pose)
+
+    @property
+    def area(self) -> int:
+        return (self.box[2] - self.box[0] + 1) * (self.box[3] - self.box[1] + 1)
+
+    def to_json(self) -> dict:
+        """The person in a JSON answer: box, detector score, keypoints (x, y px, z, visibility; pose
+        parser), and the garment: pixel count, bbox, mask as a base64 8-bit PNG."""
+        from closet.imageio import b64, encode_mask
+
+        out = {"box": self.box, "score": round(self.score, 4),
+               "garment": {"pixels": int(self.garment.sum()), "bbox": parsing.bbox(self.garment),
+                           "mask": b64(encode_mask(self.garment))}}
+        if self.keypoints is not None:
+            out["keypoints"] = [[round(float(v), 2) for v in k] for k in self.keypoints]
+        return out
 
 
 @dataclass
 class Parsed:
     """One image's parse."""
 
-    labels: np.ndarray  # uint8 (H, W) in the parser's label space
-    people: list[Person]  # empty when no garment covers MIN_GARMENT_FRACTION of the image
+    labels: np.ndarray  # uint8 (H, W) in the parser's label space (pose: 0, then person k = k + 1)
+    people: list[Person]  # left to right; empty when no garment covers MIN_GARMENT_FRACTION of the image
+    refused: list[NoGarment] = field(default_factory=list)  # people found whose torso is not visible
+
+
+def select(people: list[Person], choice: str | int) -> list[Person]:
+    """The people a request asked for (option `person`). Raises BadOption for an index past the end."""
+    from closet.errors import BadOption
+
+    if choice == "all":
+        return list(people)
+    if choice == "largest":
+        return [max(people, key=lambda p: p.area)]
+    if not 0 <= choice < len(people):
+        raise BadOption(f"person {choice} asked for, {len(people)} found",
+                        {"people": len(people), "hint": f"use an index from 0 to {len(people) - 1}, all, or largest"})
+    return [people[choice]]
 
 
 class Parser:
-    """SCHP or the torso estimator behind one batched call."""
+    """pose-garment or SCHP behind one batched call."""
 
-    files = (SCHP_CKPT,)
+    files = (POSE_DETECTOR, POSE_LANDMARK, SCHP_CKPT)
     settings = (PARSER_DATASET,)
     options = OPTIONS
 
-    def __init__(self, label_space: str, schp: torch.nn.Module | None = None, device: torch.device | None = None):
+    def __init__(self, label_space: str, schp: torch.nn.Module | None = None, poses: pose.PoseEstimator | None = None,
+                 device: torch.device | None = None):
         self.label_space = label_space
         self.schp = schp
+        self.poses = poses
         self.device = device or torch.device("cpu")
 
     @classmethod
@@ -78,14 +137,12 @@ class Parser:
             from closet.models import schp
 
             dataset = setting(model_dir, PARSER_DATASET)
-            return cls(dataset, schp.load_checkpoint(ckpt, dataset).to(device).eval(), torch.device(device))
-        from closet import torso
-
-        return cls(torso.LABEL_SPACE, None, torch.device(device))
+            return cls(dataset, schp=schp.load_checkpoint(ckpt, dataset).to(device).eval(), device=torch.device(device))
+        return cls(parsing.POSE_LABEL_SPACE, poses=pose.PoseEstimator.load(model_dir, device), device=torch.device(device))
 
     @property
     def name(self) -> str:
-        """What responses call this parser (X-Closet-Parser): torso-estimate or schp-<dataset>."""
+        """What responses call this parser (X-Closet-Parser): pose-garment or schp-<dataset>."""
         return parsing.parser_name(self.label_space)
 
     @property
@@ -102,12 +159,16 @@ class Parser:
 
         Args:
             images: uint8 (H, W, 3) each.
-            persons: their uint8 person masks (closet.stages.segment); required by the torso estimator.
-                When given, an image without a person is refused (NoPerson).
-            garments: per image, the garment names that count (default: upper clothes).
+            persons: their uint8 person masks (closet.stages.segment); required by pose-garment,
+                which finds people with its own detector (nobody: NoPerson). For SCHP, an image
+                whose mask holds no person is refused (NoPerson).
+            garments: per image, the garment names that count (SCHP; default: upper clothes).
         """
         if persons is None and self.needs_person_mask:
-            raise ValueError("the torso estimator needs the person masks")
+            raise ValueError(f"the {self.name} parser needs the person masks")
+        if self.poses is not None:
+            found = self.poses.detect(list(images), max_people=MAX_PEOPLE)
+            return [_guard(pose_parse, im, is_person(mask), people) for im, mask, people in zip(images, persons, found)]
         garments = garments or [parsing.DEFAULT_GARMENTS] * len(images)
         out: list[Parsed | ClosetError | None] = [None] * len(images)
         todo = []
@@ -118,25 +179,46 @@ class Parser:
                 todo.append(i)
             except ClosetError as e:
                 out[i] = e
-        if self.schp is not None:
-            labels = dict(zip(todo, parsing.parse_batch(self.schp, [images[i] for i in todo], self.label_space,
-                                                        self.device)))
-        else:
-            from closet import torso
-
-            labels = {}
-            for i in todo:
-                try:
-                    labels[i] = torso.estimate(images[i], persons[i]).labels
-                except ClosetError as e:
-                    out[i] = e
-        for i, lab in labels.items():
-            out[i] = Parsed(lab, people(parsing.garment_mask(lab, self.label_space, garments[i])))
+        labels = parsing.parse_batch(self.schp, [images[i] for i in todo], self.label_space, self.device)
+        for i, lab in zip(todo, labels):
+            out[i] = Parsed(lab, label_map_people(parsing.garment_mask(lab, self.label_space, garments[i])))
         return out  # type: ignore[return-value]
 
 
-def people(garment: np.ndarray) -> list[Person]:
-    """The people of a label-map parser: one, when its garment mask is large enough."""
+def _guard(step, *args):
+    """step(*args), or the ClosetError it raised."""
+    try:
+        return step(*args)
+    except ClosetError as e:
+        return e
+
+
+def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.PosePerson]) -> Parsed:
+    """The pose-garment parse of one image: a garment per person whose torso shows."""
+    from closet.garment import garment_mask
+
+    if not found:
+        raise NoPerson("no person found in the image",
+                       {"parser": parsing.parser_name(parsing.POSE_LABEL_SPACE),
+                        "hint": "send a photo in which a person is visible, upper body included"})
+    people, refused = [], []
+    labels = np.zeros(image.shape[:2], np.uint8)
+    for p in found:
+        try:
+            geometry = garment_mask(image, person_mask, p.keypoints)
+        except NoGarment as e:
+            refused.append(e)
+            continue
+        x0, y0, x1, y1 = (int(round(v)) for v in p.box)
+        people.append(Person(geometry.mask, [x0, y0, x1, y1], float(p.score), p.keypoints, geometry))
+        labels[geometry.mask & (labels == 0)] = len(people)
+    if not people:
+        raise refused[0]
+    return Parsed(labels, people, refused)
+
+
+def label_map_people(garment: np.ndarray) -> list[Person]:
+    """The people of a label-map parser (SCHP): one, when its garment mask is large enough."""
     if garment.mean() < MIN_GARMENT_FRACTION:
         return []
     return [Person(garment, parsing.bbox(garment))]

@@ -260,6 +260,11 @@ class Translator:
     def grayscale(self) -> bool:
         return is_grayscale(self.nets)
 
+    @property
+    def declared_render(self) -> str | None:
+        """The render mode the sidecar asks for (`render`: shape | appearance), if any."""
+        return getattr(self.nets, "meta", {}).get("render")
+
     def describe(self) -> dict:
         meta = getattr(self.nets, "meta", {})
         return {"domains": self.domains, "img_size": self.img_size, "modes": list(MODES),

@@ -105,7 +105,7 @@ def test_checkpoints_by_url_reach_the_mars_and_the_image_labels(repo, trained):
     assert labels["closet.checkpoint.stargan.file"] == "100000_nets_ema.ckpt"
     assert labels["closet.checkpoint.stargan-meta.sha256"] == sha256(trained["meta"])
     assert labels["closet.checkpoint.u2net.sha256"] == sha256(WEIGHTS)
-    assert labels["closet.parser"] == "torso-estimate" and labels["org.opencontainers.image.revision"] == SHA
+    assert labels["closet.parser"] == "pose-garment" and labels["org.opencontainers.image.revision"] == SHA
     assert f"BASE={BASE}" in build and "FLAVOR=cpu" in build
     assert f"+ buildah push {REPOSITORY}:{SHA}-cpu" in r.stdout
 

@@ -135,7 +135,7 @@ def test_the_build_adds_revision_and_checkpoint_digest_labels(tmp_path):
     for key in ("closet.checkpoint.u2net.sha256", "closet.checkpoint.stargan.sha256",
                 "closet.checkpoint.stargan-meta.sha256"):
         assert re.fullmatch(r"[0-9a-f]{64}", labels[key]), key
-    assert re.fullmatch(r"torso-estimate|schp-\w+", labels["closet.parser"])
+    assert re.fullmatch(r"pose-garment|schp-\w+", labels["closet.parser"])
     assert argv[argv.index("--format") + 1] == "docker"  # OCI image configs drop HEALTHCHECK
 
 

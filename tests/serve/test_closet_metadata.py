@@ -67,7 +67,8 @@ def opened(data: bytes) -> Image.Image:
 
 
 def outside_garment(result: dict) -> np.ndarray:
-    garment = b64_image(result["garment_mask"]) > 127
+    """Pixels outside the dilated union of the garment as it was and as it is (the byte-identity promise)."""
+    garment = (b64_image(result["garment_mask"]) > 127) | (b64_image(result["result_mask"]) > 127)
     return ~pipeline.dilate(garment, pipeline.dilation_radius(garment.shape))
 
 

@@ -69,16 +69,20 @@ def test_json_result_keeps_every_pixel_outside_the_dilated_garment(json_result, 
     assert np.abs(upright.astype(int) - astronaut).mean() < 5  # it is the upright astronaut
     out = b64_image(json_result["image"])
     garment = b64_image(json_result["garment_mask"]) > 127
+    result = b64_image(json_result["result_mask"]) > 127
     person = b64_image(json_result["person_mask"]) > 127
-    assert out.shape == upright.shape and garment.shape == upright.shape[:2]
-    assert 0.02 < garment.mean() < 0.6 and (garment & ~person).mean() < 0.01
-    outside = ~pipeline.dilate(garment, pipeline.dilation_radius(out.shape))
+    assert out.shape == upright.shape and garment.shape == result.shape == upright.shape[:2]
+    assert 0.02 < garment.mean() < 0.6 and (garment & ~person).mean() < 0.05
+    outside = ~pipeline.dilate(garment | result, pipeline.dilation_radius(out.shape))
     assert np.array_equal(out[outside], upright[outside])
     assert (out[garment] != upright[garment]).any(axis=-1).mean() > 0.5
-    # preserve_color defaults to true: garment chroma within the stated tolerance
-    c_in = color.mean_chroma(upright, garment)[2]
-    assert abs(color.mean_chroma(out, garment)[2] - c_in) < CHROMA_TOLERANCE
-    assert json_result["parser"] == "torso-estimate" and json_result["target"] == "dress"
+    # preserve_color defaults to true: the cloth that stays keeps its chroma within the stated tolerance
+    cloth = garment & result
+    c_in = color.mean_chroma(upright, cloth)[2]
+    assert abs(color.mean_chroma(out, cloth)[2] - c_in) < CHROMA_TOLERANCE
+    assert json_result["render"] == "shape" and len(json_result["people"]) == 1
+    assert len(json_result["people"][0]["keypoints"]) == 33
+    assert json_result["parser"] == "pose-garment" and json_result["target"] == "dress"
     assert json_result["mode"] == "latent" and json_result["seed"] == 0 and json_result["preserve_color"] is True
 
 
@@ -98,7 +102,7 @@ def test_every_option_as_fields_and_headers_in_one_batch(serving, astronaut):
     for r in rs:
         assert r.status_code == 200, r.text
         check_response(PATH, r)
-        assert r.headers["X-Closet-Parser"] == "torso-estimate"
+        assert r.headers["X-Closet-Parser"] == "pose-garment"
     assert [r.headers["content-type"] for r in rs] == ["image/png", "image/jpeg", "image/webp", "application/json"]
     for r in rs[:3]:
         assert Image.open(io.BytesIO(r.content)).size == (astronaut.shape[1], astronaut.shape[0])
@@ -151,3 +155,65 @@ def test_too_large_and_no_person_then_the_same_worker_serves(serving, astronaut)
     r = serving.predict(MODEL, data=encode(astronaut), headers={"X-Closet-Target": "tshirt"})
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
     assert serving.worker_pids(MODEL) == pids
+
+
+@pytest.fixture(scope="module")
+def two_people():
+    """Grace Hopper and the astronaut side by side (closet_dev.package_photos), as the pose tests compose them."""
+    from closet_dev import package_photos as pp
+
+    return pp.side_by_side(pp.photo("grace_hopper"), pp.photo("astronaut"), "two_people", height=600).image
+
+
+def test_person_picks_whose_garment_changes(serving, two_people):
+    """person=all swaps both garments, person=1 only the right one's; an index past the end is a 400."""
+    photo, half = encode(two_people), two_people.shape[1] // 2
+    calls = [dict(files={"image": photo, "person": (None, p), "target": (None, "tshirt"), "return": (None, "json")})
+             for p in ("all", "1", "5")]
+    with ThreadPoolExecutor(len(calls)) as pool:
+        both, right, past = pool.map(lambda kw: serving.predict(MODEL, **kw), calls)
+    assert both.status_code == right.status_code == 200, (both.text, right.text)
+    changed = {}
+    for name, r in (("all", both), ("1", right)):
+        body = check_response(PATH, r)
+        out = b64_image(body["image"])
+        changed[name] = (out != two_people).any(axis=-1)
+        assert len(body["people"]) == (2 if name == "all" else 1)
+    assert changed["all"][:, :half].mean() > 0.01 and changed["all"][:, half:].mean() > 0.01
+    assert changed["1"][:, :half].mean() == 0 and changed["1"][:, half:].mean() > 0.01
+    assert past.status_code == 400
+    err = check_response(PATH, past)
+    assert err["reason"] == "bad_option" and err["detail"]["people"] == 2
+
+
+def test_both_render_modes_and_result_mask(serving, astronaut):
+    """shape (the demo's default) re-cuts the garment: a t-shirt bares her right forearm; appearance
+    repaints it in place: its result_mask is the garment mask."""
+    photo = encode(astronaut)
+    calls = [dict(files={"image": photo, "target": (None, "tshirt"), "render": (None, mode), "return": (None, "json")})
+             for mode in ("shape", "appearance")]
+    with ThreadPoolExecutor(2) as pool:
+        shape, appearance = (check_response(PATH, r) for r in pool.map(lambda kw: serving.predict(MODEL, **kw), calls))
+    assert shape["render"] == "shape" and appearance["render"] == "appearance"
+    garment = b64_image(appearance["garment_mask"]) > 127
+    assert np.array_equal(b64_image(appearance["result_mask"]) > 127, garment)
+    result = b64_image(shape["result_mask"]) > 127
+    # points down her right forearm (elbow 14 -> wrist 16, the keypoints' x, y), in a sleeve in the photo
+    elbow, wrist = (np.array(shape["people"][0]["keypoints"][k][:2]) for k in (14, 16))
+    points = [np.round(elbow + f * (wrist - elbow)).astype(int) for f in np.linspace(0.4, 0.9, 6)]
+    sleeve = [garment[y, x] for x, y in points]
+    bare = [not result[y, x] for x, y in points]
+    assert np.mean(sleeve) > 0.8 and np.mean(bare) > 0.8, (sleeve, bare)
+    bad = serving.predict(MODEL, data=photo, headers={"X-Closet-Render": "sketch"})
+    assert bad.status_code == 400 and check_response(PATH, bad)["reason"] == "bad_option"
+
+
+def test_a_profile_gets_a_swap(serving):
+    """The cameraman, seen from the side, gets a garment (the face-based parser of earlier versions answered 422 here)."""
+    import skimage.data
+
+    camera = np.repeat(skimage.data.camera()[..., None], 3, axis=2)
+    r = serving.predict(MODEL, files={"image": encode(camera), "target": (None, "coat"), "return": (None, "json")})
+    assert r.status_code == 200, r.text
+    body = check_response(PATH, r)
+    assert (b64_image(body["result_mask"]) > 127).mean() > 0.05

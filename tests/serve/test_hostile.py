@@ -268,7 +268,7 @@ def test_error_messages_escape_input(served):
 def test_good_request_after_hostile_input(served):
     """Runs after the table (file order): every endpoint still answers, on the same workers."""
     ts, pids = served
-    good = _save(_astronaut((512, 512)), "JPEG", quality=90)  # big enough for the face-based torso parser
+    good = _save(_astronaut((512, 512)), "JPEG", quality=90)
     for model in ALL:
         kw = {"data": good}
         if model in TARGETED:

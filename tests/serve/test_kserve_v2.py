@@ -58,9 +58,10 @@ def test_v2_bytes_input_with_parameters(v2_server, photo):
     from tests.support.openapi import validate_schema
 
     validate_schema(check_payload, "ClosetResult")
-    assert result["target"] == "shirt" and result["seed"] == 11 and result["parser"] == "torso-estimate"
+    assert result["target"] == "shirt" and result["seed"] == 11 and result["parser"] == "pose-garment"
     out = b64_image(result["image"])
     garment = b64_image(result["garment_mask"]) > 127
+    garment |= b64_image(result["result_mask"]) > 127
     src = np.asarray(decode_image(photo, 10**8, 10**5))
     outside = ~pipeline.dilate(garment, pipeline.dilation_radius(out.shape))
     assert np.array_equal(out[outside], src[outside])

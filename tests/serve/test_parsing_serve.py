@@ -1,7 +1,7 @@
 """/predictions/parsing on both runtimes (the session `server` fixture: TorchServe, then KServe).
 
-The MAR `make mars` builds by default has no SCHP checkpoint, so the parser is the torso
-estimator; with PARSER_CKPT set the same tests check the SCHP parser's contract.
+The MAR `make mars` builds by default has no SCHP checkpoint, so the parser is pose-garment
+(BlazePose keypoints + closet.garment); with PARSER_CKPT set the same contract tests check SCHP.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ import requests
 import skimage.data
 from PIL import Image
 
-from closet import parsing
+from closet import parsing, pose
+from closet_dev import package_photos as pp
+from tests.support.openapi import b64_image
+from tests.support.photos import GARMENT_BOXES, share
 
 pytestmark = pytest.mark.serve
 MODEL = "parsing"
-PARSERS = {"torso-estimate": "torso", "schp-atr": "atr", "schp-lip": "lip", "schp-pascal": "pascal"}
-ASTRONAUT_FACE_BOTTOM = 159  # Haar face box [177, 67, 269, 159] on skimage's astronaut (tests/unit/test_torso.py)
+PARSERS = {"pose-garment": "pose", "schp-atr": "atr", "schp-lip": "lip", "schp-pascal": "pascal"}
 
 
 def png(img: np.ndarray) -> bytes:
@@ -44,6 +46,12 @@ def metadata(server) -> dict:
     return json.loads(meta) if isinstance(meta, str) else meta
 
 
+@pytest.fixture(scope="module")
+def pose_parser(metadata):
+    if metadata["parser"] != "pose-garment":
+        pytest.skip(f"the pose-garment checks need the default parser, this MAR serves {metadata['parser']}")
+
+
 def test_metadata_names_the_parser(metadata):
     assert metadata["parser"] in PARSERS
     assert metadata["label_space"] == PARSERS[metadata["parser"]]
@@ -60,9 +68,11 @@ def test_png_is_a_palettised_label_map(server, astronaut, metadata):
     labels = np.asarray(img)
     assert labels.max() < len(metadata["labels"])
     assert img.getpalette()[:9] == parsing.PALETTE[:9]
-    garment = parsing.garment_mask(labels, metadata["label_space"])
-    if metadata["parser"] == "torso-estimate":
-        assert garment[230:331, 150:331].mean() > 0.8  # the astronaut's chest (tests/unit/test_torso.py)
+    if metadata["parser"] == "pose-garment":
+        garment = parsing.garment_mask(labels, metadata["label_space"])
+        assert set(np.unique(labels)) == {0, 1}  # one person: her garment is label 1
+        for part, box in GARMENT_BOXES["astronaut"]["garment"].items():
+            assert share(garment, box) > 0.85, part
 
 
 def test_json_summary(server, astronaut, metadata):
@@ -73,17 +83,43 @@ def test_json_summary(server, astronaut, metadata):
     assert body["parser"] == metadata["parser"] == r.headers["X-Closet-Parser"]
     assert (body["width"], body["height"]) == (512, 512)
     assert sum(d["pixels"] for d in body["labels"]) == 512 * 512
-    g = body["garment"]
-    assert g["garments"] == ["upper-clothes"]
-    if metadata["parser"] == "torso-estimate":
-        x0, y0, x1, y1 = g["bbox"]
-        assert y0 > ASTRONAUT_FACE_BOTTOM and g["pixels"] > 0.1 * 512 * 512
-        assert {d["name"] for d in body["labels"]} <= {"Background", "Upper-clothes", "Face", "Person-other"}
+    assert body["garment"]["garments"] == ["upper-clothes"]
     # The same option as a multipart field, with a garment list.
     r2 = server.predict(MODEL, files={"image": ("a.png", astronaut, "image/png")},
                             data={"output": "json", "garments": "upper-clothes,coat"})
     assert r2.status_code == 200, r2.text
     assert r2.json()["garment"]["garments"] == ["upper-clothes", "coat"]
+
+
+@pytest.mark.parametrize("name", pp.PHOTOS)
+def test_people_keypoints_and_garments_where_a_person_would_put_them(server, pose_parser, name):
+    """One person per package photo: 33 keypoints in image pixels with visibility, the garment on
+    the chest and arms, not on the face, hair or background (boxes read off the photos)."""
+    r = server.predict(MODEL, data=png(pp.photo(name).image), headers={"X-Closet-Output": "json"})
+    assert r.status_code == 200, r.text
+    (person,) = r.json()["people"]
+    keypoints = np.array(person["keypoints"])
+    assert keypoints.shape == (33, 4) and 0 < person["score"] <= 1
+    x, y, _, visibility = keypoints[pose.LANDMARK["nose"]]
+    x0, y0, x1, y1 = GARMENT_BOXES[name]["not"]["face"]
+    assert visibility > 0.5 and x0 - 40 <= x <= x1 + 40 and y0 - 40 <= y <= y1 + 40  # on the face
+    garment = b64_image(person["garment"]["mask"]) > 127
+    for part, box in GARMENT_BOXES[name]["garment"].items():
+        assert share(garment, box) > 0.85, part
+    for part, box in GARMENT_BOXES[name]["not"].items():
+        assert share(garment, box) < 0.02, part
+
+
+def test_two_people_side_by_side_give_two_labelled_garments(server, pose_parser):
+    scene = pp.side_by_side(pp.photo("grace_hopper"), pp.photo("astronaut"), "two_people", height=600)
+    photo = png(scene.image)
+    body = server.predict(MODEL, data=photo, headers={"X-Closet-Output": "json"}).json()
+    assert len(body["people"]) == 2
+    left, right = (np.array(p["box"]) for p in body["people"])
+    assert (left[0] + left[2]) / 2 < scene.image.shape[1] / 2 < (right[0] + right[2]) / 2  # left to right
+    labels = np.asarray(Image.open(io.BytesIO(server.predict(MODEL, data=photo).content)))
+    assert set(np.unique(labels)) == {0, 1, 2}
+    assert (labels[:, : scene.image.shape[1] // 2] == 1).sum() > 0.9 * (labels == 1).sum()
 
 
 def test_concurrent_requests_are_batched_and_consistent(server, astronaut):
@@ -108,14 +144,13 @@ def test_bad_input_is_4xx_json(server, astronaut, body, headers, status, reason)
     assert err["reason"] == reason and err["error"] and "detail" in err
 
 
-def test_no_person_and_no_face_are_422_then_it_keeps_serving(server, astronaut, metadata):
-    if metadata["parser"] != "torso-estimate":
-        pytest.skip("NoPerson/no-face refusals are the torso estimator's; SCHP labels any image")
-    blank = server.predict(MODEL, data=png(np.full((240, 320, 3), 128, np.uint8)))
-    assert blank.status_code == 422, blank.text
-    assert blank.json()["reason"] == "no_person"
-    cup = server.predict(MODEL, data=png(skimage.data.coffee()))
-    assert cup.status_code == 422, cup.text
-    assert cup.json()["error"] == "no face detected"
-    assert cup.json()["detail"]["parser"] == "torso-estimate"
+def test_no_person_and_no_torso_are_422_then_it_keeps_serving(server, astronaut, pose_parser):
+    for nobody in (np.full((240, 320, 3), 128, np.uint8), skimage.data.coffee()):
+        r = server.predict(MODEL, data=png(nobody))
+        assert r.status_code == 422, r.text
+        assert r.json()["reason"] == "no_person" and r.json()["detail"]["parser"] == "pose-garment"
+    face = skimage.data.astronaut()[0:180, 140:310]  # her head: the shoulders are below the frame
+    r = server.predict(MODEL, data=png(face))
+    assert r.status_code == 422, r.text
+    assert r.json()["reason"] == "no_garment" and r.json()["detail"]["missing"] == "shoulders"
     assert server.predict(MODEL, data=astronaut).status_code == 200

@@ -218,15 +218,13 @@ def test_errors_show_the_apis_detail_in_words(web, browser, torchserve, tmp_path
     assert driver.find_element(By.ID, "error-message").text == explain(bad.value)
     assert driver.find_element(By.ID, "error-reason").text == "bad_image"
 
-    # A photo without a (frontal) person: the camera sample.
-    driver.find_element(By.CSS_SELECTOR, "#samples button[data-sample=camera]").click()
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "swap").is_enabled())
+    # A photo without a person: scikit-image's coffee cup.
+    cup = tmp_path / "coffee.png"
+    Image.fromarray(skimage.data.coffee()).save(cup)
+    driver.find_element(By.ID, "photo").send_keys(str(cup))
     swap_and_wait(driver)
     with pytest.raises(ApiError) as nobody:
-        api.swap(requests.get(f"{web}/api/samples/camera", timeout=30).content, seed=0,
-                 target=driver.find_element(By.ID, "target").get_attribute("value"))
+        api.swap(cup.read_bytes(), seed=0, target=driver.find_element(By.ID, "target").get_attribute("value"))
     message = driver.find_element(By.ID, "error-message").text
     assert message == explain(nobody.value) and message.startswith("No person was found in the photo.")
     assert driver.find_element(By.ID, "error-reason").text == nobody.value.reason == "no_person"

@@ -80,7 +80,7 @@ def server():
 
 
 def image_reply(data: bytes = b"") -> tuple:
-    return 200, {"Content-Type": "image/png", "X-Closet-Timing": TIMING, "X-Closet-Parser": "torso-estimate"}, data or png()
+    return 200, {"Content-Type": "image/png", "X-Closet-Timing": TIMING, "X-Closet-Parser": "pose-garment"}, data or png()
 
 
 def error_reply(status: int, body: dict) -> tuple:
@@ -103,7 +103,7 @@ def test_503_then_200_is_retried_with_backoff(server):
     result = ClosetClient(url, retries=3, backoff=0.01).swap(png(), target="coat")
     assert len(script.requests) == 3
     assert Image.open(io.BytesIO(result.image)).size == (8, 6)
-    assert result.parser == "torso-estimate"
+    assert result.parser == "pose-garment"
     assert result.timings["segmentation"] == 0.5
 
 
@@ -123,15 +123,15 @@ def test_busy_through_every_retry_raises_the_last_answer(server):
 
 
 def test_a_refusal_is_final_and_decoded(server):
-    body = {"error": "no face detected", "reason": "no_person",
-            "detail": {"parser": "torso-estimate", "hint": "send an upright, frontal photo"}}
+    body = {"error": "no person found in the image", "reason": "no_person",
+            "detail": {"parser": "pose-garment", "hint": "send a photo in which a person is visible, upper body included"}}
     url, script = server([error_reply(422, body), image_reply()])
     with pytest.raises(ApiError) as e:
         ClosetClient(url, retries=3, backoff=0.01).swap(png())
     assert len(script.requests) == 1
-    assert (e.value.status, e.value.reason, e.value.error) == (422, "no_person", "no face detected")
-    assert explain(e.value) == ("No person was found in the photo. Send an upright, frontal photo. "
-                                "(no face detected)")
+    assert (e.value.status, e.value.reason, e.value.error) == (422, "no_person", "no person found in the image")
+    assert explain(e.value) == ("No person was found in the photo. Send a photo in which a person is visible, "
+                                "upper body included. (no person found in the image)")
 
 
 def test_torchserve_frontend_413_reads_as_too_large(server):
@@ -165,7 +165,7 @@ def test_v2_request_matches_the_spec_and_its_reply_decodes(server):
     result_json = {"image": base64.b64encode(png()).decode(), "content_type": "image/png",
                    "person_mask": base64.b64encode(png((255, 255, 255))).decode(),
                    "garment_mask": base64.b64encode(png((0, 0, 0))).decode(), "box": [0, 0, 8], "target": "coat",
-                   "mode": "reference", "seed": None, "preserve_color": True, "parser": "torso-estimate",
+                   "mode": "reference", "seed": None, "preserve_color": True, "parser": "pose-garment",
                    "width": 8, "height": 6, "timings": parse_timings(TIMING)}
     v2 = {"id": "x", "model_name": "closet", "outputs": [{"name": "result", "datatype": "BYTES", "shape": [1],
                                                           "data": [json.dumps(result_json)]}]}

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from closet.ensemble import encode_mask
 from closet.errors import BadImage, NoGarment, NoPerson, TooLarge
-from closet.imageio import decode_image
+from closet.imageio import decode_image, encode_mask
 from closet.stages import composite as pipeline
-from closet.stages.parse import people
+from closet.stages.parse import label_map_people as people
 from closet.stages.segment import check_person
 
 

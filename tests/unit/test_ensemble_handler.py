@@ -49,7 +49,7 @@ def test_batch_of_plain_v2_and_bad_rows(handler_and_photo):
     timing = ctx.headers_out[0]["X-Closet-Timing"]
     assert [kv.split("=")[0] for kv in timing.split(";")] == [
         "decode", "segmentation", "parsing", "translation", "composite", "encode"]
-    assert ctx.headers_out[0]["X-Closet-Parser"] == "torso-estimate"
+    assert ctx.headers_out[0]["X-Closet-Parser"] == "pose-garment"
     doc = json.loads(out[1])
     assert doc["id"] == "v2-1" and doc["model_name"] == "closet" and doc["outputs"][0]["datatype"] == "BYTES"
     v2 = json.loads(doc["outputs"][0]["data"][0])
@@ -65,4 +65,4 @@ def test_describe_lists_targets(handler_and_photo):
     h, _, _ = handler_and_photo
     meta = json.loads(h.describe_handle())
     assert meta["targets"] == json.loads(FILES[STARGAN_META.name].read_text())["domains"]
-    assert meta["parser"] == "torso-estimate"
+    assert meta["parser"] == "pose-garment"

@@ -11,30 +11,16 @@ from closet import garment as gm
 from closet.body import body_from_keypoints
 from closet.errors import NoGarment
 from closet_dev import package_photos as pp
-
-# Boxes [x0, y0, x1, y1] drawn by looking at each photo.
-BOXES = {
-    "astronaut": {"garment": {"chest": [150, 300, 300, 380], "right upper arm": [60, 300, 110, 360]},
-                  "not": {"face": [195, 95, 255, 160], "hair": [160, 20, 290, 70], "background": [0, 0, 100, 100]}},
-    "camera": {"garment": {"coat back": [20, 250, 120, 400]},
-               "not": {"face": [200, 120, 250, 190], "hair": [160, 70, 240, 110], "background": [350, 0, 512, 100]}},
-    "grace_hopper": {"garment": {"chest": [100, 450, 450, 580]},
-                     "not": {"face": [180, 150, 350, 330], "hair": [200, 40, 330, 120], "background": [400, 0, 512, 300]}},
-}
-
-
-def share(mask, box) -> float:
-    x0, y0, x1, y1 = box
-    return float(mask[y0:y1, x0:x1].mean())
+from tests.support.photos import GARMENT_BOXES, share
 
 
 @pytest.mark.parametrize("name", pp.PHOTOS)
 def test_garment_where_a_person_would_put_it(photo_people, name):
     scene, person = photo_people[name]
     g = gm.garment_mask(scene.image, person, scene.people[0])
-    for part, box in BOXES[name]["garment"].items():
+    for part, box in GARMENT_BOXES[name]["garment"].items():
         assert share(g.mask, box) > 0.85, part
-    for part, box in BOXES[name]["not"].items():
+    for part, box in GARMENT_BOXES[name]["not"].items():
         assert share(g.mask, box) < 0.02, part
 
 

@@ -23,10 +23,9 @@ def test_labels_and_palette_match_the_manifest(dataset):
     assert pal[: ref["num_classes"]].tolist() == ref["palette_rgb"]
 
 
-def test_torso_label_space_is_atr_plus_one():
-    assert parsing.TORSO_LABELS[:18] == parsing.ATR_LABELS
-    assert parsing.TORSO_LABELS[18] == "Person-other"
-    assert parsing.parser_name("torso") == "torso-estimate"
+def test_pose_label_space_is_one_garment_per_person():
+    assert parsing.LABELS[parsing.POSE_LABEL_SPACE][0] == "Background"
+    assert parsing.parser_name(parsing.POSE_LABEL_SPACE) == "pose-garment"
     assert parsing.parser_name("lip") == "schp-lip"
 
 
@@ -36,7 +35,7 @@ def test_garment_labels_per_dataset():
     assert parsing.garment_labels("lip", ["upper-clothes", "coat", "dress"]) == [5, 7, 6]
     assert parsing.garment_labels("atr", ["upper-clothes", "coat"]) == [4]  # ATR has no coat
     assert parsing.garment_labels("pascal") == [2]  # Torso
-    assert parsing.garment_labels("torso", ["dress"]) == []  # the estimator only finds upper clothes
+    assert parsing.garment_labels(parsing.POSE_LABEL_SPACE) == [1, 2, 3, 4]  # every person's garment
     with pytest.raises(ValueError, match="unknown garment"):
         parsing.garment_labels("atr", ["cape"])
 

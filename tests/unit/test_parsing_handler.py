@@ -1,5 +1,5 @@
-"""handlers/parsing.py with an SCHP checkpoint, in process (the served default is the torso
-estimator: tests/serve/test_parsing_serve.py). The checkpoint has the official layout and random
+"""handlers/parsing.py with an SCHP checkpoint, in process (the served default is the pose-garment
+parser: tests/serve/test_parsing_serve.py). The checkpoint has the official layout and random
 weights, so only the contract is checked: parser name, label range, PNG and JSON shapes."""
 
 from __future__ import annotations

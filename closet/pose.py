@@ -1,0 +1,637 @@
+"""Body pose of every person in a photo: MediaPipe BlazePose's pre- and post-processing around
+the PyTorch port in `closet.models.blazepose`.
+
+Written from MediaPipe's graph configs and calculators (google-ai-edge/mediapipe), with the
+number each step takes and where it comes from:
+- detector input: the whole image letterboxed to 224x224, zero border, RGB in [-1, 1]
+  (pose_detection_cpu.pbtxt, ImageToTensorCalculator: keep_aspect_ratio, BORDER_ZERO);
+  MediaPipe stops there and misses people that are small in the photo, so ours adds square
+  tiles at finer scales, in the same detector call (`detector_windows`, below: not MediaPipe);
+- SSD anchors: 5 layers, strides 8, 16, 32, 32, 32, offset 0.5, fixed size, 2 anchors per
+  cell per layer (interpolated_scale_aspect_ratio defaults to 1) -> 2254 anchors;
+- decode: boxes and 4 keypoints as x, y, w, h / x, y (reverse_output_order) divided by 224,
+  offsets from the anchor centre; score = sigmoid(logit clipped to +-100);
+- a detection is kept from score 0.5 (MediaPipe's Python `min_detection_confidence`
+  default; the bare graph says 0.2), then weighted non-maximum suppression at IoU 0.3
+  (NonMaxSuppressionCalculator WEIGHTED: overlapping detections are averaged, weighted by
+  score, into the highest-scoring one, which keeps its score);
+- (ours) the tiles' detections join the whole image's unless they show a face it already
+  has (`merge_scales`), and after the landmarks a person whose face and shoulders repeat an
+  earlier one's is dropped (`same_person`);
+- region of interest (pose_detection_to_roi.pbtxt): centre = keypoint 0 (mid-hip), side =
+  2 x |keypoint 1 - keypoint 0| x 1.25, square in pixels, rotated so that the hip -> keypoint 1
+  vector points up (target angle 90 degrees);
+- landmark input: that rotated square warped to 256x256, bilinear, border replicated, RGB
+  in [0, 1] (pose_landmark_by_roi_cpu.pbtxt);
+- landmarks (tensors_to_pose_landmarks_and_segmentation.pbtxt): 39 x (x, y, z, visibility,
+  presence) in 256-pixel units; visibility = sigmoid; x, y refined on the 64x64 heatmap
+  (7x7 window of sigmoid weights, when its peak is >= 0.5); the pose is present when the
+  presence output is >= 0.5; the first 33 are the body landmarks;
+- projection back to the image through the ROI; z scales like x (MediaPipe's z: depth
+  relative to the hips, in units of the image width);
+- segmentation: sigmoid of the 256x256 logits, warped back into image pixels through the
+  inverse ROI affine, bilinear, zero outside the ROI
+  (pose_landmarks_and_segmentation_inverse_projection.pbtxt).
+
+The pixel convention is MediaPipe's/OpenCV's: a tensor of size S spans [0, S] in its own
+units and the ROI's corners map to its corners; `roi` is the (2, 3) affine image px ->
+landmark-input px that cv2.warpAffine takes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from closet.checkpoints import load_state_dict, strict_load
+from closet.models.blazepose import (
+    DETECTOR_INPUT_SIZE,
+    LANDMARK_INPUT_SIZE,
+    NUM_ANCHORS,
+    BlazePoseDetector,
+    BlazePoseLandmark,
+)
+
+log = logging.getLogger(__name__)
+
+LANDMARK_NAMES = (
+    "nose",
+    "left_eye_inner",
+    "left_eye",
+    "left_eye_outer",
+    "right_eye_inner",
+    "right_eye",
+    "right_eye_outer",
+    "left_ear",
+    "right_ear",
+    "mouth_left",
+    "mouth_right",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_pinky",
+    "right_pinky",
+    "left_index",
+    "right_index",
+    "left_thumb",
+    "right_thumb",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "left_heel",
+    "right_heel",
+    "left_foot_index",
+    "right_foot_index",
+)
+LANDMARK = {name: i for i, name in enumerate(LANDMARK_NAMES)}
+
+# MediaPipe's POSE_CONNECTIONS (mediapipe/python/solutions/pose_connections.py), for drawing.
+POSE_CONNECTIONS = (
+    (0, 1), (1, 2), (2, 3), (3, 7), (0, 4), (4, 5), (5, 6), (6, 8), (9, 10),
+    (11, 12), (11, 13), (13, 15), (15, 17), (15, 19), (15, 21), (17, 19),
+    (12, 14), (14, 16), (16, 18), (16, 20), (16, 22), (18, 20),
+    (11, 23), (12, 24), (23, 24), (23, 25), (24, 26), (25, 27), (26, 28),
+    (27, 29), (28, 30), (29, 31), (30, 32), (27, 31), (28, 32),
+)  # fmt: skip
+
+DETECTOR_WEIGHTS = "blazepose_detector.pth"
+LANDMARK_WEIGHTS = "blazepose_landmark_full.pth"
+
+MIN_DETECTION_SCORE = 0.5
+NMS_MIN_IOU = 0.3
+SCORE_CLIP = 100.0
+ROI_SCALE = 1.25
+ROI_TARGET_ANGLE = math.pi / 2
+MIN_PRESENCE = 0.5
+HEATMAP_KERNEL = 7
+HEATMAP_MIN_CONFIDENCE = 0.5
+NUM_BODY_LANDMARKS = len(LANDMARK_NAMES)
+
+# Multi-scale detection (ours, not MediaPipe's): tile sides as fractions of the image's short
+# side; a level is used only when its tiles are at most MIN_SCALE_STEP times the side of the
+# previous level (else it sees the same people at about the same scale); tiles overlap by at
+# least half; a tile is never smaller than MIN_TILE_SIDE pixels (the detector's input is 224: a
+# smaller tile adds nothing, and tiles of a phone-size or smaller photo would cost a detector pass
+# each for people this small: a 512 x 512 photo gets the whole-image pass alone).
+TILE_LEVELS = (1.0, 0.5)
+MIN_SCALE_STEP = 0.7
+MIN_TILE_SIDE = 320
+MAX_DETECTOR_INPUTS = 9  # per image, the whole image included: the cost bound
+# Two people whose landmarks 0-12 (face and shoulders) lie this close, on average, relative to
+# the larger of their extents, are one person found twice.
+UPPER_BODY = slice(0, 13)
+DUPLICATE_DISTANCE = 0.25
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: the numpy fields have no single truth value
+class PosePerson:
+    """One person: the detector's box and score, the 33 landmarks, and the landmark crop."""
+
+    box: tuple[float, float, float, float]  # detector box x0, y0, x1, y1 in image pixels (the face)
+    score: float  # detector score in [0, 1]
+    keypoints: np.ndarray  # (33, 4) float32: x, y in image px, z (MediaPipe scale), visibility [0, 1]
+    presence: float  # landmark model's pose-presence score [0, 1]
+    roi: np.ndarray  # (2, 3) float32 affine image px -> 256x256 landmark input px
+    seg_logits: np.ndarray = field(repr=False)  # (256, 256) float32 person logits on the landmark input
+
+    def keypoint(self, name: str) -> np.ndarray:
+        """(x, y, z, visibility) of the landmark called `name` (see LANDMARK_NAMES)."""
+        return self.keypoints[LANDMARK[name]]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp of a non-positive number only: the logits reach +-1600 (segmentation), beyond float range.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+# --- detector side -------------------------------------------------------------------------
+
+
+def ssd_anchors() -> np.ndarray:
+    """(2254, 2) anchor centres x, y in [0, 1] of the 224x224 input, in the graph's order.
+
+    SsdAnchorsCalculator with pose_detection_cpu.pbtxt's options: layers with equal strides
+    share one grid, and each layer adds 2 anchors per cell (aspect 1 and the interpolated
+    scale); fixed_anchor_size makes every anchor 1 x 1, so only the centres matter.
+    """
+    centres = []
+    for stride, anchors_per_cell in ((8, 2), (16, 2), (32, 6)):
+        cells = math.ceil(DETECTOR_INPUT_SIZE / stride)
+        y, x = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
+        xy = (np.stack([x, y], axis=-1).reshape(-1, 2) + 0.5) / cells  # (cells*cells, 2), row-major
+        centres.append(np.repeat(xy, anchors_per_cell, axis=0))
+    anchors = np.concatenate(centres).astype(np.float32)
+    assert anchors.shape == (NUM_ANCHORS, 2)
+    return anchors
+
+
+ANCHORS = ssd_anchors()
+
+
+def rect_to_tensor_affine(cx: float, cy: float, width: float, height: float, rotation: float, size: int) -> np.ndarray:
+    """(2, 3) affine mapping image px to the px of a size x size tensor that shows the rotated
+    rectangle (centre, width, height in image px, rotation in radians, clockwise on screen).
+
+    The inverse of MediaPipe's GetRotatedSubRectToRectTransformMatrix, in pixels: the
+    rectangle's top-left corner goes to (0, 0), its bottom-right to (size, size).
+    """
+    c, s = math.cos(rotation), math.sin(rotation)
+    to_image = np.array(
+        [
+            [c * width / size, -s * height / size, cx - 0.5 * (c * width - s * height)],
+            [s * width / size, c * height / size, cy - 0.5 * (s * width + c * height)],
+        ],
+        dtype=np.float64,
+    )
+    return cv2.invertAffineTransform(to_image)
+
+
+def letterbox_affine(width: int, height: int, size: int = DETECTOR_INPUT_SIZE) -> np.ndarray:
+    """Image px -> detector input px: the whole image, centred, its long side scaled to `size`.
+
+    ImageToTensorCalculator's keep_aspect_ratio pads the image's rectangle to a square
+    (PadRoi); removing that letterbox later (DetectionLetterboxRemovalCalculator) is the
+    inverse of this affine.
+    """
+    side = float(max(width, height))
+    return rect_to_tensor_affine(width / 2, height / 2, side, side, 0.0, size)
+
+
+def _check_image(image: np.ndarray) -> None:
+    ok = isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    if not ok or image.shape[0] == 0 or image.shape[1] == 0:
+        got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"pose: expected a uint8 RGB image of shape (H, W, 3), H, W > 0; got {got}")
+
+
+def detector_input(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 224x224x3 float32 detector input in [-1, 1] (letterbox is -1) and its affine."""
+    _check_image(image)
+    h, w = image.shape[:2]
+    affine = letterbox_affine(w, h)
+    size = DETECTOR_INPUT_SIZE
+    # MediaPipe warps the uint8 image, then scales: the crop is rounded to integers first.
+    crop = cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return crop.astype(np.float32) * (2.0 / 255.0) - 1.0, affine
+
+
+def _tiles_per_axis(extent: float, side: float) -> int:
+    """Tiles of `side` along `extent` so that neighbours overlap by at least half a tile."""
+    return 1 if side >= extent else math.ceil(2 * extent / side - 1)
+
+
+def _smallest_fitting_side(width: int, height: int, max_tiles: int) -> float:
+    """The smallest tile side whose half-overlapping grid over the image has <= max_tiles tiles.
+
+    n tiles cover `extent` at half overlap when side >= 2 * extent / (n + 1).
+    """
+    return min(
+        max(2 * width / (nx + 1), 2 * height / (ny + 1))
+        for nx in range(1, max_tiles + 1)
+        for ny in range(1, max_tiles // nx + 1)
+    )
+
+
+def detector_windows(
+    width: int, height: int, max_inputs: int = MAX_DETECTOR_INPUTS
+) -> list[tuple[float, float, float]]:
+    """The squares (centre x, centre y, side in image px) the detector looks at: the whole
+    image first (letterboxed, as MediaPipe), then the tiles of each level of TILE_LEVELS.
+
+    A level's tiles have side TILE_LEVELS[k] x the short side, or the smallest side whose
+    grid still fits the inputs left; the level is skipped when that side is more than
+    MIN_SCALE_STEP x the previous level's, or when TILE_LEVELS[k] x the short side is under
+    MIN_TILE_SIDE. Tiles are spread evenly from
+    edge to edge, neighbours overlapping by at least half (on a panorama a tile can be taller
+    than the image: it is letterboxed, like the whole image). Examples:
+    810x1080 -> the whole + 2x3 tiles of 540; 1280x720 -> the whole + 3 tiles of 720;
+    512x512 -> the whole image alone; 4000x3000 -> the whole + 3x2 tiles of 2000.
+    """
+    if max_inputs < 1:
+        raise ValueError(f"pose: max_inputs must be >= 1, got {max_inputs}")
+    short = min(width, height)
+    previous = float(max(width, height))
+    windows = [(width / 2, height / 2, previous)]
+    for fraction in TILE_LEVELS:
+        left = max_inputs - len(windows)
+        if left < 1:
+            break
+        if fraction * short < MIN_TILE_SIDE:
+            continue
+        side = max(fraction * short, _smallest_fitting_side(width, height, left))
+        if side > MIN_SCALE_STEP * previous:
+            continue
+        nx, ny = _tiles_per_axis(width, side), _tiles_per_axis(height, side)
+        xs = [width / 2] if nx == 1 else [side / 2 + i * (width - side) / (nx - 1) for i in range(nx)]
+        ys = [height / 2] if ny == 1 else [side / 2 + j * (height - side) / (ny - 1) for j in range(ny)]
+        windows += [(x, y, side) for y in ys for x in xs]
+        previous = side
+    return windows
+
+
+def detector_inputs(image: np.ndarray, max_inputs: int = MAX_DETECTOR_INPUTS) -> tuple[np.ndarray, np.ndarray]:
+    """(K, 224, 224, 3) float32 detector inputs of `detector_windows` and their (K, 2, 3)
+    affines image px -> input px; the first is `detector_input(image)`."""
+    _check_image(image)
+    h, w = image.shape[:2]
+    size = DETECTOR_INPUT_SIZE
+    affines = np.stack([rect_to_tensor_affine(x, y, s, s, 0.0, size) for x, y, s in detector_windows(w, h, max_inputs)])
+    crops = [
+        cv2.warpAffine(image, a, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) for a in affines
+    ]
+    return np.stack(crops).astype(np.float32) * (2.0 / 255.0) - 1.0, affines
+
+
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """Detector output for one image after decoding: in detector-input pixels (0..224), or in
+    image pixels after `to_image`."""
+
+    scores: np.ndarray  # (K,) in [0, 1], highest first
+    boxes: np.ndarray  # (K, 4) x0, y0, x1, y1
+    keypoints: np.ndarray  # (K, 4, 2) mid-hip, full-body scale point, mid-shoulder, upper-body scale point
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def decode_detections(
+    score_logits: np.ndarray, raw_boxes: np.ndarray, min_score: float = MIN_DETECTION_SCORE
+) -> Detections:
+    """Detections above `min_score` from one image's raw outputs ((2254,) logits, (2254, 12)).
+
+    TensorsToDetectionsCalculator: x, y, w, h and keypoints in 224-px units around the anchor
+    centre (x_scale = y_scale = w_scale = h_scale = 224, anchors 1 x 1).
+    """
+    scores = _sigmoid(np.clip(score_logits.astype(np.float64), -SCORE_CLIP, SCORE_CLIP))
+    keep = np.nonzero(scores >= min_score)[0]
+    keep = keep[np.argsort(-scores[keep], kind="stable")]
+    raw = raw_boxes[keep].astype(np.float64)  # (K, 12)
+    anchors = ANCHORS[keep].astype(np.float64) * DETECTOR_INPUT_SIZE  # (K, 2) in px
+    centre = raw[:, 0:2] + anchors
+    half = raw[:, 2:4] / 2
+    boxes = np.concatenate([centre - half, centre + half], axis=1)  # (K, 4)
+    keypoints = raw[:, 4:12].reshape(-1, 4, 2) + anchors[:, None, :]  # (K, 4, 2)
+    return Detections(scores[keep], boxes, keypoints)
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    x0 = np.maximum(box[0], boxes[:, 0])
+    y0 = np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[2], boxes[:, 2])
+    y1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+    union = area(box) + area(boxes) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def weighted_nms(dets: Detections, min_iou: float = NMS_MIN_IOU) -> Detections:
+    """NonMaxSuppressionCalculator, algorithm WEIGHTED, overlap INTERSECTION_OVER_UNION.
+
+    Take the best remaining detection; every remaining one that overlaps it by more than
+    `min_iou` (itself included) is averaged into it, weighted by score (box corners and
+    keypoints); the result keeps the best one's score. `dets` must be sorted by score.
+    """
+    remaining = np.arange(len(dets))
+    scores, boxes, keypoints = [], [], []
+    while len(remaining):
+        best = remaining[0]
+        overlap = _iou(dets.boxes[best], dets.boxes[remaining]) > min_iou
+        # A box of zero area overlaps nothing, itself included; MediaPipe then keeps it as it is
+        # and stops. Grouping it with itself keeps it too, and goes on with the rest.
+        overlap[0] = True
+        group = remaining[overlap]
+        w = dets.scores[group][:, None]  # (G, 1)
+        scores.append(dets.scores[best])
+        boxes.append((dets.boxes[group] * w).sum(0) / w.sum())
+        keypoints.append((dets.keypoints[group] * w[:, :, None]).sum(0) / w.sum())
+        remaining = remaining[~overlap]
+    if not scores:
+        return Detections(np.zeros(0), np.zeros((0, 4)), np.zeros((0, 4, 2)))
+    return Detections(np.array(scores), np.array(boxes), np.array(keypoints))
+
+
+def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(..., 2) points through a (2, 3) affine."""
+    return points @ affine[:, :2].T + affine[:, 2]
+
+
+def to_image(dets: Detections, affine: np.ndarray) -> Detections:
+    """Detections of the detector input that `affine` (image px -> input px) made, in image px."""
+    back = cv2.invertAffineTransform(affine.astype(np.float64))
+    boxes = apply_affine(back, dets.boxes.reshape(-1, 2, 2)).reshape(-1, 4)
+    return Detections(dets.scores, boxes, apply_affine(back, dets.keypoints))
+
+
+def same_face(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(N,) bool: which of `boxes` show the face that `box` shows, seen at another scale.
+
+    The detector's face box of one person shrinks with the tile and moves (bus.jpg's man in
+    the light coat: 216 px wide on the whole image, 108 px on two tiles, IoU 0.25; the two
+    people composition: 222 and 120 px, IoU 0.29), so NMS's IoU > 0.3 does not join them;
+    the centre of one still lies in the other.
+    """
+    centre = (box[:2] + box[2:]) / 2
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    in_boxes = np.all((boxes[:, :2] <= centre) & (centre <= boxes[:, 2:]), axis=1)
+    in_box = np.all((box[:2] <= centres) & (centres <= box[2:]), axis=1)
+    return in_boxes | in_box
+
+
+def merge_scales(whole: Detections, tiles: list[Detections]) -> Detections:
+    """One image's detections, in image px: the whole image's (after NMS, as MediaPipe) and
+    then, best score first, each tile detection whose face is not one already kept
+    (`same_face`); sorted by score. A person the whole image shows keeps MediaPipe's own
+    detection; the tiles add the people it missed."""
+    scores, boxes, keypoints = list(whole.scores), list(whole.boxes), list(whole.keypoints)
+    pool = [(float(t.scores[k]), t.boxes[k], t.keypoints[k]) for t in tiles for k in range(len(t))]
+    for score, box, kps in sorted(pool, key=lambda d: -d[0]):  # stable: ties keep tile order
+        if boxes and same_face(box, np.array(boxes)).any():
+            continue
+        scores.append(score)
+        boxes.append(box)
+        keypoints.append(kps)
+    order = np.argsort(-np.array(scores), kind="stable")
+    if not len(order):
+        return Detections(np.zeros(0), np.zeros((0, 4)), np.zeros((0, 4, 2)))
+    return Detections(np.array(scores)[order], np.array(boxes)[order], np.array(keypoints)[order])
+
+
+def normalize_radians(angle: float) -> float:
+    """Angle in [-pi, pi), as MediaPipe's NormalizeRadians."""
+    return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
+
+
+def roi_from_alignment(hip: np.ndarray, scale_point: np.ndarray) -> tuple[float, float, float, float]:
+    """(cx, cy, side, rotation) of the landmark ROI from the detection's first two keypoints (image px).
+
+    AlignmentPointsRectsCalculator: centre at the mid-hip, box size twice the distance to
+    the scale point, rotation so that hip -> scale point points up on screen; then
+    RectTransformationCalculator: square_long, scale 1.25.
+    """
+    dx, dy = float(scale_point[0] - hip[0]), float(scale_point[1] - hip[1])
+    side = 2.0 * math.hypot(dx, dy) * ROI_SCALE
+    rotation = normalize_radians(ROI_TARGET_ANGLE - math.atan2(-dy, dx))
+    return float(hip[0]), float(hip[1]), side, rotation
+
+
+def landmark_input(image: np.ndarray, roi: np.ndarray) -> np.ndarray:
+    """The 256x256x3 float32 landmark input in [0, 1]: the ROI warped, border replicated."""
+    size = LANDMARK_INPUT_SIZE
+    crop = cv2.warpAffine(image, roi, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return crop.astype(np.float32) * (1.0 / 255.0)
+
+
+# --- landmark side -------------------------------------------------------------------------
+
+
+def refine_with_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """RefineLandmarksFromHeatmapCalculator (kernel 7, min confidence 0.5).
+
+    xy: (L, 2) in [0, 1] of the landmark input; heatmap: (L, 64, 64) logits. Each landmark
+    inside the map moves to the sigmoid-weighted mean cell index of the 7x7 window around
+    its cell (MediaPipe uses the index, not the cell centre), if that window's peak is >= 0.5.
+    """
+    n, hm_h, hm_w = heatmap.shape
+    out = xy.copy()
+    half = (HEATMAP_KERNEL - 1) // 2
+    for i in range(n):
+        col, row = int(xy[i, 0] * hm_w), int(xy[i, 1] * hm_h)  # C++ int(): truncates toward 0
+        if not (0 <= col < hm_w and 0 <= row < hm_h):
+            continue
+        r0, r1 = max(0, row - half), min(hm_h, row + half + 1)
+        c0, c1 = max(0, col - half), min(hm_w, col + half + 1)
+        conf = _sigmoid(heatmap[i, r0:r1, c0:c1].astype(np.float64))
+        total = conf.sum()
+        if conf.max() >= HEATMAP_MIN_CONFIDENCE and total > 0:
+            rows, cols = np.mgrid[r0:r1, c0:c1]
+            out[i, 0] = (cols * conf).sum() / hm_w / total
+            out[i, 1] = (rows * conf).sum() / hm_h / total
+    return out
+
+
+def decode_landmarks(raw: np.ndarray, heatmap: np.ndarray, roi: np.ndarray, image_width: int) -> np.ndarray:
+    """(33, 4) x, y (image px), z, visibility from one (195,) landmark output and its ROI.
+
+    z scales like x (LandmarkProjectionCalculator multiplies it by the ROI's normalised
+    width): MediaPipe's depth relative to the hips, in units of the image width.
+    """
+    size = LANDMARK_INPUT_SIZE
+    lm = raw.reshape(-1, 5).astype(np.float64)  # (39, 5): x, y, z, visibility logit, presence logit
+    xy = refine_with_heatmap(lm[:, :2] / size, heatmap)  # (39, 2) in [0, 1]
+    to_image = cv2.invertAffineTransform(roi.astype(np.float64))
+    xy_image = apply_affine(to_image, xy * size)  # (39, 2) image px
+    roi_width_px = math.hypot(to_image[0, 0], to_image[1, 0]) * size
+    z = lm[:, 2] / size * roi_width_px / image_width
+    out = np.concatenate([xy_image, z[:, None], _sigmoid(lm[:, 3:4])], axis=1)
+    return out[:NUM_BODY_LANDMARKS].astype(np.float32)
+
+
+def project_segmentation(seg_logits: np.ndarray, roi: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+    """(H, W) float32 person probability in image px from the 256x256 logits of one ROI."""
+    h, w = image_shape[:2]
+    mask = _sigmoid(seg_logits.astype(np.float32))
+    return cv2.warpAffine(
+        mask,
+        roi.astype(np.float64),
+        (w, h),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
+
+
+# --- the estimator -------------------------------------------------------------------------
+
+
+class PoseEstimator:
+    """BlazePose detector + landmark network, batched: one forward pass of each per call."""
+
+    def __init__(self, detector: BlazePoseDetector, landmark: BlazePoseLandmark, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self.detector = detector.eval().to(self.device, memory_format=torch.channels_last)
+        self.landmark = landmark.eval().to(self.device, memory_format=torch.channels_last)
+
+    @classmethod
+    def load(cls, weights_dir: str | os.PathLike, device: torch.device | str = "cpu") -> PoseEstimator:
+        """Both networks from `weights_dir` (blazepose_detector.pth, blazepose_landmark_full.pth)."""
+        weights_dir = Path(weights_dir)
+        detector, landmark = BlazePoseDetector(), BlazePoseLandmark()
+        for net, name in ((detector, DETECTOR_WEIGHTS), (landmark, LANDMARK_WEIGHTS)):
+            path = weights_dir / name
+            strict_load(net, load_state_dict(path), what=f"BlazePose {name}")
+        return cls(detector, landmark, device)
+
+    # The two network calls: numpy NHWC batches in, numpy out (OraclePoseEstimator swaps these).
+
+    def run_detector(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 224, 224, 3) in [-1, 1] -> score logits (B, 2254), boxes (B, 2254, 12)."""
+        x = self._to_device(batch)
+        with torch.inference_mode():
+            scores, boxes = self.detector(x)
+        return scores[..., 0].float().cpu().numpy(), boxes.float().cpu().numpy()
+
+    def run_landmark(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """(K, 256, 256, 3) in [0, 1] -> landmarks (K, 195), presence (K,), segmentation
+        (K, 256, 256) logits, heatmap (K, 39, 64, 64) logits."""
+        x = self._to_device(batch)
+        with torch.inference_mode():
+            out = self.landmark(x)
+        return {
+            "landmarks": out.landmarks.float().cpu().numpy(),
+            "presence": out.presence[:, 0].float().cpu().numpy(),
+            "segmentation": out.segmentation[:, 0].float().cpu().numpy(),
+            "heatmap": out.heatmap.float().cpu().numpy(),
+        }
+
+    def _to_device(self, batch: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)  # (B, H, W, 3)
+        # NHWC memory viewed as NCHW is exactly torch's channels_last layout: no copy.
+        return x.permute(0, 3, 1, 2)  # (B, 3, H, W)
+
+    def detect(
+        self, images: list[np.ndarray], max_people: int = 4, max_inputs: int = MAX_DETECTOR_INPUTS
+    ) -> list[list[PosePerson]]:
+        """The people in each image (uint8 RGB HWC), sorted left to right by box centre; see `detect_people`.
+
+        max_inputs=1 is MediaPipe's single-scale detection (the whole image only)."""
+        return detect_people(images, self.run_detector, self.run_landmark, max_people, max_inputs)
+
+    def segmentation(self, image_shape: tuple[int, ...], person: PosePerson) -> np.ndarray:
+        """(H, W) float32 in [0, 1]: the person's segmentation in the image's pixels."""
+        return project_segmentation(person.seg_logits, person.roi, image_shape)
+
+
+DetectorFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+LandmarkFn = Callable[[np.ndarray], dict[str, np.ndarray]]
+
+
+def same_person(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two (33, 4) landmark sets are one person found twice: their face and shoulders
+    (landmarks 0-12) lie within DUPLICATE_DISTANCE of the larger of their extents of each
+    other, on average. Two real people's faces are at least a face apart."""
+    pa, pb = a[UPPER_BODY, :2].astype(np.float64), b[UPPER_BODY, :2].astype(np.float64)
+    extent = max(np.ptp(pa, axis=0).max(), np.ptp(pb, axis=0).max())
+    return bool(np.linalg.norm(pa - pb, axis=1).mean() <= DUPLICATE_DISTANCE * extent)
+
+
+def detect_people(
+    images: list[np.ndarray],
+    run_detector: DetectorFn,
+    run_landmark: LandmarkFn,
+    max_people: int = 4,
+    max_inputs: int = MAX_DETECTOR_INPUTS,
+) -> list[list[PosePerson]]:
+    """MediaPipe's pre/post-processing around two network calls (see PoseEstimator.run_*),
+    with multi-scale detection (ours).
+
+    One detector call for every window of every image (`detector_windows`: the whole image
+    and up to max_inputs - 1 tiles), one landmark call for every candidate of every image.
+    Each window's detections get MediaPipe's weighted NMS; `merge_scales` joins them per
+    image; the candidates are the `max_people` best. A candidate stays when the landmark
+    network says a pose is present (>= 0.5) and it is not a person already kept
+    (`same_person`, best score first). People come sorted left to right by box centre; []
+    for an image where nobody is.
+    """
+    if not images:
+        return []
+    if max_people < 1:
+        raise ValueError(f"pose: max_people must be >= 1, got {max_people}")
+    inputs, affines = zip(*(detector_inputs(im, max_inputs) for im in images))
+    score_logits, raw_boxes = run_detector(np.concatenate(inputs))
+    candidates = []  # (image index, score, box in image px, roi)
+    first = 0
+    for i, image_affines in enumerate(affines):
+        windows = [
+            to_image(weighted_nms(decode_detections(score_logits[first + k], raw_boxes[first + k])), affine)
+            for k, affine in enumerate(image_affines)
+        ]
+        first += len(image_affines)
+        dets = merge_scales(windows[0], windows[1:])
+        for k in range(min(len(dets), max_people)):
+            cx, cy, side, rotation = roi_from_alignment(dets.keypoints[k, 0], dets.keypoints[k, 1])
+            if side <= 0:
+                continue
+            roi = rect_to_tensor_affine(cx, cy, side, side, rotation, LANDMARK_INPUT_SIZE)
+            candidates.append((i, float(dets.scores[k]), tuple(float(v) for v in dets.boxes[k]), roi))
+    people: list[list[PosePerson]] = [[] for _ in images]
+    if not candidates:
+        return people
+    out = run_landmark(np.stack([landmark_input(images[i], roi) for i, _, _, roi in candidates]))
+    for k, (i, score, box, roi) in enumerate(candidates):  # per image, best score first
+        presence = float(out["presence"][k])
+        if presence < MIN_PRESENCE:
+            continue
+        keypoints = decode_landmarks(out["landmarks"][k], out["heatmap"][k], roi, images[i].shape[1])
+        if any(same_person(keypoints, p.keypoints) for p in people[i]):
+            log.debug("pose: image %d: dropped a second detection of one person (score %.2f)", i, score)
+            continue
+        people[i].append(
+            PosePerson(
+                box=box,
+                score=score,
+                keypoints=keypoints,
+                presence=presence,
+                roi=roi.astype(np.float32),
+                seg_logits=out["segmentation"][k].astype(np.float32),
+            )
+        )
+    for persons in people:
+        persons.sort(key=lambda p: p.box[0] + p.box[2])
+    return people

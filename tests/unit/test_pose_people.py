@@ -1,0 +1,264 @@
+"""Every person in the photo: closet.pose's multi-scale detection (the whole image plus tiles,
+one detector call) and its guards against finding one person twice.
+
+Needs `make weights` (the BlazePose state dicts); the photos of several people need
+`make photos` (Ultralytics' bus.jpg and zidane.jpg, AGPL-3.0, never committed): those tests
+skip with the reason when they are missing.
+
+Boxes are (x0, y0, x1, y1) in the photos' own pixels, read off the photos by eye (a 100-px
+grid drawn over them) before looking at any keypoint. "Right"/"left" are the person's own.
+  bus.jpg (810x1080): the man in the light coat (left) and the man in the black coat (centre);
+  zidane.jpg (1280x720): Zidane (left, in profile, shouting) and the grey-haired man (right).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import skimage.data
+
+from closet import pose
+from closet.config import REPO_ROOT
+from closet_dev.blazepose_oracle import WEIGHTS_DIR
+
+FACE_LANDMARKS = range(11)  # nose .. mouth_right
+
+# (face, right shoulder, left shoulder) per person, left to right.
+BUS_MEN = [
+    ((95, 395, 165, 480), (50, 470, 125, 560), (150, 470, 215, 560)),  # light coat
+    ((250, 400, 315, 480), (215, 465, 275, 540), (300, 465, 350, 540)),  # black coat
+]
+ZIDANE_MEN = [
+    # His left shoulder is hidden behind his jaw: the box is where the jacket meets the neck.
+    ((470, 200, 670, 455), (250, 320, 360, 420), (580, 400, 700, 500)),  # Zidane
+    ((890, 45, 1065, 295), (760, 250, 880, 370), (1010, 270, 1110, 390)),  # grey hair
+]
+
+
+def inside(point, box) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
+@pytest.fixture(scope="module")
+def port():
+    missing = [n for n in (pose.DETECTOR_WEIGHTS, pose.LANDMARK_WEIGHTS) if not (WEIGHTS_DIR / n).is_file()]
+    if missing:
+        pytest.skip(
+            f"BlazePose weights not built ({', '.join(missing)} in {WEIGHTS_DIR.relative_to(REPO_ROOT)}): "
+            "run `make weights`"
+        )
+    return pose.PoseEstimator.load(WEIGHTS_DIR)
+
+
+@pytest.fixture(scope="module")
+def crowd():
+    from closet_dev import pose_photos
+
+    try:
+        return pose_photos.fetched_photos()
+    except pose_photos.NotFetched as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="module")
+def found(port, crowd):
+    """People per photo from ONE batched detect() over bus and zidane."""
+    return dict(zip(crowd, port.detect(list(crowd.values()))))
+
+
+# --- the windows, without networks -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "width, height, tiles, side",
+    [
+        (810, 1080, 6, 540),  # bus: 2 x 3 at half the long side (tiles of the short side are too close to it)
+        (1280, 720, 3, 720),  # zidane: 3 along the short side's squares; half of it does not fit the budget
+        (512, 512, 0, None),  # a 512-px photo: tiles of half its side would be under MIN_TILE_SIDE
+        (1024, 768, 6, 512),  # a bigger photo gets them
+        (4000, 3000, 6, 2000),  # phone photo: 3 x 2
+        (320, 240, 0, None),  # a tile would be under the detector's 224 px: the whole image only
+    ],
+)
+def test_windows_cover_the_image_with_half_overlapping_tiles(width, height, tiles, side):
+    windows = pose.detector_windows(width, height)
+    assert windows[0] == (width / 2, height / 2, max(width, height))  # the whole image, letterboxed
+    assert len(windows) - 1 == tiles and len(windows) <= pose.MAX_DETECTOR_INPUTS
+    if not tiles:
+        return
+    assert [w[2] for w in windows[1:]] == pytest.approx([side] * tiles)
+    xs, ys = sorted({w[0] for w in windows[1:]}), sorted({w[1] for w in windows[1:]})
+    for centres, extent in ((xs, width), (ys, height)):
+        assert centres[0] - side / 2 == pytest.approx(0) and centres[-1] + side / 2 == pytest.approx(extent)
+        assert all(b - a <= side / 2 + 1e-9 for a, b in zip(centres, centres[1:]))  # overlap >= half a tile
+
+
+def test_windows_respect_the_budget_and_max_inputs_one_is_mediapipe():
+    # 6000x1000: a panorama, whose tiles are taller than it
+    for width, height in [(810, 1080), (1280, 720), (4000, 3000), (3000, 4000), (6000, 1000), (1000, 1500)]:
+        for budget in (1, 2, 5, 9):
+            windows = pose.detector_windows(width, height, max_inputs=budget)
+            assert 1 <= len(windows) <= budget
+            for x, y, side in windows[1:]:
+                for c, extent in ((x, width), (y, height)):  # inside the image, or centred where it is wider
+                    assert side / 2 - 1e-6 <= c <= extent - side / 2 + 1e-6 if side < extent else c == extent / 2
+    image = skimage.data.astronaut()
+    inputs, affines = pose.detector_inputs(image, max_inputs=1)
+    single, letterbox = pose.detector_input(image)
+    assert inputs.shape == (1, 224, 224, 3)
+    np.testing.assert_array_equal(inputs[0], single)
+    np.testing.assert_allclose(affines[0], letterbox, atol=1e-9)
+    with pytest.raises(ValueError, match="max_inputs"):
+        pose.detector_windows(100, 100, max_inputs=0)
+
+
+def _dets(scores, boxes):
+    boxes = np.array(boxes, float)
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    return pose.Detections(np.array(scores, float), boxes, np.repeat(centres[:, None], 4, axis=1))
+
+
+def test_merge_scales_drops_a_tile_face_the_whole_image_has_and_keeps_a_new_one():
+    whole = _dets([0.6], [[100, 100, 200, 200]])
+    tiles = [
+        # The same face seen at a finer scale: smaller and shifted (IoU 0.28 < NMS's 0.3), centre inside.
+        _dets([0.9], [[150, 120, 210, 180]]),
+        _dets([0.7, 0.55], [[400, 100, 460, 160], [405, 95, 470, 160]]),  # a new face, seen by two tiles
+    ]
+    assert pose._iou(tiles[0].boxes[0], whole.boxes)[0] < pose.NMS_MIN_IOU
+    out = pose.merge_scales(whole, tiles)
+    np.testing.assert_allclose(out.scores, [0.7, 0.6])  # sorted by score; the whole image's box kept as is
+    np.testing.assert_allclose(out.boxes, [[400, 100, 460, 160], [100, 100, 200, 200]])
+    assert len(pose.merge_scales(_dets([], np.zeros((0, 4))), [_dets([], np.zeros((0, 4)))])) == 0
+
+
+def test_same_person_compares_face_and_shoulders():
+    rng = np.random.default_rng(0)
+    a = np.zeros((33, 4), np.float32)
+    a[:13, :2] = rng.uniform(100, 200, (13, 2))  # an upper body about 100 px across
+    assert pose.same_person(a, a + np.float32(10))  # moved by 14 px: the same person
+    b = a.copy()
+    b[:, 0] += 60  # the face and shoulders 60 px further: someone beside them
+    assert not pose.same_person(a, b)
+    c = a.copy()
+    c[13:, :2] += 500  # arms and legs elsewhere, face and shoulders the same: still one person
+    assert pose.same_person(a, c)
+
+
+# --- photos of several people --------------------------------------------------------------
+
+
+def _check_people(people, expected, name):
+    assert len(people) == len(expected), f"{name}: {[(round(p.score, 2), [round(v) for v in p.box]) for p in people]}"
+    for p, (face, right_shoulder, left_shoulder) in zip(people, expected):
+        for i in FACE_LANDMARKS:
+            assert inside(p.keypoints[i], face), f"{name}: {pose.LANDMARK_NAMES[i]} {p.keypoints[i, :2]} not in {face}"
+        assert inside(p.keypoint("right_shoulder"), right_shoulder), f"{name}: {p.keypoint('right_shoulder')}"
+        assert inside(p.keypoint("left_shoulder"), left_shoulder), f"{name}: {p.keypoint('left_shoulder')}"
+        cx, cy = (p.box[0] + p.box[2]) / 2, (p.box[1] + p.box[3]) / 2
+        assert inside((cx, cy), face), f"{name}: detector box {p.box} is not on the face {face}"
+        assert p.score >= pose.MIN_DETECTION_SCORE and p.presence >= pose.MIN_PRESENCE
+
+
+def test_bus_gives_the_two_standing_men(found):
+    _check_people(found["bus"], BUS_MEN, "bus")
+
+
+def test_zidane_gives_both_men(found):
+    _check_people(found["zidane"], ZIDANE_MEN, "zidane")
+
+
+def test_the_whole_image_alone_misses_them(port, crowd):
+    # MediaPipe's single scale: the black coat on the bus and both men of zidane.jpg stay unfound.
+    bus, zidane = port.detect([crowd["bus"], crowd["zidane"]], max_inputs=1)
+    assert len(bus) == 1 and inside(bus[0].keypoints[0], BUS_MEN[0][0])
+    assert zidane == []
+
+
+def test_detect_repeats_exactly_and_a_batch_equals_single_calls(port, crowd, found):
+    again = dict(zip(crowd, port.detect(list(crowd.values()))))
+    for name, image in crowd.items():
+        (single,) = port.detect([image])
+        assert len(again[name]) == len(single) == len(found[name])
+        for p, r, s in zip(found[name], again[name], single):
+            np.testing.assert_array_equal(p.keypoints, r.keypoints)
+            assert p.box == r.box and p.score == r.score and p.presence == r.presence
+            # Batched convolutions sum in another order: measured 2.2e-4 px.
+            assert np.abs(p.keypoints - s.keypoints).max() < 1e-2 and p.box == pytest.approx(s.box, abs=1e-3)
+
+
+# --- the package photos: what MediaPipe's single scale found, and one more -----------------
+
+
+@pytest.fixture(scope="module")
+def package(port):
+    """{name: (multi-scale people, single-scale people)} on the package photos, coffee and a flat grey."""
+    from closet_dev import pose_photos
+
+    photos = pose_photos.photos()
+    photos["coffee"] = skimage.data.coffee()
+    photos["flat"] = np.full((240, 320, 3), 128, np.uint8)
+    multi = port.detect(list(photos.values()))
+    single = port.detect(list(photos.values()), max_inputs=1)
+    return {name: (m, s) for name, m, s in zip(photos, multi, single)}
+
+
+def test_the_package_photos_give_what_the_single_scale_gave(package):
+    counts = {name: len(multi) for name, (multi, _) in package.items()}
+    assert counts == {
+        "astronaut": 1,
+        "camera": 1,
+        "grace_hopper": 1,
+        "two_people": 2,
+        "two_people_swapped": 2,  # the single scale found 1: see below
+        "astronaut_mirrored": 1,
+        "coffee": 0,
+        "flat": 0,
+    }
+    for name, (multi, single) in package.items():
+        if name == "two_people_swapped":
+            continue
+        assert len(multi) == len(single), name
+        for p, q in zip(multi, single):  # the very detections MediaPipe's single scale made, nothing added
+            assert p.score == pytest.approx(q.score, abs=1e-4) and p.box == pytest.approx(q.box, abs=1e-2), name
+            assert np.abs(p.keypoints[:, :2] - q.keypoints[:, :2]).max() < 1e-2, name
+
+
+def test_a_tile_finds_the_astronaut_the_whole_image_scores_under_half(package):
+    # two_people_swapped: the astronaut at x < 512 (unscaled), Grace Hopper right of her.
+    multi, single = package["two_people_swapped"]
+    assert len(single) == 1 and single[0].box[0] > 512  # only Grace Hopper
+    astronaut, hopper = multi
+    assert astronaut.box[2] < 512 < hopper.box[0]
+    nose, right_shoulder, left_shoulder = (astronaut.keypoint(n) for n in ("nose", "right_shoulder", "left_shoulder"))
+    # The astronaut photo's own boxes (tests/unit/test_blazepose.py), read off the photo by eye.
+    assert inside(nose, (165, 60, 285, 185))
+    assert inside(right_shoulder, (50, 190, 160, 300)) and inside(left_shoulder, (260, 200, 370, 310))
+
+
+# --- one person found twice ----------------------------------------------------------------
+
+
+def test_a_person_found_twice_is_kept_once(port):
+    """A second detection of the astronaut that no face-box check can merge (its box is moved
+    far away, its hip and scale keypoints are the first one's) reaches the landmark network;
+    the landmarks show the same face and shoulders, and only one person comes back."""
+    image = skimage.data.astronaut()
+    anchors = pose.ANCHORS.astype(np.float64) * pose.DETECTOR_INPUT_SIZE
+
+    def detector_with_a_copy(batch):
+        scores, boxes = port.run_detector(batch)
+        best, far = int(np.argmax(scores[0])), 0  # anchor 0: the top-left cell
+        boxes[0, far] = boxes[0, best]  # offsets from anchor 0: the face box lands in the top-left corner
+        boxes[0, far, 4:] += np.tile(anchors[best] - anchors[far], 4)  # the keypoints stay where they were
+        scores[0, far] = scores[0, best] - 1
+        return scores, boxes
+
+    scores, boxes = detector_with_a_copy(pose.detector_inputs(image, max_inputs=1)[0])
+    dets = pose.weighted_nms(pose.decode_detections(scores[0], boxes[0]))
+    assert len(pose.merge_scales(dets, [])) == 2  # two candidates go to the landmark network ...
+    people = pose.detect_people([image], detector_with_a_copy, port.run_landmark, max_inputs=1)[0]
+    assert len(people) == 1  # ... and one person comes back
+    assert people[0].score == pytest.approx(1 / (1 + math.exp(-scores[0].max())), abs=1e-6)
