@@ -169,18 +169,16 @@ def cutout(astronaut) -> tuple[np.ndarray, np.ndarray]:
 def alpha_answers(serving, cutout):
     rgb, alpha = cutout
     rgba = save(Image.fromarray(np.dstack([rgb, alpha]), "RGBA"), "PNG")
-    flat = save(Image.fromarray(decode_photo(rgba, 10**8, 10**5).visible()), "PNG")  # as a viewer shows it
     return post_all(serving, [
         dict(files={"image": rgba, "return": (None, "json")}),
         dict(data=rgba, headers={"X-Closet-Format": "webp"}),
         dict(data=rgba, headers={"X-Closet-Format": "jpeg"}),
-        dict(files={"image": flat, "return": (None, "json")}),
     ])
 
 
 def test_rgba_in_rgba_out_with_the_alpha_byte_identical(alpha_answers, cutout):
     rgb, alpha = cutout
-    png_json, webp, jpeg, _ = alpha_answers
+    png_json, webp, jpeg = alpha_answers
     png = opened(b64decode_image(png_json.json()["image"]))
     for img in (png, opened(webp.content)):
         assert img.mode == "RGBA"
@@ -193,10 +191,15 @@ def test_rgba_in_rgba_out_with_the_alpha_byte_identical(alpha_answers, cutout):
     assert np.array_equal(out[outside], rgb[outside])
 
 
-def test_the_swap_is_computed_on_the_visible_pixels(alpha_answers, cutout):
+def test_the_swap_is_computed_on_the_visible_pixels(serving, cutout):
     """The cut-out and the same picture flattened over white get the same garment and the same
-    garment pixels: the random colours under the transparent area change nothing."""
-    rgba_json, flat_json = alpha_answers[0].json(), alpha_answers[3].json()
+    garment pixels: the random colours under the transparent area change nothing. Sent one after
+    the other: each is a batch of one (CPU convolutions round differently per batch size)."""
+    rgb, alpha = cutout
+    rgba = save(Image.fromarray(np.dstack([rgb, alpha]), "RGBA"), "PNG")
+    flat = save(Image.fromarray(decode_photo(rgba, 10**8, 10**5).visible()), "PNG")
+    rgba_json, flat_json = (post_all(serving, [dict(files={"image": image, "return": (None, "json")})])[0].json()
+                            for image in (rgba, flat))
     assert np.array_equal(b64_image(rgba_json["garment_mask"]), b64_image(flat_json["garment_mask"]))
     garment = b64_image(rgba_json["garment_mask"]) > 127
     assert garment.mean() > 0.02

@@ -91,7 +91,7 @@ def test_grpc_ensemble_answers_json_with_the_options(stub, kserve, photo):
     (out,) = r.outputs
     assert out.parameters["content_type"].string_param == "application/json"
     doc = json.loads(out.contents.bytes_contents[0])
-    assert doc["target"] == "coat" and doc["seed"] == 5 and doc["parser"] == "torso-estimate"
+    assert doc["target"] == "coat" and doc["seed"] == 5 and doc["parser"] == "pose-garment"
 
 
 BAD_GRPC = [
