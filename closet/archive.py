@@ -18,6 +18,10 @@ from pathlib import Path
 MANIFEST_NAME = "closet-manifest.json"
 BUILD_INFO_NAME = "closet-build.json"
 MAR_INF = "MAR-INF"  # written by torch-model-archiver (holds a timestamp), not covered by the manifest
+# A photo of a person every archive packs (source: WARM_UP_SOURCE): each worker answers it once at
+# load, so the first real request does not pay for first-call allocations.
+WARM_UP_PHOTO = "warmup.jpg"
+WARM_UP_SOURCE = "assets/warmup.jpg"  # scikit-image's astronaut (NASA, public domain) at 256x256
 
 
 @dataclass(frozen=True)

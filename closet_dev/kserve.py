@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from closet import config as closet_config
-from closet_dev.launcher import _LOAD_FAILED, Server
+from closet_dev.launcher import _LOAD_FAILED, SERVING_ENV, Server
 from closet_dev.torchserve import START_TIMEOUT_S, TorchServeSession, free_ports
 
 LOG_FILE = "kserve.log"  # the server's stdout and stderr
@@ -81,7 +81,7 @@ class KServeProcess(Server):
     def start(self, ts_config: str | Path | None = None, extra_env: dict[str, str] | None = None) -> None:
         """Launch the server in a new session; `ts_config` is ignored (the ports are this object's)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if k not in WORKER_METRICS_ENV}  # TorchServe's only
+        env = {k: v for k, v in {**SERVING_ENV, **os.environ}.items() if k not in WORKER_METRICS_ENV}  # TorchServe's only
         env.update(extra_env or {})
         out_file = self.log_dir / LOG_FILE
         self._log_offset = out_file.stat().st_size if out_file.is_file() else 0

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from closet import config as closet_config
-from closet.archive import read_build_info, verify_manifest
+from closet.archive import WARM_UP_PHOTO, read_build_info, verify_manifest
 from closet.errors import ClosetError, TooLarge
 from closet.metrics import PipelineMetrics, Sink
 from closet.serving import kserve_v2, worker_metrics
@@ -98,8 +98,25 @@ class ClosetHandler:
         if not isinstance(metrics_sink, Sink):  # a TorchServe worker: the own-bucket histograms' port, when asked
             worker_metrics.serve_from_env()
         self.load(self.model_dir, context)
+        self.warm_up()
         log.info("%s ready on %s", self.name, self.device)
         self.initialized = True  # readiness last
+
+    def warm_up(self) -> None:
+        """Answer the archive's warm-up photo once with default options, so that the first real
+        request does not pay for first-call allocations. Not counted in the metrics."""
+        photo = Path(self.model_dir or "", WARM_UP_PHOTO)
+        if not photo.is_file():  # a hand-made archive
+            log.info("%s: no %s in the archive, no warm-up", self.name, WARM_UP_PHOTO)
+            return
+        metrics, self.metrics = self.metrics, PipelineMetrics(None, self.name)
+        try:
+            t0 = time.perf_counter()
+            (out,) = self.answer([self.parse({"body": photo.read_bytes()}, {}, "warm-up")])
+            outcome = "answered" if isinstance(out, Reply) else f"refused ({out.reason}: {out})"
+            log.info("%s: warm-up request %s in %.2f s", self.name, outcome, time.perf_counter() - t0)
+        finally:
+            self.metrics = metrics
 
     def load(self, model_dir: str, context) -> None:
         """Load weights onto self.device. Override."""

@@ -121,6 +121,14 @@ def test_runs_as_the_charts_non_root_user_with_a_ping_healthcheck():
     assert "/home/model-server/config/config.properties" in cmd  # where the chart mounts its ConfigMap
 
 
+def test_the_image_starts_servers_with_the_same_environment_as_make_serve():
+    from closet_dev.launcher import SERVING_ENV
+
+    env = " ".join(rest for word, rest in instructions() if word == "ENV")
+    for key, value in SERVING_ENV.items():
+        assert re.search(rf"(^|\s){key}={value}(\s|$)", env), (key, env)
+
+
 def test_oci_labels_are_declared():
     label = " ".join(rest for word, rest in instructions() if word == "LABEL")
     for key in ("org.opencontainers.image.title", "org.opencontainers.image.description",

@@ -67,6 +67,23 @@ def handler(tmp_path_factory):
     return h
 
 
+def test_warm_up_answers_the_archive_photo_once_and_records_no_metric(tmp_path, monkeypatch, caplog):
+    from closet.archive import WARM_UP_PHOTO, WARM_UP_SOURCE
+    from closet.config import REPO_ROOT
+
+    torch.manual_seed(0)
+    torch.save(build("u2netp").state_dict(), tmp_path / "u2net.pth")
+    (tmp_path / WARM_UP_PHOTO).write_bytes((REPO_ROOT / WARM_UP_SOURCE).read_bytes())
+    h = load_handler_module("segmentation").SegmentationHandler()
+    seen = []
+    predict = h.predict
+    monkeypatch.setattr(h, "predict", lambda batch: seen.append(len(batch)) or predict(batch))
+    with caplog.at_level("INFO"):
+        h.initialize(FakeContext(tmp_path))
+    assert seen == [1] and "segmentation: warm-up request answered" in caplog.text
+    assert h.metrics.recorded == []  # the warm-up is not traffic
+
+
 def test_batch_gives_one_reply_per_request_in_order(handler):
     rows = [
         {"body": png(40, 30)},
