@@ -138,10 +138,7 @@ def skin_from_face(rgb: np.ndarray, body: Body) -> Skin:
     _, down, _ = _face_frame(body)
     angle = float(np.degrees(np.arctan2(down[1], down[0]))) - 90.0
     region = _ellipse(rgb.shape, centre, (0.28 * size, 0.16 * size), angle)
-    lab = to_lab(rgb)
-    px = lab[region]
-    if px.size == 0:
-        px = lab.reshape(-1, 3)
+    px = to_lab((rgb[region] if region.any() else rgb.reshape(-1, 3))[None])[0]
     med = np.median(px, axis=0)
     spread = float(np.median(np.hypot(px[:, 1] - med[1], px[:, 2] - med[2])))
     return Skin(lab=(float(med[0]), float(med[1]), float(med[2])), spread=spread, known=not is_grayscale(rgb))
@@ -214,7 +211,6 @@ def skirt(rgb: np.ndarray, person: np.ndarray, mask: np.ndarray, body: Body) -> 
     if not mask.any():
         return np.zeros_like(mask)
     h, w = mask.shape
-    ys, xs = np.nonzero(mask)
     band = np.zeros((h, w), np.uint8)
     x = body.across * (HIP_PER_WIDTH * body.scale)
     down = body.axis * SKIRT_DOWN * body.length
@@ -223,16 +219,24 @@ def skirt(rgb: np.ndarray, person: np.ndarray, mask: np.ndarray, body: Body) -> 
     candidates = band.astype(bool) & person & ~mask
     if not candidates.any():
         return np.zeros_like(mask)
-    lab = to_lab(rgb)
-    cloth = lab[mask]
+    cloth = to_lab(rgb[mask][None])[0]
     centre = np.median(cloth, axis=0)
     spread = np.median(np.abs(cloth - centre), axis=0)
-    dist = np.abs(lab - centre) / np.maximum(SKIRT_SPREAD * spread, SKIRT_MIN_DIFF)
-    same = candidates & (dist.max(axis=-1) <= 1.0)
+    ys, xs = np.nonzero(candidates)  # colours only where they are asked (a big photo's band is small)
+    rows, cols = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+    dist = np.abs(to_lab(rgb[rows, cols]) - centre) / np.maximum(SKIRT_SPREAD * spread, SKIRT_MIN_DIFF)
+    same = np.zeros_like(candidates)
+    same[rows, cols] = candidates[rows, cols] & (dist.max(axis=-1) <= 1.0)
     # Keep what touches the garment: a separate patch of the same colour is something else.
-    n, cc = cv2.connectedComponents((same | mask).astype(np.uint8), connectivity=8)
-    touching = np.unique(cc[mask])
-    return same & np.isin(cc, touching[touching > 0])
+    ys, xs = np.nonzero(same | mask)
+    box = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+    n, cc = cv2.connectedComponents((same[box] | mask[box]).astype(np.uint8), connectivity=8)
+    touching = np.zeros(n, bool)
+    touching[cc[mask[box]]] = True
+    touching[0] = False
+    out = np.zeros_like(same)
+    out[box] = same[box] & touching[cc]
+    return out
 
 
 def _clean(mask: np.ndarray) -> np.ndarray:
@@ -268,7 +272,11 @@ def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints) -> GarmentParse
     core = np.zeros(rgb.shape[:2], np.uint8)
     cv2.fillPoly(core, [np.round(body.quad).astype(np.int32)], 1)
     region = (torso | arms) & (person | core.astype(bool)) & ~head
-    skin_px = skin_mask(rgb, skin) & region
+    skin_px = np.zeros_like(region)
+    if region.any():  # colours only inside the region's box (a big photo's person is a part of it)
+        ys, xs = np.nonzero(region)
+        box = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+        skin_px[box] = skin_mask(rgb[box], skin) & region[box]
     # A skin-coloured garment (beige, tan, pink) covers most of the torso with "skin": colour cannot
     # tell them apart there, so skin is dropped by geometry alone, as on a grayscale photo.
     chest = core.astype(bool) & person

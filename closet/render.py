@@ -29,6 +29,7 @@ garment filling it as Fashion-MNIST's do.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -57,6 +58,11 @@ HEM_HALF = 0.36  # added cloth below the old hem: half-width, flaring by HEM_FLA
 HEM_FLARE = 0.08
 # Typical hem per Fashion-MNIST category (B units: torso lengths below the shoulder joints).
 CATEGORY_HEM = {"tshirt": 1.05, "pullover": 1.05, "shirt": 1.1, "coat": 1.45, "dress": 1.75}
+# Longest typical sleeve per Fashion-MNIST category (sleeve lengths). The drawing is read in the frame
+# the translator was given, but the translator draws its garment as Fashion-MNIST does, filling the
+# frame: for a tall input (a long coat) the drawn garment is wider than the frame's flat lay, so its
+# sleeves only ever read too long, never too short. A known category caps them at its typical length.
+CATEGORY_REACH = {"tshirt": 0.35, "pullover": 1.0, "shirt": 1.0, "coat": 1.0, "dress": 0.0}
 CLOTH_GRAY = 8.0  # the drawing's background is black; cloth is brighter than this
 READ_LEVEL = 0.45  # the drawing covers a point where it is this bright relative to its chest
 SLEEVE_LENGTHS = (0.0, 0.35, 1.0)  # what a 32-pixel drawing can say: none, short, long
@@ -68,6 +74,10 @@ MIN_SHADE_STD = 12.0  # the drawing's lightness spread on the garment, at least 
 TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on bared skin
 INPAINT_RADIUS = 5
+# Smooth fields (B coordinates, blurs, the inpainted fill) are computed at most this many pixels
+# fine and resized: a big photo then costs what its pixels cost, not more (closet.render tests).
+WORK_PIXELS = 1_000_000
+BLUR_DIRECT = 8.0  # a Gaussian blur wider than this (sigma, px) runs on a reduced copy
 
 
 @dataclass(frozen=True)
@@ -191,6 +201,22 @@ class BodyMap:
             flat[mine] = np.stack([side * (SLEEVE_X + np.clip(u[mine], -1, 1) * SLEEVE_W), t[mine] * SLEEVE_LEN], 1)
             part[mine] = side
             best = np.where(mine, np.abs(u), best)
+        return flat, part
+
+    def flat_grid(self, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
+        """`flat_of` for every pixel of an image box: (h, w, 2) and (h, w). Beyond WORK_PIXELS it is
+        computed on a coarser grid and resized (B coordinates are smooth, parts change along lines)."""
+        h, w = rows.stop - rows.start, cols.stop - cols.start
+        step = math.sqrt(h * w / WORK_PIXELS)
+        gh, gw = (h, w) if step <= 1 else (max(1, round(h / step)), max(1, round(w / step)))
+        # Grid cell centres where cv2.resize puts them (pixel centres at +0.5).
+        gy, gx = np.meshgrid(rows.start + (np.arange(gh) + 0.5) * h / gh, cols.start + (np.arange(gw) + 0.5) * w / gw,
+                             indexing="ij")
+        flat, part = self.flat_of(np.stack([gx.ravel(), gy.ravel()], axis=1))
+        flat, part = flat.reshape(gh, gw, 2), part.reshape(gh, gw)
+        if (gh, gw) != (h, w):
+            flat = cv2.resize(flat, (w, h), interpolation=cv2.INTER_LINEAR)
+            part = cv2.resize((part + 1).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(np.int8) - 1
         return flat, part
 
     def image_of_flat(self, b: np.ndarray) -> np.ndarray:
@@ -330,7 +356,8 @@ def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None =
     bright as its own chest; both sleeves take the longer-covered side's reach, snapped to
     SLEEVE_LENGTHS. Fashion-MNIST fits every garment to its frame, so a drawing says how long a
     garment is only relative to its own width: for a known `category` the hem is that category's
-    typical length (CATEGORY_HEM), otherwise the drawing's own."""
+    typical length (CATEGORY_HEM), otherwise the drawing's own; its sleeves are at most that
+    category's typical (CATEGORY_REACH)."""
     g = cv2.GaussianBlur(_gray(np.asarray(drawing)).astype(np.float32), (0, 0), 0.7)
     size = g.shape[0]
 
@@ -355,7 +382,8 @@ def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None =
                                    >= thr).mean()) for t in ts])
         reach[side] = float(ts[cov >= 0.5].max()) if cov[0] >= 0.5 else 0.0
     # A garment's two sleeves are alike; the drawing's smudges are not.
-    both = min(SLEEVE_LENGTHS, key=lambda level_: abs(level_ - (reach[-1] + reach[1]) / 2))
+    mean_reach = min((reach[-1] + reach[1]) / 2, CATEGORY_REACH.get(category, 1.0))
+    both = min(SLEEVE_LENGTHS, key=lambda level_: abs(level_ - mean_reach))
     return Shape({-1: both, 1: both}, CATEGORY_HEM.get(category, hem))
 
 
@@ -369,12 +397,43 @@ def _rgb8(lab: np.ndarray) -> np.ndarray:
     return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
+def _reduced(shape: tuple[int, int], factor: float) -> tuple[int, int]:
+    """cv2 (width, height) of an (h, w) image reduced by `factor`."""
+    return max(1, round(shape[1] / factor)), max(1, round(shape[0] / factor))
+
+
+def blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur (float32). A wide one runs on a copy reduced so that its sigma is BLUR_DIRECT/2
+    px, then resized back: the same smooth field, at a cost that does not grow with sigma."""
+    img = img.astype(np.float32)
+    if sigma <= BLUR_DIRECT:
+        return cv2.GaussianBlur(img, (0, 0), sigma)
+    factor = sigma / (BLUR_DIRECT / 2)
+    small = cv2.resize(img, _reduced(img.shape[:2], factor), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), BLUR_DIRECT / 2)
+    return cv2.resize(small, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def inpaint(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """OpenCV's Telea inpainting of `mask` in uint8 RGB `image`. Beyond WORK_PIXELS it runs on a
+    reduced copy (a masked pixel masks its whole cell) and is resized back: the fill is smooth."""
+    h, w = mask.shape
+    factor = math.sqrt(h * w / WORK_PIXELS)
+    if factor <= 1:
+        return cv2.inpaint(image, mask.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_TELEA)
+    size = _reduced((h, w), factor)
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    hole = (cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    painted = cv2.inpaint(small, hole, INPAINT_RADIUS, cv2.INPAINT_TELEA)
+    return cv2.resize(painted, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def _lowpass(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     """Normalised Gaussian blur of `values` over the pixels where `weight` > 0 (no mixing in of
     what lies outside the garment)."""
     w = weight.astype(np.float32)
-    num = cv2.GaussianBlur(values.astype(np.float32) * w, (0, 0), sigma)
-    den = cv2.GaussianBlur(w, (0, 0), sigma)
+    num = blur(values.astype(np.float32) * w, sigma)
+    den = blur(w, sigma)
     return num / np.maximum(den, 1e-3)
 
 
@@ -451,10 +510,11 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape) -> np.ndarray:
     if new.hem > old.hem:
         cv2.fillPoly(longer, [np.round(hem_corners).astype(np.int32)], 1)
     region = mask | longer.astype(bool) | np.logical_or.reduce(reach_px or [np.zeros((h, w), bool)])
+    rows, cols = _box([region], 0)
+    flat_box, part_box = bm.flat_grid(rows, cols)
     ys, xs = np.nonzero(region)
-    pts = np.stack([xs, ys], 1).astype(np.float64) + 0.5
-    flat, part = bm.flat_of(pts)
-    keep = np.zeros(len(pts), bool)
+    flat, part = flat_box[ys - rows.start, xs - cols.start], part_box[ys - rows.start, xs - cols.start]
+    keep = np.zeros(len(ys), bool)
     torso = part == 0
     span = HEM_HALF + HEM_FLARE * np.clip((flat[:, 1] - old.hem) / max(new.hem - old.hem, 1e-3), 0, 1)
     keep |= torso & (flat[:, 1] <= new.hem) & (mask[ys, xs] | (np.abs(flat[:, 0]) <= span))
@@ -495,10 +555,8 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     old_c, new_c = old[rows, cols], new[rows, cols]
     h, w = old_c.shape
     bm = BodyMap(body)
-    gy, gx = np.mgrid[rows, cols]
-    pts = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float64) + 0.5
-    flat, part = bm.flat_of(pts)
-    drawn = shading(gen, _to_frame(flat, size, view.frame)).reshape(h, w)
+    flat, _ = bm.flat_grid(rows, cols)
+    drawn = shading(gen, _to_frame(flat.reshape(-1, 2), size, view.frame)).reshape(h, w)
 
     # the garment layer: the photo's cloth, added cloth mirrored from it, the drawing's coarse light
     ext = new_c & ~old_c
@@ -537,16 +595,16 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     skin_zone = uncovered & bare
     lab = _lab(crop)
     if skin_zone.any():
-        slab = np.empty_like(lab)
+        slab = np.empty((int(skin_zone.sum()), 3), np.float32)  # the bared pixels only
         slab[...] = parse.skin.lab
-        blurred = cv2.GaussianBlur(lab[..., 0], (0, 0), max(1.0, 0.04 * body.scale))
+        blurred = blur(lab[..., 0], max(1.0, 0.04 * body.scale))
         base = float(np.median(lab[..., 0][old_c])) if old_c.any() else parse.skin.lab[0]
-        slab[..., 0] = np.clip(slab[..., 0] + SKIN_SHADING * (blurred - base), 0, 100)
-        under[skin_zone] = _rgb8(slab)[skin_zone]
+        slab[:, 0] = np.clip(slab[:, 0] + SKIN_SHADING * (blurred[skin_zone] - base), 0, 100)
+        under[skin_zone] = _rgb8(slab[None])[0]
     rest = uncovered & ~skin_zone
     if rest.any():
         # What the old garment hid: inpainted from around it (the old and new garment are not sources).
-        painted = cv2.inpaint(crop, (old_c | new_c).astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_TELEA)
+        painted = inpaint(crop, old_c | new_c)
         under[rest] = painted[rest]
 
     alpha = cv2.GaussianBlur(new_c.astype(np.float32), (0, 0), 1.0)[..., None]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from scipy import ndimage
 from skimage.transform import resize
 
 from closet.archive import ArchiveFile, Setting, setting
@@ -43,7 +44,13 @@ def preprocess(image: Image.Image | np.ndarray, size: int = INPUT_SIZE) -> torch
     """A PIL image or uint8 (H, W[, C]) array -> normalised float32 tensor (3, size, size), exactly as upstream."""
     arr = _as_array(image)
     # order=1 bilinear; anti_aliasing=False mimics scikit-image 0.14 (>=0.15 blurs first).
-    img = resize(arr, (size, size), order=1, mode="constant", anti_aliasing=False)  # (size, size, C) float64 [0,1]
+    if arr.dtype == np.uint8:
+        # What skimage's resize does (ndimage.zoom in grid mode), without its float64 copy of the
+        # whole photo first: 11 s of a 40 MP request. Equal to it within float64 rounding.
+        zoom = [o / i for o, i in zip((size, size, arr.shape[2]), arr.shape)]
+        img = ndimage.zoom(arr, zoom, order=1, mode="grid-constant", cval=0.0, grid_mode=True, output=np.float64) / 255.0
+    else:
+        img = resize(arr, (size, size), order=1, mode="constant", anti_aliasing=False)  # (size, size, C) float64 [0,1]
     top = np.max(img)
     # Upstream divides by the max even when it is 0 (NaN); an all-black image stays 0 here.
     if top > 0:

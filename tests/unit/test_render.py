@@ -4,6 +4,7 @@ every pixel outside the garments, bares arms for short sleeves, lengthens a hem,
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -127,3 +128,57 @@ def test_deterministic(people):
     d = drawing(render.Shape({-1: 0.35, 1: 0.35}, 1.1), view.frame)
     a, b = (render.render_swap(image, parse, d, view) for _ in range(2))
     assert np.array_equal(a.image, b.image) and np.array_equal(a.result_mask, b.result_mask)
+
+
+# -- big photos: smooth fields at a working resolution ---------------------------------------------
+def test_a_wide_blur_on_a_reduced_copy_matches_the_direct_one():
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.uniform(0, 100, (900, 700)).astype(np.float32), (0, 0), 6)
+    img[300:600, 200:500] += 40.0  # an edge for the blur to spread
+    for sigma in (render.BLUR_DIRECT, 30.0, 80.0):
+        direct = cv2.GaussianBlur(img, (0, 0), sigma)
+        got = render.blur(img, sigma)
+        assert got.shape == img.shape and got.dtype == np.float32
+        inner = (slice(100, -100), slice(100, -100))  # the borders extrapolate differently
+        assert np.abs(got - direct)[inner].max() < (1e-6 if sigma <= render.BLUR_DIRECT else 1.5)
+
+
+def test_the_flat_grid_of_a_big_box_matches_every_pixel_computed(people):
+    _, parse = people["camera"]
+    bm = render.BodyMap(parse.body)
+    rows, cols = slice(40, 480), slice(60, 470)
+    exact, exact_part = bm.flat_grid(rows, cols)  # 440 x 410: under WORK_PIXELS, every pixel
+    gy, gx = np.mgrid[rows, cols]
+    ref, ref_part = bm.flat_of(np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float64) + 0.5)
+    np.testing.assert_array_equal(exact.reshape(-1, 2), ref)
+    np.testing.assert_array_equal(exact_part.ravel(), ref_part)
+    old = render.WORK_PIXELS
+    try:
+        render.WORK_PIXELS = 440 * 410 // 16  # a grid 4x coarser each way
+        coarse, coarse_part = bm.flat_grid(rows, cols)
+    finally:
+        render.WORK_PIXELS = old
+    assert (coarse_part == exact_part).mean() > 0.98  # parts differ only along their borders
+    err = np.abs(coarse - exact).max(-1)  # torso lengths; a pixel of the 32 px drawing is ~0.06
+    for part in (-1, 0, 1):  # two grid cells away from a part's border the coordinates interpolate
+        away = cv2.erode((exact_part == part).astype(np.uint8), np.ones((17, 17), np.uint8)) > 0
+        assert away.sum() > 1000
+        # (a sleeve's coordinates jump where the nearer bone changes, at the elbow: measured 0.3 there)
+        assert (err[away].max() if part == 0 else np.percentile(err[away], 95)) < 0.02, part
+    assert (err > 0.06).mean() < 0.03  # the seams: measured 1.6% of the box
+
+
+def test_a_big_hole_is_inpainted_on_a_reduced_copy():
+    img = np.zeros((1500, 1500, 3), np.uint8)
+    img[:, :750] = (200, 40, 40)
+    img[:, 750:] = (40, 40, 200)
+    hole = np.zeros((1500, 1500), bool)
+    hole[500:1000, 300:600] = True  # inside the red half
+    img[hole] = (0, 255, 0)  # what the hole hides must not leak into the fill
+    painted = render.inpaint(img, hole)
+    assert painted.shape == img.shape and painted.dtype == np.uint8
+    direct = cv2.inpaint(img, hole.astype(np.uint8), render.INPAINT_RADIUS, cv2.INPAINT_TELEA)
+    inner = (slice(550, 950), slice(350, 550))
+    assert painted[inner][..., 1].max() < 100  # none of the hidden green (255)
+    diff = np.abs(painted[inner].astype(int) - direct[inner])
+    assert diff.mean() < 5 and diff.max() < 15  # measured 3.5 and 8
