@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""CPU latency of BlazePose detect(): the PyTorch port vs LiteRT, beside U^2-Net-P segmentation.
+"""CPU latency of BlazePose detect(): the port (ONNX Runtime, the CPU default, and PyTorch) vs LiteRT, beside U^2-Net-P.
 
 Usage: python tools/bench_pose.py [--runs 21] [--threads 2] [--json out/bench/pose.json]
                                  [--pipeline model-store/closet.mar]
@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     from closet_dev.blazepose_oracle import OraclePoseEstimator
 
     weights = ROOT / "model-store" / "weights"
-    port = pose.PoseEstimator.load(weights)
+    port = pose.PoseEstimator.load(weights)  # the CPU default: ONNX Runtime
+    eager = pose.PoseEstimator.load(weights, runtime="torch")  # the same port in PyTorch
     litert = OraclePoseEstimator.load(ROOT / ".cache" / "blazepose", num_threads=args.threads)
     u2netp = load_checkpoint(weights / "u2netp.pth", arch="u2netp")
 
@@ -139,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                 "litert_detect_4000x3000": lambda: litert.detect([large]),
                 "port_detector_forward": lambda: port.run_detector(small_batch),
                 "port_landmark_forward": lambda: port.run_landmark(crop_batch),
+                "torch_detect_512": lambda: eager.detect([small]),
+                "torch_detector_forward": lambda: eager.run_detector(small_batch),
+                "torch_landmark_forward": lambda: eager.run_landmark(crop_batch),
                 "u2netp_predict_masks_512": lambda: predict_masks(u2netp, [small_pil], "cpu"),
             },
             args.runs,

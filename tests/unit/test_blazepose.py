@@ -374,6 +374,30 @@ def test_a_batch_equals_single_calls(port, photos, found):
             assert p.box == pytest.approx(s.box, abs=1e-3)
 
 
+def test_the_two_cpu_runtimes_agree(port, photos):
+    """ONNX Runtime (the CPU default: the port exported at load) against the PyTorch port itself:
+    the same people and boxes; keypoints within a pixel (0.5 px measured, as torch's own thread
+    counts move them: the ROI's last digits change the crop's uint8 rounding); masks alike."""
+    assert port.runtime == "onnxruntime"
+    eager = pose.PoseEstimator.load(WEIGHTS_DIR, runtime="torch")
+    for name in ["astronaut", "grace_hopper", "two_people", "camera"]:
+        (fast,), (slow,) = port.detect([photos[name]]), eager.detect([photos[name]])
+        assert len(fast) == len(slow) >= 1
+        h, w = photos[name].shape[:2]
+        for p, q in zip(fast, slow):
+            assert p.box == pytest.approx(q.box, abs=1e-2)
+            inside = (q.keypoints[:, 0] >= 0) & (q.keypoints[:, 0] < w) & (q.keypoints[:, 1] >= 0) & (q.keypoints[:, 1] < h)
+            assert np.abs(p.keypoints[inside, :2] - q.keypoints[inside, :2]).max() < 1.0, name
+            assert np.abs(p.keypoints[:, 3] - q.keypoints[:, 3]).max() < 0.01  # visibility
+            a, b = port.segmentation(photos[name].shape, p), eager.segmentation(photos[name].shape, q)
+            assert np.abs(a - b).mean() < 1e-3 and ((a > 0.5) != (b > 0.5)).mean() < 1e-3, name
+
+
+def test_an_unknown_runtime_is_refused(built):
+    with pytest.raises(ValueError, match="runtime"):
+        pose.PoseEstimator.load(WEIGHTS_DIR, runtime="tflite")
+
+
 def test_bad_images_are_refused_with_a_clear_error(port):
     with pytest.raises(ValueError, match="uint8 RGB"):
         port.detect([np.zeros((64, 64), np.uint8)])
