@@ -237,3 +237,40 @@ def test_the_label_reader_refuses_mars_built_from_different_checkpoints(tmp_path
     stale = subprocess.run([sys.executable, tool, mar("translation", "a" * 64), mar("closet", "b" * 64)],
                            capture_output=True, text=True, timeout=60)
     assert stale.returncode != 0 and "rebuild the MARs" in stale.stderr
+
+
+def test_the_image_installs_every_package_the_runtime_imports():
+    """The image installs pyproject's [project].dependencies (+ torchserve, kserve) and what they
+    require, nothing else: every third-party module closet/ imports must come from that closure
+    (an import of onnxruntime, before it was declared, left the image's workers unable to load)."""
+    import ast
+    import importlib.metadata as md
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    todo = [Requirement(r).name for r in declared] + ["torchserve", "kserve"]
+    closure: set[str] = set()
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in closure:
+            continue
+        closure.add(name)
+        for req in md.requires(name) or []:
+            r = Requirement(req)
+            if r.marker is None or r.marker.evaluate({"extra": ""}):
+                todo.append(r.name)
+    providers = md.packages_distributions()
+    imported: set[str] = set()
+    for path in (ROOT / "closet").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported if m not in sys.stdlib_module_names and m != "closet"}
+    missing = {m: providers.get(m) for m in third_party
+               if not any(canonicalize_name(d) in closure for d in providers.get(m, []))}
+    assert not missing, f"closet/ imports these, and the image would not install them: {missing}"
