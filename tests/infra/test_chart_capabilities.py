@@ -10,17 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-VALUE_SETS = {
-    "default": (),
-    "cpu": ("values-cpu.yaml",),
-    "keda": ("ci/keda-values.yaml",),
-    "pvc": ("ci/pvc-values.yaml",),
-    "ingress": ("ci/ingress-values.yaml",),
-    "gpu": ("ci/gpu-values.yaml",),
-    "objectstore": ("ci/objectstore-values.yaml",),
-}
+from tests.support.charts import K8S_VERSIONS, VALUE_SETS
+
 CUSTOM_GROUPS = ("monitoring.coreos.com/", "keda.sh/")
-K8S_VERSIONS = ("1.29.0", "1.33.0")
 
 
 def kinds(docs: list[dict]) -> list[str]:

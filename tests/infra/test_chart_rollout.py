@@ -14,15 +14,7 @@ import re
 
 import pytest
 
-VALUE_SETS = {
-    "default": (),
-    "cpu": ("values-cpu.yaml",),
-    "keda": ("ci/keda-values.yaml",),
-    "pvc": ("ci/pvc-values.yaml",),
-    "ingress": ("ci/ingress-values.yaml",),
-    "gpu": ("ci/gpu-values.yaml",),
-    "objectstore": ("ci/objectstore-values.yaml",),
-}
+from tests.support.charts import VALUE_SETS
 
 
 def one(docs: list[dict], kind: str) -> dict | None:

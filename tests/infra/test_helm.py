@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import tarfile
 import warnings
@@ -22,6 +21,7 @@ import yaml
 from closet import config as closet_config
 from closet.config import REPO_ROOT
 from closet_dev import configgen
+from tests.support.charts import K8S_VERSIONS, VALUE_SETS
 
 ROOT = REPO_ROOT
 CHART = ROOT / "helm" / "closet"
@@ -32,7 +32,6 @@ TOOLS_BIN = CACHE / "tools-venv" / "bin"
 MONITORING = ROOT / "monitoring"
 NAMESPACE = "closet"
 RELEASE = "closet"
-K8S_VERSIONS = ("1.29.0", "1.33.0")
 CUSTOM_GROUPS = ("monitoring.coreos.com/", "keda.sh/")
 # A full cluster: the Prometheus operator, prometheus-adapter, KEDA and metrics-server. The chart
 # renders their objects only when the cluster serves the API (tests/infra/test_chart_capabilities.py).
@@ -44,16 +43,6 @@ CLUSTER_APIS = (
     "keda.sh/v1alpha1/ScaledObject",
 )
 
-# Value sets the chart is linted, rendered and validated with (the five, plus two).
-VALUE_SETS = {
-    "default": [],
-    "cpu": ["values-cpu.yaml"],
-    "keda": ["ci/keda-values.yaml"],
-    "pvc": ["ci/pvc-values.yaml"],
-    "ingress": ["ci/ingress-values.yaml"],
-    "gpu": ["ci/gpu-values.yaml"],
-    "objectstore": ["ci/objectstore-values.yaml"],
-}
 COMMON = {
     "ConfigMap",
     "Deployment",
@@ -188,22 +177,7 @@ def test_kubernetes_validate_catches_unknown_fields(rendered):
         kubernetes_validate.validate(dep, K8S_VERSIONS[0], strict=True)
 
 
-def validate_crs(objects: list[dict]) -> list[dict]:
-    node = shutil.which("node")
-    assert node, "node is needed for the CR schemas"
-    r = subprocess.run(
-        [node, str(ROOT / "k8s" / "validate" / "validate_crs.mjs"), str(NODE_MODULES)],
-        input=json.dumps(objects),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    results = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
-    assert len(results) == len(objects), r.stderr
-    return results
-
-
-def test_custom_resources_match_published_schemas(rendered):
+def test_custom_resources_match_published_schemas(rendered, validate_crs):
     crs = [d for docs in rendered.values() for d in docs if d["apiVersion"].startswith(CUSTOM_GROUPS)]
     crs += docs_of((ROOT / "k8s" / "kserve" / "keda-scaledobject.yaml").read_text())
     assert {d["kind"] for d in crs} == {"ServiceMonitor", "PrometheusRule", "ScaledObject"}

@@ -18,12 +18,12 @@ import pytest
 import yaml
 
 from closet import config as closet_config
+from tests.support.charts import K8S_VERSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "closet"
 HELM = ROOT / ".cache" / "bin" / "helm"
 CHECKOV = ROOT / ".cache" / "tools-venv" / "bin" / "checkov"
-K8S_VERSIONS = ("1.29.0", "1.33.0")
 WEB = {"app.kubernetes.io/component": "web"}
 
 pytestmark = pytest.mark.skipif(not HELM.exists(), reason="helm not installed: run `make k8s-tools`")

@@ -15,12 +15,12 @@ import yaml
 
 from closet import config as closet_config
 from closet_dev.torchserve import free_ports
+from tests.support.charts import K8S_VERSIONS
 
 ROOT = closet_config.REPO_ROOT
 MANIFEST = ROOT / "loadtest" / "k8s" / "locust-distributed.yaml"
 CI_SCRIPT = ROOT / "ci" / "loadtest.sh"
 LOCUST = Path(sys.executable).parent / "locust"
-K8S_VERSIONS = ("1.29.0", "1.33.0")
 sys.path.insert(0, str(ROOT / "loadtest"))
 
 import slo as slo_gate  # noqa: E402

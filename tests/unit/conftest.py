@@ -40,3 +40,19 @@ def fmnist_samples() -> dict[str, np.ndarray]:
     root = Path(__file__).resolve().parents[2] / "assets/stargan-fmnist/samples"
     return {p.stem: cv2.resize(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE), (32, 32), interpolation=cv2.INTER_LINEAR)
             for p in sorted(root.glob("*.png"))}
+
+
+@pytest.fixture(scope="session")
+def segmentation_mar(tmp_path_factory):
+    """A real segmentation.mar built by the archive table (random-init weights: contents, not quality)."""
+    import torch
+
+    from closet.models.u2net import build
+    from closet_dev import mar
+
+    tmp = tmp_path_factory.mktemp("mar")
+    weights = tmp / "u2netp.pth"
+    torch.manual_seed(0)
+    torch.save(build("u2netp").state_dict(), weights)
+    env = {"U2NETP_WEIGHTS": str(weights), "PATH": ""}
+    return mar.build("segmentation", store=tmp / "store", env=env, stage_dir=tmp / "stage")

@@ -23,7 +23,6 @@ from closet.kserve import archive as kserve_archive
 from closet.kserve.model import ClosetModel, Refused, tensor_dict
 from closet.kserve.rest import binary_request, json_request
 from closet.metrics import Sink
-from closet_dev import mar
 
 
 def png(w: int, h: int, seed: int = 0) -> bytes:
@@ -48,22 +47,8 @@ class ListSink(Sink):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    import torch
-
-    from closet.models.u2net import build
-
-    tmp = tmp_path_factory.mktemp("mar")
-    weights = tmp / "u2netp.pth"
-    torch.manual_seed(0)
-    torch.save(build("u2netp").state_dict(), weights)
-    return mar.build("segmentation", store=tmp / "store", env={"U2NETP_WEIGHTS": str(weights), "PATH": ""},
-                     stage_dir=tmp / "stage")
-
-
-@pytest.fixture(scope="module")
-def model(built, tmp_path_factory):
-    archive = kserve_archive.extract(built, tmp_path_factory.mktemp("models"))
+def model(segmentation_mar, tmp_path_factory):
+    archive = kserve_archive.extract(segmentation_mar, tmp_path_factory.mktemp("models"))
     m = ClosetModel(archive, "cpu", ListSink())
     assert m.load() and m.ready
     return m
@@ -80,26 +65,26 @@ def predict(model, payload):
     return asyncio.run(go())
 
 
-def test_archive_is_the_mars_handler_and_code(built, tmp_path):
-    a = kserve_archive.extract(built, tmp_path)
+def test_archive_is_the_mars_handler_and_code(segmentation_mar, tmp_path):
+    a = kserve_archive.extract(segmentation_mar, tmp_path)
     assert (a.name, a.version, a.handler_file) == ("segmentation", "1.0", "segmentation.py")
     h = kserve_archive.handler_of(a)
     assert type(h).__name__ == "SegmentationHandler" and h.name == "segmentation"
     assert kserve_archive.code_drift(a) == []  # built from the closet this process runs
 
 
-def test_code_drift_names_files_built_from_other_sources(built, tmp_path):
+def test_code_drift_names_files_built_from_other_sources(segmentation_mar, tmp_path):
     import shutil
 
-    a = kserve_archive.extract(built, tmp_path / "x")
+    a = kserve_archive.extract(segmentation_mar, tmp_path / "x")
     other = tmp_path / "closet"
     shutil.copytree(kserve_archive.RUNTIME_PACKAGE, other, ignore=shutil.ignore_patterns("__pycache__"))
     (other / "errors.py").write_text((other / "errors.py").read_text() + "\n# edited\n")
     assert kserve_archive.code_drift(a, other) == ["closet/errors.py"]
 
 
-def test_a_tampered_archive_does_not_load(built, tmp_path):
-    a = kserve_archive.extract(built, tmp_path)
+def test_a_tampered_archive_does_not_load(segmentation_mar, tmp_path):
+    a = kserve_archive.extract(segmentation_mar, tmp_path)
     target = a.model_dir / "closet" / "stages" / "segment.py"
     target.write_text(target.read_text() + "\n# changed\n")
     m = ClosetModel(a, "cpu")

@@ -53,23 +53,8 @@ def _extract(mar_file, dest):
     return dest
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """A real segmentation.mar built by the table (random-init weights: contents, not quality)."""
-    import torch
-
-    from closet.models.u2net import build
-
-    tmp = tmp_path_factory.mktemp("mar")
-    weights = tmp / "u2netp.pth"
-    torch.manual_seed(0)
-    torch.save(build("u2netp").state_dict(), weights)
-    env = {"U2NETP_WEIGHTS": str(weights), "PATH": ""}
-    return mar.build("segmentation", store=tmp / "store", env=env, stage_dir=tmp / "stage")
-
-
-def test_archive_is_self_contained_and_fully_hashed(built, tmp_path):
-    d = _extract(built, tmp_path / "x")
+def test_archive_is_self_contained_and_fully_hashed(segmentation_mar, tmp_path):
+    d = _extract(segmentation_mar, tmp_path / "x")
     manifest = json.loads((d / MANIFEST_NAME).read_text())["files"]
     for needed in ("segmentation.py", "segmentation-model-config.yaml", "u2net.pth", "closet.yaml",
                    "closet/serving/handler.py", "closet/models/u2net.py", BUILD_INFO_NAME):  # fmt: skip
@@ -83,8 +68,8 @@ def test_archive_is_self_contained_and_fully_hashed(built, tmp_path):
 
 
 @pytest.mark.parametrize("tamper", ["modify", "delete"])
-def test_handler_refuses_a_tampered_archive(built, tmp_path, tamper):
-    d = _extract(built, tmp_path / "x")
+def test_handler_refuses_a_tampered_archive(segmentation_mar, tmp_path, tamper):
+    d = _extract(segmentation_mar, tmp_path / "x")
     target = d / "closet" / "stages" / "segment.py"
     if tamper == "modify":
         target.write_text(target.read_text() + "\n# changed\n")
@@ -98,15 +83,15 @@ def test_handler_refuses_a_tampered_archive(built, tmp_path, tamper):
     assert not h.initialized
 
 
-def test_handler_refuses_an_archive_without_manifest(built, tmp_path):
-    d = _extract(built, tmp_path / "x")
+def test_handler_refuses_an_archive_without_manifest(segmentation_mar, tmp_path):
+    d = _extract(segmentation_mar, tmp_path / "x")
     (d / MANIFEST_NAME).unlink()
     h = load_handler_module("segmentation").SegmentationHandler()
     with pytest.raises(RuntimeError, match="missing"):
         h.initialize(FakeContext(d))
 
 
-def test_worker_written_pycache_is_ignored(built, tmp_path):
-    d = _extract(built, tmp_path / "x")
+def test_worker_written_pycache_is_ignored(segmentation_mar, tmp_path):
+    d = _extract(segmentation_mar, tmp_path / "x")
     shutil.copytree(d / "closet", d / "closet" / "__pycache__", dirs_exist_ok=True)
     assert verify_manifest(d) > 0
