@@ -6,6 +6,8 @@
 #   make bench-memory   peak RSS of each model's real TorchServe worker for batches up to
 #                batch_size photos at limits.max_pixels, fitted to closet_dev/memory.py's formula
 #                (tools/memory_peak.py; about 40 min on 2 cores, most of it the ensemble)
+#   make bench-limits   the ensemble in-process on batch_size photos at limits.max_pixels: seconds per
+#                stage and peak RSS against response_timeout_s (tools/bench_limits.py; minutes)
 #   make metadata-pictures   docs/reliability/{icc,alpha}.png: what the answer keeps (tools/metadata_pictures.py)
 # Both runs start their own TorchServe on free loopback ports from the built MARs.
 # The hostile/property/security tests are part of `make test` (tests/serve/test_hostile*.py
@@ -21,7 +23,7 @@ SOAK_MAX_RPS ?= 0
 SOAK_ARGS ?=
 RELIABILITY_REPORTS := loadtest/reports
 
-.PHONY: chaos soak test-hostile bench-memory metadata-pictures
+.PHONY: chaos soak test-hostile bench-memory bench-limits metadata-pictures
 
 chaos: venv weights config mars ## kill a worker under Locust load, stop under load: failed/dropped requests, recovery s
 	mkdir -p $(RELIABILITY_REPORTS)
@@ -40,6 +42,10 @@ test-hostile: venv weights config mars ## hostile-input, security and property t
 MEMORY_ARGS ?=
 bench-memory: venv weights config mars ## peak worker RSS at limits.max_pixels per model, fitted (closet_dev/memory.py)
 	$(PYTHON) tools/memory_peak.py --json docs/reliability/memory-peak.json $(MEMORY_ARGS)
+
+BENCH_TARGETS += bench-limits
+bench-limits: venv weights config mars ## the ensemble on batch_size photos at max_pixels: seconds vs response_timeout_s, peak RSS
+	$(PYTHON) tools/bench_limits.py
 
 metadata-pictures: venv weights config mars ## docs/reliability/{icc,alpha}.png: the ICC profile and alpha kept
 	$(PYTHON) tools/metadata_pictures.py
