@@ -195,6 +195,17 @@ def test_swap_the_uploaded_astronaut(web, browser, torchserve, astronaut_png, tm
     assert tinted == int((alpha > 0).sum()) > 0, "the garment overlay does not show the API's garment mask"
     driver.find_element(By.ID, "show-garment").click()
 
+    # The keypoints overlay: a dot on every keypoint the API calls visible (left on for the screenshot).
+    assert facts["people swapped"] == str(len(expected.raw["people"])) == "1"
+    h, w = mask.shape[:2]
+    seen = [(x, y) for x, y, _, v in expected.raw["people"][0]["keypoints"] if v >= 0.5 and 0 <= x < w and 0 <= y < h]
+    driver.find_element(By.ID, "show-pose").click()
+    painted = driver.execute_script(
+        "const c = document.getElementById('pose-overlay'); if (c.hidden) return null;"
+        "const ctx = c.getContext('2d');"
+        "return arguments[0].map(p => ctx.getImageData(Math.floor(p[0]), Math.floor(p[1]), 1, 1).data[3]);", seen)
+    assert len(seen) >= 8 and painted is not None and all(a > 0 for a in painted), (seen, painted)
+
     # Every request the page made went to its own server: TorchServe's ports never reach the browser.
     urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert urls and all(u.startswith(web + "/") for u in urls), urls

@@ -5,6 +5,11 @@
 const $ = (id) => document.getElementById(id);
 const state = { photo: null, photoName: "", maxBytes: 0, beforeUrl: null };
 const OVERLAYS = { person: [40, 120, 255], garment: [255, 40, 160] };  // RGB of each mask's tint
+const POSE_COLOUR = "rgb(255, 220, 0)";
+const MIN_VISIBILITY = 0.5;  // keypoints the pose model is less sure of are not drawn
+// The BlazePose skeleton (MediaPipe's landmark numbering): shoulders, arms, torso, legs.
+const BONES = [[11, 12], [11, 13], [13, 15], [12, 14], [14, 16], [11, 23], [12, 24], [23, 24],
+  [23, 25], [25, 27], [24, 26], [26, 28]];
 const OVERLAY_ALPHA = 0.45;
 
 function showStatus(text) { $("status").textContent = text; }
@@ -135,6 +140,29 @@ async function drawMask(canvas, b64, rgb) {
   ctx.putImageData(px, 0, 0);
 }
 
+// Each person's visible keypoints and skeleton, in image pixels, on a canvas the photo's size.
+function drawPose(canvas, people, width, height) {
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  const r = Math.max(2, Math.round(Math.max(width, height) / 160));
+  ctx.strokeStyle = ctx.fillStyle = POSE_COLOUR;
+  ctx.lineWidth = Math.max(1, r / 2);
+  for (const person of people || []) {
+    const k = person.keypoints;
+    if (!k) continue;
+    const seen = (i) => k[i] && k[i][3] >= MIN_VISIBILITY;
+    for (const [a, b] of BONES) {
+      if (!seen(a) || !seen(b)) continue;
+      ctx.beginPath(); ctx.moveTo(k[a][0], k[a][1]); ctx.lineTo(k[b][0], k[b][1]); ctx.stroke();
+    }
+    k.forEach((p, i) => {
+      if (!seen(i)) return;
+      ctx.beginPath(); ctx.arc(p[0], p[1], r, 0, 2 * Math.PI); ctx.fill();
+    });
+  }
+}
+
 function fact(dl, name, value) {
   const dt = document.createElement("dt");
   dt.textContent = name;
@@ -155,6 +183,8 @@ async function showResult(res) {
   await drawMask($("garment-overlay"), res.garment_mask, OVERLAYS.garment);
   $("person-overlay").hidden = !$("show-person").checked;
   $("garment-overlay").hidden = !$("show-garment").checked;
+  drawPose($("pose-overlay"), res.people, res.width, res.height);
+  $("pose-overlay").hidden = !$("show-pose").checked;
   const dl = $("facts");
   dl.replaceChildren();
   fact(dl, "parser", res.parser);
@@ -162,6 +192,7 @@ async function showResult(res) {
   fact(dl, "style", res.mode === "latent" ? `random, seed ${res.seed}` : "reference image");
   fact(dl, "colours", res.preserve_color ? "kept from the photo" : "from the generator");
   fact(dl, "size", `${res.width} x ${res.height}`);
+  fact(dl, "people swapped", String((res.people || []).length));
   const rows = $("timings").tBodies[0];
   rows.replaceChildren();
   let total = 0;
@@ -219,6 +250,7 @@ function init() {
   $("slider").addEventListener("input", () => $("compare").style.setProperty("--split", `${$("slider").value}%`));
   $("show-person").addEventListener("change", () => { $("person-overlay").hidden = !$("show-person").checked; });
   $("show-garment").addEventListener("change", () => { $("garment-overlay").hidden = !$("show-garment").checked; });
+  $("show-pose").addEventListener("change", () => { $("pose-overlay").hidden = !$("show-pose").checked; });
   $("swap-form").addEventListener("submit", onSubmit);
   loadConfig();
 }
