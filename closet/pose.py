@@ -506,8 +506,8 @@ def project_segmentation(seg_logits: np.ndarray, roi: np.ndarray, image_shape: t
 
 # How the two networks run: "onnxruntime" (CPU: the port exported to ONNX in memory at load) or
 # "torch" (the port itself; CUDA). On this project's 2-core CPU, one thread, ONNX Runtime ran these
-# depthwise-heavy networks about twice as fast as PyTorch eager (detector 29 -> 19 ms, landmark
-# 40 -> 20 ms; `make bench-pose`), with the same numbers to 1e-3 px (tests/unit/test_blazepose.py).
+# depthwise-heavy networks about 1.6x as fast as PyTorch eager (`make bench-pose`: detector 24 -> 15 ms,
+# landmark 33 -> 19 ms), with the same numbers to 1e-3 px on one crop (tests/unit/test_blazepose.py).
 RUNTIMES = ("onnxruntime", "torch")
 
 
