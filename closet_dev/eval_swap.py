@@ -26,8 +26,6 @@ import argparse
 import itertools
 import json
 import logging
-import tempfile
-import zipfile
 from pathlib import Path
 
 import cv2
@@ -38,6 +36,7 @@ from closet import config as closet_config
 from closet import ensemble, render
 from closet.body import body_from_keypoints
 from closet.imageio import encode_image
+from closet_dev.mar import load_ensemble
 
 log = logging.getLogger("closet_dev.eval_swap")
 
@@ -45,14 +44,6 @@ CLASSIFIER = "assets/fmnist-classifier/fmnist_cnn.pt"
 VIEW_SIZE = 28  # Fashion-MNIST's own size
 SEED = 7
 GOALS = {"hit": (">=", 0.70), "colour": ("<=", 4.0), "detail": (">=", 0.6), "spread": ("<=", 0.85)}
-
-
-def load_ensemble(mar: Path, workdir: Path) -> ensemble.Ensemble:
-    """The ensemble exactly as the built archive serves it (its files, its settings), on the CPU."""
-    with zipfile.ZipFile(mar) as z:
-        z.extractall(workdir)
-    limits = closet_config.load().limits
-    return ensemble.Ensemble.load(workdir, "cpu", limits.max_pixels, limits.max_side)
 
 
 def scenes(photos: Path | None) -> list[tuple[str, np.ndarray]]:
@@ -161,17 +152,16 @@ def main(argv=None) -> dict:
 
     classifier = load_classifier(CLASSIFIER)
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        ens = load_ensemble(args.mar, Path(tmp))
-        records, rows = [], {}
-        todo = scenes(args.photos)
-        with Progress(len(todo), "eval-swap", unit="scene") as bar:
-            for name, image in todo:
-                recs, row = judge(ens, classifier, name, image)
-                records += recs
-                rows[name] = row
-                bar.update(1)
-        domains = ens.translator.domains
+    ens = load_ensemble(args.mar)
+    records, rows = [], {}
+    todo = scenes(args.photos)
+    with Progress(len(todo), "eval-swap", unit="scene") as bar:
+        for name, image in todo:
+            recs, row = judge(ens, classifier, name, image)
+            records += recs
+            rows[name] = row
+            bar.update(1)
+    domains = ens.translator.domains
     per_scene = {name: figures([r for r in records if r["scene"] == name]) for name in rows}
     overall = figures(records)
     met = {k: bool(overall[k] >= v if op == ">=" else overall[k] <= v) for k, (op, v) in GOALS.items()}

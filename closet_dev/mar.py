@@ -79,6 +79,20 @@ def mar_path(name: str, store: str | Path = MODEL_STORE) -> Path:
     return Path(store) / f"{name}.mar"
 
 
+def load_ensemble(mar: str | Path | None = None, device: str = "cpu"):
+    """The ensemble exactly as a built archive serves it (its files and settings, config's limits),
+    in this process: for evaluations, benchmarks and pictures. Default: model-store/closet.mar."""
+    import tempfile
+
+    from closet.ensemble import Ensemble
+
+    limits = closet_config.load().limits
+    with tempfile.TemporaryDirectory() as d:  # the stages read every file at load
+        with zipfile.ZipFile(mar or mar_path(closet_config.ENSEMBLE)) as z:
+            z.extractall(d)
+        return Ensemble.load(d, device, limits.max_pixels, limits.max_side)
+
+
 def source_path(f: ArchiveFile, env: dict[str, str] | None = None) -> str:
     """The path an archive file is packed from ('' when an optional file is unset)."""
     env = os.environ if env is None else env

@@ -45,6 +45,7 @@ from closet.imageio import decode_image, encode_image
 from closet.stages import composite
 from closet_dev import kserve as kserve_dev
 from closet_dev import torchserve as torchserve_dev
+from closet_dev.mar import load_ensemble
 
 log = logging.getLogger("bench_ensemble")
 REPO = closet_config.REPO_ROOT
@@ -70,15 +71,6 @@ def p50(xs: list[float]) -> float:
 
 
 # -- 1. in-process ---------------------------------------------------------------
-def load_ensemble(mar: Path) -> ensemble.Ensemble:
-    import torch
-
-    with tempfile.TemporaryDirectory() as d:
-        zipfile.ZipFile(mar).extractall(d)
-        lim = closet_config.load().limits
-        return ensemble.Ensemble.load(d, torch.device("cpu"), lim.max_pixels, lim.max_side)
-
-
 def in_process_once(ens: ensemble.Ensemble, req: ensemble.Request) -> tuple[float, dict[str, float]]:
     """(total seconds, seconds per stage) of one Ensemble.run on one request."""
     cur: dict[str, float] = {}

@@ -17,9 +17,7 @@ import logging
 import math
 import resource
 import sys
-import tempfile
 import time
-import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from PIL import Image
 
 from closet import config as closet_config
 from closet import ensemble
+from closet_dev.mar import load_ensemble
 
 log = logging.getLogger("bench_limits")
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,10 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     photo = cv2.resize(data.astronaut(), (side, side), interpolation=cv2.INTER_CUBIC)
     buf = io.BytesIO()
     Image.fromarray(photo).save(buf, "JPEG", quality=90)
-    work = tempfile.mkdtemp(prefix="bench-limits-")
-    with zipfile.ZipFile(args.mar) as z:
-        z.extractall(work)
-    ens = ensemble.Ensemble.load(work, "cpu", cfg.limits.max_pixels, cfg.limits.max_side)
+    ens = load_ensemble(args.mar)
     targets = ens.describe()["targets"]
     requests = [ensemble.Request(buf.getvalue(), target=targets[i % len(targets)], seed=7, format="jpeg")
                 for i in range(args.batch)]

@@ -26,9 +26,7 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,12 +75,10 @@ def round_robin(candidates: dict, runs: int) -> dict[str, dict[str, float]]:
 def pipeline_candidates(mar: Path, image: np.ndarray) -> dict[str, Callable[[], None]]:
     """One in-process Ensemble.run on `image` (PNG, default options) from the ensemble archive
     `mar`, with the pose parser's detect() as it is and at the single scale (max_inputs=1)."""
-    from closet import config, ensemble
+    from closet import ensemble
+    from closet_dev.mar import load_ensemble
 
-    with tempfile.TemporaryDirectory() as d:
-        zipfile.ZipFile(mar).extractall(d)
-        limits = config.load().limits
-        ens = ensemble.Ensemble.load(d, torch.device("cpu"), limits.max_pixels, limits.max_side)
+    ens = load_ensemble(mar)
     poses = getattr(ens.parser, "poses", None)
     if poses is None:
         raise SystemExit(f"bench_pose: {mar} parses with {ens.parser.name}, not the pose parser")

@@ -17,8 +17,6 @@ import argparse
 import io
 import logging
 import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +26,12 @@ from closet import config as closet_config
 from closet import icc
 from closet.ensemble import Ensemble, Output, Request
 from closet_dev.iccwriter import DISPLAY_P3, profile
+from closet_dev.mar import load_ensemble
 
 log = logging.getLogger("metadata_pictures")
 REPO = closet_config.REPO_ROOT
 OUT = REPO / "docs" / "reliability"
 P3 = profile(DISPLAY_P3)
-
-
-def load() -> Ensemble:
-    import torch
-
-    with tempfile.TemporaryDirectory() as d:
-        zipfile.ZipFile(REPO / "model-store" / "closet.mar").extractall(d)
-        return Ensemble.load(d, torch.device("cpu"), 10**8, 10**5)
 
 
 def encode(img: Image.Image, **kw) -> bytes:
@@ -109,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    ens = load()
+    ens = load_ensemble()
     astronaut = skimage.data.astronaut()
     args.out.mkdir(parents=True, exist_ok=True)
     for name, make in (("icc.png", icc_picture), ("alpha.png", alpha_picture)):
