@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import ClassVar
 
 from closet import config as closet_config
 from closet_dev.launcher import _LOAD_FAILED, SERVING_ENV, Server
-from closet_dev.torchserve import START_TIMEOUT_S, TorchServeSession, free_ports
+from closet_dev.torchserve import START_TIMEOUT_S, TorchServeSession, free_ports, serving
 
 LOG_FILE = "kserve.log"  # the server's stdout and stderr
 PORTS = ("inference", "grpc", "management", "metrics", "worker_metrics")
@@ -120,12 +119,5 @@ def ephemeral(workdir: Path, mars: Sequence[Path], *, timeout: float = START_TIM
     server = KServeProcess.on_ports(dict(zip(PORTS, free_ports(len(PORTS)))), store, Path(workdir) / "logs")
     server.load_models = tuple(Path(m).name for m in mars)
     server.extra_args = tuple(extra_args)
-    t0 = time.monotonic()
-    server.start(None, extra_env)
-    try:
-        names = [Path(m).stem for m in mars]
-        ready = server.wait_ready(names, timeout=timeout, allow_failed=allow_failed) if wait else []
-        failed = {n: why for n, why in server.failed_models().items() if n in names and n not in ready}
-        yield session_class(server, ready, failed, server.log_dir, time.monotonic() - t0)
-    finally:
-        server.stop()
+    with serving(server, None, mars, extra_env, timeout, allow_failed, wait, session_class, server.log_dir) as session:
+        yield session

@@ -147,8 +147,18 @@ def ephemeral(workdir: Path, mars: Sequence[Path], *, properties: Properties | N
     ts_config.write_text(text, encoding="utf-8")
     log_dir = Path(workdir) / "logs"
     server = Server.from_properties(ts_config, store, log_dir, worker_metrics_port=worker_metrics_port)
+    with serving(server, ts_config, mars, extra_env, timeout, allow_failed, wait, session_class, log_dir) as session:
+        yield session
+
+
+@contextmanager
+def serving(server, config: Path | None, mars: Sequence[Path], extra_env: dict[str, str] | None, timeout: float,
+            allow_failed: bool, wait: bool, session_class: type[TorchServeSession], log_dir: Path
+            ) -> Iterator[TorchServeSession]:
+    """Start `server` (either runtime), wait for the models of `mars` unless not `wait`, yield the
+    session; the server stops when the block ends, whatever happened."""
     t0 = time.monotonic()
-    server.start(ts_config, extra_env)
+    server.start(config, extra_env)
     try:
         names = [Path(m).stem for m in mars]
         ready = server.wait_ready(names, timeout=timeout, allow_failed=allow_failed) if wait else []
