@@ -20,6 +20,12 @@ DEFAULT_PATH = REPO_ROOT / "config" / CONFIG_FILENAME
 SEGMENTATION, PARSING, TRANSLATION, ENSEMBLE = MODEL_NAMES = ("segmentation", "parsing", "translation", "closet")
 
 
+# The networks whose runtime and precision `networks` sets (closet/runtime.py says what each value means).
+NETWORKS = ("u2net", "blazepose", "stargan", "schp")
+RUNTIMES = ("auto", "onnxruntime", "torch")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
 class ConfigError(ValueError):
     """The configuration file is missing a key or holds a bad value."""
 
@@ -57,14 +63,26 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class NetworkRuntime:
+    """How one network runs (closet/runtime.py)."""
+
+    runtime: str = "auto"
+    precision: str = "fp32"
+
+
+@dataclass(frozen=True)
 class ClosetConfig:
     server: ServerConfig
     limits: Limits
     models: dict[str, ModelConfig] = field(default_factory=dict)
+    networks: dict[str, NetworkRuntime] = field(default_factory=dict)
     source: str = ""
 
     def model(self, name: str) -> ModelConfig:
         return self.models[name]
+
+    def network(self, name: str) -> NetworkRuntime:
+        return self.networks[name]
 
 
 def _section(raw: dict, key: str, cls, **extra):
@@ -90,7 +108,7 @@ def parse(raw: dict, source: str = "") -> ClosetConfig:
     """Validate a parsed YAML mapping into a ClosetConfig."""
     if not isinstance(raw, dict):
         raise ConfigError("config: top level must be a mapping")
-    unknown = set(raw) - {"server", "limits", "models"}
+    unknown = set(raw) - {"server", "limits", "models", "networks"}
     if unknown:
         raise ConfigError(f"config: unknown top-level key(s): {sorted(unknown)}")
     server = _section(raw, "server", ServerConfig)
@@ -105,7 +123,21 @@ def parse(raw: dict, source: str = "") -> ClosetConfig:
     for m in models.values():
         if m.min_workers > m.max_workers or m.batch_size < 1:
             raise ConfigError(f"config: model '{m.name}' needs 1 <= batch_size and min_workers <= max_workers")
-    return ClosetConfig(server=server, limits=limits, models=models, source=source)
+    return ClosetConfig(server=server, limits=limits, models=models, networks=_networks(raw), source=source)
+
+
+def _networks(raw: dict) -> dict[str, NetworkRuntime]:
+    given = raw.get("networks")
+    if not isinstance(given, dict) or set(given) != set(NETWORKS):
+        raise ConfigError(f"config: 'networks' must define exactly {list(NETWORKS)}")
+    out = {}
+    for name in NETWORKS:
+        entry = _section(given, name, NetworkRuntime)
+        if entry.runtime not in RUNTIMES or entry.precision not in PRECISIONS:
+            raise ConfigError(f"config: networks.{name} needs runtime in {list(RUNTIMES)} and precision in "
+                              f"{list(PRECISIONS)}, got {entry.runtime!r}, {entry.precision!r}")
+        out[name] = entry
+    return out
 
 
 def find_config(model_dir: str | os.PathLike | None = None) -> Path:

@@ -40,12 +40,9 @@ landmark-input px that cv2.warpAffine takes.
 
 from __future__ import annotations
 
-import copy
-import io
 import logging
 import math
 import os
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +51,10 @@ import cv2
 import numpy as np
 import torch
 
+from closet import config as closet_config
+from closet import runtime
 from closet.checkpoints import load_state_dict, strict_load
+from closet.config import NetworkRuntime
 from closet.models.blazepose import (
     DETECTOR_INPUT_SIZE,
     LANDMARK_INPUT_SIZE,
@@ -504,69 +504,61 @@ def project_segmentation(seg_logits: np.ndarray, roi: np.ndarray, image_shape: t
 # --- the estimator -------------------------------------------------------------------------
 
 
-# How the two networks run: "onnxruntime" (CPU: the port exported to ONNX in memory at load) or
-# "torch" (the port itself; CUDA). On this project's 2-core CPU, one thread, ONNX Runtime ran these
-# depthwise-heavy networks about 1.6x as fast as PyTorch eager (`make bench-pose`: detector 24 -> 15 ms,
-# landmark 33 -> 19 ms), with the same numbers to 1e-3 px on one crop (tests/unit/test_blazepose.py).
-RUNTIMES = ("onnxruntime", "torch")
-
-
-def default_runtime(device: torch.device) -> str:
-    return "onnxruntime" if device.type == "cpu" else "torch"
-
-
-def onnx_session(net: torch.nn.Module, input_size: int, threads: int):
-    """`net` exported to ONNX in memory (any batch size) and opened with ONNX Runtime on the CPU."""
-    import onnxruntime
-
-    net = copy.deepcopy(net).float().cpu().to(memory_format=torch.contiguous_format).eval()
-    buf = io.BytesIO()
-    with warnings.catch_warnings():  # the exporter's notes on the padding arithmetic (fixed input size)
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (torch.zeros(1, 3, input_size, input_size),), buf, dynamo=False, opset_version=17,
-                          input_names=["x"], dynamic_axes={"x": {0: "batch"}})
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only
-    # No busy-waiting between calls, as OMP_WAIT_POLICY=PASSIVE does for torch (closet_dev.launcher).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
+# How the two networks run (closet/runtime.py; config networks.blazepose): on CPU, ONNX Runtime by
+# default. On this project's 2-core CPU, one thread, it ran these depthwise-heavy networks about 1.6x as
+# fast as PyTorch eager (`make bench-pose`: detector 24 -> 15 ms, landmark 33 -> 19 ms), with the same
+# numbers to 1e-3 px on one crop (tests/unit/test_blazepose.py).
+DETECTOR_ONNX = "blazepose_detector.onnx"
+LANDMARK_ONNX = "blazepose_landmark_full.onnx"
 
 
 def _nchw(batch: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(batch, np.float32).transpose(0, 3, 1, 2))
 
 
+def export(detector: BlazePoseDetector, landmark: BlazePoseLandmark) -> dict[str, bytes]:
+    """Both networks in ONNX, named as an archive packs them (`make mars`)."""
+    return {DETECTOR_ONNX: runtime.export_onnx(detector, (3, DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE)),
+            LANDMARK_ONNX: runtime.export_onnx(landmark, (3, LANDMARK_INPUT_SIZE, LANDMARK_INPUT_SIZE))}
+
+
 class PoseEstimator:
     """BlazePose detector + landmark network, batched: one forward pass of each per call."""
 
     def __init__(self, detector: BlazePoseDetector, landmark: BlazePoseLandmark, device: torch.device | str = "cpu",
-                 runtime: str | None = None):
+                 choice: NetworkRuntime | None = None, model_dir: str | os.PathLike | None = None):
+        """`choice` defaults to config/closet.yaml's networks.blazepose; an archive's `model_dir`
+        holds the ONNX exports (otherwise they are made now)."""
         self.device = torch.device(device)
-        self.runtime = runtime or default_runtime(self.device)
-        if self.runtime not in RUNTIMES:
-            raise ValueError(f"pose: runtime must be one of {RUNTIMES}, got {self.runtime!r}")
-        if self.runtime == "onnxruntime" and self.device.type != "cpu":
-            raise ValueError("pose: the onnxruntime runtime runs on the CPU only")
+        self.choice = choice or closet_config.load(model_dir=model_dir).network("blazepose")
+        self.runtime = runtime.resolve("blazepose", self.choice, self.device)
         self.detector = detector.eval().to(self.device, memory_format=torch.channels_last)
         self.landmark = landmark.eval().to(self.device, memory_format=torch.channels_last)
         self._sessions = {}
         if self.runtime == "onnxruntime":
-            threads = torch.get_num_threads()
-            self._sessions = {"detector": onnx_session(self.detector, DETECTOR_INPUT_SIZE, threads),
-                              "landmark": onnx_session(self.landmark, LANDMARK_INPUT_SIZE, threads)}
+            folder = model_dir or ""
+            self._sessions = {
+                "detector": runtime.onnx_session(runtime.packed_or_exported(
+                    folder, DETECTOR_ONNX, self.detector, (3, DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE))),
+                "landmark": runtime.onnx_session(runtime.packed_or_exported(
+                    folder, LANDMARK_ONNX, self.landmark, (3, LANDMARK_INPUT_SIZE, LANDMARK_INPUT_SIZE)))}
+
+    @staticmethod
+    def networks(detector_path: str | os.PathLike, landmark_path: str | os.PathLike
+                 ) -> tuple[BlazePoseDetector, BlazePoseLandmark]:
+        """Both networks, strict-loaded."""
+        detector, landmark = BlazePoseDetector(), BlazePoseLandmark()
+        for net, path in ((detector, detector_path), (landmark, landmark_path)):
+            strict_load(net, load_state_dict(path), what=f"BlazePose {Path(path).name}")
+        return detector, landmark
 
     @classmethod
     def load(cls, weights_dir: str | os.PathLike, device: torch.device | str = "cpu",
-             runtime: str | None = None) -> PoseEstimator:
-        """Both networks from `weights_dir` (blazepose_detector.pth, blazepose_landmark_full.pth)."""
+             choice: NetworkRuntime | None = None) -> PoseEstimator:
+        """Both networks from `weights_dir` (an archive folder, or model-store/weights)."""
         weights_dir = Path(weights_dir)
-        detector, landmark = BlazePoseDetector(), BlazePoseLandmark()
-        for net, name in ((detector, DETECTOR_WEIGHTS), (landmark, LANDMARK_WEIGHTS)):
-            path = weights_dir / name
-            strict_load(net, load_state_dict(path), what=f"BlazePose {name}")
-        return cls(detector, landmark, device, runtime)
+        networks = cls.networks(weights_dir / DETECTOR_WEIGHTS, weights_dir / LANDMARK_WEIGHTS)
+        return cls(*networks, device, choice, weights_dir)
 
     # The two network calls: numpy NHWC batches in, numpy out (OraclePoseEstimator swaps these).
 
@@ -576,7 +568,7 @@ class PoseEstimator:
             scores, boxes = self._sessions["detector"].run(None, {"x": _nchw(batch)})
             return scores[..., 0], boxes
         x = self._to_device(batch)
-        with torch.inference_mode():
+        with torch.inference_mode(), runtime.autocast(self.choice.precision, self.device):
             scores, boxes = self.detector(x)
         return scores[..., 0].float().cpu().numpy(), boxes.float().cpu().numpy()
 
@@ -587,7 +579,7 @@ class PoseEstimator:
             out = LandmarkOutputs(*self._sessions["landmark"].run(None, {"x": _nchw(batch)}))
         else:
             x = self._to_device(batch)
-            with torch.inference_mode():
+            with torch.inference_mode(), runtime.autocast(self.choice.precision, self.device):
                 out = LandmarkOutputs(*(t.float().cpu().numpy() for t in self.landmark(x)))
         return {
             "landmarks": out.landmarks,

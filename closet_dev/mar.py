@@ -55,6 +55,7 @@ class MarSpec:
     handler: str  # repo-relative handler file (config/closet.yaml models.<name>.handler)
     files: tuple[ArchiveFile, ...]  # the first one is torch-model-archiver's --serialized-file
     settings: tuple[Setting, ...]
+    stages: tuple[type, ...] = ()  # a stage with `export(files, settings)` adds build-time files (ONNX)
 
 
 def spec(name: str, cfg: closet_config.ClosetConfig | None = None) -> MarSpec:
@@ -67,7 +68,8 @@ def spec(name: str, cfg: closet_config.ClosetConfig | None = None) -> MarSpec:
     for stage in STAGES_OF_MODEL[name]:
         files.update({f.name: f for f in stage.files if f.name not in files})
         settings.update({s.var: s for s in stage.settings if s.var not in settings})
-    return MarSpec(name, cfg.model(name).handler, tuple(files.values()), tuple(settings.values()))
+    return MarSpec(name, cfg.model(name).handler, tuple(files.values()), tuple(settings.values()),
+                   tuple(STAGES_OF_MODEL[name]))
 
 
 def specs() -> dict[str, MarSpec]:
@@ -153,6 +155,11 @@ def stage(s: MarSpec, env=None, root: Path = REPO_ROOT, stage_dir: Path | None =
         "inputs": {f.name: str(path.relative_to(root) if path.is_relative_to(root) else path) for f, path in inputs},
         "settings": {st.var: env.get(st.var) or st.default for st in s.settings},
     }
+    # Build-time exports (the onnxruntime runtime's models), made from the staged weights.
+    for stage_cls in s.stages:
+        if hasattr(stage_cls, "export"):
+            for name, data in stage_cls.export({f.name: path for f, path in inputs}, info["settings"]).items():
+                (extra / name).write_bytes(data)
     (extra / BUILD_INFO_NAME).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     handler = root / s.handler
     model_config = root / model_config_path(s.name)

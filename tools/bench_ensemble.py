@@ -6,7 +6,10 @@
    translation over HTTP (crop and composite done by the client with the same closet.stages.composite code);
 4. throughput at concurrency 8: closet with batchSize 4 vs batchSize 1 (a copy of closet.mar whose
    model-config and closet.yaml say batchSize 1, its manifest entries updated; served by the same server);
-5. cold start: server start until every archive is READY.
+5. cold start: server start until every archive is READY;
+6. the speed goals (issue #18, docs/speed.md): HTTP p50 over the compute floor (closet_dev.floor: the
+   request's FLOPs over the measured conv peak), a 12 MP phone photo's HTTP p50 over the 512x512 one,
+   HTTP / in-process, the batch gain and the cold start, as ratios of numbers measured in this run.
 
 --runtime picks the server: torchserve (TorchServe 0.12), kserve (the same MARs on KServe's model
 server, closet/kserve), or both (`make bench-runtimes`, part of `make bench`): both servers are
@@ -43,6 +46,7 @@ from closet.archive import MANIFEST_NAME
 from closet.config import ENSEMBLE, MODEL_NAMES
 from closet.imageio import decode_image, encode_image
 from closet.stages import composite
+from closet_dev import floor
 from closet_dev import kserve as kserve_dev
 from closet_dev import torchserve as torchserve_dev
 from closet_dev.mar import load_ensemble
@@ -54,6 +58,13 @@ B1 = "closet_b1"
 RUNTIMES = {"torchserve": "TorchServe", "kserve": "KServe"}
 # The KServe runtime within 1.1x of TorchServe's HTTP p50 (issue #21).
 P50_GOAL = 1.1
+# Issue #18's goals: (label, key, goal, higher is better).
+SPEED_GOALS = (("512x512 HTTP p50 / compute floor", "floor_ratio", 1.4, False),
+               ("12 MP HTTP p50 / 512x512 HTTP p50", "phone_ratio", 3.0, False),
+               ("HTTP / in-process p50, sequential", "overhead_ratio", 1.05, False),
+               ("batch 4 / batch 1 throughput, c=8", "batch4_vs_batch1", 1.5, True),
+               ("cold start to all READY (s)", "cold_start_s", 10.0, False))
+PHONE_SIZE = (4000, 3000)
 # Printed with the numbers: on a shared CPU, OMP_WAIT_POLICY changes TorchServe's latency severalfold (docs/serving.md).
 OMP_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
@@ -63,6 +74,15 @@ def photo_png() -> bytes:
 
     buf = io.BytesIO()
     Image.fromarray(skimage.data.astronaut()).save(buf, format="PNG")  # 512 x 512
+    return buf.getvalue()
+
+
+def phone_jpeg() -> bytes:
+    """The 512x512 photo blown up to a phone's 12 MP, as a camera JPEG (quality 90)."""
+    import skimage.data
+
+    buf = io.BytesIO()
+    Image.fromarray(skimage.data.astronaut()).resize(PHONE_SIZE, Image.BICUBIC).save(buf, format="JPEG", quality=90)
     return buf.getvalue()
 
 
@@ -191,6 +211,20 @@ def report(name: str, ip: dict, r: dict) -> list[str]:
     ]
 
 
+def speed_goals(res: dict) -> list[str]:
+    lines = [f"speed goals (TorchServe, one run; floor = {res['flops'] / 1e9:.1f} GFLOP / "
+             f"{res['conv_peak'] / 1e9:.0f} GFLOP/s conv peak = {res['floor_s']:.3f} s):",
+             f"  {'figure':36} {'goal':>8} {'measured':>9}"]
+    for label, key, goal, higher in SPEED_GOALS:
+        value = res[key]
+        met = value >= goal if higher else value <= goal
+        lines.append(f"  {label:36} {('>= ' if higher else '<= ') + format(goal, 'g'):>8} {value:>9.2f}  "
+                     + ("met" if met else "NOT met"))
+    lines.append(f"  12 MP HTTP p50: {res['phone_http_p50']:.2f} s; FLOPs per network (G): " + ", ".join(
+        f"{k} {v / 1e9:.2f}" for k, v in res["flops_by_network"].items()))
+    return lines
+
+
 def side_by_side(res: dict) -> list[str]:
     ts, ks = res["torchserve"], res["kserve"]
     rows = [("HTTP p50 /predictions/closet (s)", "http_p50", "{:.3f}"),
@@ -248,6 +282,11 @@ def main(argv=None) -> int:
             for rt in runtimes:
                 lat[rt].append(timed_post(f"{servers[rt].inference_url}/predictions/{ENSEMBLE}", photo))
         del ens
+        if "torchserve" in runtimes:
+            log.info("TorchServe: a 12 MP photo, %d runs...", args.runs)
+            phone = phone_jpeg()
+            url = f"{servers['torchserve'].inference_url}/predictions/{ENSEMBLE}"
+            res["torchserve"]["phone_http_p50"] = p50([timed_post(url, phone) for _ in range(args.runs)])
         ip = {"stages": {s: p50(v) for s, v in stages.items()}, "total": p50(totals)}
         res["in_process"] = ip
         for rt in runtimes:
@@ -256,8 +295,17 @@ def main(argv=None) -> int:
         for rt in runtimes:  # one server at a time: each throughput run has the CPU to itself
             log.info("%s: throughput at concurrency 4 (ensemble vs chain) and 8 (batchSize 4 vs 1)...", RUNTIMES[rt])
             res[rt].update(throughputs(servers[rt].inference_url, photo, target, args.requests))
+        if "torchserve" in runtimes:  # the servers idle: the probe has the CPU
+            ts = res["torchserve"]
+            flops = floor.request_flops(STORE / f"{ENSEMBLE}.mar", req)
+            ts.update(flops=flops.pop("total"), flops_by_network=flops, conv_peak=floor.conv_peak_flops())
+            ts["floor_s"] = ts["flops"] / ts["conv_peak"]
+            ts["floor_ratio"] = ts["http_p50"] / ts["floor_s"]
+            ts["phone_ratio"] = ts["phone_http_p50"] / ts["http_p50"]
     res["load_after"] = os.getloadavg()
     lines = [line for rt in runtimes for line in report(RUNTIMES[rt], ip, res[rt])]
+    if "torchserve" in runtimes:
+        lines += speed_goals(res["torchserve"])
     if len(runtimes) == 2:
         res["kserve_vs_torchserve_p50"] = res["kserve"]["http_p50"] / res["torchserve"]["http_p50"]
         lines += side_by_side(res)

@@ -36,6 +36,7 @@ import torch
 from PIL import Image
 
 from closet import pose
+from closet.config import NetworkRuntime
 from closet.models.u2net import load_checkpoint
 
 try:  # closet/segmentation.py becomes closet/stages/segment.py in the stages layout
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     weights = ROOT / "model-store" / "weights"
     port = pose.PoseEstimator.load(weights)  # the CPU default: ONNX Runtime
-    eager = pose.PoseEstimator.load(weights, runtime="torch")  # the same port in PyTorch
+    eager = pose.PoseEstimator.load(weights, choice=NetworkRuntime("torch"))  # the same port in PyTorch
     litert = OraclePoseEstimator.load(ROOT / ".cache" / "blazepose", num_threads=args.threads)
     u2netp = load_checkpoint(weights / "u2netp.pth", arch="u2netp")
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from closet import parsing, pose
+from closet import config as closet_config
+from closet import parsing, pose, runtime
 from closet.archive import ArchiveFile, Setting, setting
 from closet.errors import ClosetError, NoGarment, NoPerson
 from closet.garment import GarmentParse
@@ -136,9 +137,20 @@ class Parser:
         if ckpt.is_file():
             from closet.models import schp
 
+            device = torch.device(device)
+            choice = closet_config.load(model_dir=model_dir).network("schp")
+            runtime.resolve("schp", choice, device)  # refuses what it cannot run; PyTorch is its one runtime
             dataset = setting(model_dir, PARSER_DATASET)
-            return cls(dataset, schp=schp.load_checkpoint(ckpt, dataset).to(device).eval(), device=torch.device(device))
+            net = runtime.TorchNetwork(schp.load_checkpoint(ckpt, dataset).to(device).eval(), choice.precision, device)
+            return cls(dataset, schp=net, device=device)
         return cls(parsing.POSE_LABEL_SPACE, poses=pose.PoseEstimator.load(model_dir, device), device=torch.device(device))
+
+    @staticmethod
+    def export(files: dict[str, Path], settings: dict[str, str]) -> dict[str, bytes]:
+        """What `make mars` packs beside the weights: the pose networks in ONNX (none for SCHP)."""
+        if SCHP_CKPT.name in files:
+            return {}
+        return pose.export(*pose.PoseEstimator.networks(files[POSE_DETECTOR.name], files[POSE_LANDMARK.name]))
 
     @property
     def name(self) -> str:

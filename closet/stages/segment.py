@@ -19,6 +19,8 @@ from PIL import Image
 from scipy import ndimage
 from skimage.transform import resize
 
+from closet import config as closet_config
+from closet import runtime
 from closet.archive import ArchiveFile, Setting, setting
 from closet.errors import NoPerson
 
@@ -83,18 +85,18 @@ def postprocess(prob: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(mask, dtype=np.uint8)  # (H, W)
 
 
-def _device_of(net: torch.nn.Module) -> torch.device:
-    p = next(net.parameters(), None)
+def _device_of(net) -> torch.device:
+    p = next(net.parameters(), None) if isinstance(net, torch.nn.Module) else None
     return p.device if p is not None else torch.device("cpu")
 
 
 @torch.inference_mode()
-def predict_masks(
-    net: torch.nn.Module, images: Sequence[Image.Image | np.ndarray], device: torch.device | str | None = None
-) -> list[np.ndarray]:
+def predict_masks(net, images: Sequence[Image.Image | np.ndarray], device: torch.device | str | None = None
+                  ) -> list[np.ndarray]:
     """Masks (uint8 H x W, 255 = salient) for PIL images or uint8 arrays, computed in ONE forward pass.
 
-    `net` must already live on `device` (default: the device of its parameters).
+    `net` is a U^2-Net module on `device` (default: the device of its parameters), or any callable
+    like it (closet.runtime.OnnxNetwork / TorchNetwork).
     """
     if not images:
         return []
@@ -119,6 +121,8 @@ def predict_mask(net: torch.nn.Module, image: Image.Image) -> np.ndarray:
 U2NET_WEIGHTS = ArchiveFile("u2net.pth", var="U2NETP_WEIGHTS", default="model-store/weights/u2netp.pth")
 # u2netp (the default, converted by `make weights`), or u2net for the official full-size checkpoint.
 U2NET_ARCH = Setting("U2NET_ARCH", "u2netp")
+# The network exported to ONNX at `make mars` (the onnxruntime runtime, closet/runtime.py).
+U2NET_ONNX = "u2net.onnx"
 # A mask pixel is "person" at or above this value (uint8 probability, 255 = certain).
 PERSON_THRESHOLD = 128
 # Fewer person pixels than this fraction of the image means nobody is there (docs/parsing.md).
@@ -143,19 +147,36 @@ class Segmenter:
     files = (U2NET_WEIGHTS,)
     settings = (U2NET_ARCH,)
 
-    def __init__(self, net: torch.nn.Module, arch: str, device: torch.device):
-        self.net = net
+    def __init__(self, net, arch: str, device: torch.device, runtime_name: str = "torch"):
+        self.net = net  # (N, 3, 320, 320) -> (fused map, side maps...), in the chosen runtime
         self.arch = arch
         self.device = device
+        self.runtime = runtime_name
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: torch.device | str = "cpu") -> Segmenter:
+    def load(cls, model_dir: str | Path, device: torch.device | str = "cpu",
+             choice: closet_config.NetworkRuntime | None = None) -> Segmenter:
+        """From an archive folder; `choice` defaults to config/closet.yaml's networks.u2net."""
         from closet.models.u2net import load_checkpoint
 
+        device = torch.device(device)
+        choice = choice or closet_config.load(model_dir=model_dir).network("u2net")
+        name = runtime.resolve("u2net", choice, device)
         arch = setting(model_dir, U2NET_ARCH)
-        # BN folded into the convs + channels_last: ~30% faster on CPU (closet.models.u2net).
-        net = load_checkpoint(Path(model_dir) / U2NET_WEIGHTS.name, arch, optimize=True)
-        return cls(net.to(device), arch, torch.device(device))
+        # BN folded into the convs + channels_last: ~30% faster on CPU than eager (closet.models.u2net).
+        net = load_checkpoint(Path(model_dir) / U2NET_WEIGHTS.name, arch, optimize=True).to(device)
+        if name == "onnxruntime":
+            model = runtime.packed_or_exported(model_dir, U2NET_ONNX, net, (3, INPUT_SIZE, INPUT_SIZE))
+            return cls(runtime.OnnxNetwork(runtime.onnx_session(model)), arch, device, name)
+        return cls(runtime.TorchNetwork(net, choice.precision, device), arch, device, name)
+
+    @staticmethod
+    def export(files: dict[str, Path], settings: dict[str, str]) -> dict[str, bytes]:
+        """What `make mars` packs beside the weights: the network in ONNX."""
+        from closet.models.u2net import load_checkpoint
+
+        net = load_checkpoint(files[U2NET_WEIGHTS.name], settings.get(U2NET_ARCH.var) or U2NET_ARCH.default)
+        return {U2NET_ONNX: runtime.export_onnx(net, (3, INPUT_SIZE, INPUT_SIZE))}
 
     def __call__(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """uint8 (H, W) person probability per uint8 RGB image, 255 = person."""

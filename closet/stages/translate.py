@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from closet import config as closet_config
+from closet import runtime
 from closet.archive import ArchiveFile
 from closet.serving.options import Option, choice, integer
 
@@ -237,16 +239,21 @@ class Translator:
     settings = ()
     options = OPTIONS
 
-    def __init__(self, nets):
+    def __init__(self, nets, precision: str = "fp32"):
         self.nets = nets
+        self.precision = precision
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: torch.device | str = "cpu") -> Translator:
+    def load(cls, model_dir: str | Path, device: torch.device | str = "cpu",
+             choice: closet_config.NetworkRuntime | None = None) -> Translator:
+        """From an archive folder; `choice` defaults to config/closet.yaml's networks.stargan."""
         from closet.models.stargan_v2 import load_with_sidecar
 
+        choice = choice or closet_config.load(model_dir=model_dir).network("stargan")
+        runtime.resolve("stargan", choice, device)  # refuses what it cannot run; PyTorch is its one runtime
         root = Path(model_dir)
         nets = load_with_sidecar(str(root / STARGAN_CKPT.name), str(root / STARGAN_META.name))
-        return cls(nets.to(device).eval())
+        return cls(nets.to(device).eval(), choice.precision)
 
     @property
     def domains(self) -> list[str]:
@@ -296,6 +303,6 @@ class Translator:
         """Translate uint8 RGB garment images: ONE generator pass. Returns uint8 (S, S) gray or (S, S, 3) RGB."""
         x = torch.stack([prepare(self.nets, Image.fromarray(im)) for im in images])  # (N, C, S, S)
         y = [self.domains.index(s.target) for s in styles]
-        with torch.inference_mode():
-            out = translate(self.nets, x, y, [s.source for s in styles])  # (N, C, S, S)
+        with torch.inference_mode(), runtime.autocast(self.precision, self.nets.device):
+            out = translate(self.nets, x, y, [s.source for s in styles]).float()  # (N, C, S, S)
         return list(postprocess(out, grayscale=self.grayscale))

@@ -28,7 +28,7 @@ import skimage.data
 import torch
 
 from closet import pose
-from closet.config import REPO_ROOT
+from closet.config import REPO_ROOT, NetworkRuntime
 from closet.models import blazepose
 from closet_dev.blazepose_oracle import DETECTOR_TFLITE, LANDMARK_TFLITE, TFLITE_DIR, WEIGHTS_DIR
 
@@ -375,11 +375,11 @@ def test_a_batch_equals_single_calls(port, photos, found):
 
 
 def test_the_two_cpu_runtimes_agree(port, photos):
-    """ONNX Runtime (the CPU default: the port exported at load) against the PyTorch port itself:
+    """ONNX Runtime (the CPU default: the port exported to ONNX) against the PyTorch port itself:
     the same people and boxes; keypoints within a pixel (0.5 px measured, as torch's own thread
     counts move them: the ROI's last digits change the crop's uint8 rounding); masks alike."""
     assert port.runtime == "onnxruntime"
-    eager = pose.PoseEstimator.load(WEIGHTS_DIR, runtime="torch")
+    eager = pose.PoseEstimator.load(WEIGHTS_DIR, choice=NetworkRuntime("torch"))
     for name in ["astronaut", "grace_hopper", "two_people", "camera"]:
         (fast,), (slow,) = port.detect([photos[name]]), eager.detect([photos[name]])
         assert len(fast) == len(slow) >= 1
@@ -395,7 +395,7 @@ def test_the_two_cpu_runtimes_agree(port, photos):
 
 def test_an_unknown_runtime_is_refused(built):
     with pytest.raises(ValueError, match="runtime"):
-        pose.PoseEstimator.load(WEIGHTS_DIR, runtime="tflite")
+        pose.PoseEstimator.load(WEIGHTS_DIR, choice=NetworkRuntime("tflite"))
 
 
 def test_bad_images_are_refused_with_a_clear_error(port):

@@ -134,7 +134,8 @@ def test_loads_on_cuda_when_torchserve_assigns_a_gpu(tmp_path):
     torch.save(build("u2netp").state_dict(), tmp_path / "u2net.pth")
     h = load_handler_module("segmentation").SegmentationHandler()
     h.initialize(FakeContext(tmp_path, gpu_id=0))
-    assert h.device.type == "cuda" and next(h.segmenter.net.parameters()).is_cuda
+    assert h.device.type == "cuda" and h.segmenter.runtime == "torch"
+    assert next(h.segmenter.net.module.parameters()).is_cuda
     ctx = FakeContext("unused")
     out = h.handle([{"body": png(64, 48)}], ctx)
     assert np.asarray(Image.open(io.BytesIO(out[0]))).shape == (48, 64)

@@ -1,0 +1,127 @@
+"""How a network runs: which inference runtime, at which precision (config/closet.yaml `networks`).
+
+Runtimes:
+  onnxruntime  the PyTorch module exported to ONNX (at `make mars`, packed in the archive; in memory
+               for a folder that is not an archive) and run by ONNX Runtime's CPU provider.
+  torch        the module itself, channels_last where that helps; the runtime on CUDA.
+  auto         the fastest measured on the device: onnxruntime on CPU, torch on CUDA (`make bench-goals`,
+               docs/speed.md). Only networks in ONNX_NETWORKS can run in onnxruntime; auto gives torch
+               for the others.
+
+Precisions: fp32 (default); bf16 (a CPU whose oneDNN has bf16 kernels, or CUDA) and fp16 (CUDA) are
+opt-in through torch.autocast. They change the outputs, so a device without them is refused at load,
+never silently run in fp32; `make bench-precision` reports what they change on real photos.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import warnings
+from pathlib import Path
+
+import torch
+
+from closet.config import PRECISIONS, RUNTIMES, NetworkRuntime
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# The networks with an ONNX export (fixed-size inputs, no data-dependent control flow).
+ONNX_NETWORKS = ("u2net", "blazepose")
+ONNX_OPSET = 17
+
+
+class UnsupportedRuntime(ValueError):
+    """A runtime or precision this device (or this network) cannot run."""
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve(network: str, choice: NetworkRuntime, device: torch.device | str) -> str:
+    """The runtime `network` runs in on `device`; raises UnsupportedRuntime for what it cannot run."""
+    device = torch.device(device)
+    if choice.runtime not in RUNTIMES or choice.precision not in PRECISIONS:
+        raise UnsupportedRuntime(f"{network}: runtime must be one of {RUNTIMES} and precision one of {PRECISIONS}, "
+                                 f"got {choice}")
+    if choice.precision == "fp16" and device.type != "cuda":
+        raise UnsupportedRuntime(f"{network}: precision fp16 needs CUDA; this is {device.type}")
+    if choice.precision == "bf16" and not bf16_supported(device):
+        raise UnsupportedRuntime(f"{network}: precision bf16 is not supported on this {device.type} "
+                                 "(oneDNN reports no bf16 kernels: the CPU lacks AVX-512 BF16 or AMX)")
+    runtime = choice.runtime
+    if runtime == "auto":
+        fast_onnx = device.type == "cpu" and network in ONNX_NETWORKS and choice.precision == "fp32"
+        runtime = "onnxruntime" if fast_onnx else "torch"
+    if runtime == "onnxruntime":
+        if network not in ONNX_NETWORKS:
+            raise UnsupportedRuntime(f"{network}: no ONNX export; runtime onnxruntime serves {ONNX_NETWORKS}")
+        if device.type != "cpu":
+            raise UnsupportedRuntime(f"{network}: the onnxruntime runtime runs on the CPU only")
+        if choice.precision != "fp32":
+            raise UnsupportedRuntime(f"{network}: onnxruntime runs fp32 only; use runtime torch for {choice.precision}")
+    return runtime
+
+
+def autocast(precision: str, device: torch.device):
+    """The context a torch forward pass runs in for `precision` (fp32: none)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=DTYPES[precision])
+
+
+def export_onnx(net: torch.nn.Module, input_shape: tuple[int, ...]) -> bytes:
+    """`net` (eval mode) as an ONNX model whose first input dimension (the batch) is free."""
+    net = copy.deepcopy(net).float().cpu().to(memory_format=torch.contiguous_format).eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # the exporter's notes on the padding arithmetic (fixed input size)
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.zeros(1, *input_shape),), buf, dynamo=False, opset_version=ONNX_OPSET,
+                          input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    return buf.getvalue()
+
+
+def onnx_session(model: bytes | str | Path, threads: int | None = None):
+    """An ONNX Runtime CPU session of `model` (bytes or a file), `threads` as torch uses (default: the same)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only
+    # No busy-waiting between calls, as OMP_WAIT_POLICY=PASSIVE does for torch (closet_dev.launcher).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    source = model if isinstance(model, bytes) else str(model)
+    return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def packed_or_exported(model_dir: str | Path, name: str, net: torch.nn.Module, input_shape: tuple[int, ...]):
+    """The ONNX model `make mars` packed as `name` in an archive, else `net` exported now (a folder
+    that is not an archive, e.g. model-store/weights)."""
+    packed = Path(model_dir) / name
+    return packed if packed.is_file() else export_onnx(net, input_shape)
+
+
+class OnnxNetwork:
+    """An ONNX Runtime session called like the module it was exported from: a tensor in, a tuple of tensors out."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        outputs = self.session.run(None, {"x": x.detach().float().cpu().contiguous().numpy()})
+        return tuple(torch.from_numpy(o) for o in outputs)
+
+
+class TorchNetwork:
+    """A module called in its precision's autocast."""
+
+    def __init__(self, module: torch.nn.Module, precision: str, device: torch.device):
+        self.module, self.precision, self.device = module, precision, device
+
+    def __call__(self, x: torch.Tensor):
+        with autocast(self.precision, self.device):
+            return self.module(x.to(self.device))

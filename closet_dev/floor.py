@@ -1,0 +1,63 @@
+"""The compute floor of a request: the FLOPs its networks run, over the CPU's measured conv peak.
+
+`make bench-ensemble` divides the HTTP p50 by it (docs/speed.md). The peak is a probe, not a
+datasheet number: a 3x3 conv 64->64 on 160x160 in channels_last, the best case of the networks'
+own layers, on the threads torch uses. The FLOPs are counted by torch.utils.flop_counter on one
+real request through the served ensemble with every network in PyTorch (ONNX Runtime runs the
+same graphs, but the counter sees only PyTorch).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from torch.utils.flop_counter import FlopCounterMode
+
+from closet import config as closet_config
+
+PROBE_CHANNELS, PROBE_SIDE = 64, 160
+
+
+def conv_peak_flops(runs: int = 21) -> float:
+    """FLOP/s of the probe conv, best of `runs` (the peak: noise on a shared machine only slows it)."""
+    conv = torch.nn.Conv2d(PROBE_CHANNELS, PROBE_CHANNELS, 3, padding=1, bias=False).eval()
+    conv = conv.to(memory_format=torch.channels_last)
+    x = torch.randn(1, PROBE_CHANNELS, PROBE_SIDE, PROBE_SIDE).contiguous(memory_format=torch.channels_last)
+    flops = 2 * PROBE_CHANNELS * PROBE_CHANNELS * 9 * PROBE_SIDE * PROBE_SIDE
+    samples = []
+    with torch.inference_mode():
+        for _ in range(3):
+            conv(x)
+        for _ in range(runs):
+            t = time.perf_counter()
+            conv(x)
+            samples.append(time.perf_counter() - t)
+    return flops / min(samples)
+
+
+def request_flops(mar: str | Path, request) -> dict[str, float]:
+    """FLOPs of one ensemble request, per network module class ("total" too), all networks in PyTorch."""
+    from closet_dev.mar import load_ensemble
+
+    raw = yaml.safe_load(closet_config.DEFAULT_PATH.read_text(encoding="utf-8"))
+    raw["networks"] = {n: {"runtime": "torch", "precision": "fp32"} for n in closet_config.NETWORKS}
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / closet_config.CONFIG_FILENAME
+        path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+        before = os.environ.get("CLOSET_CONFIG")
+        os.environ["CLOSET_CONFIG"] = str(path)
+        try:
+            ens = load_ensemble(mar)
+        finally:
+            os.environ.pop("CLOSET_CONFIG") if before is None else os.environ.__setitem__("CLOSET_CONFIG", before)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        ens.run([request])
+    per_module = {name: float(sum(counts.values())) for name, counts in counter.get_flop_counts().items()
+                  if name != "Global" and "." not in name}
+    return {**per_module, "total": float(counter.get_total_flops())}

@@ -1,0 +1,114 @@
+"""closet/runtime.py: the runtime and precision each network runs in (config networks), the ONNX
+export `make mars` packs, and the precision gate. The runtimes' outputs are compared on real photos."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from closet import config as closet_config
+from closet import runtime
+from closet.config import NetworkRuntime
+from closet.runtime import UnsupportedRuntime
+from closet.stages.segment import U2NET_ONNX, Segmenter
+from closet_dev import mar, pose_photos
+from tests.unit.conftest import WEIGHTS
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def real_segmentation_dir(tmp_path_factory):
+    """segmentation.mar built from the real U^2-Net-P weights, extracted as a worker sees it."""
+    if not WEIGHTS.is_file():
+        pytest.skip(f"{WEIGHTS} missing: run `make weights`")
+    tmp = tmp_path_factory.mktemp("seg")
+    built = mar.build("segmentation", store=tmp / "store", env={"U2NETP_WEIGHTS": str(WEIGHTS), "PATH": ""},
+                      stage_dir=tmp / "stage")
+    with zipfile.ZipFile(built) as z:
+        z.extractall(tmp / "model")
+    return tmp / "model"
+
+
+@pytest.mark.parametrize(("network", "device", "expected"), [
+    ("u2net", "cpu", "onnxruntime"), ("blazepose", "cpu", "onnxruntime"),
+    ("stargan", "cpu", "torch"), ("schp", "cpu", "torch"),
+    ("u2net", "cuda", "torch"), ("blazepose", "cuda", "torch"),
+])
+def test_auto_picks_the_measured_fastest(network, device, expected):
+    assert runtime.resolve(network, NetworkRuntime(), torch.device(device)) == expected
+
+
+@pytest.mark.parametrize(("network", "choice", "device", "message"), [
+    ("stargan", NetworkRuntime("onnxruntime"), "cpu", "no ONNX export"),
+    ("u2net", NetworkRuntime("onnxruntime"), "cuda", "CPU only"),
+    ("u2net", NetworkRuntime("auto", "fp16"), "cpu", "fp16 needs CUDA"),
+    ("u2net", NetworkRuntime("tflite"), "cpu", "runtime must be one of"),
+    ("u2net", NetworkRuntime("torch", "int8"), "cpu", "precision one of"),
+])
+def test_what_a_device_cannot_run_is_refused(network, choice, device, message):
+    with pytest.raises(UnsupportedRuntime, match=message):
+        runtime.resolve(network, choice, torch.device(device))
+
+
+def test_bf16_runs_where_the_cpu_has_it_and_is_refused_elsewhere():
+    choice = NetworkRuntime("auto", "bf16")
+    if runtime.bf16_supported(CPU):
+        assert runtime.resolve("u2net", choice, CPU) == "torch"  # ONNX Runtime's CPU provider is fp32 only
+        with pytest.raises(UnsupportedRuntime, match="fp32 only"):
+            runtime.resolve("u2net", NetworkRuntime("onnxruntime", "bf16"), CPU)
+    else:
+        with pytest.raises(UnsupportedRuntime, match="bf16 is not supported"):
+            runtime.resolve("u2net", choice, CPU)
+
+
+def test_the_config_names_every_network_with_a_known_runtime():
+    cfg = closet_config.load()
+    assert set(cfg.networks) == set(closet_config.NETWORKS)
+    raw = yaml.safe_load(closet_config.DEFAULT_PATH.read_text())
+    raw["networks"]["u2net"] = {"runtime": "openvino", "precision": "fp32"}
+    with pytest.raises(closet_config.ConfigError, match="networks.u2net"):
+        closet_config.parse(raw)
+    del raw["networks"]["u2net"]
+    with pytest.raises(closet_config.ConfigError, match="networks"):
+        closet_config.parse(raw)
+
+
+def test_the_archive_packs_the_onnx_export_and_the_worker_opens_it(real_segmentation_dir, monkeypatch):
+    assert (real_segmentation_dir / U2NET_ONNX).is_file()
+    exported = []
+    monkeypatch.setattr(runtime, "export_onnx", lambda *a: exported.append(a))
+    seg = Segmenter.load(real_segmentation_dir, CPU)
+    assert seg.runtime == "onnxruntime" and exported == []  # nothing exported at load: the packed file is used
+
+
+def test_onnxruntime_gives_the_pytorch_masks_on_real_photos(real_segmentation_dir):
+    """Within 2 grey levels of 255 anywhere, the same person pixels to 1 in 10,000."""
+    fast = Segmenter.load(real_segmentation_dir, CPU, NetworkRuntime("onnxruntime"))
+    eager = Segmenter.load(real_segmentation_dir, CPU, NetworkRuntime("torch"))
+    photos = pose_photos.photos()
+    for name in ["astronaut", "grace_hopper", "camera", "two_people"]:
+        image = photos[name] if photos[name].ndim == 3 else np.dstack([photos[name]] * 3)
+        (a,), (b,) = fast([image]), eager([image])
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 2, name
+        assert ((a >= 128) != (b >= 128)).mean() < 1e-4, name
+        assert (a >= 128).mean() > 0.05, name  # a person was found: the comparison means something
+
+
+def test_reduced_precision_keeps_the_masks_or_is_refused(real_segmentation_dir):
+    """The precision gate at load: bf16 where oneDNN has it (masks within IoU 0.95 of fp32), refused otherwise."""
+    choice = NetworkRuntime("torch", "bf16")
+    if not runtime.bf16_supported(CPU):
+        with pytest.raises(UnsupportedRuntime, match="bf16"):
+            Segmenter.load(real_segmentation_dir, CPU, choice)
+        return
+    low = Segmenter.load(real_segmentation_dir, CPU, choice)
+    full = Segmenter.load(real_segmentation_dir, CPU, NetworkRuntime("torch"))
+    image = pose_photos.astronaut()
+    (a,), (b,) = low([image]), full([image])
+    a, b = a >= 128, b >= 128
+    assert (a & b).sum() / (a | b).sum() > 0.95
