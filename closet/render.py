@@ -73,7 +73,10 @@ DETAIL_SIGMA = 0.5  # the photo keeps its lightness detail finer than this many 
 MIN_SHADE_STD = 12.0  # the drawing's lightness spread on the garment, at least (CIE L)
 TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on bared skin
-INPAINT_RADIUS = 5
+INPAINT_RADIUS = 3  # pixels of the reduced copy
+# Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less: 145 -> 10 ms
+# on the astronaut, and the outputs look the same (docs/speed.md#composite).
+INPAINT_REDUCTION = 2.0
 # Smooth fields (B coordinates, blurs, the inpainted fill) are computed at most this many pixels
 # fine and resized: a big photo then costs what its pixels cost, not more (closet.render tests).
 WORK_PIXELS = 1_000_000
@@ -415,13 +418,10 @@ def blur(img: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def inpaint(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """OpenCV's Telea inpainting of `mask` in uint8 RGB `image`. Beyond WORK_PIXELS it runs on a
-    reduced copy (a masked pixel masks its whole cell) and is resized back: the fill is smooth."""
+    """OpenCV's Telea inpainting of `mask` in uint8 RGB `image`, on a copy reduced by INPAINT_REDUCTION
+    or more (to WORK_PIXELS; a masked pixel masks its whole cell), resized back: the fill is smooth."""
     h, w = mask.shape
-    factor = math.sqrt(h * w / WORK_PIXELS)
-    if factor <= 1:
-        return cv2.inpaint(image, mask.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_TELEA)
-    size = _reduced((h, w), factor)
+    size = _reduced((h, w), max(INPAINT_REDUCTION, math.sqrt(h * w / WORK_PIXELS)))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     hole = (cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
     painted = cv2.inpaint(small, hole, INPAINT_RADIUS, cv2.INPAINT_TELEA)

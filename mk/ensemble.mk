@@ -23,3 +23,9 @@ bench-ensemble: venv weights config mars ## ensemble benchmark on RUNTIME (torch
 BENCH_TARGETS += bench-ensemble bench-serve bench-translation bench-parsing bench-u2net
 .SECONDEXPANSION:
 bench: $$(BENCH_TARGETS) ## run every benchmark target (BENCH_TARGETS)
+
+.PHONY: bench-precision
+bench-precision: venv weights mars ## bf16/fp16 against fp32 (U^2-Net-P masks, p50) on the package photos, or why the device refuses them
+	$(PYTHON) tools/bench_precision.py --json out/bench/precision.json
+
+BENCH_TARGETS += bench-precision

@@ -1,0 +1,82 @@
+#!/usr/bin/env python
+"""What reduced precision changes (`make bench-precision`): U^2-Net-P person masks in bf16 / fp16
+against fp32, on the package photos, with p50 times; a precision the device lacks is reported as
+refused, as a worker would refuse it at load (closet/runtime.py).
+
+Usage: python tools/bench_precision.py [--device cpu|cuda] [--runs 5] [--json out/bench/precision.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import statistics
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from closet.config import NetworkRuntime
+from closet.runtime import UnsupportedRuntime
+from closet.stages.segment import Segmenter
+from closet_dev import pose_photos
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTOS = ("astronaut", "grace_hopper", "camera")
+
+
+def p50_seconds(fn, runs: int) -> float:
+    fn()
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    photos = pose_photos.photos()
+    images = [photos[n] if photos[n].ndim == 3 else np.dstack([photos[n]] * 3) for n in PHOTOS]
+    res: dict = {"device": args.device}
+    with tempfile.TemporaryDirectory() as d:
+        with zipfile.ZipFile(ROOT / "model-store" / "segmentation.mar") as z:
+            z.extractall(d)
+        full = Segmenter.load(d, args.device, NetworkRuntime("torch", "fp32"))
+        reference = full(images)
+        res["fp32"] = {"p50_s": p50_seconds(functools.partial(full, images[:1]), args.runs)}
+        print(f"U^2-Net-P on {args.device}, PyTorch: fp32 p50 {res['fp32']['p50_s']:.3f} s per 512x512 photo")
+        for precision in ("bf16", "fp16"):
+            try:
+                low = Segmenter.load(d, args.device, NetworkRuntime("torch", precision))
+            except UnsupportedRuntime as e:
+                res[precision] = {"refused": str(e)}
+                print(f"  {precision}: refused at load: {e}")
+                continue
+            masks = low(images)
+            ious = {n: float(((a >= 128) & (b >= 128)).sum() / max(1, ((a >= 128) | (b >= 128)).sum()))
+                    for n, a, b in zip(PHOTOS, masks, reference)}
+            diff = max(int(np.abs(a.astype(int) - b.astype(int)).max()) for a, b in zip(masks, reference))
+            res[precision] = {"p50_s": p50_seconds(functools.partial(low, images[:1]), args.runs), "mask_iou": ious,
+                              "max_mask_difference": diff}
+            print(f"  {precision}: p50 {res[precision]['p50_s']:.3f} s ({res['fp32']['p50_s'] / res[precision]['p50_s']:.2f}x "
+                  f"fp32); mask IoU against fp32 " + ", ".join(f"{n} {v:.4f}" for n, v in ious.items())
+                  + f"; largest mask difference {diff}/255")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
