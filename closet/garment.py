@@ -97,6 +97,9 @@ class GarmentParse:
     skin_pixels: np.ndarray
 
 
+COLOUR_SAMPLES = 100_000  # evenly strided pixels a colour statistic reads at most
+
+
 def to_lab(rgb: np.ndarray) -> np.ndarray:
     """uint8 RGB -> float32 CIE Lab (L 0-100, a, b) through OpenCV (D65)."""
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
@@ -219,7 +222,9 @@ def skirt(rgb: np.ndarray, person: np.ndarray, mask: np.ndarray, body: Body) -> 
     candidates = band.astype(bool) & person & ~mask
     if not candidates.any():
         return np.zeros_like(mask)
-    cloth = to_lab(rgb[mask][None])[0]
+    garment = rgb[mask]
+    # A median needs no more than COLOUR_SAMPLES pixels (a 12 MP photo's garment holds millions).
+    cloth = to_lab(garment[:: max(1, len(garment) // COLOUR_SAMPLES)][None])[0]
     centre = np.median(cloth, axis=0)
     spread = np.median(np.abs(cloth - centre), axis=0)
     ys, xs = np.nonzero(candidates)  # colours only where they are asked (a big photo's band is small)

@@ -74,9 +74,11 @@ MIN_SHADE_STD = 12.0  # the drawing's lightness spread on the garment, at least 
 TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on bared skin
 INPAINT_RADIUS = 3  # pixels of the reduced copy
-# Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less: 145 -> 10 ms
-# on the astronaut, and the outputs look the same (docs/speed.md#composite).
+# Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less (at most
+# INPAINT_PIXELS): 145 -> 10 ms on the astronaut, 800 -> 200 ms at 12 MP, and the outputs look the
+# same (docs/speed.md#composite).
 INPAINT_REDUCTION = 2.0
+INPAINT_PIXELS = 250_000
 # Smooth fields (B coordinates, blurs, the inpainted fill) are computed at most this many pixels
 # fine and resized: a big photo then costs what its pixels cost, not more (closet.render tests).
 WORK_PIXELS = 1_000_000
@@ -419,9 +421,9 @@ def blur(img: np.ndarray, sigma: float) -> np.ndarray:
 
 def inpaint(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """OpenCV's Telea inpainting of `mask` in uint8 RGB `image`, on a copy reduced by INPAINT_REDUCTION
-    or more (to WORK_PIXELS; a masked pixel masks its whole cell), resized back: the fill is smooth."""
+    or more (to INPAINT_PIXELS; a masked pixel masks its whole cell), resized back: the fill is smooth."""
     h, w = mask.shape
-    size = _reduced((h, w), max(INPAINT_REDUCTION, math.sqrt(h * w / WORK_PIXELS)))
+    size = _reduced((h, w), max(INPAINT_REDUCTION, math.sqrt(h * w / INPAINT_PIXELS)))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     hole = (cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
     painted = cv2.inpaint(small, hole, INPAINT_RADIUS, cv2.INPAINT_TELEA)

@@ -61,3 +61,30 @@ def request_flops(mar: str | Path, request) -> dict[str, float]:
     per_module = {name: float(sum(counts.values())) for name, counts in counter.get_flop_counts().items()
                   if name != "Global" and "." not in name}
     return {**per_module, "total": float(counter.get_total_flops())}
+
+
+def official_models(runs: int = 3) -> dict[str, dict[str, float]]:
+    """FLOPs and PyTorch fp32 p50 seconds at batch 1 of the official-size networks a user may bring
+    (random weights: the cost, not the output): StarGAN v2's generator at 256 px, SCHP (ATR) at 512 px."""
+    from closet.models import schp, stargan_v2
+
+    nets = stargan_v2.build_nets(img_size=256, num_domains=5)
+    generator, mapping = nets["generator"].eval(), nets["mapping_network"].eval()
+    x, y = torch.randn(1, 3, 256, 256), torch.zeros(1, dtype=torch.long)
+    with torch.inference_mode():
+        style = mapping(torch.randn(1, 16), y)
+    parser, photo = schp.build("atr").eval(), torch.randn(1, 3, 512, 512)
+    cases = {"stargan_v2_generator_256": (lambda: generator(x, style)), "schp_atr_512": (lambda: parser(photo))}
+    out = {}
+    for name, fn in cases.items():
+        with torch.inference_mode():
+            counter = FlopCounterMode(display=False)
+            with counter:
+                fn()
+            samples = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                fn()
+                samples.append(time.perf_counter() - t)
+        out[name] = {"flops": float(counter.get_total_flops()), "p50_s": sorted(samples)[len(samples) // 2]}
+    return out

@@ -63,7 +63,7 @@ SPEED_GOALS = (("512x512 HTTP p50 / compute floor", "floor_ratio", 1.4, False),
                ("12 MP HTTP p50 / 512x512 HTTP p50", "phone_ratio", 3.0, False),
                ("HTTP / in-process p50, sequential", "overhead_ratio", 1.05, False),
                ("batch 4 / batch 1 throughput, c=8", "batch4_vs_batch1", 1.5, True),
-               ("cold start to all READY (s)", "cold_start_s", 10.0, False))
+               ("cold start, 4 archives to READY (s)", "served_cold_start_s", 10.0, False))
 PHONE_SIZE = (4000, 3000)
 # Printed with the numbers: on a shared CPU, OMP_WAIT_POLICY changes TorchServe's latency severalfold (docs/serving.md).
 OMP_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
@@ -222,6 +222,9 @@ def speed_goals(res: dict) -> list[str]:
                      + ("met" if met else "NOT met"))
     lines.append(f"  12 MP HTTP p50: {res['phone_http_p50']:.2f} s; FLOPs per network (G): " + ", ".join(
         f"{k} {v / 1e9:.2f}" for k, v in res["flops_by_network"].items()))
+    lines.append("  official-size networks (random weights, PyTorch fp32, batch 1): " + "; ".join(
+        f"{name} {m['flops'] / 1e9:.0f} GFLOP, p50 {m['p50_s']:.2f} s = {m['p50_s'] * res['conv_peak'] / m['flops']:.1f}x its floor"
+        for name, m in res["official_models"].items()))
     return lines
 
 
@@ -263,6 +266,10 @@ def main(argv=None) -> int:
     target = ens.translator.domains[0]
     req = ensemble.Request(image=photo, target=target)
     with tempfile.TemporaryDirectory() as d, ExitStack() as stack:
+        if "torchserve" in runtimes:  # the cold start of what `make serve` serves: the four archives alone
+            log.info("TorchServe cold start, the four archives...")
+            with torchserve_dev.ephemeral(Path(d) / "cold", [STORE / f"{m}.mar" for m in MODEL_NAMES], timeout=900) as s:
+                res["served_cold_start_s"] = s.startup_s
         servers = {}
         for rt in runtimes:  # one after the other: each cold start has the machine to itself
             log.info("starting %s...", RUNTIMES[rt])
@@ -302,6 +309,8 @@ def main(argv=None) -> int:
             ts["floor_s"] = ts["flops"] / ts["conv_peak"]
             ts["floor_ratio"] = ts["http_p50"] / ts["floor_s"]
             ts["phone_ratio"] = ts["phone_http_p50"] / ts["http_p50"]
+            ts["served_cold_start_s"] = res["served_cold_start_s"]
+            ts["official_models"] = floor.official_models()
     res["load_after"] = os.getloadavg()
     lines = [line for rt in runtimes for line in report(RUNTIMES[rt], ip, res[rt])]
     if "torchserve" in runtimes:

@@ -170,20 +170,20 @@ def test_the_flat_grid_of_a_big_box_matches_every_pixel_computed(people):
 
 @pytest.mark.parametrize("side", [1500, 400])
 def test_a_hole_is_inpainted_on_a_reduced_copy(side):
-    """Beyond WORK_PIXELS and below it (INPAINT_REDUCTION): the fill of a direct Telea, nothing hidden leaking."""
+    """Beyond INPAINT_PIXELS and below it (INPAINT_REDUCTION): a hole in a plain red area is filled
+    with that red, nothing of what it hid leaking in."""
     u = side // 15
+    red = np.array([200, 40, 40])
     img = np.zeros((side, side, 3), np.uint8)
-    img[:, : side // 2] = (200, 40, 40)
+    img[:, : side // 2] = red
     img[:, side // 2:] = (40, 40, 200)
     hole = np.zeros((side, side), bool)
     hole[5 * u:10 * u, 3 * u:6 * u] = True  # inside the red half
     img[hole] = (0, 255, 0)  # what the hole hides must not leak into the fill
     painted = render.inpaint(img, hole)
     assert painted.shape == img.shape and painted.dtype == np.uint8
-    direct = cv2.inpaint(img, hole.astype(np.uint8), render.INPAINT_RADIUS, cv2.INPAINT_TELEA)
     inner = (slice(5 * u + u // 2, 10 * u - u // 2), slice(3 * u + u // 2, 6 * u - u // 2))
     assert painted[inner][..., 1].max() < 100  # none of the hidden green (255)
-    diff = np.abs(painted[inner].astype(int) - direct[inner])
-    # measured: mean 6.9 and max 15 of 255 at 1500 px, where the copy is reduced 2x; an edge of 160
-    # levels in the fill moves by a pixel or two, invisible in the swap pictures (docs/speed.md)
-    assert diff.mean() < 8 and diff.max() < 20
+    # measured: mean 5 and max 8 (1500 px, reduced 3x); a direct Telea at full size is 14 and 24 off
+    diff = np.abs(painted[inner].astype(int) - red)
+    assert diff.mean() < 8 and diff.max() < 16
