@@ -10,47 +10,50 @@ the garment keeps its original colours (measured: `mean_chroma`).
 
 from __future__ import annotations
 
-import warnings
-
+import cv2
 import numpy as np
-from skimage import color as skcolor
-from skimage.color import colorconv as _colorconv
 
 # Floor on the generator's L spread inside the mask, so a flat output is not blown up.
 _MIN_STD = 1.0
 # Fractions of the generator's lightness tried, largest first, until a pixel fits in sRGB.
 _GAMUT_STEPS = (1.0, 0.75, 0.5, 0.25)
-_RGB_FROM_XYZ = np.linalg.inv(np.asarray(_colorconv.xyz_from_rgb))
+# CIE XYZ (D65, as OpenCV's Lab conversion) -> linear sRGB (IEC 61966-2-1).
+_WHITE = np.float32([0.950456, 1.0, 1.088754])
+_RGB_FROM_XYZ = np.float32([[3.240479, -1.53715, -0.498535],
+                            [-0.969256, 1.875991, 0.041556],
+                            [0.055648, -0.204043, 1.057311]])
+_DELTA = 6.0 / 29.0
 
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB (H, W, 3) -> float64 CIE Lab (D65)."""
-    return skcolor.rgb2lab(rgb.astype(np.float64) / 255.0)
+    """uint8 RGB (..., 3) -> float32 CIE Lab (D65; L 0-100), through OpenCV."""
+    flat = np.ascontiguousarray(rgb, dtype=np.float32).reshape(-1, 1, 3) / 255.0
+    return cv2.cvtColor(flat, cv2.COLOR_RGB2LAB).reshape(rgb.shape)
 
 
 def to_rgb8(lab: np.ndarray) -> np.ndarray:
-    """float Lab -> uint8 RGB, clipped to the sRGB gamut."""
-    with warnings.catch_warnings():  # out-of-gamut Z is clipped by design; not worth a log line per request
-        warnings.simplefilter("ignore", UserWarning)
-        rgb = skcolor.lab2rgb(lab)
+    """float Lab (..., 3) -> uint8 RGB, clipped to the sRGB gamut."""
+    flat = np.ascontiguousarray(lab, dtype=np.float32).reshape(-1, 1, 3)
+    rgb = cv2.cvtColor(flat, cv2.COLOR_LAB2RGB).reshape(lab.shape)
     return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def mean_chroma(rgb: np.ndarray, mask: np.ndarray) -> tuple[float, float, float]:
     """Mean a, b and chroma sqrt(a^2+b^2) of the pixels where mask is true."""
-    lab = to_lab(rgb)[mask.astype(bool)]
+    lab = to_lab(rgb[mask.astype(bool)])
     if lab.size == 0:
         return 0.0, 0.0, 0.0
-    a, b = lab[:, 1], lab[:, 2]
+    a, b = lab[:, 1].astype(np.float64), lab[:, 2].astype(np.float64)
     return float(a.mean()), float(b.mean()), float(np.hypot(a, b).mean())
 
 
 def in_gamut(lab: np.ndarray, tol: float = 0.5 / 255) -> np.ndarray:
-    """bool (H, W): the Lab colour maps into sRGB without clipping."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        xyz = skcolor.lab2xyz(lab)
-    lin = xyz @ _RGB_FROM_XYZ.T  # (H, W, 3) linear sRGB
+    """bool (...): the Lab colours (..., 3) map into sRGB without clipping."""
+    lab = np.asarray(lab, np.float32)
+    fy = (lab[..., 0] + 16.0) / 116.0
+    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
+    xyz = np.where(f > _DELTA, f**3, 3 * _DELTA**2 * (f - 4.0 / 29.0)) * _WHITE
+    lin = xyz @ _RGB_FROM_XYZ.T  # a negative X or Z (b or a beyond any real colour) lands outside
     return ((lin >= -tol) & (lin <= 1 + tol)).all(axis=-1)
 
 
@@ -68,22 +71,25 @@ def preserve_color(generated: np.ndarray, original: np.ndarray, mask: np.ndarray
         the chroma is kept rather than clipped away.
     """
     m = mask.astype(bool)
-    gen_lab = to_lab(generated)
+    l_gen = to_lab(generated)[..., 0]
     org_lab = to_lab(original)
     l_org = org_lab[..., 0]
     if m.any():
-        g, o = gen_lab[..., 0][m], l_org[m]
-        scale = max(o.std(), _MIN_STD) / max(g.std(), _MIN_STD)
-        l_new = np.clip((gen_lab[..., 0] - g.mean()) * scale + o.mean(), 0.0, 100.0)
+        g, o = l_gen[m], l_org[m]
+        scale = max(float(o.std()), _MIN_STD) / max(float(g.std()), _MIN_STD)
+        l_new = np.clip((l_gen - g.mean()) * scale + o.mean(), 0.0, 100.0)
     else:
-        l_new = gen_lab[..., 0]
+        l_new = l_gen
     out = org_lab.copy()
-    pending = np.ones(l_org.shape, dtype=bool)
+    # Each step tests only the pixels still pending; the rest keep the photo's L (always representable).
+    pending = np.arange(l_org.size)
+    flat_out, flat_org, flat_new = out.reshape(-1, 3), org_lab.reshape(-1, 3), l_new.reshape(-1)
     for t in _GAMUT_STEPS:
-        cand = org_lab.copy()
-        cand[..., 0] = l_org + t * (l_new - l_org)
-        fits = pending & in_gamut(cand)
-        out[..., 0][fits] = cand[..., 0][fits]
-        pending &= ~fits
-    # pending pixels keep the photo's L (always representable)
+        cand = flat_org[pending].copy()
+        cand[:, 0] += t * (flat_new[pending] - cand[:, 0])
+        fits = in_gamut(cand)
+        flat_out[pending[fits], 0] = cand[fits, 0]
+        pending = pending[~fits]
+        if not pending.size:
+            break
     return to_rgb8(out)

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from closet.body import L_EYE, MOUTH_L, MOUTH_R, NOSE, R_EYE, Body, body_from_keypoints
+from closet.color import to_lab
 from closet.errors import NoGarment
 
 PARSER_NAME = "pose-garment"
@@ -98,11 +99,6 @@ class GarmentParse:
 
 
 COLOUR_SAMPLES = 100_000  # evenly strided pixels a colour statistic reads at most
-
-
-def to_lab(rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB -> float32 CIE Lab (L 0-100, a, b) through OpenCV (D65)."""
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
 def is_grayscale(rgb: np.ndarray) -> bool:

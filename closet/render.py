@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from closet.body import Arm, Body
+from closet.color import to_lab, to_rgb8
 from closet.garment import GarmentParse, capsule
 from closet.stages.composite import dilation_radius
 
@@ -393,15 +394,6 @@ def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None =
 
 
 # -- the render back ----------------------------------------------------------------------------
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-
-
-def _rgb8(lab: np.ndarray) -> np.ndarray:
-    rgb = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB)
-    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
 def _reduced(shape: tuple[int, int], factor: float) -> tuple[int, int]:
     """cv2 (width, height) of an (h, w) image reduced by `factor`."""
     return max(1, round(shape[1] / factor)), max(1, round(shape[0] / factor))
@@ -564,7 +556,7 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     ext = new_c & ~old_c
     band = TEXTURE_BAND * body.scale
     texture = mirrored_texture(crop, old_c, ext, band) if ext.any() else crop
-    glab = _lab(texture)
+    glab = to_lab(texture)
     cell = max(1.0, view.frame[0] / size * body.length)  # one drawing pixel, in image pixels
     known = old_c | ext
     # Sleeve and torso read different places of the drawing: soften the seam between them.
@@ -582,7 +574,7 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     else:
         glab = np.zeros_like(glab)
         glab[..., 0] = np.clip(drawn, 0, 255) * (100.0 / 255.0)
-    garment_layer = _rgb8(glab)
+    garment_layer = to_rgb8(glab)
 
     # the layer under it: what the old garment hid
     under = crop.copy()
@@ -595,14 +587,14 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
             arm |= capsule(image.shape, a.elbow, a.wrist, BARE_ARM_RADIUS * body.scale)
             bare |= arm[rows, cols]
     skin_zone = uncovered & bare
-    lab = _lab(crop)
+    lab = to_lab(crop)
     if skin_zone.any():
         slab = np.empty((int(skin_zone.sum()), 3), np.float32)  # the bared pixels only
         slab[...] = parse.skin.lab
         blurred = blur(lab[..., 0], max(1.0, 0.04 * body.scale))
         base = float(np.median(lab[..., 0][old_c])) if old_c.any() else parse.skin.lab[0]
         slab[:, 0] = np.clip(slab[:, 0] + SKIN_SHADING * (blurred[skin_zone] - base), 0, 100)
-        under[skin_zone] = _rgb8(slab[None])[0]
+        under[skin_zone] = to_rgb8(slab[None])[0]
     rest = uncovered & ~skin_zone
     if rest.any():
         # What the old garment hid: inpainted from around it (the old and new garment are not sources).

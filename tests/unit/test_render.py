@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from closet import color, render
 from closet import garment as gm
-from closet import render
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_short_sleeves_bare_the_forearm_in_skin_colour(swaps):
     assert forearm.sum() > 50
     short, long = outs["short"], outs["long"]
     assert long.result_mask[forearm].mean() > 0.9 and short.result_mask[forearm].mean() < 0.1
-    lab = gm.to_lab(short.image)[forearm]
+    lab = color.to_lab(short.image)[forearm]
     assert np.hypot(*(np.median(lab[:, 1:], axis=0) - parse.skin.lab[1:])) < 10  # the face's colour
 
 
@@ -110,7 +110,7 @@ def test_the_shapes_differ_and_the_colour_stays(swaps):
     assert max(ious) < 0.95
     for out in outs.values():  # cloth that stays keeps its chroma (its lightness is the drawing's)
         kept = out.result_mask & parse.mask
-        before, after = (gm.to_lab(im)[kept][:, 1:].mean(axis=0) for im in (image, out.image))
+        before, after = (color.to_lab(im)[kept][:, 1:].mean(axis=0) for im in (image, out.image))
         assert np.hypot(*(after - before)) < 2.5
 
 
@@ -118,7 +118,7 @@ def test_raw_generator_colours_are_gray(people):
     image, parse = people["astronaut"]
     view = render.canonical_view(image, parse.mask, parse.body, 32)
     out = render.render_swap(image, parse, drawing(view.shape, view.frame), view, preserve_color=False)
-    lab = gm.to_lab(out.image)[out.result_mask & ~parse.head]
+    lab = color.to_lab(out.image)[out.result_mask & ~parse.head]
     assert np.abs(lab[:, 1:]).mean() < 3  # no chroma: the drawing's own gray
 
 
