@@ -10,6 +10,7 @@ same graphs, but the counter sees only PyTorch).
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -81,10 +82,16 @@ def official_models(runs: int = 3) -> dict[str, dict[str, float]]:
             counter = FlopCounterMode(display=False)
             with counter:
                 fn()
-            samples = []
-            for _ in range(runs):
-                t = time.perf_counter()
-                fn()
-                samples.append(time.perf_counter() - t)
-        out[name] = {"flops": float(counter.get_total_flops()), "p50_s": sorted(samples)[len(samples) // 2]}
+            out[name] = {"flops": float(counter.get_total_flops()), "p50_s": p50_seconds(fn, runs)}
     return out
+
+
+def p50_seconds(fn, runs: int) -> float:
+    """Median wall time of `runs` calls of `fn`, after one untimed call (first-call allocations)."""
+    fn()
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)

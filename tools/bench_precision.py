@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import statistics
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -25,19 +23,10 @@ from closet.config import NetworkRuntime
 from closet.runtime import UnsupportedRuntime
 from closet.stages.segment import Segmenter
 from closet_dev import pose_photos
+from closet_dev.floor import p50_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ("astronaut", "grace_hopper", "camera")
-
-
-def p50_seconds(fn, runs: int) -> float:
-    fn()
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
 
 
 def main(argv=None) -> int:
