@@ -32,8 +32,8 @@ import cv2
 import numpy as np
 import torch
 
+from closet import color, ensemble, render
 from closet import config as closet_config
-from closet import ensemble, render
 from closet.body import body_from_keypoints
 from closet.imageio import encode_image
 from closet_dev.mar import load_ensemble
@@ -81,8 +81,7 @@ def classify(classifier, gray: np.ndarray, domains: list[str]) -> str:
 
 
 def mean_ab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    return lab[mask][:, 1:].mean(axis=0)
+    return color.to_lab(rgb[mask])[:, 1:].mean(axis=0)
 
 
 def laplacian_var(rgb: np.ndarray, mask: np.ndarray) -> float:
