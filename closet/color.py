@@ -28,13 +28,15 @@ _DELTA = 6.0 / 29.0
 def to_lab(rgb: np.ndarray) -> np.ndarray:
     """uint8 RGB (..., 3) -> float32 CIE Lab (D65; L 0-100), through OpenCV."""
     flat = np.ascontiguousarray(rgb, dtype=np.float32).reshape(-1, 1, 3) / 255.0
+    if not flat.size:
+        return flat.reshape(rgb.shape)
     return cv2.cvtColor(flat, cv2.COLOR_RGB2LAB).reshape(rgb.shape)
 
 
 def to_rgb8(lab: np.ndarray) -> np.ndarray:
     """float Lab (..., 3) -> uint8 RGB, clipped to the sRGB gamut."""
     flat = np.ascontiguousarray(lab, dtype=np.float32).reshape(-1, 1, 3)
-    rgb = cv2.cvtColor(flat, cv2.COLOR_LAB2RGB).reshape(lab.shape)
+    rgb = cv2.cvtColor(flat, cv2.COLOR_LAB2RGB).reshape(lab.shape) if flat.size else flat.reshape(lab.shape)
     return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -183,13 +183,27 @@ def torso_region(shape: tuple[int, ...], body: Body) -> np.ndarray:
     return m.astype(bool)
 
 
-def capsule(shape: tuple[int, ...], p0, p1, radius: float) -> np.ndarray:
-    """A segment p0-p1 thickened to `radius` pixels (round ends)."""
+def bounding_box(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:
+    """(rows, cols) of a non-empty bool mask's bounding box, `pad` pixels wider (within the image).
+    From row and column projections: no index array of every pixel (millions in a 12 MP photo)."""
+    ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (slice(max(0, ys[0] - pad), min(h, ys[-1] + 1 + pad)),
+            slice(max(0, xs[0] - pad), min(w, xs[-1] + 1 + pad)))
+
+
+def capsule(shape: tuple[int, ...], p0, p1, radius: float, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """A segment p0-p1 thickened to `radius` pixels (round ends), in a box of `shape` whose top-left
+    pixel is image pixel `origin` (x, y): the box of the whole image's capsule, pixel for pixel."""
     m = np.zeros(shape[:2], np.uint8)
     r = max(1, int(round(radius)))
-    cv2.line(m, tuple(int(round(v)) for v in p0), tuple(int(round(v)) for v in p1), 1, thickness=2 * r + 1)
+
+    def pixel(p):
+        return int(round(p[0])) - origin[0], int(round(p[1])) - origin[1]
+
+    cv2.line(m, pixel(p0), pixel(p1), 1, thickness=2 * r + 1)
     for p in (p0, p1):
-        cv2.circle(m, (int(round(p[0])), int(round(p[1]))), r, 1, -1)
+        cv2.circle(m, pixel(p), r, 1, -1)
     return m.astype(bool)
 
 
@@ -223,14 +237,12 @@ def skirt(rgb: np.ndarray, person: np.ndarray, mask: np.ndarray, body: Body) -> 
     cloth = to_lab(garment[:: max(1, len(garment) // COLOUR_SAMPLES)][None])[0]
     centre = np.median(cloth, axis=0)
     spread = np.median(np.abs(cloth - centre), axis=0)
-    ys, xs = np.nonzero(candidates)  # colours only where they are asked (a big photo's band is small)
-    rows, cols = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+    rows, cols = bounding_box(candidates)  # colours only where they are asked (a big photo's band is small)
     dist = np.abs(to_lab(rgb[rows, cols]) - centre) / np.maximum(SKIRT_SPREAD * spread, SKIRT_MIN_DIFF)
     same = np.zeros_like(candidates)
     same[rows, cols] = candidates[rows, cols] & (dist.max(axis=-1) <= 1.0)
     # Keep what touches the garment: a separate patch of the same colour is something else.
-    ys, xs = np.nonzero(same | mask)
-    box = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+    box = bounding_box(same | mask)
     n, cc = cv2.connectedComponents((same[box] | mask[box]).astype(np.uint8), connectivity=8)
     touching = np.zeros(n, bool)
     touching[cc[mask[box]]] = True
@@ -275,8 +287,7 @@ def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints) -> GarmentParse
     region = (torso | arms) & (person | core.astype(bool)) & ~head
     skin_px = np.zeros_like(region)
     if region.any():  # colours only inside the region's box (a big photo's person is a part of it)
-        ys, xs = np.nonzero(region)
-        box = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+        box = bounding_box(region)
         skin_px[box] = skin_mask(rgb[box], skin) & region[box]
     # A skin-coloured garment (beige, tan, pink) covers most of the torso with "skin": colour cannot
     # tell them apart there, so skin is dropped by geometry alone, as on a grayscale photo.

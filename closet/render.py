@@ -37,7 +37,7 @@ import numpy as np
 
 from closet.body import Arm, Body
 from closet.color import to_lab, to_rgb8
-from closet.garment import GarmentParse, capsule
+from closet.garment import GarmentParse, bounding_box, capsule
 from closet.stages.composite import dilation_radius
 
 # -- the flat lay (B units) ----------------------------------------------------------------------
@@ -83,6 +83,9 @@ INPAINT_PIXELS = 250_000
 # Smooth fields (B coordinates, blurs, the inpainted fill) are computed at most this many pixels
 # fine and resized: a big photo then costs what its pixels cost, not more (closet.render tests).
 WORK_PIXELS = 1_000_000
+# The flat-lay coordinates of a garment box are computed on at most this many grid points, then
+# resized: a 12 MP photo's box (about 5 MP) costs what a 0.25 MP one does (docs/speed.md).
+GRID_PIXELS = 250_000
 BLUR_DIRECT = 8.0  # a Gaussian blur wider than this (sigma, px) runs on a reduced copy
 
 
@@ -210,10 +213,10 @@ class BodyMap:
         return flat, part
 
     def flat_grid(self, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
-        """`flat_of` for every pixel of an image box: (h, w, 2) and (h, w). Beyond WORK_PIXELS it is
+        """`flat_of` for every pixel of an image box: (h, w, 2) and (h, w). Beyond GRID_PIXELS it is
         computed on a coarser grid and resized (B coordinates are smooth, parts change along lines)."""
         h, w = rows.stop - rows.start, cols.stop - cols.start
-        step = math.sqrt(h * w / WORK_PIXELS)
+        step = math.sqrt(h * w / GRID_PIXELS)
         gh, gw = (h, w) if step <= 1 else (max(1, round(h / step)), max(1, round(w / step)))
         # Grid cell centres where cv2.resize puts them (pixel centres at +0.5).
         gy, gx = np.meshgrid(rows.start + (np.arange(gh) + 0.5) * h / gh, cols.start + (np.arange(gw) + 0.5) * w / gw,
@@ -455,11 +458,8 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
 
 
 def _box(masks: list[np.ndarray], pad: int) -> tuple[slice, slice]:
-    m = np.logical_or.reduce(masks)
-    ys, xs = np.nonzero(m)
-    h, w = m.shape
-    return (slice(max(0, ys.min() - pad), min(h, ys.max() + 1 + pad)),
-            slice(max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)))
+    """The bounding box of the masks' union, `pad` pixels wider (within the image)."""
+    return bounding_box(np.logical_or.reduce(masks), pad)
 
 
 def drawn_cloth(g: np.ndarray) -> np.ndarray:
@@ -504,22 +504,26 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape) -> np.ndarray:
     if new.hem > old.hem:
         cv2.fillPoly(longer, [np.round(hem_corners).astype(np.int32)], 1)
     region = mask | longer.astype(bool) | np.logical_or.reduce(reach_px or [np.zeros((h, w), bool)])
-    rows, cols = _box([region], 0)
+    # All the work in the region's box, 2 px wider so that the opening sees the zeros around it.
+    rows, cols = _box([region], 2)
     flat_box, part_box = bm.flat_grid(rows, cols)
-    ys, xs = np.nonzero(region)
-    flat, part = flat_box[ys - rows.start, xs - cols.start], part_box[ys - rows.start, xs - cols.start]
+    region_b, mask_b = region[rows, cols], mask[rows, cols]
+    ys, xs = np.nonzero(region_b)
+    flat, part, was = flat_box[ys, xs], part_box[ys, xs], mask_b[ys, xs]
     keep = np.zeros(len(ys), bool)
     torso = part == 0
     span = HEM_HALF + HEM_FLARE * np.clip((flat[:, 1] - old.hem) / max(new.hem - old.hem, 1e-3), 0, 1)
-    keep |= torso & (flat[:, 1] <= new.hem) & (mask[ys, xs] | (np.abs(flat[:, 0]) <= span))
+    keep |= torso & (flat[:, 1] <= new.hem) & (was | (np.abs(flat[:, 0]) <= span))
     for side in (-1, 1):
         mine = part == side
         t = flat[:, 1] / SLEEVE_LEN
-        keep |= mine & (t <= new.reach[side]) & (mask[ys, xs] | (t > old.reach[side]))
+        keep |= mine & (t <= new.reach[side]) & (was | (t > old.reach[side]))
+    box = np.zeros(region_b.shape, np.uint8)
+    box[ys[keep], xs[keep]] = 1
+    box[parse.head[rows, cols]] = 0
     out = np.zeros((h, w), bool)
-    out[ys[keep], xs[keep]] = True
-    out &= ~parse.head
-    return cv2.morphologyEx(out.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    out[rows, cols] = cv2.morphologyEx(box, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    return out
 
 
 def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, view: CanonicalView,
@@ -556,7 +560,9 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     ext = new_c & ~old_c
     band = TEXTURE_BAND * body.scale
     texture = mirrored_texture(crop, old_c, ext, band) if ext.any() else crop
-    glab = to_lab(texture)
+    lab = to_lab(crop)  # the photo's Lab; the garment layer's differs only where cloth was added
+    glab = lab.copy()
+    glab[ext] = to_lab(texture[ext])
     cell = max(1.0, view.frame[0] / size * body.length)  # one drawing pixel, in image pixels
     known = old_c | ext
     # Sleeve and torso read different places of the drawing: soften the seam between them.
@@ -583,11 +589,10 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     for side in (-1, 1):
         a = bm.arms[side]
         if a.seen:
-            arm = capsule(image.shape, a.shoulder, a.elbow, BARE_ARM_RADIUS * body.scale)
-            arm |= capsule(image.shape, a.elbow, a.wrist, BARE_ARM_RADIUS * body.scale)
-            bare |= arm[rows, cols]
+            origin = (cols.start, rows.start)
+            bare |= capsule((h, w), a.shoulder, a.elbow, BARE_ARM_RADIUS * body.scale, origin)
+            bare |= capsule((h, w), a.elbow, a.wrist, BARE_ARM_RADIUS * body.scale, origin)
     skin_zone = uncovered & bare
-    lab = to_lab(crop)
     if skin_zone.any():
         slab = np.empty((int(skin_zone.sum()), 3), np.float32)  # the bared pixels only
         slab[...] = parse.skin.lab

@@ -55,6 +55,11 @@ def test_raw_colours_differ_from_preserved():
     assert abs(color.mean_chroma(out, mask)[0] - color.mean_chroma(gen, mask)[0]) > 20
 
 
+def test_no_pixels_convert_to_no_pixels():
+    assert color.to_lab(np.zeros((0, 3), np.uint8)).shape == (0, 3)
+    assert color.to_rgb8(np.zeros((0, 3), np.float32)).shape == (0, 3)
+
+
 def test_empty_mask_is_harmless():
     photo, _ = _garment((10, 20, 30))
     out = color.preserve_color(photo, photo, np.zeros(photo.shape[:2], bool))
