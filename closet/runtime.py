@@ -3,8 +3,8 @@
 Runtimes:
   onnxruntime  the PyTorch module exported to ONNX (at `make mars`, packed in the archive; in memory
                for a folder that is not an archive) and run by ONNX Runtime's CPU provider.
-  torch        the module itself, channels_last where that helps; the runtime on CUDA.
-  auto         the fastest measured on the device: onnxruntime on CPU, torch on CUDA (`make bench-goals`,
+  torch        the module itself, in autocast for a reduced precision; the runtime on CUDA.
+  auto         the fastest measured on the device: onnxruntime on CPU, torch on CUDA (`make bench-ensemble`,
                docs/speed.md). Only networks in ONNX_NETWORKS can run in onnxruntime; auto gives torch
                for the others.
 

@@ -14,6 +14,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 import yaml
@@ -50,12 +51,8 @@ def request_flops(mar: str | Path, request) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / closet_config.CONFIG_FILENAME
         path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-        before = os.environ.get("CLOSET_CONFIG")
-        os.environ["CLOSET_CONFIG"] = str(path)
-        try:
+        with mock.patch.dict(os.environ, {"CLOSET_CONFIG": str(path)}):  # find_config's first choice
             ens = load_ensemble(mar)
-        finally:
-            os.environ.pop("CLOSET_CONFIG") if before is None else os.environ.__setitem__("CLOSET_CONFIG", before)
     counter = FlopCounterMode(display=False)
     with counter:
         ens.run([request])
