@@ -57,8 +57,11 @@ HIP_HEM = 1.05  # a hip-length garment's hem (B); what a garment running off the
 HEM_MAX = 2.0
 HEM_HALF = 0.36  # added cloth below the old hem: half-width, flaring by HEM_FLARE at a long hem
 HEM_FLARE = 0.08
-# Typical hem per Fashion-MNIST category (B units: torso lengths below the shoulder joints).
-CATEGORY_HEM = {"tshirt": 1.05, "pullover": 1.05, "shirt": 1.1, "coat": 1.45, "dress": 1.75}
+# Hem range per Fashion-MNIST category (B units: torso lengths below the shoulder joints). A garment
+# whose hem is already in the target's range keeps it (a long coat made a coat stays as long); one
+# outside is cut or lengthened to the nearer end.
+CATEGORY_HEM = {"tshirt": (1.0, 1.1), "pullover": (1.0, 1.1), "shirt": (1.1, 1.25), "coat": (1.45, HEM_MAX),
+                "dress": (1.75, HEM_MAX)}
 # Longest typical sleeve per Fashion-MNIST category (sleeve lengths). The drawing is read in the frame
 # the translator was given, but the translator draws its garment as Fashion-MNIST does, filling the
 # frame: for a tall input (a long coat) the drawn garment is wider than the frame's flat lay, so its
@@ -360,13 +363,14 @@ def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
     return CanonicalView(np.clip(small + 0.5, 0, 255).astype(np.uint8), shape, frame)
 
 
-def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None = None) -> Shape:
+def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None = None,
+         old: Shape | None = None) -> Shape:
     """The Shape of a flat-lay drawing (gray (S, S)) in `frame`: where it is at least READ_LEVEL as
     bright as its own chest; both sleeves take the longer-covered side's reach, snapped to
     SLEEVE_LENGTHS. Fashion-MNIST fits every garment to its frame, so a drawing says how long a
-    garment is only relative to its own width: for a known `category` the hem is that category's
-    typical length (CATEGORY_HEM), otherwise the drawing's own; its sleeves are at most that
-    category's typical (CATEGORY_REACH)."""
+    garment is only relative to its own width: for a known `category` the hem is the `old` garment's
+    brought into that category's range (CATEGORY_HEM; without `old`, the range's short end),
+    otherwise the drawing's own; its sleeves are at most that category's typical (CATEGORY_REACH)."""
     g = cv2.GaussianBlur(_gray(np.asarray(drawing)).astype(np.float32), (0, 0), 0.7)
     size = g.shape[0]
 
@@ -393,7 +397,10 @@ def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None =
     # A garment's two sleeves are alike; the drawing's smudges are not.
     mean_reach = min((reach[-1] + reach[1]) / 2, CATEGORY_REACH.get(category, 1.0))
     both = min(SLEEVE_LENGTHS, key=lambda level_: abs(level_ - mean_reach))
-    return Shape({-1: both, 1: both}, CATEGORY_HEM.get(category, hem))
+    if category in CATEGORY_HEM:
+        low, high = CATEGORY_HEM[category]
+        hem = float(np.clip(old.hem, low, high)) if old is not None else low
+    return Shape({-1: both, 1: both}, hem)
 
 
 # -- the render back ----------------------------------------------------------------------------
@@ -514,15 +521,24 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape) -> np.ndarray:
     torso = part == 0
     span = HEM_HALF + HEM_FLARE * np.clip((flat[:, 1] - old.hem) / max(new.hem - old.hem, 1e-3), 0, 1)
     keep |= torso & (flat[:, 1] <= new.hem) & (was | (np.abs(flat[:, 0]) <= span))
+    if new.hem >= old.hem:  # nothing to cut: a garment measured to HEM_MAX may run further still
+        keep |= torso & was
     for side in (-1, 1):
         mine = part == side
         t = flat[:, 1] / SLEEVE_LEN
         keep |= mine & (t <= new.reach[side]) & (was | (t > old.reach[side]))
+        if new.reach[side] >= old.reach[side]:  # nothing to cut: a cuff past the measured reach stays
+            keep |= mine & was
     box = np.zeros(region_b.shape, np.uint8)
     box[ys[keep], xs[keep]] = 1
     box[parse.head[rows, cols]] = 0
+    box = cv2.morphologyEx(box, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    # Added cloth continues the old garment: a piece that does not touch it (a sleeve lengthened
+    # along a wrist that pose placed past the hand) is not the garment's.
+    _, pieces = cv2.connectedComponents(box, connectivity=8)
+    worn = np.unique(pieces[mask_b & (box > 0)])
     out = np.zeros((h, w), bool)
-    out[rows, cols] = cv2.morphologyEx(box, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    out[rows, cols] = np.isin(pieces, worn[worn > 0])
     return out
 
 
@@ -545,7 +561,7 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     body, old = parse.body, parse.mask
     gen = _gray(np.asarray(drawing)).astype(np.float32)
     size = gen.shape[0]
-    new_shape = read(gen, view.frame, category)
+    new_shape = read(gen, view.frame, category, view.shape)
     new = new_garment(parse, view.shape, new_shape)
     r = dilation_radius(image.shape)
     rows, cols = _box([old, new], 2 * r + 2)

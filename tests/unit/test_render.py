@@ -65,8 +65,13 @@ def test_a_drawing_reads_back_as_the_shape_drawn(reach, hem):
     got = render.read(drawing(shape, shape.frame), shape.frame)
     assert got.reach == {-1: reach, 1: reach}
     assert got.hem == pytest.approx(hem, abs=0.06)
-    # a Fashion-MNIST category's drawing keeps that category's length, whatever the drawing says
-    assert render.read(drawing(shape, shape.frame), shape.frame, "dress").hem == render.CATEGORY_HEM["dress"]
+    # a Fashion-MNIST category's drawing takes that category's length, whatever the drawing says:
+    # the old garment's when it is in the category's range, the range's nearer end when not
+    low, high = render.CATEGORY_HEM["dress"]
+    assert render.read(drawing(shape, shape.frame), shape.frame, "dress").hem == low
+    for old_hem, want in [(1.05, low), (1.9, 1.9), (2.5, high)]:
+        old = render.Shape({-1: 1.0, 1: 1.0}, old_hem)
+        assert render.read(drawing(shape, shape.frame), shape.frame, "dress", old).hem == pytest.approx(want)
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +192,33 @@ def test_a_hole_is_inpainted_on_a_reduced_copy(side):
     # measured: mean 5 and max 8 (1500 px, reduced 3x); a direct Telea at full size is 14 and 24 off
     diff = np.abs(painted[inner].astype(int) - red)
     assert diff.mean() < 8 and diff.max() < 16
+
+
+def test_added_cloth_continues_the_old_garment(people):
+    """Every piece of a re-cut garment touches the old one. BlazePose (served, in ONNX Runtime) puts
+    the cameraman's left wrist in the sky past his camera, at (398, 199): a sleeve lengthened along
+    that arm used to leave a dark disc there, apart from the coat."""
+    import dataclasses
+
+    _, parse = people["camera"]
+    arm = dataclasses.replace(parse.body.left_arm, wrist=np.array([397.8, 199.5]))
+    parse = dataclasses.replace(parse, body=dataclasses.replace(parse.body, left_arm=arm))
+    old = render.measure(parse.mask, parse.body)
+    assert old.reach[1] < 1.0  # so a long sleeve adds cloth toward that wrist
+    got = render.new_garment(parse, old, render.Shape({-1: 1.0, 1: 1.0}, old.hem))
+    n, pieces = cv2.connectedComponents(got.astype(np.uint8), connectivity=8)
+    touching = set(np.unique(pieces[got & parse.mask])) - {0}
+    assert n > 1 and touching == set(range(1, n)), f"{n - 1 - len(touching)} of {n - 1} pieces stand apart"
+    assert not got[190:210, 385:410].any()
+
+
+def test_a_garment_made_no_shorter_keeps_its_cloth(people):
+    """The cameraman's coat runs down to the photo's edge, its flaps past the hem its middle
+    measures: re-cut to the same shape it keeps all its cloth; cut to hip length it loses its
+    lower part."""
+    _, parse = people["camera"]
+    old = render.measure(parse.mask, parse.body)
+    same = render.new_garment(parse, old, old)
+    short = render.new_garment(parse, old, render.Shape(old.reach, 1.05))
+    assert (same & parse.mask).sum() >= 0.98 * parse.mask.sum()
+    assert (short & parse.mask).sum() <= 0.9 * parse.mask.sum()
