@@ -27,6 +27,8 @@ the region) raises closet.errors.NoGarment, with a detail naming what is missing
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import cv2
@@ -51,10 +53,12 @@ FOREARM_RADIUS = 0.17
 HEAD_HALF_WIDTH = 0.72
 HEAD_UP = 1.0
 HEAD_DOWN = 0.95
-# Skin: a*b* distance from the face's median (at least SKIN_AB, or 2.5 of the face's own spread)
-# and lightness within the face's -SKIN_DARKER / +SKIN_LIGHTER.
+# Skin: a*b* distance from the face's median (at least SKIN_AB, or 2.5 of the face's own spread,
+# but under SKIN_NEUTRAL of the face's chroma, so that no gray, black or white is ever skin) and
+# lightness within the face's -SKIN_DARKER / +SKIN_LIGHTER.
 SKIN_AB = 8.0
 SKIN_SPREAD = 2.5
+SKIN_NEUTRAL = 0.75
 SKIN_DARKER = 40.0
 SKIN_LIGHTER = 25.0
 # Below the hips: how far a garment may go (torso lengths below the hip joints), how wide (per
@@ -149,7 +153,9 @@ def skin_mask(rgb: np.ndarray, skin: Skin, lab: np.ndarray | None = None) -> np.
         return np.zeros(rgb.shape[:2], bool)
     lab = to_lab(rgb) if lab is None else lab
     d_ab = np.hypot(lab[..., 1] - skin.lab[1], lab[..., 2] - skin.lab[2])
-    near = d_ab <= max(SKIN_AB, SKIN_SPREAD * skin.spread)
+    # A dim face sampled in shadow has a wide spread; a radius as wide as its chroma would take in
+    # every near-black pixel (the grey-haired man's dark suit in zidane.jpg).
+    near = d_ab < min(max(SKIN_AB, SKIN_SPREAD * skin.spread), SKIN_NEUTRAL * math.hypot(skin.lab[1], skin.lab[2]))
     light = (lab[..., 0] >= skin.lab[0] - SKIN_DARKER) & (lab[..., 0] <= skin.lab[0] + SKIN_LIGHTER)
     return near & light
 

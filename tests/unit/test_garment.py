@@ -112,3 +112,23 @@ def test_keypoints_with_z_column_are_read(photo_people):
     kp = scene.people[0]
     with_z = np.concatenate([kp[:, :2], np.zeros((33, 1)), kp[:, 2:3]], axis=1)  # closet.pose's (33, 4)
     assert np.array_equal(gm.garment_mask(scene.image, person, with_z).mask, gm.garment_mask(scene.image, person, kp).mask)
+
+
+def test_no_gray_or_black_is_skin_after_a_dim_face():
+    """zidane.jpg's grey-haired man: his face, sampled in the shadow under the nose, measures
+    L 23.5, a*b* (8.4, 18.1), spread 8.3 (skin_from_face on BlazePose's keypoints). A radius of
+    2.5 spreads would reach the neutral axis, and 73% of his black suit was taken for skin: the
+    garment mask fell to fragments and the swap painted gray blocks over him. The radius stays
+    under the face's chroma."""
+    from closet_dev import pose_photos
+
+    try:
+        image = pose_photos.fetched_photos()["zidane"]
+    except pose_photos.NotFetched as e:
+        pytest.skip(str(e))
+    skin = gm.Skin(lab=(23.5, 8.4, 18.1), spread=8.3, known=True)
+    suit, face = image[450:700, 860:960], image[150:260, 930:1040]  # (y0:y1, x0:x1), read off the photo
+    assert gm.skin_mask(suit, skin).mean() < 0.02
+    assert gm.skin_mask(face, skin).mean() > 0.5
+    grays = np.repeat(np.arange(0, 256, 5, dtype=np.uint8), 3).reshape(1, -1, 3)
+    assert not gm.skin_mask(grays, skin).any()
