@@ -622,13 +622,14 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         painted = inpaint(crop, old_c | new_c)
         under[rest] = painted[rest]
 
+    # Feathered inside the union only: where alpha is 0, `under` comes back exactly, and `under` is
+    # the photo's own outside the old garment. So every pixel outside the old and the new garment
+    # keeps its bytes, a stricter promise than the served one (outside their dilation).
     alpha = cv2.GaussianBlur(new_c.astype(np.float32), (0, 0), 1.0)[..., None]
     alpha = np.where((new_c | old_c)[..., None], alpha, 0.0)
     mixed = np.clip(under.astype(np.float32) * (1 - alpha) + garment_layer.astype(np.float32) * alpha + 0.5, 0, 255)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    allowed = cv2.dilate((old_c | new_c).astype(np.uint8), kernel) > 0
     out = image.copy()
-    out[rows, cols] = np.where(allowed[..., None], mixed.astype(np.uint8), crop)
+    out[rows, cols] = mixed.astype(np.uint8)
     result = np.zeros(image.shape[:2], bool)
     result[rows, cols] = new_c
     return RenderResult(out, result, new_shape)

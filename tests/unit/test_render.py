@@ -86,12 +86,12 @@ def swaps(people):
                                 for k, s in shapes.items()}
 
 
-def test_pixels_outside_the_dilated_garments_are_untouched(swaps):
-    from closet.stages.composite import dilate, dilation_radius
-
+def test_pixels_outside_the_garments_are_untouched(swaps):
+    """The shape render keeps every pixel outside the old and the new garment: stricter than the
+    served promise (outside their dilation, which the appearance render's blend needs)."""
     image, parse, _, outs = swaps
     for out in outs.values():
-        outside = ~dilate(parse.mask | out.result_mask, dilation_radius(image.shape))
+        outside = ~(parse.mask | out.result_mask)
         assert outside.mean() > 0.3
         assert np.array_equal(out.image[outside], image[outside])
 
