@@ -104,6 +104,7 @@ class Output:
     people: list[Person] = field(default_factory=list, repr=False)  # whose garment was swapped
     results: list[np.ndarray] = field(default_factory=list, repr=False)  # per person, bool (H, W), the garment now
     alpha: str = "none"  # the input's transparency: "none", "kept" in the answer, or "dropped" (JPEG)
+    translated: list[np.ndarray] = field(default_factory=list, repr=False)  # per person, the translator's output
 
 
 Timer = Callable[[str], "object"]  # stage name -> context manager
@@ -223,7 +224,7 @@ class Ensemble:
             }
             ctype = "application/json"
         return Output(body, ctype, style.target, style.mode, parser, s.result, person, garment, s.result_mask,
-                      render, s.people, s.results, alpha)
+                      render, s.people, s.results, alpha, s.translated)
 
 
 def _guard(s: Swap, step: Callable[[Swap], None]) -> None:

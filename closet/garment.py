@@ -28,7 +28,6 @@ the region) raises closet.errors.NoGarment, with a detail naming what is missing
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 import cv2

@@ -13,6 +13,10 @@ argmax over the translator's domains. Per scene and overall:
            input garment; goal >= 0.6
   spread   mean IoU of one person's output garments between two targets; goal <= 0.85
 
+and, to tell the translator's part from the render's, `drawn`: the share of pairs whose translator
+output itself (the flat-lay drawing, resized to 28x28) is classified as the target. It is about
+what a render that copies the drawings could reach.
+
 Scenes: the package photos (closet_dev.package_photos), their mirror images, two people side by
 side, Ultralytics' bus.jpg and zidane.jpg when `make photos` fetched them, or every image in
 `--photos DIR` (for a judge with photos of their own). Writes <out>/metrics.json and <out>/grid.png
@@ -80,6 +84,12 @@ def classify(classifier, gray: np.ndarray, domains: list[str]) -> str:
     return domains[int(torch.argmax(logits[idx]))]
 
 
+def drawing_view(drawing: np.ndarray) -> np.ndarray:
+    """The translator's flat-lay drawing (S, S[, 3]) as the classifier reads a view: gray, 28x28."""
+    gray = drawing if drawing.ndim == 2 else cv2.cvtColor(drawing, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(gray, (VIEW_SIZE, VIEW_SIZE), interpolation=cv2.INTER_AREA)
+
+
 def mean_ab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return color.to_lab(rgb[mask])[:, 1:].mean(axis=0)
 
@@ -107,8 +117,10 @@ def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> t
             body = body_from_keypoints(person.keypoints, image.shape)
             view = render.canonical_view(out.image, result, body, VIEW_SIZE)
             got = classify(classifier, view.gray, domains)
+            drawn = classify(classifier, drawing_view(out.translated[k]), domains)
             records.append({
                 "scene": name, "person": k, "target": target, "class": got, "hit": got == target,
+                "drawing_class": drawn, "drawn": drawn == target,
                 "colour": float(np.linalg.norm(mean_ab(image, person.garment) - mean_ab(out.image, result))),
                 "detail": laplacian_var(out.image, result) / max(laplacian_var(image, person.garment), 1e-6),
             })
@@ -123,7 +135,7 @@ def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> t
 
 def figures(records: list[dict]) -> dict:
     return {k: float(np.mean([r[k] for r in records])) if records else float("nan")
-            for k in ("hit", "colour", "detail", "spread")} | {"pairs": len(records)}
+            for k in ("hit", "colour", "detail", "spread", "drawn")} | {"pairs": len(records)}
 
 
 def grid(rows: list[list[np.ndarray]], height: int = 192) -> np.ndarray:
@@ -167,10 +179,14 @@ def main(argv=None) -> dict:
     report = {"overall": overall, "met": met, "goals": {k: f"{op} {v}" for k, (op, v) in GOALS.items()},
               "per_scene": per_scene, "pairs": records, "seed": SEED, "domains": domains, "view_size": VIEW_SIZE}
     (args.out / "metrics.json").write_text(json.dumps(report, indent=1) + "\n")
-    log.info("%-20s %6s %7s %7s %7s %5s", "scene", "hit", "colour", "detail", "spread", "pairs")
+    log.info("%-20s %6s %7s %7s %7s %5s %6s", "scene", "hit", "colour", "detail", "spread", "pairs", "drawn")
     for name, f in [*per_scene.items(), ("overall", overall)]:
-        log.info("%-20s %5.0f%% %7.2f %7.2f %7.2f %5d", name, 100 * f["hit"], f["colour"], f["detail"], f["spread"],
-                 f["pairs"])
+        log.info("%-20s %5.0f%% %7.2f %7.2f %7.2f %5d %5.0f%%", name, 100 * f["hit"], f["colour"], f["detail"],
+                 f["spread"], f["pairs"], 100 * f["drawn"])
+    for target in domains:
+        mine = [r for r in records if r["target"] == target]
+        log.info("%-9s hit %2d/%d, drawn %2d/%d", target, sum(r["hit"] for r in mine), len(mine),
+                 sum(r["drawn"] for r in mine), len(mine))
     log.info("goals (hit >= 70%%, colour <= 4, detail >= 0.6, spread <= 0.85) met: %s", met)
     cv2.imwrite(str(args.out / "grid.png"), cv2.cvtColor(grid(list(rows.values())), cv2.COLOR_RGB2BGR))
     if args.docs:
