@@ -1,0 +1,66 @@
+#!/usr/bin/env python
+"""Which classes the eval-swap judge can give a flat lay at all (docs/swap.md).
+
+`make eval-swap` judges an output garment by its flat lay (closet.render.canonical_view): the
+shape's silhouette (sleeve reach, hem) filled with the garment's gray. This asks the same
+Fashion-MNIST classifier, over the same five targets, for the class of every silhouette the render
+can draw (reach none / short / long x hems from hip to knee), plain and with random smooth
+textures inside. A class that no silhouette gets is out of reach of the shape render, whatever the
+cloth.
+
+Usage: python tools/flatlay_probe.py [--textures 40] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from closet import render  # noqa: E402
+from closet_dev import eval_swap  # noqa: E402
+
+HEMS = (1.05, 1.1, 1.25, 1.45, 1.75, 2.0)
+
+
+def silhouette(shape: render.Shape, size: int = eval_swap.VIEW_SIZE) -> np.ndarray:
+    """float (S, S) in [0, 1]: how much of each view pixel the shape's flat lay covers."""
+    big = size * render.SUPERSAMPLE
+    inside = shape.covers(render._frame_points(big, shape.frame)).reshape(big, big).astype(np.float32)
+    return inside.reshape(size, render.SUPERSAMPLE, size, render.SUPERSAMPLE).mean(axis=(1, 3))
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--textures", type=int, default=40, help="fills per silhouette (the first is plain)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    from closet_dev.train.classifier import load_classifier
+
+    classifier = load_classifier(eval_swap.CLASSIFIER)
+    domains = ["coat", "dress", "pullover", "shirt", "tshirt"]
+    rng = np.random.default_rng(args.seed)
+    cell = eval_swap.VIEW_SIZE // 7
+    total: Counter = Counter()
+    for reach in render.SLEEVE_LENGTHS[::-1]:
+        for hem in HEMS:
+            sil = silhouette(render.Shape({-1: reach, 1: reach}, hem))
+            got: Counter = Counter()
+            for k in range(args.textures):
+                fill = render.FMNIST_MEAN
+                if k:  # smooth blotches, 4 view pixels wide, Fashion-MNIST's spread of gray
+                    fill = fill + rng.normal(0, render.FMNIST_STD) * np.kron(rng.normal(0, 1, (7, 7)), np.ones((cell, cell)))
+                got[eval_swap.classify(classifier, np.clip(sil * fill, 0, 255).astype(np.uint8), domains)] += 1
+            total += got
+            print(f"reach {reach:<4} hem {hem:<4}: " + ", ".join(f"{c} {n}" for c, n in got.most_common()))
+    print("all silhouettes: " + ", ".join(f"{c} {total.get(c, 0)}" for c in domains))
+    return dict(total)
+
+
+if __name__ == "__main__":
+    main()
