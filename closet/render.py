@@ -330,6 +330,14 @@ def _remap(img: np.ndarray, pts: np.ndarray, fill: float) -> np.ndarray:
                      borderMode=cv2.BORDER_CONSTANT, borderValue=fill).ravel()[:n]
 
 
+def coverage(shape: Shape, frame: tuple[float, float], size: int) -> np.ndarray:
+    """float32 (size, size) in [0, 1]: how much of each pixel of `frame` the flat lay of `shape` covers
+    (SUPERSAMPLE x SUPERSAMPLE points per pixel): its silhouette, as a view or a drawing shows it."""
+    big = size * SUPERSAMPLE
+    inside = shape.covers(_frame_points(big, frame)).reshape(big, big).astype(np.float32)
+    return inside.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(1, 3))
+
+
 def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
                    shape: Shape | None = None) -> CanonicalView:
     """The garment under `mask` laid flat as Fashion-MNIST shows garments: gray, on black, centred.

@@ -3,7 +3,7 @@
 
 `make eval-swap` judges an output garment by its flat lay (closet.render.canonical_view): the
 shape's silhouette (sleeve reach, hem) filled with the garment's gray. This asks the same
-Fashion-MNIST classifier, over the same five targets, for the class of every silhouette the render
+Fashion-MNIST classifier, over the demo translator's targets, for the class of every silhouette the render
 can draw (reach none / short / long x hems from hip to knee), plain and with random smooth
 textures inside. A class that no silhouette gets is out of reach of the shape render, whatever the
 cloth.
@@ -14,25 +14,21 @@ Usage: python tools/flatlay_probe.py [--textures 40] [--seed 0]
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from closet import render  # noqa: E402
+from closet.stages.translate import STARGAN_META  # noqa: E402
 from closet_dev import eval_swap  # noqa: E402
 
 HEMS = (1.05, 1.1, 1.25, 1.45, 1.75, 2.0)
-
-
-def silhouette(shape: render.Shape, size: int = eval_swap.VIEW_SIZE) -> np.ndarray:
-    """float (S, S) in [0, 1]: how much of each view pixel the shape's flat lay covers."""
-    big = size * render.SUPERSAMPLE
-    inside = shape.covers(render._frame_points(big, shape.frame)).reshape(big, big).astype(np.float32)
-    return inside.reshape(size, render.SUPERSAMPLE, size, render.SUPERSAMPLE).mean(axis=(1, 3))
 
 
 def main(argv=None) -> dict:
@@ -43,13 +39,14 @@ def main(argv=None) -> dict:
     from closet_dev.train.classifier import load_classifier
 
     classifier = load_classifier(eval_swap.CLASSIFIER)
-    domains = ["coat", "dress", "pullover", "shirt", "tshirt"]
+    domains = json.loads((ROOT / STARGAN_META.default).read_text())["domains"]  # the demo translator's targets
     rng = np.random.default_rng(args.seed)
     cell = eval_swap.VIEW_SIZE // 7
     total: Counter = Counter()
     for reach in render.SLEEVE_LENGTHS[::-1]:
         for hem in HEMS:
-            sil = silhouette(render.Shape({-1: reach, 1: reach}, hem))
+            shape = render.Shape({-1: reach, 1: reach}, hem)
+            sil = render.coverage(shape, shape.frame, eval_swap.VIEW_SIZE)
             got: Counter = Counter()
             for k in range(args.textures):
                 fill = render.FMNIST_MEAN

@@ -21,10 +21,7 @@ def people(photo_people):
 
 def drawing(shape: render.Shape, frame, size: int = 32, gray: float = 170.0) -> np.ndarray:
     """A flat-lay drawing of `shape` in `frame`: the shape's silhouette, light gray on black."""
-    b = render._frame_points(size * 4, frame)
-    sil = shape.covers(b).reshape(size * 4, size * 4).astype(np.float32)
-    small = sil.reshape(size, 4, size, 4).mean(axis=(1, 3))
-    return np.clip(small * gray + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(render.coverage(shape, frame, size) * gray + 0.5, 0, 255).astype(np.uint8)
 
 
 def paint(parse: gm.GarmentParse, shape: render.Shape) -> np.ndarray:
