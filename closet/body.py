@@ -11,7 +11,7 @@ Everything here is plain arithmetic on the landmarks, shared by the garment mask
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -86,6 +86,16 @@ class Body:
     @property
     def face_size(self) -> float:
         return _face_size(self.face)
+
+    def scaled(self, f: float) -> Body:
+        """This body in the photo resized by `f` (closet.workscale's reduced copy)."""
+        def arm(a: Arm) -> Arm:
+            return Arm(shoulder=a.shoulder * f, elbow=a.elbow * f, wrist=a.wrist * f, seen=a.seen)
+
+        return replace(self, right_shoulder=self.right_shoulder * f, left_shoulder=self.left_shoulder * f,
+                       left_hip=self.left_hip * f, right_hip=self.right_hip * f, length=self.length * f,
+                       scale=self.scale * f, left_arm=arm(self.left_arm), right_arm=arm(self.right_arm),
+                       face=self.face * f)
 
 
 def _face_size(face: np.ndarray) -> float:

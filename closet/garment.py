@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from closet import workscale
 from closet.body import L_EYE, MOUTH_L, MOUTH_R, NOSE, R_EYE, Body, body_from_keypoints
 from closet.color import to_lab
 from closet.errors import NoGarment
@@ -99,6 +100,18 @@ class GarmentParse:
     arms: np.ndarray
     head: np.ndarray
     skin_pixels: np.ndarray
+    # The same parse on the reduced copy it was made on (closet.workscale); None: made at full size.
+    work: GarmentParse | None = None
+
+    def scaled(self, f: float) -> GarmentParse:
+        """This parse on the photo reduced by `f` (closet.workscale): the one it was made on, when it was."""
+        if self.work is not None and self.work.mask.shape == workscale.reduced_size(self.mask.shape, f)[::-1]:
+            return self.work
+        def small(m: np.ndarray) -> np.ndarray:
+            return workscale.reduce_mask(m, f)
+
+        return GarmentParse(mask=small(self.mask), body=self.body.scaled(f), skin=self.skin, torso=small(self.torso),
+                            arms=small(self.arms), head=small(self.head), skin_pixels=small(self.skin_pixels))
 
 
 COLOUR_SAMPLES = 100_000  # evenly strided pixels a colour statistic reads at most
@@ -275,12 +288,29 @@ def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints) -> GarmentParse
         rgb: uint8 (H, W, 3) photo.
         person: bool (H, W) person mask (may hold other people: the geometry picks this one).
         keypoints: (33, >=3) BlazePose landmarks of this person (closet.body).
+    Returns:
+        GarmentParse in the photo's pixels. A body wider than closet.workscale.WORK_BODY_WIDTH is
+        parsed on a copy reduced to that width, its masks enlarged back.
     Raises:
         NoGarment: torso not visible (detail says what is missing), or nothing left after the
             cuts (detail says so).
     """
     body = body_from_keypoints(keypoints, rgb.shape)
     person = np.asarray(person).astype(bool)
+    f = workscale.factor(body.scale)
+    if f >= 1:
+        return _garment_parse(rgb, person, body)
+    small = _garment_parse(workscale.reduce_image(rgb, f), workscale.reduce_mask(person, f), body.scaled(f))
+
+    def big(m: np.ndarray) -> np.ndarray:
+        return workscale.enlarge_mask(m, rgb.shape)
+
+    return GarmentParse(mask=big(small.mask), body=body, skin=small.skin, torso=big(small.torso), arms=big(small.arms),
+                        head=big(small.head), skin_pixels=big(small.skin_pixels), work=small)
+
+
+def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body) -> GarmentParse:
+    """garment_mask at the photo's own size."""
     torso = torso_region(rgb.shape, body)
     arms = arm_region(rgb.shape, body)
     head = head_mask(rgb.shape, body)

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from closet import workscale
 from closet.body import Arm, Body
 from closet.color import to_lab, to_rgb8
 from closet.garment import GarmentParse, bounding_box, capsule
@@ -83,9 +84,6 @@ INPAINT_RADIUS = 3  # pixels of the reduced copy
 # same (docs/speed.md#composite).
 INPAINT_REDUCTION = 2.0
 INPAINT_PIXELS = 250_000
-# Smooth fields (B coordinates, blurs, the inpainted fill) are computed at most this many pixels
-# fine and resized: a big photo then costs what its pixels cost, not more (closet.render tests).
-WORK_PIXELS = 1_000_000
 # The flat-lay coordinates of a garment box are computed on at most this many grid points, then
 # resized: a 12 MP photo's box (about 5 MP) costs what a 0.25 MP one does (docs/speed.md).
 GRID_PIXELS = 250_000
@@ -359,8 +357,16 @@ def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
     b = _frame_points(big, frame)
     inside = shape.covers(b)
     src = BodyMap(body).image_of_flat(b[inside])
-    gray = _remap(_gray(image).astype(np.float32), src, -1.0)
-    seen = _remap(mask.astype(np.float32), src, 0.0) > 0.5
+    # Only the box the points fall in is converted (a 12 MP photo's garment is a part of it).
+    h, w = mask.shape
+    x0, y0 = np.clip(np.floor(src.min(axis=0)).astype(int) - 2, 0, (w, h))
+    x1, y1 = np.clip(np.ceil(src.max(axis=0)).astype(int) + 2, 0, (w, h))
+    if x1 > x0 and y1 > y0:
+        at = src - (x0, y0)
+        gray = _remap(_gray(image[y0:y1, x0:x1]).astype(np.float32), at, -1.0)
+        seen = _remap(mask[y0:y1, x0:x1].astype(np.float32), at, 0.0) > 0.5
+    else:  # the flat lay lies off the photo
+        gray, seen = np.full(len(src), -1.0, np.float32), np.zeros(len(src), bool)
     vals = gray[seen]
     mean = float(vals.mean()) if vals.size else 128.0
     std = float(vals.std()) if vals.size > 1 else 1.0
@@ -565,7 +571,24 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     Returns:
         RenderResult: the output image, `result_mask` (bool, the garment as it is in the output)
         and the new shape. Pixels outside dilate(parse.mask | result_mask) are byte-identical.
+
+    A body wider than closet.workscale.WORK_BODY_WIDTH is rendered on a copy reduced to that
+    width and lifted back (closet.workscale.lift): the cost follows the garment, not the photo.
     """
+    f = workscale.factor(parse.body.scale)
+    if f >= 1:
+        return _render_swap(image, parse, drawing, view, category, preserve_color)
+    small_image = workscale.reduce_image(image, f)
+    small = parse.scaled(f)
+    out = _render_swap(small_image, small, drawing, view, category, preserve_color)
+    lifted, result = workscale.lift(image, parse.mask, small_image, out.image, small.mask, out.result_mask,
+                                    keep_detail=preserve_color)
+    return RenderResult(lifted, result, out.shape)
+
+
+def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, view: CanonicalView,
+                 category: str | None, preserve_color: bool) -> RenderResult:
+    """render_swap at the photo's own size."""
     body, old = parse.body, parse.mask
     gen = _gray(np.asarray(drawing)).astype(np.float32)
     size = gen.shape[0]

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from closet.errors import BadOption, NoGarment
+from closet.garment import bounding_box
 from closet.serving.options import Option, boolean, choice
 
 # Padding around the garment's bounding box, as a fraction of its longer side.
@@ -56,10 +57,10 @@ class Box:
 # -- crop --------------------------------------------------------------------
 def crop_box(garment: np.ndarray, pad: float = CROP_PAD) -> Box:
     """Square box around the garment mask's bounding box, padded by `pad` of its longer side."""
-    ys, xs = np.nonzero(garment)
-    if ys.size == 0:
+    if not garment.any():
         raise NoGarment("no upper-body garment found", "send a photo showing the person's torso")
-    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    rows, cols = bounding_box(garment)
+    y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
     side = max(y1 - y0, x1 - x0)
     size = max(int(round(side * (1 + 2 * pad))), 8)
     cy, cx = (y0 + y1) / 2, (x0 + x1) / 2

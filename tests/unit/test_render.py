@@ -149,17 +149,17 @@ def test_the_flat_grid_of_a_big_box_matches_every_pixel_computed(people):
     _, parse = people["camera"]
     bm = render.BodyMap(parse.body)
     rows, cols = slice(40, 480), slice(60, 470)
-    exact, exact_part = bm.flat_grid(rows, cols)  # 440 x 410: under WORK_PIXELS, every pixel
+    exact, exact_part = bm.flat_grid(rows, cols)  # 440 x 410: under GRID_PIXELS, every pixel
     gy, gx = np.mgrid[rows, cols]
     ref, ref_part = bm.flat_of(np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float64) + 0.5)
     np.testing.assert_array_equal(exact.reshape(-1, 2), ref)
     np.testing.assert_array_equal(exact_part.ravel(), ref_part)
-    old = render.WORK_PIXELS
+    old = render.GRID_PIXELS
     try:
-        render.WORK_PIXELS = 440 * 410 // 16  # a grid 4x coarser each way
+        render.GRID_PIXELS = 440 * 410 // 16  # a grid 4x coarser each way
         coarse, coarse_part = bm.flat_grid(rows, cols)
     finally:
-        render.WORK_PIXELS = old
+        render.GRID_PIXELS = old
     assert (coarse_part == exact_part).mean() > 0.98  # parts differ only along their borders
     err = np.abs(coarse - exact).max(-1)  # torso lengths; a pixel of the 32 px drawing is ~0.06
     for part in (-1, 0, 1):  # two grid cells away from a part's border the coordinates interpolate

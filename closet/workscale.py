@@ -1,0 +1,107 @@
+"""Big photos: the garment's geometry worked out on a reduced copy, and lifted back to the photo.
+
+A phone photo (12 MP) shows a body several times wider than the garment geometry needs: masks,
+re-cut sleeves and hems, added texture and shading look the same at a body width of
+WORK_BODY_WIDTH pixels. The pose-garment parser (closet.garment) and the shape render
+(closet.render) therefore work on a copy reduced to that width (`factor`), so that their cost
+follows the garment at that width, not the photo. What they made is lifted back:
+
+* masks by linear interpolation of the reduced mask, cut at one half (`enlarge_mask`);
+* a render by `lift`: cloth that stays gets the render's change as a smooth difference added to
+  the photo's own pixels, so it keeps every full-resolution detail; what is new (added cloth,
+  bared skin, inpainted background) is the reduced render enlarged.
+
+A body no wider than WORK_BODY_WIDTH is worked on as it is (factor 1): nothing changes for it.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Wide enough that the package photos and the fetched ones (bodies 74-364 px wide) work at full size.
+WORK_BODY_WIDTH = 400.0
+
+
+def factor(body_width: float) -> float:
+    """The reduction (<= 1) that brings a body `body_width` pixels wide to WORK_BODY_WIDTH."""
+    return min(1.0, WORK_BODY_WIDTH / max(float(body_width), 1e-6))
+
+
+def reduced_size(shape: tuple[int, ...], f: float) -> tuple[int, int]:
+    """cv2 (width, height) of an image of `shape` reduced by `f`."""
+    return max(1, round(shape[1] * f)), max(1, round(shape[0] * f))
+
+
+def reduce_image(image: np.ndarray, f: float) -> np.ndarray:
+    """uint8 image reduced by `f` (area averaging: no aliasing of fine patterns)."""
+    return cv2.resize(image, reduced_size(image.shape, f), interpolation=cv2.INTER_AREA)
+
+
+def reduce_mask(mask: np.ndarray, f: float) -> np.ndarray:
+    """bool mask reduced by `f`: a reduced pixel is set when at least half its area is."""
+    small = cv2.resize(mask.astype(np.uint8) * 255, reduced_size(mask.shape, f), interpolation=cv2.INTER_AREA)
+    return small >= 128
+
+
+def enlarge(small: np.ndarray, shape: tuple[int, ...], rows: slice | None = None,
+            cols: slice | None = None) -> np.ndarray:
+    """float32: `small` (a reduced copy of an image of `shape`) bilinearly enlarged, only for the
+    box (rows, cols) of the full image (default: all of it). Pixel centres map as cv2.resize maps them."""
+    h, w = shape[:2]
+    rows, cols = rows or slice(0, h), cols or slice(0, w)
+    sx, sy = small.shape[1] / w, small.shape[0] / h
+    # dst (x, y) of the box -> src ((x + x0 + 0.5) * sx - 0.5, ...)
+    m = np.float32([[sx, 0, (cols.start + 0.5) * sx - 0.5], [0, sy, (rows.start + 0.5) * sy - 0.5]])
+    return cv2.warpAffine(small.astype(np.float32), m, (cols.stop - cols.start, rows.stop - rows.start),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+
+
+def enlarge_mask(small: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """bool (H, W): a reduced mask enlarged to `shape`, its edge where the interpolation crosses one
+    half. Only the box around the reduced mask's pixels is interpolated."""
+    h, w = shape[:2]
+    out = np.zeros((h, w), bool)
+    ys, xs = np.flatnonzero(small.any(axis=1)), np.flatnonzero(small.any(axis=0))
+    if ys.size == 0:
+        return out
+    sy, sx = h / small.shape[0], w / small.shape[1]
+    # A full pixel interpolates the reduced pixels within one of its own position: pad by one.
+    rows = slice(max(0, int((ys[0] - 1) * sy)), min(h, int(np.ceil((ys[-1] + 2) * sy))))
+    cols = slice(max(0, int((xs[0] - 1) * sx)), min(w, int(np.ceil((xs[-1] + 2) * sx))))
+    out[rows, cols] = enlarge(small.astype(np.uint8) * 255, shape, rows, cols) >= 127.5
+    return out
+
+
+def lift(image: np.ndarray, old: np.ndarray, small_image: np.ndarray, small_out: np.ndarray,
+         small_old: np.ndarray, small_new: np.ndarray, keep_detail: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """A render made on a reduced copy, brought back to the photo: the render enlarged, plus, where
+    cloth of the old garment stays, the photo's own detail (the photo minus its reduced copy
+    enlarged). Interpolation is linear, so that is the photo plus the render's change enlarged.
+
+    Args:
+        image: uint8 (H, W, 3), the photo; old: bool (H, W), its garment.
+        small_image, small_out: the reduced copy before and after the render.
+        small_old, small_new: bool, the reduced copy's old garment and its render's result mask.
+        keep_detail: False takes the enlarged render alone everywhere (a render that repaints the
+            cloth whole, e.g. in the generator's own gray).
+    Returns:
+        (uint8 (H, W, 3) output, bool (H, W) result mask). Pixels outside old | result mask are the
+        photo's, byte for byte; so is kept cloth that the render left unchanged.
+    """
+    h, w = image.shape[:2]
+    new = enlarge_mask(small_new, (h, w))
+    union = old | new
+    out = image.copy()
+    if not union.any():
+        return out, new
+    ys, xs = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
+    rows, cols = slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1)
+    lifted = enlarge(small_out, (h, w), rows, cols)
+    if keep_detail:
+        detail = image[rows, cols].astype(np.float32)
+        detail -= enlarge(small_image, (h, w), rows, cols)
+        detail *= enlarge((small_old & small_new).astype(np.float32), (h, w), rows, cols)[..., None]
+        lifted += detail
+    np.copyto(out[rows, cols], cv2.convertScaleAbs(lifted), where=union[rows, cols, None])
+    return out, new

@@ -1,0 +1,108 @@
+"""closet.workscale: a big photo's garment is parsed and rendered on a reduced copy and lifted back.
+The astronaut blown up 4x (a body 780 px wide, worked at 400) against the same photo at its own
+size: the same garment and the same re-cut shape, every pixel outside the garments untouched, and
+the kept cloth as sharp as the photo."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from closet import garment as gm
+from closet import render, workscale
+
+UP = 4
+
+
+def disc(shape: tuple[int, int], centre, radius) -> np.ndarray:
+    m = np.zeros(shape, np.uint8)
+    cv2.circle(m, centre, radius, 1, -1)
+    return m.astype(bool)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def test_a_reduced_mask_enlarges_back():
+    big = disc((1200, 1600), (700, 500), 300)
+    f = 0.25
+    small = workscale.reduce_mask(big, f)
+    assert small.shape == (300, 400)
+    back = workscale.enlarge_mask(small, big.shape)
+    assert iou(back, big) > 0.99
+    # the box-limited enlargement equals interpolating the whole image
+    whole = cv2.resize(small.astype(np.uint8) * 255, (1600, 1200), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    assert np.mean(back == (whole >= 127.5)) > 0.9999
+    assert not workscale.enlarge_mask(np.zeros((30, 40), bool), (120, 160)).any()
+
+
+def test_enlarge_maps_pixel_centres_as_resize_does():
+    rng = np.random.default_rng(0)
+    small = rng.uniform(0, 255, (20, 30, 3)).astype(np.float32)
+    whole = cv2.resize(small, (120, 80), interpolation=cv2.INTER_LINEAR)
+    rows, cols = slice(13, 61), slice(7, 99)
+    np.testing.assert_allclose(workscale.enlarge(small, (80, 120), rows, cols), whole[rows, cols], atol=0.05)
+
+
+def test_lift_changes_only_the_garments_and_keeps_unchanged_cloth_byte_for_byte():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (400, 600, 3), dtype=np.uint8)  # fine detail everywhere
+    old = disc((400, 600), (300, 200), 120)
+    f = 0.25
+    small_image, small_old = workscale.reduce_image(image, f), workscale.reduce_mask(old, f)
+    small_new = small_old.copy()
+    small_new[:, 75:] = False  # the right half of the garment goes
+    small_out = small_image.copy()
+    small_out[small_old & ~small_new] = (200, 150, 120)  # what was under it
+    out, new = workscale.lift(image, old, small_image, small_out, small_old, small_new)
+    assert iou(new, old & (np.arange(600) < 300)) > 0.97
+    outside = ~(old | new)
+    assert np.array_equal(out[outside], image[outside])
+    kept = cv2.erode((old & new).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert kept.sum() > 10_000 and np.array_equal(out[kept], image[kept])  # the render left it as it was
+    bared = cv2.erode((old & ~new).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert np.abs(out[bared].astype(int) - (200, 150, 120)).max() <= 1
+    flat, _ = workscale.lift(image, old, small_image, small_out, small_old, small_new, keep_detail=False)
+    assert flat[kept].std() < image[kept].std() / 3  # the enlarged render alone: the detail is gone
+
+
+@pytest.fixture(scope="module")
+def astronaut(photo_people):
+    scene, person = photo_people["astronaut"]
+    big = cv2.resize(scene.image, None, fx=UP, fy=UP, interpolation=cv2.INTER_CUBIC)
+    big_person = cv2.resize(person.astype(np.uint8), None, fx=UP, fy=UP, interpolation=cv2.INTER_NEAREST) > 0
+    keypoints = np.asarray(scene.people[0], np.float64).copy()
+    keypoints[:, :2] *= UP
+    small = gm.garment_mask(scene.image, person, scene.people[0])
+    return scene.image, small, big, gm.garment_mask(big, big_person, keypoints)
+
+
+def test_a_big_photo_is_parsed_at_the_working_width(astronaut):
+    _, small, big, parse = astronaut
+    assert workscale.factor(small.body.scale) == 1.0 and workscale.factor(parse.body.scale) < 0.6
+    assert parse.work is not None and parse.mask.shape == big.shape[:2]
+    enlarged = cv2.resize(small.mask.astype(np.uint8), None, fx=UP, fy=UP, interpolation=cv2.INTER_NEAREST) > 0
+    assert iou(parse.mask, enlarged) > 0.95
+
+
+def test_a_big_photo_renders_as_its_reduced_copy(astronaut):
+    image, small, big, parse = astronaut
+    shape = render.Shape({-1: 0.35, 1: 0.35}, 1.05)  # short sleeves: cloth goes, skin shows
+    views = [render.canonical_view(im, p.mask, p.body, 32) for im, p in ((image, small), (big, parse))]
+    drawing = np.clip(render.coverage(shape, views[0].frame, 32) * 170 + 0.5, 0, 255).astype(np.uint8)
+    ref = render.render_swap(image, small, drawing, views[0])
+    out = render.render_swap(big, parse, drawing, views[1])
+    assert out.shape == ref.shape
+    enlarged = cv2.resize(ref.result_mask.astype(np.uint8), None, fx=UP, fy=UP, interpolation=cv2.INTER_NEAREST) > 0
+    assert iou(out.result_mask, enlarged) > 0.95
+    outside = ~(parse.mask | out.result_mask)
+    assert np.array_equal(out.image[outside], big[outside])
+    # Kept cloth keeps the big photo's own fine detail (a render enlarged from 400 px would blur it).
+    kept = cv2.erode((parse.mask & out.result_mask).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+
+    def fine(im):
+        return cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)[kept].var()
+
+    assert fine(out.image) > 0.8 * fine(big)
