@@ -51,7 +51,11 @@ MARGIN = 1.0 / 28  # Fashion-MNIST's garments fill the frame but for about a pix
 CANON_QUAD = np.float32([[-0.27, 0.0], [0.27, 0.0], [0.27, 1.0], [-0.27, 1.0]])  # body.quad in B
 # -- the body ---------------------------------------------------------------------------------
 SLEEVE_RADIUS = 0.17  # a sleeve's half-width on the body, per body width
-BARE_ARM_RADIUS = 0.11  # a bared arm's half-width per body width (thinner than its sleeve)
+# A bared arm: a cylinder whose half-width tapers from the shoulder to the wrist (per body width,
+# thinner than its sleeve), lit from the front, so that its sides are ARM_ROUNDING darker than its
+# middle line.
+BARE_ARM_RADII = (0.12, 0.07)
+ARM_ROUNDING = 0.3
 SLEEVE_FROM = 0.08  # sleeves are measured from this far down the arm (0 shoulder, 1 wrist)
 # -- shapes -----------------------------------------------------------------------------------
 HIP_HEM = 1.05  # a hip-length garment's hem (B); what a garment running off the photo is taken for
@@ -478,6 +482,23 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
     return out
 
 
+def bare_arm(bm: BodyMap, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For image points (N, 2): how much of each a bared arm covers (0..1, with an edge one pixel
+    soft), and the arm's lightness factor there (1 on its middle line, 1 - ARM_ROUNDING at its sides)."""
+    cover, light = np.zeros(len(pts)), np.ones(len(pts))
+    for side in (-1, 1):
+        if not bm.seen(side):
+            continue
+        t, u = bm.image_to_sleeve(side, pts)
+        radius = np.interp(t, (0.0, 1.0), BARE_ARM_RADII) * bm.body.scale  # px
+        off = np.abs(u) * bm.radius  # px from the bone
+        c = np.clip(radius - off + 0.5, 0.0, 1.0)
+        facing = np.sqrt(1.0 - np.clip(off / radius, 0.0, 1.0) ** 2)  # the surface normal toward the camera
+        light = np.where(c > cover, 1.0 - ARM_ROUNDING * (1.0 - facing), light)
+        cover = np.maximum(cover, c)
+    return cover, light
+
+
 def _box(masks: list[np.ndarray], pad: int) -> tuple[slice, slice]:
     """The bounding box of the masks' union, `pad` pixels wider (within the image)."""
     return bounding_box(np.logical_or.reduce(masks), pad)
@@ -632,26 +653,22 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     # the layer under it: what the old garment hid
     under = crop.copy()
     uncovered = old_c & ~new_c
-    bare = np.zeros((h, w), bool)
-    for side in (-1, 1):
-        a = bm.arms[side]
-        if a.seen:
-            origin = (cols.start, rows.start)
-            bare |= capsule((h, w), a.shoulder, a.elbow, BARE_ARM_RADIUS * body.scale, origin)
-            bare |= capsule((h, w), a.elbow, a.wrist, BARE_ARM_RADIUS * body.scale, origin)
-    skin_zone = uncovered & bare
-    if skin_zone.any():
-        slab = np.empty((int(skin_zone.sum()), 3), np.float32)  # the bared pixels only
-        slab[...] = parse.skin.lab
+    ys, xs = np.nonzero(uncovered)
+    arm, light = bare_arm(bm, np.stack([xs + cols.start + 0.5, ys + rows.start + 0.5], 1))
+    if (arm < 1).any():
+        # What the old garment hid: inpainted from around it (the old and new garment are not sources).
+        under[uncovered] = inpaint(crop, old_c | new_c)[uncovered]
+    on = arm > 0
+    if on.any():
+        skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only
+        skin[...] = parse.skin.lab
         blurred = blur(lab[..., 0], max(1.0, 0.04 * body.scale))
         base = float(np.median(lab[..., 0][old_c])) if old_c.any() else parse.skin.lab[0]
-        slab[:, 0] = np.clip(slab[:, 0] + SKIN_SHADING * (blurred[skin_zone] - base), 0, 100)
-        under[skin_zone] = to_rgb8(slab[None])[0]
-    rest = uncovered & ~skin_zone
-    if rest.any():
-        # What the old garment hid: inpainted from around it (the old and new garment are not sources).
-        painted = inpaint(crop, old_c | new_c)
-        under[rest] = painted[rest]
+        shaded = skin[:, 0] + SKIN_SHADING * (blurred[ys[on], xs[on]] - base)
+        skin[:, 0] = np.clip(shaded * light[on], 0, 100)
+        a = arm[on, None]
+        below = under[ys[on], xs[on]].astype(np.float32)
+        under[ys[on], xs[on]] = np.clip(a * to_rgb8(skin[None])[0] + (1 - a) * below + 0.5, 0, 255).astype(np.uint8)
 
     # Feathered inside the union only: where alpha is 0, `under` comes back exactly, and `under` is
     # the photo's own outside the old garment. So every pixel outside the old and the new garment

@@ -105,6 +105,27 @@ def test_short_sleeves_bare_the_forearm_in_skin_colour(swaps):
     assert np.hypot(*(np.median(lab[:, 1:], axis=0) - parse.skin.lab[1:])) < 10  # the face's colour
 
 
+def test_a_bared_arm_is_a_tapering_rounded_cylinder(people):
+    """Across the arm, at a third and at nine tenths of the way to the wrist: narrower toward the
+    wrist, darker toward the sides than along the middle, and a soft edge one pixel wide."""
+    _, parse = people["astronaut"]
+    bm = render.BodyMap(parse.body)
+    side = -1  # her right arm hangs in view
+    across = np.linspace(-1.0, 1.0, 801)  # sleeve radii
+    widths = []
+    for t in (0.3, 0.9):
+        pts = bm.sleeve_to_image(side, np.full_like(across, t), across)
+        cover, light = render.bare_arm(bm, pts)
+        step = bm.radius * (across[1] - across[0])  # px between samples
+        widths.append(cover.sum() * step)
+        middle, sides = light[np.abs(across) < 0.1], light[(cover > 0.5) & (cover < 1)]
+        assert middle.min() > 0.99 and sides.max() < 0.85
+        assert ((cover > 0) & (cover < 1)).sum() * step == pytest.approx(2.0, abs=0.3)  # two soft edges, 1 px each
+    expected = [2 * np.interp(t, (0.0, 1.0), render.BARE_ARM_RADII) * parse.body.scale for t in (0.3, 0.9)]
+    np.testing.assert_allclose(widths, expected, rtol=0.05)
+    assert widths[1] < 0.75 * widths[0]
+
+
 def test_the_shapes_differ_and_the_colour_stays(swaps):
     image, parse, _, outs = swaps
     masks = [o.result_mask for o in outs.values()]
