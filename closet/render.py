@@ -22,8 +22,8 @@ garment filling it as Fashion-MNIST's do.
 * `render_swap(...)`: the photo with the garment re-cut to the drawing's Shape on the same body.
   The cloth keeps the photo's colour and detail; its coarse lightness (coarser than one drawing
   pixel) is the drawing's; added cloth takes its texture from the old garment; bared arms take
-  the face's skin colour, the rest (a raised hem, a narrower body) is inpainted from around it
-  (OpenCV's Telea). Pixels outside the dilated union of the old and the new garment stay
+  the face's skin colour; legs a raised hem uncovers are dark trousers (given the person mask);
+  the rest (a narrower body, what lies off the person) is inpainted from around it (OpenCV's Telea). Pixels outside the dilated union of the old and the new garment stay
   byte-identical, and all work stays inside the garments' bounding box.
 """
 
@@ -81,6 +81,7 @@ SUPERSAMPLE = 4
 DETAIL_SIGMA = 0.5  # the photo keeps its lightness detail finer than this many drawing pixels
 MIN_SHADE_STD = 12.0  # the drawing's lightness spread on the garment, at least (CIE L)
 TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
+TROUSERS_L, TROUSERS_SHADING = 30.0, 0.25  # legs uncovered by a shorter garment: dark neutral, lightly shaded
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on bared skin
 INPAINT_RADIUS = 3  # pixels of the reduced copy
 # Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less (at most
@@ -482,6 +483,16 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
     return out
 
 
+def trousers(garment_l: np.ndarray, photo_l: np.ndarray, fill_lab: np.ndarray) -> np.ndarray:
+    """uint8 (N, 3): legs in dark neutral trousers, for the pixels a shortened garment uncovered below
+    its new hem. Their lightness is the old garment's darker quartile (at most TROUSERS_L), shaded
+    by the inpainted fill's coarse light (`fill_lab`, the background's light carried in)."""
+    dark = min(float(np.percentile(garment_l, 25)) if garment_l.size else TROUSERS_L, TROUSERS_L)
+    lab = np.zeros((len(fill_lab), 3), np.float32)
+    lab[:, 0] = np.clip(dark + TROUSERS_SHADING * (fill_lab[:, 0] - fill_lab[:, 0].mean()), 0, 100)
+    return to_rgb8(lab[None])[0]
+
+
 def bare_arm(bm: BodyMap, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For image points (N, 2): how much of each a bared arm covers (0..1, with an edge one pixel
     soft), and the arm's lightness factor there (1 on its middle line, 1 - ARM_ROUNDING at its sides)."""
@@ -578,7 +589,8 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape) -> np.ndarray:
 
 
 def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, view: CanonicalView,
-                category: str | None = None, preserve_color: bool = True) -> RenderResult:
+                category: str | None = None, preserve_color: bool = True,
+                person: np.ndarray | None = None) -> RenderResult:
     """The photo with its garment re-cut to the shape of the translator's drawing.
 
     Args:
@@ -589,6 +601,9 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         category: the target domain (its typical hem, when it is a Fashion-MNIST category).
         preserve_color: True keeps the photo garment's colours and texture; False paints the
             drawing's own gray into the garment.
+        person: bool (H, W), the person mask: where a garment made shorter uncovers the body below
+            its new hem, the legs are drawn as dark trousers (`trousers`) instead of inpainted
+            from the background around them. None: inpainted.
     Returns:
         RenderResult: the output image, `result_mask` (bool, the garment as it is in the output)
         and the new shape. Pixels outside dilate(parse.mask | result_mask) are byte-identical.
@@ -598,17 +613,18 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     """
     f = workscale.factor(parse.body.scale)
     if f >= 1:
-        return _render_swap(image, parse, drawing, view, category, preserve_color)
+        return _render_swap(image, parse, drawing, view, category, preserve_color, person)
     small_image = workscale.reduce_image(image, f)
     small = parse.scaled(f)
-    out = _render_swap(small_image, small, drawing, view, category, preserve_color)
+    small_person = None if person is None else workscale.reduce_mask(person, f)
+    out = _render_swap(small_image, small, drawing, view, category, preserve_color, small_person)
     lifted, result = workscale.lift(image, parse.mask, small_image, out.image, small.mask, out.result_mask,
                                     keep_detail=preserve_color)
     return RenderResult(lifted, result, out.shape)
 
 
 def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, view: CanonicalView,
-                 category: str | None, preserve_color: bool) -> RenderResult:
+                 category: str | None, preserve_color: bool, person: np.ndarray | None) -> RenderResult:
     """render_swap at the photo's own size."""
     body, old = parse.body, parse.mask
     gen = _gray(np.asarray(drawing)).astype(np.float32)
@@ -621,7 +637,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     old_c, new_c = old[rows, cols], new[rows, cols]
     h, w = old_c.shape
     bm = BodyMap(body)
-    flat, _ = bm.flat_grid(rows, cols)
+    flat, part = bm.flat_grid(rows, cols)
     drawn = shading(gen, _to_frame(flat.reshape(-1, 2), size, view.frame)).reshape(h, w)
 
     # the garment layer: the photo's cloth, added cloth mirrored from it, the drawing's coarse light
@@ -658,6 +674,11 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     if (arm < 1).any():
         # What the old garment hid: inpainted from around it (the old and new garment are not sources).
         under[uncovered] = inpaint(crop, old_c | new_c)[uncovered]
+    if person is not None:
+        # Below the new hem, on the person: legs, which the old garment hid and the photo never showed.
+        legs = uncovered & person[rows, cols] & (part == 0) & (flat[..., 1] > new_shape.hem)
+        if legs.any():
+            under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs], to_lab(under[legs]))
     on = arm > 0
     if on.any():
         skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only

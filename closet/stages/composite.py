@@ -212,5 +212,6 @@ class Compositor:
             return composite(image, translated, plan.box, person.garment, person_mask, preserve_color), person.garment
         from closet import render as shape
 
-        out = shape.render_swap(image, person.geometry, translated, plan.view, plan.target, preserve_color)
+        out = shape.render_swap(image, person.geometry, translated, plan.view, plan.target, preserve_color,
+                                person_mask)
         return out.image, out.result_mask

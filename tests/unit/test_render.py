@@ -126,6 +126,26 @@ def test_a_bared_arm_is_a_tapering_rounded_cylinder(people):
     assert widths[1] < 0.75 * widths[0]
 
 
+def test_legs_under_a_shortened_coat_are_trousers_not_background(people, photo_people):
+    """The cameraman's coat runs off the photo; cut to hip length it uncovers legs the photo never
+    showed. Inpainting them from around the coat painted a smear of the lawn's light gray over his
+    thighs; with the person mask they are dark trousers."""
+    image, parse = people["camera"]
+    person = photo_people["camera"][1]
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    short = drawing(render.Shape(view.shape.reach, 1.05), view.frame)
+    lawn, legs = (render.render_swap(image, parse, short, view, person=p) for p in (None, person))
+    uncovered = parse.mask & ~legs.result_mask & person
+    ys, xs = np.nonzero(uncovered)
+    flat, part = render.BodyMap(parse.body).flat_of(np.stack([xs + 0.5, ys + 0.5], 1))
+    below = (part == 0) & (flat[:, 1] > legs.shape.hem)
+    assert below.sum() > 2000
+    lightness = [np.median(color.to_lab(o.image)[ys[below], xs[below], 0]) for o in (lawn, legs)]
+    assert lightness[0] > 40 and lightness[1] < render.TROUSERS_L + 5, lightness
+    outside = ~(parse.mask | legs.result_mask)
+    assert np.array_equal(legs.image[outside], image[outside])
+
+
 def test_the_shapes_differ_and_the_colour_stays(swaps):
     image, parse, _, outs = swaps
     masks = [o.result_mask for o in outs.values()]
