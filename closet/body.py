@@ -41,12 +41,15 @@ MIN_WIDTH_PER_LENGTH = 0.6
 
 @dataclass(frozen=True)
 class Arm:
-    """One arm: shoulder, elbow, wrist (x, y) and whether the elbow is seen."""
+    """One arm: shoulder, elbow, wrist (x, y), whether the elbow is seen, and whether the arm runs
+    off the photo from a seen shoulder (a portrait: BlazePose extrapolates the elbow below the
+    frame, with a low visibility because it is off the photo)."""
 
     shoulder: np.ndarray
     elbow: np.ndarray
     wrist: np.ndarray
     seen: bool
+    off_photo: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class Body:
     def scaled(self, f: float) -> Body:
         """This body in the photo resized by `f` (closet.workscale's reduced copy)."""
         def arm(a: Arm) -> Arm:
-            return Arm(shoulder=a.shoulder * f, elbow=a.elbow * f, wrist=a.wrist * f, seen=a.seen)
+            return replace(a, shoulder=a.shoulder * f, elbow=a.elbow * f, wrist=a.wrist * f)
 
         return replace(self, right_shoulder=self.right_shoulder * f, left_shoulder=self.left_shoulder * f,
                        left_hip=self.left_hip * f, right_hip=self.right_hip * f, length=self.length * f,
@@ -181,7 +184,8 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
 
     def arm(s: int, e: int, wr: int, shoulder: np.ndarray) -> Arm:
         seen = bool(vis[e] >= VISIBLE and _inside(xy[e], shape))
-        return Arm(shoulder=shoulder, elbow=xy[e].copy(), wrist=xy[wr].copy(), seen=seen)
+        off_photo = bool(not _inside(xy[e], shape) and vis[s] >= VISIBLE and _inside(shoulder, shape))
+        return Arm(shoulder=shoulder, elbow=xy[e].copy(), wrist=xy[wr].copy(), seen=seen, off_photo=off_photo)
 
     return Body(
         right_shoulder=right_s, left_shoulder=left_s, left_hip=left_h, right_hip=right_h,

@@ -20,8 +20,8 @@ garment filling it as Fashion-MNIST's do.
   (closet_dev.eval_swap) judges the output garment with it.
 * `read(drawing, frame, ...)`: the Shape of the translator's flat-lay drawing.
 * `render_swap(...)`: the photo with the garment re-cut to the drawing's Shape on the same body.
-  The cloth keeps the photo's colour and detail; its coarse lightness (coarser than one drawing
-  pixel) is the drawing's; added cloth takes its texture from the old garment; bared arms take
+  The cloth keeps the photo's pixels, shaded by the generator's change (its output minus its
+  input, coarser than half a drawing pixel); added cloth takes its texture from the old garment; bared arms take
   the face's skin colour; legs a raised hem uncovers are dark trousers (given the person mask);
   the rest (a narrower body, what lies off the person) is inpainted from around it (OpenCV's Telea). Pixels outside the dilated union of the old and the new garment stay
   byte-identical, and all work stays inside the garments' bounding box.
@@ -78,8 +78,8 @@ SLEEVE_LENGTHS = (0.0, 0.35, 1.0)  # what a 32-pixel drawing can say: none, shor
 # -- looks ------------------------------------------------------------------------------------
 FMNIST_MEAN, FMNIST_STD, FMNIST_FLOOR = 160.0, 45.0, 40.0  # Fashion-MNIST garment gray
 SUPERSAMPLE = 4
-DETAIL_SIGMA = 0.5  # the photo keeps its lightness detail finer than this many drawing pixels
-MIN_SHADE_STD = 12.0  # the drawing's lightness spread on the garment, at least (CIE L)
+MIN_SHADE_STD = 12.0  # the cloth's lightness spread the generator's change is scaled to, at least (CIE L)...
+SHADE_PER_MEAN = 0.35  # ...unless that is more than this share of a dark cloth's lightness
 TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 TROUSERS_L, TROUSERS_SHADING = 30.0, 0.25  # legs uncovered by a shorter garment: dark neutral, lightly shaded
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on bared skin
@@ -162,8 +162,11 @@ class BodyMap:
     def image_to_torso(self, p: np.ndarray) -> np.ndarray:
         return self._project(self.to_b, p)
 
-    def seen(self, side: int) -> bool:
-        return self.arms[side].seen
+    def placed(self, side: int) -> bool:
+        """Whether arm `side` has a place on the photo: its elbow seen, or it runs off the photo (a
+        portrait's arms, whose sleeves can still be cut where the photo shows them)."""
+        a = self.arms[side]
+        return a.seen or a.off_photo
 
     def _polyline(self, side: int) -> tuple[np.ndarray, np.ndarray]:
         a = self.arms[side]
@@ -209,7 +212,7 @@ class BodyMap:
         part = np.zeros(len(p), np.int8)
         best = np.full(len(p), np.inf)
         for side in (-1, 1):
-            if not self.seen(side):
+            if not self.placed(side):
                 continue
             t, u = self.image_to_sleeve(side, p)
             mine = (np.abs(u) <= 1.0) & (t >= SLEEVE_FROM / 2) & (np.abs(u) < best)
@@ -239,8 +242,8 @@ class BodyMap:
         other), everything else on the torso."""
         out = self.torso_to_image(b)
         for side in (-1, 1):
-            arm_side = side if self.seen(side) else -side
-            if not self.seen(arm_side):
+            arm_side = side if self.placed(side) else -side
+            if not self.placed(arm_side):
                 continue
             band = (b[:, 0] * side > TORSO_W) & (b[:, 1] >= CAP / 2)
             if band.any():
@@ -292,7 +295,7 @@ def measure(mask: np.ndarray, body: Body) -> Shape:
     us = np.linspace(-0.6, 0.6, 5)
     reach = {}
     for side in (-1, 1):
-        if not bm.seen(side):
+        if not bm.placed(side):
             continue
         cov = []
         for t in ts:
@@ -483,6 +486,17 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
     return out
 
 
+def cloth_spread(lightness: np.ndarray) -> float:
+    """The lightness spread (CIE L) of a garment's pixels, robust to a minority of other colour in
+    its mask (a white shirt front under a navy jacket): 1.4826 median absolute deviations, at least
+    MIN_SHADE_STD, but on a dark cloth no more than SHADE_PER_MEAN of its median lightness (12 L
+    units of light over navy at L 12 read as pale stains, not folds)."""
+    if not lightness.size:
+        return MIN_SHADE_STD
+    med = float(np.median(lightness))
+    return max(1.4826 * float(np.median(np.abs(lightness - med))), min(MIN_SHADE_STD, SHADE_PER_MEAN * med))
+
+
 def trousers(garment_l: np.ndarray, photo_l: np.ndarray, fill_lab: np.ndarray) -> np.ndarray:
     """uint8 (N, 3): legs in dark neutral trousers, for the pixels a shortened garment uncovered below
     its new hem. Their lightness is the old garment's darker quartile (at most TROUSERS_L), shaded
@@ -498,7 +512,7 @@ def bare_arm(bm: BodyMap, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     soft), and the arm's lightness factor there (1 on its middle line, 1 - ARM_ROUNDING at its sides)."""
     cover, light = np.zeros(len(pts)), np.ones(len(pts))
     for side in (-1, 1):
-        if not bm.seen(side):
+        if not bm.placed(side):
             continue
         t, u = bm.image_to_sleeve(side, pts)
         radius = np.interp(t, (0.0, 1.0), BARE_ARM_RADII) * bm.body.scale  # px
@@ -529,7 +543,7 @@ def drawn_cloth(g: np.ndarray) -> np.ndarray:
 
 
 def shading(drawing: np.ndarray, cr: np.ndarray) -> np.ndarray:
-    """The drawing's gray at frame points (N, 2) for the cloth's coarse lightness: where the drawing
+    """A flat-lay image's gray at frame points (N, 2) (the translator's output or input): where it
     has no cloth (its black, or past its frame, e.g. a hem lowered below it) its cloth's mean."""
     g = cv2.GaussianBlur(drawing.astype(np.float32), (0, 0), 0.7)
     cloth = drawn_cloth(g)
@@ -548,7 +562,7 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape) -> np.ndarray:
     reach_px = []
     for side in (-1, 1):
         a = bm.arms[side]
-        if a.seen and new.reach[side] > old.reach[side]:
+        if bm.placed(side) and new.reach[side] > old.reach[side]:
             reach_px.append(capsule(mask.shape, a.shoulder, bm.sleeve_to_image(side, np.array([new.reach[side]]),
                                                                              np.zeros(1))[0], bm.radius))
     hem_corners = bm.torso_to_image(np.array([[-HEM_HALF - HEM_FLARE, old.hem - 0.1], [HEM_HALF + HEM_FLARE, old.hem - 0.1],
@@ -639,8 +653,10 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     bm = BodyMap(body)
     flat, part = bm.flat_grid(rows, cols)
     drawn = shading(gen, _to_frame(flat.reshape(-1, 2), size, view.frame)).reshape(h, w)
+    given_gray = _gray(np.asarray(view.gray)).astype(np.float32)  # the translator's input
+    given = shading(given_gray, _to_frame(flat.reshape(-1, 2), given_gray.shape[0], view.frame)).reshape(h, w)
 
-    # the garment layer: the photo's cloth, added cloth mirrored from it, the drawing's coarse light
+    # the garment layer: the photo's cloth, added cloth mirrored from it, the generator's coarse change
     ext = new_c & ~old_c
     band = TEXTURE_BAND * body.scale
     texture = mirrored_texture(crop, old_c, ext, band) if ext.any() else crop
@@ -651,16 +667,14 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     known = old_c | ext
     # Sleeve and torso read different places of the drawing: soften the seam between them.
     drawn = _lowpass(drawn, known, 0.5 * cell)
-    low = _lowpass(glab[..., 0], known, DETAIL_SIGMA * cell)
-    detail = glab[..., 0] - low
-    inside = new_c if new_c.any() else known
-    g, ref = drawn[inside], low[old_c] if old_c.any() else low[inside]
-    # The drawing's lightness, matched to the photo garment's mean and spread (its own units are
-    # Fashion-MNIST gray, which says nothing about how light this cloth is).
-    scale = max(float(ref.std()), MIN_SHADE_STD) / max(float(g.std()), 2.0) if g.size else 1.0
-    shade = (drawn - (float(g.mean()) if g.size else 0.0)) * scale + (float(ref.mean()) if ref.size else 50.0)
     if preserve_color:
-        glab[..., 0] = np.clip(shade + detail, 0.0, 100.0)
+        # The photo's lightness, shaded by the generator's change: its output minus its input, in
+        # Fashion-MNIST gray, which canonical_view scaled so that the cloth's spread is FMNIST_STD.
+        # Less its mean over the new garment: the cloth keeps its own lightness, as it keeps its colour.
+        change = drawn - _lowpass(given, known, 0.5 * cell)
+        inside = new_c if new_c.any() else known
+        change -= float(change[inside].mean()) if inside.any() else 0.0
+        glab[..., 0] = np.clip(glab[..., 0] + change * (cloth_spread(lab[..., 0][old_c]) / FMNIST_STD), 0.0, 100.0)
     else:
         glab = np.zeros_like(glab)
         glab[..., 0] = np.clip(drawn, 0, 255) * (100.0 / 255.0)

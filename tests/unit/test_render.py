@@ -157,6 +157,48 @@ def test_the_shapes_differ_and_the_colour_stays(swaps):
         assert np.hypot(*(after - before)) < 2.5
 
 
+def kept_cloth(parse: gm.GarmentParse, out: render.RenderResult) -> np.ndarray:
+    """The old garment's pixels that stay cloth, 2 px inside its edges."""
+    return cv2.erode((parse.mask & out.result_mask).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+
+
+@pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
+def test_a_generator_that_changes_nothing_changes_no_cloth(people, name):
+    """The cloth keeps the photo's pixels, shaded only by what the generator changed: given back
+    its own input, every kept pixel stays (Grace Hopper's white shirt front stays white under her
+    navy jacket; it used to take the drawing's gray)."""
+    image, parse = people[name]
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, view.gray, view)
+    kept = kept_cloth(parse, out)
+    assert kept.sum() > 5000
+    diff = np.abs(out.image[kept].astype(int) - image[kept].astype(int)).max(-1)
+    assert np.percentile(diff, 99) <= 2
+
+
+def test_the_generators_change_shades_the_cloth_where_it_is(people):
+    """A generator that lightens the top half of its input lightens the top of the cloth against its
+    bottom, by that change in the cloth's own lightness units (its spread is FMNIST_STD in the
+    view); the cloth's mean lightness stays, as its colour does."""
+    image, parse = people["astronaut"]
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    lighter = view.gray.astype(np.float32)
+    lighter[:16] = np.where(lighter[:16] > render.CLOTH_GRAY, lighter[:16] + 40, lighter[:16])
+    out = render.render_swap(image, parse, np.clip(lighter, 0, 255).astype(np.uint8), view)
+    gain = color.to_lab(out.image)[..., 0] - color.to_lab(image)[..., 0]
+    kept = kept_cloth(parse, out)
+    ys, xs = np.nonzero(kept)
+    flat, _ = render.BodyMap(parse.body).flat_of(np.stack([xs + 0.5, ys + 0.5], 1))
+    side, top = view.frame
+    row = (flat[:, 1] - top) / side * 32  # the frame row each pixel reads
+    upper, lower = gain[ys, xs][row < 14], gain[ys, xs][row > 18]
+    assert upper.size > 2000 and lower.size > 2000
+    expected = 40 * render.cloth_spread(color.to_lab(image)[..., 0][parse.mask]) / render.FMNIST_STD
+    step = np.median(upper) - np.median(lower)
+    assert 0.6 * expected < step < 1.4 * expected, (step, expected)
+    assert abs(gain[kept].mean()) < 0.2 * expected  # lighter above, darker below, the same on the whole
+
+
 def test_raw_generator_colours_are_gray(people):
     image, parse = people["astronaut"]
     view = render.canonical_view(image, parse.mask, parse.body, 32)
