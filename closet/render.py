@@ -21,9 +21,10 @@ garment filling it as Fashion-MNIST's do.
 * `read(drawing, frame, ...)`: the Shape of the translator's flat-lay drawing.
 * `render_swap(...)`: the photo with the garment re-cut to the drawing's Shape on the same body.
   The cloth keeps the photo's pixels, shaded by the generator's change (its output minus its
-  input, coarser than half a drawing pixel); added cloth takes its texture from the old garment; bared arms take
-  the face's skin colour; legs a raised hem uncovers are dark trousers (given the person mask);
-  the rest (a narrower body, what lies off the person) is inpainted from around it (OpenCV's Telea). Pixels outside the dilated union of the old and the new garment stay
+  input, coarser than half a drawing pixel); added cloth takes its texture from the old garment;
+  bared arms take the face's skin colour; legs a raised hem uncovers are dark trousers (given the
+  person mask); the rest (a narrower body, what lies off the person) is inpainted from around it
+  (OpenCV's Telea). Pixels outside the dilated union of the old and the new garment stay
   byte-identical, and all work stays inside the garments' bounding box.
 """
 
@@ -497,7 +498,7 @@ def cloth_spread(lightness: np.ndarray) -> float:
     return max(1.4826 * float(np.median(np.abs(lightness - med))), min(MIN_SHADE_STD, SHADE_PER_MEAN * med))
 
 
-def trousers(garment_l: np.ndarray, photo_l: np.ndarray, fill_lab: np.ndarray) -> np.ndarray:
+def trousers(garment_l: np.ndarray, fill_lab: np.ndarray) -> np.ndarray:
     """uint8 (N, 3): legs in dark neutral trousers, for the pixels a shortened garment uncovered below
     its new hem. Their lightness is the old garment's darker quartile (at most TROUSERS_L), shaded
     by the inpainted fill's coarse light (`fill_lab`, the background's light carried in)."""
@@ -692,7 +693,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # Below the new hem, on the person: legs, which the old garment hid and the photo never showed.
         legs = uncovered & person[rows, cols] & (part == 0) & (flat[..., 1] > new_shape.hem)
         if legs.any():
-            under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs], to_lab(under[legs]))
+            under[legs] = trousers(lab[..., 0][old_c], to_lab(under[legs]))
     on = arm > 0
     if on.any():
         skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only
