@@ -81,6 +81,7 @@ FMNIST_MEAN, FMNIST_STD, FMNIST_FLOOR = 160.0, 45.0, 40.0  # Fashion-MNIST garme
 SUPERSAMPLE = 4
 MIN_SHADE_STD = 12.0  # the cloth's lightness spread the generator's change is scaled to, at least (CIE L)...
 SHADE_PER_MEAN = 0.35  # ...unless that is more than this share of a dark cloth's lightness
+MAX_CHANGE = 1.0  # the generator's change shades the cloth by at most this many cloth spreads
 TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 TROUSERS_L, TROUSERS_SHADING = 30.0, 0.25  # legs uncovered by a shorter garment: dark neutral, lightly shaded
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on bared skin
@@ -675,6 +676,9 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         change = drawn - _lowpass(given, known, 0.5 * cell)
         inside = new_c if new_c.any() else known
         change -= float(change[inside].mean()) if inside.any() else 0.0
+        # A fold, not a new colour: where the drawing's outline misses the flat lay's, the change
+        # runs to the whole gray range, and saturated cloth pushed that far loses its chroma.
+        change = np.clip(change, -MAX_CHANGE * FMNIST_STD, MAX_CHANGE * FMNIST_STD)
         glab[..., 0] = np.clip(glab[..., 0] + change * (cloth_spread(lab[..., 0][old_c]) / FMNIST_STD), 0.0, 100.0)
     else:
         glab = np.zeros_like(glab)
