@@ -107,6 +107,7 @@ class GarmentParse:
         """This parse on the photo reduced by `f` (closet.workscale): the one it was made on, when it was."""
         if self.work is not None and self.work.mask.shape == workscale.reduced_size(self.mask.shape, f)[::-1]:
             return self.work
+
         def small(m: np.ndarray) -> np.ndarray:
             return workscale.reduce_mask(m, f)
 
