@@ -93,6 +93,19 @@ def test_pixels_outside_the_garments_are_untouched(swaps):
         assert np.array_equal(out.image[outside], image[outside])
 
 
+def test_a_portraits_arms_run_off_the_photo_and_their_sleeves_are_cut(people):
+    """Grace Hopper's elbows are below the frame: her arms run off the photo. Made sleeveless, her
+    upper arms show in the face's skin colour (no target used to change her at all)."""
+    image, parse = people["grace_hopper"]
+    assert all(a.off_photo and not a.seen for a in (parse.body.left_arm, parse.body.right_arm))
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, view.shape.hem), view.frame), view)
+    bared = parse.mask & ~out.result_mask
+    assert bared.sum() > 0.05 * parse.mask.sum()
+    lab = color.to_lab(out.image)[bared]
+    assert np.hypot(*(np.median(lab[:, 1:], axis=0) - parse.skin.lab[1:])) < 10
+
+
 def test_short_sleeves_bare_the_forearm_in_skin_colour(swaps):
     image, parse, _, outs = swaps
     arm = parse.body.right_arm  # her right arm hangs in view (the left is behind the helmet)
