@@ -655,8 +655,6 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     bm = BodyMap(body)
     flat, part = bm.flat_grid(rows, cols)
     drawn = shading(gen, _to_frame(flat.reshape(-1, 2), size, view.frame)).reshape(h, w)
-    given_gray = _gray(np.asarray(view.gray)).astype(np.float32)  # the translator's input
-    given = shading(given_gray, _to_frame(flat.reshape(-1, 2), given_gray.shape[0], view.frame)).reshape(h, w)
 
     # the garment layer: the photo's cloth, added cloth mirrored from it, the generator's coarse change
     ext = new_c & ~old_c
@@ -673,6 +671,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # The photo's lightness, shaded by the generator's change: its output minus its input, in
         # Fashion-MNIST gray, which canonical_view scaled so that the cloth's spread is FMNIST_STD.
         # Less its mean over the new garment: the cloth keeps its own lightness, as it keeps its colour.
+        given = _gray(np.asarray(view.gray)).astype(np.float32)  # the translator's input
+        given = shading(given, _to_frame(flat.reshape(-1, 2), given.shape[0], view.frame)).reshape(h, w)
         change = drawn - _lowpass(given, known, 0.5 * cell)
         inside = new_c if new_c.any() else known
         change -= float(change[inside].mean()) if inside.any() else 0.0

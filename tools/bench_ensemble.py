@@ -279,8 +279,9 @@ def main(argv=None) -> int:
         in_process_once(ens, req)
         # Alternate in-process and each server's HTTP runs so all see the same machine load. Each
         # timed request follows an untimed one of its own kind: a sequential client's steady state.
-        # The first request after the other process ran pays for its cold caches (about 0.07 s,
-        # docs/speed.md), which no dedicated server sees.
+        # Alternating one of each instead read HTTP / in-process 1.10 where back to back read
+        # 1.00-1.04 (docs/speed.md): the first request after the other process ran is slower, which
+        # no dedicated server sees.
         log.info("in-process vs HTTP (%s), %d alternating pairs of runs...", ", ".join(runtimes), args.runs)
         totals, lat = [], {rt: [] for rt in runtimes}
         stages: dict[str, list[float]] = {s: [] for s in ensemble.STAGES}
