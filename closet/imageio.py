@@ -24,6 +24,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from closet import icc as icc_profiles
 from closet.errors import BadImage, TooLarge
+from closet.png import encode_png
 
 # Formats accepted as input; GIF/BMP/TIFF decode as their first frame.
 INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
@@ -174,9 +175,13 @@ def encode_image(img: Image.Image | np.ndarray, fmt: str = "png", *, icc: bytes 
         alpha: uint8 (H, W) alpha for RGB pixels, written as is by PNG and (lossless alpha) WebP;
             JPEG has no alpha channel and drops it.
     """
+    pil_format, content_type = OUTPUT_FORMATS[fmt]
+    if pil_format == "PNG" and isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim in (2, 3):
+        pixels = img if alpha is None else np.dstack([img if img.ndim == 3 else np.dstack([img] * 3), alpha])
+        if pixels.ndim == 2 or pixels.shape[2] in (3, 4):
+            return encode_png(pixels, icc), content_type
     if isinstance(img, np.ndarray):
         img = Image.fromarray(img)
-    pil_format, content_type = OUTPUT_FORMATS[fmt]
     if alpha is not None and pil_format != "JPEG":
         img = Image.fromarray(np.dstack([np.asarray(img.convert("RGB")), alpha]), "RGBA")
     extra = {"icc_profile": icc} if icc else {}

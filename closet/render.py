@@ -151,6 +151,7 @@ class BodyMap:
         self.to_b = np.linalg.inv(self.to_image)
         self.arms: dict[int, Arm] = {-1: body.right_arm, 1: body.left_arm}
         self.radius = SLEEVE_RADIUS * body.scale
+        self._grid: tuple[slice, slice, np.ndarray, np.ndarray] | None = None  # the last full-resolution flat_grid
 
     @staticmethod
     def _project(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -226,6 +227,11 @@ class BodyMap:
     def flat_grid(self, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
         """`flat_of` for every pixel of an image box: (h, w, 2) and (h, w). Beyond GRID_PIXELS it is
         computed on a coarser grid and resized (B coordinates are smooth, parts change along lines)."""
+        if (g := self._grid) and g[0].start <= rows.start and rows.stop <= g[0].stop \
+                and g[1].start <= cols.start and cols.stop <= g[1].stop:  # inside a box already done
+            inner = (slice(rows.start - g[0].start, rows.stop - g[0].start),
+                     slice(cols.start - g[1].start, cols.stop - g[1].start))
+            return g[2][inner], g[3][inner]
         h, w = rows.stop - rows.start, cols.stop - cols.start
         step = math.sqrt(h * w / GRID_PIXELS)
         gh, gw = (h, w) if step <= 1 else (max(1, round(h / step)), max(1, round(w / step)))
@@ -237,6 +243,8 @@ class BodyMap:
         if (gh, gw) != (h, w):
             flat = cv2.resize(flat, (w, h), interpolation=cv2.INTER_LINEAR)
             part = cv2.resize((part + 1).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(np.int8) - 1
+        else:  # exact per pixel, so any box inside it is a slice
+            self._grid = (rows, cols, flat, part)
         return flat, part
 
     def image_of_flat(self, b: np.ndarray) -> np.ndarray:
@@ -280,30 +288,33 @@ def _run(cover: list[float], steps: np.ndarray, unknown_until: float) -> float:
     return float(end) if end is not None else 0.0
 
 
+def _row_cover(v: np.ndarray) -> list[float]:
+    """Per row of mask samples (1, 0, or -1 unknown): the covered share of its known samples, -1 if none is known."""
+    known = v >= 0
+    n = known.sum(axis=1)
+    share = ((v > 0) & known).sum(axis=1) / np.maximum(n, 1)
+    return [float(c) if k else -1.0 for c, k in zip(share, n)]
+
+
 def measure(mask: np.ndarray, body: Body) -> Shape:
     """The Shape of a garment mask on a body (a sleeve off the photo is taken to go on; a hem off
     the photo to reach the hips at least)."""
     bm = BodyMap(body)
     ys = np.arange(0.2, HEM_MAX + 1e-6, 0.025)
     xs = np.linspace(-0.22, 0.22, 9)
-    cover = []
-    for y in ys:
-        p = bm.torso_to_image(np.stack([xs, np.full_like(xs, y)], 1))
-        v = _sample_mask(mask, p)
-        v[bm.flat_of(p)[1] != 0] = -1.0  # an arm in front hides the torso there
-        cover.append(-1.0 if (v < 0).all() else float((v[v >= 0] > 0).mean()))
-    hem = max(_run(cover, ys, HIP_HEM), 0.2)
+    p = bm.torso_to_image(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2))  # row by row, y down the torso
+    v = _sample_mask(mask, p)
+    v[bm.flat_of(p)[1] != 0] = -1.0  # an arm in front hides the torso there
+    hem = max(_run(_row_cover(v.reshape(len(ys), len(xs))), ys, HIP_HEM), 0.2)
     ts = np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04)
     us = np.linspace(-0.6, 0.6, 5)
     reach = {}
     for side in (-1, 1):
         if not bm.placed(side):
             continue
-        cov = []
-        for t in ts:
-            v = _sample_mask(mask, bm.sleeve_to_image(side, np.full_like(us, t), us))
-            cov.append(-1.0 if (v < 0).all() else float((v[v >= 0] > 0).mean()))
-        reach[side] = _run(cov, ts, 1.0)
+        tt, uu = np.meshgrid(ts, us, indexing="ij")
+        v = _sample_mask(mask, bm.sleeve_to_image(side, tt.ravel(), uu.ravel()))
+        reach[side] = _run(_row_cover(v.reshape(len(ts), len(us))), ts, 1.0)
     # A flat lay is symmetric: the arm whose sleeve shows more tells (the other may be hidden behind
     # the body in a profile, or off the photo); no arm seen: long sleeves, the commonest.
     both = max(reach.values()) if reach else 1.0
@@ -554,11 +565,13 @@ def shading(drawing: np.ndarray, cr: np.ndarray) -> np.ndarray:
     return np.where(v < 0, mean, v)
 
 
-def new_garment(parse: GarmentParse, old: Shape, new: Shape) -> np.ndarray:
+def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None = None, pad: int = 2) -> np.ndarray:
     """bool (H, W): the old garment re-cut to the new shape on the same body: sleeves cut or
-    continued along the arms, the hem raised or lowered (flaring a little when it goes long)."""
+    continued along the arms, the hem raised or lowered (flaring a little when it goes long).
+    The work is done in the box `pad` px around everything it can cover (`bm`'s flat_grid there is
+    kept, so a caller working in a box inside it with the same `bm` computes no grid again)."""
     body, mask = parse.body, parse.mask
-    bm = BodyMap(body)
+    bm = bm or BodyMap(body)
     h, w = mask.shape
     # Everything the new garment can cover: the old garment, longer sleeves, a longer hem.
     reach_px = []
@@ -573,8 +586,12 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape) -> np.ndarray:
     if new.hem > old.hem:
         cv2.fillPoly(longer, [np.round(hem_corners).astype(np.int32)], 1)
     region = mask | longer.astype(bool) | np.logical_or.reduce(reach_px or [np.zeros((h, w), bool)])
-    # All the work in the region's box, 2 px wider so that the opening sees the zeros around it.
+    # All the work in the region's box, 2 px wider so that the opening sees the zeros around it;
+    # `pad` px wider where its grid stays exact (GRID_PIXELS), so that the caller's box reuses it.
     rows, cols = _box([region], 2)
+    wide = _box([region], pad)
+    if (wide[0].stop - wide[0].start) * (wide[1].stop - wide[1].start) <= GRID_PIXELS:
+        rows, cols = wide
     flat_box, part_box = bm.flat_grid(rows, cols)
     region_b, mask_b = region[rows, cols], mask[rows, cols]
     ys, xs = np.nonzero(region_b)
@@ -646,14 +663,14 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     gen = _gray(np.asarray(drawing)).astype(np.float32)
     size = gen.shape[0]
     new_shape = read(gen, view.frame, category, view.shape)
-    new = new_garment(parse, view.shape, new_shape)
     r = dilation_radius(image.shape)
+    bm = BodyMap(body)
+    new = new_garment(parse, view.shape, new_shape, bm, 2 * r + 2)
     rows, cols = _box([old, new], 2 * r + 2)
     crop = image[rows, cols]
     old_c, new_c = old[rows, cols], new[rows, cols]
     h, w = old_c.shape
-    bm = BodyMap(body)
-    flat, part = bm.flat_grid(rows, cols)
+    flat, part = bm.flat_grid(rows, cols)  # a slice of new_garment's: its box holds this one
     drawn = shading(gen, _to_frame(flat.reshape(-1, 2), size, view.frame)).reshape(h, w)
 
     # the garment layer: the photo's cloth, added cloth mirrored from it, the generator's coarse change
