@@ -19,6 +19,7 @@ import contextlib
 import copy
 import io
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -98,11 +99,15 @@ def onnx_session(model: bytes | str | Path, threads: int | None = None):
     return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
-def packed_or_exported(model_dir: str | Path, name: str, net: torch.nn.Module, input_shape: tuple[int, ...]):
+def packed_or_exported(model_dir: str | Path, name: str, net: torch.nn.Module | Callable[[], torch.nn.Module],
+                       input_shape: tuple[int, ...]):
     """The ONNX model `make mars` packed as `name` in an archive, else `net` exported now (a folder
-    that is not an archive, e.g. model-store/weights)."""
+    that is not an archive, e.g. model-store/weights). `net` may be a function that builds it, so
+    that a worker whose archive packs the export never builds the PyTorch module."""
     packed = Path(model_dir) / name
-    return packed if packed.is_file() else export_onnx(net, input_shape)
+    if packed.is_file():
+        return packed
+    return export_onnx(net if isinstance(net, torch.nn.Module) else net(), input_shape)
 
 
 class OnnxNetwork:

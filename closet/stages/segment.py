@@ -180,11 +180,13 @@ class Segmenter:
         choice = choice or closet_config.load(model_dir=model_dir).network("u2net")
         name = runtime.resolve("u2net", choice, device)
         arch = setting(model_dir, U2NET_ARCH)
-        # BN folded into the convs + channels_last: ~30% faster on CPU than eager (closet.models.u2net).
-        net = load_checkpoint(Path(model_dir) / U2NET_WEIGHTS.name, arch, optimize=True).to(device)
-        if name == "onnxruntime":
-            model = runtime.packed_or_exported(model_dir, U2NET_ONNX, net, (3, INPUT_SIZE, INPUT_SIZE))
+        weights = Path(model_dir) / U2NET_WEIGHTS.name
+        if name == "onnxruntime":  # an archive packs the export: no PyTorch module to build (0.26 s a worker)
+            model = runtime.packed_or_exported(model_dir, U2NET_ONNX, lambda: load_checkpoint(weights, arch),
+                                               (3, INPUT_SIZE, INPUT_SIZE))
             return cls(runtime.OnnxNetwork(runtime.onnx_session(model)), arch, device, name)
+        # BN folded into the convs + channels_last: ~30% faster on CPU than eager (closet.models.u2net).
+        net = load_checkpoint(weights, arch, optimize=True).to(device)
         return cls(runtime.TorchNetwork(net, choice.precision, device), arch, device, name)
 
     @staticmethod
