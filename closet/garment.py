@@ -27,6 +27,7 @@ the region) raises closet.errors.NoGarment, with a detail naming what is missing
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -103,6 +104,10 @@ class GarmentParse:
     # The same parse on the reduced copy it was made on (closet.workscale); None: made at full size.
     work: GarmentParse | None = None
 
+    def reduced_photo(self, image: np.ndarray, f: float) -> np.ndarray:
+        """`image` (the photo this parse is of) reduced by `f` (closet.workscale)."""
+        return workscale.reduce_image(image, f)
+
     def scaled(self, f: float) -> GarmentParse:
         """This parse on the photo reduced by `f` (closet.workscale): the one it was made on, when it was."""
         if self.work is not None and self.work.mask.shape == workscale.reduced_size(self.mask.shape, f)[::-1]:
@@ -113,6 +118,39 @@ class GarmentParse:
 
         return GarmentParse(mask=small(self.mask), body=self.body.scaled(f), skin=self.skin, torso=small(self.torso),
                             arms=small(self.arms), head=small(self.head), skin_pixels=small(self.skin_pixels))
+
+
+class LiftedParse(GarmentParse):
+    """A GarmentParse made on a reduced copy (closet.workscale): the garment mask enlarged to the
+    photo at once, the masks it was made of only when read. A request reads none of them at full
+    size (the render works on `work`), and each is 9 ms at 12 MP."""
+
+    def __init__(self, work: GarmentParse, body: Body, photo: np.ndarray, reduced: np.ndarray):
+        """`work` parsed `reduced`, a reduced copy of `photo`; `body` is in the photo's pixels."""
+        self.work, self.body, self.skin = work, body, work.skin
+        self._shape, self._photo, self._reduced = photo.shape, photo, reduced
+        self.mask = workscale.enlarge_mask(work.mask, photo.shape)
+
+    def reduced_photo(self, image: np.ndarray, f: float) -> np.ndarray:
+        if image is self._photo and self._reduced.shape[:2] == workscale.reduced_size(image.shape, f)[::-1]:
+            return self._reduced  # the copy this parse was made on (28 ms at 12 MP)
+        return super().reduced_photo(image, f)
+
+    @functools.cached_property
+    def torso(self) -> np.ndarray:
+        return workscale.enlarge_mask(self.work.torso, self._shape)
+
+    @functools.cached_property
+    def arms(self) -> np.ndarray:
+        return workscale.enlarge_mask(self.work.arms, self._shape)
+
+    @functools.cached_property
+    def head(self) -> np.ndarray:
+        return workscale.enlarge_mask(self.work.head, self._shape)
+
+    @functools.cached_property
+    def skin_pixels(self) -> np.ndarray:
+        return workscale.enlarge_mask(self.work.skin_pixels, self._shape)
 
 
 COLOUR_SAMPLES = 100_000  # evenly strided pixels a colour statistic reads at most
@@ -301,13 +339,9 @@ def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints) -> GarmentParse
     f = workscale.factor(body.scale)
     if f >= 1:
         return _garment_parse(rgb, person, body)
-    small = _garment_parse(workscale.reduce_image(rgb, f), workscale.reduce_mask(person, f), body.scaled(f))
-
-    def big(m: np.ndarray) -> np.ndarray:
-        return workscale.enlarge_mask(m, rgb.shape)
-
-    return GarmentParse(mask=big(small.mask), body=body, skin=small.skin, torso=big(small.torso), arms=big(small.arms),
-                        head=big(small.head), skin_pixels=big(small.skin_pixels), work=small)
+    small_rgb = workscale.reduce_image(rgb, f)
+    return LiftedParse(_garment_parse(small_rgb, workscale.reduce_mask(person, f), body.scaled(f)), body, rgb,
+                       small_rgb)
 
 
 def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body) -> GarmentParse:

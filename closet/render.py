@@ -647,7 +647,7 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     f = workscale.factor(parse.body.scale)
     if f >= 1:
         return _render_swap(image, parse, drawing, view, category, preserve_color, person)
-    small_image = workscale.reduce_image(image, f)
+    small_image = parse.reduced_photo(image, f)
     small = parse.scaled(f)
     small_person = None if person is None else workscale.reduce_mask(person, f)
     out = _render_swap(small_image, small, drawing, view, category, preserve_color, small_person)

@@ -87,6 +87,20 @@ def test_a_big_photo_is_parsed_at_the_working_width(astronaut):
     assert iou(parse.mask, enlarged) > 0.95
 
 
+def test_a_big_parse_enlarges_its_other_masks_only_when_read(astronaut):
+    _, small, big, parse = astronaut
+    assert "head" not in vars(parse) and "torso" not in vars(parse)  # not made with the parse
+    for name in ("torso", "arms", "head", "skin_pixels"):
+        full = getattr(parse, name)
+        assert full.shape == big.shape[:2] and full.dtype == bool
+        assert np.array_equal(full, workscale.enlarge_mask(getattr(parse.work, name), big.shape))
+        reference = cv2.resize(getattr(small, name).astype(np.uint8), None, fx=UP, fy=UP,
+                               interpolation=cv2.INTER_NEAREST) > 0
+        if name != "skin_pixels":  # thin skin bits differ between the two scales' parses
+            assert iou(full, reference) > 0.9, name
+    assert parse.head is parse.head  # made once
+
+
 def test_a_big_photo_renders_as_its_reduced_copy(astronaut):
     image, small, big, parse = astronaut
     shape = render.Shape({-1: 0.35, 1: 0.35}, 1.05)  # short sleeves: cloth goes, skin shows
