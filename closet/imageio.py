@@ -31,6 +31,7 @@ INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
 OUTPUT_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
 ACCEPTED_HINT = "send a JPEG, PNG or WebP image as the request body or the multipart field 'image'"
 # Modes whose pixels an RGB profile describes (P and YCbCr are encodings of RGB).
+EXIF_ORIENTATION = 0x0112
 _RGB_MODES = ("RGB", "RGBA", "RGBX", "RGBa", "P", "PA", "YCbCr")
 # What the stages see under a transparent pixel: white, as a product cut-out is usually shown.
 BACKGROUND = 255
@@ -102,7 +103,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         img = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "L")
     if img.mode == "P":
         img = img.convert("RGBA")
-    return img.convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
 
 
 def _has_alpha(img: Image.Image) -> bool:
@@ -148,8 +149,9 @@ def decode_photo(data: bytes | bytearray | None, max_pixels: int, max_side: int)
             img.seek(0)
             img.load()
             profile = img.info.get("icc_profile")
-            img = ImageOps.exif_transpose(img)
-            img.info["icc_profile"] = profile  # kept whatever the transpose copies
+            if img.getexif().get(EXIF_ORIENTATION, 1) != 1:  # else exif_transpose only copies (9 ms at 12 MP)
+                img = ImageOps.exif_transpose(img)
+                img.info["icc_profile"] = profile  # kept whatever the transpose copies
             return _photo(img)
     except Image.DecompressionBombError as e:
         raise TooLarge("image is too large", str(e)) from None
