@@ -27,7 +27,6 @@ the region) raises closet.errors.NoGarment, with a detail naming what is missing
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -120,6 +119,20 @@ class GarmentParse:
                             arms=small(self.arms), head=small(self.head), skin_pixels=small(self.skin_pixels))
 
 
+class _Enlarged:
+    """A mask of a LiftedParse's `work` parse, enlarged to the photo when first read, then kept."""
+
+    def __set_name__(self, owner, name: str):
+        self.name = name
+
+    def __get__(self, parse, owner=None):
+        if parse is None:
+            return self
+        mask = workscale.enlarge_mask(getattr(parse.work, self.name), parse._shape)
+        vars(parse)[self.name] = mask  # a non-data descriptor: the instance's value wins from now on
+        return mask
+
+
 class LiftedParse(GarmentParse):
     """A GarmentParse made on a reduced copy (closet.workscale): the garment mask enlarged to the
     photo at once, the masks it was made of only when read. A request reads none of them at full
@@ -136,21 +149,10 @@ class LiftedParse(GarmentParse):
             return self._reduced  # the copy this parse was made on (28 ms at 12 MP)
         return super().reduced_photo(image, f)
 
-    @functools.cached_property
-    def torso(self) -> np.ndarray:
-        return workscale.enlarge_mask(self.work.torso, self._shape)
-
-    @functools.cached_property
-    def arms(self) -> np.ndarray:
-        return workscale.enlarge_mask(self.work.arms, self._shape)
-
-    @functools.cached_property
-    def head(self) -> np.ndarray:
-        return workscale.enlarge_mask(self.work.head, self._shape)
-
-    @functools.cached_property
-    def skin_pixels(self) -> np.ndarray:
-        return workscale.enlarge_mask(self.work.skin_pixels, self._shape)
+    torso = _Enlarged()
+    arms = _Enlarged()
+    head = _Enlarged()
+    skin_pixels = _Enlarged()
 
 
 COLOUR_SAMPLES = 100_000  # evenly strided pixels a colour statistic reads at most
