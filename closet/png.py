@@ -32,7 +32,11 @@ _pool_lock = threading.Lock()
 
 
 def _threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """The cores this process may use, at most OMP_NUM_THREADS when that is set (a container's CPU
+    limit does not shrink the affinity mask; the chart's `env` sets OMP_NUM_THREADS for the networks)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    return min(cores, int(omp)) if omp.isdigit() and int(omp) > 0 else cores
 
 
 def _executor() -> ThreadPoolExecutor:

@@ -1,6 +1,7 @@
 """closet.png: the parallel PNG writer gives back every byte, in every mode, through PIL and zlib."""
 
 import io
+import os
 import struct
 import zlib
 
@@ -87,3 +88,12 @@ def test_a_photo_is_no_bigger_than_pils_level_1():
 def test_other_arrays_are_refused(bad):
     with pytest.raises((TypeError, ValueError)):
         encode_png(bad)
+
+
+def test_threads_follow_omp_num_threads(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert png._threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "100000")
+    assert png._threads() == len(os.sched_getaffinity(0))  # never more than the cores
+    monkeypatch.setenv("OMP_NUM_THREADS", "")
+    assert png._threads() >= 1
