@@ -193,17 +193,19 @@ class BodyMap:
         """(t, u) of image points on the nearer bone of arm `side` (u in sleeve radii, signed outward)."""
         best_t = np.zeros(len(p))
         best_u = np.full(len(p), np.inf)
+        x, y = p[:, 0], p[:, 1]  # column by column: no (N, 2) temporaries (a 12 MP box has millions of points)
         for k, (p0, p1) in enumerate(zip(*self._polyline(side))):
-            d = p1 - p0
-            ll = max(float(d @ d), 1e-9)
-            f = np.clip((p - p0) @ d / ll, 0.0, 1.0)
-            foot = p0 + f[:, None] * d
-            off = p - foot
-            n = np.array([-d[1], d[0]]) / np.sqrt(ll)
-            if n @ (side * self.body.across) < 0:
-                n = -n
-            dist = np.linalg.norm(off, axis=1)
-            u = np.where(off @ n >= 0, 1.0, -1.0) * dist / self.radius
+            dx, dy = float(p1[0] - p0[0]), float(p1[1] - p0[1])
+            ll = max(dx * dx + dy * dy, 1e-9)
+            nx, ny = -dy / math.sqrt(ll), dx / math.sqrt(ll)
+            if side * (nx * self.body.across[0] + ny * self.body.across[1]) < 0:  # outer: toward the arm's side
+                nx, ny = -nx, -ny
+            rx, ry = x - p0[0], y - p0[1]
+            f = np.clip((rx * dx + ry * dy) / ll, 0.0, 1.0)
+            rx -= f * dx  # the offset from the foot on the bone
+            ry -= f * dy
+            u = np.hypot(rx, ry) / self.radius
+            np.negative(u, out=u, where=rx * nx + ry * ny < 0)
             closer = np.abs(u) < np.abs(best_u)
             best_u = np.where(closer, u, best_u)
             best_t = np.where(closer, 0.5 * k + 0.5 * f, best_t)
@@ -418,16 +420,17 @@ def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None =
     side_len, top = frame
     ys = np.arange(0.2, min(top + side_len, HEM_MAX) + 1e-6, 0.025)
     xs = np.linspace(-0.22, 0.22, 9)
-    cover = np.array([float((at(np.stack([xs, np.full_like(xs, y)], 1)) >= thr).mean()) for y in ys])
+    cover = (at(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)) >= thr).reshape(len(ys), len(xs)).mean(axis=1)
     # The drawing's folds and seams can be dark: its hem is its lowest covered row, gaps above it
     # notwithstanding.
     hem = float(ys[cover >= 0.5].max()) if (cover >= 0.5).any() else 0.2
     ts = np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04)
     us = np.linspace(-0.5, 0.5, 5)
     reach = {}
+    tt, uu = np.meshgrid(ts, us, indexing="ij")  # a row per step along the sleeve
     for side in (-1, 1):
-        cov = np.array([float((at(np.stack([side * (SLEEVE_X + us * SLEEVE_W), np.full_like(us, t * SLEEVE_LEN)], 1))
-                                   >= thr).mean()) for t in ts])
+        band = np.stack([side * (SLEEVE_X + uu.ravel() * SLEEVE_W), tt.ravel() * SLEEVE_LEN], 1)
+        cov = (at(band) >= thr).reshape(len(ts), len(us)).mean(axis=1)
         reach[side] = float(ts[cov >= 0.5].max()) if cov[0] >= 0.5 else 0.0
     # A garment's two sleeves are alike; the drawing's smudges are not.
     mean_reach = min((reach[-1] + reach[1]) / 2, CATEGORY_REACH.get(category, 1.0))
