@@ -296,10 +296,10 @@ def skirt(rgb: np.ndarray, person: np.ndarray, mask: np.ndarray, body: Body) -> 
     cloth = to_lab(garment[:: max(1, len(garment) // COLOUR_SAMPLES)][None])[0]
     centre = np.median(cloth, axis=0)
     spread = np.median(np.abs(cloth - centre), axis=0)
-    rows, cols = bounding_box(candidates)  # colours only where they are asked (a big photo's band is small)
-    dist = np.abs(to_lab(rgb[rows, cols]) - centre) / np.maximum(SKIRT_SPREAD * spread, SKIRT_MIN_DIFF)
+    ys, xs = np.nonzero(candidates)  # colours only where they are asked
+    dist = np.abs(to_lab(rgb[ys, xs][None])[0] - centre) / np.maximum(SKIRT_SPREAD * spread, SKIRT_MIN_DIFF)
     same = np.zeros_like(candidates)
-    same[rows, cols] = candidates[rows, cols] & (dist.max(axis=-1) <= 1.0)
+    same[ys, xs] = dist.max(axis=-1) <= 1.0
     # Keep what touches the garment: a separate patch of the same colour is something else.
     box = bounding_box(same | mask)
     n, cc = cv2.connectedComponents((same[box] | mask[box]).astype(np.uint8), connectivity=8)
