@@ -7,10 +7,12 @@
 4. throughput at concurrency 8: closet with batchSize 4 vs batchSize 1 (a copy of closet.mar whose
    model-config and closet.yaml say batchSize 1, its manifest entries updated; served by the same server);
 5. cold start: server start until every archive is READY;
-6. the speed goals (issue #18, docs/speed.md): HTTP p50 over the compute floor (closet_dev.floor: the
-   request's FLOPs over the conv peak, probed right after each timed HTTP request so that both see
-   the same machine load; the median of those per-request ratios), a 12 MP phone photo's HTTP p50 over the 512x512
-   one's (the two in pairs, so that both see the same machine load), HTTP / in-process, the batch gain and the cold start, as ratios of numbers measured in this run.
+6. the speed goals (issue #18, docs/speed.md), as ratios of numbers measured in this run:
+   - HTTP p50 over the compute floor (closet_dev.floor: the request's FLOPs over the conv peak),
+     the peak probed right after each timed HTTP request, the median of those per-request ratios;
+   - a 12 MP phone photo's HTTP p50 over the 512x512 one's, the two timed in pairs;
+   - HTTP / in-process, the batch gain and the cold start.
+   Pairs, because this box's speed drifts within a run.
 
 --runtime picks the server: torchserve (TorchServe 0.12), kserve (the same MARs on KServe's model
 server, closet/kserve), or both (`make bench-runtimes`, part of `make bench`): both servers are

@@ -253,7 +253,8 @@ def test_the_flat_grid_of_a_big_box_matches_every_pixel_computed(people):
     old = render.GRID_PIXELS
     try:
         render.GRID_PIXELS = 440 * 410 // 16  # a grid 4x coarser each way
-        coarse, coarse_part = bm.flat_grid(rows, cols)
+        # A new map: `bm` keeps its exact grid and would hand back a slice of it (the next test).
+        coarse, coarse_part = render.BodyMap(parse.body).flat_grid(rows, cols)
     finally:
         render.GRID_PIXELS = old
     assert (coarse_part == exact_part).mean() > 0.98  # parts differ only along their borders
@@ -264,6 +265,24 @@ def test_the_flat_grid_of_a_big_box_matches_every_pixel_computed(people):
         # (a sleeve's coordinates jump where the nearer bone changes, at the elbow: measured 0.3 there)
         assert (err[away].max() if part == 0 else np.percentile(err[away], 95)) < 0.02, part
     assert (err > 0.06).mean() < 0.03  # the seams: measured 1.6% of the box
+
+
+def test_a_box_inside_an_exact_grid_is_a_slice_of_it(people, monkeypatch):
+    _, parse = people["camera"]
+    bm = render.BodyMap(parse.body)
+    bm.flat_grid(slice(40, 480), slice(60, 470))  # exact: under GRID_PIXELS
+    inner = (slice(100, 300), slice(90, 400))
+    computed = []
+    flat_of = bm.flat_of
+    monkeypatch.setattr(bm, "flat_of", lambda p: computed.append(len(p)) or flat_of(p))
+    flat, part = bm.flat_grid(*inner)
+    assert computed == []  # a slice of the grid already made
+    fresh, fresh_part = render.BodyMap(parse.body).flat_grid(*inner)
+    np.testing.assert_array_equal(flat, fresh)
+    np.testing.assert_array_equal(part, fresh_part)
+    outside, _ = bm.flat_grid(slice(0, 200), slice(60, 470))  # reaches above the grid: computed
+    assert computed == [200 * 410]
+    np.testing.assert_array_equal(outside, render.BodyMap(parse.body).flat_grid(slice(0, 200), slice(60, 470))[0])
 
 
 @pytest.mark.parametrize("side", [1500, 400])
