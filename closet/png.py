@@ -3,9 +3,11 @@
 An answer's PNG was 0.82-0.86 s of a 12 MP request through PIL at compress level 1: PIL tries
 every row filter and deflates on one thread. Here every row takes the Up filter (a photo's rows
 are alike, so the differences are small numbers that deflate well; numpy computes them at once),
-and bands of rows deflate on parallel threads (zlib releases the GIL), each band ending on a
-byte boundary (Z_FULL_FLUSH) so that the bands concatenate into one zlib stream, as pigz does.
-On the 12 MP bench photo: 0.38 s on one thread against PIL's 0.86 s, 9.3 MB against 9.7 MB.
+and bands of rows deflate on parallel threads, each band ending on a byte boundary (Z_FULL_FLUSH)
+so that the bands concatenate into one zlib stream, as pigz does. The deflate and the checksums are
+Intel's ISA-L (python-isal, zlib's API; it releases the GIL): at level 1 it deflates the 12 MP
+bench photo 4x faster than zlib, and smaller. On that photo, 2 threads: 0.08 s against zlib's
+0.28 s and PIL's 0.86 s; 8.8 MB against 9.3 MB (zlib) and 9.7 MB (PIL).
 
 Writes gray (H, W), RGB (H, W, 3) and RGBA (H, W, 4) uint8 arrays, with an optional ICC profile
 (iCCP). Anything else goes through PIL (closet.imageio.encode_image).
@@ -16,16 +18,16 @@ from __future__ import annotations
 import os
 import struct
 import threading
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from isal import isal_zlib as zlib
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOR_TYPES = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type: gray, RGB, RGBA
 UP = 2  # the PNG row filter "Up": each byte minus the byte above it
-LEVEL = 1  # zlib level: speed over size, still lossless
-BAND_BYTES = 1 << 17  # a band smaller than this is not worth a thread (512x512 RGB: 2 bands, 14 -> 7 ms)
+LEVEL = 1  # ISA-L level (0-3): speed over size, still lossless
+BAND_BYTES = 1 << 17  # a band smaller than this is not worth a thread
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
