@@ -45,15 +45,16 @@ def reduce_mask(mask: np.ndarray, f: float) -> np.ndarray:
 
 
 def enlarge(small: np.ndarray, shape: tuple[int, ...], rows: slice | None = None,
-            cols: slice | None = None) -> np.ndarray:
-    """float32: `small` (a reduced copy of an image of `shape`) bilinearly enlarged, only for the
-    box (rows, cols) of the full image (default: all of it). Pixel centres map as cv2.resize maps them."""
+            cols: slice | None = None, dtype: type = np.float32) -> np.ndarray:
+    """`small` (a reduced copy of an image of `shape`) bilinearly enlarged, only for the box
+    (rows, cols) of the full image (default: all of it), in `dtype` (uint8: rounded, at half the
+    cost of float32). Pixel centres map as cv2.resize maps them."""
     h, w = shape[:2]
     rows, cols = rows or slice(0, h), cols or slice(0, w)
     sx, sy = small.shape[1] / w, small.shape[0] / h
     # dst (x, y) of the box -> src ((x + x0 + 0.5) * sx - 0.5, ...)
     m = np.float32([[sx, 0, (cols.start + 0.5) * sx - 0.5], [0, sy, (rows.start + 0.5) * sy - 0.5]])
-    return cv2.warpAffine(small.astype(np.float32), m, (cols.stop - cols.start, rows.stop - rows.start),
+    return cv2.warpAffine(small.astype(dtype, copy=False), m, (cols.stop - cols.start, rows.stop - rows.start),
                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -97,12 +98,14 @@ def lift(image: np.ndarray, old: np.ndarray, small_image: np.ndarray, small_out:
         return out, new
     ys, xs = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
     rows, cols = slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1)
-    lifted = enlarge(small_out, (h, w), rows, cols)
+    # In uint8 and int16 through OpenCV, not float32 through numpy: 0.14 -> 0.09 s at 12 MP, within
+    # one level (kept cloth the render left unchanged is still the photo's, byte for byte).
+    lifted = enlarge(small_out, (h, w), rows, cols, np.uint8)
     if keep_detail:
-        detail = image[rows, cols].astype(np.float32)
-        detail -= enlarge(small_image, (h, w), rows, cols)
-        detail *= enlarge((small_old & small_new).astype(np.float32), (h, w), rows, cols)[..., None]
-        lifted += detail
+        detail = cv2.subtract(image[rows, cols], enlarge(small_image, (h, w), rows, cols, np.uint8), dtype=cv2.CV_16S)
+        kept = enlarge((small_old & small_new).astype(np.uint8) * 255, (h, w), rows, cols, np.uint8)
+        detail = cv2.multiply(detail, cv2.merge([kept] * 3), scale=1 / 255, dtype=cv2.CV_16S)
+        lifted = cv2.add(lifted, detail, dtype=cv2.CV_8U)  # saturates at 0 and 255
     # cv2.copyTo writes through the box's view: 1.5 ms at 12 MP, against np.copyto(where=)'s 54 ms.
-    cv2.copyTo(cv2.convertScaleAbs(lifted), union[rows, cols].view(np.uint8), out[rows, cols])
+    cv2.copyTo(lifted, union[rows, cols].view(np.uint8), out[rows, cols])
     return out, new

@@ -68,6 +68,22 @@ def test_lift_changes_only_the_garments_and_keeps_unchanged_cloth_byte_for_byte(
     assert flat[kept].std() < image[kept].std() / 3  # the enlarged render alone: the detail is gone
 
 
+def test_a_lifted_change_saturates_at_black_and_white():
+    """The render's change added to the photo's detail clips at 0 and 255: dark cloth darkened
+    further stays black (a float path through cv2.convertScaleAbs mirrored it to light)."""
+    rng = np.random.default_rng(2)
+    image = rng.integers(60, 201, (400, 600, 3), dtype=np.uint8)  # its reduced copy: 92..170
+    old = disc((400, 600), (300, 200), 120)
+    f = 0.25
+    small_image, small_old = workscale.reduce_image(image, f), workscale.reduce_mask(old, f)
+    kept = cv2.erode(old.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    for shift in (-85, 85):  # the reduced render stays within 0..255 (92..170 shifted); the photo plus it does not
+        small_out = (small_image.astype(int) + shift * small_old[..., None]).astype(np.uint8)
+        out, _ = workscale.lift(image, old, small_image, small_out, small_old, small_old)
+        want = np.clip(image[kept].astype(int) + shift, 0, 255)
+        assert np.abs(out[kept].astype(int) - want).max() <= 2, shift
+
+
 @pytest.fixture(scope="module")
 def astronaut(photo_people):
     scene, person = photo_people["astronaut"]
