@@ -8,7 +8,12 @@ can draw (reach none / short / long x hems from hip to knee), plain and with ran
 textures inside. A class that no silhouette gets is out of reach of the shape render, whatever the
 cloth.
 
-Usage: python tools/flatlay_probe.py [--textures 40] [--seed 0]
+Then, on Fashion-MNIST's own test garments (`--fmnist` per class), how much of each class the judge
+reads from the silhouette alone: each garment as it is, then its silhouette (gray > 20) filled flat
+with its own mean gray. A class that falls far is told by its inner detail (a coat's opening, a
+shirt's placket and pattern), which the shape render keeps from the photo, not by its outline.
+
+Usage: python tools/flatlay_probe.py [--textures 40] [--seed 0] [--fmnist 300]
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--textures", type=int, default=40, help="fills per silhouette (the first is plain)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fmnist", type=int, default=300, help="Fashion-MNIST test garments per class (0: skip)")
     args = p.parse_args(argv)
     from closet_dev.train.classifier import load_classifier
 
@@ -56,7 +62,25 @@ def main(argv=None) -> dict:
             total += got
             print(f"reach {reach:<4} hem {hem:<4}: " + ", ".join(f"{c} {n}" for c, n in got.most_common()))
     print("all silhouettes: " + ", ".join(f"{c} {total.get(c, 0)}" for c in domains))
+    if args.fmnist:
+        silhouette_alone(classifier, domains, args.fmnist)
     return dict(total)
+
+
+def silhouette_alone(classifier, domains: list[str], n: int) -> dict[str, tuple[float, float]]:
+    """Per class: the judge's hit on n Fashion-MNIST test garments as they are, and filled flat."""
+    from closet_dev.train.data import FMNIST_CLASSES, load_fmnist
+
+    images, labels = load_fmnist("test")
+    out = {}
+    for name in domains:
+        garments = images[labels == FMNIST_CLASSES.index(name)][:n]
+        flat = [np.where(g > 20, np.uint8(round(float(g[g > 20].mean()))), np.uint8(0)) for g in garments]
+        as_is = np.mean([eval_swap.classify(classifier, g, domains) == name for g in garments])
+        filled = np.mean([eval_swap.classify(classifier, g, domains) == name for g in flat])
+        out[name] = (float(as_is), float(filled))
+        print(f"fashion-mnist {name:<9}: as it is {as_is:.0%}, silhouette filled flat {filled:.0%} ({len(garments)} garments)")
+    return out
 
 
 if __name__ == "__main__":
