@@ -114,7 +114,7 @@ def _has_alpha(img: Image.Image) -> bool:
 def _jpeg_rgb(data: bytes) -> np.ndarray | None:
     """An upright colour JPEG's RGB pixels, decoded by OpenCV straight into numpy; None if it cannot.
     The same libjpeg-turbo decode as PIL's, without PIL's copy into numpy: 0.06 against 0.10 s at
-    12 MP, the same pixels (tests/unit/test_imageio.py). A truncated file gives None, and PIL then
+    12 MP, the same pixels (tests/unit/test_imageio_decode.py). A truncated file gives None, and PIL then
     refuses it."""
     flags = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION  # orientation is decode_photo's
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
