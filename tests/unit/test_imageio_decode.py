@@ -54,12 +54,12 @@ def opencv_calls(monkeypatch) -> list[int]:
 @pytest.mark.parametrize("subsampling", [0, 1, 2])  # 4:4:4, 4:2:2, 4:2:0
 @pytest.mark.parametrize("quality", [50, 95])
 @pytest.mark.parametrize("progressive", [False, True])
-def test_a_colour_jpeg_decodes_to_pils_pixels(photos, opencv_calls, subsampling, quality, progressive):
+def test_a_colour_jpeg_decodes_to_pils_pixels(photos, opencv_calls, monkeypatch, subsampling, quality, progressive):
     from PIL import ImageFile
 
+    # PIL writes a progressive JPEG in one block, so it needs a buffer as big as the file.
+    monkeypatch.setattr(ImageFile, "MAXBLOCK", max(ImageFile.MAXBLOCK, 2 * max(p.size for p in photos.values())))
     for name, pixels in photos.items():
-        # PIL writes a progressive JPEG in one block, so it needs a buffer as big as the file.
-        ImageFile.MAXBLOCK = max(ImageFile.MAXBLOCK, pixels.size * 2)
         data = jpeg(pixels, quality=quality, subsampling=subsampling, progressive=progressive)
         got = decode_photo(data, *LIMITS)
         assert got.pixels.dtype == np.uint8 and got.alpha is None, name
