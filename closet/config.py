@@ -42,6 +42,7 @@ class ServerConfig:
     max_request_size: int  # bytes
     max_response_size: int  # bytes
     job_queue_size: int
+    jvm_options: str  # config.properties vmargs: the Java frontend's options
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ def _section(raw: dict, key: str, cls, **extra):
         value = data[name]
         if expected == "int" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ConfigError(f"config: '{key}.{name}' must be a non-negative integer, got {value!r}")
+        if expected == "str" and not isinstance(value, str):
+            raise ConfigError(f"config: '{key}.{name}' must be a string, got {value!r}")
     return cls(**data, **extra)
 
 

@@ -40,6 +40,7 @@ landmark-input px that cv2.warpAffine takes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -525,23 +526,30 @@ def export(detector: BlazePoseDetector, landmark: BlazePoseLandmark) -> dict[str
 class PoseEstimator:
     """BlazePose detector + landmark network, batched: one forward pass of each per call."""
 
-    def __init__(self, detector: BlazePoseDetector, landmark: BlazePoseLandmark, device: torch.device | str = "cpu",
-                 choice: NetworkRuntime | None = None, model_dir: str | os.PathLike | None = None):
-        """`choice` defaults to config/closet.yaml's networks.blazepose; an archive's `model_dir`
-        holds the ONNX exports (otherwise they are made now)."""
+    def __init__(self, networks: tuple[BlazePoseDetector, BlazePoseLandmark]
+                 | Callable[[], tuple[BlazePoseDetector, BlazePoseLandmark]],
+                 device: torch.device | str = "cpu", choice: NetworkRuntime | None = None,
+                 model_dir: str | os.PathLike | None = None):
+        """`networks`: the (detector, landmark) pair, or a function that loads it. `choice` defaults to
+        config/closet.yaml's networks.blazepose; an archive's `model_dir` holds the ONNX exports
+        (otherwise they are made now). A worker whose archive packs both exports never builds the
+        PyTorch modules (0.2-0.4 s of CPU at its start)."""
         self.device = torch.device(device)
         self.choice = choice or closet_config.load(model_dir=model_dir).network("blazepose")
         self.runtime = runtime.resolve("blazepose", self.choice, self.device)
-        self.detector = detector.eval().to(self.device, memory_format=torch.channels_last)
-        self.landmark = landmark.eval().to(self.device, memory_format=torch.channels_last)
+        pair = functools.cache(networks if callable(networks) else lambda: networks)
         self._sessions = {}
         if self.runtime == "onnxruntime":
             folder = model_dir or ""
             self._sessions = {
                 "detector": runtime.onnx_session(runtime.packed_or_exported(
-                    folder, DETECTOR_ONNX, self.detector, (3, DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE))),
+                    folder, DETECTOR_ONNX, lambda: pair()[0], (3, DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE))),
                 "landmark": runtime.onnx_session(runtime.packed_or_exported(
-                    folder, LANDMARK_ONNX, self.landmark, (3, LANDMARK_INPUT_SIZE, LANDMARK_INPUT_SIZE)))}
+                    folder, LANDMARK_ONNX, lambda: pair()[1], (3, LANDMARK_INPUT_SIZE, LANDMARK_INPUT_SIZE)))}
+            return
+        detector, landmark = pair()
+        self.detector = detector.eval().to(self.device, memory_format=torch.channels_last)
+        self.landmark = landmark.eval().to(self.device, memory_format=torch.channels_last)
 
     @staticmethod
     def networks(detector_path: str | os.PathLike, landmark_path: str | os.PathLike
@@ -557,8 +565,8 @@ class PoseEstimator:
              choice: NetworkRuntime | None = None) -> PoseEstimator:
         """Both networks from `weights_dir` (an archive folder, or model-store/weights)."""
         weights_dir = Path(weights_dir)
-        networks = cls.networks(weights_dir / DETECTOR_WEIGHTS, weights_dir / LANDMARK_WEIGHTS)
-        return cls(*networks, device, choice, weights_dir)
+        return cls(lambda: cls.networks(weights_dir / DETECTOR_WEIGHTS, weights_dir / LANDMARK_WEIGHTS),
+                   device, choice, weights_dir)
 
     # The two network calls: numpy NHWC batches in, numpy out (OraclePoseEstimator swaps these).
 

@@ -483,15 +483,20 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
     """Texture for the pixels `where` (outside `old`): each takes the `old` pixel found by going to
     the nearest one and on into it by a depth that runs 0 -> band -> 0 with the distance (a mirror
     image of the edge band, repeated)."""
-    from scipy import ndimage
-
     out = image.copy()
     if not where.any() or not old.any():
         return out
-    dist, (iy, ix) = ndimage.distance_transform_edt(~old, return_indices=True)
+    # OpenCV labels each `old` pixel and gives every other pixel its nearest one's label (5x5 chamfer
+    # metric: the true nearest or one a pixel or two from it). Not scipy's exact transform: importing
+    # scipy.ndimage costs a worker 0.3-0.4 s of CPU, and this takes a third of its time.
+    _, label = cv2.distanceTransformWithLabels((~old).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5,
+                                               labelType=cv2.DIST_LABEL_PIXEL)
+    oy, ox = np.nonzero(old)
+    seed = np.zeros((int(label.max()) + 1, 2), np.int64)  # label -> its `old` pixel
+    seed[label[oy, ox]] = np.stack([oy, ox], axis=1)
     ys, xs = np.nonzero(where)
-    gy, gx = iy[ys, xs].astype(np.float64), ix[ys, xs].astype(np.float64)
-    d = np.maximum(dist[ys, xs], 1e-6)
+    gy, gx = seed[label[ys, xs]].T.astype(np.float64)
+    d = np.maximum(np.hypot(gy - ys, gx - xs), 1e-6)
     ny, nx = (gy - ys) / d, (gx - xs) / d
     period = max(2.0 * band, 2.0)
     depth = band - np.abs(np.mod(d, period) - band)

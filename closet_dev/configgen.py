@@ -180,6 +180,7 @@ def render_properties(
         f"max_request_size={s.max_request_size}",
         f"max_response_size={s.max_response_size}",
         f"job_queue_size={s.job_queue_size}",
+        *([f"vmargs={s.jvm_options}"] if s.jvm_options else []),
         f"model_store={paths['model_store']}",
         # Not `all`: that also loads every directory in the store (model-store/weights/) as a model.
         # A listed .mar that is not built is skipped with a warning.

@@ -331,10 +331,11 @@ def test_model_values_equal_closet_yaml_and_mar_model_config(rendered):
         "grpcManagement": configgen.GRPC_PORTS["grpc_management"],
         "workerMetrics": cfg.server.worker_metrics_port,
     }
-    assert (ts["maxRequestSize"], ts["maxResponseSize"], ts["jobQueueSize"]) == (
+    assert (ts["maxRequestSize"], ts["maxResponseSize"], ts["jobQueueSize"], ts["jvmOptions"]) == (
         cfg.server.max_request_size,
         cfg.server.max_response_size,
         cfg.server.job_queue_size,
+        cfg.server.jvm_options,
     )
 
 

@@ -118,6 +118,9 @@ install_py_dep_per_model=false
 max_request_size={{ int64 $ts.maxRequestSize }}
 max_response_size={{ int64 $ts.maxResponseSize }}
 job_queue_size={{ int64 $ts.jobQueueSize }}
+{{- with $ts.jvmOptions }}
+vmargs={{ . }}
+{{- end }}
 model_store={{ .Values.modelStore.path }}
 load_models={{ join "," $mars }}
 default_workers_per_model=1
