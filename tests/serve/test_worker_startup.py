@@ -15,17 +15,33 @@ def _environ(pid: int) -> dict[str, str]:
     return dict(item.decode(errors="replace").partition("=")[::2] for item in raw if b"=" in item)
 
 
-def _session_pythons(pgid: int) -> list[int]:
-    """The Python processes of the server's session: TorchServe's workers, or the KServe server."""
+def _cmdline(pid: int) -> list[bytes]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+
+
+def _session_processes(pgid: int) -> list[int]:
+    """Every process of the server's session (TorchServe: the Java frontend and its workers)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if os.getsid(int(entry.name)) == pgid and b"python" in (entry / "cmdline").read_bytes():
+                if os.getsid(int(entry.name)) == pgid:
                     pids.append(int(entry.name))
             except (OSError, ProcessLookupError):
                 continue
     return pids
+
+
+def _session_pythons(pgid: int) -> list[int]:
+    """The Python processes of the server's session: TorchServe's workers, or the KServe server."""
+    pythons = []
+    for pid in _session_processes(pgid):
+        try:
+            if b"python" in b" ".join(_cmdline(pid)):
+                pythons.append(pid)
+        except OSError:
+            continue
+    return pythons
 
 
 def test_workers_run_with_the_serving_environment(server):
@@ -44,3 +60,25 @@ def test_every_model_answered_its_warm_up_request(server):
     answered = set(re.findall(r"(\w+): warm-up request answered in", log))
     assert set(server.models) <= answered, (server.models, answered)
     assert "warm-up request refused" not in log
+
+
+def test_no_worker_maps_scipy_or_scikit_image(server):
+    """The request path and the warm-up use OpenCV and numpy only: importing scipy.ndimage alone
+    cost a worker 0.3-0.4 s of CPU at its start (docs/speed.md, cold start)."""
+    server.require("closet")
+    maps = {pid: Path(f"/proc/{pid}/maps").read_text() for pid in _session_pythons(server.server.pgid)}
+    # The processes that serve (TorchServe's workers, the KServe server) map torch and OpenCV.
+    serving = {pid: m for pid, m in maps.items() if "libtorch" in m and "/cv2/" in m}
+    assert len(serving) >= (len(server.models) if server.runtime == "torchserve" else 1), maps.keys()
+    for pid, m in serving.items():
+        assert "/scipy/" not in m and "/skimage/" not in m, pid
+
+
+def test_the_frontend_runs_with_the_configured_jvm_options(torchserve):
+    """config/closet.yaml server.jvm_options reaches the Java frontend (config.properties vmargs)."""
+    torchserve.require("closet")
+    options = torchserve.config.server.jvm_options.split()
+    javas = [pid for pid in _session_processes(torchserve.server.pgid) if b"java" in _cmdline(pid)[0]]
+    assert len(javas) == 1
+    cmdline = [arg.decode() for arg in _cmdline(javas[0])]
+    assert options and all(opt in cmdline for opt in options), cmdline

@@ -393,6 +393,22 @@ def test_the_two_cpu_runtimes_agree(port, photos):
             assert np.abs(a - b).mean() < 1e-3 and ((a > 0.5) != (b > 0.5)).mean() < 1e-3, name
 
 
+def test_packed_exports_need_no_pytorch_modules(port, photos, tmp_path):
+    """A folder that holds both ONNX exports (an archive after `make mars`) never builds or loads the
+    PyTorch networks (0.2-0.4 s of CPU at a worker's start), and finds what the port finds."""
+    for name, data in pose.export(*pose.PoseEstimator.networks(WEIGHTS_DIR / pose.DETECTOR_WEIGHTS,
+                                                               WEIGHTS_DIR / pose.LANDMARK_WEIGHTS)).items():
+        (tmp_path / name).write_bytes(data)
+
+    def refuse():
+        raise AssertionError("the PyTorch networks were built")
+
+    packed = pose.PoseEstimator(refuse, choice=NetworkRuntime("onnxruntime"), model_dir=tmp_path)
+    assert not hasattr(packed, "detector")
+    ((a,),), ((b,),) = packed.detect([photos["astronaut"]]), port.detect([photos["astronaut"]])
+    assert np.abs(a.keypoints - b.keypoints).max() < 1e-3
+
+
 def test_an_unknown_runtime_is_refused(built):
     with pytest.raises(ValueError, match="runtime"):
         pose.PoseEstimator.load(WEIGHTS_DIR, choice=NetworkRuntime("tflite"))
