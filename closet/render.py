@@ -488,7 +488,7 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
         return out
     # OpenCV labels each `old` pixel and gives every other pixel its nearest one's label (5x5 chamfer
     # metric: the true nearest or one a pixel or two from it). Not scipy's exact transform: importing
-    # scipy.ndimage costs a worker 0.3-0.4 s of CPU, and this takes a third of its time.
+    # scipy.ndimage costs a worker 0.3-0.4 s of CPU, and OpenCV takes a third of scipy's time.
     _, label = cv2.distanceTransformWithLabels((~old).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5,
                                                labelType=cv2.DIST_LABEL_PIXEL)
     oy, ox = np.nonzero(old)

@@ -334,3 +334,34 @@ def test_a_garment_made_no_shorter_keeps_its_cloth(people):
     short = render.new_garment(parse, old, render.Shape(old.reach, 1.05))
     assert (same & parse.mask).sum() >= 0.98 * parse.mask.sum()
     assert (short & parse.mask).sum() <= 0.9 * parse.mask.sum()
+
+
+def test_added_cloth_mirrors_the_edge_band_of_the_old_cloth():
+    """Beside a straight edge, a pixel d columns out takes the old pixel `depth` columns in, where
+    depth runs 0 -> band -> 0 with d: a mirror image of the edge band, repeated. Rows stay rows."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (40, 80, 3), dtype=np.uint8)
+    old = np.zeros((40, 80), bool)
+    old[:, :50] = True
+    where = np.zeros_like(old)
+    where[:, 50:70] = True
+    out = render.mirrored_texture(image, old, where, band=4.0)
+    assert np.array_equal(out[~where], image[~where])
+    for col in range(50, 70):
+        d = col - 49  # to the nearest old column, 49
+        depth = 4 - abs(d % 8 - 4)
+        assert np.array_equal(out[:, col], image[:, 49 - depth]), col
+
+
+def test_added_cloth_beside_a_slanted_edge_comes_from_inside_the_old_cloth():
+    """Every added pixel takes an old pixel (never background), one near its own place."""
+    h, w = 120, 120
+    yy, xx = np.mgrid[:h, :w]
+    old = xx < 40 + yy // 2  # a slanted edge
+    where = ~old & (xx < 70 + yy // 2)
+    image = np.where(old[..., None], np.stack([yy, xx, np.full_like(xx, 200)], -1), 0).astype(np.uint8)
+    out = render.mirrored_texture(image, old, where, band=6.0)
+    assert (out[where][:, 2] == 200).all()  # old cloth, not the black outside
+    src_y, src_x = out[where][:, 0].astype(int), out[where][:, 1].astype(int)
+    ys, xs = np.nonzero(where)
+    assert np.hypot(src_y - ys, src_x - xs).max() < 30 * 1.2 + 2 * 6
