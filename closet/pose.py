@@ -526,18 +526,17 @@ def export(detector: BlazePoseDetector, landmark: BlazePoseLandmark) -> dict[str
 class PoseEstimator:
     """BlazePose detector + landmark network, batched: one forward pass of each per call."""
 
-    def __init__(self, networks: tuple[BlazePoseDetector, BlazePoseLandmark]
-                 | Callable[[], tuple[BlazePoseDetector, BlazePoseLandmark]],
+    def __init__(self, networks: Callable[[], tuple[BlazePoseDetector, BlazePoseLandmark]],
                  device: torch.device | str = "cpu", choice: NetworkRuntime | None = None,
                  model_dir: str | os.PathLike | None = None):
-        """`networks`: the (detector, landmark) pair, or a function that loads it. `choice` defaults to
-        config/closet.yaml's networks.blazepose; an archive's `model_dir` holds the ONNX exports
-        (otherwise they are made now). A worker whose archive packs both exports never builds the
-        PyTorch modules (0.2-0.4 s of CPU at its start)."""
+        """`networks` loads the (detector, landmark) pair, only when needed: a worker whose archive
+        packs both ONNX exports never builds the PyTorch modules (0.2-0.4 s of CPU at its start).
+        `choice` defaults to config/closet.yaml's networks.blazepose; an archive's `model_dir` holds
+        the ONNX exports (otherwise they are made now)."""
         self.device = torch.device(device)
         self.choice = choice or closet_config.load(model_dir=model_dir).network("blazepose")
         self.runtime = runtime.resolve("blazepose", self.choice, self.device)
-        pair = functools.cache(networks if callable(networks) else lambda: networks)
+        pair = functools.cache(networks)
         self._sessions = {}
         if self.runtime == "onnxruntime":
             folder = model_dir or ""

@@ -45,8 +45,18 @@ def test_local_properties(cfg):
     assert (int(p["max_request_size"]), int(p["max_response_size"])) == (s.max_request_size, s.max_response_size)
     assert p["load_models"].split(",") == [f"{n}.mar" for n in cfg.models] and p["model_store"] == "model-store"
     assert p["allowed_urls"].startswith("file://") and "http" not in p["allowed_urls"]
+    assert p["vmargs"] == s.jvm_options
     # One layer: per-model knobs live in the MAR's model-config.yaml only.
     assert "models" not in p and "model_snapshot" not in p
+
+
+def test_jvm_options_are_a_string_and_empty_means_no_vmargs():
+    raw = yaml.safe_load(closet_config.DEFAULT_PATH.read_text(encoding="utf-8"))
+    raw["server"]["jvm_options"] = ["-XX:+UseSerialGC"]
+    with pytest.raises(closet_config.ConfigError, match="server.jvm_options"):
+        closet_config.parse(raw)
+    raw["server"]["jvm_options"] = ""
+    assert "vmargs" not in props(configgen.render_properties(closet_config.parse(raw), "local"))
 
 
 def test_variants_bind_and_paths(cfg):
