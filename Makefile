@@ -19,7 +19,7 @@ TEST_DEPS := venv
 # pytest marker expression of the fast suite (`slow`, `soak` and `gpu` run in their own targets).
 TEST_MARKERS ?= not slow and not soak and not gpu
 
-.PHONY: help venv test unit clean
+.PHONY: help venv test test-gpu unit clean
 help: ## list targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
@@ -38,6 +38,9 @@ test: $(TEST_DEPS) ## run the fast test suite: tests/unit, tests/serve (real Tor
 
 unit: venv weights ## only the pure tests (tests/unit): no server, no network; about 2 minutes
 	$(BIN)/pytest -m "$(TEST_MARKERS)" tests/unit $(PYTEST_ARGS)
+
+test-gpu: venv weights ## the gpu-marked tests: each CUDA path against the CPU's answer (docs/gpu.md); each skips without CUDA
+	$(BIN)/pytest -m gpu tests/unit $(PYTEST_ARGS)
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf model-store/*.mar out/ $(CACHE)/build

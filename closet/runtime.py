@@ -53,6 +53,8 @@ def resolve(network: str, choice: NetworkRuntime, device: torch.device | str) ->
     if choice.precision == "bf16" and not bf16_supported(device):
         raise UnsupportedRuntime(f"{network}: precision bf16 is not supported on this {device.type} "
                                  "(oneDNN reports no bf16 kernels: the CPU lacks AVX-512 BF16 or AMX)")
+    if device.type == "cuda" and choice.precision == "fp32":
+        ieee_fp32_on_cuda()
     runtime = choice.runtime
     if runtime == "auto":
         fast_onnx = device.type == "cpu" and network in ONNX_NETWORKS and choice.precision == "fp32"
@@ -65,6 +67,16 @@ def resolve(network: str, choice: NetworkRuntime, device: torch.device | str) ->
         if choice.precision != "fp32":
             raise UnsupportedRuntime(f"{network}: onnxruntime runs fp32 only; use runtime torch for {choice.precision}")
     return runtime
+
+
+def ieee_fp32_on_cuda() -> None:
+    """fp32 means IEEE fp32 on CUDA too. PyTorch runs cuDNN convolutions in TF32 (a 10-bit mantissa)
+    by default: on an H200 that moved U^2-Net-P masks by up to 19/255 and BlazePose keypoints by up to
+    9 px against the CPU (docs/gpu.md). Process-wide; fp16 and bf16 run in autocast, unaffected."""
+    with warnings.catch_warnings():  # newer PyTorch steers to its fp32_precision names; these still hold
+        warnings.simplefilter("ignore")
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def autocast(precision: str, device: torch.device):

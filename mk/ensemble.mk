@@ -29,3 +29,9 @@ bench-precision: venv weights mars ## bf16/fp16 against fp32 (U^2-Net-P masks, p
 	$(PYTHON) tools/bench_precision.py --json out/bench/precision.json
 
 BENCH_TARGETS += bench-precision
+
+.PHONY: bench-gpu
+bench-gpu: venv weights mars ## the GPU profile: networks at batch 1/4/8 in fp32/tf32/fp16/bf16, the ensemble on CUDA (docs/gpu.md); exits 0 without CUDA
+	$(PYTHON) tools/bench_gpu.py --json out/bench/gpu.json
+
+BENCH_TARGETS += bench-gpu

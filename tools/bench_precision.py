@@ -3,7 +3,7 @@
 against fp32, on the package photos, with p50 times; a precision the device lacks is reported as
 refused, as a worker would refuse it at load (closet/runtime.py).
 
-Usage: python tools/bench_precision.py [--device cpu|cuda] [--runs 5] [--json out/bench/precision.json]
+Usage: python tools/bench_precision.py [--device cpu|cuda] [--runs 5] [--model-dir DIR] [--json out/bench/precision.json]
 """
 
 from __future__ import annotations
@@ -33,14 +33,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--model-dir", type=Path, help="an extracted archive holding u2net.pth (default: model-store/segmentation.mar)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     photos = pose_photos.photos()
     images = [photos[n] if photos[n].ndim == 3 else np.dstack([photos[n]] * 3) for n in PHOTOS]
     res: dict = {"device": args.device}
     with tempfile.TemporaryDirectory() as d:
-        with zipfile.ZipFile(ROOT / "model-store" / "segmentation.mar") as z:
-            z.extractall(d)
+        if args.model_dir:
+            d = args.model_dir
+        else:
+            with zipfile.ZipFile(ROOT / "model-store" / "segmentation.mar") as z:
+                z.extractall(d)
         full = Segmenter.load(d, args.device, NetworkRuntime("torch", "fp32"))
         reference = full(images)
         res["fp32"] = {"p50_s": p50_seconds(functools.partial(full, images[:1]), args.runs)}

@@ -118,7 +118,7 @@ def style_average(nets, domain: int) -> torch.Tensor:
         device = next(nets.mapping_network.parameters()).device
         z = torch.randn(S_AVG_SAMPLES, nets.latent_dim, generator=torch.Generator().manual_seed(S_AVG_SEED))
         y = torch.full((S_AVG_SAMPLES,), domain, dtype=torch.long, device=device)
-        cache[domain] = nets.mapping_network(z.to(device), y).mean(dim=0)  # (style_dim,)
+        cache[domain] = nets.mapping_network(z.to(device), y).mean(dim=0).float()  # (style_dim,)
     return cache[domain]
 
 
@@ -126,6 +126,7 @@ def style_average(nets, domain: int) -> torch.Tensor:
 def style_codes(nets, y: torch.Tensor, sources: list[Latent | Reference]) -> torch.Tensor:
     """(N, style_dim) style codes; latent rows share one mapping pass, reference rows one encoder pass."""
     device = y.device
+    # float32 whatever the networks ran in: under fp16/bf16 autocast their outputs are half width.
     s = torch.empty(len(sources), nets.style_dim, device=device)
     lat = [i for i, src in enumerate(sources) if isinstance(src, Latent)]
     ref = [i for i, src in enumerate(sources) if isinstance(src, Reference)]
@@ -134,7 +135,7 @@ def style_codes(nets, y: torch.Tensor, sources: list[Latent | Reference]) -> tor
     if lat:
         z = torch.stack([latent_code(sources[i].seed, nets.latent_dim) for i in lat]).to(device)  # (L, latent_dim)
         idx = torch.tensor(lat, device=device)
-        s_lat = nets.mapping_network(z, y[idx])  # (L, style_dim)
+        s_lat = nets.mapping_network(z, y[idx]).float()  # (L, style_dim)
         psi = torch.tensor([sources[i].psi for i in lat], device=device).unsqueeze(1)  # (L, 1)
         if bool((psi != 1).any()):
             s_avg = torch.stack([style_average(nets, int(y[i])) for i in lat])  # (L, style_dim)
@@ -143,7 +144,7 @@ def style_codes(nets, y: torch.Tensor, sources: list[Latent | Reference]) -> tor
     if ref:
         x_ref = torch.stack([sources[i].image for i in ref]).to(device)  # (R, C, S, S)
         idx = torch.tensor(ref, device=device)
-        s[idx] = nets.style_encoder(x_ref, y[idx])  # (R, style_dim)
+        s[idx] = nets.style_encoder(x_ref, y[idx]).float()  # (R, style_dim)
     return s
 
 

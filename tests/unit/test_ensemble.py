@@ -32,17 +32,23 @@ CHROMA_TOLERANCE = 2.0  # Lab units; stated in docs/ensemble.md
 pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="needs `make weights` (model-store/weights/u2netp.pth)")
 
 
-@pytest.fixture(scope="module")
-def ens() -> ensemble.Ensemble:
+def build_ensemble(device: str = "cpu") -> ensemble.Ensemble:
+    """Real U^2-Net-P and BlazePose, a seeded small random StarGAN v2 (the same weights on any device)."""
     torch.manual_seed(0)
-    seg = Segmenter(u2net.load_checkpoint(WEIGHTS, "u2netp", optimize=True), "u2netp", torch.device("cpu"))
+    dev = torch.device(device)
+    seg = Segmenter(u2net.load_checkpoint(WEIGHTS, "u2netp", optimize=True).to(dev), "u2netp", dev)
     nets = stargan_v2.build_nets(img_size=32, num_domains=len(DOMAINS), dim_in=32, max_conv_dim=64, hidden_dim=64)
     tr = stargan_v2.StarGANv2(
         nets["generator"], nets["mapping_network"], nets["style_encoder"], img_size=32,
         num_domains=len(DOMAINS), style_dim=64, latent_dim=16, domains=DOMAINS,
-    ).eval()
-    parser = Parser(parsing.POSE_LABEL_SPACE, poses=PoseEstimator.load(WEIGHTS.parent))
+    ).to(dev).eval()
+    parser = Parser(parsing.POSE_LABEL_SPACE, poses=PoseEstimator.load(WEIGHTS.parent, device=dev))
     return ensemble.Ensemble(seg, parser, Translator(tr), Compositor(), 40_000_000, 8000)
+
+
+@pytest.fixture(scope="module")
+def ens() -> ensemble.Ensemble:
+    return build_ensemble()
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +159,24 @@ def test_psi_truncates_the_latent_style_and_is_refused_with_a_reference(ens, ast
     ])
     assert not np.array_equal(full.image, truncated.image)
     assert isinstance(with_ref, BadOption) and "psi" in with_ref.message
+
+
+@pytest.mark.gpu
+def test_cuda_ensemble_gives_the_cpu_answer(ens, astronaut):
+    """Every stage on CUDA (cuDNN, TF32 convs) answers as on the CPU: the same garment and result
+    masks but for edge pixels, the same pixels but for rounding, and the photo untouched outside."""
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    gpu = build_ensemble("cuda")
+    assert next(gpu.segmenter.net.parameters()).is_cuda and next(gpu.translator.nets.generator.parameters()).is_cuda
+    for target in ("coat", "tshirt"):
+        req = ensemble.Request(image=png(astronaut), target=target, seed=3)
+        cpu, cuda = ens.run([req])[0], gpu.run([req])[0]
+        assert isinstance(cuda, ensemble.Output), cuda
+        for m, n in ((cpu.garment, cuda.garment), (cpu.result_mask, cuda.result_mask)):
+            assert (m & n).sum() / (m | n).sum() > 0.97
+        diff = np.abs(cpu.image.astype(np.int16) - cuda.image.astype(np.int16)).max(axis=2)
+        assert diff.mean() < 1.0 and (diff > 16).mean() < 0.01, (target, diff.mean(), (diff > 16).mean())
+        union = cuda.garment | cuda.result_mask | cpu.garment | cpu.result_mask
+        outside = ~pipeline.dilate(union, pipeline.dilation_radius(astronaut.shape))
+        assert np.array_equal(cuda.image[outside], astronaut[outside])

@@ -55,6 +55,19 @@ def test_what_a_device_cannot_run_is_refused(network, choice, device, message):
         runtime.resolve(network, choice, torch.device(device))
 
 
+def test_fp32_on_cuda_is_ieee_not_tf32():
+    """Loading an fp32 network on CUDA switches PyTorch's default TF32 convolutions off (on an H200
+    they moved U^2-Net-P masks by 19/255, docs/gpu.md); a reduced precision leaves the flags alone."""
+    torch.backends.cudnn.allow_tf32 = True  # PyTorch's default
+    try:
+        runtime.resolve("stargan", NetworkRuntime("torch", "fp16"), torch.device("cuda"))
+        assert torch.backends.cudnn.allow_tf32
+        runtime.resolve("stargan", NetworkRuntime("torch", "fp32"), torch.device("cuda"))
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32 = True
+
+
 def test_bf16_runs_where_the_cpu_has_it_and_is_refused_elsewhere():
     choice = NetworkRuntime("auto", "bf16")
     if runtime.bf16_supported(CPU):

@@ -99,6 +99,19 @@ def test_reference_style_uses_target_domain(nets):
         assert not torch.allclose(s, nets.style_encoder(xr, torch.tensor([2])))
 
 
+def test_reduced_precision_autocast_gives_float32_styles_and_a_translation(nets):
+    """Under a half-width autocast (a worker's fp16/bf16) the networks answer in half width: the style
+    codes still come out float32 and every source kind still translates (bf16 here: any CPU runs it)."""
+    x, xr = images(3), images(1, seed=9)[0]
+    sources = [Latent(1), Reference(xr), Latent(2, psi=0.7)]
+    full = style_codes(nets, torch.tensor([0, 1, 2]), sources)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = style_codes(nets, torch.tensor([0, 1, 2]), sources)
+        out = translate(nets, x, [0, 1, 2], sources)
+    assert half.dtype == torch.float32 and out.shape == (3, 3, 32, 32) and bool(out.isfinite().all())
+    torch.testing.assert_close(half, full, atol=0.05, rtol=0.05)
+
+
 def test_mixed_batch_equals_single_requests(nets):
     x = images(3)
     xr = images(1, seed=9)[0]
