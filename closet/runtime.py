@@ -8,8 +8,9 @@ Runtimes:
                docs/speed.md). Only networks in ONNX_NETWORKS can run in onnxruntime; auto gives torch
                for the others.
 
-Precisions: fp32 (default); bf16 (a CPU whose oneDNN has bf16 kernels, or CUDA) and fp16 (CUDA) are
-opt-in through torch.autocast. They change the outputs, so a device without them is refused at load,
+Precisions: fp32 (default; IEEE fp32 on CUDA too); tf32 (CUDA's matrix units on fp32 tensors, compute
+capability 8.0+), bf16 (a CPU whose oneDNN has bf16 kernels, or CUDA) and fp16 (CUDA) are opt-in, the
+last two through torch.autocast. They change the outputs, so a device without them is refused at load,
 never silently run in fp32; `make bench-precision` reports what they change on real photos.
 """
 
@@ -48,8 +49,10 @@ def resolve(network: str, choice: NetworkRuntime, device: torch.device | str) ->
     if choice.runtime not in RUNTIMES or choice.precision not in PRECISIONS:
         raise UnsupportedRuntime(f"{network}: runtime must be one of {RUNTIMES} and precision one of {PRECISIONS}, "
                                  f"got {choice}")
-    if choice.precision == "fp16" and device.type != "cuda":
-        raise UnsupportedRuntime(f"{network}: precision fp16 needs CUDA; this is {device.type}")
+    if choice.precision in ("fp16", "tf32") and device.type != "cuda":
+        raise UnsupportedRuntime(f"{network}: precision {choice.precision} needs CUDA; this is {device.type}")
+    if choice.precision == "tf32" and torch.cuda.get_device_capability(device) < (8, 0):
+        raise UnsupportedRuntime(f"{network}: precision tf32 needs compute capability 8.0 or later (Ampere)")
     if choice.precision == "bf16" and not bf16_supported(device):
         raise UnsupportedRuntime(f"{network}: precision bf16 is not supported on this {device.type} "
                                  "(oneDNN reports no bf16 kernels: the CPU lacks AVX-512 BF16 or AMX)")
@@ -69,20 +72,40 @@ def resolve(network: str, choice: NetworkRuntime, device: torch.device | str) ->
     return runtime
 
 
+def _set_tf32(on: bool) -> tuple[bool, bool]:
+    """Switch TF32 for cuDNN convolutions and matmuls; returns the switches as they were."""
+    with warnings.catch_warnings():  # newer PyTorch steers to its fp32_precision names; these still hold
+        warnings.simplefilter("ignore")
+        before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = on
+    return before
+
+
 def ieee_fp32_on_cuda() -> None:
     """fp32 means IEEE fp32 on CUDA too. PyTorch runs cuDNN convolutions in TF32 (a 10-bit mantissa)
     by default: on an H200 that moved U^2-Net-P masks by up to 19/255 and BlazePose keypoints by up to
-    9 px against the CPU (docs/gpu.md). Process-wide; fp16 and bf16 run in autocast, unaffected."""
-    with warnings.catch_warnings():  # newer PyTorch steers to its fp32_precision names; these still hold
-        warnings.simplefilter("ignore")
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
+    9 px against the CPU (docs/gpu.md). Process-wide; tf32, fp16 and bf16 set their own mode per call."""
+    _set_tf32(False)
+
+
+@contextlib.contextmanager
+def _tf32():
+    before = _set_tf32(True)
+    try:
+        yield
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
 
 
 def autocast(precision: str, device: torch.device):
-    """The context a torch forward pass runs in for `precision` (fp32: none)."""
+    """The context a torch forward pass runs in for `precision` (fp32: none; tf32: the matrix units
+    switched to TF32 for the call only, so an fp32 network in the same worker stays IEEE)."""
     if precision == "fp32":
         return contextlib.nullcontext()
+    if precision == "tf32":
+        return _tf32()
     return torch.autocast(device.type, dtype=DTYPES[precision])
 
 

@@ -3,9 +3,9 @@
 
 1. every network at its serving size (real weights where the project has them) and at the official
    checkpoint sizes a user may bring (random weights: the cost, not the output): images/s at batch
-   1, 4 and 8 in fp32, fp16 and bf16 (closet.runtime.autocast, the serving path's context), timed
+   1, 4 and 8 in fp32, tf32, fp16 and bf16 (closet.runtime.autocast, the serving path's context), timed
    with CUDA events, and each reduced precision's relative difference from fp32 on a real input;
-2. the served ensemble (an extracted closet archive) on CUDA, fp32 and fp16: p50 per stage on a
+2. the served ensemble (an extracted closet archive) on CUDA, fp32, tf32 and fp16: p50 per stage on a
    512x512 photo and a 12 MP phone JPEG, images/s at batch 1/4/8, and what fp16 changes in the
    answer; the same archive on this host's CPU with its default runtimes, for scale;
 3. which ONNX Runtime providers the installed onnxruntime has (its CUDA provider is the other
@@ -44,7 +44,7 @@ from closet import runtime
 ROOT = closet_config.REPO_ROOT
 
 BATCHES = (1, 4, 8)
-# fp32 as a worker runs it (IEEE: closet.runtime.ieee_fp32_on_cuda), and PyTorch's default TF32 convs beside it.
+# fp32 as a worker runs it (IEEE: closet.runtime.ieee_fp32_on_cuda) first: the others are compared with it.
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
 PHONE_SIZE = (4000, 3000)
 
@@ -127,20 +127,6 @@ def _stargan_forward(nets, x):
     return nets.generator(x, nets.mapping_network(z, y))
 
 
-@contextlib.contextmanager
-def precision_context(precision: str, dev: torch.device):
-    """The forward pass's context: autocast for fp16/bf16, cuDNN's TF32 switched on for tf32."""
-    if precision != "tf32":
-        with runtime.autocast(precision, dev):
-            yield
-        return
-    torch.backends.cudnn.allow_tf32 = True
-    try:
-        yield
-    finally:
-        runtime.ieee_fp32_on_cuda()
-
-
 def bench_networks(weights: Path, runs: int, dev: torch.device, only: str = "") -> dict:
     timed = cuda_seconds if dev.type == "cuda" else wall_p50
     if dev.type == "cuda":
@@ -155,7 +141,7 @@ def bench_networks(weights: Path, runs: int, dev: torch.device, only: str = "") 
         for precision in PRECISIONS:
             if precision in ("fp16", "tf32") and dev.type != "cuda":
                 continue
-            with torch.inference_mode(), precision_context(precision, dev):
+            with torch.inference_mode(), runtime.autocast(precision, dev):
                 x1 = photo_batch(size, 1, gray).to(dev)
                 y = forward(module, x1).float()
                 if ref is None:
@@ -232,8 +218,8 @@ def bench_ensemble(model_dir: Path, runs: int, cpu_threads: int, dev: torch.devi
     res: dict = {}
     answers = {}
     with tempfile.TemporaryDirectory() as d:
-        for device, precision in ((dev.type, "fp32"), (dev.type, "fp16"), ("cpu", None)):
-            if precision == "fp16" and device != "cuda":
+        for device, precision in ((dev.type, "fp32"), (dev.type, "tf32"), (dev.type, "fp16"), ("cpu", None)):
+            if precision in ("fp16", "tf32") and device != "cuda":
                 continue
             key = f"{device}-{precision or 'default'}"
             if device == "cpu":
@@ -262,8 +248,9 @@ def bench_ensemble(model_dir: Path, runs: int, cpu_threads: int, dev: torch.devi
             if device == "cuda":
                 torch.cuda.empty_cache()
     fp32 = answers[f"{dev.type}-fp32"]
-    if "cuda-fp16" in answers:
-        res["fp16_vs_fp32"] = _answer_difference(fp32, answers["cuda-fp16"])
+    for precision in ("tf32", "fp16"):
+        if f"cuda-{precision}" in answers:
+            res[f"{precision}_vs_fp32"] = _answer_difference(fp32, answers[f"cuda-{precision}"])
     res[f"{dev.type}_fp32_vs_cpu_default"] = _answer_difference(answers["cpu-default"], fp32)
     return res
 
@@ -293,6 +280,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cpu-threads", type=int, default=min(16, os.cpu_count() or 1))
     ap.add_argument("--device", default="cuda", help="cuda; cpu only to try this script where no GPU is")
     ap.add_argument("--networks", default="", help="only the networks whose name holds this")
+    ap.add_argument("--sections", default="networks,ensemble", help="which of networks, ensemble to run")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     dev = torch.device(args.device)
@@ -308,22 +296,24 @@ def main(argv=None) -> int:
     print(f"bench-gpu on {res['device']} (torch {res['torch']}, CUDA {res['cuda']}, cuDNN {res['cudnn']}); "
           f"onnxruntime {res['onnxruntime']} providers {res['onnxruntime_providers']}", flush=True)
     errors = {}
-    print("networks, images/s (CUDA events, median of %d):" % args.runs, flush=True)
-    try:
-        res["networks"] = bench_networks(args.weights, args.runs, dev, args.networks)
-    except Exception:  # noqa: BLE001 - one section's failure is reported, the others still run
-        errors["networks"] = traceback.format_exc()
-        print(errors["networks"], flush=True)
-    print("served ensemble:", flush=True)
-    with tempfile.TemporaryDirectory() as d:
+    if "networks" in args.sections:
+        print("networks, images/s (CUDA events, median of %d):" % args.runs, flush=True)
         try:
-            model_dir = args.model_dir or extracted(ROOT / "model-store" / "closet.mar", Path(d))
-            res["ensemble"] = bench_ensemble(model_dir, max(4, args.runs // 2), args.cpu_threads, dev)
-            for k in [k for k in res["ensemble"] if "_vs_" in k]:
-                print(f"  {k}: " + ", ".join(f"{n} {v:.4f}" for n, v in res["ensemble"][k].items()), flush=True)
-        except Exception:  # noqa: BLE001
-            errors["ensemble"] = traceback.format_exc()
-            print(errors["ensemble"], flush=True)
+            res["networks"] = bench_networks(args.weights, args.runs, dev, args.networks)
+        except Exception:  # noqa: BLE001 - one section's failure is reported, the others still run
+            errors["networks"] = traceback.format_exc()
+            print(errors["networks"], flush=True)
+    if "ensemble" in args.sections:
+        print("served ensemble:", flush=True)
+        with tempfile.TemporaryDirectory() as d:
+            try:
+                model_dir = args.model_dir or extracted(ROOT / "model-store" / "closet.mar", Path(d))
+                res["ensemble"] = bench_ensemble(model_dir, max(4, args.runs // 2), args.cpu_threads, dev)
+                for k in [k for k in res["ensemble"] if "_vs_" in k]:
+                    print(f"  {k}: " + ", ".join(f"{n} {v:.4f}" for n, v in res["ensemble"][k].items()), flush=True)
+            except Exception:  # noqa: BLE001
+                errors["ensemble"] = traceback.format_exc()
+                print(errors["ensemble"], flush=True)
     res["errors"] = errors
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

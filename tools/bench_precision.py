@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""What reduced precision changes (`make bench-precision`): U^2-Net-P person masks in bf16 / fp16
+"""What reduced precision changes (`make bench-precision`): U^2-Net-P person masks in tf32 / bf16 / fp16
 against fp32, on the package photos, with p50 times; a precision the device lacks is reported as
 refused, as a worker would refuse it at load (closet/runtime.py).
 
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
         reference = full(images)
         res["fp32"] = {"p50_s": p50_seconds(functools.partial(full, images[:1]), args.runs)}
         print(f"U^2-Net-P on {args.device}, PyTorch: fp32 p50 {res['fp32']['p50_s']:.3f} s per 512x512 photo")
-        for precision in ("bf16", "fp16"):
+        for precision in ("tf32", "bf16", "fp16"):
             try:
                 low = Segmenter.load(d, args.device, NetworkRuntime("torch", precision))
             except UnsupportedRuntime as e:

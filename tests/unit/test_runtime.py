@@ -47,6 +47,8 @@ def test_auto_picks_the_measured_fastest(network, device, expected):
     ("stargan", NetworkRuntime("onnxruntime"), "cpu", "no ONNX export"),
     ("u2net", NetworkRuntime("onnxruntime"), "cuda", "CPU only"),
     ("u2net", NetworkRuntime("auto", "fp16"), "cpu", "fp16 needs CUDA"),
+    ("stargan", NetworkRuntime("torch", "tf32"), "cpu", "tf32 needs CUDA"),
+    ("u2net", NetworkRuntime("onnxruntime", "tf32"), "cpu", "tf32 needs CUDA"),
     ("u2net", NetworkRuntime("tflite"), "cpu", "runtime must be one of"),
     ("u2net", NetworkRuntime("torch", "int8"), "cpu", "precision one of"),
 ])
@@ -66,6 +68,17 @@ def test_fp32_on_cuda_is_ieee_not_tf32():
         assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
     finally:
         torch.backends.cudnn.allow_tf32 = True
+
+
+def test_tf32_switches_the_matrix_units_for_its_call_only():
+    """tf32 is a per-call mode: an fp32 network in the same worker stays IEEE before and after it."""
+    runtime.ieee_fp32_on_cuda()
+    try:
+        with runtime.autocast("tf32", torch.device("cuda")):
+            assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32 = True  # PyTorch's default
 
 
 def test_bf16_runs_where_the_cpu_has_it_and_is_refused_elsewhere():
