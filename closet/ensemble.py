@@ -16,6 +16,8 @@ unknown target, no person...) keeps its ClosetError in `error` and leaves the ba
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +123,9 @@ class Ensemble:
         self.compositor = compositor
         self.max_pixels = max_pixels
         self.max_side = max_side
+        # The batch's composites run side by side: OpenCV and NumPy release the GIL, and on CUDA these
+        # host steps are most of a request (docs/gpu.md). One thread per core this process may use.
+        self._host = ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="closet-host")
 
     @classmethod
     def load(cls, model_dir: str | Path, device, max_pixels: int, max_side: int) -> Ensemble:
@@ -197,12 +202,17 @@ class Ensemble:
             s.translated.append(out)
 
     def _composite(self, live: list[Swap]) -> None:
-        for s in live:
-            image, person = s.image, is_person(s.person)
-            for p, translated, plan in zip(s.people, s.translated, s.plans):
-                image, mask = self.compositor(image, p, translated, plan, person, s.request.preserve_color)
-                s.results.append(mask)
-            s.result = image
+        if len(live) == 1:
+            self._composite_one(live[0])
+        else:
+            list(self._host.map(self._composite_one, live))  # list(): re-raises a step's exception here
+
+    def _composite_one(self, s: Swap) -> None:
+        image, person = s.image, is_person(s.person)
+        for p, translated, plan in zip(s.people, s.translated, s.plans):
+            image, mask = self.compositor(image, p, translated, plan, person, s.request.preserve_color)
+            s.results.append(mask)
+        s.result = image
 
     def _encode(self, s: Swap) -> Output:
         req, style, parser, person = s.request, s.style, self.parser.name, is_person(s.person)

@@ -6,6 +6,8 @@ in for the generator so these tests do not depend on a trained checkpoint."""
 from __future__ import annotations
 
 import io
+import os
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -104,6 +106,19 @@ def test_each_request_gets_its_own_result(batch_run):
     assert isinstance(outs[6], NoPerson) and outs[6].status == 422
     assert outs[0].content_type == "image/png" and outs[1].content_type == "application/json"
     assert outs[1].body["parser"] == "pose-garment" and outs[1].body["target"] == "coat"
+
+
+def test_the_batch_composites_in_parallel_as_one_by_one(batch_run, ens, monkeypatch):
+    """The batch's composites run on the host thread pool: each answer is byte for byte the one a
+    single host thread gives (no state shared between the threads)."""
+    reqs, outs, _, _ = batch_run
+    assert ens._host._max_workers == len(os.sched_getaffinity(0))
+    monkeypatch.setattr(ens, "_host", ThreadPoolExecutor(1))
+    again = ens.run(reqs)
+    for a, b in zip(outs, again):
+        assert type(a) is type(b)
+        if isinstance(a, ensemble.Output):
+            assert (a.body["image"] == b.body["image"]) if isinstance(a.body, dict) else (a.body == b.body)
 
 
 def test_pixels_outside_dilated_garment_are_byte_identical(batch_run, astronaut):
