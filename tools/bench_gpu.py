@@ -40,6 +40,7 @@ from PIL import Image
 
 from closet import config as closet_config
 from closet import runtime
+from closet_dev.floor import p50_seconds
 
 ROOT = closet_config.REPO_ROOT
 
@@ -62,16 +63,6 @@ def cuda_seconds(fn, runs: int, warmup: int = 3) -> float:
         end.record()
         end.synchronize()
         samples.append(start.elapsed_time(end) / 1000)
-    return statistics.median(samples)
-
-
-def wall_p50(fn, runs: int) -> float:
-    fn()
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
     return statistics.median(samples)
 
 
@@ -128,7 +119,7 @@ def _stargan_forward(nets, x):
 
 
 def bench_networks(weights: Path, runs: int, dev: torch.device, only: str = "") -> dict:
-    timed = cuda_seconds if dev.type == "cuda" else wall_p50
+    timed = cuda_seconds if dev.type == "cuda" else p50_seconds
     if dev.type == "cuda":
         runtime.ieee_fp32_on_cuda()
     out = {}
@@ -233,7 +224,7 @@ def bench_ensemble(model_dir: Path, runs: int, cpu_threads: int, dev: torch.devi
             row["512"] = stage_p50(ens, req, runs)
             row["12mp"] = stage_p50(ens, Request(image=phone, target=target), max(2, runs // 4))
             for b in BATCHES if device == dev.type else (1,):
-                s = wall_p50(functools.partial(ens.run, [req] * b), max(3, runs // 4))
+                s = p50_seconds(functools.partial(ens.run, [req] * b), max(3, runs // 4))
                 row[f"b{b}_img_s"] = b / s
             out = ens.run([req])[0]
             assert isinstance(out, Output), out
