@@ -84,29 +84,36 @@ def photo_batch(size: int, batch: int, gray: bool = False) -> torch.Tensor:
 
 # -- 1. networks ------------------------------------------------------------------------
 def network_cases(weights: Path) -> dict:
-    """name -> (module, input size, gray input, forward(module, x)); real weights where they exist."""
+    """name -> (build(), input size, gray input, forward(module, x)); real weights where they exist.
+    Built only when asked for: the official-size networks take seconds to initialise."""
     from closet import pose
     from closet.models import schp, stargan_v2, u2net
 
+    fmnist = ROOT / "assets" / "stargan-fmnist"
+
+    def fashion_mnist():
+        return stargan_v2.load_with_sidecar(str(fmnist / "nets_ema.ckpt"), str(fmnist / "meta.json"))
+
+    def official_stargan():
+        nets = stargan_v2.build_nets(img_size=256, num_domains=5)
+        return stargan_v2.StarGANv2(nets["generator"], nets["mapping_network"], nets["style_encoder"], img_size=256,
+                                    num_domains=5, style_dim=64, latent_dim=16, domains=[f"d{i}" for i in range(5)])
+
+    def blazepose(index):
+        return pose.PoseEstimator.networks(weights / pose.DETECTOR_WEIGHTS, weights / pose.LANDMARK_WEIGHTS)[index]
+
     cases = {}
     if (weights / "u2netp.pth").is_file():
-        cases["u2netp_320 (served)"] = (u2net.load_checkpoint(weights / "u2netp.pth", "u2netp", optimize=True),
+        cases["u2netp_320 (served)"] = (lambda: u2net.load_checkpoint(weights / "u2netp.pth", "u2netp", optimize=True),
                                         320, False, lambda m, x: m(x)[0])
     if (weights / pose.DETECTOR_WEIGHTS).is_file():
-        det, lm = pose.PoseEstimator.networks(weights / pose.DETECTOR_WEIGHTS, weights / pose.LANDMARK_WEIGHTS)
-        cases["blazepose_detector_224 (served)"] = (det.eval(), 224, False, lambda m, x: m(x)[1])
-        cases["blazepose_landmark_256 (served)"] = (lm.eval(), 256, False, lambda m, x: m(x)[0])
-    ckpt = ROOT / "assets" / "stargan-fmnist"
-    fm = stargan_v2.load_with_sidecar(str(ckpt / "nets_ema.ckpt"), str(ckpt / "meta.json")).eval()
-    cases["stargan_fmnist_32 (served)"] = (fm, int(fm.img_size), True, _stargan_forward)
-    torch.manual_seed(0)
-    cases["u2net_320 (official size)"] = (u2net.build("u2net").eval(), 320, False, lambda m, x: m(x)[0])
-    official = stargan_v2.build_nets(img_size=256, num_domains=5)
-    g = stargan_v2.StarGANv2(official["generator"], official["mapping_network"], official["style_encoder"],
-                             img_size=256, num_domains=5, style_dim=64, latent_dim=16,
-                             domains=[f"d{i}" for i in range(5)]).eval()
-    cases["stargan_v2_256 (official size)"] = (g, 256, False, _stargan_forward)
-    cases["schp_atr_512 (official size)"] = (schp.build("atr").eval(), 512, False, lambda m, x: m(x)[0][-1])
+        cases["blazepose_detector_224 (served)"] = (lambda: blazepose(0), 224, False, lambda m, x: m(x)[1])
+        cases["blazepose_landmark_256 (served)"] = (lambda: blazepose(1), 256, False, lambda m, x: m(x)[0])
+    fmnist_size = json.loads((fmnist / "meta.json").read_text(encoding="utf-8"))["img_size"]
+    cases[f"stargan_fmnist_{fmnist_size} (served)"] = (fashion_mnist, fmnist_size, True, _stargan_forward)
+    cases["u2net_320 (official size)"] = (lambda: u2net.build("u2net"), 320, False, lambda m, x: m(x)[0])
+    cases["stargan_v2_256 (official size)"] = (official_stargan, 256, False, _stargan_forward)
+    cases["schp_atr_512 (official size)"] = (lambda: schp.build("atr"), 512, False, lambda m, x: m(x)[0][-1])
     return cases
 
 
@@ -123,10 +130,11 @@ def bench_networks(weights: Path, runs: int, dev: torch.device, only: str = "") 
     if dev.type == "cuda":
         runtime.ieee_fp32_on_cuda()
     out = {}
-    for name, (module, size, gray, forward) in network_cases(weights).items():
+    for name, (build, size, gray, forward) in network_cases(weights).items():
         if only not in name:
             continue
-        module = module.to(dev)
+        torch.manual_seed(0)  # the random official-size weights
+        module = build().eval().to(dev)
         row: dict = {"input": size}
         ref = None
         for precision in PRECISIONS:
