@@ -9,8 +9,9 @@ A worker's peak RSS for a batch of `n` images of `P` pixels each is modelled as
              network input size: a batch is one forward pass);
   held       bytes per pixel every image of a batch holds at once (decoded photo, masks, result,
              encoded answer: the stages run batch-wide, so these stack up n times);
-  transient  bytes per pixel of the largest per-image scratch (the composite and the encoders
-             work on one image at a time, so this does not grow with n).
+  transient  bytes per pixel of the largest per-image scratch (the encoders work on one image at
+             a time; the composites run side by side on the host's cores, but at work scale their
+             scratch is small: 4 x 40 MP peaked at 4343 MiB so, 4287 MiB one by one).
 
 `tools/memory_peak.py` (`make bench-memory`) measures peak(n, P) of each model's real TorchServe
 worker (VmHWM) and fits the four numbers per model (non-negative least squares, then `base` raised
@@ -54,16 +55,16 @@ class WorkerFit:
         return self.base + batch * (self.image + self.held * pixels) + self.transient * pixels
 
 
-# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores, 2026-12-03: the single
-# models at commit 71c0334, the ensemble on the code of e72c9b7; the points and fits are in
-# docs/reliability/memory-peak.json, the table in docs/reliability-security.md#memory. Rounded up.
+# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores, 2026-12-04, every model
+# at commit 949a7e3 (work-scale composites, the batch's composites on the host pool); the points and
+# fits are in docs/reliability/memory-peak.json, the table in docs/reliability-security.md#memory. Rounded up.
 FITS: dict[str, WorkerFit] = {
-    "segmentation": WorkerFit(base=296 * MIB, image=174 * MIB, held=0.0, transient=22.6),
-    "parsing": WorkerFit(base=190 * MIB, image=170 * MIB, held=1.3, transient=31.5),
-    "translation": WorkerFit(base=286 * MIB, image=0 * MIB, held=3.2, transient=11.1),
-    "closet": WorkerFit(base=477 * MIB, image=2 * MIB, held=11.6, transient=205.4),
+    "segmentation": WorkerFit(base=581 * MIB, image=205 * MIB, held=4.1, transient=2.4),
+    "parsing": WorkerFit(base=639 * MIB, image=271 * MIB, held=5.3, transient=3.0),
+    "translation": WorkerFit(base=301 * MIB, image=9 * MIB, held=3.0, transient=7.3),
+    "closet": WorkerFit(base=745 * MIB, image=299 * MIB, held=14.3, transient=5.0),
 }
-# Peak RSS of TorchServe's Java frontend over those runs (it holds request and answer bodies).
+# Peak RSS of TorchServe's Java frontend, the larger of the 2026-12-03 and -04 runs (it holds the bodies).
 FRONTEND_BYTES = 1047 * MIB
 
 

@@ -194,10 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         fit = res["fit"]
         if fit:
             err = max(abs(memory.WorkerFit(**fit).peak(r["batch"], r["pixels"]) - r["peak_bytes"]) for r in res["points"])
-            print(f'    "{model}": WorkerFit(base={fit["base"] / MIB:.0f} * MIB, image={fit["image"] / MIB:.0f} * MIB, '
-                  f'held={fit["held"]:.1f}, transient={fit["transient"]:.1f}),  # max residual {err / MIB:.0f} MiB')
+            # Rounded up, so the pasted numbers still cover every point.
+            mib, tenth = (lambda v: math.ceil(v / MIB)), (lambda v: math.ceil(v * 10) / 10)
+            print(f'    "{model}": WorkerFit(base={mib(fit["base"])} * MIB, image={mib(fit["image"])} * MIB, '
+                  f'held={tenth(fit["held"])}, transient={tenth(fit["transient"])}),  # max residual {err / MIB:.0f} MiB')
     if report["frontend_peak_bytes"]:
-        print(f"FRONTEND_BYTES = {report['frontend_peak_bytes'] / MIB:.0f} * MIB")
+        print(f"FRONTEND_BYTES = {math.ceil(report['frontend_peak_bytes'] / MIB)} * MIB")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
