@@ -16,8 +16,6 @@ unknown target, no person...) keeps its ClosetError in `error` and leaves the ba
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from closet import host
 from closet.errors import BadOption, ClosetError, NoGarment
 from closet.imageio import Photo, b64, decode_photo, encode_image, encode_mask
 from closet.serving.options import safe_preview
@@ -123,9 +122,6 @@ class Ensemble:
         self.compositor = compositor
         self.max_pixels = max_pixels
         self.max_side = max_side
-        # The batch's composites run side by side: OpenCV and NumPy release the GIL, and on CUDA these
-        # host steps are most of a request (docs/gpu.md). One thread per core this process may use.
-        self._host = ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="closet-host")
 
     @classmethod
     def load(cls, model_dir: str | Path, device, max_pixels: int, max_side: int) -> Ensemble:
@@ -202,10 +198,7 @@ class Ensemble:
             s.translated.append(out)
 
     def _composite(self, live: list[Swap]) -> None:
-        if len(live) == 1:
-            self._composite_one(live[0])
-        else:
-            list(self._host.map(self._composite_one, live))  # list(): re-raises a step's exception here
+        host.each(self._composite_one, live)  # side by side on the host's cores
 
     def _composite_one(self, s: Swap) -> None:
         image, person = s.image, is_person(s.person)

@@ -15,13 +15,14 @@ Writes gray (H, W), RGB (H, W, 3) and RGBA (H, W, 4) uint8 arrays, with an optio
 
 from __future__ import annotations
 
-import os
 import struct
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from isal import isal_zlib as zlib
+
+from closet import host
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOR_TYPES = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type: gray, RGB, RGBA
@@ -33,19 +34,11 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def _threads() -> int:
-    """The cores this process may use, at most OMP_NUM_THREADS when that is set (a container's CPU
-    limit does not shrink the affinity mask; the chart's `env` sets OMP_NUM_THREADS for the networks)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    omp = os.environ.get("OMP_NUM_THREADS", "")
-    return min(cores, int(omp)) if omp.isdigit() and int(omp) > 0 else cores
-
-
 def _executor() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="png")
+            _pool = ThreadPoolExecutor(max_workers=host.threads(), thread_name_prefix="png")
         return _pool
 
 
@@ -98,7 +91,7 @@ def encode_png(pixels: np.ndarray, icc: bytes | None = None) -> bytes:
         raise ValueError(f"encode_png writes gray, RGB or RGBA, not shape {pixels.shape}")
     h, w = pixels.shape[:2]
     raw = filtered_rows(pixels)
-    bands = _threads() if raw.nbytes >= 2 * BAND_BYTES else 1
+    bands = host.threads() if raw.nbytes >= 2 * BAND_BYTES else 1
     out = [SIGNATURE, _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, COLOR_TYPES[channels], 0, 0, 0))]
     if icc:
         out.append(_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))

@@ -10,8 +10,8 @@ A worker's peak RSS for a batch of `n` images of `P` pixels each is modelled as
   held       bytes per pixel every image of a batch holds at once (decoded photo, masks, result,
              encoded answer: the stages run batch-wide, so these stack up n times);
   transient  bytes per pixel of the largest per-image scratch (the encoders work on one image at
-             a time; the composites run side by side on the host's cores, but at work scale their
-             scratch is small: 4 x 40 MP peaked at 4343 MiB so, 4287 MiB one by one).
+             a time; the garment geometry and the composites run side by side on the host's cores
+             (closet.host), but at work scale their scratch is small).
 
 `tools/memory_peak.py` (`make bench-memory`) measures peak(n, P) of each model's real TorchServe
 worker (VmHWM) and fits the four numbers per model (non-negative least squares, then `base` raised

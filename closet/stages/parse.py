@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from closet import config as closet_config
-from closet import parsing, pose, runtime
+from closet import host, parsing, pose, runtime
 from closet.archive import ArchiveFile, Setting, setting
 from closet.errors import ClosetError, NoGarment, NoPerson
 from closet.garment import GarmentParse
@@ -180,7 +180,9 @@ class Parser:
             raise ValueError(f"the {self.name} parser needs the person masks")
         if self.poses is not None:
             found = self.poses.detect(list(images), max_people=MAX_PEOPLE)
-            return [_guard(pose_parse, im, is_person(mask), people) for im, mask, people in zip(images, persons, found)]
+            # Each image's garment geometry side by side on the host's cores.
+            return host.each(lambda job: _guard(pose_parse, job[0], is_person(job[1]), job[2]),
+                             list(zip(images, persons, found)))
         garments = garments or [parsing.DEFAULT_GARMENTS] * len(images)
         out: list[Parsed | ClosetError | None] = [None] * len(images)
         todo = []

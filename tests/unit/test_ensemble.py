@@ -6,7 +6,6 @@ in for the generator so these tests do not depend on a trained checkpoint."""
 from __future__ import annotations
 
 import io
-import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -15,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from closet import color, ensemble, parsing
+from closet import color, ensemble, host, parsing
 from closet.config import REPO_ROOT
 from closet.errors import BadImage, BadOption, NoPerson, UnknownTarget
 from closet.models import stargan_v2, u2net
@@ -108,13 +107,16 @@ def test_each_request_gets_its_own_result(batch_run):
     assert outs[1].body["parser"] == "pose-garment" and outs[1].body["target"] == "coat"
 
 
-def test_the_batch_composites_in_parallel_as_one_by_one(batch_run, ens, monkeypatch):
-    """The batch's composites run on the host thread pool: each answer is byte for byte the one a
-    single host thread gives (no state shared between the threads)."""
+def test_the_batch_runs_its_host_steps_side_by_side_as_one_by_one(batch_run, ens, monkeypatch):
+    """Parse geometry and composites run on the host pool (closet.host): each answer is byte for
+    byte the one a single host thread gives (no state shared between the threads)."""
     reqs, outs, _, _ = batch_run
-    assert ens._host._max_workers == len(os.sched_getaffinity(0))
-    monkeypatch.setattr(ens, "_host", ThreadPoolExecutor(1))
+    calls = []
+    real_each = host.each
+    monkeypatch.setattr(host, "each", lambda step, items: calls.append(len(items)) or real_each(step, items))
+    monkeypatch.setattr(host, "_pool", ThreadPoolExecutor(1))
     again = ens.run(reqs)
+    assert calls == [4, 3]  # parsing: the four that decoded (one shows nobody); composite: the three with a garment
     for a, b in zip(outs, again):
         assert type(a) is type(b)
         if isinstance(a, ensemble.Output):

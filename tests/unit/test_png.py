@@ -1,7 +1,6 @@
 """closet.png: the parallel PNG writer gives back every byte, in every mode, through PIL and zlib."""
 
 import io
-import os
 import struct
 import zlib
 
@@ -10,7 +9,7 @@ import pytest
 from PIL import Image, ImageCms
 from skimage import data
 
-from closet import png
+from closet import host, png
 from closet.png import encode_png, filtered_rows
 
 
@@ -53,7 +52,7 @@ def test_bands_deflated_apart_make_one_valid_zlib_stream(monkeypatch):
         stream = png.zlib_stream(raw, bands)
         assert zlib.decompress(stream) == raw.tobytes()  # zlib checks the Adler-32 too
     monkeypatch.setattr(png, "BAND_BYTES", 1024)
-    monkeypatch.setattr(png, "_threads", lambda: 5)
+    monkeypatch.setattr(host, "threads", lambda: 5)
     idat = b"".join(body for kind, body in _chunks(encode_png(pixels)) if kind == b"IDAT")
     assert zlib.decompress(idat) == raw.tobytes()
     assert np.array_equal(np.asarray(_decode(encode_png(pixels))), pixels)
@@ -88,12 +87,3 @@ def test_a_photo_is_no_bigger_than_pils_level_1():
 def test_other_arrays_are_refused(bad):
     with pytest.raises((TypeError, ValueError)):
         encode_png(bad)
-
-
-def test_threads_follow_omp_num_threads(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert png._threads() == 1
-    monkeypatch.setenv("OMP_NUM_THREADS", "100000")
-    assert png._threads() == len(os.sched_getaffinity(0))  # never more than the cores
-    monkeypatch.setenv("OMP_NUM_THREADS", "")
-    assert png._threads() >= 1
