@@ -55,14 +55,15 @@ class WorkerFit:
         return self.base + batch * (self.image + self.held * pixels) + self.transient * pixels
 
 
-# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores, 2026-12-04, every model
-# at commit 949a7e3 (work-scale composites, the batch's composites on the host pool); the points and
-# fits are in docs/reliability/memory-peak.json, the table in docs/reliability-security.md#memory. Rounded up.
+# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores, 2026-12-04: the single
+# models at commit 949a7e3, the ensemble at 58d57c7 (garment geometry and composites on closet.host's
+# pool); the points and fits are in docs/reliability/memory-peak.json, the table in
+# docs/reliability-security.md#memory. Rounded up.
 FITS: dict[str, WorkerFit] = {
     "segmentation": WorkerFit(base=581 * MIB, image=205 * MIB, held=4.1, transient=2.4),
     "parsing": WorkerFit(base=639 * MIB, image=271 * MIB, held=5.3, transient=3.0),
     "translation": WorkerFit(base=301 * MIB, image=9 * MIB, held=3.0, transient=7.3),
-    "closet": WorkerFit(base=745 * MIB, image=299 * MIB, held=14.3, transient=5.0),
+    "closet": WorkerFit(base=722 * MIB, image=305 * MIB, held=15.0, transient=4.2),
 }
 # Peak RSS of TorchServe's Java frontend, the larger of the 2026-12-03 and -04 runs (it holds the bodies).
 FRONTEND_BYTES = 1047 * MIB
