@@ -72,12 +72,12 @@ def resolve(network: str, choice: NetworkRuntime, device: torch.device | str) ->
     return runtime
 
 
-def _set_tf32(on: bool) -> tuple[bool, bool]:
-    """Switch TF32 for cuDNN convolutions and matmuls; returns the switches as they were."""
+def _set_tf32(convolutions: bool, matmuls: bool) -> tuple[bool, bool]:
+    """Switch TF32 for cuDNN convolutions and for matmuls; returns the two switches as they were."""
     with warnings.catch_warnings():  # newer PyTorch steers to its fp32_precision names; these still hold
         warnings.simplefilter("ignore")
         before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = on
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = convolutions, matmuls
     return before
 
 
@@ -85,18 +85,16 @@ def ieee_fp32_on_cuda() -> None:
     """fp32 means IEEE fp32 on CUDA too. PyTorch runs cuDNN convolutions in TF32 (a 10-bit mantissa)
     by default: on an H200 that moved U^2-Net-P masks by up to 19/255 and BlazePose keypoints by up to
     9 px against the CPU (docs/gpu.md). Process-wide; tf32, fp16 and bf16 set their own mode per call."""
-    _set_tf32(False)
+    _set_tf32(False, False)
 
 
 @contextlib.contextmanager
 def _tf32():
-    before = _set_tf32(True)
+    before = _set_tf32(True, True)
     try:
         yield
     finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+        _set_tf32(*before)
 
 
 def autocast(precision: str, device: torch.device):

@@ -9,18 +9,12 @@ same graphs, but the counter sees only PyTorch).
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
-from unittest import mock
 
 import torch
-import yaml
 from torch.utils.flop_counter import FlopCounterMode
-
-from closet import config as closet_config
 
 PROBE_CHANNELS, PROBE_SIDE = 64, 160
 
@@ -44,15 +38,10 @@ def conv_peak_flops(runs: int = 21) -> float:
 
 def request_flops(mar: str | Path, request) -> dict[str, float]:
     """FLOPs of one ensemble request, per network module class ("total" too), all networks in PyTorch."""
-    from closet_dev.mar import load_ensemble
+    from closet_dev.mar import every_network_in, load_ensemble
 
-    raw = yaml.safe_load(closet_config.DEFAULT_PATH.read_text(encoding="utf-8"))
-    raw["networks"] = {n: {"runtime": "torch", "precision": "fp32"} for n in closet_config.NETWORKS}
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / closet_config.CONFIG_FILENAME
-        path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-        with mock.patch.dict(os.environ, {"CLOSET_CONFIG": str(path)}):  # find_config's first choice
-            ens = load_ensemble(mar)
+    with every_network_in("fp32"):
+        ens = load_ensemble(mar)
     counter = FlopCounterMode(display=False)
     with counter:
         ens.run([request])

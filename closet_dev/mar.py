@@ -16,6 +16,7 @@ every other file). ClosetHandler.initialize verifies that manifest and refuses t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -81,18 +82,39 @@ def mar_path(name: str, store: str | Path = MODEL_STORE) -> Path:
     return Path(store) / f"{name}.mar"
 
 
-def load_ensemble(mar: str | Path | None = None, device: str = "cpu"):
+def load_ensemble(mar: str | Path | None = None, device: str = "cpu", model_dir: str | Path | None = None):
     """The ensemble exactly as a built archive serves it (its files and settings, config's limits),
-    in this process: for evaluations, benchmarks and pictures. Default: model-store/closet.mar."""
+    in this process: for evaluations, benchmarks and pictures. Default: model-store/closet.mar;
+    `model_dir`: an archive already extracted."""
     import tempfile
 
     from closet.ensemble import Ensemble
 
     limits = closet_config.load().limits
+    if model_dir is not None:
+        return Ensemble.load(model_dir, device, limits.max_pixels, limits.max_side)
     with tempfile.TemporaryDirectory() as d:  # the stages read every file at load
         with zipfile.ZipFile(mar or mar_path(closet_config.ENSEMBLE)) as z:
             z.extractall(d)
         return Ensemble.load(d, device, limits.max_pixels, limits.max_side)
+
+
+@contextlib.contextmanager
+def every_network_in(precision: str, runtime: str = "torch"):
+    """config/closet.yaml with every network at (runtime, precision), as the configuration that
+    loads in this block (CLOSET_CONFIG, find_config's first choice)."""
+    import tempfile
+    from unittest import mock
+
+    import yaml
+
+    raw = yaml.safe_load(closet_config.DEFAULT_PATH.read_text(encoding="utf-8"))
+    raw["networks"] = {n: {"runtime": runtime, "precision": precision} for n in closet_config.NETWORKS}
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / closet_config.CONFIG_FILENAME
+        path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+        with mock.patch.dict(os.environ, {"CLOSET_CONFIG": str(path)}):
+            yield
 
 
 def source_path(f: ArchiveFile, env: dict[str, str] | None = None) -> str:

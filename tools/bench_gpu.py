@@ -26,21 +26,18 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import traceback
-import zipfile
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import torch
-import yaml
 from PIL import Image
 
 from closet import config as closet_config
 from closet import runtime
 from closet_dev.floor import p50_seconds
+from closet_dev.mar import every_network_in, load_ensemble
 
 ROOT = closet_config.REPO_ROOT
 
@@ -162,24 +159,6 @@ def bench_networks(weights: Path, runs: int, dev: torch.device, only: str = "") 
 
 
 # -- 2. the served ensemble --------------------------------------------------------------
-def config_with(precision: str | None, dst: Path) -> Path:
-    """config/closet.yaml with every network in PyTorch at `precision` (None: as shipped)."""
-    raw = yaml.safe_load(closet_config.DEFAULT_PATH.read_text(encoding="utf-8"))
-    if precision:
-        raw["networks"] = {n: {"runtime": "torch", "precision": precision} for n in closet_config.NETWORKS}
-    dst.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    return dst
-
-
-def load(model_dir: Path, device: str, precision: str | None, tmp: Path):
-    from closet.ensemble import Ensemble
-
-    cfg = config_with(precision, tmp / f"closet-{device}-{precision}.yaml")
-    with mock.patch.dict(os.environ, {"CLOSET_CONFIG": str(cfg)}):
-        limits = closet_config.load().limits
-        return Ensemble.load(model_dir, device, limits.max_pixels, limits.max_side)
-
-
 def encoded(image: np.ndarray, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format=fmt, **kw)
@@ -208,7 +187,8 @@ def stage_p50(ens, req, runs: int) -> dict:
     return {"total": statistics.median(totals), **{k: statistics.median(v) for k, v in stages.items()}}
 
 
-def bench_ensemble(model_dir: Path, runs: int, cpu_threads: int, dev: torch.device) -> dict:
+def bench_ensemble(model_dir: Path | None, runs: int, cpu_threads: int, dev: torch.device) -> dict:
+    """The served ensemble (model_dir: an extracted closet archive; None: model-store/closet.mar)."""
     from closet.ensemble import Output, Request
 
     astronaut = photos()[0]
@@ -216,36 +196,36 @@ def bench_ensemble(model_dir: Path, runs: int, cpu_threads: int, dev: torch.devi
     phone = encoded(np.asarray(Image.fromarray(astronaut).resize(PHONE_SIZE, Image.BICUBIC)), "JPEG", quality=90)
     res: dict = {}
     answers = {}
-    with tempfile.TemporaryDirectory() as d:
-        for device, precision in ((dev.type, "fp32"), (dev.type, "tf32"), (dev.type, "fp16"), ("cpu", None)):
-            if precision in ("fp16", "tf32") and device != "cuda":
-                continue
-            key = f"{device}-{precision or 'default'}"
-            if device == "cpu":
-                torch.set_num_threads(cpu_threads)
-            t = time.perf_counter()
-            ens = load(model_dir, device, precision, Path(d))
-            domains = ens.translator.domains
-            target = "coat" if "coat" in domains else domains[0]
-            req = Request(image=photo, target=target, want_json=False)
-            row: dict = {"load_s": time.perf_counter() - t, "target": target}
-            row["512"] = stage_p50(ens, req, runs)
-            row["12mp"] = stage_p50(ens, Request(image=phone, target=target), max(2, runs // 4))
-            for b in BATCHES if device == dev.type else (1,):
-                s = p50_seconds(functools.partial(ens.run, [req] * b), max(3, runs // 4))
-                row[f"b{b}_img_s"] = b / s
-            out = ens.run([req])[0]
-            assert isinstance(out, Output), out
-            answers[key] = out
-            res[key] = row
-            print(f"  ensemble {key}: 512x512 p50 {row['512']['total'] * 1000:.1f} ms ("
-                  + ", ".join(f"{k} {v * 1000:.1f}" for k, v in row["512"].items() if k != "total")
-                  + f"), 12 MP {row['12mp']['total']:.2f} s, "
-                  + " ".join(f"b{b} {row[f'b{b}_img_s']:.1f}" for b in BATCHES if f"b{b}_img_s" in row)
-                  + " img/s", flush=True)
-            del ens
-            if device == "cuda":
-                torch.cuda.empty_cache()
+    for device, precision in ((dev.type, "fp32"), (dev.type, "tf32"), (dev.type, "fp16"), ("cpu", None)):
+        if precision in ("fp16", "tf32") and device != "cuda":
+            continue
+        key = f"{device}-{precision or 'default'}"
+        if device == "cpu":
+            torch.set_num_threads(cpu_threads)
+        t = time.perf_counter()
+        with every_network_in(precision) if precision else contextlib.nullcontext():  # None: as shipped
+            ens = load_ensemble(device=device, model_dir=model_dir)
+        domains = ens.translator.domains
+        target = "coat" if "coat" in domains else domains[0]
+        req = Request(image=photo, target=target, want_json=False)
+        row: dict = {"load_s": time.perf_counter() - t, "target": target}
+        row["512"] = stage_p50(ens, req, runs)
+        row["12mp"] = stage_p50(ens, Request(image=phone, target=target), max(2, runs // 4))
+        for b in BATCHES if device == dev.type else (1,):
+            s = p50_seconds(functools.partial(ens.run, [req] * b), max(3, runs // 4))
+            row[f"b{b}_img_s"] = b / s
+        out = ens.run([req])[0]
+        assert isinstance(out, Output), out
+        answers[key] = out
+        res[key] = row
+        print(f"  ensemble {key}: 512x512 p50 {row['512']['total'] * 1000:.1f} ms ("
+              + ", ".join(f"{k} {v * 1000:.1f}" for k, v in row["512"].items() if k != "total")
+              + f"), 12 MP {row['12mp']['total']:.2f} s, "
+              + " ".join(f"b{b} {row[f'b{b}_img_s']:.1f}" for b in BATCHES if f"b{b}_img_s" in row)
+              + " img/s", flush=True)
+        del ens
+        if device == "cuda":
+            torch.cuda.empty_cache()
     fp32 = answers[f"{dev.type}-fp32"]
     for precision in ("tf32", "fp16"):
         if f"cuda-{precision}" in answers:
@@ -263,12 +243,6 @@ def _answer_difference(a, b) -> dict:
     return {"garment_iou": iou(a.garment, b.garment), "result_mask_iou": iou(a.result_mask, b.result_mask),
             "pixels_differing": float((diff > 0).mean()), "pixels_differing_over_16": float((diff > 16).mean()),
             "mean_abs_diff": float(diff.mean())}
-
-
-def extracted(mar: Path, dst: Path) -> Path:
-    with zipfile.ZipFile(mar) as z:
-        z.extractall(dst)
-    return dst
 
 
 def main(argv=None) -> int:
@@ -304,15 +278,13 @@ def main(argv=None) -> int:
             print(errors["networks"], flush=True)
     if "ensemble" in args.sections:
         print("served ensemble:", flush=True)
-        with tempfile.TemporaryDirectory() as d:
-            try:
-                model_dir = args.model_dir or extracted(ROOT / "model-store" / "closet.mar", Path(d))
-                res["ensemble"] = bench_ensemble(model_dir, max(4, args.runs // 2), args.cpu_threads, dev)
-                for k in [k for k in res["ensemble"] if "_vs_" in k]:
-                    print(f"  {k}: " + ", ".join(f"{n} {v:.4f}" for n, v in res["ensemble"][k].items()), flush=True)
-            except Exception:  # noqa: BLE001
-                errors["ensemble"] = traceback.format_exc()
-                print(errors["ensemble"], flush=True)
+        try:
+            res["ensemble"] = bench_ensemble(args.model_dir, max(4, args.runs // 2), args.cpu_threads, dev)
+            for k in [k for k in res["ensemble"] if "_vs_" in k]:
+                print(f"  {k}: " + ", ".join(f"{n} {v:.4f}" for n, v in res["ensemble"][k].items()), flush=True)
+        except Exception:  # noqa: BLE001
+            errors["ensemble"] = traceback.format_exc()
+            print(errors["ensemble"], flush=True)
     res["errors"] = errors
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -39,10 +39,9 @@ def main(argv=None) -> int:
     photos = pose_photos.photos()
     images = [photos[n] if photos[n].ndim == 3 else np.dstack([photos[n]] * 3) for n in PHOTOS]
     res: dict = {"device": args.device}
-    with tempfile.TemporaryDirectory() as d:
-        if args.model_dir:
-            d = args.model_dir
-        else:
+    with tempfile.TemporaryDirectory() as tmp:
+        d = args.model_dir or tmp
+        if not args.model_dir:
             with zipfile.ZipFile(ROOT / "model-store" / "segmentation.mar") as z:
                 z.extractall(d)
         full = Segmenter.load(d, args.device, NetworkRuntime("torch", "fp32"))
