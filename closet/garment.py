@@ -61,6 +61,11 @@ SKIN_SPREAD = 2.5
 SKIN_NEUTRAL = 0.75
 SKIN_DARKER = 40.0
 SKIN_LIGHTER = 25.0
+# A bared arm's colour: the brighter half of the face from the eyes to below the mouth (this
+# ellipse's half-axes, in face widths). The skin sample above sits between the nose and the mouth,
+# which can be the nose's shadow or an open mouth: zidane.jpg's grey-haired man read L 23.5 there,
+# 55.7 here.
+LIT_FACE_AXES = (0.38, 0.45)
 # Below the hips: how far a garment may go (torso lengths below the hip joints), how wide (per
 # body width, beyond each hip joint), and how close in colour to the garment's median (its
 # per-channel median deviation times SKIRT_SPREAD, at least SKIRT_MIN_DIFF Lab units).
@@ -78,7 +83,8 @@ MIN_GARMENT_PIXELS = 64
 
 @dataclass(frozen=True)
 class Skin:
-    """The skin colour of one person, sampled on the face: CIE Lab (L 0-100), and its a*b* spread.
+    """The skin colour of one person, sampled on the face: CIE Lab (L 0-100), and its a*b* spread;
+    `lit`, the face's lit skin (Lab), is what bared skin is painted in.
 
     `known` is False on a grayscale photo: `lab` is then the face's gray, and no pixel is
     told apart as skin by colour.
@@ -87,6 +93,7 @@ class Skin:
     lab: tuple[float, float, float]
     spread: float
     known: bool
+    lit: tuple[float, float, float]
 
 
 @dataclass
@@ -197,7 +204,12 @@ def skin_from_face(rgb: np.ndarray, body: Body) -> Skin:
     px = to_lab((rgb[region] if region.any() else rgb.reshape(-1, 3))[None])[0]
     med = np.median(px, axis=0)
     spread = float(np.median(np.hypot(px[:, 1] - med[1], px[:, 2] - med[2])))
-    return Skin(lab=(float(med[0]), float(med[1]), float(med[2])), spread=spread, known=not is_grayscale(rgb))
+    eyes = (f[L_EYE] + f[R_EYE]) / 2
+    face = _ellipse(rgb.shape, 0.55 * eyes + 0.45 * mouth, (LIT_FACE_AXES[0] * size, LIT_FACE_AXES[1] * size), angle)
+    fpx = to_lab(rgb[face][None])[0] if face.any() else px
+    lit = np.median(fpx[fpx[:, 0] >= np.median(fpx[:, 0])], axis=0)
+    return Skin(lab=(float(med[0]), float(med[1]), float(med[2])), spread=spread, known=not is_grayscale(rgb),
+                lit=(float(lit[0]), float(lit[1]), float(lit[2])))
 
 
 def skin_mask(rgb: np.ndarray, skin: Skin, lab: np.ndarray | None = None) -> np.ndarray:

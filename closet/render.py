@@ -616,6 +616,15 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
         keep |= mine & (t <= new.reach[side]) & (was | (t > old.reach[side]))
         if new.reach[side] >= old.reach[side]:  # nothing to cut: a cuff past the measured reach stays
             keep |= mine & was
+    # A sleeve cut from an arm in front of the body (bent across it, or a body bent toward the
+    # camera) uncovers the torso beside the bared arm: that is the new garment's torso, not the
+    # background behind the person.
+    cut = np.flatnonzero((part != 0) & was & ~keep)
+    if cut.size:
+        pts = np.stack([xs[cut] + cols.start + 0.5, ys[cut] + rows.start + 0.5], 1)
+        tb = bm.image_to_torso(pts)
+        behind = (np.abs(tb[:, 0]) <= TORSO_W) & (tb[:, 1] >= TOP) & (tb[:, 1] <= new.hem)
+        keep[cut] = behind & (bare_arm(bm, pts)[0] <= 0)
     box = np.zeros(region_b.shape, np.uint8)
     box[ys[keep], xs[keep]] = 1
     box[parse.head[rows, cols]] = 0
@@ -726,9 +735,9 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     on = arm > 0
     if on.any():
         skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only
-        skin[...] = parse.skin.lab
+        skin[...] = parse.skin.lit
         blurred = blur(lab[..., 0], max(1.0, 0.04 * body.scale))
-        base = float(np.median(lab[..., 0][old_c])) if old_c.any() else parse.skin.lab[0]
+        base = float(np.median(lab[..., 0][old_c])) if old_c.any() else parse.skin.lit[0]
         shaded = skin[:, 0] + SKIN_SHADING * (blurred[ys[on], xs[on]] - base)
         skin[:, 0] = np.clip(shaded * light[on], 0, 100)
         a = arm[on, None]

@@ -13,9 +13,13 @@ argmax over the translator's domains. Per scene and overall:
            input garment; goal >= 0.6
   spread   mean IoU of one person's output garments between two targets; goal <= 0.85
 
-and, to tell the translator's part from the render's, `drawn`: the share of pairs whose translator
-output itself (the flat-lay drawing, resized to 28x28) is classified as the target. It is about
-what a render that copies the drawings could reach.
+and, to tell the translator's part from the render's:
+
+  drawn    share of pairs whose translator output itself (the flat-lay drawing, resized to 28x28) is
+           classified as the target: about what a render that copied the drawings could reach
+  shaped   the same, with the drawing cut to the shape the render reads from it and draws on the body
+           (render.read, render.coverage in the translator's frame): what is left of the drawing
+           once its outline is the render's parametric one (sleeve reach, hem), before any cloth
 
 Scenes: the package photos (closet_dev.package_photos), their mirror images, two people side by
 side, Ultralytics' bus.jpg and zidane.jpg when `make photos` fetched them, or every image in
@@ -90,6 +94,14 @@ def drawing_view(drawing: np.ndarray) -> np.ndarray:
     return cv2.resize(gray, (VIEW_SIZE, VIEW_SIZE), interpolation=cv2.INTER_AREA)
 
 
+def shaped_view(drawing: np.ndarray, given: render.CanonicalView, target: str) -> np.ndarray:
+    """The drawing cut to the shape render_swap reads from it (its own gray inside, black outside)."""
+    gray = render._gray(np.asarray(drawing)).astype(np.float32)
+    shape = render.read(gray, given.frame, target, given.shape)
+    cut = gray * render.coverage(shape, given.frame, gray.shape[0])
+    return drawing_view(np.clip(cut + 0.5, 0, 255).astype(np.uint8))
+
+
 def mean_ab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return color.to_lab(rgb[mask])[:, 1:].mean(axis=0)
 
@@ -106,6 +118,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> tuple[list[dict], list[np.ndarray]]:
     """Every person of one scene swapped to every target: the records, and the output images."""
     domains = ens.translator.domains
+    size = ens.translator.img_size
     photo = encode_image(image, "png")[0]
     outs = ens.run([ensemble.Request(image=photo, target=t, seed=SEED, person="all") for t in domains])
     records, results = [], {}
@@ -118,9 +131,12 @@ def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> t
             view = render.canonical_view(out.image, result, body, VIEW_SIZE)
             got = classify(classifier, view.gray, domains)
             drawn = classify(classifier, drawing_view(out.translated[k]), domains)
+            # the translator's input, as the composite stage made it (a pure function of the parse)
+            given = render.canonical_view(image, person.geometry.mask, person.geometry.body, size)
+            shaped = classify(classifier, shaped_view(out.translated[k], given, target), domains)
             records.append({
                 "scene": name, "person": k, "target": target, "class": got, "hit": got == target,
-                "drawing_class": drawn, "drawn": drawn == target,
+                "drawing_class": drawn, "drawn": drawn == target, "shaped_class": shaped, "shaped": shaped == target,
                 "colour": float(np.linalg.norm(mean_ab(image, person.garment) - mean_ab(out.image, result))),
                 "detail": laplacian_var(out.image, result) / max(laplacian_var(image, person.garment), 1e-6),
             })
@@ -135,7 +151,7 @@ def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> t
 
 def figures(records: list[dict]) -> dict:
     return {k: float(np.mean([r[k] for r in records])) if records else float("nan")
-            for k in ("hit", "colour", "detail", "spread", "drawn")} | {"pairs": len(records)}
+            for k in ("hit", "colour", "detail", "spread", "drawn", "shaped")} | {"pairs": len(records)}
 
 
 def grid(rows: list[list[np.ndarray]], height: int = 192) -> np.ndarray:
@@ -179,14 +195,15 @@ def main(argv=None) -> dict:
     report = {"overall": overall, "met": met, "goals": {k: f"{op} {v}" for k, (op, v) in GOALS.items()},
               "per_scene": per_scene, "pairs": records, "seed": SEED, "domains": domains, "view_size": VIEW_SIZE}
     (args.out / "metrics.json").write_text(json.dumps(report, indent=1) + "\n")
-    log.info("%-20s %6s %7s %7s %7s %5s %6s", "scene", "hit", "colour", "detail", "spread", "pairs", "drawn")
+    log.info("%-20s %6s %7s %7s %7s %5s %6s %6s", "scene", "hit", "colour", "detail", "spread", "pairs", "drawn",
+             "shaped")
     for name, f in [*per_scene.items(), ("overall", overall)]:
-        log.info("%-20s %5.0f%% %7.2f %7.2f %7.2f %5d %5.0f%%", name, 100 * f["hit"], f["colour"], f["detail"],
-                 f["spread"], f["pairs"], 100 * f["drawn"])
+        log.info("%-20s %5.0f%% %7.2f %7.2f %7.2f %5d %5.0f%% %5.0f%%", name, 100 * f["hit"], f["colour"], f["detail"],
+                 f["spread"], f["pairs"], 100 * f["drawn"], 100 * f["shaped"])
     for target in domains:
         mine = [r for r in records if r["target"] == target]
-        log.info("%-9s hit %2d/%d, drawn %2d/%d", target, sum(r["hit"] for r in mine), len(mine),
-                 sum(r["drawn"] for r in mine), len(mine))
+        log.info("%-9s hit %2d/%d, drawn %2d/%d, shaped %2d/%d", target, sum(r["hit"] for r in mine), len(mine),
+                 sum(r["drawn"] for r in mine), len(mine), sum(r["shaped"] for r in mine), len(mine))
     log.info("goals (hit >= 70%%, colour <= 4, detail >= 0.6, spread <= 0.85) met: %s", met)
     cv2.imwrite(str(args.out / "grid.png"), cv2.cvtColor(grid(list(rows.values())), cv2.COLOR_RGB2BGR))
     if args.docs:

@@ -1,5 +1,6 @@
 """`make eval-swap` on a judge's own folder (`--photos`): one photo, every target, the four figures,
-the translator's own drawings judged beside the outputs, and the grid."""
+the translator's own drawings (as drawn, and cut to the render's shape) judged beside the outputs,
+and the grid."""
 
 from __future__ import annotations
 
@@ -33,10 +34,11 @@ def test_every_target_is_judged_with_the_four_figures_and_the_drawing(report):
     pairs = metrics["pairs"]
     assert [p["target"] for p in pairs] == domains  # one person, each target once
     for p in pairs:
-        assert p["class"] in domains and p["drawing_class"] in domains
+        assert p["class"] in domains and p["drawing_class"] in domains and p["shaped_class"] in domains
         assert p["hit"] == (p["class"] == p["target"]) and p["drawn"] == (p["drawing_class"] == p["target"])
+        assert p["shaped"] == (p["shaped_class"] == p["target"])
         assert 0 <= p["colour"] and 0 < p["detail"] and 0 < p["spread"] <= 1
-    for key in ("hit", "colour", "detail", "spread", "drawn"):
+    for key in ("hit", "colour", "detail", "spread", "drawn", "shaped"):
         assert metrics["overall"][key] == pytest.approx(np.mean([p[key] for p in pairs]))
     # the targets re-cut the garment differently: short sleeves and a sleeveless dress are not a coat
     assert metrics["overall"]["spread"] < 0.95
@@ -48,3 +50,22 @@ def test_the_grid_has_the_input_then_each_target(report):
     tile = 192  # eval_swap.grid's default height; the astronaut is square
     assert grid.shape[0] == tile + 4
     assert grid.shape[1] == tile * (1 + len(metrics["domains"]))
+
+
+
+def test_a_drawing_cut_to_its_own_shape_keeps_its_gray_inside_and_is_black_outside():
+    """shaped_view: the drawing's own gray where the shape the render reads from it covers the
+    frame, black elsewhere (a sleeveless drawing read as a sleeveless top, a smudge in its corner)."""
+    from closet import render
+
+    shape = render.Shape({-1: 0.0, 1: 0.0}, 1.05)
+    given = render.CanonicalView(np.zeros((32, 32), np.uint8), shape, shape.frame)
+    cover = render.coverage(shape, shape.frame, 32)
+    drawing = np.where(cover > 0.5, 150, 0).astype(np.uint8)
+    smudged = drawing.copy()
+    smudged[:3, :3] = 200
+    assert eval_swap.drawing_view(smudged)[0, 0] > 100
+    cut = eval_swap.shaped_view(smudged, given, "tshirt")
+    assert cut.shape == (eval_swap.VIEW_SIZE, eval_swap.VIEW_SIZE)
+    assert cut[0, 0] == 0 and cut[eval_swap.VIEW_SIZE // 2, eval_swap.VIEW_SIZE // 2] == 150
+    assert abs(float(cut.sum()) / float(eval_swap.drawing_view(drawing).sum()) - 1) < 0.05

@@ -126,9 +126,29 @@ def test_no_gray_or_black_is_skin_after_a_dim_face():
         image = pose_photos.fetched_photos()["zidane"]
     except pose_photos.NotFetched as e:
         pytest.skip(str(e))
-    skin = gm.Skin(lab=(23.5, 8.4, 18.1), spread=8.3, known=True)
+    skin = gm.Skin(lab=(23.5, 8.4, 18.1), spread=8.3, known=True, lit=(55.7, 15.1, 26.3))
     suit, face = image[450:700, 860:960], image[150:260, 930:1040]  # (y0:y1, x0:x1), read off the photo
     assert gm.skin_mask(suit, skin).mean() < 0.02
     assert gm.skin_mask(face, skin).mean() > 0.5
     grays = np.repeat(np.arange(0, 256, 5, dtype=np.uint8), 3).reshape(1, -1, 3)
     assert not gm.skin_mask(grays, skin).any()
+
+
+def test_bared_skin_takes_the_faces_lit_colour_not_a_shadow_under_the_nose(photo_people):
+    """Skin.lit, the colour a bared arm is painted in, is the brighter half of the face from the
+    eyes to below the mouth. Darkening the nose-to-mouth sample to a third (a nose's shadow or an
+    open mouth: zidane.jpg's grey-haired man reads L 23.5 there, 55.7 lit) moves the parse's skin
+    sample by over 20 L, and lit by a quarter of that at most."""
+    scene, _ = photo_people["grace_hopper"]
+    body = body_from_keypoints(scene.people[0], scene.image.shape)
+    skin = gm.skin_from_face(scene.image, body)
+    assert skin.lit[0] >= skin.lab[0]
+    assert np.hypot(skin.lit[1] - skin.lab[1], skin.lit[2] - skin.lab[2]) < 8  # the same hue
+    f, size = body.face, body.face_size
+    mouth = (f[9] + f[10]) / 2
+    shadow = gm._ellipse(scene.image.shape, 0.5 * f[0] + 0.5 * mouth, (0.28 * size, 0.16 * size), 0.0)
+    dim = scene.image.copy()
+    dim[shadow] = (dim[shadow] * 0.35).astype(np.uint8)
+    shaded = gm.skin_from_face(dim, body)
+    drop, lit_drop = skin.lab[0] - shaded.lab[0], skin.lit[0] - shaded.lit[0]
+    assert drop > 20 and abs(lit_drop) < 0.25 * drop

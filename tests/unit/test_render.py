@@ -367,3 +367,24 @@ def test_added_cloth_beside_a_slanted_edge_comes_from_inside_the_old_cloth():
     ys, xs = np.nonzero(where)
     to_old = cv2.distanceTransform((~old).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[ys, xs]
     assert (np.hypot(src_y - ys, src_x - xs) <= to_old + band + 2.5).all()
+
+
+def test_a_sleeve_cut_over_the_torso_leaves_the_torsos_cloth_beside_the_bared_arm(swaps):
+    """The astronaut's right arm hangs over the side of her torso. Made sleeveless, the sleeve cloth
+    beside the bared arm that lies on the torso block (by the torso's homography) is the dress's
+    torso: her orange suit, not the background inpainted between the arm and the body."""
+    image, parse, _, outs = swaps
+    bm = render.BodyMap(parse.body)
+    h, w = parse.mask.shape
+    ys, xs = np.nonzero(parse.mask)
+    pts = np.stack([xs, ys], 1) + 0.5
+    flat, part = bm.flat_of(pts)
+    tb = bm.image_to_torso(pts)
+    on_torso = (np.abs(tb[:, 0]) <= render.TORSO_W) & (tb[:, 1] >= render.TOP) & (tb[:, 1] <= 1.75)
+    beside = (part != 0) & on_torso & (render.bare_arm(bm, pts)[0] <= 0)
+    assert beside.sum() > 200
+    out = outs["dress"]
+    assert out.result_mask[ys[beside], xs[beside]].mean() > 0.95
+    # the suit's own orange there, as it was (a*b* within a few units of the photo's)
+    lab_in, lab_out = color.to_lab(image)[ys[beside], xs[beside]], color.to_lab(out.image)[ys[beside], xs[beside]]
+    assert np.median(np.hypot(*(lab_out[:, 1:] - lab_in[:, 1:]).T)) < 3
