@@ -100,16 +100,17 @@ def load_ensemble(mar: str | Path | None = None, device: str = "cpu", model_dir:
 
 
 @contextlib.contextmanager
-def every_network_in(precision: str, runtime: str = "torch"):
-    """config/closet.yaml with every network at (runtime, precision), as the configuration that
-    loads in this block (CLOSET_CONFIG, find_config's first choice)."""
+def every_network_in(precision: str, runtime: str = "torch", names: tuple[str, ...] | None = None):
+    """config/closet.yaml with every network (or only those in `names`) at (runtime, precision), as
+    the configuration that loads in this block (CLOSET_CONFIG, find_config's first choice)."""
     import tempfile
     from unittest import mock
 
     import yaml
 
     raw = yaml.safe_load(closet_config.DEFAULT_PATH.read_text(encoding="utf-8"))
-    raw["networks"] = {n: {"runtime": runtime, "precision": precision} for n in closet_config.NETWORKS}
+    raw["networks"] = {**raw.get("networks", {}),
+                       **{n: {"runtime": runtime, "precision": precision} for n in names or closet_config.NETWORKS}}
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / closet_config.CONFIG_FILENAME
         path.write_text(yaml.safe_dump(raw), encoding="utf-8")
