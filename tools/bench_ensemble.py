@@ -52,6 +52,7 @@ from closet.stages import composite
 from closet_dev import floor
 from closet_dev import kserve as kserve_dev
 from closet_dev import torchserve as torchserve_dev
+from closet_dev.launcher import under_serving_env
 from closet_dev.mar import load_ensemble
 
 log = logging.getLogger("bench_ensemble")
@@ -353,4 +354,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    under_serving_env()  # HTTP / in-process compares like with like (docs/speed.md, runs W and Y)
     sys.exit(main())

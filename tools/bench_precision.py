@@ -27,6 +27,7 @@ from closet.runtime import UnsupportedRuntime
 from closet.stages.segment import Segmenter
 from closet_dev import pose_photos
 from closet_dev.floor import p50_seconds
+from closet_dev.launcher import under_serving_env
 from closet_dev.mar import every_network_in, load_ensemble
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,4 +100,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    under_serving_env()  # the ensemble's p50 as a worker would run it
     sys.exit(main())

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import pytest
+
 from closet import config as closet_config
 from closet_dev import configgen
 from closet_dev.launcher import Server, read_properties
@@ -55,3 +61,26 @@ def test_failed_models_counts_distinct_failures_after_start(tmp_path):
         f.write(line.format(i=3, m="closet"))
     failed = srv.failed_models()
     assert list(failed) == ["parsing"] and "2 times" in failed["parsing"]
+
+
+@pytest.mark.parametrize("given,want", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_a_bench_starts_again_under_the_serving_env_unless_the_caller_chose(tmp_path, given, want):
+    """under_serving_env: a bench whose environment lacks SERVING_ENV runs again with it (once: the
+    second start finds it set), so its in-process numbers run under the workers' OpenMP policy; a
+    value the caller set wins, as it does for the servers."""
+    starts = tmp_path / "starts"
+    script = tmp_path / "bench.py"
+    script.write_text(
+        "import os, pathlib\n"
+        "from closet_dev.launcher import under_serving_env\n"
+        f"p = pathlib.Path({str(starts)!r}); p.write_text(p.read_text() + 'x' if p.exists() else 'x')\n"
+        "under_serving_env()\n"
+        "print(os.environ['OMP_WAIT_POLICY'])\n")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["PYTHONPATH"] = str(closet_config.REPO_ROOT)
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == want
+    assert starts.read_text() == ("xx" if given is None else "x")
