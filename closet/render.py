@@ -83,7 +83,9 @@ MIN_SHADE_STD = 12.0  # the cloth's lightness spread the generator's change is s
 SHADE_PER_MEAN = 0.35  # ...unless that is more than this share of a dark cloth's lightness
 MAX_CHANGE = 1.0  # the generator's change shades the cloth by at most this many cloth spreads
 TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
-TROUSERS_L, TROUSERS_SHADING = 30.0, 0.25  # legs uncovered by a shorter garment: dark neutral, lightly shaded
+# Legs uncovered by a shorter garment: dark neutral cloth, at most TROUSERS_L, carrying TROUSERS_FOLDS of
+# the old garment's lightness there (its folds lay over the legs; a flat fill read as a gray slab).
+TROUSERS_L, TROUSERS_FOLDS = 30.0, 0.5
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on bared skin
 INPAINT_RADIUS = 3  # pixels of the reduced copy
 # Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less (at most
@@ -518,13 +520,13 @@ def cloth_spread(lightness: np.ndarray) -> float:
     return max(1.4826 * float(np.median(np.abs(lightness - med))), min(MIN_SHADE_STD, SHADE_PER_MEAN * med))
 
 
-def trousers(garment_l: np.ndarray, fill_lab: np.ndarray) -> np.ndarray:
+def trousers(garment_l: np.ndarray, here_l: np.ndarray) -> np.ndarray:
     """uint8 (N, 3): legs in dark neutral trousers, for the pixels a shortened garment uncovered below
-    its new hem. Their lightness is the old garment's darker quartile (at most TROUSERS_L), shaded
-    by the inpainted fill's coarse light (`fill_lab`, the background's light carried in)."""
+    its new hem. Their lightness is the old garment's darker quartile (at most TROUSERS_L), plus
+    TROUSERS_FOLDS of the old garment's own lightness at those pixels (`here_l`) about its median."""
     dark = min(float(np.percentile(garment_l, 25)) if garment_l.size else TROUSERS_L, TROUSERS_L)
-    lab = np.zeros((len(fill_lab), 3), np.float32)
-    lab[:, 0] = np.clip(dark + TROUSERS_SHADING * (fill_lab[:, 0] - fill_lab[:, 0].mean()), 0, 100)
+    lab = np.zeros((len(here_l), 3), np.float32)
+    lab[:, 0] = np.clip(dark + TROUSERS_FOLDS * (here_l - float(np.median(here_l))), 0, 100)
     return to_rgb8(lab[None])[0]
 
 
@@ -731,7 +733,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # Below the new hem, on the person: legs, which the old garment hid and the photo never showed.
         legs = uncovered & person[rows, cols] & (part == 0) & (flat[..., 1] > new_shape.hem)
         if legs.any():
-            under[legs] = trousers(lab[..., 0][old_c], to_lab(under[legs]))
+            under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs])
     on = arm > 0
     if on.any():
         skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only

@@ -155,6 +155,10 @@ def test_legs_under_a_shortened_coat_are_trousers_not_background(people, photo_p
     assert below.sum() > 2000
     lightness = [np.median(color.to_lab(o.image)[ys[below], xs[below], 0]) for o in (lawn, legs)]
     assert lightness[0] > 40 and lightness[1] < render.TROUSERS_L + 5, lightness
+    # cloth, not a flat slab: the coat's folds over the legs carry into the trousers
+    coat_l = color.to_lab(image)[ys[below], xs[below], 0]
+    legs_l = color.to_lab(legs.image)[ys[below], xs[below], 0]
+    assert np.corrcoef(coat_l, legs_l)[0, 1] > 0.8
     outside = ~(parse.mask | legs.result_mask)
     assert np.array_equal(legs.image[outside], image[outside])
 
@@ -388,3 +392,15 @@ def test_a_sleeve_cut_over_the_torso_leaves_the_torsos_cloth_beside_the_bared_ar
     # the suit's own orange there, as it was (a*b* within a few units of the photo's)
     lab_in, lab_out = color.to_lab(image)[ys[beside], xs[beside]], color.to_lab(out.image)[ys[beside], xs[beside]]
     assert np.median(np.hypot(*(lab_out[:, 1:] - lab_in[:, 1:]).T)) < 3
+
+
+def test_trousers_are_dark_neutral_cloth_with_the_old_garments_folds():
+    """render.trousers: the old garment's darker quartile (at most TROUSERS_L), neutral, plus
+    TROUSERS_FOLDS of the lightness the old garment had at those pixels, about its median."""
+    garment_l = np.linspace(40, 80, 101)  # an orange suit's lightness: darker quartile 50 -> capped at 30
+    here_l = np.array([50.0, 60.0, 70.0])
+    lab = color.to_lab(render.trousers(garment_l, here_l)[None])[0]
+    assert np.allclose(lab[:, 0], render.TROUSERS_L + render.TROUSERS_FOLDS * (here_l - 60.0), atol=1.0)
+    assert np.abs(lab[:, 1:]).max() < 1.0  # neutral
+    dark_garment = np.full(50, 12.0)  # a black coat keeps its own darkness
+    assert color.to_lab(render.trousers(dark_garment, np.array([12.0]))[None])[0][0, 0] == pytest.approx(12.0, abs=1.0)
