@@ -55,7 +55,7 @@ SLEEVE_RADIUS = 0.17  # a sleeve's half-width on the body, per body width
 # A bared arm: a cylinder whose half-width tapers from the shoulder to the wrist (per body width,
 # thinner than its sleeve), lit from the front, so that its sides are ARM_ROUNDING darker than its
 # middle line.
-BARE_ARM_RADII = (0.12, 0.07)
+BARE_ARM_RADII = (0.15, 0.09)
 ARM_ROUNDING = 0.3
 SLEEVE_FROM = 0.08  # sleeves are measured from this far down the arm (0 shoulder, 1 wrist)
 # -- shapes -----------------------------------------------------------------------------------
@@ -618,15 +618,20 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
         keep |= mine & (t <= new.reach[side]) & (was | (t > old.reach[side]))
         if new.reach[side] >= old.reach[side]:  # nothing to cut: a cuff past the measured reach stays
             keep |= mine & was
-    # A sleeve cut from an arm in front of the body (bent across it, or a body bent toward the
-    # camera) uncovers the torso beside the bared arm: that is the new garment's torso, not the
-    # background behind the person.
+    # A sleeve is wider than the bared arm drawn in it. Its cloth beside the arm is the new
+    # garment's where the body is behind it: on the torso block (an arm bent across the body, a
+    # body bent toward the camera), or nearer to the cloth that stays than to the world around the
+    # old garment (the suit's side beyond an arm that hangs over it). Elsewhere it is background.
     cut = np.flatnonzero((part != 0) & was & ~keep)
     if cut.size:
         pts = np.stack([xs[cut] + cols.start + 0.5, ys[cut] + rows.start + 0.5], 1)
         tb = bm.image_to_torso(pts)
-        behind = (np.abs(tb[:, 0]) <= TORSO_W) & (tb[:, 1] >= TOP) & (tb[:, 1] <= new.hem)
-        keep[cut] = behind & (bare_arm(bm, pts)[0] <= 0)
+        on_torso = (np.abs(tb[:, 0]) <= TORSO_W) & (tb[:, 1] >= TOP) & (tb[:, 1] <= new.hem)
+        stays = np.ones(region_b.shape, np.uint8)
+        stays[ys[keep], xs[keep]] = 0
+        to_cloth = cv2.distanceTransform(stays, cv2.DIST_L2, 3)[ys[cut], xs[cut]]
+        to_world = cv2.distanceTransform(mask_b.astype(np.uint8), cv2.DIST_L2, 3)[ys[cut], xs[cut]]
+        keep[cut] = (on_torso | (to_cloth < to_world)) & (bare_arm(bm, pts)[0] <= 0)
     box = np.zeros(region_b.shape, np.uint8)
     box[ys[keep], xs[keep]] = 1
     box[parse.head[rows, cols]] = 0
