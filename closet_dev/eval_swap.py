@@ -88,15 +88,18 @@ def classify(classifier, gray: np.ndarray, domains: list[str]) -> str:
     return domains[int(torch.argmax(logits[idx]))]
 
 
+def _gray(drawing: np.ndarray) -> np.ndarray:
+    return drawing if drawing.ndim == 2 else cv2.cvtColor(drawing, cv2.COLOR_RGB2GRAY)
+
+
 def drawing_view(drawing: np.ndarray) -> np.ndarray:
     """The translator's flat-lay drawing (S, S[, 3]) as the classifier reads a view: gray, 28x28."""
-    gray = drawing if drawing.ndim == 2 else cv2.cvtColor(drawing, cv2.COLOR_RGB2GRAY)
-    return cv2.resize(gray, (VIEW_SIZE, VIEW_SIZE), interpolation=cv2.INTER_AREA)
+    return cv2.resize(_gray(drawing), (VIEW_SIZE, VIEW_SIZE), interpolation=cv2.INTER_AREA)
 
 
 def shaped_view(drawing: np.ndarray, given: render.CanonicalView, target: str) -> np.ndarray:
     """The drawing cut to the shape render_swap reads from it (its own gray inside, black outside)."""
-    gray = render._gray(np.asarray(drawing)).astype(np.float32)
+    gray = _gray(np.asarray(drawing)).astype(np.float32)
     shape = render.read(gray, given.frame, target, given.shape)
     cut = gray * render.coverage(shape, given.frame, gray.shape[0])
     return drawing_view(np.clip(cut + 0.5, 0, 255).astype(np.uint8))

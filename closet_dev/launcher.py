@@ -44,6 +44,7 @@ PID_FILE = "torchserve.pid"
 # beside a JVM and other workers on few cores that spinning is taken from the work (TorchServe p50
 # 7.2 s -> 2.1 s on the shared 2-core box, docs/serving.md).
 SERVING_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+_LOAD_FAILED = re.compile(r"Load model failed: ([A-Za-z0-9_.-]+), error")
 
 
 def under_serving_env() -> None:
@@ -54,7 +55,6 @@ def under_serving_env() -> None:
     if missing:
         os.environ.update(missing)
         os.execv(sys.executable, [sys.executable, *sys.argv])
-_LOAD_FAILED = re.compile(r"Load model failed: ([A-Za-z0-9_.-]+), error")
 
 
 def _get_json(url: str, timeout: float = 5.0):
