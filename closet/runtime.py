@@ -118,16 +118,22 @@ def export_onnx(net: torch.nn.Module, input_shape: tuple[int, ...]) -> bytes:
     return buf.getvalue()
 
 
-def onnx_session(model: bytes | str | Path, threads: int | None = None):
-    """An ONNX Runtime CPU session of `model` (bytes or a file), `threads` as torch uses (default: the same)."""
+def onnx_session(model: bytes | str | Path, threads: int | None = None, *, spinning: bool = False,
+                 arena: bool = True):
+    """An ONNX Runtime CPU session of `model` (bytes or a file), `threads` as torch uses (default: the
+    same). Served as the defaults say; `make bench-u2net` measures the other two settings."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only
-    # No busy-waiting between calls, as OMP_WAIT_POLICY=PASSIVE does for torch (closet_dev.launcher).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # No busy-waiting between calls, as OMP_WAIT_POLICY=PASSIVE does for torch (closet_dev.launcher):
+    # spinning is 4-10% faster alone, but takes the cores from the host pool.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    # The CPU arena keeps the largest activations served (U^2-Net-P: ~250 MiB per image of a batch);
+    # without it each run allocates afresh, 30-40% slower (docs/reliability-security.md#memory).
+    options.enable_cpu_mem_arena = arena
     source = model if isinstance(model, bytes) else str(model)
     return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 

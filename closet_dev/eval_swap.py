@@ -44,6 +44,7 @@ from closet import color, ensemble, render
 from closet import config as closet_config
 from closet.body import body_from_keypoints
 from closet.imageio import encode_image
+from closet_dev.answers import iou
 from closet_dev.mar import load_ensemble
 
 log = logging.getLogger("closet_dev.eval_swap")
@@ -112,10 +113,6 @@ def mean_ab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def laplacian_var(rgb: np.ndarray, mask: np.ndarray) -> float:
     lap = cv2.Laplacian(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)
     return float(lap[mask].var())
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max(1, (a | b).sum()))
 
 
 def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> tuple[list[dict], list[np.ndarray]]:

@@ -36,6 +36,7 @@ from PIL import Image
 
 from closet import config as closet_config
 from closet import runtime
+from closet_dev.answers import answer_difference
 from closet_dev.floor import p50_seconds
 from closet_dev.mar import every_network_in, load_ensemble
 
@@ -229,20 +230,9 @@ def bench_ensemble(model_dir: Path | None, runs: int, cpu_threads: int, dev: tor
     fp32 = answers[f"{dev.type}-fp32"]
     for precision in ("tf32", "fp16"):
         if f"cuda-{precision}" in answers:
-            res[f"{precision}_vs_fp32"] = _answer_difference(fp32, answers[f"cuda-{precision}"])
-    res[f"{dev.type}_fp32_vs_cpu_default"] = _answer_difference(answers["cpu-default"], fp32)
+            res[f"{precision}_vs_fp32"] = answer_difference(fp32, answers[f"cuda-{precision}"])
+    res[f"{dev.type}_fp32_vs_cpu_default"] = answer_difference(answers["cpu-default"], fp32)
     return res
-
-
-def _answer_difference(a, b) -> dict:
-    """How two answers to one request differ: the garment masks' IoU and the pixels."""
-    def iou(m, n):
-        return float((m & n).sum() / max(1, (m | n).sum()))
-
-    diff = np.abs(a.image.astype(np.int16) - b.image.astype(np.int16)).max(axis=2)
-    return {"garment_iou": iou(a.garment, b.garment), "result_mask_iou": iou(a.result_mask, b.result_mask),
-            "pixels_differing": float((diff > 0).mean()), "pixels_differing_over_16": float((diff > 16).mean()),
-            "mean_abs_diff": float(diff.mean())}
 
 
 def main(argv=None) -> int:

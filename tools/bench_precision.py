@@ -2,8 +2,8 @@
 """What reduced precision changes (`make bench-precision`): U^2-Net-P person masks in tf32 / bf16 / fp16
 against fp32, on the package photos, with p50 times; a precision the device lacks is reported as
 refused, as a worker would refuse it at load (closet/runtime.py). Then what a user sees: the served
-ensemble (model-store/closet.mar, in-process) with only u2net at that precision, against the
-ensemble as configured: the answer's result_mask IoU and the share of output pixels moved by more
+ensemble (model-store/closet.mar, in-process) with only u2net at that precision, and with every
+network at it, each against the ensemble as configured: the answer's result_mask IoU and the share of output pixels moved by more
 than 8 levels per photo, and the request's p50 on the 512x512 astronaut.
 
 Usage: python tools/bench_precision.py [--device cpu|cuda] [--runs 5] [--model-dir DIR] [--json out/bench/precision.json]
@@ -26,6 +26,7 @@ from closet.config import NetworkRuntime
 from closet.runtime import UnsupportedRuntime
 from closet.stages.segment import Segmenter
 from closet_dev import pose_photos
+from closet_dev.answers import answer_difference, iou
 from closet_dev.floor import p50_seconds
 from closet_dev.launcher import under_serving_env
 from closet_dev.mar import every_network_in, load_ensemble
@@ -35,20 +36,22 @@ PHOTOS = ("astronaut", "grace_hopper", "camera")
 MOVED = 8  # an output pixel "moved" when a channel changed by more than this many levels
 
 
-def ensemble_effect(precision: str, images: list[np.ndarray], device: str, model_dir: Path | None, runs: int) -> dict:
-    """The served ensemble with u2net at `precision` against the ensemble as configured (coat, seed 7)."""
+def ensemble_effect(precision: str, images: list[np.ndarray], device: str, model_dir: Path | None, runs: int,
+                    names: tuple[str, ...] | None) -> dict:
+    """The served ensemble with the networks `names` (None: every one) at `precision`, in PyTorch,
+    against the ensemble as configured (coat, seed 7)."""
     from closet.ensemble import Request
     from closet.imageio import encode_image
 
     base = load_ensemble(device=device, model_dir=model_dir)
-    with every_network_in(precision, "torch", names=("u2net",)):
+    with every_network_in(precision, "torch", names=names):
         low = load_ensemble(device=device, model_dir=model_dir)
     requests = [Request(image=encode_image(im, "png")[0], target="coat", seed=7) for im in images]
     out: dict = {"result_iou": {}, "moved_share": {}}
     for name, req in zip(PHOTOS, requests):
-        a, b = base.run([req])[0], low.run([req])[0]
-        out["result_iou"][name] = float((a.result_mask & b.result_mask).sum() / max(1, (a.result_mask | b.result_mask).sum()))
-        out["moved_share"][name] = float((np.abs(a.image.astype(int) - b.image.astype(int)).max(axis=-1) > MOVED).mean())
+        diff = answer_difference(base.run([req])[0], low.run([req])[0])
+        out["result_iou"][name] = diff["result_mask_iou"]
+        out["moved_share"][name] = diff[f"pixels_differing_over_{MOVED}"]
     for key, ens in (("configured_p50_s", base), ("p50_s", low)):
         out[key] = p50_seconds(functools.partial(ens.run, requests[:1]), runs)
     return out
@@ -81,18 +84,19 @@ def main(argv=None) -> int:
                 print(f"  {precision}: refused at load: {e}")
                 continue
             masks = low(images)
-            ious = {n: float(((a >= 128) & (b >= 128)).sum() / max(1, ((a >= 128) | (b >= 128)).sum()))
-                    for n, a, b in zip(PHOTOS, masks, reference)}
+            ious = {n: iou(a >= 128, b >= 128) for n, a, b in zip(PHOTOS, masks, reference)}
             diff = max(int(np.abs(a.astype(int) - b.astype(int)).max()) for a, b in zip(masks, reference))
             res[precision] = {"p50_s": p50_seconds(functools.partial(low, images[:1]), args.runs), "mask_iou": ious,
                               "max_mask_difference": diff}
             print(f"  {precision}: p50 {res[precision]['p50_s']:.3f} s ({res['fp32']['p50_s'] / res[precision]['p50_s']:.2f}x "
                   f"fp32); mask IoU against fp32 " + ", ".join(f"{n} {v:.4f}" for n, v in ious.items())
                   + f"; largest mask difference {diff}/255")
-            ens = res[precision]["ensemble"] = ensemble_effect(precision, images, args.device, args.model_dir, args.runs)
-            print(f"    the ensemble with u2net in {precision}: p50 {ens['p50_s']:.3f} s against {ens['configured_p50_s']:.3f} s "
-                  "as configured; result_mask IoU " + ", ".join(f"{n} {v:.4f}" for n, v in ens["result_iou"].items())
-                  + f"; output pixels moved > {MOVED} levels " + ", ".join(f"{n} {v:.2%}" for n, v in ens["moved_share"].items()))
+            for key, names, which in (("ensemble", ("u2net",), "u2net"), ("ensemble_every_network", None, "every network")):
+                ens = res[precision][key] = ensemble_effect(precision, images, args.device, args.model_dir, args.runs, names)
+                print(f"    the ensemble with {which} in {precision}: p50 {ens['p50_s']:.3f} s against "
+                      f"{ens['configured_p50_s']:.3f} s as configured; result_mask IoU "
+                      + ", ".join(f"{n} {v:.4f}" for n, v in ens["result_iou"].items()) + f"; output pixels moved > "
+                      f"{MOVED} levels " + ", ".join(f"{n} {v:.2%}" for n, v in ens["moved_share"].items()))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")

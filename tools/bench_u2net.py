@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""CPU latency of U^2-Net(-P) at 320x320: model forward, full predict_mask, and onnxruntime.
+"""CPU latency of U^2-Net(-P) at 320x320: model forward, full predict_mask, and onnxruntime (as
+served, and with its two other settings: threads spinning between calls, no memory arena), with
+the memory one served session keeps after a batch.
 
 Usage: python tools/bench_u2net.py [--arch u2netp] [--runs 11] [--threads 2] [--json out/bench/u2net.json]
 Needs `make weights` (u2netp) or `make weights-u2net` (u2net). Numbers are wall-clock medians;
@@ -67,16 +69,26 @@ def main(argv: list[str] | None = None) -> int:
         lambda: predict_masks(net, [photo] * args.batch, "cpu"), max(3, args.runs // 2)
     )
     try:
-        import onnxruntime as ort
+        import psutil
 
-        onnx_path = ROOT / ".cache" / "onnx" / f"{args.arch}.onnx"
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = args.threads
-        sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+        from closet.runtime import export_onnx, onnx_session
+
+        served = export_onnx(net, (3, 320, 320))  # the graph `make mars` packs (a free batch dimension)
+        xn, xbn = x.numpy(), xb.numpy()
+        # First, before any other session: what one served session holds after a batch (its arena).
+        proc = psutil.Process()
+        sess = onnx_session(served, args.threads)
         name = sess.get_inputs()[0].name
-        xn = x.numpy()
-        results["onnxruntime_b1"] = _time(lambda: sess.run(None, {name: xn}), args.runs)
-        ref = sess.run(None, {name: xn})[0]
+        before = proc.memory_info().rss
+        sess.run(None, {name: xbn})
+        results[f"onnxruntime_rss_growth_after_b{args.batch}_mib"] = (proc.memory_info().rss - before) / 2**20
+        results["onnxruntime_b1"] = _time(lambda: sess.run(None, {name: xn}), args.runs)  # as served
+        for key, kw in (("onnxruntime_b1_spinning", {"spinning": True}), ("onnxruntime_b1_no_arena", {"arena": False})):
+            other = onnx_session(served, args.threads, **kw)
+            results[key] = _time(lambda s=other: s.run(None, {name: xn}), args.runs)
+        # The port against rembg's own ONNX export (the wheel's, batch 1): an independent check of the weights.
+        upstream = onnx_session(ROOT / ".cache" / "onnx" / f"{args.arch}.onnx", args.threads)
+        ref = upstream.run(None, {upstream.get_inputs()[0].name: xn})[0]
         with torch.inference_mode():
             ours = net(x)[0].numpy()
         results["onnx_max_abs_diff_output0_astronaut"] = float(np.abs(ref - ours).max())

@@ -39,3 +39,5 @@ def test_the_bench_refuses_what_the_cpu_lacks_and_measures_what_it_has(tmp_path)
     assert all(v > 0.99 for v in ens["result_iou"].values())  # the garment barely moves
     assert all(0 <= v < 0.01 for v in ens["moved_share"].values())
     assert ens["p50_s"] > 0 and ens["configured_p50_s"] > 0
+    every = bf16["ensemble_every_network"]  # measured beside it (BlazePose in bf16 moves the keypoints)
+    assert set(every["result_iou"]) == set(ens["result_iou"]) and every["p50_s"] > 0

@@ -138,3 +138,14 @@ def test_reduced_precision_keeps_the_masks_or_is_refused(real_segmentation_dir):
     (a,), (b,) = low([image]), full([image])
     a, b = a >= 128, b >= 128
     assert (a & b).sum() / (a | b).sum() > 0.95
+
+
+def test_an_onnx_session_is_served_without_spinning_and_with_its_arena():
+    """onnx_session's defaults are what workers run (threads sleep between calls; the memory arena
+    keeps its activations); `make bench-u2net` times the two alternatives through the same function."""
+    conv = torch.nn.Conv2d(3, 4, 3).eval()
+    model = runtime.export_onnx(conv, (3, 8, 8))
+    for kw, spinning, arena in (({}, "0", True), ({"spinning": True}, "1", True), ({"arena": False}, "0", False)):
+        options = runtime.onnx_session(model, 1, **kw).get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == spinning
+        assert options.enable_cpu_mem_arena is arena

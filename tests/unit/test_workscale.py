@@ -11,6 +11,7 @@ import pytest
 
 from closet import garment as gm
 from closet import render, workscale
+from closet_dev.answers import iou
 
 UP = 4
 
@@ -19,10 +20,6 @@ def disc(shape: tuple[int, int], centre, radius) -> np.ndarray:
     m = np.zeros(shape, np.uint8)
     cv2.circle(m, centre, radius, 1, -1)
     return m.astype(bool)
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max((a | b).sum(), 1))
 
 
 def test_a_reduced_mask_enlarges_back():
