@@ -1,5 +1,5 @@
 """closet.workscale: a big photo's garment is parsed and rendered on a reduced copy and lifted back.
-The astronaut blown up 4x (a body 780 px wide, worked at 400) against the same photo at its own
+The astronaut blown up 4x (a body 780 px wide, worked at 256) against the same photo at its own
 size: the same garment and the same re-cut shape, every pixel outside the garments untouched, and
 the kept cloth as sharp as the photo."""
 
@@ -126,7 +126,7 @@ def test_a_big_photo_renders_as_its_reduced_copy(astronaut):
     assert iou(out.result_mask, enlarged) > 0.95
     outside = ~(parse.mask | out.result_mask)
     assert np.array_equal(out.image[outside], big[outside])
-    # Kept cloth keeps the big photo's own fine detail (a render enlarged from 400 px would blur it).
+    # Kept cloth keeps the big photo's own fine detail (a render enlarged from 256 px would blur it).
     kept = cv2.erode((parse.mask & out.result_mask).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
 
     def fine(im):
