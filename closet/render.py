@@ -57,7 +57,10 @@ SLEEVE_RADIUS = 0.17  # a sleeve's half-width on the body, per body width
 # middle line.
 BARE_ARM_RADII = (0.15, 0.09)
 ARM_ROUNDING = 0.3
+# Bared skin next to cloth is up to CLOTH_SHADOW darker, fading over CLOTH_SHADOW_REACH body widths.
+CLOTH_SHADOW, CLOTH_SHADOW_REACH = 0.3, 0.05
 SLEEVE_FROM = 0.08  # sleeves are measured from this far down the arm (0 shoulder, 1 wrist)
+ARMHOLE = 0.10  # a sleeveless garment's armhole: its armpit this far down the arm, its top at the shoulder
 # -- shapes -----------------------------------------------------------------------------------
 HIP_HEM = 1.05  # a hip-length garment's hem (B); what a garment running off the photo is taken for
 HEM_MAX = 2.0
@@ -615,6 +618,9 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
     for side in (-1, 1):
         mine = part == side
         t = flat[:, 1] / SLEEVE_LEN
+        if new.reach[side] <= 0:  # an armhole: the bodice runs from the shoulder's top down to the armpit
+            u = (np.abs(flat[:, 0]) - SLEEVE_X) / SLEEVE_W  # -1 inner .. 1 outer
+            t = t - ARMHOLE * (1.0 - np.clip(u, -1.0, 1.0)) / 2.0
         keep |= mine & (t <= new.reach[side]) & (was | (t > old.reach[side]))
         if new.reach[side] >= old.reach[side]:  # nothing to cut: a cuff past the measured reach stays
             keep |= mine & was
@@ -746,7 +752,10 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         blurred = blur(lab[..., 0], max(1.0, 0.04 * body.scale))
         base = float(np.median(lab[..., 0][old_c])) if old_c.any() else parse.skin.lit[0]
         shaded = skin[:, 0] + SKIN_SHADING * (blurred[ys[on], xs[on]] - base)
-        skin[:, 0] = np.clip(shaded * light[on], 0, 100)
+        # The cloth around bared skin shades it: darker where it leaves the sleeve and beside the torso.
+        near = cv2.distanceTransform((~new_c).astype(np.uint8), cv2.DIST_L2, 3)[ys[on], xs[on]]
+        occluded = 1.0 - CLOTH_SHADOW * np.exp(-near / max(1.0, CLOTH_SHADOW_REACH * body.scale))
+        skin[:, 0] = np.clip(shaded * light[on] * occluded, 0, 100)
         a = arm[on, None]
         below = under[ys[on], xs[on]].astype(np.float32)
         under[ys[on], xs[on]] = np.clip(a * to_rgb8(skin[None])[0] + (1 - a) * below + 0.5, 0, 255).astype(np.uint8)

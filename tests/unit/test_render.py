@@ -139,6 +139,41 @@ def test_a_bared_arm_is_a_tapering_rounded_cylinder(people):
     assert widths[1] < 0.75 * widths[0]
 
 
+def test_a_sleeveless_cut_follows_an_armhole(people):
+    """Made sleeveless, the bodice keeps the top of the arm's inner side down to the armpit
+    (ARMHOLE) and bares its outer side from the shoulder: a curved armhole, not a straight cut."""
+    image, parse = people["astronaut"]
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    bm = render.BodyMap(parse.body)
+    new = render.new_garment(parse, view.shape, render.Shape({-1: 0.0, 1: 0.0}, view.shape.hem), bm)
+    side = -1  # her right arm hangs in view
+    t = np.linspace(render.SLEEVE_FROM / 2 + 0.01, 0.8 * render.ARMHOLE, 6)
+
+    def worn(u: float) -> np.ndarray:
+        x, y = np.round(bm.sleeve_to_image(side, t, np.full_like(t, u)) - 0.5).astype(int).T
+        assert parse.mask[y, x].all()  # the old sleeve was there
+        return new[y, x]
+
+    assert worn(-0.8).all() and not worn(0.8).any()
+
+
+def test_bared_skin_is_shaded_by_the_cloth_beside_it(swaps, monkeypatch):
+    """Skin that leaves a sleeve, or lies beside the torso, is darker next to the cloth (its
+    shadow), fading away from it: against the same short-sleeve render without the shadow."""
+    image, parse, view, outs = swaps
+    shaded = outs["short"]
+    monkeypatch.setattr(render, "CLOTH_SHADOW", 0.0)
+    flat = render.render_swap(image, parse, drawing(render.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame), view)
+    bared = cv2.erode((parse.mask & ~shaded.result_mask).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    near = cv2.distanceTransform((~shaded.result_mask).astype(np.uint8), cv2.DIST_L2, 3)
+    reach = render.CLOTH_SHADOW_REACH * parse.body.scale
+    at_cloth, away = bared & (near < 0.5 * reach), bared & (near > 1.5 * reach)
+    assert at_cloth.sum() > 30 and away.sum() > 30
+    with_shadow, without = color.to_lab(shaded.image)[..., 0], color.to_lab(flat.image)[..., 0]
+    darker = 1.0 - with_shadow / np.maximum(without, 1.0)
+    assert np.median(darker[at_cloth]) > 0.15 and np.median(darker[away]) < 0.08
+
+
 def test_legs_under_a_shortened_coat_are_trousers_not_background(people, photo_people):
     """The cameraman's coat runs off the photo; cut to hip length it uncovers legs the photo never
     showed. Inpainting them from around the coat painted a smear of the lawn's light gray over his
