@@ -281,18 +281,22 @@ def _sample_mask(mask: np.ndarray, p: np.ndarray) -> np.ndarray:
     return out
 
 
-def _run(cover: list[float], steps: np.ndarray, unknown_until: float) -> float:
-    """The end of the covered run from the first step: a step is covered at >= 0.5; an unknown
-    step (off the photo, -1) continues the run up to `unknown_until`."""
-    end = None
+def _run(cover: list[float], steps: np.ndarray, unknown_until: float) -> tuple[float, bool]:
+    """The end of the covered run from the first step, and whether the photo shows that end (the
+    run stopped at a known step): a step is covered at >= 0.5; an unknown step (off the photo, -1)
+    continues the run up to `unknown_until`."""
+    end, last_known = None, True
     for c, s in zip(cover, steps):
         if c < 0:
             if s > unknown_until:
-                break
+                return (float(end) if end is not None else 0.0), False
+            last_known = False
         elif c < 0.5:
-            break
+            return (float(end) if end is not None else 0.0), True
+        else:
+            last_known = True
         end = s
-    return float(end) if end is not None else 0.0
+    return (float(end) if end is not None else 0.0), last_known
 
 
 def _row_cover(v: np.ndarray) -> list[float]:
@@ -312,19 +316,21 @@ def measure(mask: np.ndarray, body: Body) -> Shape:
     p = bm.torso_to_image(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2))  # row by row, y down the torso
     v = _sample_mask(mask, p)
     v[bm.flat_of(p)[1] != 0] = -1.0  # an arm in front hides the torso there
-    hem = max(_run(_row_cover(v.reshape(len(ys), len(xs))), ys, HIP_HEM), 0.2)
+    hem = max(_run(_row_cover(v.reshape(len(ys), len(xs))), ys, HIP_HEM)[0], 0.2)
     ts = np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04)
     us = np.linspace(-0.6, 0.6, 5)
-    reach = {}
+    reach, seen = {}, {}
     for side in (-1, 1):
         if not bm.placed(side):
             continue
         tt, uu = np.meshgrid(ts, us, indexing="ij")
         v = _sample_mask(mask, bm.sleeve_to_image(side, tt.ravel(), uu.ravel()))
-        reach[side] = _run(_row_cover(v.reshape(len(ts), len(us))), ts, 1.0)
+        reach[side], seen[side] = _run(_row_cover(v.reshape(len(ts), len(us))), ts, 1.0)
     # A flat lay is symmetric: the arm whose sleeve shows more tells (the other may be hidden behind
-    # the body in a profile, or off the photo); no arm seen: long sleeves, the commonest.
-    both = max(reach.values()) if reach else 1.0
+    # the body in a profile), but a sleeve whose end the photo shows beats one that runs off it (a
+    # portrait cut at the elbows); no arm seen: long sleeves, the commonest.
+    ended = [r for side, r in reach.items() if seen[side]]
+    both = max(ended or reach.values()) if reach else 1.0
     return Shape({-1: both, 1: both}, hem)
 
 

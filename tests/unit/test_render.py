@@ -106,6 +106,22 @@ def test_a_portraits_arms_run_off_the_photo_and_their_sleeves_are_cut(people):
     assert np.hypot(*(np.median(lab[:, 1:], axis=0) - parse.skin.lab[1:])) < 10
 
 
+def test_a_sleeve_end_the_photo_shows_beats_one_off_the_photo(people):
+    """Grace Hopper cut to short sleeves: one cut falls on the photo, the other arm runs off it
+    before its cut. The flat lay is symmetric, and the seen end decides: short sleeves (it read
+    long, as if the hidden sleeve went on to the wrist)."""
+    image, parse = people["grace_hopper"]
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    assert view.shape.reach[-1] == view.shape.reach[1] == pytest.approx(1.0)  # both run off the photo
+    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame), view)
+    bm = render.BodyMap(parse.body)
+    h = image.shape[0]
+    on_photo = [bm.sleeve_to_image(side, np.array([0.4]), np.zeros(1))[0, 1] < h for side in (-1, 1)]
+    assert sorted(on_photo) == [False, True]  # one cut shows, the other arm leaves the photo first
+    reach = render.measure(out.result_mask, parse.body).reach
+    assert reach[-1] == reach[1] == pytest.approx(0.35, abs=0.05)
+
+
 def test_short_sleeves_bare_the_forearm_in_skin_colour(swaps):
     image, parse, _, outs = swaps
     arm = parse.body.right_arm  # her right arm hangs in view (the left is behind the helmet)
