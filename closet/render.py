@@ -62,6 +62,7 @@ CLOTH_SHADOW, CLOTH_SHADOW_REACH = 0.3, 0.05
 SLEEVE_FROM = 0.08  # sleeves are measured from this far down the arm (0 shoulder, 1 wrist)
 ARMHOLE = 0.10  # a sleeveless garment's armhole: its armpit this far down the arm, its top at the shoulder
 # -- shapes -----------------------------------------------------------------------------------
+NECKLINE = 0.45  # a V neck or an open collar (a shirt and tie inside a jacket) reaches this far: the hem is sought below it
 HIP_HEM = 1.05  # a hip-length garment's hem (B); what a garment running off the photo is taken for
 HEM_MAX = 2.0
 HEM_HALF = 0.36  # added cloth below the old hem: half-width, flaring by HEM_FLARE at a long hem
@@ -71,11 +72,13 @@ HEM_FLARE = 0.08
 # outside is cut or lengthened to the nearer end.
 CATEGORY_HEM = {"tshirt": (1.0, 1.1), "pullover": (1.0, 1.1), "shirt": (1.1, 1.25), "coat": (1.45, HEM_MAX),
                 "dress": (1.75, HEM_MAX)}
-# Longest typical sleeve per Fashion-MNIST category (sleeve lengths). The drawing is read in the frame
+# Typical sleeve range per Fashion-MNIST category (sleeve lengths). The drawing is read in the frame
 # the translator was given, but the translator draws its garment as Fashion-MNIST does, filling the
-# frame: for a tall input (a long coat) the drawn garment is wider than the frame's flat lay, so its
-# sleeves only ever read too long, never too short. A known category caps them at its typical length.
-CATEGORY_REACH = {"tshirt": 0.35, "pullover": 1.0, "shirt": 1.0, "coat": 1.0, "dress": 0.0}
+# frame: for a tall input (a long coat) the drawn garment is wider than the frame's flat lay, and
+# for a wide one narrower, so its sleeves can read too long or too short. A known category keeps
+# them in its range: Fashion-MNIST's coats and pullovers have long sleeves, its dresses none.
+CATEGORY_REACH = {"tshirt": (0.0, 0.35), "pullover": (1.0, 1.0), "shirt": (0.35, 1.0), "coat": (1.0, 1.0),
+                  "dress": (0.0, 0.0)}
 CLOTH_GRAY = 8.0  # the drawing's background is black; cloth is brighter than this
 READ_LEVEL = 0.45  # the drawing covers a point where it is this bright relative to its chest
 SLEEVE_LENGTHS = (0.0, 0.35, 1.0)  # what a 32-pixel drawing can say: none, short, long
@@ -311,13 +314,13 @@ def measure(mask: np.ndarray, body: Body) -> Shape:
     """The Shape of a garment mask on a body (a sleeve off the photo is taken to go on; a hem off
     the photo to reach the hips at least)."""
     bm = BodyMap(body)
-    ys = np.arange(0.2, HEM_MAX + 1e-6, 0.025)
+    ys = np.round(np.arange(NECKLINE, HEM_MAX + 1e-6, 0.025), 6)  # exact steps: a hem at HEM_MAX is HEM_MAX
     xs = np.linspace(-0.22, 0.22, 9)
     p = bm.torso_to_image(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2))  # row by row, y down the torso
     v = _sample_mask(mask, p)
     v[bm.flat_of(p)[1] != 0] = -1.0  # an arm in front hides the torso there
     hem = max(_run(_row_cover(v.reshape(len(ys), len(xs))), ys, HIP_HEM)[0], 0.2)
-    ts = np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04)
+    ts = np.round(np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04), 6)
     us = np.linspace(-0.6, 0.6, 5)
     reach, seen = {}, {}
     for side in (-1, 1):
@@ -418,7 +421,7 @@ def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None =
     SLEEVE_LENGTHS. Fashion-MNIST fits every garment to its frame, so a drawing says how long a
     garment is only relative to its own width: for a known `category` the hem is the `old` garment's
     brought into that category's range (CATEGORY_HEM; without `old`, the range's short end),
-    otherwise the drawing's own; its sleeves are at most that category's typical (CATEGORY_REACH)."""
+    otherwise the drawing's own; its sleeves are kept in that category's typical range (CATEGORY_REACH)."""
     g = cv2.GaussianBlur(_gray(np.asarray(drawing)).astype(np.float32), (0, 0), 0.7)
     size = g.shape[0]
 
@@ -435,7 +438,7 @@ def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None =
     # The drawing's folds and seams can be dark: its hem is its lowest covered row, gaps above it
     # notwithstanding.
     hem = float(ys[cover >= 0.5].max()) if (cover >= 0.5).any() else 0.2
-    ts = np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04)
+    ts = np.round(np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04), 6)
     us = np.linspace(-0.5, 0.5, 5)
     reach = {}
     tt, uu = np.meshgrid(ts, us, indexing="ij")  # a row per step along the sleeve
@@ -444,7 +447,7 @@ def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None =
         cov = (at(band) >= thr).reshape(len(ts), len(us)).mean(axis=1)
         reach[side] = float(ts[cov >= 0.5].max()) if cov[0] >= 0.5 else 0.0
     # A garment's two sleeves are alike; the drawing's smudges are not.
-    mean_reach = min((reach[-1] + reach[1]) / 2, CATEGORY_REACH.get(category, 1.0))
+    mean_reach = float(np.clip((reach[-1] + reach[1]) / 2, *CATEGORY_REACH.get(category, (0.0, 1.0))))
     both = min(SLEEVE_LENGTHS, key=lambda level_: abs(level_ - mean_reach))
     if category in CATEGORY_HEM:
         low, high = CATEGORY_HEM[category]
