@@ -92,7 +92,7 @@ TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 # Legs uncovered by a shorter garment: dark neutral cloth, at most TROUSERS_L, carrying TROUSERS_FOLDS of
 # the old garment's lightness there (its folds lay over the legs; a flat fill read as a gray slab).
 TROUSERS_L, TROUSERS_FOLDS = 30.0, 0.5
-SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness shows on bared skin
+SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness, within its spread, shows on bared skin
 INPAINT_RADIUS = 3  # pixels of the reduced copy
 # Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less (at most
 # INPAINT_PIXELS): 145 -> 10 ms on the astronaut, 800 -> 200 ms at 12 MP, and the outputs look the
@@ -758,9 +758,13 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     if on.any():
         skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only
         skin[...] = parse.skin.lit
-        blurred = blur(lab[..., 0], max(1.0, 0.04 * body.scale))
-        base = float(np.median(lab[..., 0][old_c])) if old_c.any() else parse.skin.lit[0]
-        shaded = skin[:, 0] + SKIN_SHADING * (blurred[ys[on], xs[on]] - base)
+        # The light on the old garment, not its print: its own lightness only (no background mixed
+        # in), within its own spread (a name tag or a ribbon bar showed through as a pale disc).
+        garment_l = lab[..., 0][old_c]
+        base = float(np.median(garment_l)) if old_c.any() else parse.skin.lit[0]
+        spread = cloth_spread(garment_l)
+        lighting = _lowpass(lab[..., 0], old_c, max(1.0, 0.04 * body.scale))[ys[on], xs[on]]
+        shaded = skin[:, 0] + SKIN_SHADING * np.clip(lighting - base, -spread, spread)
         # The cloth around bared skin shades it: darker where it leaves the sleeve and beside the torso.
         near = cv2.distanceTransform((~new_c).astype(np.uint8), cv2.DIST_L2, 3)[ys[on], xs[on]]
         occluded = 1.0 - CLOTH_SHADOW * np.exp(-near / max(1.0, CLOTH_SHADOW_REACH * body.scale))

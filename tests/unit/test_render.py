@@ -209,6 +209,24 @@ def test_a_sleeveless_cut_follows_an_armhole(people):
     assert worn(-0.8).all() and not worn(0.8).any()
 
 
+def test_bared_skin_takes_the_garments_light_not_its_print(swaps):
+    """Bared skin carries a little of the old garment's light (its folds), but a printed patch on
+    the sleeve it replaces (a name tag, a ribbon bar) does not show through as a pale disc."""
+    image, parse, view, outs = swaps
+    arm = parse.body.right_arm  # her right arm hangs in view
+    centre = np.round(arm.elbow * 0.5 + arm.wrist * 0.5).astype(int)
+    printed = image.copy()
+    cv2.circle(printed, tuple(int(c) for c in centre), int(0.12 * parse.body.scale), (255, 255, 255), -1)
+    dress = drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame)
+    out = render.render_swap(printed, parse, dress, view)
+    bared = cv2.erode((parse.mask & ~out.result_mask).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    spot = bared & gm.capsule(image.shape, centre, centre, 0.05 * parse.body.scale)
+    assert spot.sum() > 50
+    plain, with_print = color.to_lab(outs["dress"].image)[..., 0], color.to_lab(out.image)[..., 0]
+    spread = render.cloth_spread(color.to_lab(image)[..., 0][parse.mask])
+    assert np.abs(with_print[spot] - plain[spot]).max() <= render.SKIN_SHADING * spread + 1.0
+
+
 def test_bared_skin_is_shaded_by_the_cloth_beside_it(swaps, monkeypatch):
     """Skin that leaves a sleeve, or lies beside the torso, is darker next to the cloth (its
     shadow), fading away from it: against the same short-sleeve render without the shadow."""
