@@ -87,13 +87,15 @@ class Skin:
     `lit`, the face's lit skin (Lab), is what bared skin is painted in.
 
     `known` is False on a grayscale photo: `lab` is then the face's gray, and no pixel is
-    told apart as skin by colour.
+    told apart as skin by colour. `grain` is the photo's fine texture on the face (the spread of
+    its lightness about a 1 px blur, CIE L): bared skin painted without it reads as pasted on.
     """
 
     lab: tuple[float, float, float]
     spread: float
     known: bool
     lit: tuple[float, float, float]
+    grain: float = 0.0
 
 
 @dataclass
@@ -209,7 +211,18 @@ def skin_from_face(rgb: np.ndarray, body: Body) -> Skin:
     fpx = to_lab(rgb[face][None])[0] if face.any() else px
     lit = np.median(fpx[fpx[:, 0] >= np.median(fpx[:, 0])], axis=0)
     return Skin(lab=(float(med[0]), float(med[1]), float(med[2])), spread=spread, known=not is_grayscale(rgb),
-                lit=(float(lit[0]), float(lit[1]), float(lit[2])))
+                lit=(float(lit[0]), float(lit[1]), float(lit[2])), grain=_grain(rgb, face))
+
+
+def _grain(rgb: np.ndarray, region: np.ndarray) -> float:
+    """The fine texture of the photo in `region` (bool): 1.4826 median absolute deviations of its
+    lightness about a 1 px Gaussian blur of it (CIE L units)."""
+    if not region.any():
+        return 0.0
+    rows, cols = bounding_box(region, 3)
+    light = to_lab(rgb[rows, cols])[..., 0].astype(np.float32)
+    fine = (light - cv2.GaussianBlur(light, (0, 0), 1.0))[region[rows, cols]]
+    return float(1.4826 * np.median(np.abs(fine - np.median(fine))))
 
 
 def skin_mask(rgb: np.ndarray, skin: Skin, lab: np.ndarray | None = None) -> np.ndarray:

@@ -92,6 +92,7 @@ TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 # Legs uncovered by a shorter garment: dark neutral cloth, at most TROUSERS_L, carrying TROUSERS_FOLDS of
 # the old garment's lightness there (its folds lay over the legs; a flat fill read as a gray slab).
 TROUSERS_L, TROUSERS_FOLDS = 30.0, 0.5
+GRAIN_SEED = 20261204  # photo_grain's noise: fixed, so that a swap is deterministic
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness, within its spread, shows on bared skin
 INPAINT_RADIUS = 3  # pixels of the reduced copy
 # Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less (at most
@@ -542,6 +543,15 @@ def trousers(garment_l: np.ndarray, here_l: np.ndarray) -> np.ndarray:
     return to_rgb8(lab[None])[0]
 
 
+def photo_grain(shape: tuple[int, int]) -> np.ndarray:
+    """float32 (h, w): fine noise of unit spread about a 1 px blur, the same for the same shape
+    (a swap's bytes depend only on its request). Scaled by Skin.grain, it gives painted skin the
+    photo's own texture."""
+    noise = np.random.default_rng(GRAIN_SEED).standard_normal(shape).astype(np.float32)
+    fine = noise - cv2.GaussianBlur(noise, (0, 0), 1.0)
+    return fine / max(float(fine.std()), 1e-6)
+
+
 def bare_arm(bm: BodyMap, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For image points (N, 2): how much of each a bared arm covers (0..1, with an edge one pixel
     soft), and the arm's lightness factor there (1 on its middle line, 1 - ARM_ROUNDING at its sides)."""
@@ -768,7 +778,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # The cloth around bared skin shades it: darker where it leaves the sleeve and beside the torso.
         near = cv2.distanceTransform((~new_c).astype(np.uint8), cv2.DIST_L2, 3)[ys[on], xs[on]]
         occluded = 1.0 - CLOTH_SHADOW * np.exp(-near / max(1.0, CLOTH_SHADOW_REACH * body.scale))
-        skin[:, 0] = np.clip(shaded * light[on] * occluded, 0, 100)
+        skin[:, 0] = np.clip(shaded * light[on] * occluded + parse.skin.grain * photo_grain((h, w))[ys[on], xs[on]], 0, 100)
         a = arm[on, None]
         below = under[ys[on], xs[on]].astype(np.float32)
         under[ys[on], xs[on]] = np.clip(a * to_rgb8(skin[None])[0] + (1 - a) * below + 0.5, 0, 255).astype(np.uint8)

@@ -227,6 +227,19 @@ def test_bared_skin_takes_the_garments_light_not_its_print(swaps):
     assert np.abs(with_print[spot] - plain[spot]).max() <= render.SKIN_SHADING * spread + 1.0
 
 
+def test_bared_skin_has_the_photos_grain(swaps):
+    """Bared skin is not a flat paint: its lightness about a 1 px blur spreads as much as the
+    face's does (Skin.grain), so the arm has the photo's own texture."""
+    image, parse, _, outs = swaps
+    out = outs["short"]
+    bared = cv2.erode((parse.mask & ~out.result_mask).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert bared.sum() > 200
+    light = color.to_lab(out.image)[..., 0].astype(np.float32)
+    fine = (light - cv2.GaussianBlur(light, (0, 0), 1.0))[bared]
+    got = 1.4826 * np.median(np.abs(fine - np.median(fine)))
+    assert parse.skin.grain > 0.5 and 0.6 * parse.skin.grain < got < 1.6 * parse.skin.grain
+
+
 def test_bared_skin_is_shaded_by_the_cloth_beside_it(swaps, monkeypatch):
     """Skin that leaves a sleeve, or lies beside the torso, is darker next to the cloth (its
     shadow), fading away from it: against the same short-sleeve render without the shadow."""
