@@ -30,6 +30,7 @@ garment filling it as Fashion-MNIST's do.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -697,7 +698,9 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     if f >= 1:
         return _render_swap(image, parse, drawing, view, category, preserve_color, person)
     small_image = parse.reduced_photo(image, f)
+    # Enlarged, the reduced copy's grain would be blotches 1/f pixels wide: its skin is painted smooth.
     small = parse.scaled(f)
+    small = dataclasses.replace(small, skin=dataclasses.replace(small.skin, grain=0.0))
     small_person = None if person is None else workscale.reduce_mask(person, f)
     out = _render_swap(small_image, small, drawing, view, category, preserve_color, small_person)
     lifted, result = workscale.lift(image, parse.mask, small_image, out.image, small.mask, out.result_mask,

@@ -133,3 +133,21 @@ def test_a_big_photo_renders_as_its_reduced_copy(astronaut):
         return cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)[kept].var()
 
     assert fine(out.image) > 0.8 * fine(big)
+
+
+def test_a_reduced_render_paints_skin_without_its_grain(astronaut, monkeypatch):
+    """Bared skin carries the photo's grain (Skin.grain) at the photo's own size; enlarged from
+    the reduced copy it would be blotches 1/f pixels wide, so that render paints it smooth."""
+    image, small, big, parse = astronaut
+    view = render.canonical_view(big, parse.mask, parse.body, 32)
+    drawing = np.clip(render.coverage(render.Shape({-1: 0.35, 1: 0.35}, 1.05), view.frame, 32) * 170 + 0.5, 0, 255)
+    painted = []
+    at_size = render._render_swap
+
+    def spy(image, parse, *args):
+        painted.append(parse.skin.grain)
+        return at_size(image, parse, *args)
+
+    monkeypatch.setattr(render, "_render_swap", spy)
+    render.render_swap(big, parse, drawing.astype(np.uint8), view)
+    assert parse.skin.grain > 0 and painted == [0.0]
