@@ -27,6 +27,7 @@ the region) raises closet.errors.NoGarment, with a detail naming what is missing
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -88,7 +89,8 @@ class Skin:
 
     `known` is False on a grayscale photo: `lab` is then the face's gray, and no pixel is
     told apart as skin by colour. `grain` is the photo's fine texture on the face (the spread of
-    its lightness about a 1 px blur, CIE L): bared skin painted without it reads as pasted on.
+    its gray about a 1 px blur, in gray levels, at the photo's own size): bared skin painted
+    without it reads as pasted on.
     """
 
     lab: tuple[float, float, float]
@@ -149,7 +151,9 @@ class LiftedParse(GarmentParse):
 
     def __init__(self, work: GarmentParse, body: Body, photo: np.ndarray, reduced: np.ndarray):
         """`work` parsed `reduced`, a reduced copy of `photo`; `body` is in the photo's pixels."""
-        self.work, self.body, self.skin = work, body, work.skin
+        # The skin's colour as the reduced copy read it; its grain at the photo's own size, where it is painted.
+        self.work, self.body = work, body
+        self.skin = dataclasses.replace(work.skin, grain=measure_grain(photo, lit_face(photo.shape, body)))
         self._shape, self._photo, self._reduced = photo.shape, photo, reduced
         self.mask = workscale.enlarge_mask(work.mask, photo.shape)
 
@@ -206,22 +210,31 @@ def skin_from_face(rgb: np.ndarray, body: Body) -> Skin:
     px = to_lab((rgb[region] if region.any() else rgb.reshape(-1, 3))[None])[0]
     med = np.median(px, axis=0)
     spread = float(np.median(np.hypot(px[:, 1] - med[1], px[:, 2] - med[2])))
-    eyes = (f[L_EYE] + f[R_EYE]) / 2
-    face = _ellipse(rgb.shape, 0.55 * eyes + 0.45 * mouth, (LIT_FACE_AXES[0] * size, LIT_FACE_AXES[1] * size), angle)
+    face = lit_face(rgb.shape, body)
     fpx = to_lab(rgb[face][None])[0] if face.any() else px
     lit = np.median(fpx[fpx[:, 0] >= np.median(fpx[:, 0])], axis=0)
     return Skin(lab=(float(med[0]), float(med[1]), float(med[2])), spread=spread, known=not is_grayscale(rgb),
-                lit=(float(lit[0]), float(lit[1]), float(lit[2])), grain=_grain(rgb, face))
+                lit=(float(lit[0]), float(lit[1]), float(lit[2])), grain=measure_grain(rgb, face))
 
 
-def _grain(rgb: np.ndarray, region: np.ndarray) -> float:
-    """The fine texture of the photo in `region` (bool): 1.4826 median absolute deviations of its
-    lightness about a 1 px Gaussian blur of it (CIE L units)."""
+def lit_face(shape: tuple[int, ...], body: Body) -> np.ndarray:
+    """bool (H, W): the face from the eyes to below the mouth, where Skin.lit and Skin.grain are read."""
+    f = body.face
+    eyes, mouth = (f[L_EYE] + f[R_EYE]) / 2, (f[MOUTH_L] + f[MOUTH_R]) / 2
+    _, down, _ = _face_frame(body)
+    angle = float(np.degrees(np.arctan2(down[1], down[0]))) - 90.0
+    axes = (LIT_FACE_AXES[0] * body.face_size, LIT_FACE_AXES[1] * body.face_size)
+    return _ellipse(shape, 0.55 * eyes + 0.45 * mouth, axes, angle)
+
+
+def measure_grain(rgb: np.ndarray, region: np.ndarray) -> float:
+    """The photo's fine texture in `region` (bool): 1.4826 median absolute deviations of its gray
+    about a 1 px Gaussian blur of it (gray levels)."""
     if not region.any():
         return 0.0
     rows, cols = bounding_box(region, 3)
-    light = to_lab(rgb[rows, cols])[..., 0].astype(np.float32)
-    fine = (light - cv2.GaussianBlur(light, (0, 0), 1.0))[region[rows, cols]]
+    gray = cv2.cvtColor(rgb[rows, cols], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    fine = (gray - cv2.GaussianBlur(gray, (0, 0), 1.0))[region[rows, cols]]
     return float(1.4826 * np.median(np.abs(fine - np.median(fine))))
 
 

@@ -30,7 +30,7 @@ garment filling it as Fashion-MNIST's do.
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -93,7 +93,7 @@ TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 # Legs uncovered by a shorter garment: dark neutral cloth, at most TROUSERS_L, carrying TROUSERS_FOLDS of
 # the old garment's lightness there (its folds lay over the legs; a flat fill read as a gray slab).
 TROUSERS_L, TROUSERS_FOLDS = 30.0, 0.5
-GRAIN_SEED = 20261204  # photo_grain's noise: fixed, so that a swap is deterministic
+GRAIN_SEED, GRAIN_TILE = 20261204, 256  # photo_grain's noise: a fixed tile, so that a swap is deterministic
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness, within its spread, shows on bared skin
 INPAINT_RADIUS = 3  # pixels of the reduced copy
 # Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less (at most
@@ -149,6 +149,8 @@ class RenderResult:
     image: np.ndarray  # uint8 (H, W, 3)
     result_mask: np.ndarray  # bool (H, W): the garment as it is in the output
     shape: Shape  # the shape the garment was re-cut to
+    # Where bared skin shows: (rows, cols, float32 cover 0..1 of that box); None: no skin bared.
+    bared: tuple[slice, slice, np.ndarray] | None = None
 
 
 # -- one body: image <-> B -------------------------------------------------------------------------
@@ -544,13 +546,20 @@ def trousers(garment_l: np.ndarray, here_l: np.ndarray) -> np.ndarray:
     return to_rgb8(lab[None])[0]
 
 
-def photo_grain(shape: tuple[int, int]) -> np.ndarray:
-    """float32 (h, w): fine noise of unit spread about a 1 px blur, the same for the same shape
-    (a swap's bytes depend only on its request). Scaled by Skin.grain, it gives painted skin the
-    photo's own texture."""
-    noise = np.random.default_rng(GRAIN_SEED).standard_normal(shape).astype(np.float32)
-    fine = noise - cv2.GaussianBlur(noise, (0, 0), 1.0)
-    return fine / max(float(fine.std()), 1e-6)
+@functools.lru_cache(maxsize=1)
+def _grain_tile() -> np.ndarray:
+    """float32 (GRAIN_TILE, GRAIN_TILE): fixed noise of unit spread about a 1 px blur."""
+    pad = 8
+    noise = np.random.default_rng(GRAIN_SEED).standard_normal((GRAIN_TILE + 2 * pad,) * 2).astype(np.float32)
+    fine = (noise - cv2.GaussianBlur(noise, (0, 0), 1.0))[pad:-pad, pad:-pad]
+    return fine / float(fine.std())
+
+
+def photo_grain(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """float32 (N,): fine noise of unit spread at pixels (ys, xs), the same at the same pixel (a
+    swap's bytes depend only on its request). Scaled by Skin.grain, it gives painted skin the
+    photo's own texture. A fixed tile, repeated: nothing is drawn per request."""
+    return _grain_tile()[ys % GRAIN_TILE, xs % GRAIN_TILE]
 
 
 def bare_arm(bm: BodyMap, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -696,16 +705,40 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     """
     f = workscale.factor(parse.body.scale)
     if f >= 1:
-        return _render_swap(image, parse, drawing, view, category, preserve_color, person)
-    small_image = parse.reduced_photo(image, f)
-    # Enlarged, the reduced copy's grain would be blotches 1/f pixels wide: its skin is painted smooth.
-    small = parse.scaled(f)
-    small = dataclasses.replace(small, skin=dataclasses.replace(small.skin, grain=0.0))
-    small_person = None if person is None else workscale.reduce_mask(person, f)
-    out = _render_swap(small_image, small, drawing, view, category, preserve_color, small_person)
-    lifted, result = workscale.lift(image, parse.mask, small_image, out.image, small.mask, out.result_mask,
-                                    keep_detail=preserve_color)
-    return RenderResult(lifted, result, out.shape)
+        out = _render_swap(image, parse, drawing, view, category, preserve_color, person)
+        bared = out.bared
+    else:
+        small_image = parse.reduced_photo(image, f)
+        small = parse.scaled(f)
+        small_person = None if person is None else workscale.reduce_mask(person, f)
+        out = _render_swap(small_image, small, drawing, view, category, preserve_color, small_person)
+        lifted, result = workscale.lift(image, parse.mask, small_image, out.image, small.mask, out.result_mask,
+                                        keep_detail=preserve_color)
+        bared = None if out.bared is None else _enlarged_cover(out.bared, small_image.shape, image.shape)
+        out = RenderResult(lifted, result, out.shape)
+    if bared is not None and parse.skin.grain > 0:
+        # Painted skin takes the photo's grain at the photo's own size (enlarged from a reduced
+        # copy, it would be blotches 1/f pixels wide).
+        rows, cols, cover = bared
+        cover = cover * parse.mask[rows, cols]  # bared skin is where the old garment was: nothing else changes
+        bared = rows, cols, cover
+        ys, xs = np.nonzero(cover)
+        noise = parse.skin.grain * photo_grain(ys, xs) * cover[ys, xs]
+        box = out.image[rows, cols]  # a view: only the bared pixels are written
+        box[ys, xs] = np.clip(box[ys, xs].astype(np.float32) + noise[:, None] + 0.5, 0, 255).astype(np.uint8)
+    return RenderResult(out.image, out.result_mask, out.shape, bared)
+
+
+def _enlarged_cover(bared: tuple[slice, slice, np.ndarray], small_shape: tuple[int, ...],
+                    shape: tuple[int, ...]) -> tuple[slice, slice, np.ndarray]:
+    """A reduced render's bared-skin cover, in the photo's pixels (the box grown to match)."""
+    rows, cols, cover = bared
+    sy, sx = shape[0] / small_shape[0], shape[1] / small_shape[1]
+    big_rows = slice(max(0, int(rows.start * sy) - 1), min(shape[0], int(np.ceil(rows.stop * sy)) + 1))
+    big_cols = slice(max(0, int(cols.start * sx) - 1), min(shape[1], int(np.ceil(cols.stop * sx)) + 1))
+    whole = np.zeros(small_shape[:2], np.float32)
+    whole[rows, cols] = cover
+    return big_rows, big_cols, workscale.enlarge(whole, shape, big_rows, big_cols)
 
 
 def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, view: CanonicalView,
@@ -781,7 +814,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # The cloth around bared skin shades it: darker where it leaves the sleeve and beside the torso.
         near = cv2.distanceTransform((~new_c).astype(np.uint8), cv2.DIST_L2, 3)[ys[on], xs[on]]
         occluded = 1.0 - CLOTH_SHADOW * np.exp(-near / max(1.0, CLOTH_SHADOW_REACH * body.scale))
-        skin[:, 0] = np.clip(shaded * light[on] * occluded + parse.skin.grain * photo_grain((h, w))[ys[on], xs[on]], 0, 100)
+        skin[:, 0] = np.clip(shaded * light[on] * occluded, 0, 100)
         a = arm[on, None]
         below = under[ys[on], xs[on]].astype(np.float32)
         under[ys[on], xs[on]] = np.clip(a * to_rgb8(skin[None])[0] + (1 - a) * below + 0.5, 0, 255).astype(np.uint8)
@@ -796,4 +829,9 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     out[rows, cols] = mixed.astype(np.uint8)
     result = np.zeros(image.shape[:2], bool)
     result[rows, cols] = new_c
-    return RenderResult(out, result, new_shape)
+    bared = None
+    if on.any():
+        cover = np.zeros((h, w), np.float32)
+        cover[ys[on], xs[on]] = arm[on] * (1.0 - alpha[ys[on], xs[on], 0])
+        bared = (rows, cols, cover)
+    return RenderResult(out, result, new_shape, bared)

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 # Measured on the 12 MP bench photo (tools/workscale_probe.py): against the render at the photo's
-# own size, result masks agree to IoU 0.986-0.988 and 1.6-2.2% of the garment's pixels move by more
+# own size, result masks agree to IoU 0.986-0.988 and 1.5-2.2% of the garment's pixels move by more
 # than 8 levels, along the re-cut edges; 400 px (IoU 0.990-0.993) cost 0.15 s more per request.
 WORK_BODY_WIDTH = 256.0
 
