@@ -211,30 +211,38 @@ def skin_from_face(rgb: np.ndarray, body: Body) -> Skin:
     med = np.median(px, axis=0)
     spread = float(np.median(np.hypot(px[:, 1] - med[1], px[:, 2] - med[2])))
     face = lit_face(rgb.shape, body)
-    fpx = to_lab(rgb[face][None])[0] if face.any() else px
+    rows, cols, inside = face
+    fpx = to_lab(rgb[rows, cols][inside][None])[0] if inside.any() else px
     lit = np.median(fpx[fpx[:, 0] >= np.median(fpx[:, 0])], axis=0)
     return Skin(lab=(float(med[0]), float(med[1]), float(med[2])), spread=spread, known=not is_grayscale(rgb),
                 lit=(float(lit[0]), float(lit[1]), float(lit[2])), grain=measure_grain(rgb, face))
 
 
-def lit_face(shape: tuple[int, ...], body: Body) -> np.ndarray:
-    """bool (H, W): the face from the eyes to below the mouth, where Skin.lit and Skin.grain are read."""
+def lit_face(shape: tuple[int, ...], body: Body) -> tuple[slice, slice, np.ndarray]:
+    """The face from the eyes to below the mouth, where Skin.lit and Skin.grain are read: its box
+    (rows, cols) in an image of `shape`, and the bool ellipse inside that box (a 12 MP photo's
+    face is a small part of it)."""
     f = body.face
     eyes, mouth = (f[L_EYE] + f[R_EYE]) / 2, (f[MOUTH_L] + f[MOUTH_R]) / 2
     _, down, _ = _face_frame(body)
     angle = float(np.degrees(np.arctan2(down[1], down[0]))) - 90.0
     axes = (LIT_FACE_AXES[0] * body.face_size, LIT_FACE_AXES[1] * body.face_size)
-    return _ellipse(shape, 0.55 * eyes + 0.45 * mouth, axes, angle)
+    centre = 0.55 * eyes + 0.45 * mouth
+    reach = int(np.ceil(max(axes))) + 2
+    x0, y0 = max(0, int(centre[0]) - reach), max(0, int(centre[1]) - reach)
+    x1, y1 = min(shape[1], int(centre[0]) + reach + 1), min(shape[0], int(centre[1]) + reach + 1)
+    rows, cols = slice(y0, max(y0, y1)), slice(x0, max(x0, x1))
+    return rows, cols, _ellipse((rows.stop - rows.start, cols.stop - cols.start), centre - (x0, y0), axes, angle)
 
 
-def measure_grain(rgb: np.ndarray, region: np.ndarray) -> float:
-    """The photo's fine texture in `region` (bool): 1.4826 median absolute deviations of its gray
-    about a 1 px Gaussian blur of it (gray levels)."""
-    if not region.any():
+def measure_grain(rgb: np.ndarray, region: tuple[slice, slice, np.ndarray]) -> float:
+    """The photo's fine texture in `region` (rows, cols, bool mask of that box): 1.4826 median
+    absolute deviations of its gray about a 1 px Gaussian blur of it (gray levels)."""
+    rows, cols, mask = region
+    if not mask.any():
         return 0.0
-    rows, cols = bounding_box(region, 3)
-    gray = cv2.cvtColor(rgb[rows, cols], cv2.COLOR_RGB2GRAY).astype(np.float32)
-    fine = (gray - cv2.GaussianBlur(gray, (0, 0), 1.0))[region[rows, cols]]
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb[rows, cols]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    fine = (gray - cv2.GaussianBlur(gray, (0, 0), 1.0))[mask]
     return float(1.4826 * np.median(np.abs(fine - np.median(fine))))
 
 

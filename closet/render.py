@@ -830,8 +830,11 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     result = np.zeros(image.shape[:2], bool)
     result[rows, cols] = new_c
     bared = None
-    if on.any():
-        cover = np.zeros((h, w), np.float32)
-        cover[ys[on], xs[on]] = arm[on] * (1.0 - alpha[ys[on], xs[on], 0])
-        bared = (rows, cols, cover)
+    if on.any():  # in the bared pixels' own box: a few bared pixels of a big garment cost a few
+        by, bx = ys[on], xs[on]
+        y0, x0 = int(by.min()), int(bx.min())
+        cover = np.zeros((int(by.max()) + 1 - y0, int(bx.max()) + 1 - x0), np.float32)
+        cover[by - y0, bx - x0] = arm[on] * (1.0 - alpha[by, bx, 0])
+        bared = (slice(rows.start + y0, rows.start + y0 + cover.shape[0]),
+                 slice(cols.start + x0, cols.start + x0 + cover.shape[1]), cover)
     return RenderResult(out, result, new_shape, bared)
