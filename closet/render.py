@@ -714,7 +714,8 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         out = _render_swap(small_image, small, drawing, view, category, preserve_color, small_person)
         lifted, result = workscale.lift(image, parse.mask, small_image, out.image, small.mask, out.result_mask,
                                         keep_detail=preserve_color)
-        bared = None if out.bared is None else _enlarged_cover(out.bared, small_image.shape, image.shape)
+        bared = None if out.bared is None else workscale.enlarge_region(out.bared[2], *out.bared[:2],
+                                                                        small_image.shape, image.shape)
         out = RenderResult(lifted, result, out.shape)
     if bared is not None and parse.skin.grain > 0:
         # Painted skin takes the photo's grain at the photo's own size (enlarged from a reduced
@@ -727,18 +728,6 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         box = out.image[rows, cols]  # a view: only the bared pixels are written
         box[ys, xs] = np.clip(box[ys, xs].astype(np.float32) + noise[:, None] + 0.5, 0, 255).astype(np.uint8)
     return RenderResult(out.image, out.result_mask, out.shape, bared)
-
-
-def _enlarged_cover(bared: tuple[slice, slice, np.ndarray], small_shape: tuple[int, ...],
-                    shape: tuple[int, ...]) -> tuple[slice, slice, np.ndarray]:
-    """A reduced render's bared-skin cover, in the photo's pixels (the box grown to match)."""
-    rows, cols, cover = bared
-    sy, sx = shape[0] / small_shape[0], shape[1] / small_shape[1]
-    big_rows = slice(max(0, int(rows.start * sy) - 1), min(shape[0], int(np.ceil(rows.stop * sy)) + 1))
-    big_cols = slice(max(0, int(cols.start * sx) - 1), min(shape[1], int(np.ceil(cols.stop * sx)) + 1))
-    whole = np.zeros(small_shape[:2], np.float32)
-    whole[rows, cols] = cover
-    return big_rows, big_cols, workscale.enlarge(whole, shape, big_rows, big_cols)
 
 
 def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, view: CanonicalView,

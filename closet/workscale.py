@@ -68,12 +68,30 @@ def enlarge_mask(small: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     ys, xs = np.flatnonzero(small.any(axis=1)), np.flatnonzero(small.any(axis=0))
     if ys.size == 0:
         return out
-    sy, sx = h / small.shape[0], w / small.shape[1]
-    # A full pixel interpolates the reduced pixels within one of its own position: pad by one.
-    rows = slice(max(0, int((ys[0] - 1) * sy)), min(h, int(np.ceil((ys[-1] + 2) * sy))))
-    cols = slice(max(0, int((xs[0] - 1) * sx)), min(w, int(np.ceil((xs[-1] + 2) * sx))))
+    rows, cols = enlarged_box(slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1), small.shape, shape)
     out[rows, cols] = enlarge(small.astype(np.uint8) * 255, shape, rows, cols) >= 127.5
     return out
+
+
+def enlarged_box(rows: slice, cols: slice, small_shape: tuple[int, ...],
+                 shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """The box of an image of `shape` that a box (rows, cols) of its reduced copy (`small_shape`)
+    reaches when enlarged: a full pixel interpolates the reduced pixels within one of its own
+    position, so the box grows by one reduced pixel each side."""
+    h, w = shape[:2]
+    sy, sx = h / small_shape[0], w / small_shape[1]
+    return (slice(max(0, int((rows.start - 1) * sy)), min(h, int(np.ceil((rows.stop + 1) * sy)))),
+            slice(max(0, int((cols.start - 1) * sx)), min(w, int(np.ceil((cols.stop + 1) * sx)))))
+
+
+def enlarge_region(values: np.ndarray, rows: slice, cols: slice, small_shape: tuple[int, ...],
+                   shape: tuple[int, ...]) -> tuple[slice, slice, np.ndarray]:
+    """float32 `values` of a box (rows, cols) of a reduced copy (`small_shape`; zero elsewhere),
+    enlarged to an image of `shape`: the box they reach there, and their values in it."""
+    whole = np.zeros(small_shape[:2], np.float32)
+    whole[rows, cols] = values
+    big_rows, big_cols = enlarged_box(rows, cols, small_shape, shape)
+    return big_rows, big_cols, enlarge(whole, shape, big_rows, big_cols)
 
 
 def lift(image: np.ndarray, old: np.ndarray, small_image: np.ndarray, small_out: np.ndarray,

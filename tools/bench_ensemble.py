@@ -96,8 +96,8 @@ def p50(xs: list[float]) -> float:
 
 
 # -- 1. in-process ---------------------------------------------------------------
-def in_process_once(ens: ensemble.Ensemble, req: ensemble.Request) -> tuple[float, dict[str, float]]:
-    """(total seconds, seconds per stage) of one Ensemble.run on one request."""
+def timed_run(ens: ensemble.Ensemble, req: ensemble.Request) -> tuple[ensemble.Output, float, dict[str, float]]:
+    """(output, total seconds, seconds per stage) of one Ensemble.run on one request."""
     cur: dict[str, float] = {}
 
     @contextmanager
@@ -110,7 +110,13 @@ def in_process_once(ens: ensemble.Ensemble, req: ensemble.Request) -> tuple[floa
     out = ens.run([req], timer)[0]
     total = time.perf_counter() - t0
     assert isinstance(out, ensemble.Output), out
-    return total, cur
+    return out, total, cur
+
+
+def in_process_once(ens: ensemble.Ensemble, req: ensemble.Request) -> tuple[float, dict[str, float]]:
+    """(total seconds, seconds per stage) of one Ensemble.run on one request."""
+    _, total, stages = timed_run(ens, req)
+    return total, stages
 
 
 # -- TorchServe -------------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -34,21 +33,12 @@ CROP = 500
 
 
 def swap(ens, photo: bytes, target: str, width: float) -> tuple[ensemble.Output, float]:
+    """The output at working width `width`, and its composite stage's seconds."""
+    import bench_ensemble
+
     workscale.WORK_BODY_WIDTH = width
-    times = {}
-
-    class Timer:
-        def __init__(self, stage):
-            self.stage = stage
-
-        def __enter__(self):
-            self.t = time.perf_counter()
-
-        def __exit__(self, *exc):
-            times[self.stage] = time.perf_counter() - self.t
-
-    out = ens.run([ensemble.Request(image=photo, target=target, seed=7)], Timer)[0]
-    return out, times["composite"]
+    out, _, stages = bench_ensemble.timed_run(ens, ensemble.Request(image=photo, target=target, seed=7))
+    return out, stages["composite"]
 
 
 def main(argv=None) -> None:
