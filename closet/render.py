@@ -804,6 +804,9 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         near = cv2.distanceTransform((~new_c).astype(np.uint8), cv2.DIST_L2, 3)[ys[on], xs[on]]
         occluded = 1.0 - CLOTH_SHADOW * np.exp(-near / max(1.0, CLOTH_SHADOW_REACH * body.scale))
         skin[:, 0] = np.clip(shaded * light[on] * occluded, 0, 100)
+        # Shaded as light shades: less light scales XYZ, so L + 16 and a*b* by the same cube root.
+        # Darker skin that kept the lit colour's chroma read as brown paint beside a black jacket.
+        skin[:, 1:] *= ((skin[:, 0] + 16.0) / (parse.skin.lit[0] + 16.0))[:, None]
         a = arm[on, None]
         below = under[ys[on], xs[on]].astype(np.float32)
         under[ys[on], xs[on]] = np.clip(a * to_rgb8(skin[None])[0] + (1 - a) * below + 0.5, 0, 255).astype(np.uint8)

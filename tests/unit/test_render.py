@@ -255,6 +255,27 @@ def test_bared_skin_is_shaded_by_the_cloth_beside_it(swaps, monkeypatch):
     assert np.median(darker[at_cloth]) > 0.15 and np.median(darker[away]) < 0.08
 
 
+@pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
+def test_shaded_skin_keeps_its_colour_as_light_does(people, name):
+    """Less light on skin scales its XYZ, so its L* + 16 and its a*b* shrink together: the arm's
+    shaded sides and the skin beside the cloth are darker skin, not a more saturated brown paint
+    (Grace Hopper's navy jacket shades her bared arms most)."""
+    image, parse = people[name]
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    bared = cv2.erode((parse.mask & ~out.result_mask).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    lab = color.to_lab(cv2.GaussianBlur(out.image, (0, 0), 1.5))[bared]  # the colour, not the grain
+    assert len(lab) > 500
+    light = lab[:, 0]
+    dark, bright = lab[light < np.quantile(light, 0.25)], lab[light > np.quantile(light, 0.75)]
+    assert np.median(bright[:, 0]) - np.median(dark[:, 0]) > 8  # it is shaded
+
+    def chroma_per_light(x: np.ndarray) -> float:
+        return float(np.median(np.hypot(x[:, 1], x[:, 2]) / (x[:, 0] + 16.0)))
+
+    assert chroma_per_light(dark) == pytest.approx(chroma_per_light(bright), rel=0.15)
+
+
 def test_legs_under_a_shortened_coat_are_trousers_not_background(people, photo_people):
     """The cameraman's coat runs off the photo; cut to hip length it uncovers legs the photo never
     showed. Inpainting them from around the coat painted a smear of the lawn's light gray over his
