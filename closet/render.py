@@ -94,6 +94,9 @@ TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 # the old garment's lightness there (its folds lay over the legs; a flat fill read as a gray slab).
 TROUSERS_L, TROUSERS_FOLDS = 30.0, 0.5
 GRAIN_SEED, GRAIN_TILE = 20261204, 256  # photo_grain's noise: a fixed tile, so that a swap is deterministic
+# Painted skin's grain, at most (gray levels). A small face's fine texture is mostly its features and
+# the phone's sharpening (bus.jpg's faces read 14-15), and white noise that strong reads as sandpaper.
+GRAIN_MAX = 7.0
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness, within its spread, shows on bared skin
 INPAINT_RADIUS = 3  # pixels of the reduced copy
 # Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less (at most
@@ -724,7 +727,7 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         cover = cover * parse.mask[rows, cols]  # bared skin is where the old garment was: nothing else changes
         bared = rows, cols, cover
         ys, xs = np.nonzero(cover)
-        noise = parse.skin.grain * photo_grain(ys, xs) * cover[ys, xs]
+        noise = min(parse.skin.grain, GRAIN_MAX) * photo_grain(ys, xs) * cover[ys, xs]
         box = out.image[rows, cols]  # a view: only the bared pixels are written
         box[ys, xs] = np.clip(box[ys, xs].astype(np.float32) + noise[:, None] + 0.5, 0, 255).astype(np.uint8)
     return RenderResult(out.image, out.result_mask, out.shape, bared)

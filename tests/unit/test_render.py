@@ -238,6 +238,20 @@ def test_bared_skin_has_the_photos_grain(swaps):
     assert parse.skin.grain > 0.5 and 0.6 * parse.skin.grain < got < 1.6 * parse.skin.grain
 
 
+def test_a_coarse_faces_grain_is_capped(swaps):
+    """A face whose fine texture is mostly its features (a small, bearded, sharpened face reads
+    14-15 gray levels) gives painted skin at most GRAIN_MAX of grain, not sandpaper."""
+    import dataclasses
+
+    image, parse, view, _ = swaps
+    coarse = dataclasses.replace(parse, skin=dataclasses.replace(parse.skin, grain=15.0))
+    out = render.render_swap(image, coarse, drawing(render.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame), view)
+    bared = cv2.erode((parse.mask & ~out.result_mask).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert bared.sum() > 200
+    got = gm.measure_grain(out.image, (slice(None), slice(None), bared))
+    assert 0.6 * render.GRAIN_MAX < got < 1.15 * render.GRAIN_MAX
+
+
 def test_bared_skin_is_shaded_by_the_cloth_beside_it(swaps, monkeypatch):
     """Skin that leaves a sleeve, or lies beside the torso, is darker next to the cloth (its
     shadow), fading away from it: against the same short-sleeve render without the shadow."""
