@@ -68,6 +68,24 @@ def test_a_categorys_sleeves_stay_in_its_range():
         assert got.reach == {-1: want, 1: want}, (drawn, category)
 
 
+@pytest.mark.parametrize("name", ["astronaut", "camera", "grace_hopper"])
+def test_the_torso_map_keeps_lengths_down_the_body(people, name):
+    """Hips narrower than shoulders are a build, not perspective: equal steps down the flat lay are
+    equal steps down the body, and below the hips too (a dress's hem at 1.75 is 0.75 torso lengths
+    below the hips; a homography of the torso quad squeezed it toward a vanishing point)."""
+    _, parse = people[name]
+    bm = render.BodyMap(parse.body)
+    ys = np.array([0.0, 0.5, 1.0, 1.5, 1.75, 2.0])
+    centre = bm.torso_to_image(np.stack([np.zeros_like(ys), ys], 1))
+    steps = np.linalg.norm(np.diff(centre, axis=0), axis=1) / np.diff(ys)
+    np.testing.assert_allclose(steps, steps[0], rtol=0.03)
+    rng = np.random.default_rng(0)
+    b = np.stack([rng.uniform(-0.6, 0.6, 500), rng.uniform(-0.3, 2.2, 500)], 1)
+    np.testing.assert_allclose(bm.image_to_torso(bm.torso_to_image(b)), b, atol=1e-9)
+    quad = bm.torso_to_image(render.CANON_QUAD.astype(np.float64))
+    np.testing.assert_allclose(quad, parse.body.quad, atol=1e-3)  # the four joints stay where they are
+
+
 def test_an_open_neckline_is_not_the_hem(people):
     """A jacket open over a shirt and tie (zidane.jpg's Zidane) leaves the top of the torso's
     middle uncovered: the hem is sought below the neckline, not where the opening starts."""
