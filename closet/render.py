@@ -22,8 +22,8 @@ garment filling it as Fashion-MNIST's do.
 * `render_swap(...)`: the photo with the garment re-cut to the drawing's Shape on the same body.
   The cloth keeps the photo's pixels, shaded by the generator's change (its output minus its
   input, coarser than half a drawing pixel); added cloth takes its texture from the old garment;
-  bared arms take the face's skin colour; legs a raised hem uncovers are dark trousers (given the
-  person mask); the rest (a narrower body, what lies off the person) is inpainted from around it
+  bared arms take the face's skin colour; legs a raised hem uncovers are trousers (given the
+  person mask: the colour of those the photo shows below the old garment, else dark); the rest (a narrower body, what lies off the person) is inpainted from around it
   (OpenCV's Telea). Pixels outside the dilated union of the old and the new garment stay
   byte-identical, and all work stays inside the garments' bounding box.
 """
@@ -93,6 +93,9 @@ TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 # Legs uncovered by a shorter garment: dark neutral cloth, at most TROUSERS_L, carrying TROUSERS_FOLDS of
 # the old garment's lightness there (its folds lay over the legs; a flat fill read as a gray slab).
 TROUSERS_L, TROUSERS_FOLDS = 30.0, 0.5
+# ...unless the photo shows trousers below the old garment: their colour, read in a band this many
+# torso lengths deep below its lowest edge, when the band is at least TROUSERS_SEEN_SHARE of the legs.
+TROUSERS_REACH, TROUSERS_SEEN_SHARE = 0.25, 0.1
 GRAIN_SEED, GRAIN_TILE = 20261204, 256  # photo_grain's noise: a fixed tile, so that a swap is deterministic
 # Painted skin's grain, at most (gray levels). A small face's fine texture is mostly its features and
 # the phone's sharpening (bus.jpg's faces read 14-15), and white noise that strong reads as sandpaper.
@@ -583,17 +586,39 @@ def cloth_spread(lightness: np.ndarray) -> float:
     return max(1.4826 * float(np.median(np.abs(lightness - med))), min(MIN_SHADE_STD, SHADE_PER_MEAN * med))
 
 
-def trousers(garment_l: np.ndarray, here_l: np.ndarray) -> np.ndarray:
-    """uint8 (N, 3): legs in dark neutral trousers, for the pixels a shortened garment uncovered below
-    its new hem. Their lightness is the old garment's darker quartile (at most TROUSERS_L), plus
-    TROUSERS_FOLDS of the old garment's own lightness at those pixels (`here_l`) about its median."""
-    dark = min(float(np.percentile(garment_l, 25)) if garment_l.size else TROUSERS_L, TROUSERS_L)
+def trousers(garment_l: np.ndarray, here_l: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:
+    """uint8 (N, 3): legs in trousers, for the pixels a shortened garment uncovered below its new hem.
+    Their colour is `seen` (Lab: the trousers the photo shows below the old garment, `seen_trousers`),
+    else dark neutral: the old garment's darker quartile (at most TROUSERS_L). Plus TROUSERS_FOLDS of
+    the old garment's own lightness at those pixels (`here_l`) about its median."""
     lab = np.zeros((len(here_l), 3), np.float32)
-    lab[:, 0] = np.clip(dark + TROUSERS_FOLDS * (here_l - float(np.median(here_l))), 0, 100)
+    if seen is None:
+        base = min(float(np.percentile(garment_l, 25)) if garment_l.size else TROUSERS_L, TROUSERS_L)
+    else:
+        base = float(seen[0])
+        lab[:, 1:] = seen[1:]
+    lab[:, 0] = np.clip(base + TROUSERS_FOLDS * (here_l - float(np.median(here_l))), 0, 100)
     return to_rgb8(lab[None])[0]
 
 
-@functools.lru_cache(maxsize=1)
+def seen_trousers(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: np.ndarray,
+                  reach: int) -> np.ndarray | None:
+    """Lab (3,): the median colour of the person below the old garment's lowest edge (within `reach`
+    rows of it), in the columns of `legs` (the pixels a shortened garment uncovers; `image` and the
+    three bool masks are of one box): the trousers the photo shows there (a fur coat over jeans).
+    None when the photo shows too little of them (a coat running off the photo)."""
+    columns = legs.any(axis=0) & old.any(axis=0)
+    if not columns.any() or reach < 1:
+        return None
+    h = old.shape[0]
+    lowest = h - 1 - np.argmax(old[::-1], axis=0)  # per column, the old garment's last row
+    depth = np.arange(h)[:, None] - lowest[None, :]
+    band = (depth > 0) & (depth <= reach) & columns[None, :] & person & ~old
+    if band.sum() < max(16, TROUSERS_SEEN_SHARE * legs.sum()):
+        return None
+    return np.median(to_lab(image[band][None])[0], axis=0)
+
+
 def _grain_tile() -> np.ndarray:
     """float32 (GRAIN_TILE, GRAIN_TILE): fixed noise of unit spread about a 1 px blur."""
     pad = 8
@@ -741,8 +766,9 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         preserve_color: True keeps the photo garment's colours and texture; False paints the
             drawing's own gray into the garment.
         person: bool (H, W), the person mask: where a garment made shorter uncovers the body below
-            its new hem, the legs are drawn as dark trousers (`trousers`) instead of inpainted
-            from the background around them. None: inpainted.
+            its new hem, the legs are drawn as trousers (`trousers`: those the photo shows below
+            the old garment, else dark ones) instead of inpainted from the background around
+            them. None: inpainted.
     Returns:
         RenderResult: the output image, `result_mask` (bool, the garment as it is in the output)
         and the new shape. Pixels outside dilate(parse.mask | result_mask) are byte-identical.
@@ -835,7 +861,12 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # Below the new hem, on the person: legs, which the old garment hid and the photo never showed.
         legs = uncovered & person[rows, cols] & (part == 0) & (flat[..., 1] > new_shape.hem)
         if legs.any():
-            under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs])
+            # the photo's own trousers below the old garment lie under the box: look that far down
+            reach = int(round(TROUSERS_REACH * body.length))
+            low = slice(rows.start, min(image.shape[0], rows.stop + reach))
+            seen = seen_trousers(image[low, cols], old[low, cols], person[low, cols],
+                                 np.pad(legs, ((0, low.stop - rows.stop), (0, 0))), reach)
+            under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs], seen)
     on = arm > 0
     if on.any():
         skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only

@@ -332,6 +332,47 @@ def test_legs_under_a_shortened_coat_are_trousers_not_background(people, photo_p
     assert np.array_equal(legs.image[outside], image[outside])
 
 
+def test_legs_under_a_shortened_coat_are_the_trousers_the_photo_shows(people, photo_people):
+    """A coat over jeans the photo shows below it (bus.jpg's man in a fur coat): cut short, the
+    legs it uncovers continue those jeans, not dark neutral cloth (a gray slab over his hips). Made
+    here from the cameraman, his coat's bottom edge continued by blue trousers 60 px down."""
+    import dataclasses
+
+    image, parse = people["camera"]
+    person = photo_people["camera"][1]
+    below = 60
+    jeans_rgb = (40, 70, 130)
+    grown = np.concatenate([image, np.zeros((below, *image.shape[1:]), np.uint8)])
+    legs_seen = np.zeros((below, image.shape[1]), bool)
+    legs_seen[:, parse.mask[-1] & person[-1]] = True  # under the coat's last row
+    assert legs_seen.sum() > 2000
+    grown[image.shape[0]:][legs_seen] = jeans_rgb
+    grown_person = np.concatenate([person, legs_seen])
+
+    def pad(m: np.ndarray) -> np.ndarray:
+        return np.concatenate([m, np.zeros((below, m.shape[1]), bool)])
+
+    tall = dataclasses.replace(parse, mask=pad(parse.mask), torso=pad(parse.torso), arms=pad(parse.arms),
+                               head=pad(parse.head), skin_pixels=pad(parse.skin_pixels), work=None)
+    view = render.canonical_view(grown, tall.mask, tall.body, 32)
+    out = render.render_swap(grown, tall, drawing(render.Shape(view.shape.reach, 1.05), view.frame), view,
+                             person=grown_person)
+    uncovered = tall.mask & ~out.result_mask & grown_person
+    ys, xs = np.nonzero(uncovered)
+    flat, part = render.BodyMap(tall.body).flat_of(np.stack([xs + 0.5, ys + 0.5], 1))
+    legs = (part == 0) & (flat[:, 1] > out.shape.hem)
+    assert legs.sum() > 2000
+    got = np.median(color.to_lab(out.image)[ys[legs], xs[legs]], axis=0)
+    jeans = color.to_lab(np.uint8([[jeans_rgb]]))[0, 0]
+    assert np.hypot(*(got[1:] - jeans[1:])) < 6 and abs(got[0] - jeans[0]) < 8, (got, jeans)
+    # and where the photo shows no trousers (the cameraman as he is), they stay dark neutral
+    plain = render.render_swap(image, parse, drawing(render.Shape(view.shape.reach, 1.05), view.frame), view,
+                               person=person)
+    inside = ys < image.shape[0]
+    dark = color.to_lab(plain.image)[ys[legs & inside], xs[legs & inside]]
+    assert np.median(dark[:, 0]) < render.TROUSERS_L + 5 and np.abs(np.median(dark[:, 1:], axis=0)).max() < 2
+
+
 def test_the_shapes_differ_and_the_colour_stays(swaps):
     image, parse, _, outs = swaps
     masks = [o.result_mask for o in outs.values()]
