@@ -568,6 +568,23 @@ def test_added_cloth_mirrors_the_edge_band_of_the_old_cloth():
         assert np.array_equal(out[:, col], image[:, 49 - depth]), col
 
 
+def test_a_long_extension_is_one_mirror_image_not_the_edge_band_repeated():
+    """A hem lengthened far past the edge band (a dress below a fur coat) takes the old cloth
+    mirrored once across the hem, row d below it from row d above it: the edge band repeated
+    came out as stripes."""
+    image = np.repeat(np.arange(100, dtype=np.uint8)[:, None, None], 60, axis=1).repeat(3, axis=2)  # a row's value is its row
+    old = np.zeros((100, 60), bool)
+    old[:60] = True
+    where = np.zeros_like(old)
+    where[60:95, 10:50] = True
+    scale = 40.0  # TEXTURE_BAND of it is a few pixels, the extension 35 rows
+    assert render.TEXTURE_BAND * scale < 10
+    out = render.added_cloth(image, old, where, scale)
+    for row in range(60, 95):
+        assert (out[row, 10:50, 0] == 59 - (row - 59)).all(), row  # d rows out: d rows in from the edge row
+    assert np.array_equal(out[~where], image[~where])
+
+
 def test_added_cloth_beside_a_slanted_edge_comes_from_inside_the_old_cloth():
     """Every added pixel takes an old pixel (never background) at most `band` beyond the old cloth's
     nearest pixel, give or take the nearest-pixel lookup's chamfer slack of a pixel or two."""
@@ -586,7 +603,7 @@ def test_added_cloth_beside_a_slanted_edge_comes_from_inside_the_old_cloth():
 
 def test_a_sleeve_cut_over_the_torso_leaves_the_torsos_cloth_beside_the_bared_arm(swaps):
     """The astronaut's right arm hangs over the side of her torso. Made sleeveless, the sleeve cloth
-    beside the bared arm that lies on the torso block (by the torso's homography) is the dress's
+    beside the bared arm that lies on the torso block (by the torso's map) is the dress's
     torso: her orange suit, not the background inpainted between the arm and the body."""
     image, parse, _, outs = swaps
     bm = render.BodyMap(parse.body)
