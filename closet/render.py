@@ -5,8 +5,8 @@ arm its sleeve reaches (0 none, 1 the wrist) and how far down the body its hem r
 
 Coordinates "B" belong to one body (closet.body): torso lengths, origin between the shoulder
 joints, y down the body, x toward the person's left. The torso maps to the image bilinearly by
-its four joints (straight on below the hips); each arm by its own polyline shoulder -> elbow -> wrist, a sleeve
-of SLEEVE_RADIUS body widths around it (`BodyMap`). Arms are in front of the torso.
+its four joints (straight on below the hips); each arm by its own polyline shoulder -> elbow ->
+wrist, a sleeve of SLEEVE_RADIUS body widths around it (`BodyMap`). Arms are in front of the torso.
 
 The flat lay (Fashion-MNIST's centred product shot) is drawn in B units: the torso a block
 |x| <= TORSO_W from the collar (TOP) to the hem, each sleeve a band centred at |x| = SLEEVE_X,
@@ -23,9 +23,10 @@ garment filling it as Fashion-MNIST's do.
   The cloth keeps the photo's pixels, shaded by the generator's change (its output minus its
   input, coarser than half a drawing pixel); added cloth takes its texture from the old garment;
   bared arms take the face's skin colour; legs a raised hem uncovers are trousers (given the
-  person mask: the colour of those the photo shows below the old garment, else dark); the rest (a narrower body, what lies off the person) is inpainted from around it
-  (OpenCV's Telea). Pixels outside the dilated union of the old and the new garment stay
-  byte-identical, and all work stays inside the garments' bounding box.
+  person mask: the colour of those the photo shows below the old garment, else dark); the rest
+  (a narrower body, what lies off the person) is inpainted from around it (OpenCV's Telea).
+  Pixels outside the dilated union of the old and the new garment stay byte-identical, and all
+  work stays inside the garments' bounding box.
 """
 
 from __future__ import annotations
@@ -179,8 +180,8 @@ class BodyMap:
     def torso_to_image(self, b: np.ndarray) -> np.ndarray:
         """Image points of B points (N, 2). Bilinear, not a homography: a torso narrower at the hips
         than at the shoulders is its build, not perspective, and a homography read it as a plane
-        leaning away: B rows below the hips were squeezed (a dress's hem at 1.75 fell 0.75 torso
-        lengths below the hips on bus.jpg's man in a fur coat, instead of 1.75 - 1)."""
+        leaning away: B rows below the hips were squeezed (a dress's hem at 1.75 fell 0.47 torso
+        lengths below the hips on bus.jpg's man in a fur coat, not 0.75)."""
         u = ((b[:, 0] - self._x0) / self._xw)[:, None]
         v = b[:, 1][:, None]
         above = np.minimum(v, 1.0)
@@ -628,6 +629,7 @@ def seen_trousers(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: 
     return np.median(to_lab(image[band][None])[0], axis=0)
 
 
+@functools.lru_cache(maxsize=1)
 def _grain_tile() -> np.ndarray:
     """float32 (GRAIN_TILE, GRAIN_TILE): fixed noise of unit spread about a 1 px blur."""
     pad = 8
