@@ -829,6 +829,12 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     old_c, new_c = old[rows, cols], new[rows, cols]
     h, w = old_c.shape
     flat, part = bm.flat_grid(rows, cols)  # a slice of new_garment's: its box holds this one
+    if person is not None:
+        # Added cloth covers the person: a sleeve grows over an arm. Only a longer hem may flare
+        # past the legs. Pose put the grey-haired man's left arm (zidane.jpg) in the crowd behind
+        # him, and his lengthened sleeve was a dark blob there.
+        hem_flare = (part == 0) & (flat[..., 1] > view.shape.hem)
+        new_c = new_c & ~(~old_c & ~person[rows, cols] & ~hem_flare)
     drawn = shading(gen, _to_frame(flat.reshape(-1, 2), size, view.frame)).reshape(h, w)
 
     # the garment layer: the photo's cloth, added cloth mirrored from it, the generator's coarse change

@@ -373,6 +373,50 @@ def test_legs_under_a_shortened_coat_are_the_trousers_the_photo_shows(people, ph
     assert np.median(dark[:, 0]) < render.TROUSERS_L + 5 and np.abs(np.median(dark[:, 1:], axis=0)).max() < 2
 
 
+def test_added_sleeve_cloth_covers_the_person(swaps, photo_people):
+    """A sleeve grows over an arm, which is the person's: where the person mask does not go (pose
+    put an arm in the crowd behind a man on zidane.jpg), no cloth is added. Here the astronaut,
+    her sleeves cut short, grows them back, with and without her forearm in the person mask."""
+    import dataclasses
+
+    image, parse, view, outs = swaps
+    short = outs["short"]
+    cut = dataclasses.replace(parse, mask=short.result_mask, work=None)
+    cut_view = render.canonical_view(short.image, cut.mask, cut.body, 32)
+    cut_view = dataclasses.replace(cut_view, shape=render.Shape({-1: 0.35, 1: 0.35}, cut_view.shape.hem))
+    long = drawing(render.Shape({-1: 1.0, 1: 1.0}, cut_view.shape.hem), cut_view.frame)
+    person = photo_people["astronaut"][1]
+    grown = render.render_swap(short.image, cut, long, cut_view, person=person)
+    added = grown.result_mask & ~cut.mask
+    assert added.sum() > 500  # over her bared forearm
+    arm = parse.body.right_arm  # her right arm hangs in view
+    forearm = gm.capsule(image.shape, arm.elbow, arm.wrist, 0.2 * parse.body.scale)
+    without = render.render_swap(short.image, cut, long, cut_view, person=person & ~forearm)
+    strayed = without.result_mask & ~cut.mask
+    assert not (strayed & forearm).any() and (added & forearm).sum() > 300
+
+
+def test_a_longer_hem_may_flare_past_the_person(people, photo_people):
+    """Only a longer hem adds cloth off the person: a dress is wider than the legs under it. The
+    cameraman's coat, its photo continued by 60 rows of lawn below it, made a dress to 2.0."""
+    import dataclasses
+
+    image, parse = people["camera"]
+    person = photo_people["camera"][1]
+    below = 60
+    grown = np.concatenate([image, np.repeat(image[-1:], below, axis=0)])
+
+    def pad(m: np.ndarray) -> np.ndarray:
+        return np.concatenate([m, np.zeros((below, m.shape[1]), bool)])
+
+    tall = dataclasses.replace(parse, mask=pad(parse.mask), torso=pad(parse.torso), arms=pad(parse.arms),
+                               head=pad(parse.head), skin_pixels=pad(parse.skin_pixels), work=None)
+    view = render.canonical_view(grown, tall.mask, tall.body, 32)
+    out = render.render_swap(grown, tall, drawing(render.Shape(view.shape.reach, 2.0), view.frame), view,
+                             person=pad(person))
+    assert (out.result_mask[image.shape[0]:]).sum() > 1000  # below the photo's old edge, off the person
+
+
 def test_the_shapes_differ_and_the_colour_stays(swaps):
     image, parse, _, outs = swaps
     masks = [o.result_mask for o in outs.values()]
