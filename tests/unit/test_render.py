@@ -125,6 +125,17 @@ def test_a_drawing_reads_back_as_the_shape_drawn(reach, hem):
         assert render.read(drawing(shape, shape.frame), shape.frame, "dress", old).hem == pytest.approx(want)
 
 
+def continued_below(parse: gm.GarmentParse, rows: int) -> gm.GarmentParse:
+    """`parse` on its photo continued by `rows` more rows at the bottom (none of them garment)."""
+    import dataclasses
+
+    def pad(m: np.ndarray) -> np.ndarray:
+        return np.concatenate([m, np.zeros((rows, m.shape[1]), bool)])
+
+    return dataclasses.replace(parse, mask=pad(parse.mask), torso=pad(parse.torso), arms=pad(parse.arms),
+                               head=pad(parse.head), skin_pixels=pad(parse.skin_pixels), work=None)
+
+
 @pytest.fixture(scope="module")
 def swaps(people):
     """The astronaut re-cut to long sleeves, short sleeves, and a long sleeveless dress."""
@@ -336,7 +347,6 @@ def test_legs_under_a_shortened_coat_are_the_trousers_the_photo_shows(people, ph
     """A coat over jeans the photo shows below it (bus.jpg's man in a fur coat): cut short, the
     legs it uncovers continue those jeans, not dark neutral cloth (a gray slab over his hips). Made
     here from the cameraman, his coat's bottom edge continued by blue trousers 60 px down."""
-    import dataclasses
 
     image, parse = people["camera"]
     person = photo_people["camera"][1]
@@ -348,12 +358,7 @@ def test_legs_under_a_shortened_coat_are_the_trousers_the_photo_shows(people, ph
     assert legs_seen.sum() > 2000
     grown[image.shape[0]:][legs_seen] = jeans_rgb
     grown_person = np.concatenate([person, legs_seen])
-
-    def pad(m: np.ndarray) -> np.ndarray:
-        return np.concatenate([m, np.zeros((below, m.shape[1]), bool)])
-
-    tall = dataclasses.replace(parse, mask=pad(parse.mask), torso=pad(parse.torso), arms=pad(parse.arms),
-                               head=pad(parse.head), skin_pixels=pad(parse.skin_pixels), work=None)
+    tall = continued_below(parse, below)
     view = render.canonical_view(grown, tall.mask, tall.body, 32)
     out = render.render_swap(grown, tall, drawing(render.Shape(view.shape.reach, 1.05), view.frame), view,
                              person=grown_person)
@@ -399,21 +404,16 @@ def test_added_sleeve_cloth_covers_the_person(swaps, photo_people):
 def test_a_longer_hem_may_flare_past_the_person(people, photo_people):
     """Only a longer hem adds cloth off the person: a dress is wider than the legs under it. The
     cameraman's coat, its photo continued by 60 rows of lawn below it, made a dress to 2.0."""
-    import dataclasses
 
     image, parse = people["camera"]
     person = photo_people["camera"][1]
     below = 60
     grown = np.concatenate([image, np.repeat(image[-1:], below, axis=0)])
-
-    def pad(m: np.ndarray) -> np.ndarray:
-        return np.concatenate([m, np.zeros((below, m.shape[1]), bool)])
-
-    tall = dataclasses.replace(parse, mask=pad(parse.mask), torso=pad(parse.torso), arms=pad(parse.arms),
-                               head=pad(parse.head), skin_pixels=pad(parse.skin_pixels), work=None)
+    tall = continued_below(parse, below)
     view = render.canonical_view(grown, tall.mask, tall.body, 32)
+    off_person = np.concatenate([person, np.zeros((below, person.shape[1]), bool)])
     out = render.render_swap(grown, tall, drawing(render.Shape(view.shape.reach, 2.0), view.frame), view,
-                             person=pad(person))
+                             person=off_person)
     assert (out.result_mask[image.shape[0]:]).sum() > 1000  # below the photo's old edge, off the person
 
 
