@@ -90,7 +90,6 @@ SUPERSAMPLE = 4
 MIN_SHADE_STD = 12.0  # the cloth's lightness spread the generator's change is scaled to, at least (CIE L)...
 SHADE_PER_MEAN = 0.35  # ...unless that is more than this share of a dark cloth's lightness
 MAX_CHANGE = 1.0  # the generator's change shades the cloth by at most this many cloth spreads
-TEXTURE_BAND = 0.12  # mirrored texture band depth, per body width
 # Legs uncovered by a shorter garment: dark neutral cloth, at most TROUSERS_L, carrying TROUSERS_FOLDS of
 # the old garment's lightness there (its folds lay over the legs; a flat fill read as a gray slab).
 TROUSERS_L, TROUSERS_FOLDS = 30.0, 0.5
@@ -548,10 +547,12 @@ def _lowpass(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray
     return num / np.maximum(den, 1e-3)
 
 
-def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band: float) -> np.ndarray:
+def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band: float | None = None) -> np.ndarray:
     """Texture for the pixels `where` (outside `old`): each takes the `old` pixel found by going to
     the nearest one and on into it by a depth that runs 0 -> band -> 0 with the distance (a mirror
-    image of the edge band, repeated)."""
+    image of the edge band, repeated). `band` None: as deep as the farthest pixel of `where`, one
+    mirror image of the old cloth (a narrow band repeated made a dress's hem 0.75 torso lengths
+    below a fur coat's, bus.jpg, five stripes of its fringe)."""
     out = image.copy()
     if not where.any() or not old.any():
         return out
@@ -567,6 +568,7 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
     gy, gx = seed[label[ys, xs]].T.astype(np.float64)
     d = np.maximum(np.hypot(gy - ys, gx - xs), 1e-6)
     ny, nx = (gy - ys) / d, (gx - xs) / d
+    band = float(d.max()) if band is None else band
     period = max(2.0 * band, 2.0)
     depth = band - np.abs(np.mod(d, period) - band)
     sy = np.clip(np.round(gy + ny * depth), 0, old.shape[0] - 1).astype(int)
@@ -574,15 +576,6 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
     inside = old[sy, sx]
     out[ys, xs] = image[np.where(inside, sy, gy.astype(int)), np.where(inside, sx, gx.astype(int))]
     return out
-
-
-def added_cloth(image: np.ndarray, old: np.ndarray, where: np.ndarray, scale: float) -> np.ndarray:
-    """Texture for the cloth a garment gains (`where`, outside `old`; `scale` the body's width in
-    px): the old cloth mirrored across its edge, one mirror image as deep as the added cloth
-    reaches (at least TEXTURE_BAND body widths). The edge band repeated made a dress's hem 0.75
-    torso lengths below a fur coat's (bus.jpg) five stripes of its fringe."""
-    reach = float(cv2.distanceTransform((~old).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)[where].max())
-    return mirrored_texture(image, old, where, max(TEXTURE_BAND * scale, reach + 2.0))  # + the chamfer's slack
 
 
 def cloth_spread(lightness: np.ndarray) -> float:
@@ -779,7 +772,8 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         person: bool (H, W), the person mask: where a garment made shorter uncovers the body below
             its new hem, the legs are drawn as trousers (`trousers`: those the photo shows below
             the old garment, else dark ones) instead of inpainted from the background around
-            them. None: inpainted.
+            them; and cloth a garment gains stays on the person (a sleeve grows over an arm), but
+            for a longer hem. None: inpainted, and no such limit.
     Returns:
         RenderResult: the output image, `result_mask` (bool, the garment as it is in the output)
         and the new shape. Pixels outside dilate(parse.mask | result_mask) are byte-identical.
@@ -839,7 +833,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
 
     # the garment layer: the photo's cloth, added cloth mirrored from it, the generator's coarse change
     ext = new_c & ~old_c
-    texture = added_cloth(crop, old_c, ext, body.scale) if ext.any() else crop
+    texture = mirrored_texture(crop, old_c, ext) if ext.any() else crop
     lab = to_lab(crop)  # the photo's Lab; the garment layer's differs only where cloth was added
     glab = lab.copy()
     glab[ext] = to_lab(texture[ext])

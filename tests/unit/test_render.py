@@ -621,9 +621,7 @@ def test_a_long_extension_is_one_mirror_image_not_the_edge_band_repeated():
     old[:60] = True
     where = np.zeros_like(old)
     where[60:95, 10:50] = True
-    scale = 40.0  # TEXTURE_BAND of it is a few pixels, the extension 35 rows
-    assert render.TEXTURE_BAND * scale < 10
-    out = render.added_cloth(image, old, where, scale)
+    out = render.mirrored_texture(image, old, where)
     for row in range(60, 95):
         assert (out[row, 10:50, 0] == 59 - (row - 59)).all(), row  # d rows out: d rows in from the edge row
     assert np.array_equal(out[~where], image[~where])
