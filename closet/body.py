@@ -37,6 +37,10 @@ FACE_PER_TORSO = 2.6
 # A frontal torso is at least this wide per torso length; a narrower shoulder span is a
 # profile (foreshortened shoulders), widened to it.
 MIN_WIDTH_PER_LENGTH = 0.6
+# Hips seen closer to the shoulders than this many face widths are a pose error (a torso is about
+# FACE_PER_TORSO face widths long; bent toward the camera it is foreshortened, but not to a point):
+# they are taken as unseen, or the torso quad collapses and maps the whole photo onto a line.
+MIN_TORSO_PER_FACE = 1.0
 
 
 @dataclass(frozen=True)
@@ -148,8 +152,9 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
                         {"missing": "shoulders", "hint": f"the shoulders are {where} the frame; send a photo showing the upper body"})
     span = float(np.linalg.norm(sl - sr))
     hl, hr = xy[L_HIP], xy[R_HIP]
-    hips_seen = bool(min(vis[L_HIP], vis[R_HIP]) >= VISIBLE and _inside(hl, shape) and _inside(hr, shape))
     face = xy[list(FACE)]
+    hips_seen = bool(min(vis[L_HIP], vis[R_HIP]) >= VISIBLE and _inside(hl, shape) and _inside(hr, shape)
+                     and np.linalg.norm((hl + hr) / 2 - mid) >= MIN_TORSO_PER_FACE * _face_size(face))
     face_seen = bool(np.median(vis[list(FACE)]) >= VISIBLE)
     if hips_seen:
         hip_mid = (hl + hr) / 2

@@ -54,6 +54,26 @@ def test_hips_below_the_frame_are_extrapolated(photo_people):
     assert body.length == pytest.approx(1.35 * span, rel=0.01)
 
 
+@pytest.mark.parametrize("where", ["between the shoulders", "on the shoulders", "3 px below them"])
+def test_hips_seen_at_the_shoulders_are_a_pose_error(photo_people, where):
+    """A pose model can put the hips on the shoulders. Taken as seen, the torso quad collapsed to a
+    line: its inverse map divided by zero, and the garment was 2% of the suit. Now such hips are
+    unseen, and the body is the one a photo cut at the waist gets."""
+    scene, person = photo_people["astronaut"]
+    kp = scene.people[0].copy()
+    shoulders = kp[[11, 12], :2]
+    kp[[23, 24], :2] = {"between the shoulders": np.repeat(shoulders.mean(axis=0)[None], 2, axis=0),
+                        "on the shoulders": shoulders,
+                        "3 px below them": shoulders.mean(axis=0) + [[0, 3], [0, 3]]}[where]
+    kp[[23, 24], 2] = 0.99
+    body = body_from_keypoints(kp, scene.image.shape)
+    assert not body.hips_seen
+    assert body.length == pytest.approx(body_from_keypoints(scene.people[0], scene.image.shape).length)
+    with np.errstate(all="raise"):  # no division by zero on the way
+        g = gm.garment_mask(scene.image, person, kp)
+    assert share(g.mask, GARMENT_BOXES["astronaut"]["garment"]["chest"]) > 0.85
+
+
 def test_one_arm_hidden(photo_people):
     scene, person = photo_people["astronaut"]  # her left arm is behind the helmet (elbow visibility 0.33)
     g = gm.garment_mask(scene.image, person, scene.people[0])
