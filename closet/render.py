@@ -100,6 +100,10 @@ GRAIN_SEED, GRAIN_TILE = 20261204, 256  # photo_grain's noise: a fixed tile, so 
 # Painted skin's grain, at most (gray levels). A small face's fine texture is mostly its features and
 # the phone's sharpening (bus.jpg's faces read 14-15), and white noise that strong reads as sandpaper.
 GRAIN_MAX = 7.0
+# ...and less on a face narrower than this (px): its fine texture is then its features (eyes, beard,
+# the nose's shading), not its skin, and grows as the face shrinks (bus.jpg's faces read 14-15 at
+# 37-45 px, 24 at half size, where even GRAIN_MAX of white noise on an arm 20 px wide was sandpaper).
+GRAIN_FULL_FACE = 48.0
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness, within its spread, shows on bared skin
 INPAINT_RADIUS = 3  # pixels of the reduced copy
 # Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less (at most
@@ -631,6 +635,12 @@ def _grain_tile() -> np.ndarray:
     return fine / float(fine.std())
 
 
+def grain_level(face_grain: float, face_size: float) -> float:
+    """The grain painted skin takes (gray levels): the face's own fine texture (Skin.grain), at most
+    GRAIN_MAX, and less on a face narrower than GRAIN_FULL_FACE px, in proportion."""
+    return min(face_grain, GRAIN_MAX * min(1.0, face_size / GRAIN_FULL_FACE))
+
+
 def photo_grain(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """float32 (N,): fine noise of unit spread at pixels (ys, xs), the same at the same pixel (a
     swap's bytes depend only on its request). Scaled by Skin.grain, it gives painted skin the
@@ -802,7 +812,7 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         cover = cover * parse.mask[rows, cols]  # bared skin is where the old garment was: nothing else changes
         bared = rows, cols, cover
         ys, xs = np.nonzero(cover)
-        noise = min(parse.skin.grain, GRAIN_MAX) * photo_grain(ys, xs) * cover[ys, xs]
+        noise = grain_level(parse.skin.grain, parse.body.face_size) * photo_grain(ys, xs) * cover[ys, xs]
         box = out.image[rows, cols]  # a view: only the bared pixels are written
         box[ys, xs] = np.clip(box[ys, xs].astype(np.float32) + noise[:, None] + 0.5, 0, 255).astype(np.uint8)
     return RenderResult(out.image, out.result_mask, out.shape, bared)

@@ -281,6 +281,33 @@ def test_a_coarse_faces_grain_is_capped(swaps):
     assert 0.6 * render.GRAIN_MAX < got < 1.15 * render.GRAIN_MAX
 
 
+def test_a_small_faces_grain_is_less(photo_people):
+    """A face a third of the astronaut's size (32 px) reads more fine texture than hers (its eyes
+    and shading fill it), and white noise of GRAIN_MAX on an arm that small is sandpaper: its
+    painted skin takes grain in proportion to the face's width below GRAIN_FULL_FACE."""
+    import dataclasses
+
+    scene, person = photo_people["astronaut"]
+    f = 1 / 3
+    image = cv2.resize(scene.image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    small_person = cv2.resize(person.astype(np.uint8), image.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+    kp = scene.people[0].copy()
+    kp[:, :2] *= f
+    parse = gm.garment_mask(image, small_person, kp)
+    assert parse.body.face_size < 0.75 * render.GRAIN_FULL_FACE and parse.skin.grain > render.GRAIN_MAX
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    bared = cv2.erode((parse.mask & ~out.result_mask).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert bared.sum() > 100
+    want = render.GRAIN_MAX * parse.body.face_size / render.GRAIN_FULL_FACE
+    assert render.grain_level(parse.skin.grain, parse.body.face_size) == pytest.approx(want)
+    got = gm.measure_grain(out.image, (slice(None), slice(None), bared))
+    assert got < 0.85 * render.GRAIN_MAX and got > 0.5 * want
+    # a face as wide as GRAIN_FULL_FACE, or wider, keeps the cap
+    big = dataclasses.replace(parse.body, face=parse.body.face * 3)
+    assert render.grain_level(15.0, big.face_size) == render.GRAIN_MAX
+
+
 def test_bared_skin_is_shaded_by_the_cloth_beside_it(swaps, monkeypatch):
     """Skin that leaves a sleeve, or lies beside the torso, is darker next to the cloth (its
     shadow), fading away from it: against the same short-sleeve render without the shadow."""
