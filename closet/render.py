@@ -610,10 +610,11 @@ def trousers(garment_l: np.ndarray, here_l: np.ndarray, seen: np.ndarray | None 
 
 def seen_trousers(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: np.ndarray,
                   reach: int) -> np.ndarray | None:
-    """Lab (3,): the median colour of the person below the old garment's lowest edge (within `reach`
-    rows of it), in the columns of `legs` (the pixels a shortened garment uncovers; `image` and the
-    three bool masks are of one box): the trousers the photo shows there (a fur coat over jeans).
-    None when the photo shows too little of them (a coat running off the photo)."""
+    """Lab (3,): the lit colour (the median of the brighter half) of the person below the old
+    garment's lowest edge (within `reach` rows of it), in the columns of `legs` (the pixels a
+    shortened garment uncovers; `image` and the three bool masks are of one box): the trousers the
+    photo shows there (a fur coat over jeans). None when the photo shows too little of them (a
+    coat running off the photo)."""
     columns = legs.any(axis=0) & old.any(axis=0)
     if not columns.any() or reach < 1:
         return None
@@ -623,7 +624,11 @@ def seen_trousers(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: 
     band = (depth > 0) & (depth <= reach) & columns[None, :] & person & ~old
     if band.sum() < max(16, TROUSERS_SEEN_SHARE * legs.sum()):
         return None
-    return np.median(to_lab(image[band][None])[0], axis=0)
+    # Their lit half, as the face's (Skin.lit): right under the hem they lie in the old garment's
+    # shadow (bus.jpg's jeans: L 2 there, 9-16 in the brighter half), and the legs a shorter
+    # garment uncovers are out of it.
+    lab = to_lab(image[band][None])[0]
+    return np.median(lab[np.argsort(lab[:, 0], kind="stable")[len(lab) // 2:]], axis=0)
 
 
 @functools.lru_cache(maxsize=1)

@@ -370,10 +370,13 @@ def test_legs_under_a_shortened_coat_are_trousers_not_background(people, photo_p
     assert np.array_equal(legs.image[outside], image[outside])
 
 
-def test_legs_under_a_shortened_coat_are_the_trousers_the_photo_shows(people, photo_people):
+@pytest.mark.parametrize("shadow", [0.0, 0.6])
+def test_legs_under_a_shortened_coat_are_the_trousers_the_photo_shows(people, photo_people, shadow):
     """A coat over jeans the photo shows below it (bus.jpg's man in a fur coat): cut short, the
     legs it uncovers continue those jeans, not dark neutral cloth (a gray slab over his hips). Made
-    here from the cameraman, his coat's bottom edge continued by blue trousers 60 px down."""
+    here from the cameraman, his coat's bottom edge continued by blue trousers 60 px down. With
+    the top `shadow` of the rows read for them in the coat's shadow (bus.jpg's jeans: L 2 there),
+    the legs a shorter garment uncovers are out of it: the jeans as lit."""
 
     image, parse = people["camera"]
     person = photo_people["camera"][1]
@@ -384,6 +387,9 @@ def test_legs_under_a_shortened_coat_are_the_trousers_the_photo_shows(people, ph
     legs_seen[:, parse.mask[-1] & person[-1]] = True  # under the coat's last row
     assert legs_seen.sum() > 2000
     grown[image.shape[0]:][legs_seen] = jeans_rgb
+    in_shadow = legs_seen.copy()
+    in_shadow[int(round(shadow * render.TROUSERS_REACH * parse.body.length)):] = False
+    grown[image.shape[0]:][in_shadow] = np.uint8(np.array(jeans_rgb) * 0.3)
     grown_person = np.concatenate([person, legs_seen])
     tall = continued_below(parse, below)
     view = render.canonical_view(grown, tall.mask, tall.body, 32)
