@@ -99,6 +99,31 @@ def test_an_open_neckline_is_not_the_hem(people):
     assert render.measure(opened, parse.body).hem == whole.hem > 1.0
 
 
+def test_a_row_an_arm_mostly_hides_is_not_the_hem(people):
+    """A forearm across the chest (zidane.jpg's grey-haired man, pointing) hides most of a few torso
+    rows; the one or two samples beside the hand lie at the garment's edge. Read as uncovered, they
+    ended the hem there (0.6 torso lengths on his jacket at half size, and `coat` then filled his
+    open front with mirrored jacket); a row mostly hidden says nothing."""
+    import dataclasses
+
+    from closet.body import Arm
+
+    _, parse = people["camera"]  # in the photo to below his hips
+    bm = render.BodyMap(parse.body)
+    shoulder, elbow, wrist = bm.torso_to_image(np.array([[-0.27, 0.0], [-0.3, 0.55], [0.1, 0.55]]))
+    across = dataclasses.replace(parse.body, right_arm=Arm(shoulder=shoulder, elbow=elbow, wrist=wrist, seen=True))
+    shape = render.Shape({-1: 1.0, 1: 1.0}, 1.05)
+    worn = paint(dataclasses.replace(parse, body=across), shape)
+    assert render.measure(worn, across).hem == pytest.approx(1.05, abs=0.03)
+    # the garment's edge beside the hand, just below the forearm, is not garment
+    edge = render.BodyMap(across).torso_to_image(np.array([[0.22, 0.55]]))[0]
+    cut = worn & ~gm.capsule(worn.shape, edge, edge, 0.2 * parse.body.scale)
+    hidden = render.BodyMap(across).flat_of(render.BodyMap(across).torso_to_image(
+        np.stack([np.linspace(-0.22, 0.22, 9), np.full(9, 0.55)], 1)))[1] != 0
+    assert hidden.sum() >= 7  # the forearm hides most of that row
+    assert render.measure(cut, across).hem == pytest.approx(1.05, abs=0.03)
+
+
 def test_a_garment_re_cut_to_its_own_shape_gains_no_cloth(people):
     """Grace Hopper's sleeves and hem run off the photo; measured, they are exactly the long
     sleeves and the hip hem, so a pullover made a pullover adds nothing (float steps of 1 - 2e-16
