@@ -62,6 +62,7 @@ ARM_ROUNDING = 0.3
 # Bared skin next to cloth is up to CLOTH_SHADOW darker, fading over CLOTH_SHADOW_REACH body widths.
 CLOTH_SHADOW, CLOTH_SHADOW_REACH = 0.3, 0.05
 SLEEVE_FROM = 0.08  # sleeves are measured from this far down the arm (0 shoulder, 1 wrist)
+BARED_SHARE = 0.5  # an arm is bared beyond its sleeve where at least this share of it is skin
 ARMHOLE = 0.10  # a sleeveless garment's armhole: its armpit this far down the arm, its top at the shoulder
 # -- shapes -----------------------------------------------------------------------------------
 NECKLINE = 0.45  # a V neck or an open collar (a shirt and tie inside a jacket) reaches this far: the hem is sought below it
@@ -372,6 +373,14 @@ def _row_cover(v: np.ndarray) -> list[float]:
     return [float(c) if 3 * k >= v.shape[1] else -1.0 for c, k in zip(share, n)]
 
 
+def _sleeve_samples(bm: BodyMap, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Image points along arm `side`'s sleeve, a row of 5 across per step, and the steps (0 shoulder,
+    1 wrist)."""
+    ts = np.round(np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04), 6)
+    tt, uu = np.meshgrid(ts, np.linspace(-0.6, 0.6, 5), indexing="ij")
+    return bm.sleeve_to_image(side, tt.ravel(), uu.ravel()), ts
+
+
 def measure(mask: np.ndarray, body: Body) -> Shape:
     """The Shape of a garment mask on a body (a sleeve off the photo is taken to go on; a hem off
     the photo to reach the hips at least)."""
@@ -382,21 +391,38 @@ def measure(mask: np.ndarray, body: Body) -> Shape:
     v = _sample_mask(mask, p)
     v[bm.flat_of(p)[1] != 0] = -1.0  # an arm in front hides the torso there
     hem = max(_run(_row_cover(v.reshape(len(ys), len(xs))), ys, HIP_HEM)[0], 0.2)
-    ts = np.round(np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04), 6)
-    us = np.linspace(-0.6, 0.6, 5)
     reach, seen = {}, {}
     for side in (-1, 1):
         if not bm.placed(side):
             continue
-        tt, uu = np.meshgrid(ts, us, indexing="ij")
-        v = _sample_mask(mask, bm.sleeve_to_image(side, tt.ravel(), uu.ravel()))
-        reach[side], seen[side] = _run(_row_cover(v.reshape(len(ts), len(us))), ts, 1.0)
+        pts, ts = _sleeve_samples(bm, side)
+        reach[side], seen[side] = _run(_row_cover(_sample_mask(mask, pts).reshape(len(ts), -1)), ts, 1.0)
     # A flat lay is symmetric: the arm whose sleeve shows more tells (the other may be hidden behind
     # the body in a profile), but a sleeve whose end the photo shows beats one that runs off it (a
     # portrait cut at the elbows); no arm seen: long sleeves, the commonest.
     ended = [r for side, r in reach.items() if seen[side]]
     both = max(ended or reach.values()) if reach else 1.0
     return Shape({-1: both, 1: both}, hem)
+
+
+def worn_reach(parse: GarmentParse, bm: BodyMap, side: int, flat_lay: float) -> float:
+    """Arm `side`'s own sleeve on the body. The flat lay gives both sleeves the longer one's reach
+    (`measure`), so a tshirt's bared forearm beside an arm lying on the torso's cloth read as a
+    long sleeve, and a pullover never grew back over it. Where this arm is seen, its sleeve ends
+    short of `flat_lay` on the photo (none, short or long: a long sleeve's cuff measures short of
+    the wrist) and at least BARED_SHARE of the arm beyond that end is the person's skin, it is that
+    end; else (an arm folded or hidden, pose on another person's arm, a grayscale photo whose skin
+    colour is unknown) `flat_lay`."""
+    if not bm.arms[side].seen:
+        return flat_lay
+    pts, ts = _sleeve_samples(bm, side)
+    reach, shown = _run(_row_cover(_sample_mask(parse.mask, pts).reshape(len(ts), -1)), ts, 1.0)
+    own = min(SLEEVE_LENGTHS, key=lambda level: abs(level - reach))
+    if not shown or own >= flat_lay:
+        return flat_lay
+    skin = _sample_mask(parse.skin_pixels, pts).reshape(len(ts), -1)[ts > reach]
+    known = skin >= 0
+    return own if known.any() and float(skin[known].mean()) >= BARED_SHARE else flat_lay
 
 
 def _frame_points(size: int, frame: tuple[float, float]) -> np.ndarray:
@@ -712,11 +738,16 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
     h, w = mask.shape
     # Everything the new garment can cover: the old garment, longer sleeves, a longer hem.
     reach_px = []
+    # A sleeve grows from its own end on the body (it is cut by the flat lay's, `old.reach`).
+    worn = {side: worn_reach(parse, bm, side, old.reach[side]) if bm.placed(side) and new.reach[side] > 0
+            else old.reach[side] for side in (-1, 1)}
     for side in (-1, 1):
-        a = bm.arms[side]
-        if bm.placed(side) and new.reach[side] > old.reach[side]:
-            reach_px.append(capsule(mask.shape, a.shoulder, bm.sleeve_to_image(side, np.array([new.reach[side]]),
-                                                                             np.zeros(1))[0], bm.radius))
+        if bm.placed(side) and new.reach[side] > worn[side]:
+            # along the bones, shoulder -> elbow -> the new end: a bent arm's elbow lies off the
+            # straight line from the shoulder to the wrist, and cloth grown along it missed the elbow
+            t = np.array([0.0, min(new.reach[side], 0.5), new.reach[side]])
+            p = bm.sleeve_to_image(side, t, np.zeros(3))
+            reach_px += [capsule(mask.shape, p[0], p[1], bm.radius), capsule(mask.shape, p[1], p[2], bm.radius)]
     hem_corners = bm.torso_to_image(np.array([[-HEM_HALF - HEM_FLARE, old.hem - 0.1], [HEM_HALF + HEM_FLARE, old.hem - 0.1],
                                               [HEM_HALF + HEM_FLARE, new.hem], [-HEM_HALF - HEM_FLARE, new.hem]]))
     longer = np.zeros((h, w), np.uint8)
@@ -745,7 +776,7 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
         if new.reach[side] <= 0:  # an armhole: the bodice runs from the shoulder's top down to the armpit
             u = (np.abs(flat[:, 0]) - SLEEVE_X) / SLEEVE_W  # -1 inner .. 1 outer
             t = t - ARMHOLE * (1.0 - np.clip(u, -1.0, 1.0)) / 2.0
-        keep |= mine & (t <= new.reach[side]) & (was | (t > old.reach[side]))
+        keep |= mine & (t <= new.reach[side]) & (was | (t > worn[side]))
         if new.reach[side] >= old.reach[side]:  # nothing to cut: a cuff past the measured reach stays
             keep |= mine & was
     # A sleeve is wider than the bared arm drawn in it. Its cloth beside the arm is the new

@@ -124,6 +124,35 @@ def test_a_row_an_arm_mostly_hides_is_not_the_hem(people):
     assert render.measure(cut, across).hem == pytest.approx(1.05, abs=0.03)
 
 
+def test_a_bared_forearm_grows_its_sleeve_back(people, photo_people):
+    """A tshirt made a pullover: the astronaut cut to short sleeves, parsed again with her other
+    arm seen (pose found it lying on her suit in the tshirt photo), then re-cut to long sleeves.
+    That arm read as a long sleeve, the flat lay gives both sleeves the longer reach, and the bared
+    forearm stayed bare (4% of it covered). Each arm now grows from its own sleeve's end where the
+    photo shows skin beyond it, along its bones: the cloth grown on the straight line from the
+    shoulder to the wrist missed her bent elbow (40%)."""
+    image, parse = people["astronaut"]
+    person = photo_people["astronaut"][1]
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    tshirt = render.render_swap(image, parse, drawing(render.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame),
+                                view, person=person)
+    bared = parse.mask & ~tshirt.result_mask
+    assert bared.sum() > 5000
+    kp = photo_people["astronaut"][0].people[0].copy()
+    kp[13, -1] = 0.99  # her left elbow, behind the helmet in the photo, seen
+    again = gm.garment_mask(tshirt.image, person, kp)
+    assert again.body.left_arm.seen and (again.skin_pixels & bared).sum() > 0.8 * bared.sum()
+    given = render.canonical_view(tshirt.image, again.mask, again.body, 32)
+    assert given.shape.reach == {-1: 1.0, 1: 1.0}  # the flat lay: her left sleeve's reach
+    out = render.render_swap(tshirt.image, again, drawing(render.Shape({-1: 1.0, 1: 1.0}, given.shape.hem), given.frame),
+                             given, "pullover", person=person)
+    assert (out.result_mask & bared).sum() > 0.9 * bared.sum()
+    # and the cloth grown there is the suit's, not skin
+    grown = color.to_lab(out.image[out.result_mask & bared][None])[0]
+    suit = color.to_lab(image[parse.mask & tshirt.result_mask][None])[0]
+    assert np.hypot(*(np.median(grown, 0)[1:] - np.median(suit, 0)[1:])) < 8
+
+
 def test_a_garment_re_cut_to_its_own_shape_gains_no_cloth(people):
     """Grace Hopper's sleeves and hem run off the photo; measured, they are exactly the long
     sleeves and the hip hem, so a pullover made a pullover adds nothing (float steps of 1 - 2e-16
