@@ -62,11 +62,13 @@ SKIN_SPREAD = 2.5
 SKIN_NEUTRAL = 0.75
 SKIN_DARKER = 40.0
 SKIN_LIGHTER = 25.0
-# A bared arm's colour: the brighter half of the face from the eyes to below the mouth (this
-# ellipse's half-axes, in face widths). The skin sample above sits between the nose and the mouth,
-# which can be the nose's shadow or an open mouth: zidane.jpg's grey-haired man read L 23.5 there,
-# 55.7 here.
+# A bared arm's colour: the lit side of the face from the eyes to below the mouth (this ellipse's
+# half-axes, in face widths). The skin sample above sits between the nose and the mouth, which can
+# be the nose's shadow or an open mouth: zidane.jpg's grey-haired man read L 23.5 there, 55.7 here.
 LIT_FACE_AXES = (0.38, 0.45)
+# The lit side is the brighter of the face's two lightness classes (Otsu's split), when it holds at
+# least this share of the face (fewer are highlights: a shiny nose, glasses); else the brighter half.
+LIT_MIN_SHARE = 0.1
 # Below the hips: how far a garment may go (torso lengths below the hip joints), how wide (per
 # body width, beyond each hip joint), and how close in colour to the garment's median (its
 # per-channel median deviation times SKIRT_SPREAD, at least SKIRT_MIN_DIFF Lab units).
@@ -213,9 +215,20 @@ def skin_from_face(rgb: np.ndarray, body: Body) -> Skin:
     face = lit_face(rgb.shape, body)
     rows, cols, inside = face
     fpx = to_lab(rgb[rows, cols][inside][None])[0] if inside.any() else px
-    lit = np.median(fpx[fpx[:, 0] >= np.median(fpx[:, 0])], axis=0)
+    lit = np.median(fpx[lit_side(fpx[:, 0])], axis=0)
     return Skin(lab=(float(med[0]), float(med[1]), float(med[2])), spread=spread, known=not is_grayscale(rgb),
                 lit=(float(lit[0]), float(lit[1]), float(lit[2])), grain=measure_grain(rgb, face))
+
+
+def lit_side(lightness: np.ndarray) -> np.ndarray:
+    """bool: the face's lit pixels, by their CIE L: the brighter class of Otsu's split in two, when it
+    holds at least LIT_MIN_SHARE of them, else the brighter half. A face three quarters in shadow
+    (zidane.jpg's Zidane, under a stadium's side light) has its lit side in its brightest 13%: its
+    brighter half read L 26 and bared arms were ochre paint, its lit side reads 57."""
+    levels = np.clip(lightness * 2.55 + 0.5, 0, 255).astype(np.uint8)
+    split, _ = cv2.threshold(levels.reshape(-1, 1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    lit = levels > split
+    return lit if lit.mean() >= LIT_MIN_SHARE else lightness >= np.median(lightness)
 
 
 def lit_face(shape: tuple[int, ...], body: Body) -> tuple[slice, slice, np.ndarray]:

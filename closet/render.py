@@ -654,9 +654,9 @@ def seen_trousers(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: 
     band = (depth > 0) & (depth <= reach) & columns[None, :] & person & ~old
     if band.sum() < max(16, TROUSERS_SEEN_SHARE * legs.sum()):
         return None
-    # Their lit half, as the face's (Skin.lit): right under the hem they lie in the old garment's
-    # shadow (bus.jpg's jeans: L 2 there, 9-16 in the brighter half), and the legs a shorter
-    # garment uncovers are out of it.
+    # Their lit half (as bared skin takes the face's lit side): right under the hem they lie in
+    # the old garment's shadow (bus.jpg's jeans: L 2 there, 9-16 in the brighter half), and the
+    # legs a shorter garment uncovers are out of it.
     lab = to_lab(image[band][None])[0]
     return np.median(lab[np.argsort(lab[:, 0], kind="stable")[len(lab) // 2:]], axis=0)
 

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from closet import color
 from closet import garment as gm
 from closet.body import body_from_keypoints
 from closet.errors import NoGarment
@@ -156,8 +157,8 @@ def test_no_gray_or_black_is_skin_after_a_dim_face():
 
 
 def test_bared_skin_takes_the_faces_lit_colour_not_a_shadow_under_the_nose(photo_people):
-    """Skin.lit, the colour a bared arm is painted in, is the brighter half of the face from the
-    eyes to below the mouth. Darkening the nose-to-mouth sample to a third (a nose's shadow or an
+    """Skin.lit, the colour a bared arm is painted in, is the lit side of the face from the eyes to
+    below the mouth. Darkening the nose-to-mouth sample to a third (a nose's shadow or an
     open mouth: zidane.jpg's grey-haired man reads L 23.5 there, 55.7 lit) moves the parse's skin
     sample by over 20 L, and lit by a quarter of that at most."""
     scene, _ = photo_people["grace_hopper"]
@@ -173,6 +174,26 @@ def test_bared_skin_takes_the_faces_lit_colour_not_a_shadow_under_the_nose(photo
     shaded = gm.skin_from_face(dim, body)
     drop, lit_drop = skin.lab[0] - shaded.lab[0], skin.lit[0] - shaded.lit[0]
     assert drop > 20 and abs(lit_drop) < 0.25 * drop
+
+
+@pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
+def test_a_face_mostly_in_shadow_gives_its_lit_side(photo_people, name):
+    """A side light leaves most of a face in shadow (zidane.jpg's Zidane: his brighter half reads
+    L 26, his lit side 57, and his bared arms were ochre paint). With all but the face's right
+    sixth shadowed to 40% of its light, `lit` is that sixth's colour, not the shadow's."""
+    scene, _ = photo_people[name]
+    body = body_from_keypoints(scene.people[0], scene.image.shape)
+    rows, cols, face = gm.lit_face(scene.image.shape, body)
+    xs = np.nonzero(face)[1]
+    shadowed = face & (np.arange(face.shape[1])[None, :] < np.percentile(xs, 83))
+    dim = scene.image.copy()
+    box = dim[rows, cols]
+    box[shadowed] = (box[shadowed] * 0.4).astype(np.uint8)
+    lab = color.to_lab(dim[rows, cols])
+    lit_side = np.median(lab[face & ~shadowed], axis=0)
+    assert np.median(lab[face][:, 0]) < lit_side[0] - 20  # the face's median is the shadow's
+    got = gm.skin_from_face(dim, body).lit
+    assert abs(got[0] - lit_side[0]) < 6 and np.hypot(got[1] - lit_side[1], got[2] - lit_side[2]) < 6, (got, lit_side)
 
 
 def test_the_faces_grain_is_the_photos_fine_texture(photo_people):
