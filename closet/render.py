@@ -68,8 +68,9 @@ ARMHOLE = 0.10  # a sleeveless garment's armhole: its armpit this far down the a
 NECKLINE = 0.45  # a V neck or an open collar (a shirt and tie inside a jacket) reaches this far: the hem is sought below it
 HIP_HEM = 1.05  # a hip-length garment's hem (B); what a garment running off the photo is taken for
 HEM_MAX = 2.0
-HEM_HALF = 0.36  # added cloth below the old hem: half-width, flaring by HEM_FLARE at a long hem
+HEM_HALF = 0.36  # added cloth below the old hem: half-width, flaring by HEM_FLARE at a long hem...
 HEM_FLARE = 0.08
+HEM_WIDER = 0.2  # ...or the old garment's own width at its hem, up to this much more each side
 # Hem range per Fashion-MNIST category (B units: torso lengths below the shoulder joints). A garment
 # whose hem is already in the target's range keeps it (a long coat made a coat stays as long); one
 # outside is cut or lengthened to the nearer end.
@@ -748,8 +749,8 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
             t = np.array([0.0, min(new.reach[side], 0.5), new.reach[side]])
             p = bm.sleeve_to_image(side, t, np.zeros(3))
             reach_px += [capsule(mask.shape, p[0], p[1], bm.radius), capsule(mask.shape, p[1], p[2], bm.radius)]
-    hem_corners = bm.torso_to_image(np.array([[-HEM_HALF - HEM_FLARE, old.hem - 0.1], [HEM_HALF + HEM_FLARE, old.hem - 0.1],
-                                              [HEM_HALF + HEM_FLARE, new.hem], [-HEM_HALF - HEM_FLARE, new.hem]]))
+    half = HEM_HALF + HEM_WIDER + HEM_FLARE
+    hem_corners = bm.torso_to_image(np.array([[-half, old.hem - 0.1], [half, old.hem - 0.1], [half, new.hem], [-half, new.hem]]))
     longer = np.zeros((h, w), np.uint8)
     if new.hem > old.hem:
         cv2.fillPoly(longer, [np.round(hem_corners).astype(np.int32)], 1)
@@ -766,8 +767,15 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
     flat, part, was = flat_box[ys, xs], part_box[ys, xs], mask_b[ys, xs]
     keep = np.zeros(len(ys), bool)
     torso = part == 0
-    span = HEM_HALF + HEM_FLARE * np.clip((flat[:, 1] - old.hem) / max(new.hem - old.hem, 1e-3), 0, 1)
-    keep |= torso & (flat[:, 1] <= new.hem) & (was | (np.abs(flat[:, 0]) <= span))
+    # Added cloth below the hem continues the garment's own sides (a dress below a coat wider than
+    # HEM_HALF stepped in at the coat's hem: bus.jpg's fur coat), flaring as it goes.
+    right, left = -HEM_HALF, HEM_HALF
+    sides = torso & was & (flat[:, 1] > old.hem - 0.15) & (flat[:, 1] <= old.hem)
+    if sides.sum() >= 20:
+        lo, hi = np.percentile(flat[sides, 0], [2, 98])
+        right, left = max(min(lo, right), -HEM_HALF - HEM_WIDER), min(max(hi, left), HEM_HALF + HEM_WIDER)
+    flare = HEM_FLARE * np.clip((flat[:, 1] - old.hem) / max(new.hem - old.hem, 1e-3), 0, 1)
+    keep |= torso & (flat[:, 1] <= new.hem) & (was | ((flat[:, 0] >= right - flare) & (flat[:, 0] <= left + flare)))
     if new.hem >= old.hem:  # nothing to cut: a garment measured to HEM_MAX may run further still
         keep |= torso & was
     for side in (-1, 1):

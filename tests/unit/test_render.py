@@ -504,6 +504,29 @@ def test_a_longer_hem_may_flare_past_the_person(people, photo_people):
     assert (out.result_mask[image.shape[0]:]).sum() > 1000  # below the photo's old edge, off the person
 
 
+def test_a_longer_hem_continues_the_garments_own_sides(people):
+    """A dress below a coat wider than HEM_HALF (bus.jpg's fur coat) stepped in at the coat's hem.
+    A jacket half a torso length wide each side, on the cameraman, lengthened to a dress: just
+    below its old hem the added cloth is as wide as the jacket (0.375 before, against 0.51)."""
+    import dataclasses
+
+    _, parse = people["camera"]
+    bm = render.BodyMap(parse.body)
+    h, w = parse.mask.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    flat = bm.image_to_torso(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64) + 0.5).reshape(h, w, 2)
+    wide = paint(parse, render.Shape({-1: 1.0, 1: 1.0}, 1.05)) | (
+        (np.abs(flat[..., 0]) <= 0.5) & (flat[..., 1] >= 0.5) & (flat[..., 1] <= 1.05))
+    jacket = dataclasses.replace(parse, mask=wide)
+    old = render.Shape({-1: 1.0, 1: 1.0}, 1.05)
+    dress = render.new_garment(jacket, old, render.Shape({-1: 1.0, 1: 1.0}, 1.75), bm)
+    # his front (+x; his back runs off the photo's left edge below the hem)
+    at_hem = flat[..., 0][wide & (flat[..., 1] > 0.95)].max()
+    assert at_hem > 0.45
+    below = (flat[..., 1] > 1.1) & (flat[..., 1] < 1.2) & dress & ~wide
+    assert below.sum() > 200 and flat[..., 0][below].max() > at_hem - 0.03, (flat[..., 0][below].max(), at_hem)
+
+
 def test_the_shapes_differ_and_the_colour_stays(swaps):
     image, parse, _, outs = swaps
     masks = [o.result_mask for o in outs.values()]
