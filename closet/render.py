@@ -374,12 +374,14 @@ def _row_cover(v: np.ndarray) -> list[float]:
     return [float(c) if 3 * k >= v.shape[1] else -1.0 for c, k in zip(share, n)]
 
 
-def _sleeve_samples(bm: BodyMap, side: int) -> tuple[np.ndarray, np.ndarray]:
-    """Image points along arm `side`'s sleeve, a row of 5 across per step, and the steps (0 shoulder,
-    1 wrist)."""
+def _sleeve_run(mask: np.ndarray, bm: BodyMap, side: int) -> tuple[float, bool, np.ndarray, np.ndarray]:
+    """Arm `side`'s sleeve in `mask`: its reach, whether the photo shows its end (`_run`), and the
+    image points it was sampled at (a row of 5 across per step) with the steps (0 shoulder, 1 wrist)."""
     ts = np.round(np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04), 6)
     tt, uu = np.meshgrid(ts, np.linspace(-0.6, 0.6, 5), indexing="ij")
-    return bm.sleeve_to_image(side, tt.ravel(), uu.ravel()), ts
+    pts = bm.sleeve_to_image(side, tt.ravel(), uu.ravel())
+    reach, shown = _run(_row_cover(_sample_mask(mask, pts).reshape(len(ts), -1)), ts, 1.0)
+    return reach, shown, pts, ts
 
 
 def measure(mask: np.ndarray, body: Body) -> Shape:
@@ -396,8 +398,7 @@ def measure(mask: np.ndarray, body: Body) -> Shape:
     for side in (-1, 1):
         if not bm.placed(side):
             continue
-        pts, ts = _sleeve_samples(bm, side)
-        reach[side], seen[side] = _run(_row_cover(_sample_mask(mask, pts).reshape(len(ts), -1)), ts, 1.0)
+        reach[side], seen[side], _, _ = _sleeve_run(mask, bm, side)
     # A flat lay is symmetric: the arm whose sleeve shows more tells (the other may be hidden behind
     # the body in a profile), but a sleeve whose end the photo shows beats one that runs off it (a
     # portrait cut at the elbows); no arm seen: long sleeves, the commonest.
@@ -416,8 +417,7 @@ def worn_reach(parse: GarmentParse, bm: BodyMap, side: int, flat_lay: float) -> 
     colour is unknown) `flat_lay`."""
     if not bm.arms[side].seen:
         return flat_lay
-    pts, ts = _sleeve_samples(bm, side)
-    reach, shown = _run(_row_cover(_sample_mask(parse.mask, pts).reshape(len(ts), -1)), ts, 1.0)
+    reach, shown, pts, ts = _sleeve_run(parse.mask, bm, side)
     own = min(SLEEVE_LENGTHS, key=lambda level: abs(level - reach))
     if not shown or own >= flat_lay:
         return flat_lay
