@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -115,6 +116,9 @@ class GarmentParse:
     skin_pixels: np.ndarray
     # The same parse on the reduced copy it was made on (closet.workscale); None: made at full size.
     work: GarmentParse | None = None
+    # This person's own silhouette (the pose model's segmentation; None without one): where the
+    # photo shows them, unlike the person mask, which holds whatever is salient (a table in front).
+    silhouette: np.ndarray | None = None
 
     def reduced_photo(self, image: np.ndarray, f: float) -> np.ndarray:
         """`image` (the photo this parse is of) reduced by `f` (closet.workscale)."""
@@ -129,7 +133,8 @@ class GarmentParse:
             return workscale.reduce_mask(m, f)
 
         return GarmentParse(mask=small(self.mask), body=self.body.scaled(f), skin=self.skin, torso=small(self.torso),
-                            arms=small(self.arms), head=small(self.head), skin_pixels=small(self.skin_pixels))
+                            arms=small(self.arms), head=small(self.head), skin_pixels=small(self.skin_pixels),
+                            silhouette=None if self.silhouette is None else small(self.silhouette))
 
 
 class _Enlarged:
@@ -141,7 +146,8 @@ class _Enlarged:
     def __get__(self, parse, owner=None):
         if parse is None:
             return self
-        mask = workscale.enlarge_mask(getattr(parse.work, self.name), parse._shape)
+        small = getattr(parse.work, self.name)
+        mask = None if small is None else workscale.enlarge_mask(small, parse._shape)
         vars(parse)[self.name] = mask  # a non-data descriptor: the instance's value wins from now on
         return mask
 
@@ -168,6 +174,7 @@ class LiftedParse(GarmentParse):
     arms = _Enlarged()
     head = _Enlarged()
     skin_pixels = _Enlarged()
+    silhouette = _Enlarged()
 
 
 COLOUR_SAMPLES = 100_000  # evenly strided pixels a colour statistic reads at most
@@ -381,13 +388,16 @@ def _clean(mask: np.ndarray) -> np.ndarray:
     return keep[cc]
 
 
-def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints) -> GarmentParse:
+def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints,
+                 silhouette: Callable[[tuple[int, ...], float], np.ndarray] | None = None) -> GarmentParse:
     """The upper-garment mask of the person with these keypoints.
 
     Args:
         rgb: uint8 (H, W, 3) photo.
         person: bool (H, W) person mask (may hold other people: the geometry picks this one).
         keypoints: (33, >=3) BlazePose landmarks of this person (closet.body).
+        silhouette: this person's own segmentation, as a function of the image shape and its
+            reduction (closet.pose.PosePerson.silhouette), kept in the parse; None: none is kept.
     Returns:
         GarmentParse in the photo's pixels. A body wider than closet.workscale.WORK_BODY_WIDTH is
         parsed on a copy reduced to that width, its masks enlarged back.
@@ -399,10 +409,13 @@ def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints) -> GarmentParse
     person = np.asarray(person).astype(bool)
     f = workscale.factor(body.scale)
     if f >= 1:
-        return _garment_parse(rgb, person, body)
+        parse = _garment_parse(rgb, person, body)
+        return parse if silhouette is None else dataclasses.replace(parse, silhouette=silhouette(rgb.shape, 1.0))
     small_rgb = workscale.reduce_image(rgb, f)
-    return LiftedParse(_garment_parse(small_rgb, workscale.reduce_mask(person, f), body.scaled(f)), body, rgb,
-                       small_rgb)
+    work = _garment_parse(small_rgb, workscale.reduce_mask(person, f), body.scaled(f))
+    if silhouette is not None:
+        work = dataclasses.replace(work, silhouette=silhouette(small_rgb.shape, f))
+    return LiftedParse(work, body, rgb, small_rgb)
 
 
 def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body) -> GarmentParse:

@@ -157,6 +157,15 @@ class PosePerson:
         """(x, y, z, visibility) of the landmark called `name` (see LANDMARK_NAMES)."""
         return self.keypoints[LANDMARK[name]]
 
+    def silhouette(self, image_shape: tuple[int, ...], f: float = 1.0) -> np.ndarray:
+        """bool (H, W): this person's own segmentation (probability over one half) in an image of
+        `image_shape` that is the photo reduced by `f` (closet.workscale; pixel centres scale)."""
+        roi = self.roi.astype(np.float64).copy()
+        # a reduced pixel centre p' + 0.5 = (p + 0.5) f: the photo's p = (p' + 0.5) / f - 0.5
+        roi[:, 2] += roi[:, :2] @ np.full(2, 0.5 / f - 0.5)
+        roi[:, :2] /= f
+        return project_segmentation(self.seg_logits, roi, image_shape) > 0.5
+
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # exp of a non-positive number only: the logits reach +-1600 (segmentation), beyond float range.

@@ -71,6 +71,11 @@ HEM_MAX = 2.0
 HEM_HALF = 0.36  # added cloth below the old hem: half-width, flaring by HEM_FLARE at a long hem...
 HEM_FLARE = 0.08
 HEM_WIDER = 0.2  # ...or the old garment's own width at its hem, up to this much more each side
+HEM_OVERLAP = 0.1  # a longer hem's cloth starts this far above the old hem (an uneven hem has gaps)
+# A longer hem covers the person's own lower body where the photo shows it, and hangs LEG_EASE past
+# it each side, read per flat-lay row LEG_ROW tall (and the rows beside it): `over_the_legs`.
+LEG_EASE = 0.1
+LEG_ROW = 0.025
 # Hem range per Fashion-MNIST category (B units: torso lengths below the shoulder joints). A garment
 # whose hem is already in the target's range keeps it (a long coat made a coat stays as long); one
 # outside is cut or lengthened to the nearer end.
@@ -729,6 +734,27 @@ def shading(drawing: np.ndarray, cr: np.ndarray) -> np.ndarray:
     return np.where(v < 0, mean, v)
 
 
+def over_the_legs(flat: np.ndarray, own: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """bool like `where`: its points (a longer hem's cloth, flat-lay points `flat` (..., 2)) within
+    LEG_EASE of the person's own silhouette `own` (bool) in their flat-lay row and the rows beside
+    it. A dress covers the legs the photo shows and hangs a little past them; where it shows none
+    (a table in front of people sitting at it, the photo's edge) the dress is hidden too. Made to
+    the full hem's width there, it was a slab of mirrored cloth over the table and the glasses on it."""
+    out = np.zeros(where.shape, bool)
+    x, y, seen = flat[..., 0][where], flat[..., 1][where], own[where]
+    if not seen.any():
+        return out
+    row = np.floor(y / LEG_ROW).astype(np.int64)
+    row -= row.min()
+    lo, hi = np.full(row.max() + 3, np.inf), np.full(row.max() + 3, -np.inf)  # a row of padding each end
+    np.minimum.at(lo, row[seen] + 1, x[seen])
+    np.maximum.at(hi, row[seen] + 1, x[seen])
+    lo = np.minimum(np.minimum(lo[:-2], lo[1:-1]), lo[2:])  # row r's span with rows r - 1 and r + 1
+    hi = np.maximum(np.maximum(hi[:-2], hi[1:-1]), hi[2:])
+    out[where] = (x >= lo[row] - LEG_EASE) & (x <= hi[row] + LEG_EASE)
+    return out
+
+
 def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None = None, pad: int = 2) -> np.ndarray:
     """bool (H, W): the old garment re-cut to the new shape on the same body: sleeves cut or
     continued along the arms, the hem raised or lowered (flaring a little when it goes long).
@@ -750,7 +776,7 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
             p = bm.sleeve_to_image(side, t, np.zeros(3))
             reach_px += [capsule(mask.shape, p[0], p[1], bm.radius), capsule(mask.shape, p[1], p[2], bm.radius)]
     half = HEM_HALF + HEM_WIDER + HEM_FLARE
-    hem_corners = bm.torso_to_image(np.array([[-half, old.hem - 0.1], [half, old.hem - 0.1], [half, new.hem], [-half, new.hem]]))
+    hem_corners = bm.torso_to_image(np.array([[-half, old.hem - HEM_OVERLAP], [half, old.hem - HEM_OVERLAP], [half, new.hem], [-half, new.hem]]))
     longer = np.zeros((h, w), np.uint8)
     if new.hem > old.hem:
         cv2.fillPoly(longer, [np.round(hem_corners).astype(np.int32)], 1)
@@ -881,11 +907,15 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     old_c, new_c = old[rows, cols], new[rows, cols]
     h, w = old_c.shape
     flat, part = bm.flat_grid(rows, cols)  # a slice of new_garment's: its box holds this one
+    hem = (part == 0) & (flat[..., 1] > view.shape.hem - HEM_OVERLAP)  # where a longer hem adds cloth
+    hem_flare = hem
+    if parse.silhouette is not None:  # over the person's own lower body, where the photo shows it
+        hem_flare = hem & over_the_legs(flat, parse.silhouette[rows, cols], hem & new_c)
+        new_c = new_c & ~(hem & ~old_c & ~hem_flare)
     if person is not None:
         # Added cloth covers the person: a sleeve grows over an arm. Only a longer hem may flare
         # past the legs. Pose put the grey-haired man's left arm (zidane.jpg) in the crowd behind
         # him, and his lengthened sleeve was a dark blob there.
-        hem_flare = (part == 0) & (flat[..., 1] > view.shape.hem)
         new_c = new_c & ~(~old_c & ~person[rows, cols] & ~hem_flare)
     drawn = shading(gen, _to_frame(flat.reshape(-1, 2), size, view.frame)).reshape(h, w)
 

@@ -219,7 +219,7 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
     labels = np.zeros(image.shape[:2], np.uint8)
     for p in found:
         try:
-            geometry = garment_mask(image, person_mask, p.keypoints)
+            geometry = garment_mask(image, person_mask, p.keypoints, p.silhouette)
         except NoGarment as e:
             refused.append(e)
             continue

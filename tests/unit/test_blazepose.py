@@ -333,6 +333,19 @@ def test_the_segmentation_covers_the_person_not_the_background(port, found, phot
     assert hopper_mask[50:250, 0:100].mean() < 0.1  # the flag
 
 
+def test_the_silhouette_at_a_reduced_size_is_the_segmentation_reduced(port, found, photos):
+    """PosePerson.silhouette: the segmentation over one half, at the photo's size or on a copy
+    reduced by f (closet.workscale's), where it is the full-size one reduced."""
+    (p,) = found["grace_hopper"]
+    shape = photos["grace_hopper"].shape
+    full = p.silhouette(shape)
+    assert np.array_equal(full, port.segmentation(shape, p) > 0.5)
+    f = 0.4
+    small = p.silhouette((round(shape[0] * f), round(shape[1] * f)), f)
+    reduced = cv2.resize(full.astype(np.uint8), small.shape[::-1], interpolation=cv2.INTER_AREA) > 0
+    assert (small & reduced).sum() / (small | reduced).sum() > 0.95
+
+
 @pytest.mark.parametrize(
     "image",
     [

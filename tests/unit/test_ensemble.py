@@ -107,6 +107,16 @@ def test_each_request_gets_its_own_result(batch_run):
     assert outs[1].body["parser"] == "pose-garment" and outs[1].body["target"] == "coat"
 
 
+def test_each_person_keeps_their_own_silhouette(batch_run):
+    """The pose model's segmentation of each person rides in the parse (GarmentParse.silhouette):
+    a longer hem covers the legs it shows (closet.render.over_the_legs). It holds her garment."""
+    _, outs, _, _ = batch_run
+    (person,) = outs[0].people
+    own = person.geometry.silhouette
+    assert own is not None and own.shape == person.garment.shape
+    assert own[person.garment].mean() > 0.9 and own.mean() < 0.6
+
+
 def test_the_batch_runs_its_host_steps_side_by_side_as_one_by_one(batch_run, ens, monkeypatch):
     """Parse geometry and composites run on the host pool (closet.host): each answer is byte for
     byte the one a single host thread gives (no state shared between the threads)."""

@@ -504,6 +504,50 @@ def test_a_longer_hem_may_flare_past_the_person(people, photo_people):
     assert (out.result_mask[image.shape[0]:]).sum() > 1000  # below the photo's old edge, off the person
 
 
+def test_a_longer_hem_covers_the_legs_the_photo_shows():
+    """Two legs in a flat-lay grid below the hips, hidden by a table from 1.3 to 1.6 torso lengths:
+    the hem covers them and the gap between them, LEG_EASE past them each side, and nothing where
+    the table hides them."""
+    ys, xs = np.mgrid[1.0:2.0:0.01, -0.6:0.6:0.01]
+    flat = np.stack([xs, ys], -1)
+    legs = (np.abs(np.abs(xs) - 0.12) < 0.08) & ((ys < 1.3) | (ys > 1.6))
+    got = render.over_the_legs(flat, legs, np.ones(legs.shape, bool))
+    shown = (ys < 1.3 - 2 * render.LEG_ROW) | (ys > 1.6 + 2 * render.LEG_ROW)
+    assert got[shown & (np.abs(xs) <= 0.2 + render.LEG_EASE - 0.01)].all()  # the legs, between and beside them
+    assert not got[np.abs(xs) > 0.2 + render.LEG_EASE + 0.01].any()
+    assert not got[(ys > 1.3 + 2 * render.LEG_ROW) & (ys < 1.6 - 2 * render.LEG_ROW)].any()
+    assert not render.over_the_legs(flat, np.zeros_like(legs), np.ones(legs.shape, bool)).any()
+
+
+def test_a_longer_hem_is_hidden_where_the_photo_hides_the_legs(people, photo_people):
+    """A table in front of people sitting at it hides their legs, and the person mask (a salient-
+    object mask) holds the table too: a dress made to the hem's full width there was a slab of
+    mirrored cloth over the table and the glasses on it. The person's own silhouette (the pose
+    model's) says where the legs show. The cameraman, his photo continued by 200 rows in which his
+    legs go on but for a band across them (a table), made a dress."""
+    import dataclasses
+
+    image, parse = people["camera"]
+    person = photo_people["camera"][1]
+    h, below = image.shape[0], 200
+    grown = np.concatenate([image, np.repeat(image[-1:], below, axis=0)])
+    tall = continued_below(parse, below)
+    ys, xs = np.mgrid[0:h + below, 0:image.shape[1]]
+    down = render.BodyMap(tall.body).image_to_torso(np.stack([xs.ravel(), ys.ravel()], 1) + 0.5)[:, 1]
+    down = down.reshape(ys.shape)  # torso lengths below the shoulders
+    own = np.concatenate([person, np.repeat(person[-1:], below, axis=0)])
+    own[(down > 1.45) & (down < 1.6)] = False
+    view = render.canonical_view(grown, tall.mask, tall.body, 32)
+    dress = drawing(render.Shape(view.shape.reach, 2.0), view.frame)
+    blind = render.render_swap(grown, tall, dress, view, "dress").result_mask & ~tall.mask
+    seen = render.render_swap(grown, dataclasses.replace(tall, silhouette=own), dress, view,
+                              "dress").result_mask & ~tall.mask
+    hidden = (down > 1.45 + 2 * render.LEG_ROW) & (down < 1.6 - 2 * render.LEG_ROW)  # a row reads the rows beside it
+    assert blind[hidden].sum() > 500  # without the silhouette: over the table
+    assert seen[hidden].sum() == 0
+    assert seen[down > 1.62].sum() > 500  # and the dress shows again below it, over his legs
+
+
 def test_a_longer_hem_continues_the_garments_own_sides(people):
     """A dress below a coat wider than HEM_HALF (bus.jpg's fur coat) stepped in at the coat's hem.
     A jacket half a torso length wide each side, on the cameraman, lengthened to a dress: just
