@@ -7,7 +7,8 @@ person's 33 BlazePose keypoints (closet.body):
      capsule along each seen arm, shoulder -> elbow -> wrist, as wide as a sleeve for this body;
      an arm whose elbow is hidden (low visibility, or outside the image) gets no capsule;
   2. cut to the person mask (the quad between the shoulder and hip joints always counts: a
-     salient-object mask can leave holes in dark cloth);
+     salient-object mask can leave holes in dark cloth), and, when the pose model gave one, to the
+     person's own silhouette taken OWN_EDGE wider (a salient-object mask holds a table in front);
   3. minus the head: an ellipse over the face landmarks 0-10, grown upward and sideways for the
      hair;
   4. minus skin: pixels whose CIE a*b* lie near the person's own face (sampled between nose and
@@ -83,6 +84,8 @@ SKIN_COLOURED_GARMENT = 0.4
 # A photo is grayscale when 99% of its pixels have a chroma under this (CIE ab units).
 GRAY_CHROMA = 3.0
 MIN_GARMENT_PIXELS = 64
+# The person's own silhouette (the pose model's) is taken this many body widths wider.
+OWN_EDGE = 0.1
 
 
 @dataclass(frozen=True)
@@ -409,17 +412,15 @@ def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints,
     person = np.asarray(person).astype(bool)
     f = workscale.factor(body.scale)
     if f >= 1:
-        parse = _garment_parse(rgb, person, body)
-        return parse if silhouette is None else dataclasses.replace(parse, silhouette=silhouette(rgb.shape, 1.0))
+        return _garment_parse(rgb, person, body, None if silhouette is None else silhouette(rgb.shape, 1.0))
     small_rgb = workscale.reduce_image(rgb, f)
-    work = _garment_parse(small_rgb, workscale.reduce_mask(person, f), body.scaled(f))
-    if silhouette is not None:
-        work = dataclasses.replace(work, silhouette=silhouette(small_rgb.shape, f))
+    work = _garment_parse(small_rgb, workscale.reduce_mask(person, f), body.scaled(f),
+                          None if silhouette is None else silhouette(small_rgb.shape, f))
     return LiftedParse(work, body, rgb, small_rgb)
 
 
-def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body) -> GarmentParse:
-    """garment_mask at the photo's own size."""
+def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndarray | None) -> GarmentParse:
+    """garment_mask at the photo's own size; `own`, this person's silhouette there (or None)."""
     torso = torso_region(rgb.shape, body)
     arms = arm_region(rgb.shape, body)
     head = head_mask(rgb.shape, body)
@@ -428,7 +429,15 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body) -> GarmentPa
     # salient-object mask leaves holes in dark cloth against a dark background).
     core = np.zeros(rgb.shape[:2], np.uint8)
     cv2.fillPoly(core, [np.round(body.quad).astype(np.int32)], 1)
-    region = (torso | arms) & (person | core.astype(bool)) & ~head
+    body_px = person | core.astype(bool)
+    if own is not None:
+        # The person mask is a salient-object mask: it holds a table in front, the glasses on it,
+        # the people beside. This person is where their own silhouette is, or a little past it
+        # (its edge is a 256-pixel crop's, enlarged): the person mask keeps its sharper edge.
+        reach = max(1, int(round(OWN_EDGE * body.scale)))
+        near = cv2.dilate(own.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+        person, body_px = person & near.astype(bool), body_px & near.astype(bool)
+    region = (torso | arms) & body_px & ~head
     skin_px = np.zeros_like(region)
     if region.any():  # colours only inside the region's box (a big photo's person is a part of it)
         box = bounding_box(region)
@@ -446,4 +455,5 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body) -> GarmentPa
                         {"parser": PARSER_NAME, "missing": missing,
                          "hint": "the torso is not on the person mask" if missing == "torso"
                          else "the torso region holds only skin, face or hair"})
-    return GarmentParse(mask=mask, body=body, skin=skin, torso=torso, arms=arms, head=head, skin_pixels=skin_px)
+    return GarmentParse(mask=mask, body=body, skin=skin, torso=torso, arms=arms, head=head, skin_pixels=skin_px,
+                        silhouette=own)
