@@ -75,17 +75,22 @@ def test_hips_below_the_frame_are_extrapolated(photo_people):
     assert body.length == pytest.approx(1.35 * span, rel=0.01)
 
 
-@pytest.mark.parametrize("where", ["between the shoulders", "on the shoulders", "3 px below them"])
+@pytest.mark.parametrize("where", ["between the shoulders", "on the shoulders", "3 px below them",
+                                   "at the elbows"])
 def test_hips_seen_at_the_shoulders_are_a_pose_error(photo_people, where):
     """A pose model can put the hips on the shoulders. Taken as seen, the torso quad collapsed to a
-    line: its inverse map divided by zero, and the garment was 2% of the suit. Now such hips are
-    unseen, and the body is the one a photo cut at the waist gets."""
+    line: its inverse map divided by zero, and the garment was 2% of the suit. Or at the elbows,
+    1.5 face widths down (people seated at a table): the garment then measured as a coat, and a top
+    was cut across the chest. Now such hips are unseen, and the body is the one a photo cut at the
+    waist gets."""
     scene, person = photo_people["astronaut"]
     kp = scene.people[0].copy()
     shoulders = kp[[11, 12], :2]
+    elbows = shoulders + [[0, 1.5 * body_from_keypoints(kp, scene.image.shape).face_size]] * 2
     kp[[23, 24], :2] = {"between the shoulders": np.repeat(shoulders.mean(axis=0)[None], 2, axis=0),
                         "on the shoulders": shoulders,
-                        "3 px below them": shoulders.mean(axis=0) + [[0, 3], [0, 3]]}[where]
+                        "3 px below them": shoulders.mean(axis=0) + [[0, 3], [0, 3]],
+                        "at the elbows": elbows}[where]
     kp[[23, 24], 2] = 0.99
     body = body_from_keypoints(kp, scene.image.shape)
     assert not body.hips_seen
