@@ -744,14 +744,29 @@ def over_the_legs(flat: np.ndarray, own: np.ndarray, where: np.ndarray) -> np.nd
     x, y, seen = flat[..., 0][where], flat[..., 1][where], own[where]
     if not seen.any():
         return out
-    row = np.floor(y / LEG_ROW).astype(np.int64)
-    row -= row.min()
+    pos = y / LEG_ROW
+    base = np.floor(pos.min())
+    row = (np.floor(pos) - base).astype(np.int64)
     lo, hi = np.full(row.max() + 3, np.inf), np.full(row.max() + 3, -np.inf)  # a row of padding each end
     np.minimum.at(lo, row[seen] + 1, x[seen])
     np.maximum.at(hi, row[seen] + 1, x[seen])
     lo = np.minimum(np.minimum(lo[:-2], lo[1:-1]), lo[2:])  # row r's span with rows r - 1 and r + 1
     hi = np.maximum(np.maximum(hi[:-2], hi[1:-1]), hi[2:])
-    out[where] = (x >= lo[row] - LEG_EASE) & (x <= hi[row] + LEG_EASE)
+    # Between row centres a span's end runs straight from one row's to the next (each row's own
+    # span drew the edge as stairs); beside a row that shows no legs, the nearer row's holds.
+    t = np.clip(pos - base - 0.5, 0.0, len(lo) - 1.0)
+    r0 = np.floor(t).astype(np.int64)
+    r1 = np.minimum(r0 + 1, len(lo) - 1)
+    frac = t - r0
+
+    def between_rows(end: np.ndarray) -> np.ndarray:
+        a, b = end[r0], end[r1]
+        both = np.isfinite(a) & np.isfinite(b)
+        step = np.zeros_like(a)
+        step[both] = b[both] - a[both]
+        return np.where(both, a + frac * step, np.where(frac < 0.5, a, b))
+
+    out[where] = (x >= between_rows(lo) - LEG_EASE) & (x <= between_rows(hi) + LEG_EASE)
     return out
 
 
