@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from closet import workscale
-from closet.body import L_EYE, MOUTH_L, MOUTH_R, NOSE, R_EYE, Body, body_from_keypoints
+from closet.body import L_EYE, MOUTH_L, MOUTH_R, NOSE, R_EYE, VISIBLE, Body, as_xyv, body_from_keypoints
 from closet.color import to_lab
 from closet.errors import NoGarment
 
@@ -80,9 +80,10 @@ SKIRT_SPREAD = 3.0
 SKIRT_MIN_DIFF = np.array([12.0, 6.0, 6.0])
 # More skin-coloured pixels than this share of the belly (the torso's lower half, between the
 # shoulder and hip joints) means the garment itself is skin-coloured. bus.jpg's man in a beige fur
-# coat reads 0.86-0.88 there at every size it is found, the women in low-cut tops and the man in a
-# red shirt under warm light on a card-table photo 0.36-0.58 (their chests up to 0.9).
-SKIN_COLOURED_GARMENT = 0.7
+# coat reads 0.86-0.88 there at every size it is found; on a warm-lit card-table photo two men in a
+# gray and a red shirt 0.65 and 0.98, three women in low-cut tops 0.33-0.40 (their whole torsos
+# read up to 0.9: the chest above a V neck is bare).
+SKIN_COLOURED_GARMENT = 0.5
 # A photo is grayscale when 99% of its pixels have a chroma under this (CIE ab units).
 GRAY_CHROMA = 3.0
 MIN_GARMENT_PIXELS = 64
@@ -124,6 +125,9 @@ class GarmentParse:
     # This person's own silhouette (the pose model's segmentation; None without one): where the
     # photo shows them, unlike the person mask, which holds whatever is salient (a table in front).
     silhouette: np.ndarray | None = None
+    # Other people in front of this one (their silhouettes; None: nobody): none of this person's
+    # garment is there, and none is drawn there.
+    in_front: np.ndarray | None = None
 
     def reduced_photo(self, image: np.ndarray, f: float) -> np.ndarray:
         """`image` (the photo this parse is of) reduced by `f` (closet.workscale)."""
@@ -139,7 +143,8 @@ class GarmentParse:
 
         return GarmentParse(mask=small(self.mask), body=self.body.scaled(f), skin=self.skin, torso=small(self.torso),
                             arms=small(self.arms), head=small(self.head), skin_pixels=small(self.skin_pixels),
-                            silhouette=None if self.silhouette is None else small(self.silhouette))
+                            silhouette=None if self.silhouette is None else small(self.silhouette),
+                            in_front=None if self.in_front is None else small(self.in_front))
 
 
 class _Enlarged:
@@ -180,6 +185,7 @@ class LiftedParse(GarmentParse):
     head = _Enlarged()
     skin_pixels = _Enlarged()
     silhouette = _Enlarged()
+    in_front = _Enlarged()
 
 
 COLOUR_SAMPLES = 100_000  # evenly strided pixels a colour statistic reads at most
@@ -394,7 +400,8 @@ def _clean(mask: np.ndarray) -> np.ndarray:
 
 
 def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints,
-                 silhouette: Callable[[tuple[int, ...], float], np.ndarray] | None = None) -> GarmentParse:
+                 silhouette: Callable[[tuple[int, ...], float], np.ndarray] | None = None,
+                 in_front: Callable[[tuple[int, ...], float], np.ndarray] | None = None) -> GarmentParse:
     """The upper-garment mask of the person with these keypoints.
 
     Args:
@@ -403,6 +410,8 @@ def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints,
         keypoints: (33, >=3) BlazePose landmarks of this person (closet.body).
         silhouette: this person's own segmentation, as a function of the image shape and its
             reduction (closet.pose.PosePerson.silhouette), kept in the parse; None: none is kept.
+        in_front: the silhouettes of the people in front of this one (`people_in_front`), the
+            same way; None: nobody.
     Returns:
         GarmentParse in the photo's pixels. A body wider than closet.workscale.WORK_BODY_WIDTH is
         parsed on a copy reduced to that width, its masks enlarged back.
@@ -414,15 +423,41 @@ def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints,
     person = np.asarray(person).astype(bool)
     f = workscale.factor(body.scale)
     if f >= 1:
-        return _garment_parse(rgb, person, body, None if silhouette is None else silhouette(rgb.shape, 1.0))
+        return _garment_parse(rgb, person, body, *(None if m is None else m(rgb.shape, 1.0)
+                                                   for m in (silhouette, in_front)))
     small_rgb = workscale.reduce_image(rgb, f)
     work = _garment_parse(small_rgb, workscale.reduce_mask(person, f), body.scaled(f),
-                          None if silhouette is None else silhouette(small_rgb.shape, f))
+                          *(None if m is None else m(small_rgb.shape, f) for m in (silhouette, in_front)))
     return LiftedParse(work, body, rgb, small_rgb)
 
 
-def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndarray | None) -> GarmentParse:
-    """garment_mask at the photo's own size; `own`, this person's silhouette there (or None)."""
+def people_in_front(keypoints: list, shape: tuple[int, ...]) -> list[list[int]]:
+    """Per person (BlazePose keypoints each), the indices of the others in front of them: those
+    whose nose is seen on their torso (torso_polygon). A face in view lies on nobody's far side:
+    on a card-table photo a seated woman's head was inside the torso of the man standing behind
+    her, and his swap drew his shirt over her face."""
+    torsos = []
+    for kp in keypoints:
+        try:
+            torsos.append(torso_polygon(body_from_keypoints(kp, shape)))
+        except NoGarment:
+            torsos.append(None)
+    out: list[list[int]] = []
+    for a, torso in enumerate(torsos):
+        mine = []
+        for b, kp in enumerate(keypoints):
+            x, y, visibility = as_xyv(kp)[NOSE]
+            if b != a and torso is not None and visibility >= VISIBLE and cv2.pointPolygonTest(
+                    torso.reshape(-1, 1, 2), (float(x), float(y)), False) >= 0:
+                mine.append(b)
+        out.append(mine)
+    return out
+
+
+def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndarray | None,
+                   front: np.ndarray | None) -> GarmentParse:
+    """garment_mask at the photo's own size; `own`, this person's silhouette there, `front`, the
+    people in front of them (either None)."""
     torso = torso_region(rgb.shape, body)
     arms = arm_region(rgb.shape, body)
     head = head_mask(rgb.shape, body)
@@ -435,10 +470,13 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
     if own is not None:
         # The person mask is a salient-object mask: it holds a table in front, the glasses on it,
         # the people beside. This person is where their own silhouette is, or a little past it
-        # (its edge is a 256-pixel crop's, enlarged): the person mask keeps its sharper edge.
+        # (its edge is a 256-pixel crop's, enlarged): the person mask keeps its sharper edge. (Not
+        # the silhouette alone: it follows the pose's own errors, an arm drawn into the sky.)
         reach = max(1, int(round(OWN_EDGE * body.scale)))
         near = cv2.dilate(own.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
         person, body_px = person & near.astype(bool), body_px & near.astype(bool)
+    if front is not None:  # another person in front: their face, their arm, their garment
+        person, body_px = person & ~front, body_px & ~front
     region = (torso | arms) & body_px & ~head
     skin_px = np.zeros_like(region)
     if region.any():  # colours only inside the region's box (a big photo's person is a part of it)
@@ -462,4 +500,4 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
                          "hint": "the torso is not on the person mask" if missing == "torso"
                          else "the torso region holds only skin, face or hair"})
     return GarmentParse(mask=mask, body=body, skin=skin, torso=torso, arms=arms, head=head, skin_pixels=skin_px,
-                        silhouette=own)
+                        silhouette=own, in_front=front)

@@ -349,6 +349,15 @@ def _sample_mask(mask: np.ndarray, p: np.ndarray) -> np.ndarray:
     return out
 
 
+def _coded(mask: np.ndarray, hidden: np.ndarray | None) -> np.ndarray:
+    """`mask` as _sample_mask reads it, with -1 (unknown) where someone in front hides it."""
+    if hidden is None:
+        return mask
+    out = mask.astype(np.int8)
+    out[hidden & ~mask] = -1
+    return out
+
+
 def _run(cover: list[float], steps: np.ndarray, unknown_until: float) -> tuple[float, bool]:
     """The end of the covered run from the first step, and whether the photo shows that end (the
     run stopped at a known step): a step is covered at >= 0.5; an unknown step (off the photo, -1)
@@ -389,10 +398,12 @@ def _sleeve_run(mask: np.ndarray, bm: BodyMap, side: int) -> tuple[float, bool, 
     return reach, shown, pts, ts
 
 
-def measure(mask: np.ndarray, body: Body) -> Shape:
+def measure(mask: np.ndarray, body: Body, hidden: np.ndarray | None = None) -> Shape:
     """The Shape of a garment mask on a body (a sleeve off the photo is taken to go on; a hem off
-    the photo to reach the hips at least)."""
+    the photo to reach the hips at least; `hidden`, people in front, hide as the photo's edge does:
+    a shirt behind a seated woman's head measured as a crop top)."""
     bm = BodyMap(body)
+    mask = _coded(mask, hidden)
     ys = np.round(np.arange(NECKLINE, HEM_MAX + 1e-6, 0.025), 6)  # exact steps: a hem at HEM_MAX is HEM_MAX
     xs = np.linspace(-0.22, 0.22, 9)
     p = bm.torso_to_image(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2))  # row by row, y down the torso
@@ -422,7 +433,7 @@ def worn_reach(parse: GarmentParse, bm: BodyMap, side: int, flat_lay: float) -> 
     colour is unknown) `flat_lay`."""
     if not bm.arms[side].seen:
         return flat_lay
-    reach, shown, pts, ts = _sleeve_run(parse.mask, bm, side)
+    reach, shown, pts, ts = _sleeve_run(_coded(parse.mask, parse.in_front), bm, side)
     own = min(SLEEVE_LENGTHS, key=lambda level: abs(level - reach))
     if not shown or own >= flat_lay:
         return flat_lay
@@ -468,7 +479,7 @@ def coverage(shape: Shape, frame: tuple[float, float], size: int) -> np.ndarray:
 
 
 def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
-                   shape: Shape | None = None) -> CanonicalView:
+                   shape: Shape | None = None, hidden: np.ndarray | None = None) -> CanonicalView:
     """The garment under `mask` laid flat as Fashion-MNIST shows garments: gray, on black, centred.
 
     Args:
@@ -476,13 +487,14 @@ def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
         mask: bool (H, W): the garment (the input's garment mask, or the output's result_mask).
         body: the person (closet.body.body_from_keypoints).
         size: S, the translator's img_size or the judge's input size.
-        shape: the flat lay's shape; default: `measure(mask, body)`.
+        shape: the flat lay's shape; default: `measure(mask, body, hidden)`.
+        hidden: bool (H, W), people in front of this one (GarmentParse.in_front), or None.
     Returns:
         CanonicalView: gray uint8 (S, S); the garment's pixels have Fashion-MNIST's mean and
         spread of gray, where the garment is hidden or off the photo its mean gray, outside the
         shape black.
     """
-    shape = shape or measure(mask, body)
+    shape = shape or measure(mask, body, hidden)
     frame = shape.frame
     big = size * SUPERSAMPLE
     b = _frame_points(big, frame)
@@ -845,6 +857,8 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
     box = np.zeros(region_b.shape, np.uint8)
     box[ys[keep], xs[keep]] = 1
     box[parse.head[rows, cols]] = 0
+    if parse.in_front is not None:
+        box[parse.in_front[rows, cols]] = 0
     box = cv2.morphologyEx(box, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     # Added cloth continues the old garment: a piece that does not touch it (a sleeve lengthened
     # along a wrist that pose placed past the hand) is not the garment's.

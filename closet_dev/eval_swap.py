@@ -128,11 +128,12 @@ def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> t
             continue
         for k, (person, result) in enumerate(zip(out.people, out.results)):
             body = body_from_keypoints(person.keypoints, image.shape)
-            view = render.canonical_view(out.image, result, body, VIEW_SIZE)
+            hidden = person.geometry.in_front
+            view = render.canonical_view(out.image, result, body, VIEW_SIZE, hidden=hidden)
             got = classify(classifier, view.gray, domains)
             drawn = classify(classifier, drawing_view(out.translated[k]), domains)
             # the translator's input, as the composite stage made it (a pure function of the parse)
-            given = render.canonical_view(image, person.geometry.mask, person.geometry.body, size)
+            given = render.canonical_view(image, person.geometry.mask, person.geometry.body, size, hidden=hidden)
             shaped = classify(classifier, shaped_view(out.translated[k], given, target), domains)
             records.append({
                 "scene": name, "person": k, "target": target, "class": got, "hit": got == target,

@@ -202,7 +202,8 @@ class Compositor:
                             "use render=appearance, or serve the pose-garment parser (the default)")
         from closet import render as shape
 
-        view = shape.canonical_view(image, person.geometry.mask, person.geometry.body, img_size)
+        view = shape.canonical_view(image, person.geometry.mask, person.geometry.body, img_size,
+                                    hidden=person.geometry.in_front)
         return view.gray, Plan(render, box, view, target)
 
     def __call__(self, image: np.ndarray, person, translated: np.ndarray, plan: Plan, person_mask: np.ndarray,

@@ -209,7 +209,7 @@ def _guard(step, *args):
 
 def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.PosePerson]) -> Parsed:
     """The pose-garment parse of one image: a garment per person whose torso shows."""
-    from closet.garment import garment_mask
+    from closet.garment import garment_mask, people_in_front
 
     if not found:
         raise NoPerson("no person found in the image",
@@ -217,9 +217,15 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
                         "hint": "send a photo in which a person is visible, upper body included"})
     people, refused = [], []
     labels = np.zeros(image.shape[:2], np.uint8)
-    for p in found:
+    fronts = people_in_front([p.keypoints for p in found], image.shape)
+    for p, front in zip(found, fronts):
+        ahead = [found[k] for k in front]
+
+        def in_front(shape, f, ahead=ahead):
+            return np.logical_or.reduce([q.silhouette(shape, f) for q in ahead])
+
         try:
-            geometry = garment_mask(image, person_mask, p.keypoints, p.silhouette)
+            geometry = garment_mask(image, person_mask, p.keypoints, p.silhouette, in_front if ahead else None)
         except NoGarment as e:
             refused.append(e)
             continue

@@ -71,6 +71,25 @@ def test_a_low_cut_top_bares_the_chest_and_stays_the_garment(photo_people):
     assert g.mask[belly].mean() > 0.9  # the suit below stays
 
 
+def test_a_person_in_front_is_not_the_garment(photo_people):
+    """Whose nose is seen on someone's torso is in front of them (a seated woman before the man
+    standing behind her on a card-table photo: her face was read as his shirt). The astronaut and a
+    copy of her keypoints moved so that its nose lies on her chest: the copy is in front of her,
+    not she of it; her garment leaves out its silhouette, and the parse keeps it."""
+    scene, person = photo_people["astronaut"]
+    kp = scene.people[0]
+    body = body_from_keypoints(kp, scene.image.shape)
+    ahead = kp.copy()
+    ahead[:, :2] += (body.left_hip + body.right_hip) / 2 * 0.5 + body.neck * 0.5 - kp[0, :2]
+    assert gm.people_in_front([kp, ahead], scene.image.shape) == [[1], []]
+    assert gm.people_in_front([kp, kp + [300, 0, 0]], scene.image.shape) == [[], []]  # side by side
+    disc = gm.capsule(scene.image.shape, ahead[0, :2], ahead[0, :2], 0.3 * body.scale)
+    plain = gm.garment_mask(scene.image, person, kp)
+    behind = gm.garment_mask(scene.image, person, kp, in_front=lambda shape, f: disc)
+    assert (plain.mask & disc).sum() > 1000 and not (behind.mask & disc).any()
+    assert behind.in_front is disc and ((plain.mask & ~disc) == behind.mask).mean() > 0.99
+
+
 def test_profile_gets_a_mask_and_gray_photo_has_no_skin_colour(photo_people):
     scene, person = photo_people["camera"]  # a profile, in grayscale
     g = gm.garment_mask(scene.image, person, scene.people[0])

@@ -124,6 +124,30 @@ def test_a_row_an_arm_mostly_hides_is_not_the_hem(people):
     assert render.measure(cut, across).hem == pytest.approx(1.05, abs=0.03)
 
 
+def test_a_person_in_front_hides_the_hem_and_nothing_is_drawn_over_them(people):
+    """A seated woman's head and shoulders in front of the shirt of the man standing behind her (a
+    card-table photo): his garment, cut around her, measured as a crop top where she began, and
+    every target drew his shirt over her face. People in front (GarmentParse.in_front) hide the
+    garment as the photo's edge does, and the new garment is never drawn over them. The
+    cameraman's coat, a band across it from 0.5 to 0.8 torso lengths held by someone in front."""
+    import dataclasses
+
+    _, parse = people["camera"]
+    h, w = parse.mask.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    down = render.BodyMap(parse.body).image_to_torso(np.stack([xs.ravel(), ys.ravel()], 1) + 0.5)[:, 1].reshape(h, w)
+    front = (down > 0.5) & (down < 0.8)
+    behind = dataclasses.replace(parse, mask=parse.mask & ~front, in_front=front)
+    assert render.measure(behind.mask, parse.body).hem < 0.55  # read as a crop top
+    shape = render.measure(behind.mask, parse.body, hidden=front)
+    assert shape.hem >= render.HIP_HEM
+    dress = render.new_garment(behind, shape, render.Shape(shape.reach, 1.75))
+    assert dress.sum() > parse.mask.sum() // 2 and not (dress & front).any()
+    view = render.canonical_view(parse.mask.astype(np.uint8)[..., None].repeat(3, -1) * 200, behind.mask,
+                                 parse.body, 32, hidden=front)
+    assert view.shape == shape
+
+
 def test_a_bared_forearm_grows_its_sleeve_back(people, photo_people):
     """A tshirt made a pullover: the astronaut cut to short sleeves, parsed again with her other
     arm seen (pose found it lying on her suit in the tshirt photo), then re-cut to long sleeves.
