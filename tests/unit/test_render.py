@@ -774,8 +774,10 @@ def test_a_garment_made_no_shorter_keeps_its_cloth(people):
 
 
 def test_added_cloth_mirrors_the_edge_band_of_the_old_cloth():
-    """Beside a straight edge, a pixel d columns out takes the old pixel `depth` columns in, where
-    depth runs 0 -> band -> 0 with d: a mirror image of the edge band, repeated. Rows stay rows."""
+    """Beside a straight edge, a pixel d columns out from the cloth's own edge (MIRROR_INSET inside
+    the old edge: the edge pixels blend with what lies beside them) takes the old pixel `depth`
+    columns in, where depth runs 0 -> band -> 0 with d: a mirror image of the edge band, repeated.
+    Rows stay rows."""
     rng = np.random.default_rng(3)
     image = rng.integers(0, 256, (40, 80, 3), dtype=np.uint8)
     old = np.zeros((40, 80), bool)
@@ -784,10 +786,11 @@ def test_added_cloth_mirrors_the_edge_band_of_the_old_cloth():
     where[:, 50:70] = True
     out = render.mirrored_texture(image, old, where, band=4.0)
     assert np.array_equal(out[~where], image[~where])
+    edge = 49 - render.MIRROR_INSET  # the nearest column of the cloth's own
     for col in range(50, 70):
-        d = col - 49  # to the nearest old column, 49
+        d = col - edge
         depth = 4 - abs(d % 8 - 4)
-        assert np.array_equal(out[:, col], image[:, 49 - depth]), col
+        assert np.array_equal(out[:, col], image[:, edge - depth]), col
 
 
 def test_a_long_extension_is_one_mirror_image_not_the_edge_band_repeated():
@@ -800,14 +803,31 @@ def test_a_long_extension_is_one_mirror_image_not_the_edge_band_repeated():
     where = np.zeros_like(old)
     where[60:95, 10:50] = True
     out = render.mirrored_texture(image, old, where)
+    edge = 59 - render.MIRROR_INSET
     for row in range(60, 95):
-        assert (out[row, 10:50, 0] == 59 - (row - 59)).all(), row  # d rows out: d rows in from the edge row
+        assert (out[row, 10:50, 0] == edge - (row - edge)).all(), row  # d rows out: d rows in from the edge row
     assert np.array_equal(out[~where], image[~where])
+
+
+def test_added_cloth_carries_no_blend_of_the_old_edge():
+    """A black top's edge pixels beside a bare arm are brown, a blend of the two. A sleeve grown
+    over the arm from a strip of the top thinner than the sleeve is long ran out of cloth and
+    repeated the edge pixel: brown streaks. It mirrors the cloth's own pixels, inside the edge."""
+    image = np.full((30, 90, 3), 200, np.uint8)  # the arm's skin
+    image[:, 40:50] = 20  # the black top, a strip 10 pixels wide
+    image[:, 49] = (120, 70, 40)  # its edge, blended with the skin
+    old = np.zeros((30, 90), bool)
+    old[:, 40:50] = True
+    where = np.zeros_like(old)
+    where[:, 50:80] = True  # 30 pixels of sleeve
+    out = render.mirrored_texture(image, old, where)
+    assert (out[where] == 20).all()
 
 
 def test_added_cloth_beside_a_slanted_edge_comes_from_inside_the_old_cloth():
     """Every added pixel takes an old pixel (never background) at most `band` beyond the old cloth's
-    nearest pixel, give or take the nearest-pixel lookup's chamfer slack of a pixel or two."""
+    nearest pixel, give or take the nearest-pixel lookup's chamfer slack of a pixel or two and the
+    MIRROR_INSET it reads from inside the edge."""
     h, w, band = 120, 120, 6.0
     yy, xx = np.mgrid[:h, :w]
     old = xx < 40 + yy // 2  # a slanted edge
@@ -818,7 +838,7 @@ def test_added_cloth_beside_a_slanted_edge_comes_from_inside_the_old_cloth():
     src_y, src_x = out[where][:, 0].astype(int), out[where][:, 1].astype(int)
     ys, xs = np.nonzero(where)
     to_old = cv2.distanceTransform((~old).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[ys, xs]
-    assert (np.hypot(src_y - ys, src_x - xs) <= to_old + band + 2.5).all()
+    assert (np.hypot(src_y - ys, src_x - xs) <= to_old + band + 2.5 + 2 * render.MIRROR_INSET).all()
 
 
 def test_a_sleeve_cut_over_the_torso_leaves_the_torsos_cloth_beside_the_bared_arm(swaps):
