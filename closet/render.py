@@ -410,7 +410,12 @@ def measure(mask: np.ndarray, body: Body, hidden: np.ndarray | None = None) -> S
     p = bm.torso_to_image(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2))  # row by row, y down the torso
     v = _sample_mask(mask, p)
     v[bm.flat_of(p)[1] != 0] = -1.0  # an arm in front hides the torso there
-    hem = max(_run(_row_cover(v.reshape(len(ys), len(xs))), ys, HIP_HEM)[0], 0.2)
+    cover = _row_cover(v.reshape(len(ys), len(xs)))
+    # A neckline deeper than NECKLINE (a camisole, a deep V) leaves the rows below it bare: the run
+    # starts at the first covered row. (Read from NECKLINE on, a camisole measured as a crop top
+    # ending at the chest, and `pullover` filled her chest and hair with a slab of mirrored cloth.)
+    first = next((k for k, c in enumerate(cover) if c >= 0.5 or c < 0), len(cover))
+    hem = max(_run(cover[first:], ys[first:], HIP_HEM)[0], 0.2)
     reach, seen = {}, {}
     for side in (-1, 1):
         if not bm.placed(side):

@@ -99,6 +99,20 @@ def test_an_open_neckline_is_not_the_hem(people):
     assert render.measure(opened, parse.body).hem == whole.hem > 1.0
 
 
+def test_a_camisoles_neckline_is_not_the_hem(people):
+    """A camisole's top edge lies below NECKLINE: the torso's middle is bare down to 0.7 torso
+    lengths. Read from NECKLINE, the run of covered rows ended before it began: a hem of 0.2, and
+    every longer target filled her chest (and the hair over it) with mirrored cloth."""
+    _, parse = people["astronaut"]
+    whole = render.measure(parse.mask, parse.body)
+    bm = render.BodyMap(parse.body)
+    v = bm.torso_to_image(np.array([[-0.4, -0.2], [0.4, -0.2], [0.4, 0.7], [-0.4, 0.7]]))
+    camisole = parse.mask.copy()
+    cv2.fillPoly(camisole.view(np.uint8), [np.round(v).astype(np.int32)], 0)
+    assert (parse.mask & ~camisole).sum() > 5000
+    assert render.measure(camisole, parse.body).hem == whole.hem > 1.0
+
+
 def test_a_row_an_arm_mostly_hides_is_not_the_hem(people):
     """A forearm across the chest (zidane.jpg's grey-haired man, pointing) hides most of a few torso
     rows; the one or two samples beside the hand lie at the garment's edge. Read as uncovered, they
