@@ -399,16 +399,20 @@ def _sleeve_run(mask: np.ndarray, bm: BodyMap, side: int) -> tuple[float, bool, 
     return reach, shown, pts, ts
 
 
-def measure(mask: np.ndarray, body: Body, hidden: np.ndarray | None = None) -> Shape:
+def measure(mask: np.ndarray, body: Body, hidden: np.ndarray | None = None, skin: np.ndarray | None = None) -> Shape:
     """The Shape of a garment mask on a body (a sleeve off the photo is taken to go on; a hem off
     the photo to reach the hips at least; `hidden`, people in front, hide as the photo's edge does:
-    a shirt behind a seated woman's head measured as a crop top)."""
+    a shirt behind a seated woman's head measured as a crop top). `skin`, the person's bare skin,
+    hides the torso's rows too: a hand, a forearm across, or what it holds in a skin-like colour
+    (a seated woman's hand of cards ended her top's hem at 0.48 torso lengths, and `pullover` then
+    covered the cards and the ashtray before her in mirrored cloth); not the sleeves, which it bares."""
     bm = BodyMap(body)
     mask = _coded(mask, hidden)
+    torso_mask = mask if skin is None else _coded(mask, skin if hidden is None else skin | hidden)
     ys = np.round(np.arange(NECKLINE, HEM_MAX + 1e-6, 0.025), 6)  # exact steps: a hem at HEM_MAX is HEM_MAX
     xs = np.linspace(-0.22, 0.22, 9)
     p = bm.torso_to_image(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2))  # row by row, y down the torso
-    v = _sample_mask(mask, p)
+    v = _sample_mask(torso_mask, p)
     v[bm.flat_of(p)[1] != 0] = -1.0  # an arm in front hides the torso there
     cover = _row_cover(v.reshape(len(ys), len(xs)))
     # A neckline deeper than NECKLINE (a camisole, a deep V) leaves the rows below it bare: the run
@@ -485,7 +489,8 @@ def coverage(shape: Shape, frame: tuple[float, float], size: int) -> np.ndarray:
 
 
 def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
-                   shape: Shape | None = None, hidden: np.ndarray | None = None) -> CanonicalView:
+                   shape: Shape | None = None, hidden: np.ndarray | None = None,
+                   skin: np.ndarray | None = None) -> CanonicalView:
     """The garment under `mask` laid flat as Fashion-MNIST shows garments: gray, on black, centred.
 
     Args:
@@ -493,14 +498,15 @@ def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
         mask: bool (H, W): the garment (the input's garment mask, or the output's result_mask).
         body: the person (closet.body.body_from_keypoints).
         size: S, the translator's img_size or the judge's input size.
-        shape: the flat lay's shape; default: `measure(mask, body, hidden)`.
+        shape: the flat lay's shape; default: `measure(mask, body, hidden, skin)`.
         hidden: bool (H, W), people in front of this one (GarmentParse.in_front), or None.
+        skin: bool (H, W), the person's bare skin (GarmentParse.skin_pixels), or None.
     Returns:
         CanonicalView: gray uint8 (S, S); the garment's pixels have Fashion-MNIST's mean and
         spread of gray, where the garment is hidden or off the photo its mean gray, outside the
         shape black.
     """
-    shape = shape or measure(mask, body, hidden)
+    shape = shape or measure(mask, body, hidden, skin)
     frame = shape.frame
     big = size * SUPERSAMPLE
     b = _frame_points(big, frame)

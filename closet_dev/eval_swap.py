@@ -128,12 +128,13 @@ def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> t
             continue
         for k, (person, result) in enumerate(zip(out.people, out.results)):
             body = body_from_keypoints(person.keypoints, image.shape)
-            hidden = person.geometry.in_front
-            view = render.canonical_view(out.image, result, body, VIEW_SIZE, hidden=hidden)
+            hidden, skin = person.geometry.in_front, person.geometry.skin_pixels
+            view = render.canonical_view(out.image, result, body, VIEW_SIZE, hidden=hidden, skin=skin)
             got = classify(classifier, view.gray, domains)
             drawn = classify(classifier, drawing_view(out.translated[k]), domains)
             # the translator's input, as the composite stage made it (a pure function of the parse)
-            given = render.canonical_view(image, person.geometry.mask, person.geometry.body, size, hidden=hidden)
+            given = render.canonical_view(image, person.geometry.mask, person.geometry.body, size, hidden=hidden,
+                                          skin=skin)
             shaped = classify(classifier, shaped_view(out.translated[k], given, target), domains)
             records.append({
                 "scene": name, "person": k, "target": target, "class": got, "hit": got == target,

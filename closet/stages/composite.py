@@ -203,7 +203,7 @@ class Compositor:
         from closet import render as shape
 
         view = shape.canonical_view(image, person.geometry.mask, person.geometry.body, img_size,
-                                    hidden=person.geometry.in_front)
+                                    hidden=person.geometry.in_front, skin=person.geometry.skin_pixels)
         return view.gray, Plan(render, box, view, target)
 
     def __call__(self, image: np.ndarray, person, translated: np.ndarray, plan: Plan, person_mask: np.ndarray,

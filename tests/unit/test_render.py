@@ -113,6 +113,28 @@ def test_a_camisoles_neckline_is_not_the_hem(people):
     assert render.measure(camisole, parse.body).hem == whole.hem > 1.0
 
 
+def test_skin_across_the_torso_hides_the_hem_not_the_sleeves(people):
+    """A seated woman's hands of cards before her black top (skin-coloured in a warm-lit photo)
+    bared a band of its rows: the run of covered rows ended there, a hem of 0.48, and `pullover`
+    covered the cards and the ashtray before her with mirrored cloth. Bare skin on the torso hides
+    the garment, as an arm in front does; on the arms it is what a short sleeve bares. The
+    astronaut's suit with a band across it from 0.55 to 0.75 torso lengths, and her right sleeve
+    cut at the elbow, the band and the forearm given as skin."""
+    _, parse = people["astronaut"]
+    whole = render.measure(parse.mask, parse.body)
+    bm = render.BodyMap(parse.body)
+    band = np.zeros_like(parse.mask, np.uint8)
+    cv2.fillPoly(band, [np.round(bm.torso_to_image(np.array([[-0.3, 0.55], [0.3, 0.55], [0.3, 0.75],
+                                                           [-0.3, 0.75]]))).astype(np.int32)], 1)
+    arm = parse.body.right_arm
+    forearm = gm.capsule(parse.mask.shape, arm.elbow + 0.15 * (arm.wrist - arm.elbow), arm.wrist, bm.radius)
+    skin = band.astype(bool) | (forearm & parse.mask)
+    bared = parse.mask & ~skin
+    assert render.measure(bared, parse.body).hem < 0.6  # the band ends the run
+    shape = render.measure(bared, parse.body, skin=skin)
+    assert shape.hem == whole.hem and shape.reach == render.measure(bared, parse.body).reach
+
+
 def test_a_row_an_arm_mostly_hides_is_not_the_hem(people):
     """A forearm across the chest (zidane.jpg's grey-haired man, pointing) hides most of a few torso
     rows; the one or two samples beside the hand lie at the garment's edge. Read as uncovered, they
