@@ -388,6 +388,20 @@ def skirt(rgb: np.ndarray, person: np.ndarray, mask: np.ndarray, body: Body) -> 
     return out
 
 
+def attached(mask: np.ndarray, torso: np.ndarray) -> np.ndarray:
+    """`mask` less its pieces that lie on the arms alone: a sleeve hangs from the garment's body, and
+    a piece that touches no garment on the torso is what lies on a bare arm or what its hand holds
+    (the edge of a hand of cards, a strand of hair, the shadow along a forearm), from which a longer
+    sleeve was mirrored."""
+    n, cc = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return mask
+    body = np.zeros(n, bool)
+    body[cc[mask & torso]] = True
+    body[0] = False
+    return body[cc]
+
+
 def _clean(mask: np.ndarray) -> np.ndarray:
     """Opening with a 3x3 ellipse, then components under 1% of the mask dropped."""
     m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
@@ -491,7 +505,7 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
     belly = belly.astype(bool) & body_px
     if belly.any() and skin_px[belly].mean() > SKIN_COLOURED_GARMENT:
         skin_px = np.zeros_like(skin_px)
-    mask = _clean(region & ~skin_px)
+    mask = attached(_clean(region & ~skin_px), torso)
     mask |= skirt(rgb, person & ~head & ~skin_px, mask, body)
     if mask.sum() < MIN_GARMENT_PIXELS:
         missing = "torso" if not (torso & person).any() else "clothing"

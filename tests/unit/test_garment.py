@@ -90,6 +90,35 @@ def test_a_person_in_front_is_not_the_garment(photo_people):
     assert behind.in_front is disc and ((plain.mask & ~disc) == behind.mask).mean() > 0.99
 
 
+def test_a_piece_on_a_bare_arm_is_not_a_sleeve(photo_people):
+    """A sleeve hangs from the garment's body; a piece on an arm that touches no garment on the
+    torso is what the arm's hand holds or what lies on it (a hand of cards on a close-up, a strand of
+    hair), and a longer sleeve was mirrored from it. The astronaut, her right forearm bared (painted
+    in her face's colour) but for a playing card in it."""
+    from closet.color import to_rgb8
+
+    scene, person = photo_people["astronaut"]
+    body = body_from_keypoints(scene.people[0], scene.image.shape)
+    arm = body.right_arm
+    forearm = gm.capsule(scene.image.shape, arm.elbow, arm.wrist, 0.35 * body.scale) & ~gm.torso_region(
+        scene.image.shape, body)
+    image = scene.image.copy()
+    image[forearm] = to_rgb8(np.float32([[gm.skin_from_face(scene.image, body).lab]]))[0, 0]
+    card = gm.capsule(scene.image.shape, arm.elbow, arm.elbow, 0.1 * body.scale) & forearm  # her wrist is on her torso
+    image[card] = (235, 235, 240)
+    assert card.sum() > 1000  # over 1% of her garment: no speck the clean-up drops
+    g = gm.garment_mask(image, person, scene.people[0])
+    assert not (g.mask & card).any()
+    assert share(g.mask, GARMENT_BOXES["astronaut"]["garment"]["chest"]) > 0.85
+    # the rule itself: pieces touching the torso's garment stay, the others go
+    torso = np.zeros((20, 40), bool)
+    torso[:, :20] = True
+    mask = np.zeros_like(torso)
+    mask[5:15, 10:25] = True  # the body and a sleeve from it
+    mask[5:15, 30:35] = True  # a piece on the arm alone
+    assert np.array_equal(gm.attached(mask, torso), mask & (np.arange(40) < 25))
+
+
 def test_profile_gets_a_mask_and_gray_photo_has_no_skin_colour(photo_people):
     scene, person = photo_people["camera"]  # a profile, in grayscale
     g = gm.garment_mask(scene.image, person, scene.people[0])
