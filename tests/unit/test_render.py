@@ -860,6 +860,28 @@ def test_added_cloth_carries_no_blend_of_the_old_edge():
     assert (out[where] == 20).all()
 
 
+def test_added_cloth_continues_the_cloth_not_what_is_pinned_on_it():
+    """A lanyard's white stripes hang down a black suit to the photo's edge; mirrored into a
+    dress's hem below, they came out as white stripes. The hem is mirrored from the cloth's own
+    colours (`main_cloth`); a garment of two colours in equal parts keeps both."""
+    from closet.color import to_lab
+
+    image = np.full((60, 60, 3), 200, np.uint8)
+    image[:40, 10:50] = 25  # the suit
+    image[:40, 28:32] = 245  # the lanyard, down to the suit's edge
+    old = np.zeros((60, 60), bool)
+    old[:40, 10:50] = True
+    cloth = render.main_cloth(to_lab(image), old)
+    assert not cloth[:40, 28:32].any() and cloth[:40, 10:27].all()
+    where = np.zeros_like(old)
+    where[40:55, 10:50] = True
+    assert (render.mirrored_texture(image, old & cloth, where)[where] == 25).all()
+    assert (render.mirrored_texture(image, old, where)[where] == 245).any()  # as it was
+    stripes = image.copy()
+    stripes[:40, 10:50][:, ::2] = 245  # two colours in equal parts: both are the cloth
+    assert render.main_cloth(to_lab(stripes), old).sum() == old.sum()
+
+
 def test_added_cloth_beside_a_slanted_edge_comes_from_inside_the_old_cloth():
     """Every added pixel takes an old pixel (never background) at most `band` beyond the old cloth's
     nearest pixel, give or take the nearest-pixel lookup's chamfer slack of a pixel or two and the
