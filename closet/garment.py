@@ -486,9 +486,8 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
         # the people beside. This person is where their own silhouette is, or a little past it
         # (its edge is a 256-pixel crop's, enlarged): the person mask keeps its sharper edge. (Not
         # the silhouette alone: it follows the pose's own errors, an arm drawn into the sky.)
-        reach = max(1, int(round(OWN_EDGE * body.scale)))
-        near = cv2.dilate(own.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
-        person, body_px = person & near.astype(bool), body_px & near.astype(bool)
+        near = cv2.distanceTransform((~own).astype(np.uint8), cv2.DIST_L2, 3) <= OWN_EDGE * body.scale
+        person, body_px = person & near, body_px & near
     if front is not None:  # another person in front: their face, their arm, their garment
         person, body_px = person & ~front, body_px & ~front
     region = (torso | arms) & body_px & ~head

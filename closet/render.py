@@ -117,6 +117,7 @@ MIRROR_INSET = 2  # added cloth mirrors the old cloth from this many pixels insi
 # ...from its own colours (`main_cloth`), when they are at least MAIN_CLOTH_SHARE of it (a striped
 # or two-coloured garment keeps both colours).
 MAIN_CLOTH_SPREAD, MAIN_CLOTH_MIN_DIFF, MAIN_CLOTH_SHARE = 3.0, np.array([20.0, 8.0, 8.0]), 0.75
+MEDIAN_SAMPLES = 20_000  # evenly strided pixels a colour median reads at most
 # Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less (at most
 # INPAINT_PIXELS): 145 -> 10 ms on the astronaut, 800 -> 200 ms at 12 MP, and the outputs look the
 # same (docs/speed.md#composite).
@@ -659,7 +660,7 @@ def main_cloth(lab: np.ndarray, garment: np.ndarray) -> np.ndarray:
     px = lab[garment]
     if len(px) < 16:
         return garment
-    sample = px[:: max(1, len(px) // 100_000)]
+    sample = px[:: max(1, len(px) // MEDIAN_SAMPLES)]
     centre = np.median(sample, axis=0)
     spread = np.maximum(MAIN_CLOTH_SPREAD * np.median(np.abs(sample - centre), axis=0), MAIN_CLOTH_MIN_DIFF)
     near = (np.abs(px - centre) <= spread).all(axis=1)
