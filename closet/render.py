@@ -355,7 +355,7 @@ def _sample_mask(mask: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def _coded(mask: np.ndarray, hidden: np.ndarray | None) -> np.ndarray:
-    """`mask` as _sample_mask reads it, with -1 (unknown) where someone in front hides it."""
+    """A bool `mask` as _sample_mask reads it, with -1 (unknown) where `hidden` hides it."""
     if hidden is None:
         return mask
     out = mask.astype(np.int8)
@@ -411,8 +411,8 @@ def measure(mask: np.ndarray, body: Body, hidden: np.ndarray | None = None, skin
     (a seated woman's hand of cards ended her top's hem at 0.48 torso lengths, and `pullover` then
     covered the cards and the ashtray before her in mirrored cloth); not the sleeves, which it bares."""
     bm = BodyMap(body)
+    torso_mask = _coded(mask, hidden if skin is None else skin if hidden is None else skin | hidden)
     mask = _coded(mask, hidden)
-    torso_mask = mask if skin is None else _coded(mask, skin if hidden is None else skin | hidden)
     ys = np.round(np.arange(NECKLINE, HEM_MAX + 1e-6, 0.025), 6)  # exact steps: a hem at HEM_MAX is HEM_MAX
     xs = np.linspace(-0.22, 0.22, 9)
     p = bm.torso_to_image(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2))  # row by row, y down the torso

@@ -133,6 +133,10 @@ def test_skin_across_the_torso_hides_the_hem_not_the_sleeves(people):
     assert render.measure(bared, parse.body).hem < 0.6  # the band ends the run
     shape = render.measure(bared, parse.body, skin=skin)
     assert shape.hem == whole.hem and shape.reach == render.measure(bared, parse.body).reach
+    # with someone in front too (the composite passes both): the skin still hides the band
+    aside = np.zeros_like(skin)
+    aside[:5] = True  # someone in front at the photo's top, away from the torso
+    assert render.measure(bared, parse.body, hidden=aside, skin=skin) == shape
 
 
 def test_a_row_an_arm_mostly_hides_is_not_the_hem(people):
