@@ -40,6 +40,15 @@ def to_rgb8(lab: np.ndarray) -> np.ndarray:
     return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
+def near_median(lab: np.ndarray, sample: np.ndarray, spreads: float, min_diff: np.ndarray) -> np.ndarray:
+    """bool (N,): which Lab colours (N, 3) lie, in every channel, within `spreads` median absolute
+    deviations of `sample`'s median (M, 3), or `min_diff` (3,) where that is wider: a cloth's own
+    colours, told from what lies beside or on it."""
+    centre = np.median(sample, axis=0)
+    reach = np.maximum(spreads * np.median(np.abs(sample - centre), axis=0), min_diff)
+    return (np.abs(lab - centre) <= reach).all(axis=-1)
+
+
 def mean_chroma(rgb: np.ndarray, mask: np.ndarray) -> tuple[float, float, float]:
     """Mean a, b and chroma sqrt(a^2+b^2) of the pixels where mask is true."""
     lab = to_lab(rgb[mask.astype(bool)])

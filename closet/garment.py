@@ -38,7 +38,7 @@ import numpy as np
 
 from closet import workscale
 from closet.body import L_EYE, MOUTH_L, MOUTH_R, NOSE, R_EYE, VISIBLE, Body, as_xyv, body_from_keypoints
-from closet.color import to_lab
+from closet.color import near_median, to_lab
 from closet.errors import NoGarment
 
 PARSER_NAME = "pose-garment"
@@ -371,21 +371,23 @@ def skirt(rgb: np.ndarray, person: np.ndarray, mask: np.ndarray, body: Body) -> 
     garment = rgb[mask]
     # A median needs no more than COLOUR_SAMPLES pixels (a 12 MP photo's garment holds millions).
     cloth = to_lab(garment[:: max(1, len(garment) // COLOUR_SAMPLES)][None])[0]
-    centre = np.median(cloth, axis=0)
-    spread = np.median(np.abs(cloth - centre), axis=0)
     ys, xs = np.nonzero(candidates)  # colours only where they are asked
-    dist = np.abs(to_lab(rgb[ys, xs][None])[0] - centre) / np.maximum(SKIRT_SPREAD * spread, SKIRT_MIN_DIFF)
     same = np.zeros_like(candidates)
-    same[ys, xs] = dist.max(axis=-1) <= 1.0
+    same[ys, xs] = near_median(to_lab(rgb[ys, xs][None])[0], cloth, SKIRT_SPREAD, SKIRT_MIN_DIFF)
     # Keep what touches the garment: a separate patch of the same colour is something else.
     box = bounding_box(same | mask)
-    n, cc = cv2.connectedComponents((same[box] | mask[box]).astype(np.uint8), connectivity=8)
-    touching = np.zeros(n, bool)
-    touching[cc[mask[box]]] = True
-    touching[0] = False
     out = np.zeros_like(same)
-    out[box] = same[box] & touching[cc]
+    out[box] = same[box] & touching(same[box] | mask[box], mask[box])
     return out
+
+
+def touching(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """bool like `mask`: its 8-connected pieces that hold a pixel of `anchor`."""
+    n, cc = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[cc[mask & anchor]] = True
+    keep[0] = False
+    return keep[cc]
 
 
 def attached(mask: np.ndarray, torso: np.ndarray) -> np.ndarray:
@@ -393,13 +395,8 @@ def attached(mask: np.ndarray, torso: np.ndarray) -> np.ndarray:
     a piece that touches no garment on the torso is what lies on a bare arm or what its hand holds
     (the edge of a hand of cards, a strand of hair, the shadow along a forearm), from which a longer
     sleeve was mirrored."""
-    n, cc = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    if n <= 2:
-        return mask
-    body = np.zeros(n, bool)
-    body[cc[mask & torso]] = True
-    body[0] = False
-    return body[cc]
+    kept = touching(mask, torso)
+    return kept if kept.any() else mask  # no piece on the torso: nothing to hang a sleeve from
 
 
 def _clean(mask: np.ndarray) -> np.ndarray:

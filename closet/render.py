@@ -40,7 +40,7 @@ import numpy as np
 
 from closet import workscale
 from closet.body import Arm, Body
-from closet.color import to_lab, to_rgb8
+from closet.color import near_median, to_lab, to_rgb8
 from closet.garment import GarmentParse, bounding_box, capsule
 from closet.stages.composite import dilation_radius
 
@@ -117,7 +117,7 @@ MIRROR_INSET = 2  # added cloth mirrors the old cloth from this many pixels insi
 # ...from its own colours (`main_cloth`), when they are at least MAIN_CLOTH_SHARE of it (a striped
 # or two-coloured garment keeps both colours).
 MAIN_CLOTH_SPREAD, MAIN_CLOTH_MIN_DIFF, MAIN_CLOTH_SHARE = 3.0, np.array([20.0, 8.0, 8.0]), 0.75
-MEDIAN_SAMPLES = 20_000  # evenly strided pixels a colour median reads at most
+MEDIAN_SAMPLES = 20_000  # pixels its median reads at most (fewer than garment.COLOUR_SAMPLES: it runs on every render)
 # Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less (at most
 # INPAINT_PIXELS): 145 -> 10 ms on the astronaut, 800 -> 200 ms at 12 MP, and the outputs look the
 # same (docs/speed.md#composite).
@@ -660,10 +660,7 @@ def main_cloth(lab: np.ndarray, garment: np.ndarray) -> np.ndarray:
     px = lab[garment]
     if len(px) < 16:
         return garment
-    sample = px[:: max(1, len(px) // MEDIAN_SAMPLES)]
-    centre = np.median(sample, axis=0)
-    spread = np.maximum(MAIN_CLOTH_SPREAD * np.median(np.abs(sample - centre), axis=0), MAIN_CLOTH_MIN_DIFF)
-    near = (np.abs(px - centre) <= spread).all(axis=1)
+    near = near_median(px, px[:: max(1, len(px) // MEDIAN_SAMPLES)], MAIN_CLOTH_SPREAD, MAIN_CLOTH_MIN_DIFF)
     if near.mean() < MAIN_CLOTH_SHARE:
         return garment
     out = np.zeros_like(garment)
