@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from closet import host
+from closet import host, upright
 from closet.errors import BadOption, ClosetError, NoGarment
 from closet.imageio import Photo, b64, decode_photo, encode_image, encode_mask
 from closet.serving.options import safe_preview
@@ -76,6 +76,9 @@ class Swap:
     result: np.ndarray | None = None  # composite: uint8 RGB (H, W, 3)
     results: list[np.ndarray] = field(default_factory=list)  # composite: per person, bool (H, W), the garment now
     error: ClosetError | None = None  # whichever stage refused the request
+    # parse: quarter turns (closet.upright) that stood the people up; image, person and every field
+    # after them lie in the photo so turned, until encode turns the answer back.
+    turns: int = 0
 
     @property
     def garment(self) -> np.ndarray:
@@ -102,10 +105,12 @@ class Output:
     garment: np.ndarray = field(repr=False)  # bool (H, W), the input's garment
     result_mask: np.ndarray = field(repr=False)  # bool (H, W), the garment as it is in the output
     render: str = "appearance"
-    people: list[Person] = field(default_factory=list, repr=False)  # whose garment was swapped
+    # whose garment was swapped, as the stages saw them: in the photo turned by `turns` (closet.upright)
+    people: list[Person] = field(default_factory=list, repr=False)
     results: list[np.ndarray] = field(default_factory=list, repr=False)  # per person, bool (H, W), the garment now
     alpha: str = "none"  # the input's transparency: "none", "kept" in the answer, or "dropped" (JPEG)
     translated: list[np.ndarray] = field(default_factory=list, repr=False)  # per person, the translator's output
+    turns: int = 0  # quarter turns the stages worked on the photo at (closet.upright); the rest is as sent
 
 
 Timer = Callable[[str], "object"]  # stage name -> context manager
@@ -179,6 +184,9 @@ class Ensemble:
                 s.error = NoGarment("no upper-body garment found",
                                     "send a photo showing the person's torso (shirt, top, dress or coat)")
             else:
+                if parsed.turns:  # the stages after the parse work on the photo as it turned it
+                    s.turns = parsed.turns
+                    s.image, s.person = upright.turn(s.image, s.turns), upright.turn(s.person, s.turns)
                 s.found = parsed.people
                 _guard(s, lambda s=s: setattr(s, "people", select(s.found, s.request.person)))
 
@@ -208,26 +216,34 @@ class Ensemble:
         s.result = image
 
     def _encode(self, s: Swap) -> Output:
-        req, style, parser, person = s.request, s.style, self.parser.name, is_person(s.person)
-        photo = s.photo
-        data, ctype = encode_image(np.ascontiguousarray(photo.merge(s.result, s.image)), req.format, icc=photo.icc,
+        req, style, parser, photo = s.request, s.style, self.parser.name, s.photo
+        back, shape = -s.turns, s.image.shape  # the answer in the photo's own frame
+        image, result = upright.turn(s.image, back), upright.turn(s.result, back)
+        person, garment = upright.turn(is_person(s.person), back), upright.turn(s.garment, back)
+        results = [upright.turn(m, back) for m in s.results]
+        result_mask = np.logical_or.reduce(results)
+        data, ctype = encode_image(np.ascontiguousarray(photo.merge(result, image)), req.format, icc=photo.icc,
                                    alpha=photo.alpha)
         alpha = "none" if photo.alpha is None else "kept" if req.format in ALPHA_FORMATS else "dropped"
         body: bytes | dict = data
-        garment, render = s.garment, s.plans[0].render
+        render = s.plans[0].render
         if req.want_json:
+            people = [upright.turn_person(p, back, shape) for p in s.people] if back else s.people
+            box = s.plans[0].box
+            x0, y0, _, _ = upright.turn_box([box.left, box.top, box.left + box.size - 1, box.top + box.size - 1],
+                                            back, shape)
             body = {
                 "image": b64(data), "content_type": ctype,
                 "person_mask": b64(encode_mask(person)), "garment_mask": b64(encode_mask(garment)),
-                "result_mask": b64(encode_mask(s.result_mask)), "render": render,
-                "people": [{**p.to_json(), "result_mask": b64(encode_mask(m))} for p, m in zip(s.people, s.results)],
-                "box": s.plans[0].box.as_list(), "target": style.target, "mode": style.mode, "seed": style.seed,
+                "result_mask": b64(encode_mask(result_mask)), "render": render,
+                "people": [{**p.to_json(), "result_mask": b64(encode_mask(m))} for p, m in zip(people, results)],
+                "box": [x0, y0, box.size], "target": style.target, "mode": style.mode, "seed": style.seed,
                 "preserve_color": req.preserve_color, "parser": parser,
-                "width": int(s.image.shape[1]), "height": int(s.image.shape[0]),
+                "width": int(image.shape[1]), "height": int(image.shape[0]),
             }
             ctype = "application/json"
-        return Output(body, ctype, style.target, style.mode, parser, s.result, person, garment, s.result_mask,
-                      render, s.people, s.results, alpha, s.translated)
+        return Output(body, ctype, style.target, style.mode, parser, result, person, garment, result_mask,
+                      render, s.people, results, alpha, s.translated, s.turns)
 
 
 def _guard(s: Swap, step: Callable[[Swap], None]) -> None:

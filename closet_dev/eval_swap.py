@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 import torch
 
-from closet import color, ensemble, render
+from closet import color, ensemble, render, upright
 from closet import config as closet_config
 from closet.body import body_from_keypoints
 from closet.imageio import encode_image
@@ -126,21 +126,24 @@ def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> t
         if not isinstance(out, ensemble.Output):
             log.warning("%s -> %s refused: %s", name, target, out.to_json())
             continue
+        # judged where the stages worked: on the photo turned as the parse turned it (closet.upright)
+        seen, shown = upright.turn(image, out.turns), upright.turn(out.image, out.turns)
         for k, (person, result) in enumerate(zip(out.people, out.results)):
-            body = body_from_keypoints(person.keypoints, image.shape)
+            result = upright.turn(result, out.turns)
+            body = body_from_keypoints(person.keypoints, seen.shape)
             hidden, skin = person.geometry.in_front, person.geometry.skin_pixels
-            view = render.canonical_view(out.image, result, body, VIEW_SIZE, hidden=hidden, skin=skin)
+            view = render.canonical_view(shown, result, body, VIEW_SIZE, hidden=hidden, skin=skin)
             got = classify(classifier, view.gray, domains)
             drawn = classify(classifier, drawing_view(out.translated[k]), domains)
             # the translator's input, as the composite stage made it (a pure function of the parse)
-            given = render.canonical_view(image, person.geometry.mask, person.geometry.body, size, hidden=hidden,
+            given = render.canonical_view(seen, person.geometry.mask, person.geometry.body, size, hidden=hidden,
                                           skin=skin)
             shaped = classify(classifier, shaped_view(out.translated[k], given, target), domains)
             records.append({
                 "scene": name, "person": k, "target": target, "class": got, "hit": got == target,
                 "drawing_class": drawn, "drawn": drawn == target, "shaped_class": shaped, "shaped": shaped == target,
-                "colour": float(np.linalg.norm(mean_ab(image, person.garment) - mean_ab(out.image, result))),
-                "detail": laplacian_var(out.image, result) / max(laplacian_var(image, person.garment), 1e-6),
+                "colour": float(np.linalg.norm(mean_ab(seen, person.garment) - mean_ab(shown, result))),
+                "detail": laplacian_var(shown, result) / max(laplacian_var(seen, person.garment), 1e-6),
             })
             results.setdefault(k, []).append(result)
     for k, masks in results.items():

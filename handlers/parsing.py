@@ -49,6 +49,7 @@ class ParsingHandler(ClosetHandler):
     def _reply(self, options, parsed: Parsed, headers) -> Reply:
         self.metrics.parser(self.parser.name)
         self.metrics.request("none", options["output"])
+        parsed = parsed.in_photo()
         if options["output"] == "json":
             body = parsing.summary(parsed.labels, self.parser.label_space, options["garments"])
             return Reply({**body, "people": [p.to_json() for p in parsed.people]}, headers=headers)

@@ -108,8 +108,11 @@ def dilation_radius(shape: tuple[int, ...]) -> int:
 
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Binary dilation with a disc of `radius` pixels."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    """Binary dilation with a disc of `radius` pixels. A true disc, the same turned or mirrored
+    (OpenCV's MORPH_ELLIPSE is not the same transposed), so that a photo swapped turned upright
+    (closet.upright) keeps the guarantee in its own frame."""
+    y, x = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    kernel = (x * x + y * y <= radius * radius).astype(np.uint8)
     return cv2.dilate(mask.astype(np.uint8), kernel) > 0
 
 

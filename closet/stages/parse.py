@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from closet import config as closet_config
-from closet import host, parsing, pose, runtime
+from closet import host, parsing, pose, runtime, upright
 from closet.archive import ArchiveFile, Setting, setting
 from closet.errors import ClosetError, NoGarment, NoPerson
 from closet.garment import GarmentParse
@@ -101,6 +101,17 @@ class Parsed:
     labels: np.ndarray  # uint8 (H, W) in the parser's label space (pose: 0, then person k = k + 1)
     people: list[Person]  # left to right; empty when no garment covers MIN_GARMENT_FRACTION of the image
     refused: list[NoGarment] = field(default_factory=list)  # people found whose torso is not visible
+    # Quarter turns (closet.upright) the image was given before this parse: labels and people lie
+    # in the turned image. 0 but for people lying sideways or upside down (pose parser).
+    turns: int = 0
+
+    def in_photo(self) -> Parsed:
+        """This parse in the photo's own frame."""
+        if not self.turns:
+            return self
+        shape = self.labels.shape
+        return Parsed(upright.turn(self.labels, -self.turns),
+                      [upright.turn_person(p, -self.turns, shape) for p in self.people], self.refused)
 
 
 def select(people: list[Person], choice: str | int) -> list[Person]:
@@ -179,10 +190,23 @@ class Parser:
         if persons is None and self.needs_person_mask:
             raise ValueError(f"the {self.name} parser needs the person masks")
         if self.poses is not None:
-            found = self.poses.detect(list(images), max_people=MAX_PEOPLE)
+            images, persons = list(images), list(persons)
+            found = self.poses.detect(images, max_people=MAX_PEOPLE)
+            # People lying sideways or upside down are parsed on the photo turned upright.
+            turns = [upright.turns_to_upright([p.keypoints for p in people]) for people in found]
+            again = [i for i, k in enumerate(turns) if k]
+            for i in again:
+                images[i], persons[i] = upright.turn(images[i], turns[i]), upright.turn(persons[i], turns[i])
+            if again:
+                for i, people in zip(again, self.poses.detect([images[i] for i in again], max_people=MAX_PEOPLE)):
+                    found[i] = people
             # Each image's garment geometry side by side on the host's cores.
-            return host.each(lambda job: _guard(pose_parse, job[0], is_person(job[1]), job[2]),
-                             list(zip(images, persons, found)))
+            parsed = host.each(lambda job: _guard(pose_parse, job[0], is_person(job[1]), job[2]),
+                               list(zip(images, persons, found)))
+            for out, k in zip(parsed, turns):
+                if isinstance(out, Parsed):
+                    out.turns = k
+            return parsed
         garments = garments or [parsing.DEFAULT_GARMENTS] * len(images)
         out: list[Parsed | ClosetError | None] = [None] * len(images)
         todo = []

@@ -208,6 +208,23 @@ def test_both_render_modes_and_result_mask(serving, astronaut):
     assert bad.status_code == 400 and check_response(PATH, bad)["reason"] == "bad_option"
 
 
+def test_a_photo_on_its_side_is_swapped_upright_and_answered_as_sent(serving, astronaut):
+    """No EXIF, the astronaut lying on her side: swapped turned upright (closet.upright), answered
+    in the frame it was sent in: a t-shirt bares her right forearm there, along the answer's own
+    keypoints, and every pixel outside the dilated garments is the photo's."""
+    side = np.ascontiguousarray(np.rot90(astronaut, 1))
+    r = serving.predict(MODEL, files={"image": encode(side), "target": (None, "tshirt"), "return": (None, "json")})
+    body = check_response(PATH, r)
+    assert (body["height"], body["width"]) == side.shape[:2]
+    garment, result = (b64_image(body[k]) > 127 for k in ("garment_mask", "result_mask"))
+    elbow, wrist = (np.array(body["people"][0]["keypoints"][k][:2]) for k in (14, 16))
+    points = [np.round(elbow + f * (wrist - elbow)).astype(int) for f in np.linspace(0.4, 0.9, 6)]
+    assert np.mean([garment[y, x] for x, y in points]) > 0.8 and np.mean([not result[y, x] for x, y in points]) > 0.8
+    got = b64_image(body["image"])
+    outside = ~pipeline.dilate(garment | result, pipeline.dilation_radius(side.shape))
+    assert np.array_equal(got[outside], side[outside])
+
+
 def test_a_profile_gets_a_swap(serving):
     """The cameraman, seen from the side, gets a garment (the face-based parser of earlier versions answered 422 here)."""
     import skimage.data

@@ -16,7 +16,7 @@ import requests
 import skimage.data
 from PIL import Image
 
-from closet import parsing, pose
+from closet import parsing, pose, upright
 from closet_dev import package_photos as pp
 from tests.support.openapi import b64_image
 from tests.support.photos import GARMENT_BOXES, share
@@ -108,6 +108,24 @@ def test_people_keypoints_and_garments_where_a_person_would_put_them(server, pos
         assert share(garment, box) > 0.85, part
     for part, box in GARMENT_BOXES[name]["not"].items():
         assert share(garment, box) < 0.02, part
+
+
+def test_a_photo_on_its_side_is_parsed_as_upright_and_answered_as_sent(server, pose_parser):
+    """No EXIF, the astronaut lying on her side: parsed turned upright (closet.upright), the garment
+    and keypoints come back in the photo as sent, where they lie upright, turned."""
+    image = skimage.data.astronaut()
+    side = np.ascontiguousarray(np.rot90(image, 1))
+    r = server.predict(MODEL, data=png(side), headers={"X-Closet-Output": "json"})
+    assert r.status_code == 200, r.text
+    (person,) = r.json()["people"]
+    garment = b64_image(person["garment"]["mask"]) > 127
+    assert garment.shape == side.shape[:2]
+    stood = np.rot90(garment, -1)
+    for part, box in GARMENT_BOXES["astronaut"]["garment"].items():
+        assert share(stood, box) > 0.85, part
+    nose = upright.turn_points(np.array([person["keypoints"][pose.LANDMARK["nose"]]]), -1, side.shape)[0]
+    x0, y0, x1, y1 = GARMENT_BOXES["astronaut"]["not"]["face"]
+    assert x0 - 40 <= nose[0] <= x1 + 40 and y0 - 40 <= nose[1] <= y1 + 40
 
 
 def test_two_people_side_by_side_give_two_labelled_garments(server, pose_parser):
