@@ -41,7 +41,7 @@ import numpy as np
 from closet import workscale
 from closet.body import Arm, Body
 from closet.color import near_median, to_lab, to_rgb8
-from closet.garment import GarmentParse, bounding_box, capsule
+from closet.garment import GarmentParse, bounding_box, capsule, measure_grain
 from closet.stages.composite import dilation_radius
 
 # -- the flat lay (B units) ----------------------------------------------------------------------
@@ -111,6 +111,11 @@ GRAIN_MAX = 7.0
 # the nose's shading), not its skin, and grows as the face shrinks (bus.jpg's faces read 14-15 at
 # 37-45 px, 24 at half size, where even GRAIN_MAX of white noise on an arm 20 px wide was sandpaper).
 GRAIN_FULL_FACE = 48.0
+# The photo's own noise, which every painted pixel takes (and bared skin at least): the fine texture
+# (Skin.grain's measure) of its smoothest tiles, the lower quartile of NOISE_TILES x NOISE_TILES
+# tiles of NOISE_TILE px spread over it. A clean photo reads 0.3-1.5 gray levels; the astronaut
+# with sensor-like noise of 18 levels per channel, 11.
+NOISE_TILES, NOISE_TILE = 4, 64
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness, within its spread, shows on bared skin
 INPAINT_RADIUS = 3  # pixels of the reduced copy
 MIRROR_INSET = 2  # added cloth mirrors the old cloth from this many pixels inside its edge
@@ -171,8 +176,9 @@ class RenderResult:
     image: np.ndarray  # uint8 (H, W, 3)
     result_mask: np.ndarray  # bool (H, W): the garment as it is in the output
     shape: Shape  # the shape the garment was re-cut to
-    # Where bared skin shows: (rows, cols, float32 cover 0..1 of that box); None: no skin bared.
-    bared: tuple[slice, slice, np.ndarray] | None = None
+    # What the old garment uncovered, painted (skin, trousers, the inpainted fill): (rows, cols, float32
+    # cover 0..1 of that box, float32 share of it that is bared skin); None: nothing uncovered.
+    painted: tuple[slice, slice, np.ndarray, np.ndarray] | None = None
 
 
 # -- one body: image <-> B -------------------------------------------------------------------------
@@ -726,10 +732,24 @@ def _grain_tile() -> np.ndarray:
     return fine / float(fine.std())
 
 
-def grain_level(face_grain: float, face_size: float) -> float:
+def grain_level(face_grain: float, face_size: float, noise: float = 0.0) -> float:
     """The grain painted skin takes (gray levels): the face's own fine texture (Skin.grain), at most
-    GRAIN_MAX, and less on a face narrower than GRAIN_FULL_FACE px, in proportion."""
-    return min(face_grain, GRAIN_MAX * min(1.0, face_size / GRAIN_FULL_FACE))
+    GRAIN_MAX, and less on a face narrower than GRAIN_FULL_FACE px, in proportion; but the cap is
+    never below the photo's own `noise` (`photo_noise`): a noisy photo's face is noise, not features."""
+    return min(face_grain, max(noise, GRAIN_MAX * min(1.0, face_size / GRAIN_FULL_FACE)))
+
+
+def photo_noise(image: np.ndarray) -> float:
+    """The photo's own noise (gray levels, measured as Skin.grain is): the lower quartile of the fine
+    texture of NOISE_TILES x NOISE_TILES tiles spread over it, so that edges, print and hair do not
+    count. Painted pixels take it: a smooth fill in a grainy photo reads as a sticker."""
+    h, w = image.shape[:2]
+    side = min(NOISE_TILE, h, w)
+    tile = (slice(None), slice(None), np.ones((side, side), bool))
+    levels = [measure_grain(image[y:y + side, x:x + side], tile)
+              for y in np.linspace(0, h - side, NOISE_TILES).astype(int)
+              for x in np.linspace(0, w - side, NOISE_TILES).astype(int)]
+    return float(np.percentile(levels, 25))
 
 
 def photo_grain(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -935,7 +955,7 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
     f = workscale.factor(parse.body.scale)
     if f >= 1:
         out = _render_swap(image, parse, drawing, view, category, preserve_color, person)
-        bared = out.bared
+        painted = out.painted
     else:
         small_image = parse.reduced_photo(image, f)
         small = parse.scaled(f)
@@ -943,20 +963,26 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         out = _render_swap(small_image, small, drawing, view, category, preserve_color, small_person)
         lifted, result = workscale.lift(image, parse.mask, small_image, out.image, small.mask, out.result_mask,
                                         keep_detail=preserve_color)
-        bared = None if out.bared is None else workscale.enlarge_region(out.bared[2], *out.bared[:2],
-                                                                        small_image.shape, image.shape)
+        painted = None
+        if out.painted is not None:
+            rows, cols, cover, skin = out.painted
+            big_rows, big_cols, cover = workscale.enlarge_region(cover, rows, cols, small_image.shape, image.shape)
+            skin = workscale.enlarge_region(skin, rows, cols, small_image.shape, image.shape)[2]
+            painted = big_rows, big_cols, cover, skin
         out = RenderResult(lifted, result, out.shape)
-    if bared is not None and parse.skin.grain > 0:
-        # Painted skin takes the photo's grain at the photo's own size (enlarged from a reduced
-        # copy, it would be blotches 1/f pixels wide).
-        rows, cols, cover = bared
-        cover = cover * parse.mask[rows, cols]  # bared skin is where the old garment was: nothing else changes
-        bared = rows, cols, cover
-        ys, xs = np.nonzero(cover)
-        noise = grain_level(parse.skin.grain, parse.body.face_size) * photo_grain(ys, xs) * cover[ys, xs]
-        box = out.image[rows, cols]  # a view: only the bared pixels are written
-        box[ys, xs] = np.clip(box[ys, xs].astype(np.float32) + noise[:, None] + 0.5, 0, 255).astype(np.uint8)
-    return RenderResult(out.image, out.result_mask, out.shape, bared)
+    if painted is not None:
+        # Painted pixels take the photo's grain at the photo's own size (enlarged from a reduced
+        # copy, it would be blotches 1/f pixels wide): its noise, and bared skin the face's texture.
+        rows, cols, cover, skin = painted
+        cover = cover * parse.mask[rows, cols]  # painted is where the old garment was: nothing else changes
+        painted = rows, cols, cover, skin
+        noise = photo_noise(image)
+        level = np.maximum(noise, skin * grain_level(parse.skin.grain, parse.body.face_size, noise))
+        ys, xs = np.nonzero(cover * level)
+        grain = level[ys, xs] * photo_grain(ys, xs) * cover[ys, xs]
+        box = out.image[rows, cols]  # a view: only the painted pixels are written
+        box[ys, xs] = np.clip(box[ys, xs].astype(np.float32) + grain[:, None] + 0.5, 0, 255).astype(np.uint8)
+    return RenderResult(out.image, out.result_mask, out.shape, painted)
 
 
 def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, view: CanonicalView,
@@ -1064,12 +1090,13 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     out[rows, cols] = mixed.astype(np.uint8)
     result = np.zeros(image.shape[:2], bool)
     result[rows, cols] = new_c
-    bared = None
-    if on.any():  # in the bared pixels' own box: a few bared pixels of a big garment cost a few
-        by, bx = ys[on], xs[on]
-        y0, x0 = int(by.min()), int(bx.min())
-        cover = np.zeros((int(by.max()) + 1 - y0, int(bx.max()) + 1 - x0), np.float32)
-        cover[by - y0, bx - x0] = arm[on] * (1.0 - alpha[by, bx, 0])
-        bared = (slice(rows.start + y0, rows.start + y0 + cover.shape[0]),
-                 slice(cols.start + x0, cols.start + x0 + cover.shape[1]), cover)
-    return RenderResult(out, result, new_shape, bared)
+    painted = None
+    if uncovered.any():  # in the painted pixels' own box: a few uncovered pixels of a big garment cost a few
+        y0, x0 = int(ys.min()), int(xs.min())
+        cover = np.zeros((int(ys.max()) + 1 - y0, int(xs.max()) + 1 - x0), np.float32)
+        skin = np.zeros_like(cover)
+        cover[ys - y0, xs - x0] = 1.0 - alpha[ys, xs, 0]
+        skin[ys - y0, xs - x0] = arm
+        painted = (slice(rows.start + y0, rows.start + y0 + cover.shape[0]),
+                   slice(cols.start + x0, cols.start + x0 + cover.shape[1]), cover, skin)
+    return RenderResult(out, result, new_shape, painted)
