@@ -125,8 +125,12 @@ def test_edges_to_the_byte(limited, small, limit):
 def test_oversize_answer_fails_alone_in_its_batch(limited, small, big, limit):
     pids = limited.worker_pids(MODEL)
     count0, sum0, ones0 = batch_counts(limited)
-    blocker = threading.Thread(target=limited.predict, args=(MODEL,), kwargs={"data": small})
-    blocker.start()  # keeps the worker busy while the four below queue up: they then form one batch
+    # The big photo as a JPEG (under the limit) keeps the worker busy for about a second while the
+    # four below queue up: they then form one batch (the small photo alone took about as long as
+    # the sleep, and on a loaded machine the first of the four could come alone).
+    blocker = threading.Thread(target=limited.predict, args=(MODEL,),
+                               kwargs={"data": big, "headers": {"X-Closet-Format": "jpeg"}})
+    blocker.start()
     time.sleep(0.5)
     calls = [dict(data=big)] + [dict(data=small)] * 3
     with ThreadPoolExecutor(len(calls)) as pool:

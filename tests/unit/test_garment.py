@@ -46,6 +46,30 @@ def test_a_table_the_person_mask_holds_is_not_the_garment(photo_people):
     assert (seen.mask[:top] == blind.mask[:top]).mean() > 0.99 and seen.silhouette is own
 
 
+def test_a_bare_torso_is_no_garment(photo_people):
+    """Bare shoulders and a bare chest, cut above the belly (a portrait above a camisole): what is
+    left on the torso is a few pieces that are not skin (there: the hair's shadow and a card's
+    edge; here: a name tag), and every swap painted them over. Under MIN_TORSO_COVERED of the
+    torso the photo shows is no upper garment (422 no_garment). The astronaut cut at her chest,
+    all of her below the head painted in her face's colour but her name tag, a pendant on a bare
+    chest (before: a garment of 4,772 pixels, the tag and a sliver beside it)."""
+    from closet.color import to_rgb8
+
+    scene, person = photo_people["astronaut"]
+    body = body_from_keypoints(scene.people[0], scene.image.shape)
+    rs, ls, lh, rh = body.quad
+    cut = int(min((rs[1] + rh[1]) / 2, (ls[1] + lh[1]) / 2))  # the belly is below the photo
+    image, person = scene.image[:cut].copy(), person[:cut]
+    suit = person & ~gm.head_mask(image.shape, body)
+    suit[335:, 280:330] = False  # the name tag
+    image[suit] = to_rgb8(np.float32([[gm.skin_from_face(scene.image, body).lab]]))[0, 0]
+    kept = gm.garment_mask(scene.image[:cut], person, scene.people[0])  # the suit as it is
+    assert kept.mask.sum() > 20000
+    with pytest.raises(NoGarment) as refused:
+        gm.garment_mask(image, person, scene.people[0])
+    assert refused.value.detail["missing"] == "clothing"
+
+
 def test_a_low_cut_top_bares_the_chest_and_stays_the_garment(photo_people):
     """A torso mostly of skin colour was read as a skin-coloured garment, and skin detection was
     dropped: on a card-table photo two women in low-cut tops had their bare chests, arms and blond
