@@ -176,9 +176,10 @@ class RenderResult:
     image: np.ndarray  # uint8 (H, W, 3)
     result_mask: np.ndarray  # bool (H, W): the garment as it is in the output
     shape: Shape  # the shape the garment was re-cut to
-    # What the old garment uncovered, painted (skin, trousers, the inpainted fill): (rows, cols, float32
-    # cover 0..1 of that box, float32 share of it that is bared skin); None: nothing uncovered.
-    painted: tuple[slice, slice, np.ndarray, np.ndarray] | None = None
+    # What the old garment uncovered, painted (skin, trousers, the inpainted fill): (rows, cols, its
+    # cover of that box: float32 0..1, or uint8 0..255 once lifted from a reduced copy; float32 share of
+    # it that is bared skin, or None: no skin); None: nothing uncovered.
+    painted: tuple[slice, slice, np.ndarray, np.ndarray | None] | None = None
 
 
 # -- one body: image <-> B -------------------------------------------------------------------------
@@ -966,20 +967,24 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         painted = None
         if out.painted is not None:
             rows, cols, cover, skin = out.painted
-            big_rows, big_cols, cover = workscale.enlarge_region(cover, rows, cols, small_image.shape, image.shape)
-            skin = workscale.enlarge_region(skin, rows, cols, small_image.shape, image.shape)[2]
+            # cover in uint8 (steps of 1/255 weigh grain well enough): half the cost of float32 on a 12 MP box
+            big_rows, big_cols, cover = workscale.enlarge_region(np.round(cover * 255.0), rows, cols, small_image.shape,
+                                                                 image.shape, np.uint8)
+            if skin is not None:
+                skin = workscale.enlarge_region(skin, rows, cols, small_image.shape, image.shape)[2]
             painted = big_rows, big_cols, cover, skin
         out = RenderResult(lifted, result, out.shape)
     if painted is not None:
         # Painted pixels take the photo's grain at the photo's own size (enlarged from a reduced
         # copy, it would be blotches 1/f pixels wide): its noise, and bared skin the face's texture.
         rows, cols, cover, skin = painted
-        cover = cover * parse.mask[rows, cols]  # painted is where the old garment was: nothing else changes
-        painted = rows, cols, cover, skin
+        ys, xs = np.nonzero(cover & parse.mask[rows, cols] if cover.dtype == np.uint8 else (cover > 0) & parse.mask[rows, cols])
+        weight = cover[ys, xs].astype(np.float32) * np.float32(1 / 255 if cover.dtype == np.uint8 else 1)
         noise = photo_noise(image)
-        level = np.maximum(noise, skin * grain_level(parse.skin.grain, parse.body.face_size, noise))
-        ys, xs = np.nonzero(cover * level)
-        grain = level[ys, xs] * photo_grain(ys, xs) * cover[ys, xs]
+        level = np.float32(noise)
+        if skin is not None:
+            level = np.maximum(level, skin[ys, xs] * grain_level(parse.skin.grain, parse.body.face_size, noise))
+        grain = level * photo_grain(ys, xs) * weight
         box = out.image[rows, cols]  # a view: only the painted pixels are written
         box[ys, xs] = np.clip(box[ys, xs].astype(np.float32) + grain[:, None] + 0.5, 0, 255).astype(np.uint8)
     return RenderResult(out.image, out.result_mask, out.shape, painted)
@@ -1094,9 +1099,11 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     if uncovered.any():  # in the painted pixels' own box: a few uncovered pixels of a big garment cost a few
         y0, x0 = int(ys.min()), int(xs.min())
         cover = np.zeros((int(ys.max()) + 1 - y0, int(xs.max()) + 1 - x0), np.float32)
-        skin = np.zeros_like(cover)
         cover[ys - y0, xs - x0] = 1.0 - alpha[ys, xs, 0]
-        skin[ys - y0, xs - x0] = arm
+        skin = None
+        if on.any():
+            skin = np.zeros_like(cover)
+            skin[ys - y0, xs - x0] = arm
         painted = (slice(rows.start + y0, rows.start + y0 + cover.shape[0]),
                    slice(cols.start + x0, cols.start + x0 + cover.shape[1]), cover, skin)
     return RenderResult(out, result, new_shape, painted)

@@ -85,13 +85,13 @@ def enlarged_box(rows: slice, cols: slice, small_shape: tuple[int, ...],
 
 
 def enlarge_region(values: np.ndarray, rows: slice, cols: slice, small_shape: tuple[int, ...],
-                   shape: tuple[int, ...]) -> tuple[slice, slice, np.ndarray]:
-    """float32 `values` of a box (rows, cols) of a reduced copy (`small_shape`; zero elsewhere),
-    enlarged to an image of `shape`: the box they reach there, and their values in it."""
-    whole = np.zeros(small_shape[:2], np.float32)
+                   shape: tuple[int, ...], dtype: type = np.float32) -> tuple[slice, slice, np.ndarray]:
+    """`values` of a box (rows, cols) of a reduced copy (`small_shape`; zero elsewhere), enlarged
+    to an image of `shape` in `dtype` (as `enlarge`): the box they reach there, and their values in it."""
+    whole = np.zeros(small_shape[:2], dtype)
     whole[rows, cols] = values
     big_rows, big_cols = enlarged_box(rows, cols, small_shape, shape)
-    return big_rows, big_cols, enlarge(whole, shape, big_rows, big_cols)
+    return big_rows, big_cols, enlarge(whole, shape, big_rows, big_cols, dtype)
 
 
 def lift(image: np.ndarray, old: np.ndarray, small_image: np.ndarray, small_out: np.ndarray,
