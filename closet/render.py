@@ -978,7 +978,7 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         # Painted pixels take the photo's grain at the photo's own size (enlarged from a reduced
         # copy, it would be blotches 1/f pixels wide): its noise, and bared skin the face's texture.
         rows, cols, cover, skin = painted
-        ys, xs = np.nonzero(cover & parse.mask[rows, cols] if cover.dtype == np.uint8 else (cover > 0) & parse.mask[rows, cols])
+        ys, xs = np.nonzero((cover > 0) & parse.mask[rows, cols])  # where the old garment was: nothing else changes
         weight = cover[ys, xs].astype(np.float32) * np.float32(1 / 255 if cover.dtype == np.uint8 else 1)
         noise = photo_noise(image)
         level = np.float32(noise)
