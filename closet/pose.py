@@ -135,6 +135,16 @@ NUM_BODY_LANDMARKS = len(LANDMARK_NAMES)
 TILE_LEVELS = (1.0, 0.5)
 MIN_SCALE_STEP = 0.7
 MIN_TILE_SIDE = 320
+# When those windows find nobody, the photo is searched once more with tiles down to this side (the
+# detector's 224 px input then enlarges them up to 1.4x): people too small for the whole-image pass
+# in a photo too small for tiles of MIN_TILE_SIDE (bus.jpg in grayscale at 3/4 and 1/2 size: nobody,
+# then one). A photo whose people are found pays nothing for it.
+FALLBACK_TILE_SIDE = 160
+# ...and keeps only detections scoring at least this (MediaPipe's MIN_DETECTION_SCORE is 0.5): on 25
+# person-free scikit-image photos at full and half size, its smaller tiles found 3 false people at
+# 0.51-0.58 (`cell`, `logo`, `coffee` at half size), which would be swapped instead of a 422; the
+# people it found that the first search missed scored 0.62-0.97.
+FALLBACK_MIN_SCORE = 0.6
 MAX_DETECTOR_INPUTS = 9  # per image, the whole image included: the cost bound
 # Two people whose landmarks 0-12 (face and shoulders) lie this close, on average, relative to
 # the larger of their extents, are one person found twice.
@@ -262,7 +272,7 @@ def _smallest_fitting_side(width: int, height: int, max_tiles: int) -> float:
 
 
 def detector_windows(
-    width: int, height: int, max_inputs: int = MAX_DETECTOR_INPUTS
+    width: int, height: int, max_inputs: int = MAX_DETECTOR_INPUTS, min_tile: float = MIN_TILE_SIDE
 ) -> list[tuple[float, float, float]]:
     """The squares (centre x, centre y, side in image px) the detector looks at: the whole
     image first (letterboxed, as MediaPipe), then the tiles of each level of TILE_LEVELS.
@@ -270,7 +280,7 @@ def detector_windows(
     A level's tiles have side TILE_LEVELS[k] x the short side, or the smallest side whose
     grid still fits the inputs left; the level is skipped when that side is more than
     MIN_SCALE_STEP x the previous level's, or when TILE_LEVELS[k] x the short side is under
-    MIN_TILE_SIDE. Tiles are spread evenly from
+    `min_tile` (MIN_TILE_SIDE; FALLBACK_TILE_SIDE on the second search). Tiles are spread evenly from
     edge to edge, neighbours overlapping by at least half (on a panorama a tile can be taller
     than the image: it is letterboxed, like the whole image). Examples:
     810x1080 -> the whole + 2x3 tiles of 540; 1280x720 -> the whole + 3 tiles of 720;
@@ -285,7 +295,7 @@ def detector_windows(
         left = max_inputs - len(windows)
         if left < 1:
             break
-        if fraction * short < MIN_TILE_SIDE:
+        if fraction * short < min_tile:
             continue
         side = max(fraction * short, _smallest_fitting_side(width, height, left))
         if side > MIN_SCALE_STEP * previous:
@@ -298,13 +308,15 @@ def detector_windows(
     return windows
 
 
-def detector_inputs(image: np.ndarray, max_inputs: int = MAX_DETECTOR_INPUTS) -> tuple[np.ndarray, np.ndarray]:
+def detector_inputs(image: np.ndarray, max_inputs: int = MAX_DETECTOR_INPUTS,
+                    min_tile: float = MIN_TILE_SIDE) -> tuple[np.ndarray, np.ndarray]:
     """(K, 224, 224, 3) float32 detector inputs of `detector_windows` and their (K, 2, 3)
     affines image px -> input px; the first is `detector_input(image)`."""
     _check_image(image)
     h, w = image.shape[:2]
     size = DETECTOR_INPUT_SIZE
-    affines = np.stack([rect_to_tensor_affine(x, y, s, s, 0.0, size) for x, y, s in detector_windows(w, h, max_inputs)])
+    affines = np.stack([rect_to_tensor_affine(x, y, s, s, 0.0, size)
+                        for x, y, s in detector_windows(w, h, max_inputs, min_tile)])
     crops = [
         cv2.warpAffine(image, a, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) for a in affines
     ]
@@ -651,19 +663,32 @@ def detect_people(
     image; the candidates are the `max_people` best. A candidate stays when the landmark
     network says a pose is present (>= 0.5) and it is not a person already kept
     (`same_person`, best score first). People come sorted left to right by box centre; []
-    for an image where nobody is.
+    for an image where nobody is. An image where nobody is found is searched once more with
+    tiles down to FALLBACK_TILE_SIDE (multi-scale detection only).
     """
     if not images:
         return []
     if max_people < 1:
         raise ValueError(f"pose: max_people must be >= 1, got {max_people}")
-    inputs, affines = zip(*(detector_inputs(im, max_inputs) for im in images))
+    people = _detect(images, run_detector, run_landmark, max_people, max_inputs, MIN_TILE_SIDE, MIN_DETECTION_SCORE)
+    again = [i for i, found in enumerate(people) if not found]
+    if again and max_inputs > 1:
+        for i, found in zip(again, _detect([images[i] for i in again], run_detector, run_landmark, max_people,
+                                           max_inputs, FALLBACK_TILE_SIDE, FALLBACK_MIN_SCORE)):
+            people[i] = found
+    return people
+
+
+def _detect(images: list[np.ndarray], run_detector: DetectorFn, run_landmark: LandmarkFn, max_people: int,
+            max_inputs: int, min_tile: float, min_score: float) -> list[list[PosePerson]]:
+    """detect_people with one set of windows (tiles down to `min_tile`), detections from `min_score`."""
+    inputs, affines = zip(*(detector_inputs(im, max_inputs, min_tile) for im in images))
     score_logits, raw_boxes = run_detector(np.concatenate(inputs))
     candidates = []  # (image index, score, box in image px, roi)
     first = 0
     for i, image_affines in enumerate(affines):
         windows = [
-            to_image(weighted_nms(decode_detections(score_logits[first + k], raw_boxes[first + k])), affine)
+            to_image(weighted_nms(decode_detections(score_logits[first + k], raw_boxes[first + k], min_score)), affine)
             for k, affine in enumerate(image_affines)
         ]
         first += len(image_affines)

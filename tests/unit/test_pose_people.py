@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 import skimage.data
@@ -236,6 +237,28 @@ def test_a_tile_finds_the_astronaut_the_whole_image_scores_under_half(package):
     # The astronaut photo's own boxes (tests/unit/test_blazepose.py), read off the photo by eye.
     assert inside(nose, (165, 60, 285, 185))
     assert inside(right_shoulder, (50, 190, 160, 300)) and inside(left_shoulder, (260, 200, 370, 310))
+
+
+@pytest.mark.parametrize("gray", [False, True], ids=["colour", "gray"])
+def test_nobody_found_searches_again_with_smaller_tiles(port, gray):
+    """The astronaut, 130 px tall, in a 800x600 frame: the whole image and the usual tiles (none:
+    half the short side is under MIN_TILE_SIDE) find nobody; the second search, with tiles down to
+    FALLBACK_TILE_SIDE, finds her, her nose on her face (bus.jpg in grayscale at 3/4 and 1/2 size
+    was a 422 no_person the same way)."""
+    image = skimage.data.astronaut()
+    if gray:
+        image = np.repeat(image.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    frame = np.full((600, 800, 3), 120, np.uint8)
+    y, x, size = 460, 266, 130
+    frame[y:y + size, x:x + size] = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    usual = pose.detector_windows(800, 600)
+    assert len(usual) == 1  # the whole image alone
+    first = pose.detect_people([frame], port.run_detector, port.run_landmark, max_inputs=1)[0]
+    assert first == []
+    (person,) = port.detect([frame])[0]
+    nose = person.keypoint("nose")
+    face = (x + 165 * size / 512, y + 60 * size / 512, x + 285 * size / 512, y + 185 * size / 512)
+    assert inside(nose, face)
 
 
 # --- one person found twice ----------------------------------------------------------------
