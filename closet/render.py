@@ -103,6 +103,10 @@ TROUSERS_L, TROUSERS_FOLDS = 30.0, 0.5
 # ...unless the photo shows trousers below the old garment: their colour, read in a band this many
 # torso lengths deep below its lowest edge, when the band is at least TROUSERS_SEEN_SHARE of the legs.
 TROUSERS_REACH, TROUSERS_SEEN_SHARE = 0.25, 0.1
+# ...and not within this many torso lengths above the feet (the person's lowest pixel in a column,
+# when the photo shows it): there are shoes. A man in a black jacket and black trousers (one garment
+# to the ankles) had his legs repainted in his white soles' colour.
+TROUSERS_ABOVE_FEET = 0.3
 GRAIN_SEED, GRAIN_TILE = 20261204, 256  # photo_grain's noise: a fixed tile, so that a swap is deterministic
 # Painted skin's grain, at most (gray levels). A small face's fine texture is mostly its features and
 # the phone's sharpening (bus.jpg's faces read 14-15), and white noise that strong reads as sandpaper.
@@ -702,12 +706,13 @@ def trousers(garment_l: np.ndarray, here_l: np.ndarray, seen: np.ndarray | None 
 
 
 def seen_trousers(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: np.ndarray,
-                  reach: int) -> np.ndarray | None:
+                  reach: int, shoes: np.ndarray | None = None) -> np.ndarray | None:
     """Lab (3,): the lit colour (the median of the brighter half) of the person below the old
     garment's lowest edge (within `reach` rows of it), in the columns of `legs` (the pixels a
-    shortened garment uncovers; `image` and the three bool masks are of one box): the trousers the
-    photo shows there (a fur coat over jeans). None when the photo shows too little of them (a
-    coat running off the photo)."""
+    shortened garment uncovers; `image` and the three bool masks are of one box), but not on the
+    `shoes` (bool, the same box; `feet`): the trousers the photo shows there (a fur coat over
+    jeans). None when the photo shows too little of them (a coat running off the photo, or down
+    to the shoes)."""
     columns = legs.any(axis=0) & old.any(axis=0)
     if not columns.any() or reach < 1:
         return None
@@ -715,6 +720,8 @@ def seen_trousers(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: 
     lowest = h - 1 - np.argmax(old[::-1], axis=0)  # per column, the old garment's last row
     depth = np.arange(h)[:, None] - lowest[None, :]
     band = (depth > 0) & (depth <= reach) & columns[None, :] & person & ~old
+    if shoes is not None:
+        band &= ~shoes
     if band.sum() < max(16, TROUSERS_SEEN_SHARE * legs.sum()):
         return None
     # Their lit half (as bared skin takes the face's lit side): right under the hem they lie in
@@ -722,6 +729,17 @@ def seen_trousers(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: 
     # legs a shorter garment uncovers are out of it.
     lab = to_lab(image[band][None])[0]
     return np.median(lab[np.argsort(lab[:, 0], kind="stable")[len(lab) // 2:]], axis=0)
+
+
+def feet(person: np.ndarray, cols: slice, rows: slice, height: float) -> np.ndarray:
+    """bool (rows, cols) box: the person's lowest `height` pixels in each column of the image, where
+    the photo shows their end (a person running off the photo's bottom shows no feet)."""
+    column = person[:, cols]
+    h = person.shape[0]
+    lowest = h - 1 - np.argmax(column[::-1], axis=0)  # per column, the person's last row
+    shown = column.any(axis=0) & (lowest < h - 1)
+    y = np.arange(rows.start, rows.stop)[:, None]
+    return shown[None, :] & (y > lowest[None, :] - height) & (y <= lowest[None, :])
 
 
 @functools.lru_cache(maxsize=1)
@@ -1061,7 +1079,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
             reach = int(round(TROUSERS_REACH * body.length))
             low = slice(rows.start, min(image.shape[0], rows.stop + reach))
             seen = seen_trousers(image[low, cols], old[low, cols], person[low, cols],
-                                 np.pad(legs, ((0, low.stop - rows.stop), (0, 0))), reach)
+                                 np.pad(legs, ((0, low.stop - rows.stop), (0, 0))), reach,
+                                 feet(person, cols, low, TROUSERS_ABOVE_FEET * body.length))
             under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs], seen)
     on = arm > 0
     if on.any():

@@ -949,3 +949,32 @@ def test_trousers_are_dark_neutral_cloth_with_the_old_garments_folds():
     assert np.abs(lab[:, 1:]).max() < 1.0  # neutral
     dark_garment = np.full(50, 12.0)  # a black coat keeps its own darkness
     assert color.to_lab(render.trousers(dark_garment, np.array([12.0]))[None])[0][0, 0] == pytest.approx(12.0, abs=1.0)
+
+
+def test_the_trousers_seen_are_not_the_shoes():
+    """A dark jacket over dark trousers of its colour is one garment down to the ankles; below it the
+    photo shows white shoes. Cut to a top, the legs were repainted in the soles' colour (L 90); the
+    band the trousers are read in now stops TROUSERS_ABOVE_FEET above the feet (`render.feet`), and
+    with nothing left there the legs are dark neutral cloth. Where the photo shows trousers between
+    the hem and the feet, they are read as before."""
+    h, w, cols, bottom = 160, 40, slice(10, 30), 130  # the person ends at row 130 (the feet)
+    person = np.zeros((h, w), bool)
+    person[:bottom, cols] = True
+    image = np.full((h, w, 3), 128, np.uint8)
+    image[:bottom, cols] = (20, 22, 30)  # dark clothes
+    image[118:bottom, cols] = (235, 235, 235)  # white shoes
+    legs = np.zeros((h, w), bool)
+    legs[60:100, cols] = True
+    shoes = render.feet(person, slice(0, w), slice(0, h), 20)
+    assert shoes[111:bottom, cols].all() and not shoes[:110].any() and not shoes[bottom:].any()
+    down_to_the_shoes = np.zeros((h, w), bool)
+    down_to_the_shoes[:118, cols] = True
+    seen = render.seen_trousers(image, down_to_the_shoes, person, legs, 30)
+    assert seen[0] > 80  # before: the soles
+    assert render.seen_trousers(image, down_to_the_shoes, person, legs, 30, shoes) is None
+    to_the_thighs = np.zeros((h, w), bool)
+    to_the_thighs[:80, cols] = True
+    jeans = render.seen_trousers(image, to_the_thighs, person, legs, 30, shoes)
+    assert jeans is not None and jeans[0] < 15
+    # a person who runs off the photo's bottom shows no feet
+    assert not render.feet(np.ones((h, w), bool), slice(0, w), slice(0, h), 20).any()
