@@ -439,6 +439,14 @@ def test_a_small_faces_grain_is_less(photo_people):
     # a face as wide as GRAIN_FULL_FACE, or wider, keeps the cap
     big = dataclasses.replace(parse.body, face=parse.body.face * 3)
     assert render.grain_level(15.0, big.face_size) == render.GRAIN_MAX
+    # The photo's noise floor shrinks with the face too: in a small, noisy photo its fine texture at
+    # that scale is mostly detail, and the full floor made a 10-px arm sandpaper.
+    noisy = np.clip(image + np.random.default_rng(0).normal(0, 12, image.shape), 0, 255).astype(np.uint8)
+    noise = render.photo_noise(noisy)
+    assert noise > render.GRAIN_MAX
+    out = render.render_swap(noisy, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    got = gm.measure_grain(out.image, (slice(None), slice(None), bared))
+    assert got < 0.85 * noise and got > 0.5 * noise * render.small_face(parse.body.face_size), (got, noise)
 
 
 def test_bared_skin_is_shaded_by_the_cloth_beside_it(swaps, monkeypatch):
