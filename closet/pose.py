@@ -142,7 +142,7 @@ MIN_TILE_SIDE = 320
 FALLBACK_TILE_SIDE = 160
 # ...and keeps only detections scoring at least this (MediaPipe's MIN_DETECTION_SCORE is 0.5): on 25
 # person-free scikit-image photos at full and half size, its smaller tiles found 3 false people at
-# 0.51-0.58 (`cell`, `logo`, `coffee` at half size), which would be swapped instead of a 422; the
+# 0.51-0.58 (`cell`, `logo`, `coffee` at half size), which could be swapped instead of a 422; the
 # people it found that the first search missed scored 0.62-0.97. (`text` still gives two at 0.77;
 # the served ensemble answers it, as every person-free photo there, with a 422 no_person.)
 FALLBACK_MIN_SCORE = 0.6
