@@ -140,7 +140,7 @@ MIN_TILE_SIDE = 320
 # in a photo too small for tiles of MIN_TILE_SIDE (bus.jpg in grayscale at 3/4 and 1/2 size: nobody,
 # then one). A photo whose people are found pays nothing for it.
 FALLBACK_TILE_SIDE = 160
-# ...and keeps only detections scoring at least this (MediaPipe's MIN_DETECTION_SCORE is 0.5): on 25
+# ...and keeps only detections scoring at least this (MediaPipe's MIN_DETECTION_SCORE is 0.5): on 22
 # person-free scikit-image photos at full and half size, its smaller tiles found 3 false people at
 # 0.51-0.58 (`cell`, `logo`, `coffee` at half size), which could be swapped instead of a 422; the
 # people it found that the first search missed scored 0.62-0.97. (`text` still gives two at 0.77;
