@@ -67,10 +67,6 @@ def turn_box(box: Sequence[int], k: int, shape: tuple[int, ...]) -> list[int]:
     return [int(round(v)) for v in (lo[0], lo[1], hi[0], hi[1])]
 
 
-def turned_shape(shape: tuple[int, ...], k: int) -> tuple[int, ...]:
-    return (shape[1], shape[0], *shape[2:]) if k % 2 else tuple(shape)
-
-
 def turn_person(person, k: int, shape: tuple[int, ...]):
     """A parse's Person (closet.stages.parse) as it lies after `turn(image, k)`; `shape` is the image's
     before the turn. Its garment geometry stays behind: the JSON answer does not carry it."""
