@@ -52,6 +52,9 @@ HIP_OUT = 0.12
 # Sleeve capsule radius per body width: upper arm, forearm (a sleeve, not the bare arm).
 UPPER_ARM_RADIUS = 0.22
 FOREARM_RADIUS = 0.17
+# A hand runs on from the wrist this share of the forearm's length (about 19 cm to 26 cm), this many
+# body widths around its middle.
+HAND_PER_FOREARM, HAND_RADIUS = 0.75, 0.15
 # Head ellipse in face widths: half-width, height above the eyes (hair), below them (chin).
 HEAD_HALF_WIDTH = 0.72
 HEAD_UP = 1.0
@@ -355,6 +358,16 @@ def arm_region(shape: tuple[int, ...], body: Body) -> np.ndarray:
         if arm.seen:
             m |= capsule(shape, arm.shoulder, arm.elbow, UPPER_ARM_RADIUS * body.scale)
             m |= capsule(shape, arm.elbow, arm.wrist, FOREARM_RADIUS * body.scale)
+    return m
+
+
+def hand_region(shape: tuple[int, ...], body: Body, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Both hands, seen or estimated, in a box of `shape` at image pixel `origin` (x, y): each a
+    capsule on from the wrist along the forearm."""
+    m = np.zeros(shape[:2], bool)
+    for arm in (body.left_arm, body.right_arm):
+        m |= capsule(shape, arm.wrist, arm.wrist + HAND_PER_FOREARM * (arm.wrist - arm.elbow),
+                     HAND_RADIUS * body.scale, origin)
     return m
 
 

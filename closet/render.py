@@ -23,7 +23,7 @@ garment filling it as Fashion-MNIST's do.
   The cloth keeps the photo's pixels, shaded by the generator's change (its output minus its
   input, coarser than half a drawing pixel); added cloth takes its texture from the old garment;
   bared arms take the face's skin colour; legs a raised hem uncovers are trousers (given the
-  person mask: the colour of those the photo shows below the old garment, else dark); the rest
+  person mask: closet.legs, those the photo shows below the old garment carried up, else dark); the rest
   (a narrower body, what lies off the person) is inpainted from around it (OpenCV's Telea).
   Pixels outside the dilated union of the old and the new garment stay byte-identical, and all
   work stays inside the garments' bounding box.
@@ -41,7 +41,8 @@ import numpy as np
 from closet import workscale
 from closet.body import Arm, Body
 from closet.color import near_median, to_lab, to_rgb8
-from closet.garment import GarmentParse, bounding_box, capsule, measure_grain
+from closet.garment import GarmentParse, bounding_box, capsule, hand_region, measure_grain
+from closet.legs import TROUSERS_ABOVE_FEET, TROUSERS_REACH, carried_legs, feet, seen_trousers, trousers
 from closet.stages.composite import dilation_radius
 
 # -- the flat lay (B units) ----------------------------------------------------------------------
@@ -97,16 +98,6 @@ SUPERSAMPLE = 4
 MIN_SHADE_STD = 12.0  # the cloth's lightness spread the generator's change is scaled to, at least (CIE L)...
 SHADE_PER_MEAN = 0.35  # ...unless that is more than this share of a dark cloth's lightness
 MAX_CHANGE = 1.0  # the generator's change shades the cloth by at most this many cloth spreads
-# Legs uncovered by a shorter garment: dark neutral cloth, at most TROUSERS_L, carrying TROUSERS_FOLDS of
-# the old garment's lightness there (its folds lay over the legs; a flat fill read as a gray slab).
-TROUSERS_L, TROUSERS_FOLDS = 30.0, 0.5
-# ...unless the photo shows trousers below the old garment: their colour, read in a band this many
-# torso lengths deep below its lowest edge, when the band is at least TROUSERS_SEEN_SHARE of the legs.
-TROUSERS_REACH, TROUSERS_SEEN_SHARE = 0.25, 0.1
-# ...and not within this many torso lengths above the feet (the person's lowest pixel in a column,
-# when the photo shows it): there are shoes. A man in a black jacket and black trousers (one garment
-# to the ankles) had his legs repainted in his white soles' colour.
-TROUSERS_ABOVE_FEET = 0.3
 GRAIN_SEED, GRAIN_TILE = 20261204, 256  # photo_grain's noise: a fixed tile, so that a swap is deterministic
 # Painted skin's grain, at most (gray levels). A small face's fine texture is mostly its features and
 # the phone's sharpening (bus.jpg's faces read 14-15), and white noise that strong reads as sandpaper.
@@ -690,58 +681,6 @@ def cloth_spread(lightness: np.ndarray) -> float:
     return max(1.4826 * float(np.median(np.abs(lightness - med))), min(MIN_SHADE_STD, SHADE_PER_MEAN * med))
 
 
-def trousers(garment_l: np.ndarray, here_l: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:
-    """uint8 (N, 3): legs in trousers, for the pixels a shortened garment uncovered below its new hem.
-    Their colour is `seen` (Lab: the trousers the photo shows below the old garment, `seen_trousers`),
-    else dark neutral: the old garment's darker quartile (at most TROUSERS_L). Plus TROUSERS_FOLDS of
-    the old garment's own lightness at those pixels (`here_l`) about its median."""
-    lab = np.zeros((len(here_l), 3), np.float32)
-    if seen is None:
-        base = min(float(np.percentile(garment_l, 25)) if garment_l.size else TROUSERS_L, TROUSERS_L)
-    else:
-        base = float(seen[0])
-        lab[:, 1:] = seen[1:]
-    lab[:, 0] = np.clip(base + TROUSERS_FOLDS * (here_l - float(np.median(here_l))), 0, 100)
-    return to_rgb8(lab[None])[0]
-
-
-def seen_trousers(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: np.ndarray,
-                  reach: int, shoes: np.ndarray | None = None) -> np.ndarray | None:
-    """Lab (3,): the lit colour (the median of the brighter half) of the person below the old
-    garment's lowest edge (within `reach` rows of it), in the columns of `legs` (the pixels a
-    shortened garment uncovers; `image` and the three bool masks are of one box), but not on the
-    `shoes` (bool, the same box; `feet`): the trousers the photo shows there (a fur coat over
-    jeans). None when the photo shows too little of them (a coat running off the photo, or down
-    to the shoes)."""
-    columns = legs.any(axis=0) & old.any(axis=0)
-    if not columns.any() or reach < 1:
-        return None
-    h = old.shape[0]
-    lowest = h - 1 - np.argmax(old[::-1], axis=0)  # per column, the old garment's last row
-    depth = np.arange(h)[:, None] - lowest[None, :]
-    band = (depth > 0) & (depth <= reach) & columns[None, :] & person & ~old
-    if shoes is not None:
-        band &= ~shoes
-    if band.sum() < max(16, TROUSERS_SEEN_SHARE * legs.sum()):
-        return None
-    # Their lit half (as bared skin takes the face's lit side): right under the hem they lie in
-    # the old garment's shadow (bus.jpg's jeans: L 2 there, 9-16 in the brighter half), and the
-    # legs a shorter garment uncovers are out of it.
-    lab = to_lab(image[band][None])[0]
-    return np.median(lab[np.argsort(lab[:, 0], kind="stable")[len(lab) // 2:]], axis=0)
-
-
-def feet(person: np.ndarray, cols: slice, rows: slice, height: float) -> np.ndarray:
-    """bool (rows, cols) box: the person's lowest `height` pixels in each column of the image, where
-    the photo shows their end (a person running off the photo's bottom shows no feet)."""
-    column = person[:, cols]
-    h = person.shape[0]
-    lowest = h - 1 - np.argmax(column[::-1], axis=0)  # per column, the person's last row
-    shown = column.any(axis=0) & (lowest < h - 1)
-    y = np.arange(rows.start, rows.stop)[:, None]
-    return shown[None, :] & (y > lowest[None, :] - height) & (y <= lowest[None, :])
-
-
 @functools.lru_cache(maxsize=1)
 def _grain_tile() -> np.ndarray:
     """float32 (GRAIN_TILE, GRAIN_TILE): fixed noise of unit spread about a 1 px blur."""
@@ -1086,10 +1025,16 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
             # the photo's own trousers below the old garment lie under the box: look that far down
             reach = int(round(TROUSERS_REACH * body.length))
             low = slice(rows.start, min(image.shape[0], rows.stop + reach))
-            seen = seen_trousers(image[low, cols], old[low, cols], person[low, cols],
-                                 np.pad(legs, ((0, low.stop - rows.stop), (0, 0))), reach,
-                                 feet(person, cols, low, TROUSERS_ABOVE_FEET * body.length))
-            under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs], seen)
+            # Legs are below the hips, and not a hand: a seated astronaut's glove in her lap, under
+            # her suit's edge, was read as trousers: a maroon slab.
+            flat_low, part_low = bm.flat_grid(low, cols)
+            below_hips = person[low, cols] & (flat_low[..., 1] > 1.0) & (part_low == 0) \
+                & ~hand_region(flat_low.shape, body, (cols.start, low.start))
+            box = image[low, cols], old[low, cols], below_hips, np.pad(legs, ((0, low.stop - rows.stop), (0, 0)))
+            shoes = feet(person, cols, low, TROUSERS_ABOVE_FEET * body.length)
+            seen = seen_trousers(*box, reach, shoes)
+            carried = None if seen is None else carried_legs(*box, reach, body.length, seen, shoes)
+            under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs], seen) if carried is None else carried
     on = arm > 0
     if on.any():
         skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only

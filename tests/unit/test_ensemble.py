@@ -239,3 +239,23 @@ def test_cuda_ensemble_gives_the_cpu_answer(ens, astronaut):
         union = cuda.garment | cuda.result_mask | cpu.garment | cpu.result_mask
         outside = ~pipeline.dilate(union, pipeline.dilation_radius(astronaut.shape))
         assert np.array_equal(cuda.image[outside], astronaut[outside])
+
+
+@pytest.mark.parametrize("target", ["pullover", "tshirt"])
+def test_a_hand_in_the_lap_is_not_trousers(ens, target):
+    """In two_people (Grace Hopper beside the astronaut, 600 px high) the astronaut's suit, cut to
+    a top, uncovers her lap, and her purple glove lies under the suit's edge there. It was read as
+    the trousers the photo shows: a maroon slab (median a*b* 16, 0 on this ensemble). Legs are below
+    the hips and not a hand (closet.garment.hand_region), so her lap is dark neutral cloth."""
+    from closet import color
+    from closet_dev import package_photos as pp
+
+    image = pp.side_by_side(pp.photo("grace_hopper"), pp.photo("astronaut"), "two_people", 600).image
+    out = ens.run([ensemble.Request(image=png(image), target=target, seed=7, person="all", render="shape")])[0]
+    k = int(np.argmax([p.box[0] for p in out.people]))  # the astronaut, on the right
+    person, result = out.people[k], out.results[k]
+    lap = person.garment & ~result
+    lap[: image.shape[0] - 60] = False  # the suit's bottom rows: under its new hem, over her lap
+    assert lap.sum() > 1000
+    lab = color.to_lab(out.image)[lap]
+    assert np.hypot(*np.median(lab[:, 1:], axis=0)) < 6, np.median(lab, axis=0)

@@ -329,3 +329,24 @@ def test_the_faces_grain_is_the_photos_fine_texture(photo_people):
     assert 1 < grain < 12  # gray levels
     assert gm.skin_from_face(smooth, body).grain < 0.5 * grain
     assert gm.skin_from_face(noisy, body).grain > 1.5 * grain
+
+
+def test_a_hand_runs_on_from_the_wrist():
+    """garment.hand_region: a capsule on from each wrist along its forearm, HAND_PER_FOREARM of its
+    length; not the forearm itself."""
+
+    scene = pp.photo("astronaut")
+    body = body_from_keypoints(scene.people[0], scene.image.shape)
+    arm = body.left_arm
+    hands = gm.hand_region(scene.image.shape, body)
+
+    def at(p) -> bool:
+        return bool(hands[int(round(p[1])), int(round(p[0]))])
+
+    forearm = arm.wrist - arm.elbow
+    assert at(arm.wrist) and at(arm.wrist + 0.6 * gm.HAND_PER_FOREARM * forearm)
+    assert not at(arm.wrist - 0.5 * forearm)  # mid-forearm
+    # in a box, pixel for pixel the image's
+    x0, y0 = int(arm.wrist[0]) - 40, int(arm.wrist[1]) - 40
+    box = gm.hand_region((80, 80), body, (x0, y0))
+    assert np.array_equal(box, hands[y0:y0 + 80, x0:x0 + 80])

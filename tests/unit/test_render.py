@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from closet import color, render
+from closet import color, legs, render
 from closet import garment as gm
 
 
@@ -495,20 +495,20 @@ def test_legs_under_a_shortened_coat_are_trousers_not_background(people, photo_p
     person = photo_people["camera"][1]
     view = render.canonical_view(image, parse.mask, parse.body, 32)
     short = drawing(render.Shape(view.shape.reach, 1.05), view.frame)
-    lawn, legs = (render.render_swap(image, parse, short, view, person=p) for p in (None, person))
-    uncovered = parse.mask & ~legs.result_mask & person
+    lawn, trousered = (render.render_swap(image, parse, short, view, person=p) for p in (None, person))
+    uncovered = parse.mask & ~trousered.result_mask & person
     ys, xs = np.nonzero(uncovered)
     flat, part = render.BodyMap(parse.body).flat_of(np.stack([xs + 0.5, ys + 0.5], 1))
-    below = (part == 0) & (flat[:, 1] > legs.shape.hem)
+    below = (part == 0) & (flat[:, 1] > trousered.shape.hem)
     assert below.sum() > 2000
-    lightness = [np.median(color.to_lab(o.image)[ys[below], xs[below], 0]) for o in (lawn, legs)]
-    assert lightness[0] > 40 and lightness[1] < render.TROUSERS_L + 5, lightness
+    lightness = [np.median(color.to_lab(o.image)[ys[below], xs[below], 0]) for o in (lawn, trousered)]
+    assert lightness[0] > 40 and lightness[1] < legs.TROUSERS_L + 5, lightness
     # cloth, not a flat slab: the coat's folds over the legs carry into the trousers
     coat_l = color.to_lab(image)[ys[below], xs[below], 0]
-    legs_l = color.to_lab(legs.image)[ys[below], xs[below], 0]
+    legs_l = color.to_lab(trousered.image)[ys[below], xs[below], 0]
     assert np.corrcoef(coat_l, legs_l)[0, 1] > 0.8
-    outside = ~(parse.mask | legs.result_mask)
-    assert np.array_equal(legs.image[outside], image[outside])
+    outside = ~(parse.mask | trousered.result_mask)
+    assert np.array_equal(trousered.image[outside], image[outside])
 
 
 @pytest.mark.parametrize("shadow", [0.0, 0.6])
@@ -529,7 +529,7 @@ def test_legs_under_a_shortened_coat_are_the_trousers_the_photo_shows(people, ph
     assert legs_seen.sum() > 2000
     grown[image.shape[0]:][legs_seen] = jeans_rgb
     in_shadow = legs_seen.copy()
-    in_shadow[int(round(shadow * render.TROUSERS_REACH * parse.body.length)):] = False
+    in_shadow[int(round(shadow * legs.TROUSERS_REACH * parse.body.length)):] = False
     grown[image.shape[0]:][in_shadow] = np.uint8(np.array(jeans_rgb) * 0.3)
     grown_person = np.concatenate([person, legs_seen])
     tall = continued_below(parse, below)
@@ -539,17 +539,54 @@ def test_legs_under_a_shortened_coat_are_the_trousers_the_photo_shows(people, ph
     uncovered = tall.mask & ~out.result_mask & grown_person
     ys, xs = np.nonzero(uncovered)
     flat, part = render.BodyMap(tall.body).flat_of(np.stack([xs + 0.5, ys + 0.5], 1))
-    legs = (part == 0) & (flat[:, 1] > out.shape.hem)
-    assert legs.sum() > 2000
-    got = np.median(color.to_lab(out.image)[ys[legs], xs[legs]], axis=0)
+    on_legs = (part == 0) & (flat[:, 1] > out.shape.hem)
+    assert on_legs.sum() > 2000
+    got = np.median(color.to_lab(out.image)[ys[on_legs], xs[on_legs]], axis=0)
     jeans = color.to_lab(np.uint8([[jeans_rgb]]))[0, 0]
     assert np.hypot(*(got[1:] - jeans[1:])) < 6 and abs(got[0] - jeans[0]) < 8, (got, jeans)
     # and where the photo shows no trousers (the cameraman as he is), they stay dark neutral
     plain = render.render_swap(image, parse, drawing(render.Shape(view.shape.reach, 1.05), view.frame), view,
                                person=person)
     inside = ys < image.shape[0]
-    dark = color.to_lab(plain.image)[ys[legs & inside], xs[legs & inside]]
-    assert np.median(dark[:, 0]) < render.TROUSERS_L + 5 and np.abs(np.median(dark[:, 1:], axis=0)).max() < 2
+    dark = color.to_lab(plain.image)[ys[on_legs & inside], xs[on_legs & inside]]
+    assert np.median(dark[:, 0]) < legs.TROUSERS_L + 5 and np.abs(np.median(dark[:, 1:], axis=0)).max() < 2
+
+
+def test_legs_under_a_shortened_coat_continue_the_trousers_the_photo_shows(people, photo_people):
+    """The cameraman's coat continued by two legs in striped jeans below it, where it reaches the
+    photo's bottom. Cut short, it used to leave a flat fill of the jeans' colour; now the jeans'
+    own stripes go on up under it (closet.legs.carried_legs)."""
+    image, parse = people["camera"]
+    person = photo_people["camera"][1]
+    below = 60
+    grown = np.concatenate([image, np.repeat(image[-1:], below, axis=0)])  # the lawn goes on
+    under = parse.mask[-1] & person[-1]
+    cols = np.nonzero(under)[0]
+    c0, c1 = int(cols.min()), int(cols[np.nonzero(np.diff(cols) > 1)[0][0]] if (np.diff(cols) > 1).any() else cols.max())
+    legs_seen = np.zeros((below, image.shape[1]), bool)
+    mid = (c0 + c1) // 2
+    legs_seen[:, c0 + 2:mid - 3] = legs_seen[:, mid + 3:c1 - 2] = True
+    stripes = np.where((np.arange(image.shape[1]) // 3) % 2 == 0, 1.0, 0.55)
+    jeans = np.array([45.0, 75.0, 135.0])
+    ys, xs = np.nonzero(legs_seen)
+    grown[image.shape[0]:][ys, xs] = (jeans[None] * stripes[xs, None]).astype(np.uint8)
+    grown_person = np.concatenate([person, legs_seen])
+    tall = continued_below(parse, below)
+    view = render.canonical_view(grown, tall.mask, tall.body, 32)
+    out = render.render_swap(grown, tall, drawing(render.Shape(view.shape.reach, 1.05), view.frame), view,
+                             person=grown_person)
+    h = image.shape[0]
+    leg_cols = np.nonzero(legs_seen[0])[0]
+    assert (tall.mask[h - 12:h][:, leg_cols] & ~out.result_mask[h - 12:h][:, leg_cols]).all()  # uncovered
+    lightness = color.to_lab(out.image)[..., 0]
+    above, seen = lightness[h - 12:h, leg_cols].mean(axis=0), lightness[h + 20:h + 32, leg_cols].mean(axis=0)
+    assert seen.std() > 5
+    assert above.std() > 0.5 * seen.std()  # a flat fill has no stripes
+
+    def stripes(profile: np.ndarray) -> int:
+        return int((np.diff(np.sign(profile - profile.mean())) != 0).sum())
+
+    assert stripes(seen) > 10 and stripes(above) > 0.6 * stripes(seen)
 
 
 def test_added_sleeve_cloth_covers_the_person(swaps, photo_people):
@@ -945,44 +982,3 @@ def test_a_sleeve_cut_over_the_torso_leaves_the_torsos_cloth_beside_the_bared_ar
     # the suit's own orange there, as it was (a*b* within a few units of the photo's)
     lab_in, lab_out = color.to_lab(image)[ys[beside], xs[beside]], color.to_lab(out.image)[ys[beside], xs[beside]]
     assert np.median(np.hypot(*(lab_out[:, 1:] - lab_in[:, 1:]).T)) < 3
-
-
-def test_trousers_are_dark_neutral_cloth_with_the_old_garments_folds():
-    """render.trousers: the old garment's darker quartile (at most TROUSERS_L), neutral, plus
-    TROUSERS_FOLDS of the lightness the old garment had at those pixels, about its median."""
-    garment_l = np.linspace(40, 80, 101)  # an orange suit's lightness: darker quartile 50 -> capped at 30
-    here_l = np.array([50.0, 60.0, 70.0])
-    lab = color.to_lab(render.trousers(garment_l, here_l)[None])[0]
-    assert np.allclose(lab[:, 0], render.TROUSERS_L + render.TROUSERS_FOLDS * (here_l - 60.0), atol=1.0)
-    assert np.abs(lab[:, 1:]).max() < 1.0  # neutral
-    dark_garment = np.full(50, 12.0)  # a black coat keeps its own darkness
-    assert color.to_lab(render.trousers(dark_garment, np.array([12.0]))[None])[0][0, 0] == pytest.approx(12.0, abs=1.0)
-
-
-def test_the_trousers_seen_are_not_the_shoes():
-    """A dark jacket over dark trousers of its colour is one garment down to the ankles; below it the
-    photo shows white shoes. Cut to a top, the legs were repainted in the soles' colour (L 90); the
-    band the trousers are read in now stops TROUSERS_ABOVE_FEET above the feet (`render.feet`), and
-    with nothing left there the legs are dark neutral cloth. Where the photo shows trousers between
-    the hem and the feet, they are read as before."""
-    h, w, cols, bottom = 160, 40, slice(10, 30), 130  # the person ends at row 130 (the feet)
-    person = np.zeros((h, w), bool)
-    person[:bottom, cols] = True
-    image = np.full((h, w, 3), 128, np.uint8)
-    image[:bottom, cols] = (20, 22, 30)  # dark clothes
-    image[118:bottom, cols] = (235, 235, 235)  # white shoes
-    legs = np.zeros((h, w), bool)
-    legs[60:100, cols] = True
-    shoes = render.feet(person, slice(0, w), slice(0, h), 20)
-    assert shoes[111:bottom, cols].all() and not shoes[:110].any() and not shoes[bottom:].any()
-    down_to_the_shoes = np.zeros((h, w), bool)
-    down_to_the_shoes[:118, cols] = True
-    seen = render.seen_trousers(image, down_to_the_shoes, person, legs, 30)
-    assert seen[0] > 80  # before: the soles
-    assert render.seen_trousers(image, down_to_the_shoes, person, legs, 30, shoes) is None
-    to_the_thighs = np.zeros((h, w), bool)
-    to_the_thighs[:80, cols] = True
-    jeans = render.seen_trousers(image, to_the_thighs, person, legs, 30, shoes)
-    assert jeans is not None and jeans[0] < 15
-    # a person who runs off the photo's bottom shows no feet
-    assert not render.feet(np.ones((h, w), bool), slice(0, w), slice(0, h), 20).any()
