@@ -38,6 +38,8 @@ LEG_MIN_WIDTH = 0.05
 # A carried leg reads this share of the seen leg's width: its outermost pixels are half background,
 # and two thighs meeting read them as a dark seam.
 SOURCE_WIDTH = 0.85
+# The trousers' pattern is carried within this many of its robust spreads (per Lab channel) of its row.
+SPECK_SPREAD = 2.5
 # A leg carried up leans at most this many pixels across per pixel up (a short piece's line is a guess).
 MAX_LEG_SLOPE = 0.25
 
@@ -182,6 +184,10 @@ def carried_legs(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: n
     # patch the size of a hand, and beside a hand hanging by the hem a smear of its skin.)
     r = _fold(across[nearest, np.arange(len(ys))])
     lab = to_lab(image)
+    # ...within their own spread: what else the band holds (a shoe's edge, a bit of the coat) is not
+    # copied up as specks.
+    seen_lab = lab[np.isin(labels, pieces)]
+    spread = SPECK_SPREAD * 1.4826 * np.median(np.abs(seen_lab - np.median(seen_lab, axis=0)), axis=0) + 1.0
     out = np.zeros((len(ys), 3), np.float32)
     for i, leg in enumerate(body_legs):
         mine = nearest == i
@@ -190,6 +196,6 @@ def carried_legs(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: n
         # The trousers' own pattern and folds, about their row's mean (under the hem that row lies in
         # the coat's shadow), on their lit colour.
         row_mean = np.array([lab[y][labels[y] == pieces[i]].mean(axis=0) for y in leg.rows], np.float32)
-        out[mine] = lit + lab[sy, sx] - row_mean[sy - leg.top]
+        out[mine] = lit + np.clip(lab[sy, sx] - row_mean[sy - leg.top], -spread, spread)
     out[:, 0] = np.clip(out[:, 0], 0, 100)
     return to_rgb8(out[None])[0]
