@@ -43,7 +43,7 @@ from closet.body import Arm, Body
 from closet.color import near_median, to_lab, to_rgb8
 from closet.garment import GarmentParse, bounding_box, capsule, hand_region, measure_grain
 from closet.legs import TROUSERS_ABOVE_FEET, TROUSERS_REACH, carried_legs, feet, seen_trousers, trousers
-from closet.stages.composite import dilation_radius
+from closet.stages.composite import dilate, dilation_radius
 
 # -- the flat lay (B units) ----------------------------------------------------------------------
 TOP = -0.10  # the collar, above the shoulder joints
@@ -60,6 +60,7 @@ SLEEVE_RADIUS = 0.17  # a sleeve's half-width on the body, per body width
 # middle line.
 BARE_ARM_RADII = (0.15, 0.09)
 ARM_ROUNDING = 0.3
+SEGMENT_SIDE = 320  # closet.stages.segment.INPUT_SIZE, the person mask's own resolution (that module imports torch)
 # Bared skin next to cloth is up to CLOTH_SHADOW darker, fading over CLOTH_SHADOW_REACH body widths.
 CLOTH_SHADOW, CLOTH_SHADOW_REACH = 0.3, 0.05
 SLEEVE_FROM = 0.08  # sleeves are measured from this far down the arm (0 shoulder, 1 wrist)
@@ -175,6 +176,9 @@ class RenderResult:
     # cover of that box: float32 0..1, or uint8 0..255 once lifted from a reduced copy; float32 share of
     # it that is bared skin, or None: no skin); None: nothing uncovered.
     painted: tuple[slice, slice, np.ndarray, np.ndarray | None] | None = None
+    # The old garment's edge filled as the background beside it (`edge_rim`): (rows, cols, bool box),
+    # or None. These pixels lie outside both masks, within `edge_rim` of them.
+    rim: tuple[slice, slice, np.ndarray] | None = None
 
 
 # -- one body: image <-> B -------------------------------------------------------------------------
@@ -725,6 +729,13 @@ def photo_grain(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     return _grain_tile()[ys % GRAIN_TILE, xs % GRAIN_TILE]
 
 
+def edge_rim(shape: tuple[int, ...]) -> int:
+    """How far (px) a garment's edge runs past its mask in an image of `shape`: 3 px of anti-aliasing,
+    or a pixel of the person mask's own resolution (U^2-Net's SEGMENT_SIDE px, enlarged to the photo),
+    whichever is more; never more than the served dilation (closet.stages.composite.dilation_radius)."""
+    return min(max(3, math.ceil(max(shape[:2]) / SEGMENT_SIDE)), dilation_radius(shape))
+
+
 def bare_arm(bm: BodyMap, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For image points (N, 2): how much of each a bared arm covers (0..1, with an edge one pixel
     soft), and the arm's lightness factor there (1 on its middle line, 1 - ARM_ROUNDING at its sides)."""
@@ -927,8 +938,9 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         small = parse.scaled(f)
         small_person = None if person is None else workscale.reduce_mask(person, f)
         out = _render_swap(small_image, small, drawing, view, category, preserve_color, small_person)
+        rim = _lifted_rim(out.rim, small_image.shape, image.shape, parse.mask)
         lifted, result = workscale.lift(image, parse.mask, small_image, out.image, small.mask, out.result_mask,
-                                        keep_detail=preserve_color)
+                                        keep_detail=preserve_color, also=rim)
         painted = None
         if out.painted is not None:
             rows, cols, cover, skin = out.painted
@@ -938,7 +950,7 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
             if skin is not None:
                 skin = workscale.enlarge_region(skin, rows, cols, small_image.shape, image.shape)[2]
             painted = big_rows, big_cols, cover, skin
-        out = RenderResult(lifted, result, out.shape)
+        out = RenderResult(lifted, result, out.shape, rim=None if rim is None else (slice(None), slice(None), rim))
     if painted is not None:
         # Painted pixels take the photo's grain at the photo's own size (enlarged from a reduced
         # copy, it would be blotches 1/f pixels wide): its noise, and bared skin the face's texture.
@@ -952,7 +964,25 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         grain = level * photo_grain(ys, xs) * weight
         box = out.image[rows, cols]  # a view: only the painted pixels are written
         box[ys, xs] = np.clip(box[ys, xs].astype(np.float32) + grain[:, None] + 0.5, 0, 255).astype(np.uint8)
-    return RenderResult(out.image, out.result_mask, out.shape, painted)
+    return RenderResult(out.image, out.result_mask, out.shape, painted, out.rim)
+
+
+def _lifted_rim(rim: tuple[slice, slice, np.ndarray] | None, small_shape: tuple[int, ...],
+                shape: tuple[int, ...], old: np.ndarray) -> np.ndarray | None:
+    """bool (H, W): a reduced render's rim (RenderResult.rim) at the photo's size, outside its
+    garment and within `edge_rim` of it there."""
+    if rim is None:
+        return None
+    rows, cols, box = rim
+    big_rows, big_cols, big = workscale.enlarge_region(box.astype(np.uint8) * 255, rows, cols, small_shape, shape,
+                                                       np.uint8)
+    out = np.zeros(shape[:2], bool)
+    out[big_rows, big_cols] = big > 127
+    reach = edge_rim(shape)
+    near_rows = slice(max(0, big_rows.start - reach), big_rows.stop + reach)
+    near_cols = slice(max(0, big_cols.start - reach), big_cols.stop + reach)
+    out[near_rows, near_cols] &= dilate(old[near_rows, near_cols], reach) & ~old[near_rows, near_cols]
+    return out
 
 
 def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, view: CanonicalView,
@@ -1015,12 +1045,21 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     uncovered = old_c & ~new_c
     ys, xs = np.nonzero(uncovered)
     arm, light = bare_arm(bm, np.stack([xs + cols.start + 0.5, ys + rows.start + 0.5], 1))
+    # Below the new hem, on the person: legs, which the old garment hid and the photo never showed.
+    legs = uncovered & person[rows, cols] & (part == 0) & (flat[..., 1] > new_shape.hem) if person is not None \
+        else np.zeros_like(uncovered)
+    # Where the old garment becomes background, its own edge goes too: the mask stops short of its
+    # anti-aliased or fuzzy rim, which stayed as a dark ghost of its outline (Grace Hopper's jacket
+    # beside her bared arms: L 9 one pixel out, 36 two out, the fill 61). Not the skin beside it (a hand).
+    background = np.zeros_like(uncovered)
+    background[ys, xs] = arm <= 0
+    rim = dilate(background & ~legs, edge_rim(image.shape)) & ~old_c & ~new_c & ~parse.skin_pixels[rows, cols]
     if (arm < 1).any():
         # What the old garment hid: inpainted from around it (the old and new garment are not sources).
-        under[uncovered] = inpaint(crop, old_c | new_c)[uncovered]
+        fill = inpaint(crop, old_c | new_c | rim)
+        under[uncovered] = fill[uncovered]
+        under[rim] = fill[rim]
     if person is not None:
-        # Below the new hem, on the person: legs, which the old garment hid and the photo never showed.
-        legs = uncovered & person[rows, cols] & (part == 0) & (flat[..., 1] > new_shape.hem)
         if legs.any():
             # the photo's own trousers below the old garment lie under the box: look that far down
             reach = int(round(TROUSERS_REACH * body.length))
@@ -1058,8 +1097,9 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         under[ys[on], xs[on]] = np.clip(a * to_rgb8(skin[None])[0] + (1 - a) * below + 0.5, 0, 255).astype(np.uint8)
 
     # Feathered inside the union only: where alpha is 0, `under` comes back exactly, and `under` is
-    # the photo's own outside the old garment. So every pixel outside the old and the new garment
-    # keeps its bytes, a stricter promise than the served one (outside their dilation).
+    # the photo's own outside the old garment and its rim. So every pixel farther than `edge_rim`
+    # from the old and the new garment keeps its bytes, a stricter promise than the served one
+    # (outside their dilation, never narrower).
     alpha = cv2.GaussianBlur(new_c.astype(np.float32), (0, 0), 1.0)[..., None]
     alpha = np.where((new_c | old_c)[..., None], alpha, 0.0)
     mixed = np.clip(under.astype(np.float32) * (1 - alpha) + garment_layer.astype(np.float32) * alpha + 0.5, 0, 255)
@@ -1078,4 +1118,4 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
             skin[ys - y0, xs - x0] = arm
         painted = (slice(rows.start + y0, rows.start + y0 + cover.shape[0]),
                    slice(cols.start + x0, cols.start + x0 + cover.shape[1]), cover, skin)
-    return RenderResult(out, result, new_shape, painted)
+    return RenderResult(out, result, new_shape, painted, (rows, cols, rim) if rim.any() else None)

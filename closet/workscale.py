@@ -95,7 +95,8 @@ def enlarge_region(values: np.ndarray, rows: slice, cols: slice, small_shape: tu
 
 
 def lift(image: np.ndarray, old: np.ndarray, small_image: np.ndarray, small_out: np.ndarray,
-         small_old: np.ndarray, small_new: np.ndarray, keep_detail: bool = True) -> tuple[np.ndarray, np.ndarray]:
+         small_old: np.ndarray, small_new: np.ndarray, keep_detail: bool = True,
+         also: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A render made on a reduced copy, brought back to the photo: the render enlarged, plus, where
     cloth of the old garment stays, the photo's own detail (the photo minus its reduced copy
     enlarged). Interpolation is linear, so that is the photo plus the render's change enlarged.
@@ -106,13 +107,14 @@ def lift(image: np.ndarray, old: np.ndarray, small_image: np.ndarray, small_out:
         small_old, small_new: bool, the reduced copy's old garment and its render's result mask.
         keep_detail: False takes the enlarged render alone everywhere (a render that repaints the
             cloth whole, e.g. in the generator's own gray).
+        also: bool (H, W), more pixels the render painted outside both garments (its rim), or None.
     Returns:
-        (uint8 (H, W, 3) output, bool (H, W) result mask). Pixels outside old | result mask are the
-        photo's, byte for byte; so is kept cloth that the render left unchanged.
+        (uint8 (H, W, 3) output, bool (H, W) result mask). Pixels outside old | result mask | also are
+        the photo's, byte for byte; so is kept cloth that the render left unchanged.
     """
     h, w = image.shape[:2]
     new = enlarge_mask(small_new, (h, w))
-    union = old | new
+    union = old | new if also is None else old | new | also
     out = image.copy()
     if not union.any():
         return out, new

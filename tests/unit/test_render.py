@@ -10,6 +10,7 @@ import pytest
 
 from closet import color, legs, render
 from closet import garment as gm
+from tests.support.renders import untouched
 
 
 @pytest.fixture(scope="module")
@@ -267,13 +268,33 @@ def swaps(people):
 
 
 def test_pixels_outside_the_garments_are_untouched(swaps):
-    """The shape render keeps every pixel outside the old and the new garment: stricter than the
+    """The shape render keeps every pixel outside the old and the new garment but the old garment's
+    own edge where it became background (RenderResult.rim, within `edge_rim` of it): stricter than the
     served promise (outside their dilation, which the appearance render's blend needs)."""
     image, parse, _, outs = swaps
     for out in outs.values():
-        outside = ~(parse.mask | out.result_mask)
+        outside = untouched(image, out, parse.mask)
         assert outside.mean() > 0.3
         assert np.array_equal(out.image[outside], image[outside])
+
+
+def test_the_old_garments_edge_goes_with_it(people):
+    """Grace Hopper's jacket made sleeveless: beside her bared arms it becomes the background. Its
+    mask stops short of its anti-aliased edge, and that edge stayed as a dark ghost of the jacket's
+    outline (median L 6.5 one pixel out, against 47 in the fill beside it). Now the fill takes it."""
+    image, parse = people["grace_hopper"]
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    ys, xs = np.nonzero(parse.mask & ~out.result_mask)
+    cover, _ = render.bare_arm(render.BodyMap(parse.body), np.stack([xs + 0.5, ys + 0.5], 1))
+    fill = np.zeros(parse.mask.shape, bool)
+    fill[ys[cover <= 0], xs[cover <= 0]] = True
+    assert fill.sum() > 1000
+    ring = (cv2.dilate(fill.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~parse.mask & ~out.result_mask
+    assert ring.sum() > 200
+    lightness = color.to_lab(out.image)[..., 0]
+    assert np.median(color.to_lab(image)[..., 0][ring]) < 20  # the jacket's dark edge, as sent
+    assert np.median(lightness[ring]) > 0.8 * np.median(lightness[fill])
 
 
 def test_a_portraits_arms_run_off_the_photo_and_their_sleeves_are_cut(people):
@@ -507,7 +528,7 @@ def test_legs_under_a_shortened_coat_are_trousers_not_background(people, photo_p
     coat_l = color.to_lab(image)[ys[below], xs[below], 0]
     legs_l = color.to_lab(trousered.image)[ys[below], xs[below], 0]
     assert np.corrcoef(coat_l, legs_l)[0, 1] > 0.8
-    outside = ~(parse.mask | trousered.result_mask)
+    outside = untouched(image, trousered, parse.mask)
     assert np.array_equal(trousered.image[outside], image[outside])
 
 
