@@ -1050,7 +1050,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         else np.zeros_like(uncovered)
     # Where the old garment becomes background, its own edge goes too: the mask stops short of its
     # anti-aliased or fuzzy rim, which stayed as a dark ghost of its outline (Grace Hopper's jacket
-    # beside her bared arms: L 9 one pixel out, 36 two out, the fill 61). Not the skin beside it (a hand).
+    # beside her bared arms in `dress`: median L 6.5 one pixel out, 47 in the fill beside it; see
+    # test_the_old_garments_edge_goes_with_it). Not the skin beside it (a hand).
     background = np.zeros_like(uncovered)
     background[ys, xs] = arm <= 0
     rim = dilate(background & ~legs, edge_rim(image.shape)) & ~old_c & ~new_c & ~parse.skin_pixels[rows, cols]
@@ -1059,21 +1060,20 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         fill = inpaint(crop, old_c | new_c | rim)
         under[uncovered] = fill[uncovered]
         under[rim] = fill[rim]
-    if person is not None:
-        if legs.any():
-            # the photo's own trousers below the old garment lie under the box: look that far down
-            reach = int(round(TROUSERS_REACH * body.length))
-            low = slice(rows.start, min(image.shape[0], rows.stop + reach))
-            # Legs are below the hips, and not a hand: a seated astronaut's glove in her lap, under
-            # her suit's edge, was read as trousers: a maroon slab.
-            flat_low, part_low = bm.flat_grid(low, cols)
-            below_hips = person[low, cols] & (flat_low[..., 1] > 1.0) & (part_low == 0) \
-                & ~hand_region(flat_low.shape, body, (cols.start, low.start))
-            box = image[low, cols], old[low, cols], below_hips, np.pad(legs, ((0, low.stop - rows.stop), (0, 0)))
-            shoes = feet(person, cols, low, TROUSERS_ABOVE_FEET * body.length)
-            seen = seen_trousers(*box, reach, shoes)
-            carried = None if seen is None else carried_legs(*box, reach, body.length, seen, shoes)
-            under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs], seen) if carried is None else carried
+    if legs.any():
+        # the photo's own trousers below the old garment lie under the box: look that far down
+        reach = int(round(TROUSERS_REACH * body.length))
+        low = slice(rows.start, min(image.shape[0], rows.stop + reach))
+        # Legs are below the hips, and not a hand: a seated astronaut's glove in her lap, under
+        # her suit's edge, was read as trousers: a maroon slab.
+        flat_low, part_low = bm.flat_grid(low, cols)
+        below_hips = person[low, cols] & (flat_low[..., 1] > 1.0) & (part_low == 0) \
+            & ~hand_region(flat_low.shape, body, (cols.start, low.start))
+        box = image[low, cols], old[low, cols], below_hips, np.pad(legs, ((0, low.stop - rows.stop), (0, 0)))
+        shoes = feet(person, cols, low, TROUSERS_ABOVE_FEET * body.length)
+        seen = seen_trousers(*box, reach, shoes)
+        carried = None if seen is None else carried_legs(*box, reach, body.length, seen, shoes)
+        under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs], seen) if carried is None else carried
     on = arm > 0
     if on.any():
         skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only
