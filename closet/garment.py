@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from closet import workscale
+from closet import lighting, workscale
 from closet.body import L_EYE, MOUTH_L, MOUTH_R, NOSE, R_EYE, VISIBLE, Body, as_xyv, body_from_keypoints
 from closet.color import near_median, to_lab
 from closet.errors import NoGarment
@@ -71,9 +71,6 @@ SKIN_LIGHTER = 25.0
 # half-axes, in face widths). The skin sample above sits between the nose and the mouth, which can
 # be the nose's shadow or an open mouth: zidane.jpg's grey-haired man read L 23.5 there, 55.7 here.
 LIT_FACE_AXES = (0.38, 0.45)
-# The lit side is the brighter of the face's two lightness classes (Otsu's split), when it holds at
-# least this share of the face (fewer are highlights: a shiny nose, glasses); else the brighter half.
-LIT_MIN_SHARE = 0.1
 # Below the hips: how far a garment may go (torso lengths below the hip joints), how wide (per
 # body width, beyond each hip joint), and how close in colour to the garment's median (its
 # per-channel median deviation times SKIRT_SPREAD, at least SKIRT_MIN_DIFF Lab units).
@@ -107,7 +104,7 @@ class Skin:
     `known` is False on a grayscale photo: `lab` is then the face's gray, and no pixel is
     told apart as skin by colour. `grain` is the photo's fine texture on the face (the spread of
     its gray about a 1 px blur, in gray levels, at the photo's own size): bared skin painted
-    without it reads as pasted on.
+    without it reads as pasted on. `light`, the light the face shows (closet.lighting), shades it.
     """
 
     lab: tuple[float, float, float]
@@ -115,6 +112,7 @@ class Skin:
     known: bool
     lit: tuple[float, float, float]
     grain: float = 0.0
+    light: lighting.Light = lighting.FRONT
 
 
 @dataclass
@@ -232,7 +230,7 @@ def skin_from_face(rgb: np.ndarray, body: Body) -> Skin:
     size = body.face_size
     mouth = (f[MOUTH_L] + f[MOUTH_R]) / 2
     centre = 0.5 * f[NOSE] + 0.5 * mouth
-    _, down, _ = _face_frame(body)
+    _, down, across = _face_frame(body)
     angle = float(np.degrees(np.arctan2(down[1], down[0]))) - 90.0
     region = _ellipse(rgb.shape, centre, (0.28 * size, 0.16 * size), angle)
     px = to_lab((rgb[region] if region.any() else rgb.reshape(-1, 3))[None])[0]
@@ -241,20 +239,17 @@ def skin_from_face(rgb: np.ndarray, body: Body) -> Skin:
     face = lit_face(rgb.shape, body)
     rows, cols, inside = face
     fpx = to_lab(rgb[rows, cols][inside][None])[0] if inside.any() else px
-    lit = np.median(fpx[lit_side(fpx[:, 0])], axis=0)
+    # The lit side: a face three quarters in shadow (zidane.jpg's Zidane, under a stadium's side
+    # light) has it in its brightest 13%: its brighter half read L 26 and bared arms were ochre
+    # paint, its lit side reads 57.
+    lit_px = lighting.lit_class(fpx[:, 0])
+    lit = np.median(fpx[lit_px], axis=0)
+    light = lighting.FRONT
+    if inside.any():
+        ys, xs = np.nonzero(inside)
+        light = lighting.face_light(fpx[:, 0], np.stack([xs, ys], 1).astype(np.float64), across, size, lit_px)
     return Skin(lab=(float(med[0]), float(med[1]), float(med[2])), spread=spread, known=not is_grayscale(rgb),
-                lit=(float(lit[0]), float(lit[1]), float(lit[2])), grain=measure_grain(rgb, face))
-
-
-def lit_side(lightness: np.ndarray) -> np.ndarray:
-    """bool: the face's lit pixels, by their CIE L: the brighter class of Otsu's split in two, when it
-    holds at least LIT_MIN_SHARE of them, else the brighter half. A face three quarters in shadow
-    (zidane.jpg's Zidane, under a stadium's side light) has its lit side in its brightest 13%: its
-    brighter half read L 26 and bared arms were ochre paint, its lit side reads 57."""
-    levels = np.clip(lightness * 2.55 + 0.5, 0, 255).astype(np.uint8)
-    split, _ = cv2.threshold(levels.reshape(-1, 1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    lit = levels > split
-    return lit if lit.mean() >= LIT_MIN_SHARE else lightness >= np.median(lightness)
+                lit=(float(lit[0]), float(lit[1]), float(lit[2])), grain=measure_grain(rgb, face), light=light)
 
 
 def lit_face(shape: tuple[int, ...], body: Body) -> tuple[slice, slice, np.ndarray]:

@@ -43,6 +43,7 @@ from closet.body import Arm, Body
 from closet.color import near_median, to_lab, to_rgb8
 from closet.garment import GarmentParse, bounding_box, capsule, hand_region, measure_grain
 from closet.legs import TROUSERS_ABOVE_FEET, TROUSERS_REACH, carried_legs, feet, seen_trousers, trousers
+from closet.lighting import FRONT, Light
 from closet.stages.composite import dilate, dilation_radius
 
 # -- the flat lay (B units) ----------------------------------------------------------------------
@@ -56,10 +57,8 @@ CANON_QUAD = np.float32([[-0.27, 0.0], [0.27, 0.0], [0.27, 1.0], [-0.27, 1.0]]) 
 # -- the body ---------------------------------------------------------------------------------
 SLEEVE_RADIUS = 0.17  # a sleeve's half-width on the body, per body width
 # A bared arm: a cylinder whose half-width tapers from the shoulder to the wrist (per body width,
-# thinner than its sleeve), lit from the front, so that its sides are ARM_ROUNDING darker than its
-# middle line.
+# thinner than its sleeve), lit as the face is lit (closet.lighting).
 BARE_ARM_RADII = (0.15, 0.09)
-ARM_ROUNDING = 0.3
 SEGMENT_SIDE = 320  # closet.stages.segment.INPUT_SIZE, the person mask's own resolution (that module imports torch)
 # Bared skin next to cloth is up to CLOTH_SHADOW darker, fading over CLOTH_SHADOW_REACH body widths.
 CLOTH_SHADOW, CLOTH_SHADOW_REACH = 0.3, 0.05
@@ -273,10 +272,12 @@ class BodyMap:
         n *= np.where((n @ (side * self.body.across)) < 0, -1.0, 1.0)[:, None]
         return p0 + d * f + n * (np.asarray(u, np.float64)[:, None] * self.radius)
 
-    def image_to_sleeve(self, side: int, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(t, u) of image points on the nearer bone of arm `side` (u in sleeve radii, signed outward)."""
+    def image_to_sleeve(self, side: int, p: np.ndarray, across: bool = False):
+        """(t, u) of image points on the nearer bone of arm `side` (u in sleeve radii, signed outward);
+        `across`: and the unit image direction (N, 2) from that bone to each point, as a third."""
         best_t = np.zeros(len(p))
         best_u = np.full(len(p), np.inf)
+        best_dir = np.zeros((len(p), 2)) if across else None
         x, y = p[:, 0], p[:, 1]  # column by column: no (N, 2) temporaries (a 12 MP box has millions of points)
         for k, (p0, p1) in enumerate(zip(*self._polyline(side))):
             dx, dy = float(p1[0] - p0[0]), float(p1[1] - p0[1])
@@ -293,7 +294,10 @@ class BodyMap:
             closer = np.abs(u) < np.abs(best_u)
             best_u = np.where(closer, u, best_u)
             best_t = np.where(closer, 0.5 * k + 0.5 * f, best_t)
-        return best_t, best_u
+            if best_dir is not None:  # from the bone's nearest point: around a joint, radially
+                off = np.stack([rx[closer], ry[closer]], 1)
+                best_dir[closer] = off / np.maximum(np.hypot(off[:, 0], off[:, 1]), 1e-9)[:, None]
+        return (best_t, best_u, best_dir) if across else (best_t, best_u)
 
     def flat_of(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Flat-lay points of image points (N, 2), and each one's part: -1/1 a sleeve, 0 the torso."""
@@ -736,21 +740,26 @@ def edge_rim(shape: tuple[int, ...]) -> int:
     return min(max(3, math.ceil(max(shape[:2]) / SEGMENT_SIDE)), dilation_radius(shape))
 
 
-def bare_arm(bm: BodyMap, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light = FRONT) -> tuple[np.ndarray, np.ndarray]:
     """For image points (N, 2): how much of each a bared arm covers (0..1, with an edge one pixel
-    soft), and the arm's lightness factor there (1 on its middle line, 1 - ARM_ROUNDING at its sides)."""
-    cover, light = np.zeros(len(pts)), np.ones(len(pts))
+    soft), and the radiance there under `light` (closet.lighting), relative to the arm's brightest
+    line across (1 there; a side turned from the light keeps the ambient share)."""
+    cover, radiance = np.zeros(len(pts)), np.ones(len(pts))
+    to_light = np.asarray(light.direction)
     for side in (-1, 1):
         if not bm.placed(side):
             continue
-        t, u = bm.image_to_sleeve(side, pts)
+        t, u, across = bm.image_to_sleeve(side, pts, across=True)
         radius = np.interp(t, (0.0, 1.0), BARE_ARM_RADII) * bm.body.scale  # px
         off = np.abs(u) * bm.radius  # px from the bone
         c = np.clip(radius - off + 0.5, 0.0, 1.0)
-        facing = np.sqrt(1.0 - np.clip(off / radius, 0.0, 1.0) ** 2)  # the surface normal toward the camera
-        light = np.where(c > cover, 1.0 - ARM_ROUNDING * (1.0 - facing), light)
+        w = np.clip(off / radius, 0.0, 1.0)
+        normal = np.concatenate([w[:, None] * across, np.sqrt(1.0 - w ** 2)[:, None]], axis=1)  # a cylinder's
+        # The brightest normal across the arm faces the light's part in the plane across it.
+        brightest = light.radiance_at(np.hypot(across @ to_light[:2], to_light[2]))
+        radiance = np.where(c > cover, light.radiance(normal) / brightest, radiance)
         cover = np.maximum(cover, c)
-    return cover, light
+    return cover, radiance
 
 
 def _box(masks: list[np.ndarray], pad: int) -> tuple[slice, slice]:
@@ -1044,7 +1053,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     under = crop.copy()
     uncovered = old_c & ~new_c
     ys, xs = np.nonzero(uncovered)
-    arm, light = bare_arm(bm, np.stack([xs + cols.start + 0.5, ys + rows.start + 0.5], 1))
+    arm, light = bare_arm(bm, np.stack([xs + cols.start + 0.5, ys + rows.start + 0.5], 1), parse.skin.light)
     # Below the new hem, on the person: legs, which the old garment hid and the photo never showed.
     legs = uncovered & person[rows, cols] & (part == 0) & (flat[..., 1] > new_shape.hem) if person is not None \
         else np.zeros_like(uncovered)
@@ -1088,7 +1097,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # The cloth around bared skin shades it: darker where it leaves the sleeve and beside the torso.
         near = cv2.distanceTransform((~new_c).astype(np.uint8), cv2.DIST_L2, 3)[ys[on], xs[on]]
         occluded = 1.0 - CLOTH_SHADOW * np.exp(-near / max(1.0, CLOTH_SHADOW_REACH * body.scale))
-        skin[:, 0] = np.clip(shaded * light[on] * occluded, 0, 100)
+        # Less light scales CIE Y, and L + 16 by its cube root.
+        skin[:, 0] = np.clip(((shaded + 16.0) * np.cbrt(light[on]) - 16.0) * occluded, 0, 100)
         # Shaded as light shades: less light scales XYZ, so L + 16 and a*b* by the same cube root.
         # Darker skin that kept the lit colour's chroma read as brown paint beside a black jacket.
         skin[:, 1:] *= ((skin[:, 0] + 16.0) / (parse.skin.lit[0] + 16.0))[:, None]

@@ -4,11 +4,13 @@ every pixel outside the garments, bares arms for short sleeves, lengthens a hem,
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
 
-from closet import color, legs, render
+from closet import color, legs, lighting, render
 from closet import garment as gm
 from tests.support.renders import untouched
 
@@ -357,6 +359,47 @@ def test_a_bared_arm_is_a_tapering_rounded_cylinder(people):
     expected = [2 * np.interp(t, (0.0, 1.0), render.BARE_ARM_RADII) * parse.body.scale for t in (0.3, 0.9)]
     np.testing.assert_allclose(widths, expected, rtol=0.05)
     assert widths[1] < 0.75 * widths[0]
+
+
+def test_a_bared_arm_is_lit_from_where_the_face_is_lit(people):
+    """Under a light from the photo's right, a bared forearm is brighter on its right half than on
+    its left; under a light from the front, the same on both; the face's light is what shades it:
+    the astronaut with her face lit from the right only (its left five sixths dimmed to 30%) gets
+    her `short` swap's bared forearm brighter on the right."""
+    image, parse = people["astronaut"]
+    bm = render.BodyMap(parse.body)
+    side = -1  # her right arm hangs in view
+    across = np.linspace(-0.95, 0.95, 401)
+    pts = bm.sleeve_to_image(side, np.full_like(across, 0.8), across)
+    right = pts[:, 0] > np.median(pts[:, 0])
+    for light, gap in ((lighting.Light((0.87, 0.0, 0.5), 0.3), 0.15), (lighting.FRONT, None)):
+        cover, radiance = render.bare_arm(bm, pts, light)
+        on = cover > 0.99
+        halves = radiance[on & right].mean() - radiance[on & ~right].mean()
+        assert halves > gap if gap else abs(halves) < 0.01, (light, halves)
+
+    rows, cols, face = gm.lit_face(image.shape, parse.body)
+    xs = np.nonzero(face)[1]
+    dim = image.copy()
+    box = dim[rows, cols]
+    shadowed = face & (np.arange(face.shape[1])[None, :] < np.percentile(xs, 83))
+    box[shadowed] = (box[shadowed] * 0.3).astype(np.uint8)
+    side_lit = dataclasses.replace(parse, skin=gm.skin_from_face(dim, parse.body))
+    assert side_lit.skin.light.direction[0] > 0.5
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    short = drawing(render.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame)
+    lightness = {}
+    for name, p in (("front", parse), ("side", side_lit)):
+        out = render.render_swap(image, p, short, view)
+        bared = parse.mask & ~out.result_mask
+        ys, xs = np.nonzero(bared)
+        cover, _ = render.bare_arm(bm, np.stack([xs + 0.5, ys + 0.5], 1))
+        t, u = bm.image_to_sleeve(side, np.stack([xs + 0.5, ys + 0.5], 1))
+        arm = (cover > 0.99) & (t > 0.6) & (t < 0.95)
+        lab = color.to_lab(out.image[ys[arm], xs[arm]][None])[0]
+        inner = u[arm] < 0  # her right arm's inner half faces the photo's right
+        lightness[name] = np.median(lab[inner, 0]) - np.median(lab[~inner, 0])
+    assert lightness["side"] > lightness["front"] + 8, (lightness, side_lit.skin.light)
 
 
 def test_a_sleeveless_cut_follows_an_armhole(people):
