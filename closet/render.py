@@ -43,7 +43,7 @@ from closet.body import Arm, Body
 from closet.color import near_median, to_lab, to_rgb8
 from closet.garment import GarmentParse, bounding_box, capsule, hand_region, measure_grain
 from closet.legs import TROUSERS_ABOVE_FEET, TROUSERS_REACH, carried_legs, feet, seen_trousers, trousers
-from closet.lighting import FRONT, Light
+from closet.lighting import Light
 from closet.stages.composite import dilate, dilation_radius
 
 # -- the flat lay (B units) ----------------------------------------------------------------------
@@ -740,24 +740,28 @@ def edge_rim(shape: tuple[int, ...]) -> int:
     return min(max(3, math.ceil(max(shape[:2]) / SEGMENT_SIDE)), dilation_radius(shape))
 
 
-def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light = FRONT) -> tuple[np.ndarray, np.ndarray]:
+def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For image points (N, 2): how much of each a bared arm covers (0..1, with an edge one pixel
     soft), and the radiance there under `light` (closet.lighting), relative to the arm's brightest
-    line across (1 there; a side turned from the light keeps the ambient share)."""
+    line across (1 there; a side turned from the light keeps the ambient share). None: the cover
+    only (radiance 1)."""
     cover, radiance = np.zeros(len(pts)), np.ones(len(pts))
-    to_light = np.asarray(light.direction)
     for side in (-1, 1):
         if not bm.placed(side):
             continue
-        t, u, across = bm.image_to_sleeve(side, pts, across=True)
+        t, u, *across = bm.image_to_sleeve(side, pts, across=light is not None)
         radius = np.interp(t, (0.0, 1.0), BARE_ARM_RADII) * bm.body.scale  # px
         off = np.abs(u) * bm.radius  # px from the bone
         c = np.clip(radius - off + 0.5, 0.0, 1.0)
-        w = np.clip(off / radius, 0.0, 1.0)
-        normal = np.concatenate([w[:, None] * across, np.sqrt(1.0 - w ** 2)[:, None]], axis=1)  # a cylinder's
-        # The brightest normal across the arm faces the light's part in the plane across it.
-        brightest = light.radiance_at(np.hypot(across @ to_light[:2], to_light[2]))
-        radiance = np.where(c > cover, light.radiance(normal) / brightest, radiance)
+        if light is not None:
+            on = (c > cover) & (c > 0)
+            w = np.clip(off[on] / radius[on], 0.0, 1.0)
+            a = across[0][on]
+            normal = np.concatenate([w[:, None] * a, np.sqrt(1.0 - w ** 2)[:, None]], axis=1)  # a cylinder's
+            # The brightest normal across the arm faces the light's part in the plane across it.
+            to_light = np.asarray(light.direction)
+            brightest = light.radiance_at(np.hypot(a @ to_light[:2], to_light[2]))
+            radiance[on] = light.radiance(normal) / brightest
         cover = np.maximum(cover, c)
     return cover, radiance
 

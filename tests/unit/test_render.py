@@ -350,7 +350,7 @@ def test_a_bared_arm_is_a_tapering_rounded_cylinder(people):
     widths = []
     for t in (0.3, 0.9):
         pts = bm.sleeve_to_image(side, np.full_like(across, t), across)
-        cover, light = render.bare_arm(bm, pts)
+        cover, light = render.bare_arm(bm, pts, lighting.FRONT)
         step = bm.radius * (across[1] - across[0])  # px between samples
         widths.append(cover.sum() * step)
         middle, sides = light[np.abs(across) < 0.1], light[(cover > 0.5) & (cover < 1)]
