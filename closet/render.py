@@ -1074,6 +1074,13 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         under[uncovered] = fill[uncovered]
         under[rim] = fill[rim]
     if legs.any():
+        # The old hem's own edge goes with it too, where the legs come out from under it: a fur
+        # coat's fringe below its mask stayed as a beige line between the new legs and the jeans.
+        under_hem = np.arange(h)[:, None] > (h - 1 - np.argmax(old_c[::-1], axis=0))[None, :]
+        leg_rim = dilate(legs, edge_rim(image.shape)) & under_hem & old_c.any(axis=0)[None, :] & ~old_c & ~new_c \
+            & person[rows, cols] & ~parse.skin_pixels[rows, cols]
+        rim |= leg_rim
+        legs = legs | leg_rim
         # the photo's own trousers below the old garment lie under the box: look that far down
         reach = int(round(TROUSERS_REACH * body.length))
         low = slice(rows.start, min(image.shape[0], rows.stop + reach))

@@ -616,10 +616,11 @@ def test_legs_under_a_shortened_coat_are_the_trousers_the_photo_shows(people, ph
     assert np.median(dark[:, 0]) < legs.TROUSERS_L + 5 and np.abs(np.median(dark[:, 1:], axis=0)).max() < 2
 
 
-def test_legs_under_a_shortened_coat_continue_the_trousers_the_photo_shows(people, photo_people):
+def _coat_over_striped_jeans(people, photo_people, fringe: int = 0):
     """The cameraman's coat continued by two legs in striped jeans below it, where it reaches the
-    photo's bottom. Cut short, it used to leave a flat fill of the jeans' colour; now the jeans'
-    own stripes go on up under it (closet.legs.carried_legs)."""
+    photo's bottom, cut to a top; `fringe` rows of a light coat fringe on the legs right under the
+    coat's mask (outside it, as a fuzzy hem's edge is). Returns the render, the scene's row where
+    the legs start, and the legs' columns."""
     image, parse = people["camera"]
     person = photo_people["camera"][1]
     below = 60
@@ -634,6 +635,7 @@ def test_legs_under_a_shortened_coat_continue_the_trousers_the_photo_shows(peopl
     jeans = np.array([45.0, 75.0, 135.0])
     ys, xs = np.nonzero(legs_seen)
     grown[image.shape[0]:][ys, xs] = (jeans[None] * stripes[xs, None]).astype(np.uint8)
+    grown[image.shape[0]:image.shape[0] + fringe][legs_seen[:fringe]] = (215, 200, 170)
     grown_person = np.concatenate([person, legs_seen])
     tall = continued_below(parse, below)
     view = render.canonical_view(grown, tall.mask, tall.body, 32)
@@ -642,6 +644,13 @@ def test_legs_under_a_shortened_coat_continue_the_trousers_the_photo_shows(peopl
     h = image.shape[0]
     leg_cols = np.nonzero(legs_seen[0])[0]
     assert (tall.mask[h - 12:h][:, leg_cols] & ~out.result_mask[h - 12:h][:, leg_cols]).all()  # uncovered
+    return out, h, leg_cols
+
+
+def test_legs_under_a_shortened_coat_continue_the_trousers_the_photo_shows(people, photo_people):
+    """The cameraman's coat continued by striped jeans below it. Cut short, it used to leave a flat
+    fill of the jeans' colour; now the jeans' own stripes go on up under it (closet.legs.carried_legs)."""
+    out, h, leg_cols = _coat_over_striped_jeans(people, photo_people)
     lightness = color.to_lab(out.image)[..., 0]
     above, seen = lightness[h - 12:h, leg_cols].mean(axis=0), lightness[h + 20:h + 32, leg_cols].mean(axis=0)
     assert seen.std() > 5
@@ -651,6 +660,18 @@ def test_legs_under_a_shortened_coat_continue_the_trousers_the_photo_shows(peopl
         return int((np.diff(np.sign(profile - profile.mean())) != 0).sum())
 
     assert stripes(seen) > 10 and stripes(above) > 0.6 * stripes(seen)
+
+
+def test_the_old_hems_fringe_goes_where_legs_come_out_from_under_it(people, photo_people):
+    """A fur coat's fringe lies below its mask: cut to a top over the jeans it covered, it stayed as
+    a light line between the new legs and the jeans (bus.jpg). Two rows of fringe under the
+    cameraman's coat: they take the jeans' colour now, as the legs above them do."""
+    out, h, leg_cols = _coat_over_striped_jeans(people, photo_people, fringe=2)
+    lab = color.to_lab(out.image)
+    fringe, legs_above = lab[h:h + 2, leg_cols].reshape(-1, 3), lab[h - 8:h, leg_cols].reshape(-1, 3)
+    jeans = color.to_lab(np.uint8([[[45, 75, 135]]]))[0, 0]
+    assert np.median(fringe[:, 0]) < jeans[0] + 5, np.median(fringe, axis=0)  # the fringe read L 80
+    assert np.hypot(*(np.median(fringe[:, 1:], axis=0) - np.median(legs_above[:, 1:], axis=0))) < 8
 
 
 def test_added_sleeve_cloth_covers_the_person(swaps, photo_people):
