@@ -44,7 +44,7 @@ SPECK_SPREAD = 2.5
 MAX_LEG_SLOPE = 0.25
 
 
-def _last_row(mask: np.ndarray) -> np.ndarray:
+def last_row(mask: np.ndarray) -> np.ndarray:
     """Per column, the mask's lowest row (0 where the column is empty)."""
     return mask.shape[0] - 1 - np.argmax(mask[::-1], axis=0)
 
@@ -54,7 +54,7 @@ def band(old: np.ndarray, person: np.ndarray, legs: np.ndarray, reach: int,
     """bool: the person below the old garment's lowest edge (within `reach` rows of it), in the
     columns of `legs` (the pixels a shortened garment uncovers), not on the `shoes`."""
     columns = legs.any(axis=0) & old.any(axis=0)
-    depth = np.arange(old.shape[0])[:, None] - _last_row(old)[None, :]
+    depth = np.arange(old.shape[0])[:, None] - last_row(old)[None, :]
     seen = (depth > 0) & (depth <= reach) & columns[None, :] & person & ~old
     return seen & ~shoes if shoes is not None else seen
 
@@ -94,7 +94,7 @@ def feet(person: np.ndarray, cols: slice, rows: slice, height: float) -> np.ndar
     """bool (rows, cols) box: the person's lowest `height` pixels in each column of the image, where
     the photo shows their end (a person running off the photo's bottom shows no feet)."""
     column = person[:, cols]
-    lowest = _last_row(column)
+    lowest = last_row(column)
     shown = column.any(axis=0) & (lowest < person.shape[0] - 1)
     y = np.arange(rows.start, rows.stop)[:, None]
     return shown[None, :] & (y > lowest[None, :] - height) & (y <= lowest[None, :])
@@ -166,7 +166,7 @@ def carried_legs(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: n
     count, labels, stats, _ = cv2.connectedComponentsWithStats(seen, connectivity=8)
     at_edge = np.zeros(seen.shape, bool)
     ys, xs = np.nonzero(seen)
-    at_edge[ys, xs] = ys - _last_row(old)[xs] <= max(2, reach // 4)  # a leg comes out from under the garment
+    at_edge[ys, xs] = ys - last_row(old)[xs] <= max(2, reach // 4)  # a leg comes out from under the garment
     pieces = [k for k in range(1, count) if stats[k, cv2.CC_STAT_AREA] >= LEG_MIN_SHARE * seen.sum()
               and at_edge[labels == k].any()]
     pieces = sorted(sorted(pieces, key=lambda k: -stats[k, cv2.CC_STAT_AREA])[:2],

@@ -1,7 +1,7 @@
 """The light on a person, read from their face, for painting bared skin as that light would.
 
 A face lit from one side is bright on that side: the centroid of its lit pixels (the brighter of
-its two lightness classes, closet.garment.lit_side) lies off the face's centre toward the light,
+its two lightness classes, `lit_class`) lies off the face's centre toward the light,
 the farther the more the light comes from the side. A unit sphere lit by a directional light
 plus an ambient share, rendered once (`_sphere`), says how far for each angle from the camera;
 its inverse gives the light's direction from the face. The ambient share is the face's own: how

@@ -42,7 +42,7 @@ from closet import workscale
 from closet.body import Arm, Body
 from closet.color import near_median, to_lab, to_rgb8
 from closet.garment import GarmentParse, bounding_box, capsule, hand_region, measure_grain
-from closet.legs import TROUSERS_ABOVE_FEET, TROUSERS_REACH, carried_legs, feet, seen_trousers, trousers
+from closet.legs import TROUSERS_ABOVE_FEET, TROUSERS_REACH, carried_legs, feet, last_row, seen_trousers, trousers
 from closet.lighting import Light
 from closet.stages.composite import dilate, dilation_radius
 
@@ -1076,7 +1076,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     if legs.any():
         # The old hem's own edge goes with it too, where the legs come out from under it: a fur
         # coat's fringe below its mask stayed as a beige line between the new legs and the jeans.
-        under_hem = np.arange(h)[:, None] > (h - 1 - np.argmax(old_c[::-1], axis=0))[None, :]
+        under_hem = np.arange(h)[:, None] > last_row(old_c)[None, :]
         leg_rim = dilate(legs, edge_rim(image.shape)) & under_hem & old_c.any(axis=0)[None, :] & ~old_c & ~new_c \
             & person[rows, cols] & ~parse.skin_pixels[rows, cols]
         rim |= leg_rim
@@ -1108,9 +1108,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # The cloth around bared skin shades it: darker where it leaves the sleeve and beside the torso.
         near = cv2.distanceTransform((~new_c).astype(np.uint8), cv2.DIST_L2, 3)[ys[on], xs[on]]
         occluded = 1.0 - CLOTH_SHADOW * np.exp(-near / max(1.0, CLOTH_SHADOW_REACH * body.scale))
-        # Less light scales CIE Y, and L + 16 by its cube root.
-        skin[:, 0] = np.clip(((shaded + 16.0) * np.cbrt(light[on]) - 16.0) * occluded, 0, 100)
         # Shaded as light shades: less light scales XYZ, so L + 16 and a*b* by the same cube root.
+        skin[:, 0] = np.clip(((shaded + 16.0) * np.cbrt(light[on]) - 16.0) * occluded, 0, 100)
         # Darker skin that kept the lit colour's chroma read as brown paint beside a black jacket.
         skin[:, 1:] *= ((skin[:, 0] + 16.0) / (parse.skin.lit[0] + 16.0))[:, None]
         a = arm[on, None]
