@@ -40,6 +40,7 @@ landmark-input px that cv2.warpAffine takes.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -151,6 +152,13 @@ MAX_DETECTOR_INPUTS = 9  # per image, the whole image included: the cost bound
 # the larger of their extents, are one person found twice.
 UPPER_BODY = slice(0, 13)
 DUPLICATE_DISTANCE = 0.25
+# An arm whose forearm (elbow to wrist) lies this much on another person's silhouette is that
+# person's arm, read a second time: its elbow and wrist are taken as unseen (zidane.jpg: the grey-
+# haired man's pose took Zidane's pointing forearm for his own, and `tshirt` bared it across Zidane's
+# sleeve). Silhouettes are compared on a copy ARM_CHECK_SIDE px on its longer side.
+FOREARM_ON_OTHER = 0.4
+ARM_CHECK_SIDE = 512
+FOREARMS = ((LANDMARK["left_elbow"], LANDMARK["left_wrist"]), (LANDMARK["right_elbow"], LANDMARK["right_wrist"]))
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: the numpy fields have no single truth value
@@ -648,6 +656,33 @@ def same_person(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.linalg.norm(pa - pb, axis=1).mean() <= DUPLICATE_DISTANCE * extent)
 
 
+def disown_crossing_arms(people: list[PosePerson], image_shape: tuple[int, ...]) -> list[PosePerson]:
+    """`people` of one image, each arm whose forearm lies FOREARM_ON_OTHER or more on another
+    person's silhouette made unseen (its elbow's and wrist's visibility 0)."""
+    if len(people) < 2:
+        return people
+    h, w = image_shape[:2]
+    f = min(1.0, ARM_CHECK_SIDE / max(h, w))
+    shape = (max(1, round(h * f)), max(1, round(w * f)))
+    silhouettes = [p.silhouette(shape, f) for p in people]
+    t = np.linspace(0.0, 1.0, 21)[:, None]
+    out = []
+    for i, p in enumerate(people):
+        others = np.logical_or.reduce([s for k, s in enumerate(silhouettes) if k != i])
+        keypoints = p.keypoints
+        for elbow, wrist in FOREARMS:
+            pts = np.round((keypoints[elbow, :2] * (1 - t) + keypoints[wrist, :2] * t + 0.5) * f - 0.5).astype(int)
+            inside = (pts[:, 0] >= 0) & (pts[:, 0] < shape[1]) & (pts[:, 1] >= 0) & (pts[:, 1] < shape[0])
+            on_other = np.zeros(len(pts), bool)
+            on_other[inside] = others[pts[inside, 1], pts[inside, 0]]
+            if on_other.mean() >= FOREARM_ON_OTHER:
+                log.debug("pose: an arm of person %d lies on another person: taken as unseen", i)
+                keypoints = keypoints.copy()
+                keypoints[[elbow, wrist], 3] = 0.0
+        out.append(p if keypoints is p.keypoints else dataclasses.replace(p, keypoints=keypoints))
+    return out
+
+
 def detect_people(
     images: list[np.ndarray],
     run_detector: DetectorFn,
@@ -722,6 +757,7 @@ def _detect(images: list[np.ndarray], run_detector: DetectorFn, run_landmark: La
                 seg_logits=out["segmentation"][k].astype(np.float32),
             )
         )
-    for persons in people:
+    for i, persons in enumerate(people):
         persons.sort(key=lambda p: p.box[0] + p.box[2])
+        people[i] = disown_crossing_arms(persons, images[i].shape)
     return people

@@ -148,6 +148,36 @@ def test_same_person_compares_face_and_shoulders():
     assert pose.same_person(a, c)
 
 
+def _person_on(x0: int, x1: int, arms: dict[str, tuple[tuple[float, float], tuple[float, float]]]) -> pose.PosePerson:
+    """A person whose silhouette is the columns x0..x1 of a 512 x 512 photo (its landmark crop the
+    whole photo), with `arms`: {'left'|'right': (elbow, wrist)} in image px, seen."""
+    logits = np.full((256, 256), -10.0, np.float32)
+    logits[:, x0 // 2:x1 // 2] = 10.0  # the crop is the photo at half size
+    keypoints = np.zeros((33, 4), np.float32)
+    keypoints[:, 3] = 1.0
+    for side, (elbow, wrist) in arms.items():
+        keypoints[pose.LANDMARK[f"{side}_elbow"], :2] = elbow
+        keypoints[pose.LANDMARK[f"{side}_wrist"], :2] = wrist
+    return pose.PosePerson(box=(x0, 0.0, x1, 100.0), score=0.9, keypoints=keypoints, presence=1.0,
+                           roi=np.float32([[0.5, 0, 0], [0, 0.5, 0]]), seg_logits=logits)
+
+
+def test_an_arm_lying_on_another_person_is_not_theirs():
+    """The grey-haired man's pose on zidane.jpg took Zidane's pointing forearm for his own, and
+    `tshirt` bared it across Zidane's sleeve. An arm whose forearm lies mostly on another person's
+    silhouette is taken as unseen; an arm on its own person, or beside another, is kept."""
+    a = _person_on(40, 220, {"left": ((100, 300), (130, 400)), "right": ((200, 300), (230, 380))})
+    b = _person_on(260, 460, {"left": ((300, 300), (120, 310)),  # its forearm across a: 180 px, 100 of them on a
+                              "right": ((420, 300), (470, 380))})  # beside a: off both silhouettes at its end
+    out = pose.disown_crossing_arms([a, b], (512, 512, 3))
+    assert out[0] is a  # untouched, the same object
+    vis = out[1].keypoints[:, 3]
+    assert vis[pose.LANDMARK["left_elbow"]] == 0 and vis[pose.LANDMARK["left_wrist"]] == 0
+    assert vis[pose.LANDMARK["right_elbow"]] == 1 and vis[pose.LANDMARK["right_wrist"]] == 1
+    assert b.keypoints[pose.LANDMARK["left_elbow"], 3] == 1  # the input is not changed
+    assert pose.disown_crossing_arms([b], (512, 512, 3))[0] is b  # alone, nobody's arm is another's
+
+
 # --- photos of several people --------------------------------------------------------------
 
 
@@ -169,6 +199,15 @@ def test_bus_gives_the_two_standing_men(found):
 
 def test_zidane_gives_both_men(found):
     _check_people(found["zidane"], ZIDANE_MEN, "zidane")
+
+
+def test_zidane_the_grey_haired_mans_pose_does_not_keep_zidanes_pointing_arm(found):
+    """His right arm's pose runs down his chest, then along Zidane's pointing forearm to Zidane's
+    hand; that forearm lies on Zidane's silhouette, so the arm is taken as unseen. Nobody else's is."""
+    zidane, grey = found["zidane"]
+    assert grey.keypoint("right_elbow")[3] == 0 and grey.keypoint("right_wrist")[3] == 0
+    assert grey.keypoint("left_elbow")[3] > 0.5
+    assert all(p.keypoint(f"{side}_elbow")[3] > 0 for p in (zidane, *found["bus"]) for side in ("left", "right"))
 
 
 def test_the_whole_image_alone_misses_them(port, crowd):
