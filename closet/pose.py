@@ -698,8 +698,9 @@ def detect_people(
     Each window's detections get MediaPipe's weighted NMS; `merge_scales` joins them per
     image; the candidates are the `max_people` best. A candidate stays when the landmark
     network says a pose is present (>= 0.5) and it is not a person already kept
-    (`same_person`, best score first). People come sorted left to right by box centre; []
-    for an image where nobody is. An image where nobody is found is searched once more with
+    (`same_person`, best score first). People come sorted left to right by box centre, an arm
+    that lies on another person taken as unseen (`disown_crossing_arms`); [] for an image where
+    nobody is. An image where nobody is found is searched once more with
     tiles down to FALLBACK_TILE_SIDE (multi-scale detection only).
     """
     if not images:
