@@ -1067,7 +1067,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     # test_the_old_garments_edge_goes_with_it). Not the skin beside it (a hand).
     background = np.zeros_like(uncovered)
     background[ys, xs] = arm <= 0
-    rim = dilate(background & ~legs, edge_rim(image.shape)) & ~old_c & ~new_c & ~parse.skin_pixels[rows, cols]
+    reach_rim = edge_rim(image.shape)
+    rim = dilate(background & ~legs, reach_rim) & ~old_c & ~new_c & ~parse.skin_pixels[rows, cols]
     if (arm < 1).any():
         # What the old garment hid: inpainted from around it (the old and new garment are not sources).
         fill = inpaint(crop, old_c | new_c | rim)
@@ -1077,7 +1078,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # The old hem's own edge goes with it too, where the legs come out from under it: a fur
         # coat's fringe below its mask stayed as a beige line between the new legs and the jeans.
         under_hem = np.arange(h)[:, None] > last_row(old_c)[None, :]
-        leg_rim = dilate(legs, edge_rim(image.shape)) & under_hem & old_c.any(axis=0)[None, :] & ~old_c & ~new_c \
+        leg_rim = dilate(legs, reach_rim) & under_hem & old_c.any(axis=0)[None, :] & ~old_c & ~new_c \
             & person[rows, cols] & ~parse.skin_pixels[rows, cols]
         rim |= leg_rim
         legs = legs | leg_rim
