@@ -11,8 +11,9 @@ wrist, a sleeve of SLEEVE_RADIUS body widths around it (`BodyMap`). Arms are in 
 The flat lay (Fashion-MNIST's centred product shot) is drawn in B units: the torso a block
 |x| <= TORSO_W from the collar (TOP) to the hem, each sleeve a band centred at |x| = SLEEVE_X,
 hanging straight down beside the torso (a thin gap between, as Fashion-MNIST's pullovers have),
-as long as the sleeve's reach times SLEEVE_LEN; the frame is the square around that, with the
-garment filling it as Fashion-MNIST's do.
+as long as the sleeve's reach times SLEEVE_LEN, the shoulders sloping from the collar down to the
+sleeves (SHOULDER_DROP); the frame is the square around that, with the garment filling it as
+Fashion-MNIST's do.
 
 * `measure(mask, body)`: the Shape of a garment mask on a body.
 * `canonical_view(image, mask, body, size)`: THE one function that lays a garment flat: gray,
@@ -52,6 +53,13 @@ TORSO_W = 0.30  # the torso block's half-width
 SLEEVE_X, SLEEVE_W = 0.43, 0.08  # a sleeve band's centre |x| and half-width
 SLEEVE_LEN = 1.0  # a full sleeve's length along y (shoulder to wrist: hip height)
 CAP = 0.10  # shoulder caps join the sleeves to the torso above this y
+# The shoulders slope down from the collar: the flat lay's top edge lies this far below TOP (in lay
+# widths) at this distance from its side (in lay widths). Fashion-MNIST's median top edge over its
+# five upper-garment classes (train set; each class's median, then their median). At the very side
+# its 0.6 is splayed cuffs; these sleeves hang straight, so 0.05's drop is kept there. The square-
+# shouldered block before was drawn as the wrong category more often (docs/swap.md, "Sloped shoulders").
+SHOULDER_DROP = np.array([[0.0, 0.30], [0.05, 0.30], [0.10, 0.18], [0.15, 0.09], [0.20, 0.056], [0.30, 0.036],
+                          [0.35, 0.0]])
 MARGIN = 1.0 / 28  # Fashion-MNIST's garments fill the frame but for about a pixel each side
 CANON_QUAD = np.float32([[-0.27, 0.0], [0.27, 0.0], [0.27, 1.0], [-0.27, 1.0]])  # body.quad in B
 # -- the body ---------------------------------------------------------------------------------
@@ -139,22 +147,35 @@ class Shape:
     @property
     def frame(self) -> tuple[float, float]:
         """(side, top) of the square frame the flat lay fills, B units."""
-        width = 2 * ((SLEEVE_X + SLEEVE_W) if max(self.reach.values()) > 0 else TORSO_W)
+        width = 2 * self.half_width
         side = max(self.hem - TOP, width) * (1 + 2 * MARGIN)
         return side, (TOP + self.hem) / 2 - side / 2  # centred, as Fashion-MNIST's garments are
 
-    def covers(self, b: np.ndarray) -> np.ndarray:
-        """bool (N,): B points (N, 2) inside the flat lay."""
+    @property
+    def half_width(self) -> float:
+        """The flat lay's half-width (B): to the sleeves' outer edge, or the torso's without sleeves."""
+        return (SLEEVE_X + SLEEVE_W) if max(self.reach.values()) > 0 else TORSO_W
+
+    def top(self, x: np.ndarray) -> np.ndarray:
+        """The flat lay's top edge (B y) above B x: the collar, sloping down to the shoulders (SHOULDER_DROP)."""
+        width = 2 * self.half_width
+        from_side = np.clip((self.half_width - np.abs(x)) / width, 0.0, None)
+        return TOP + width * np.interp(from_side, SHOULDER_DROP[:, 0], SHOULDER_DROP[:, 1])
+
+    def covers(self, b: np.ndarray, worn: bool = False) -> np.ndarray:
+        """bool (N,): B points (N, 2) inside the flat lay; `worn`: inside the garment as the body
+        wears it (the shoulders slope only when it lies flat: worn, each sleeve starts at its
+        shoulder joint)."""
         x, y = b[:, 0], b[:, 1]
-        inside = (np.abs(x) <= TORSO_W) & (y >= TOP) & (y <= self.hem)
+        inside = (np.abs(x) <= TORSO_W) & (y <= self.hem)
         for side, reach in self.reach.items():
             if reach <= 0:
                 continue
             mine = x * side > 0
-            cap = mine & (np.abs(x) <= SLEEVE_X + SLEEVE_W) & (y >= TOP / 2) & (y <= CAP)
-            band = mine & (np.abs(np.abs(x) - SLEEVE_X) <= SLEEVE_W) & (y >= 0) & (y <= reach * SLEEVE_LEN)
+            cap = mine & (np.abs(x) <= SLEEVE_X + SLEEVE_W) & (y <= CAP)
+            band = mine & (np.abs(np.abs(x) - SLEEVE_X) <= SLEEVE_W) & (y <= reach * SLEEVE_LEN)
             inside |= cap | band
-        return inside
+        return inside & (y >= (TOP if worn else self.top(x)))
 
 
 @dataclass
@@ -570,7 +591,9 @@ def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None =
     # The drawing's folds and seams can be dark: its hem is its lowest covered row, gaps above it
     # notwithstanding.
     hem = float(ys[cover >= 0.5].max()) if (cover >= 0.5).any() else 0.2
-    ts = np.round(np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04), 6)
+    # A sleeve is read from below the sloping shoulder above its middle.
+    start = max(SLEEVE_FROM, (float(Shape({-1: 1.0, 1: 1.0}, HIP_HEM).top(np.array(SLEEVE_X))) + SLEEVE_W / 4) / SLEEVE_LEN)
+    ts = np.round(np.arange(start, 1.0 + 1e-6, 0.04), 6)
     us = np.linspace(-0.5, 0.5, 5)
     reach = {}
     tt, uu = np.meshgrid(ts, us, indexing="ij")  # a row per step along the sleeve
