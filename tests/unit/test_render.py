@@ -308,6 +308,30 @@ def swaps(people):
                                 for k, s in shapes.items()}
 
 
+def test_a_longer_hem_hangs_behind_the_hands(swaps):
+    """A longer hem is not drawn over a hand: the astronaut's dress covered the glove in her lap
+    with mirrored cloth (and on bus.jpg, the black-coat man's hand and the phone in it)."""
+    _, parse, _, outs = swaps
+    added = outs["dress"].result_mask & ~parse.mask
+    assert added.sum() > 50  # the hem is longer (her suit runs off the photo: 110 pixels)
+    assert not (added & gm.hand_region(parse.mask.shape, parse.body)).any()  # 110 of 297 on her glove before
+
+
+def test_a_longer_hem_leaves_what_the_garment_holds_above_its_edge(swaps):
+    """What the old garment surrounds above its lower edge (a badge, a buckle, a ring: not its
+    cloth) stays as it is when the hem goes longer: it is on the garment or in front of it."""
+    image, parse, view, _ = swaps
+    body = parse.body
+    centre = (body.left_hip + body.right_hip) / 2 - body.axis * 0.08 * body.length  # in the hem's overlap
+    hole = np.zeros(parse.mask.shape, np.uint8)
+    cv2.circle(hole, tuple(int(round(v)) for v in centre), int(0.04 * body.length), 1, -1)
+    hole = hole.astype(bool) & parse.mask
+    assert hole.sum() > 100 and (parse.mask & (np.arange(hole.shape[0])[:, None] > np.nonzero(hole)[0].max())).any()
+    holed = dataclasses.replace(parse, mask=parse.mask & ~hole)
+    dress = render.render_swap(image, holed, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    assert not dress.result_mask[hole].any()
+
+
 def test_pixels_outside_the_garments_are_untouched(swaps):
     """The shape render keeps every pixel outside the old and the new garment but the old garment's
     own edge where it became background (RenderResult.rim, within `edge_rim` of it): stricter than the
