@@ -45,7 +45,8 @@ MAX_LEG_SLOPE = 0.25
 
 
 def last_row(mask: np.ndarray) -> np.ndarray:
-    """Per column, the mask's lowest row (0 where the column is empty)."""
+    """Per column, the mask's lowest row (the last row where the column is empty: callers leave
+    those columns out)."""
     return mask.shape[0] - 1 - np.argmax(mask[::-1], axis=0)
 
 
