@@ -34,6 +34,7 @@ import argparse
 import itertools
 import json
 import logging
+import math
 from pathlib import Path
 
 import cv2
@@ -160,10 +161,19 @@ def figures(records: list[dict]) -> dict:
 
 
 def grid(rows: list[list[np.ndarray]], height: int = 192) -> np.ndarray:
+    """Each row's images side by side at `height`, rows one under the other. A row about k times
+    as wide as the median row (two people side by side) is wrapped over k lines, so that the grid
+    is not mostly white beside the one-person rows."""
     def tile(img):
         return cv2.resize(img, (int(round(img.shape[1] * height / img.shape[0])), height), interpolation=cv2.INTER_AREA)
 
-    lines = [np.concatenate([tile(im) for im in row], axis=1) for row in rows]
+    tiled = [[tile(im) for im in row] for row in rows]
+    widths = [sum(t.shape[1] for t in row) for row in tiled]
+    median = float(np.median(widths))
+    lines = []
+    for row, width in zip(tiled, widths):
+        per_line = math.ceil(len(row) / max(1, round(width / median)))
+        lines += [np.concatenate(row[i:i + per_line], axis=1) for i in range(0, len(row), per_line)]
     width = max(line.shape[1] for line in lines)
     return np.concatenate([np.pad(line, ((0, 4), (0, width - line.shape[1]), (0, 0)), constant_values=255)
                            for line in lines], axis=0)

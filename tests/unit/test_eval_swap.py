@@ -53,6 +53,16 @@ def test_the_grid_has_the_input_then_each_target(report):
 
 
 
+def test_a_row_of_two_people_is_wrapped_to_the_grids_width():
+    """docs/swap_grid.png had a row of two people side by side (twice as wide) beside one-person
+    rows, and the grid was half white. That row now goes over two lines of half its tiles."""
+    square = [np.full((60, 60, 3), 100, np.uint8)] * 6
+    wide = [np.full((60, 120, 3), 200, np.uint8)] * 6
+    got = eval_swap.grid([square, square, wide], height=60)
+    assert got.shape == (4 * 64, 360, 3)  # two one-person lines, then the wide row over two
+    assert (got[-128:-68] == 200).all() and (got[-64:-4] == 200).all()  # each of its lines 3 tiles of 120
+
+
 def test_a_drawing_cut_to_its_own_shape_keeps_its_gray_inside_and_is_black_outside():
     """shaped_view: the drawing's own gray where the shape the render reads from it covers the
     frame, black elsewhere (a sleeveless drawing read as a sleeveless top, a smudge in its corner)."""
