@@ -879,8 +879,8 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
     if new.hem > old.hem:
         cv2.fillPoly(longer, [np.round(hem_corners).astype(np.int32)], 1)
         # Below the old garment, not in the holes it holds above its lower edge, and not over a
-        # hand: what lies there is on it or in front of it (two_people's astronaut: her glove
-        # and wrist ring in her lap were covered by mirrored cloth, with fragments of them left).
+        # hand: what lies there is on it or in front of it (two_people's astronaut: her glove and
+        # the buckle in her lap were covered by mirrored cloth, with fragments of them left).
         under = (np.arange(h)[:, None] > last_row(mask)[None, :]) | ~mask.any(axis=0)[None, :]
         longer &= (under & ~hand_region((h, w), body)).astype(np.uint8)
     region = mask | longer.astype(bool) | np.logical_or.reduce(reach_px or [np.zeros((h, w), bool)])
