@@ -50,6 +50,11 @@ def last_row(mask: np.ndarray) -> np.ndarray:
     return mask.shape[0] - 1 - np.argmax(mask[::-1], axis=0)
 
 
+def beneath(mask: np.ndarray) -> np.ndarray:
+    """bool like `mask`: the pixels below its lowest pixel in their column (all of an empty column)."""
+    return np.arange(mask.shape[0])[:, None] > np.where(mask.any(axis=0), last_row(mask), -1)[None, :]
+
+
 def band(old: np.ndarray, person: np.ndarray, legs: np.ndarray, reach: int,
          shoes: np.ndarray | None = None) -> np.ndarray:
     """bool: the person below the old garment's lowest edge (within `reach` rows of it), in the

@@ -43,7 +43,7 @@ from closet import workscale
 from closet.body import Arm, Body
 from closet.color import near_median, to_lab, to_rgb8
 from closet.garment import GarmentParse, bounding_box, capsule, hand_region, measure_grain
-from closet.legs import TROUSERS_ABOVE_FEET, TROUSERS_REACH, carried_legs, feet, last_row, seen_trousers, trousers
+from closet.legs import TROUSERS_ABOVE_FEET, TROUSERS_REACH, beneath, carried_legs, feet, seen_trousers, trousers
 from closet.lighting import Light
 from closet.stages.composite import dilate, dilation_radius
 
@@ -881,8 +881,7 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
         # Below the old garment, not in the holes it holds above its lower edge, and not over a
         # hand: what lies there is on it or in front of it (two_people's astronaut: her glove and
         # the buckle in her lap were covered by mirrored cloth, with fragments of them left).
-        under = (np.arange(h)[:, None] > last_row(mask)[None, :]) | ~mask.any(axis=0)[None, :]
-        longer &= (under & ~hand_region((h, w), body)).astype(np.uint8)
+        longer &= (beneath(mask) & ~hand_region((h, w), body)).astype(np.uint8)
     region = mask | longer.astype(bool) | np.logical_or.reduce(reach_px or [np.zeros((h, w), bool)])
     # All the work in the region's box, 2 px wider so that the opening sees the zeros around it;
     # `pad` px wider where its grid stays exact (GRID_PIXELS), so that the caller's box reuses it.
@@ -1105,8 +1104,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     if legs.any():
         # The old hem's own edge goes with it too, where the legs come out from under it: a fur
         # coat's fringe below its mask stayed as a beige line between the new legs and the jeans.
-        under_hem = np.arange(h)[:, None] > last_row(old_c)[None, :]
-        leg_rim = dilate(legs, reach_rim) & under_hem & old_c.any(axis=0)[None, :] & ~old_c & ~new_c \
+        leg_rim = dilate(legs, reach_rim) & beneath(old_c) & old_c.any(axis=0)[None, :] & ~old_c & ~new_c \
             & person[rows, cols] & ~parse.skin_pixels[rows, cols]
         rim |= leg_rim
         legs = legs | leg_rim

@@ -83,6 +83,8 @@ def test_the_flat_lays_shoulders_slope_as_fashion_mnists():
 
 
 def test_a_drawing_with_sloped_shoulders_reads_its_sleeves():
+    """`read` looks for sleeves below the sloping shoulder: from the old start a long sleeve's top,
+    cut by the slope, read as no sleeve."""
     for reach in render.SLEEVE_LENGTHS:
         shape = render.Shape({-1: reach, 1: reach}, render.HIP_HEM)
         got = render.read(drawing(shape, shape.frame), shape.frame)
