@@ -64,6 +64,10 @@ MARGIN = 1.0 / 28  # Fashion-MNIST's garments fill the frame but for about a pix
 CANON_QUAD = np.float32([[-0.27, 0.0], [0.27, 0.0], [0.27, 1.0], [-0.27, 1.0]])  # body.quad in B
 # -- the body ---------------------------------------------------------------------------------
 SLEEVE_RADIUS = 0.17  # a sleeve's half-width on the body, per body width
+# A sleeve grown longer takes its cloth from its own last SLEEVE_SOURCE (t along the arm, 0 shoulder,
+# 1 wrist), within SLEEVE_SOURCE_U of its radius across (closer to its edge the cloth meets the arm).
+SLEEVE_SOURCE, SLEEVE_SOURCE_U = 0.25, 0.9
+ARM_SKIN_REACH = 1.6  # a sleeve grown over a bared arm covers its skin this many sleeve radii from the bones
 # A bared arm: a cylinder whose half-width tapers from the shoulder to the wrist (per body width,
 # thinner than its sleeve), lit as the face is lit (closet.lighting).
 BARE_ARM_RADII = (0.15, 0.09)
@@ -685,6 +689,31 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
     return out
 
 
+def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, where: np.ndarray, bm: BodyMap,
+                   part: np.ndarray, ends: dict[int, float], origin: tuple[int, int]) -> np.ndarray:
+    """`texture` with the pixels `where` on a sleeve (`part` -1/1) past that sleeve's end on the body
+    (`ends`, t along the arm) taken from its own cloth before that end: the pixel as far back (a
+    mirror image along the arm, repeated over its last SLEEVE_SOURCE t), at the same place across
+    it. The sleeve keeps its folds' direction and its lit side; mirrored across its ragged end from
+    the nearest cloth, a tshirt's sleeve grown long was a staircase of copies."""
+    out = texture.copy()
+    y0, x0 = origin
+    for side, end in ends.items():
+        ys, xs = np.nonzero(where & (part == side))
+        if len(ys) == 0 or end < SLEEVE_FROM + SLEEVE_SOURCE / 2:
+            continue
+        period = min(SLEEVE_SOURCE, end - SLEEVE_FROM)
+        t, u = bm.image_to_sleeve(side, np.stack([xs + x0 + 0.5, ys + y0 + 0.5], 1))
+        back = np.mod(np.maximum(t - end, 0.0), 2 * period)
+        ts = end - np.where(back <= period, back, 2 * period - back)
+        p = bm.sleeve_to_image(side, ts, np.clip(u, -SLEEVE_SOURCE_U, SLEEVE_SOURCE_U)) - (x0, y0)
+        sx = np.clip(np.floor(p[:, 0]).astype(int), 0, source.shape[1] - 1)
+        sy = np.clip(np.floor(p[:, 1]).astype(int), 0, source.shape[0] - 1)
+        ok = source[sy, sx] & (t > end)
+        out[ys[ok], xs[ok]] = image[sy[ok], sx[ok]]
+    return out
+
+
 def main_cloth(lab: np.ndarray, garment: np.ndarray) -> np.ndarray:
     """bool like `garment`: its pixels of the cloth's own colours, within MAIN_CLOTH_SPREAD of their
     per-channel median deviation (at least MAIN_CLOTH_MIN_DIFF Lab units) of its median; all of it
@@ -853,6 +882,28 @@ def over_the_legs(flat: np.ndarray, own: np.ndarray, where: np.ndarray) -> np.nd
     return out
 
 
+def _arm_skin(parse: GarmentParse, bm: BodyMap, side: int, end: float) -> np.ndarray:
+    """bool (H, W): the bare skin of arm `side` from its shoulder (SLEEVE_FROM) to t = `end`, within
+    ARM_SKIN_REACH sleeve radii of its bones, not the hand or the head: what a sleeve grown to
+    `end` covers, wherever the arm's outline strays from the band pose puts it in."""
+    h, w = parse.mask.shape
+    a = bm.arms[side]
+    pts = np.array([a.shoulder, a.elbow, a.wrist], np.float64)
+    pad = ARM_SKIN_REACH * bm.radius + 2
+    x0, y0 = np.clip(np.floor(pts.min(axis=0) - pad).astype(int), 0, (w, h))
+    x1, y1 = np.clip(np.ceil(pts.max(axis=0) + pad).astype(int) + 1, 0, (w, h))
+    out = np.zeros((h, w), bool)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    box = parse.skin_pixels[y0:y1, x0:x1] & ~parse.head[y0:y1, x0:x1] \
+        & ~hand_region((y1 - y0, x1 - x0), bm.body, (x0, y0))
+    ys, xs = np.nonzero(box)
+    t, u = bm.image_to_sleeve(side, np.stack([xs + x0 + 0.5, ys + y0 + 0.5], 1))
+    near = (np.abs(u) <= ARM_SKIN_REACH) & (t >= SLEEVE_FROM) & (t <= end)
+    out[ys[near] + y0, xs[near] + x0] = True
+    return out
+
+
 def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None = None, pad: int = 2) -> np.ndarray:
     """bool (H, W): the old garment re-cut to the new shape on the same body: sleeves cut or
     continued along the arms, the hem raised or lowered (flaring a little when it goes long).
@@ -863,6 +914,7 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
     h, w = mask.shape
     # Everything the new garment can cover: the old garment, longer sleeves, a longer hem.
     reach_px = []
+    arm_skin = np.zeros((h, w), bool)
     # A sleeve grows from its own end on the body (it is cut by the flat lay's, `old.reach`).
     worn = {side: worn_reach(parse, bm, side, old.reach[side]) if bm.placed(side) and new.reach[side] > 0
             else old.reach[side] for side in (-1, 1)}
@@ -873,6 +925,7 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
             t = np.array([0.0, min(new.reach[side], 0.5), new.reach[side]])
             p = bm.sleeve_to_image(side, t, np.zeros(3))
             reach_px += [capsule(mask.shape, p[0], p[1], bm.radius), capsule(mask.shape, p[1], p[2], bm.radius)]
+            arm_skin |= _arm_skin(parse, bm, side, new.reach[side])
     half = HEM_HALF + HEM_WIDER + HEM_FLARE
     hem_corners = bm.torso_to_image(np.array([[-half, old.hem - HEM_OVERLAP], [half, old.hem - HEM_OVERLAP], [half, new.hem], [-half, new.hem]]))
     longer = np.zeros((h, w), np.uint8)
@@ -882,7 +935,7 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
         # hand: what lies there is on it or in front of it (two_people's astronaut: her glove and
         # the buckle in her lap were covered by mirrored cloth, with fragments of them left).
         longer &= (beneath(mask) & ~hand_region((h, w), body)).astype(np.uint8)
-    region = mask | longer.astype(bool) | np.logical_or.reduce(reach_px or [np.zeros((h, w), bool)])
+    region = mask | longer.astype(bool) | arm_skin | np.logical_or.reduce(reach_px or [np.zeros((h, w), bool)])
     # All the work in the region's box, 2 px wider so that the opening sees the zeros around it;
     # `pad` px wider where its grid stays exact (GRID_PIXELS), so that the caller's box reuses it.
     rows, cols = _box([region], 2)
@@ -891,6 +944,7 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
         rows, cols = wide
     flat_box, part_box = bm.flat_grid(rows, cols)
     region_b, mask_b = region[rows, cols], mask[rows, cols]
+    skin_b = arm_skin[rows, cols]
     ys, xs = np.nonzero(region_b)
     flat, part, was = flat_box[ys, xs], part_box[ys, xs], mask_b[ys, xs]
     keep = np.zeros(len(ys), bool)
@@ -915,6 +969,7 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
         keep |= mine & (t <= new.reach[side]) & (was | (t > worn[side]))
         if new.reach[side] >= old.reach[side]:  # nothing to cut: a cuff past the measured reach stays
             keep |= mine & was
+    keep |= skin_b[ys, xs]
     # A sleeve is wider than the bared arm drawn in it. Its cloth beside the arm is the new
     # garment's where the body is behind it: on the torso block (an arm bent across the body, a
     # body bent toward the camera), or nearer to the cloth that stays than to the world around the
@@ -1055,7 +1110,12 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     # the garment layer: the photo's cloth, added cloth mirrored from it, the generator's coarse change
     ext = new_c & ~old_c
     lab = to_lab(crop)  # the photo's Lab; the garment layer's differs only where cloth was added
-    texture = mirrored_texture(crop, old_c & main_cloth(lab, old_c), ext) if ext.any() else crop
+    source = old_c & main_cloth(lab, old_c)
+    texture = mirrored_texture(crop, source, ext) if ext.any() else crop
+    if (ext & (part != 0)).any():  # a sleeve grown longer: along the arm, from its own cloth
+        coded = _coded(old, parse.in_front)
+        ends = {side: _sleeve_run(coded, bm, side)[0] for side in (-1, 1) if bm.placed(side)}
+        texture = sleeve_texture(texture, crop, source, ext, bm, part, ends, (rows.start, cols.start))
     glab = lab.copy()
     glab[ext] = to_lab(texture[ext])
     cell = max(1.0, view.frame[0] / size * body.length)  # one drawing pixel, in image pixels

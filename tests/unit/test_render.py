@@ -232,33 +232,74 @@ def test_a_person_in_front_hides_the_hem_and_nothing_is_drawn_over_them(people):
     assert view.shape == shape
 
 
-def test_a_bared_forearm_grows_its_sleeve_back(people, photo_people):
-    """A tshirt made a pullover: the astronaut cut to short sleeves, parsed again with her other
-    arm seen (pose found it lying on her suit in the tshirt photo), then re-cut to long sleeves.
-    That arm read as a long sleeve, the flat lay gives both sleeves the longer reach, and the bared
-    forearm stayed bare (4% of it covered). Each arm now grows from its own sleeve's end where the
-    photo shows skin beyond it, along its bones: the cloth grown on the straight line from the
-    shoulder to the wrist missed her bent elbow (40%)."""
+def _tshirt_grown_long(people, photo_people, arm_shift: float = 0.0):
+    """The astronaut cut to a tshirt, parsed again with her left elbow seen (pose found it lying on
+    her suit in the tshirt photo) and her right elbow and wrist `arm_shift` body widths to her
+    side (pose's bones off the middle of the arm it sees), then re-cut to long sleeves. Returns
+    the tshirt, the pixels it bared, the second parse and the pullover."""
     image, parse = people["astronaut"]
     person = photo_people["astronaut"][1]
     view = render.canonical_view(image, parse.mask, parse.body, 32)
     tshirt = render.render_swap(image, parse, drawing(render.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame),
                                 view, person=person)
     bared = parse.mask & ~tshirt.result_mask
-    assert bared.sum() > 5000
     kp = photo_people["astronaut"][0].people[0].copy()
     kp[13, -1] = 0.99  # her left elbow, behind the helmet in the photo, seen
+    kp[[14, 16], :2] -= arm_shift * parse.body.scale * parse.body.across  # her right arm, to her right
     again = gm.garment_mask(tshirt.image, person, kp)
-    assert again.body.left_arm.seen and (again.skin_pixels & bared).sum() > 0.8 * bared.sum()
     given = render.canonical_view(tshirt.image, again.mask, again.body, 32)
-    assert given.shape.reach == {-1: 1.0, 1: 1.0}  # the flat lay: her left sleeve's reach
     out = render.render_swap(tshirt.image, again, drawing(render.Shape({-1: 1.0, 1: 1.0}, given.shape.hem), given.frame),
                              given, "pullover", person=person)
+    return tshirt, bared, again, out
+
+
+def test_a_bared_forearm_grows_its_sleeve_back(people, photo_people):
+    """A tshirt made a pullover. Her left arm read as a long sleeve, the flat lay gives both sleeves
+    the longer reach, and the bared forearm stayed bare (4% of it covered). Each arm now grows from
+    its own sleeve's end where the photo shows skin beyond it, along its bones: the cloth grown on
+    the straight line from the shoulder to the wrist missed her bent elbow (40%)."""
+    image, parse = people["astronaut"]
+    tshirt, bared, again, out = _tshirt_grown_long(people, photo_people)
+    assert bared.sum() > 5000
+    assert again.body.left_arm.seen and (again.skin_pixels & bared).sum() > 0.8 * bared.sum()
+    assert render.measure(again.mask, again.body).reach == {-1: 1.0, 1: 1.0}  # the flat lay: her left sleeve's reach
     assert (out.result_mask & bared).sum() > 0.9 * bared.sum()
     # and the cloth grown there is the suit's, not skin
     grown = color.to_lab(out.image[out.result_mask & bared][None])[0]
     suit = color.to_lab(image[parse.mask & tshirt.result_mask][None])[0]
     assert np.hypot(*(np.median(grown, 0)[1:] - np.median(suit, 0)[1:])) < 8
+
+
+def test_a_sleeve_grown_long_continues_its_own_cloth_along_the_arm(people, photo_people):
+    """The tshirt's sleeve grown long takes its cloth from the sleeve's own end, mirrored along the
+    arm (`render.sleeve_texture`). Mirrored across its ragged end from the nearest cloth it was a
+    staircase of copies: the grown cloth's lightness gradient was 1.6 times the suit's own sleeve
+    there in the photo (median Sobel magnitude), now about the same."""
+    image, _ = people["astronaut"]
+    _, bared, _, out = _tshirt_grown_long(people, photo_people)
+    grown = cv2.erode((out.result_mask & bared).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert grown.sum() > 4000
+
+    def gradient(rgb: np.ndarray) -> np.ndarray:
+        lightness = color.to_lab(rgb)[..., 0]
+        return np.hypot(cv2.Sobel(lightness, cv2.CV_32F, 1, 0), cv2.Sobel(lightness, cv2.CV_32F, 0, 1))
+
+    assert np.median(gradient(out.image)[grown]) < 1.25 * np.median(gradient(image)[grown])
+
+
+def test_a_sleeve_grown_over_an_arm_covers_the_skin_beside_the_bones(people, photo_people):
+    """Pose's bones need not run down the middle of the arm the photo shows. With her right elbow
+    and wrist put 0.1 body widths to her side, the sleeve band around them left 9% of the skin the
+    tshirt bared there uncovered (555 of 6,145 pixels); the arm's skin within ARM_SKIN_REACH sleeve
+    radii of the bones is now covered too (under 1%)."""
+    image, parse = people["astronaut"]
+    _, bared, again, out = _tshirt_grown_long(people, photo_people, arm_shift=-0.1)
+    arm = parse.body.right_arm
+    right_arm = gm.capsule(image.shape, arm.shoulder, arm.elbow, 0.4 * parse.body.scale) \
+        | gm.capsule(image.shape, arm.elbow, arm.wrist, 0.4 * parse.body.scale)
+    skin = again.skin_pixels & bared & right_arm & ~gm.hand_region(image.shape, again.body)
+    assert skin.sum() > 4000
+    assert (skin & ~out.result_mask).sum() < 0.02 * skin.sum()
 
 
 def test_a_garment_re_cut_to_its_own_shape_gains_no_cloth(people):
