@@ -67,6 +67,10 @@ SLEEVE_RADIUS = 0.17  # a sleeve's half-width on the body, per body width
 # A sleeve grown longer takes its cloth from its own last SLEEVE_SOURCE (t along the arm, 0 shoulder,
 # 1 wrist), within SLEEVE_SOURCE_U of its radius across (closer to its edge the cloth meets the arm).
 SLEEVE_SOURCE, SLEEVE_SOURCE_U = 0.25, 0.9
+# ...or, with less cloth of its own, from a strip of the torso: B rows (top, bottom), TORSO_SOURCE_WIDTH
+# wide, centred within TORSO_SOURCE_X of the middle where it is most like plain cloth (`_strip_flaws`).
+TORSO_SOURCE_ROWS, TORSO_SOURCE_WIDTH, TORSO_SOURCE_X = (0.15, 0.65), 0.1, 0.3
+STRIP_SPREAD = 40.0
 ARM_SKIN_REACH = 1.6  # a sleeve grown over a bared arm covers its skin this many sleeve radii from the bones
 # A bared arm: a cylinder whose half-width tapers from the shoulder to the wrist (per body width,
 # thinner than its sleeve), lit as the face is lit (closet.lighting).
@@ -689,41 +693,80 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
     return out
 
 
+def _mirror_into(x: np.ndarray, end: float, period: float) -> np.ndarray:
+    """x past `end` mirrored back into [end - period, end], as often as it takes (a triangle wave)."""
+    back = np.mod(np.maximum(x - end, 0.0), 2 * period)
+    return end - np.where(back <= period, back, 2 * period - back)
+
+
 def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, where: np.ndarray, bm: BodyMap,
                    part: np.ndarray, ends: dict[int, float], origin: tuple[int, int]) -> np.ndarray:
-    """`texture` with the pixels `where` on a sleeve (`part` -1/1) past that sleeve's end on the body
-    (`ends`, t along the arm) taken from its own cloth before that end: the pixel as far back (a
-    mirror image along the arm, repeated over its last SLEEVE_SOURCE t), at the same place across
-    it. The sleeve keeps its folds' direction and its lit side; mirrored across its ragged end from
-    the nearest cloth, a tshirt's sleeve grown long was a staircase of copies."""
+    """`texture` with the pixels `where` on a sleeve (`part` -1/1) taken from cloth along the arm.
+    Past the sleeve's own end on the body (`ends`, t along the arm): the sleeve's cloth as far back
+    (a mirror image along the arm, repeated over its last SLEEVE_SOURCE t), at the same place across
+    it, so that its folds run along the arm and its lit side stays lit. A sleeve with less cloth of
+    its own (a sleeveless top made a pullover) takes the torso's side beside it instead
+    (TORSO_SOURCE_*), turned along the arm. Mirrored across a ragged edge from the nearest cloth,
+    a grown sleeve was a staircase of copies. Pixels whose source is not `source` keep `texture`'s."""
     out = texture.copy()
     y0, x0 = origin
-    for side, end in ends.items():
+    # The cloth's own pixels, not the blend at a badge's or a strap's edge.
+    clean = cv2.erode(source.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    for side in (-1, 1):
         ys, xs = np.nonzero(where & (part == side))
-        if len(ys) == 0 or end < SLEEVE_FROM + SLEEVE_SOURCE / 2:
+        if len(ys) == 0 or not bm.placed(side):
             continue
-        period = min(SLEEVE_SOURCE, end - SLEEVE_FROM)
         t, u = bm.image_to_sleeve(side, np.stack([xs + x0 + 0.5, ys + y0 + 0.5], 1))
-        back = np.mod(np.maximum(t - end, 0.0), 2 * period)
-        ts = end - np.where(back <= period, back, 2 * period - back)
-        p = bm.sleeve_to_image(side, ts, np.clip(u, -SLEEVE_SOURCE_U, SLEEVE_SOURCE_U)) - (x0, y0)
-        sx = np.clip(np.floor(p[:, 0]).astype(int), 0, source.shape[1] - 1)
-        sy = np.clip(np.floor(p[:, 1]).astype(int), 0, source.shape[0] - 1)
-        ok = source[sy, sx] & (t > end)
+        across = np.clip(u, -SLEEVE_SOURCE_U, SLEEVE_SOURCE_U)
+        end = ends.get(side, 0.0)
+        if end >= SLEEVE_FROM + SLEEVE_SOURCE / 2:
+            past = t > end
+            p = bm.sleeve_to_image(side, _mirror_into(t, end, min(SLEEVE_SOURCE, end - SLEEVE_FROM)), across) - (x0, y0)
+        else:
+            past = np.ones(len(t), bool)
+            top, bottom = TORSO_SOURCE_ROWS
+            down = _mirror_into(top + t * SLEEVE_LEN, bottom, bottom - top)
+            share = (across + SLEEVE_SOURCE_U) / (2 * SLEEVE_SOURCE_U)
+            # Anywhere across the torso, its outer side outward: the arm itself may hang in front of
+            # the torso's side beside it, and a badge or a strap lies on the chest.
+            strips = [bm.torso_to_image(np.stack([mid + (side if mid == 0 else np.sign(mid)) * (share - 0.5)
+                                                  * TORSO_SOURCE_WIDTH, down], 1)) - (x0, y0)
+                      for mid in np.linspace(-TORSO_SOURCE_X, TORSO_SOURCE_X, 13)]
+            p = min(strips, key=lambda q: _strip_flaws(image, clean, q))
+        sy, sx = _pixel(p, clean.shape)
+        ok = clean[sy, sx] & past
         out[ys[ok], xs[ok]] = image[sy[ok], sx[ok]]
     return out
 
 
-def main_cloth(lab: np.ndarray, garment: np.ndarray) -> np.ndarray:
+def _strip_flaws(image: np.ndarray, clean: np.ndarray, p: np.ndarray) -> float:
+    """How unlike plain cloth a strip of the torso sampled at image points `p` is: the share of it
+    that is not `clean` cloth (a badge ran down a whole sleeve as stripes), plus its lightness'
+    spread (a side seam's shadow ran down it as a dark line), per STRIP_SPREAD gray levels."""
+    sy, sx = _pixel(p, clean.shape)
+    inside = clean[sy, sx]
+    if inside.sum() < 16:
+        return np.inf
+    gray = cv2.cvtColor(image[sy[inside], sx[inside]][None], cv2.COLOR_RGB2GRAY)[0].astype(np.float32)
+    return float(1.0 - inside.mean()) + float(np.median(np.abs(gray - np.median(gray)))) / STRIP_SPREAD
+
+
+def _pixel(p: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the pixels image points (N, 2) fall in, clipped to an image of `shape`."""
+    return (np.clip(np.floor(p[:, 1]).astype(int), 0, shape[0] - 1),
+            np.clip(np.floor(p[:, 0]).astype(int), 0, shape[1] - 1))
+
+
+def main_cloth(lab: np.ndarray, garment: np.ndarray, min_share: float = MAIN_CLOTH_SHARE) -> np.ndarray:
     """bool like `garment`: its pixels of the cloth's own colours, within MAIN_CLOTH_SPREAD of their
     per-channel median deviation (at least MAIN_CLOTH_MIN_DIFF Lab units) of its median; all of it
-    when that would leave less than MAIN_CLOTH_SHARE. Added cloth is mirrored from these: a lanyard
+    when that would leave less than `min_share`. Added cloth is mirrored from these: a lanyard
     mirrored into a dress's hem came out as white stripes below a black suit."""
     px = lab[garment]
     if len(px) < 16:
         return garment
     near = near_median(px, px[:: max(1, len(px) // MEDIAN_SAMPLES)], MAIN_CLOTH_SPREAD, MAIN_CLOTH_MIN_DIFF)
-    if near.mean() < MAIN_CLOTH_SHARE:
+    if near.mean() < min_share:
         return garment
     out = np.zeros_like(garment)
     out[garment] = near
@@ -1115,7 +1158,9 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     if (ext & (part != 0)).any():  # a sleeve grown longer: along the arm, from its own cloth
         coded = _coded(old, parse.in_front)
         ends = {side: _sleeve_run(coded, bm, side)[0] for side in (-1, 1) if bm.placed(side)}
-        texture = sleeve_texture(texture, crop, source, ext, bm, part, ends, (rows.start, cols.start))
+        # its own colours only, whatever their share (the astronaut's badge ran down a sleeve)
+        texture = sleeve_texture(texture, crop, old_c & main_cloth(lab, old_c, 0.0), ext, bm, part, ends,
+                                 (rows.start, cols.start))
     glab = lab.copy()
     glab[ext] = to_lab(texture[ext])
     cell = max(1.0, view.frame[0] / size * body.length)  # one drawing pixel, in image pixels
