@@ -693,10 +693,10 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
     return out
 
 
-def _mirror_into(x: np.ndarray, end: float, period: float) -> np.ndarray:
-    """x past `end` mirrored back into [end - period, end], as often as it takes (a triangle wave)."""
-    back = np.mod(np.maximum(x - end, 0.0), 2 * period)
-    return end - np.where(back <= period, back, 2 * period - back)
+def _triangle(d: np.ndarray, period: float) -> np.ndarray:
+    """d >= 0 folded into [0, period] back and forth, as often as it takes (a triangle wave)."""
+    back = np.mod(d, 2 * period)
+    return np.where(back <= period, back, 2 * period - back)
 
 
 def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, where: np.ndarray, bm: BodyMap,
@@ -721,11 +721,12 @@ def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, w
         end = ends.get(side, 0.0)
         if end >= SLEEVE_FROM + SLEEVE_SOURCE / 2:
             past = t > end
-            p = bm.sleeve_to_image(side, _mirror_into(t, end, min(SLEEVE_SOURCE, end - SLEEVE_FROM)), across) - (x0, y0)
+            back = _triangle(np.maximum(t - end, 0.0), min(SLEEVE_SOURCE, end - SLEEVE_FROM))
+            p = bm.sleeve_to_image(side, end - back, across) - (x0, y0)
         else:
             past = np.ones(len(t), bool)
             top, bottom = TORSO_SOURCE_ROWS
-            down = _mirror_into(top + t * SLEEVE_LEN, bottom, bottom - top)
+            down = top + _triangle(t * SLEEVE_LEN, bottom - top)
             share = (across + SLEEVE_SOURCE_U) / (2 * SLEEVE_SOURCE_U)
             # Anywhere across the torso, its outer side outward: the arm itself may hang in front of
             # the torso's side beside it, and a badge or a strap lies on the chest.
@@ -741,14 +742,15 @@ def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, w
 
 def _strip_flaws(image: np.ndarray, clean: np.ndarray, p: np.ndarray) -> float:
     """How unlike plain cloth a strip of the torso sampled at image points `p` is: the share of it
-    that is not `clean` cloth (a badge ran down a whole sleeve as stripes), plus its lightness'
-    spread (a side seam's shadow ran down it as a dark line), per STRIP_SPREAD gray levels."""
+    that is not `clean` cloth, plus its colours' spread (a badge ran down a whole sleeve as purple
+    stripes, a side seam's shadow as a dark line): the median absolute deviation of its RGB, per
+    STRIP_SPREAD levels."""
     sy, sx = _pixel(p, clean.shape)
     inside = clean[sy, sx]
     if inside.sum() < 16:
         return np.inf
-    gray = cv2.cvtColor(image[sy[inside], sx[inside]][None], cv2.COLOR_RGB2GRAY)[0].astype(np.float32)
-    return float(1.0 - inside.mean()) + float(np.median(np.abs(gray - np.median(gray)))) / STRIP_SPREAD
+    px = image[sy[inside], sx[inside]].astype(np.float32)
+    return float(1.0 - inside.mean()) + float(np.median(np.abs(px - np.median(px, axis=0)), axis=0).mean()) / STRIP_SPREAD
 
 
 def _pixel(p: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
