@@ -42,7 +42,7 @@ import numpy as np
 from closet import workscale
 from closet.body import Arm, Body
 from closet.color import near_median, to_lab, to_rgb8
-from closet.garment import GarmentParse, bounding_box, capsule, hand_region, measure_grain
+from closet.garment import GarmentParse, bounding_box, capsule, hand_region, measure_grain, skin_mask
 from closet.legs import TROUSERS_ABOVE_FEET, TROUSERS_REACH, beneath, carried_legs, feet, seen_trousers, trousers
 from closet.lighting import Light
 from closet.stages.composite import dilate, dilation_radius
@@ -927,10 +927,12 @@ def over_the_legs(flat: np.ndarray, own: np.ndarray, where: np.ndarray) -> np.nd
     return out
 
 
-def _arm_skin(parse: GarmentParse, bm: BodyMap, side: int, end: float) -> np.ndarray:
+def _arm_skin(parse: GarmentParse, bm: BodyMap, side: int, end: float, image: np.ndarray | None = None) -> np.ndarray:
     """bool (H, W): the bare skin of arm `side` from its shoulder (SLEEVE_FROM) to t = `end`, within
     ARM_SKIN_REACH sleeve radii of its bones, not the hand or the head: what a sleeve grown to
-    `end` covers, wherever the arm's outline strays from the band pose puts it in."""
+    `end` covers, wherever the arm's outline strays from the band pose puts it in. The parse's skin,
+    which it reads only in its own sleeve band, and with the photo `image` any pixel of the skin's
+    colour off the garment on the person's own silhouette."""
     h, w = parse.mask.shape
     a = bm.arms[side]
     pts = np.array([a.shoulder, a.elbow, a.wrist], np.float64)
@@ -940,8 +942,13 @@ def _arm_skin(parse: GarmentParse, bm: BodyMap, side: int, end: float) -> np.nda
     out = np.zeros((h, w), bool)
     if x1 <= x0 or y1 <= y0:
         return out
-    box = parse.skin_pixels[y0:y1, x0:x1] & ~parse.head[y0:y1, x0:x1] \
-        & ~hand_region((y1 - y0, x1 - x0), bm.body, (x0, y0))
+    skin = parse.skin_pixels[y0:y1, x0:x1]
+    if image is not None and parse.silhouette is not None:
+        # ...on this person's own silhouette only: Grace Hopper's arm, run off the photo beside the
+        # astronaut (two_people), found her orange suit skin-coloured, and grew a black sleeve on it.
+        skin = skin | (skin_mask(image[y0:y1, x0:x1], parse.skin) & ~parse.mask[y0:y1, x0:x1]
+                       & parse.silhouette[y0:y1, x0:x1])
+    box = skin & ~parse.head[y0:y1, x0:x1] & ~hand_region((y1 - y0, x1 - x0), bm.body, (x0, y0))
     ys, xs = np.nonzero(box)
     t, u = bm.image_to_sleeve(side, np.stack([xs + x0 + 0.5, ys + y0 + 0.5], 1))
     near = (np.abs(u) <= ARM_SKIN_REACH) & (t >= SLEEVE_FROM) & (t <= end)
@@ -949,11 +956,13 @@ def _arm_skin(parse: GarmentParse, bm: BodyMap, side: int, end: float) -> np.nda
     return out
 
 
-def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None = None, pad: int = 2) -> np.ndarray:
+def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None = None, pad: int = 2,
+                image: np.ndarray | None = None) -> np.ndarray:
     """bool (H, W): the old garment re-cut to the new shape on the same body: sleeves cut or
     continued along the arms, the hem raised or lowered (flaring a little when it goes long).
     The work is done in the box `pad` px around everything it can cover (`bm`'s flat_grid there is
-    kept, so a caller working in a box inside it with the same `bm` computes no grid again)."""
+    kept, so a caller working in a box inside it with the same `bm` computes no grid again).
+    `image`, the photo, lets a grown sleeve find the arm's skin beyond the parse's (`_arm_skin`)."""
     body, mask = parse.body, parse.mask
     bm = bm or BodyMap(body)
     h, w = mask.shape
@@ -970,7 +979,7 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
             t = np.array([0.0, min(new.reach[side], 0.5), new.reach[side]])
             p = bm.sleeve_to_image(side, t, np.zeros(3))
             reach_px += [capsule(mask.shape, p[0], p[1], bm.radius), capsule(mask.shape, p[1], p[2], bm.radius)]
-            arm_skin |= _arm_skin(parse, bm, side, new.reach[side])
+            arm_skin |= _arm_skin(parse, bm, side, new.reach[side], image)
     half = HEM_HALF + HEM_WIDER + HEM_FLARE
     hem_corners = bm.torso_to_image(np.array([[-half, old.hem - HEM_OVERLAP], [half, old.hem - HEM_OVERLAP], [half, new.hem], [-half, new.hem]]))
     longer = np.zeros((h, w), np.uint8)
@@ -1134,7 +1143,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     new_shape = read(gen, view.frame, category, view.shape)
     r = dilation_radius(image.shape)
     bm = BodyMap(body)
-    new = new_garment(parse, view.shape, new_shape, bm, 2 * r + 2)
+    new = new_garment(parse, view.shape, new_shape, bm, 2 * r + 2, image)
     rows, cols = _box([old, new], 2 * r + 2)
     crop = image[rows, cols]
     old_c, new_c = old[rows, cols], new[rows, cols]
