@@ -70,7 +70,7 @@ SLEEVE_SOURCE, SLEEVE_SOURCE_U = 0.25, 0.9
 # ...or, with less cloth of its own, from a strip of the torso: B rows (top, bottom), TORSO_SOURCE_WIDTH
 # wide, centred within TORSO_SOURCE_X of the middle where it is most like plain cloth (`_strip_flaws`).
 TORSO_SOURCE_ROWS, TORSO_SOURCE_WIDTH, TORSO_SOURCE_X = (0.15, 0.65), 0.1, 0.3
-STRIP_SPREAD = 40.0
+STRIP_SPREAD, STRIP_SAMPLES = 40.0, 2000
 ARM_SKIN_REACH = 1.6  # a sleeve grown over a bared arm covers its skin this many sleeve radii from the bones
 # A bared arm: a cylinder whose half-width tapers from the shoulder to the wrist (per body width,
 # thinner than its sleeve), lit as the face is lit (closet.lighting).
@@ -730,14 +730,21 @@ def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, w
             share = (across + SLEEVE_SOURCE_U) / (2 * SLEEVE_SOURCE_U)
             # Anywhere across the torso, its outer side outward: the arm itself may hang in front of
             # the torso's side beside it, and a badge or a strap lies on the chest.
-            strips = [bm.torso_to_image(np.stack([mid + (side if mid == 0 else np.sign(mid)) * (share - 0.5)
-                                                  * TORSO_SOURCE_WIDTH, down], 1)) - (x0, y0)
-                      for mid in np.linspace(-TORSO_SOURCE_X, TORSO_SOURCE_X, 13)]
-            p = min(strips, key=lambda q: _strip_flaws(image, clean, q))
+            some = slice(None, None, max(1, len(t) // STRIP_SAMPLES))  # judged on a sample of the sleeve
+            mid = min(np.linspace(-TORSO_SOURCE_X, TORSO_SOURCE_X, 13), key=lambda m: _strip_flaws(
+                image, clean, _torso_strip(bm, side, m, share[some], down[some]) - (x0, y0)))
+            p = _torso_strip(bm, side, mid, share, down) - (x0, y0)
         sy, sx = _pixel(p, clean.shape)
         ok = clean[sy, sx] & past
         out[ys[ok], xs[ok]] = image[sy[ok], sx[ok]]
     return out
+
+
+def _torso_strip(bm: BodyMap, side: int, mid: float, share: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """Image points of a strip of the torso TORSO_SOURCE_WIDTH wide centred at B x = `mid`: `share`
+    0..1 across it from its inner to its outer side (arm `side`'s way in the middle), `down` B y."""
+    x = mid + (side if mid == 0 else np.sign(mid)) * (share - 0.5) * TORSO_SOURCE_WIDTH
+    return bm.torso_to_image(np.stack([x, down], 1))
 
 
 def _strip_flaws(image: np.ndarray, clean: np.ndarray, p: np.ndarray) -> float:
