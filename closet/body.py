@@ -193,7 +193,10 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
 
     def arm(s: int, e: int, wr: int, shoulder: np.ndarray) -> Arm:
         seen = bool(vis[e] >= VISIBLE and _inside(xy[e], shape))
-        off_photo = bool(not _inside(xy[e], shape) and vis[s] >= VISIBLE and _inside(shoulder, shape))
+        # The elbow or the wrist off the photo: BlazePose's visibility falls for the whole arm (the
+        # astronaut cut at her chest: her elbow in the photo at 0.29, her wrist below it).
+        off_photo = bool(not seen and not (_inside(xy[e], shape) and _inside(xy[wr], shape))
+                         and vis[s] >= VISIBLE and _inside(shoulder, shape))
         return Arm(shoulder=shoulder, elbow=xy[e].copy(), wrist=xy[wr].copy(), seen=seen, off_photo=off_photo)
 
     return Body(

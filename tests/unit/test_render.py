@@ -421,6 +421,27 @@ def test_a_portraits_arms_run_off_the_photo_and_their_sleeves_are_cut(people):
     assert np.hypot(*(np.median(lab[:, 1:], axis=0) - parse.skin.lab[1:])) < 10
 
 
+def test_an_arm_whose_wrist_runs_off_the_photo_is_placed(photo_people):
+    """The astronaut cut at her chest: BlazePose sees her right elbow in the photo at visibility 0.29
+    (0.76 uncut), because her forearm runs off the bottom. Her arms counted as neither seen nor
+    running off the photo, and no target changed her sleeves at all; an arm whose wrist (or
+    elbow) is off the photo, from a seen shoulder, now runs off it, as a portrait's do."""
+    scene, person = photo_people["astronaut"]
+    kp = scene.people[0].copy()
+    kp[14, -1] = 0.29  # her right elbow, as BlazePose sees it on the cut photo
+    h = int(kp[16, 1]) - 10  # cut above her right wrist, below her right elbow
+    assert kp[14, 1] < h
+    image, person = scene.image[:h], person[:h]
+    parse = gm.garment_mask(image, person, kp)
+    arm = parse.body.right_arm
+    assert arm.off_photo and not arm.seen
+    assert not gm.garment_mask(scene.image, photo_people["astronaut"][1], kp).body.right_arm.off_photo  # uncut
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, view.shape.hem), view.frame), view)
+    upper_arm = gm.capsule(image.shape, arm.shoulder, arm.elbow, 0.1 * parse.body.scale)
+    assert (upper_arm & parse.mask & ~out.result_mask).sum() > 0.3 * (upper_arm & parse.mask).sum()
+
+
 def test_a_sleeve_end_the_photo_shows_beats_one_off_the_photo(people):
     """Grace Hopper cut to short sleeves: one cut falls on the photo, the other arm runs off it
     before its cut. The flat lay is symmetric, and the seen end decides: short sleeves (it read
