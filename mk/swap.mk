@@ -2,13 +2,18 @@
 #   make eval-swap                 the built closet.mar on the package photos (+ bus/zidane when fetched)
 #   make eval-swap PHOTOS=dir/     every image in dir/ instead (a judge's own photos)
 #   make eval-swap-docs            eval-swap, and redraw docs/swap_grid.png (package photos)
+#   make eval-variants             eval-swap on the package photos shot or cut otherwise (closet_dev/photo_variants.py)
 
 PHOTOS ?=
 
-.PHONY: eval-swap eval-swap-docs
+.PHONY: eval-swap eval-swap-docs eval-variants
 
 eval-swap: venv weights mars ## hit / colour / detail / shape spread of the swap -> out/eval-swap/ (PHOTOS=dir for your own)
 	$(PYTHON) -m closet_dev.eval_swap --out out/eval-swap $(if $(PHOTOS),--photos $(PHOTOS))
 
 eval-swap-docs: venv weights mars ## eval-swap on the built-in set, and redraw docs/swap_grid.png
 	$(PYTHON) -m closet_dev.eval_swap --out out/eval-swap --docs
+
+eval-variants: venv weights mars ## eval-swap on the package photos smaller, darker, turned, cut... -> out/eval-variants/
+	$(PYTHON) -m closet_dev.photo_variants --out out/variants
+	$(PYTHON) -m closet_dev.eval_swap --photos out/variants --out out/eval-variants
