@@ -705,9 +705,10 @@ def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, w
     Past the sleeve's own end on the body (`ends`, t along the arm): the sleeve's cloth as far back
     (a mirror image along the arm, repeated over its last SLEEVE_SOURCE t), at the same place across
     it, so that its folds run along the arm and its lit side stays lit. A sleeve with less cloth of
-    its own (a sleeveless top made a pullover) takes the torso's side beside it instead
-    (TORSO_SOURCE_*), turned along the arm. Mirrored across a ragged edge from the nearest cloth,
-    a grown sleeve was a staircase of copies. Pixels whose source is not `source` keep `texture`'s."""
+    its own (a sleeveless top made a pullover) takes a strip of the torso instead, turned along the
+    arm: the one most like plain cloth (TORSO_SOURCE_*, `_strip_flaws`). Mirrored across a ragged
+    edge from the nearest cloth, a grown sleeve was a staircase of copies. Pixels whose source is
+    not 2 px inside `source` keep `texture`'s."""
     out = texture.copy()
     y0, x0 = origin
     # The cloth's own pixels, not the blend at a badge's or a strap's edge.
