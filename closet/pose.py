@@ -17,7 +17,9 @@ number each step takes and where it comes from:
   score, into the highest-scoring one, which keeps its score);
 - (ours) the tiles' detections join the whole image's unless they show a face it already
   has (`merge_scales`), and after the landmarks a person whose face and shoulders repeat an
-  earlier one's is dropped (`same_person`);
+  earlier one's is dropped (`same_person`); a photo where nobody is found, or the part of the
+  segmentation's person mask that nobody found covers, is searched once more with finer tiles
+  (`detect_people`, `missed_region`);
 - region of interest (pose_detection_to_roi.pbtxt): centre = keypoint 0 (mid-hip), side =
   2 x |keypoint 1 - keypoint 0| x 1.25, square in pixels, rotated so that the hip -> keypoint 1
   vector points up (target angle 90 degrees);
@@ -147,6 +149,17 @@ FALLBACK_TILE_SIDE = 160
 # people it found that the first search missed scored 0.62-0.97. (`text` still gives two at 0.77;
 # the served ensemble answers it, as every person-free photo there, with a 422 no_person.)
 FALLBACK_MIN_SCORE = 0.6
+# ...and so is the part of the segmentation's person mask that no found person's silhouette covers
+# (widened by MISSED_MARGIN of the longer side; compared on a copy MISSED_CHECK_SIDE px long), when
+# a piece of it is MISSED_MIN_SHARE of the smallest found person's silhouette or more (a person
+# as large as a quarter of one found: a flag or a helmet beside a portrait is less), in the box
+# around those pieces padded by MISSED_PAD. A person found there counts when MISSED_ON_MASK of
+# their silhouette lies on that part.
+MISSED_CHECK_SIDE = 256
+MISSED_MARGIN = 0.02
+MISSED_MIN_SHARE = 0.25
+MISSED_PAD = 0.1
+MISSED_ON_MASK = 0.5
 MAX_DETECTOR_INPUTS = 9  # per image, the whole image included: the cost bound
 # Two people whose landmarks 0-12 (face and shoulders) lie this close, on average, relative to
 # the larger of their extents, are one person found twice.
@@ -318,14 +331,17 @@ def detector_windows(
 
 
 def detector_inputs(image: np.ndarray, max_inputs: int = MAX_DETECTOR_INPUTS,
-                    min_tile: float = MIN_TILE_SIDE) -> tuple[np.ndarray, np.ndarray]:
+                    min_tile: float = MIN_TILE_SIDE, region: tuple[int, int, int, int] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """(K, 224, 224, 3) float32 detector inputs of `detector_windows` and their (K, 2, 3)
-    affines image px -> input px; the first is `detector_input(image)`."""
+    affines image px -> input px; the first is `detector_input(image)`. With `region` (x0, y0,
+    x1, y1 in image px) the windows are that box's, the box whole first."""
     _check_image(image)
     h, w = image.shape[:2]
+    x0, y0, x1, y1 = region or (0, 0, w, h)
     size = DETECTOR_INPUT_SIZE
-    affines = np.stack([rect_to_tensor_affine(x, y, s, s, 0.0, size)
-                        for x, y, s in detector_windows(w, h, max_inputs, min_tile)])
+    affines = np.stack([rect_to_tensor_affine(x0 + x, y0 + y, s, s, 0.0, size)
+                        for x, y, s in detector_windows(x1 - x0, y1 - y0, max_inputs, min_tile)])
     crops = [
         cv2.warpAffine(image, a, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) for a in affines
     ]
@@ -631,12 +647,15 @@ class PoseEstimator:
         return x.permute(0, 3, 1, 2)  # (B, 3, H, W)
 
     def detect(
-        self, images: list[np.ndarray], max_people: int = 4, max_inputs: int = MAX_DETECTOR_INPUTS
+        self, images: list[np.ndarray], max_people: int = 4, max_inputs: int = MAX_DETECTOR_INPUTS,
+        person_masks: list[np.ndarray] | None = None,
     ) -> list[list[PosePerson]]:
         """The people in each image (uint8 RGB HWC), sorted left to right by box centre; see `detect_people`.
 
-        max_inputs=1 is MediaPipe's single-scale detection (the whole image only)."""
-        return detect_people(images, self.run_detector, self.run_landmark, max_people, max_inputs)
+        max_inputs=1 is MediaPipe's single-scale detection (the whole image only). `person_masks`
+        (bool (H, W) each, the segmentation's) send a second search where they show more than the
+        people found."""
+        return detect_people(images, self.run_detector, self.run_landmark, max_people, max_inputs, person_masks)
 
     def segmentation(self, image_shape: tuple[int, ...], person: PosePerson) -> np.ndarray:
         """(H, W) float32 in [0, 1]: the person's segmentation in the image's pixels."""
@@ -689,6 +708,7 @@ def detect_people(
     run_landmark: LandmarkFn,
     max_people: int = 4,
     max_inputs: int = MAX_DETECTOR_INPUTS,
+    person_masks: list[np.ndarray] | None = None,
 ) -> list[list[PosePerson]]:
     """MediaPipe's pre/post-processing around two network calls (see PoseEstimator.run_*),
     with multi-scale detection (ours).
@@ -700,26 +720,105 @@ def detect_people(
     network says a pose is present (>= 0.5) and it is not a person already kept
     (`same_person`, best score first). People come sorted left to right by box centre, an arm
     that lies on another person taken as unseen (`disown_crossing_arms`); [] for an image where
-    nobody is. An image where nobody is found is searched once more with
-    tiles down to FALLBACK_TILE_SIDE (multi-scale detection only).
+    nobody is. Multi-scale detection only: an image where nobody is found is searched once more
+    with tiles down to FALLBACK_TILE_SIDE, and so is the part of its `person_masks` (bool, the
+    segmentation's) that nobody found covers, when that part could be a person (`missed_region`).
     """
     if not images:
         return []
     if max_people < 1:
         raise ValueError(f"pose: max_people must be >= 1, got {max_people}")
-    people = _detect(images, run_detector, run_landmark, max_people, max_inputs, MIN_TILE_SIDE, MIN_DETECTION_SCORE)
-    again = [i for i, found in enumerate(people) if not found]
-    if again and max_inputs > 1:
-        for i, found in zip(again, _detect([images[i] for i in again], run_detector, run_landmark, max_people,
-                                           max_inputs, FALLBACK_TILE_SIDE, FALLBACK_MIN_SCORE)):
-            people[i] = found
-    return people
+    whole = [None] * len(images)
+    people = _detect(images, whole, run_detector, run_landmark, max_people, max_inputs, MIN_TILE_SIDE,
+                     MIN_DETECTION_SCORE)
+    if max_inputs > 1:
+        regions = [(0, 0, im.shape[1], im.shape[0]) if not found
+                   else missed_region(found, person_masks[i]) if person_masks is not None and len(found) < max_people
+                   else None
+                   for i, (im, found) in enumerate(zip(images, people))]
+        again = [i for i, r in enumerate(regions) if r is not None]
+        more = _detect([images[i] for i in again], [regions[i] for i in again], run_detector, run_landmark,
+                       max_people, max_inputs, FALLBACK_TILE_SIDE, FALLBACK_MIN_SCORE) if again else []
+        for i, extra in zip(again, more):
+            people[i] = _join(people[i], extra, person_masks[i] if person_masks is not None else None, max_people)
+    out = []
+    for image, persons in zip(images, people):
+        persons.sort(key=lambda p: p.box[0] + p.box[2])
+        out.append(disown_crossing_arms(persons, image.shape))
+    return out
 
 
-def _detect(images: list[np.ndarray], run_detector: DetectorFn, run_landmark: LandmarkFn, max_people: int,
-            max_inputs: int, min_tile: float, min_score: float) -> list[list[PosePerson]]:
-    """detect_people with one set of windows (tiles down to `min_tile`), detections from `min_score`."""
-    inputs, affines = zip(*(detector_inputs(im, max_inputs, min_tile) for im in images))
+def _silhouettes(people: list[PosePerson], shape: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """The people's silhouettes on a copy of an image of `shape` at most MISSED_CHECK_SIDE px on
+    its longer side (one bool array per person), and that copy's scale."""
+    h, w = shape
+    f = min(1.0, MISSED_CHECK_SIDE / max(h, w))
+    small = (max(1, round(h * f)), max(1, round(w * f)))
+    return np.array([p.silhouette(small, f) for p in people]).reshape(len(people), *small), f
+
+
+def _missed(found: list[PosePerson], person_mask: np.ndarray) -> tuple[np.ndarray, float]:
+    """The person mask's pixels that no found person's silhouette (widened by MISSED_MARGIN of
+    the copy's longer side) covers, on the `_silhouettes` copy, and its scale."""
+    silhouettes, f = _silhouettes(found, person_mask.shape[:2])
+    h, w = silhouettes.shape[1:]
+    mask = cv2.resize(person_mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    r = max(1, round(MISSED_MARGIN * max(h, w)))
+    covered = cv2.dilate(silhouettes.any(axis=0).astype(np.uint8), cv2.getStructuringElement(
+        cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))).astype(bool)
+    return mask & ~covered, f
+
+
+def missed_region(found: list[PosePerson], person_mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box (x0, y0, x1, y1, image px) around the parts of `person_mask` (bool (H, W)) that
+    none of `found` covers and that are as large as a person could be (MISSED_MIN_SHARE of the
+    smallest found person's silhouette, or more), padded by MISSED_PAD of its size; None when
+    there are none. The segmentation shows a man in a black coat beside the one found, in
+    bus.jpg at 0.45 of its size, whose face is too small for the usual windows."""
+    missed, f = _missed(found, person_mask)
+    smallest = _silhouettes(found, person_mask.shape[:2])[0].reshape(len(found), -1).sum(axis=1).min()
+    n, _, stats, _ = cv2.connectedComponentsWithStats(missed.astype(np.uint8), connectivity=8)
+    parts = [stats[k] for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= MISSED_MIN_SHARE * smallest]
+    if not parts:
+        return None
+    x0 = min(p[0] for p in parts)
+    y0 = min(p[1] for p in parts)
+    x1 = max(p[0] + p[2] for p in parts)
+    y1 = max(p[1] + p[3] for p in parts)
+    pad = MISSED_PAD * max(x1 - x0, y1 - y0)
+    h, w = person_mask.shape[:2]
+    box = np.array([x0 - pad, y0 - pad, x1 + pad, y1 + pad]) / f
+    x0, y0 = np.maximum(np.floor(box[:2]), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(box[2:]), (w, h)).astype(int)
+    return (int(x0), int(y0), int(x1), int(y1)) if x1 > x0 and y1 > y0 else None
+
+
+def _join(found: list[PosePerson], extra: list[PosePerson], person_mask: np.ndarray | None,
+          max_people: int) -> list[PosePerson]:
+    """`found` and the people of a second search that are not one of them (`same_person`) and,
+    with a person mask, whose silhouette lies at least MISSED_ON_MASK on its part nobody found
+    covered: up to `max_people`, best score first among the added."""
+    if not found:
+        return extra[:max_people]
+    missed = _missed(found, person_mask)[0] if person_mask is not None else None
+    out = list(found)
+    for p in sorted(extra, key=lambda p: -p.score):
+        if len(out) >= max_people or any(same_person(p.keypoints, q.keypoints) for q in out):
+            continue
+        if missed is not None:
+            own = _silhouettes([p], person_mask.shape[:2])[0][0]
+            if not own.any() or (own & missed).sum() < MISSED_ON_MASK * own.sum():
+                continue
+        out.append(p)
+    return out
+
+
+def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | None], run_detector: DetectorFn,
+            run_landmark: LandmarkFn, max_people: int, max_inputs: int, min_tile: float,
+            min_score: float) -> list[list[PosePerson]]:
+    """detect_people with one set of windows per image (over its `region`, None: all of it; tiles
+    down to `min_tile`), detections from `min_score`; unsorted."""
+    inputs, affines = zip(*(detector_inputs(im, max_inputs, min_tile, r) for im, r in zip(images, regions)))
     score_logits, raw_boxes = run_detector(np.concatenate(inputs))
     candidates = []  # (image index, score, box in image px, roi)
     first = 0
@@ -739,6 +838,26 @@ def _detect(images: list[np.ndarray], run_detector: DetectorFn, run_landmark: La
     people: list[list[PosePerson]] = [[] for _ in images]
     if not candidates:
         return people
+    out = run_landmark(np.stack([landmark_input(images[i], roi) for i, _, _, roi in candidates]))
+    for k, (i, score, box, roi) in enumerate(candidates):  # per image, best score first
+        presence = float(out["presence"][k])
+        if presence < MIN_PRESENCE:
+            continue
+        keypoints = decode_landmarks(out["landmarks"][k], out["heatmap"][k], roi, images[i].shape[1])
+        if any(same_person(keypoints, p.keypoints) for p in people[i]):
+            log.debug("pose: image %d: dropped a second detection of one person (score %.2f)", i, score)
+            continue
+        people[i].append(
+            PosePerson(
+                box=box,
+                score=score,
+                keypoints=keypoints,
+                presence=presence,
+                roi=roi.astype(np.float32),
+                seg_logits=out["segmentation"][k].astype(np.float32),
+            )
+        )
+    return people
     out = run_landmark(np.stack([landmark_input(images[i], roi) for i, _, _, roi in candidates]))
     for k, (i, score, box, roi) in enumerate(candidates):  # per image, best score first
         presence = float(out["presence"][k])

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
+import torch
 
 from closet import pose
 from closet.config import REPO_ROOT
@@ -324,3 +325,69 @@ def test_a_person_found_twice_is_kept_once(port):
     people = pose.detect_people([image], detector_with_a_copy, port.run_landmark, max_inputs=1)[0]
     assert len(people) == 1  # ... and one person comes back
     assert people[0].score == pytest.approx(1 / (1 + math.exp(-scores[0].max())), abs=1e-6)
+
+
+# --- a person the segmentation shows and the windows missed ---------------------------------
+
+
+def _person_covering(box: tuple[int, int, int, int], shape: tuple[int, int]) -> pose.PosePerson:
+    """A person whose own segmentation is exactly `box` in an image of `shape` (<= 256 px a side)."""
+    logits = np.full((pose.LANDMARK_INPUT_SIZE,) * 2, -10.0, np.float32)
+    x0, y0, x1, y1 = box
+    logits[y0:y1, x0:x1] = 10.0
+    roi = np.array([[1, 0, 0], [0, 1, 0]], np.float32)  # image px are landmark-input px
+    return pose.PosePerson((x0, y0, x1, y1), 0.9, np.zeros((33, 4), np.float32), 1.0, roi, logits)
+
+
+def test_missed_region_is_the_part_of_the_person_mask_nobody_found_covers():
+    shape = (200, 240)
+    found = [_person_covering((20, 40, 80, 190), shape)]  # 60 x 150
+    mask = np.zeros(shape, bool)
+    mask[40:190, 20:80] = True
+    assert pose.missed_region(found, mask) is None  # the mask shows the found person only
+    mask[60:190, 150:200] = True  # someone else, 50 x 130: 0.72 of the found one
+    x0, y0, x1, y1 = pose.missed_region(found, mask)
+    pad = pose.MISSED_PAD * 130
+    assert (x0, y0, x1, y1) == pytest.approx((150 - pad, 60 - pad, 200 + pad, 200), abs=2)  # cut at the bottom
+    mask[60:190, 150:200] = False
+    mask[100:140, 150:200] = True  # a thing beside him, 50 x 40: 0.22 of him
+    assert pose.missed_region(found, mask) is None
+
+
+@pytest.fixture(scope="module")
+def segment():
+    from closet.models import u2net
+    from closet.stages.segment import Segmenter, is_person
+
+    net = u2net.load_checkpoint(WEIGHTS_DIR / "u2netp.pth", "u2netp", optimize=True)
+    seg = Segmenter(net, "u2netp", torch.device("cpu"))
+    return lambda image: is_person(seg([image])[0])
+
+
+def test_a_person_the_segmentation_shows_beside_the_one_found_is_searched_for(port, crowd, segment):
+    """bus.jpg at 0.45 of its size (364x486): the whole image and its two tiles find the man in the
+    light coat only; the man in the black coat's face is 20 px wide, too small for them. The
+    segmentation's person mask shows him (and the bus) beside the man found, so that part is
+    searched once more with smaller tiles, and he is found, his nose on his face."""
+    f = 0.45
+    image = cv2.resize(crowd["bus"], None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    (light,) = port.detect([image])[0]
+    assert inside(light.keypoint("nose"), np.array(BUS_MEN[0][0]) * f)
+    people = port.detect([image], person_masks=[segment(image)])[0]
+    assert len(people) == 2
+    assert inside(people[0].keypoint("nose"), np.array(BUS_MEN[0][0]) * f)
+    assert inside(people[1].keypoint("nose"), np.array(BUS_MEN[1][0]) * f)
+
+
+def test_a_portraits_flag_or_helmet_sends_no_second_search(port, segment):
+    """What the segmentation shows beside the people of the package photos (the astronaut's
+    helmet, the cameraman's tripod, the flag behind Grace Hopper) is less than a quarter of a
+    person: no second search, and the same people."""
+    from closet_dev import pose_photos
+
+    for name, image in pose_photos.photos().items():
+        mask = segment(image)
+        found = port.detect([image])[0]
+        assert found and pose.missed_region(found, mask) is None, name
+        again = port.detect([image], person_masks=[mask])[0]
+        assert [p.box for p in again] == [p.box for p in found], name
