@@ -295,3 +295,19 @@ def test_a_person_too_small_for_the_detectors_windows_is_swapped_too(ens):
     nose = out.people[1].keypoints[0]
     assert black_coat[0] <= nose[0] <= black_coat[2] and black_coat[1] <= nose[1] <= black_coat[3]
     assert not np.array_equal(out.image[out.results[1]], image[out.results[1]])
+
+
+def test_the_astronaut_beside_grace_hopper_at_half_size_is_swapped_too(ens):
+    """two_people at half size (556x300): the detector's windows find Grace Hopper only; the
+    segmentation shows the astronaut beside her, and she is found there and swapped."""
+    import cv2
+
+    from closet_dev import package_photos as pp
+
+    image = pp.side_by_side(pp.photo("grace_hopper"), pp.photo("astronaut"), "two_people", 600).image
+    image = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    out = ens.run([ensemble.Request(image=png(image), target="tshirt", seed=7, person="all")])[0]
+    assert len(out.people) == 2
+    hopper, astronaut = out.people
+    assert hopper.box[2] < image.shape[1] / 2 < astronaut.box[0]
+    assert not np.array_equal(out.image[out.results[1]], image[out.results[1]])
