@@ -728,24 +728,32 @@ def detect_people(
         return []
     if max_people < 1:
         raise ValueError(f"pose: max_people must be >= 1, got {max_people}")
-    whole = [None] * len(images)
-    people = _detect(images, whole, run_detector, run_landmark, max_people, max_inputs, MIN_TILE_SIDE,
-                     MIN_DETECTION_SCORE)
-    if max_inputs > 1:
-        regions = [(0, 0, im.shape[1], im.shape[0]) if not found
-                   else missed_region(found, person_masks[i]) if person_masks is not None and len(found) < max_people
-                   else None
-                   for i, (im, found) in enumerate(zip(images, people))]
-        again = [i for i, r in enumerate(regions) if r is not None]
-        more = _detect([images[i] for i in again], [regions[i] for i in again], run_detector, run_landmark,
-                       max_people, max_inputs, FALLBACK_TILE_SIDE, FALLBACK_MIN_SCORE) if again else []
-        for i, extra in zip(again, more):
+    people = _detect(images, [None] * len(images), run_detector, run_landmark, max_people, max_inputs,
+                     MIN_TILE_SIDE, MIN_DETECTION_SCORE)
+    if max_inputs == 1:
+        return _arranged(images, people)
+
+    def search_again(regions: dict[int, tuple[int, int, int, int]]) -> None:
+        todo = [i for i, r in regions.items() if r is not None]
+        if not todo:
+            return
+        more = _detect([images[i] for i in todo], [regions[i] for i in todo], run_detector, run_landmark,
+                       max_people, max_inputs, FALLBACK_TILE_SIDE, FALLBACK_MIN_SCORE)
+        for i, extra in zip(todo, more):
             people[i] = _join(people[i], extra, person_masks[i] if person_masks is not None else None, max_people)
-    out = []
-    for image, persons in zip(images, people):
-        persons.sort(key=lambda p: p.box[0] + p.box[2])
-        out.append(disown_crossing_arms(persons, image.shape))
-    return out
+
+    # Once per image: the whole of it when nobody was found, else what the person mask shows beside them.
+    search_again({i: (0, 0, im.shape[1], im.shape[0]) if not people[i]
+                  else missed_region(people[i], person_masks[i]) if person_masks is not None and len(people[i]) < max_people
+                  else None
+                  for i, im in enumerate(images)})
+    return _arranged(images, people)
+
+
+def _arranged(images: list[np.ndarray], people: list[list[PosePerson]]) -> list[list[PosePerson]]:
+    """Each image's people sorted left to right by box centre, arms on another person unseen."""
+    return [disown_crossing_arms(sorted(persons, key=lambda p: p.box[0] + p.box[2]), image.shape)
+            for image, persons in zip(images, people)]
 
 
 def _silhouettes(people: list[PosePerson], shape: tuple[int, int]) -> tuple[np.ndarray, float]:
