@@ -190,8 +190,8 @@ class Parser:
         if persons is None and self.needs_person_mask:
             raise ValueError(f"the {self.name} parser needs the person masks")
         if self.poses is not None:
-            images, persons = list(images), list(persons)
-            found = self.poses.detect(images, max_people=MAX_PEOPLE, person_masks=[is_person(m) for m in persons])
+            images, persons = list(images), [is_person(m) for m in persons]
+            found = self.poses.detect(images, max_people=MAX_PEOPLE, person_masks=persons)
             # People lying sideways or upside down are parsed on the photo turned upright.
             turns = [upright.turns_to_upright([p.keypoints for p in people]) for people in found]
             again = [i for i, k in enumerate(turns) if k]
@@ -199,11 +199,10 @@ class Parser:
                 images[i], persons[i] = upright.turn(images[i], turns[i]), upright.turn(persons[i], turns[i])
             if again:
                 for i, people in zip(again, self.poses.detect([images[i] for i in again], max_people=MAX_PEOPLE,
-                                                              person_masks=[is_person(persons[i]) for i in again])):
+                                                              person_masks=[persons[i] for i in again])):
                     found[i] = people
             # Each image's garment geometry side by side on the host's cores.
-            parsed = host.each(lambda job: _guard(pose_parse, job[0], is_person(job[1]), job[2]),
-                               list(zip(images, persons, found)))
+            parsed = host.each(lambda job: _guard(pose_parse, *job), list(zip(images, persons, found)))
             for out, k in zip(parsed, turns):
                 if isinstance(out, Parsed):
                     out.turns = k
