@@ -765,16 +765,16 @@ def _silhouettes(people: list[PosePerson], shape: tuple[int, int]) -> tuple[np.n
     return np.array([p.silhouette(small, f) for p in people]).reshape(len(people), *small), f
 
 
-def _missed(found: list[PosePerson], person_mask: np.ndarray) -> tuple[np.ndarray, float]:
+def _missed(found: list[PosePerson], person_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """The person mask's pixels that no found person's silhouette (widened by MISSED_MARGIN of
-    the copy's longer side) covers, on the `_silhouettes` copy, and its scale."""
+    the copy's longer side) covers, on the `_silhouettes` copy; the silhouettes; the copy's scale."""
     silhouettes, f = _silhouettes(found, person_mask.shape[:2])
     h, w = silhouettes.shape[1:]
     mask = cv2.resize(person_mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     r = max(1, round(MISSED_MARGIN * max(h, w)))
     covered = cv2.dilate(silhouettes.any(axis=0).astype(np.uint8), cv2.getStructuringElement(
         cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))).astype(bool)
-    return mask & ~covered, f
+    return mask & ~covered, silhouettes, f
 
 
 def missed_region(found: list[PosePerson], person_mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -783,8 +783,8 @@ def missed_region(found: list[PosePerson], person_mask: np.ndarray) -> tuple[int
     smallest found person's silhouette, or more), padded by MISSED_PAD of its size; None when
     there are none. The segmentation shows a man in a black coat beside the one found, in
     bus.jpg at 0.45 of its size, whose face is too small for the usual windows."""
-    missed, f = _missed(found, person_mask)
-    smallest = _silhouettes(found, person_mask.shape[:2])[0].reshape(len(found), -1).sum(axis=1).min()
+    missed, silhouettes, f = _missed(found, person_mask)
+    smallest = silhouettes.reshape(len(found), -1).sum(axis=1).min()
     n, _, stats, _ = cv2.connectedComponentsWithStats(missed.astype(np.uint8), connectivity=8)
     parts = [stats[k] for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= MISSED_MIN_SHARE * smallest]
     if not parts:
