@@ -866,26 +866,3 @@ def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | 
             )
         )
     return people
-    out = run_landmark(np.stack([landmark_input(images[i], roi) for i, _, _, roi in candidates]))
-    for k, (i, score, box, roi) in enumerate(candidates):  # per image, best score first
-        presence = float(out["presence"][k])
-        if presence < MIN_PRESENCE:
-            continue
-        keypoints = decode_landmarks(out["landmarks"][k], out["heatmap"][k], roi, images[i].shape[1])
-        if any(same_person(keypoints, p.keypoints) for p in people[i]):
-            log.debug("pose: image %d: dropped a second detection of one person (score %.2f)", i, score)
-            continue
-        people[i].append(
-            PosePerson(
-                box=box,
-                score=score,
-                keypoints=keypoints,
-                presence=presence,
-                roi=roi.astype(np.float32),
-                seg_logits=out["segmentation"][k].astype(np.float32),
-            )
-        )
-    for i, persons in enumerate(people):
-        persons.sort(key=lambda p: p.box[0] + p.box[2])
-        people[i] = disown_crossing_arms(persons, images[i].shape)
-    return people
