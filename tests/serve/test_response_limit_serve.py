@@ -65,6 +65,15 @@ def big(astronaut) -> bytes:
 
 
 @pytest.fixture(scope="module")
+def blocker(astronaut) -> bytes:
+    """A 9 MP camera JPEG: it keeps the worker busy for 1-1.6 s (in process), twice the test's sleep
+    or more. Its answer may be over the limit too: it only has to take the worker's time."""
+    buf = io.BytesIO()
+    Image.fromarray(astronaut).resize((3000, 3000), Image.Resampling.BICUBIC).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
 def limit(torchserve, small) -> int:
     """A max_response_size that the small photo's v2 cut-out reply with a 10-character id just reaches."""
     r = torchserve.predict(EDGE_MODEL, json=v2(small, "a"))
@@ -122,20 +131,20 @@ def test_edges_to_the_byte(limited, small, limit):
     assert limited.worker_pids(EDGE_MODEL) == pids
 
 
-def test_oversize_answer_fails_alone_in_its_batch(limited, small, big, limit):
+def test_oversize_answer_fails_alone_in_its_batch(limited, small, big, blocker, limit):
     pids = limited.worker_pids(MODEL)
     count0, sum0, ones0 = batch_counts(limited)
-    # The big photo as a JPEG (under the limit) keeps the worker busy for about a second while the
-    # four below queue up: they then form one batch (the small photo alone took about as long as
-    # the sleep, and on a loaded machine the first of the four could come alone).
-    blocker = threading.Thread(target=limited.predict, args=(MODEL,),
-                               kwargs={"data": big, "headers": {"X-Closet-Format": "jpeg"}})
-    blocker.start()
+    # The blocker keeps the worker busy while the four below queue up: they then form one batch.
+    # (The small photo took about as long as the sleep; the big one as a JPEG, 0.6-0.8 s, once let
+    # the three small ones go as a batch of their own on a loaded machine, the big one after them.)
+    busy = threading.Thread(target=limited.predict, args=(MODEL,),
+                            kwargs={"data": blocker, "headers": {"X-Closet-Format": "jpeg"}})
+    busy.start()
     time.sleep(0.5)
     calls = [dict(data=big)] + [dict(data=small)] * 3
     with ThreadPoolExecutor(len(calls)) as pool:
         rs = list(pool.map(lambda kw: limited.predict(MODEL, **kw), calls))
-    blocker.join()
+    busy.join()
     count1, sum1, ones1 = batch_counts(limited)
     assert (count1 - count0, sum1 - sum0, ones1 - ones0) == (2, 5, 1), "expected batches of 1 and 4"
     oversize, good = rs[0], rs[1:]
