@@ -851,6 +851,7 @@ def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light | None = None) -> tuple[
     line across (1 there; a side turned from the light keeps the ambient share). None: the cover
     only (radiance 1)."""
     cover, radiance = np.zeros(len(pts)), np.ones(len(pts))
+    behind = None
     for side in (-1, 1):
         if not bm.placed(side):
             continue
@@ -858,6 +859,14 @@ def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light | None = None) -> tuple[
         radius = np.interp(t, (0.0, 1.0), BARE_ARM_RADII) * bm.body.scale  # px
         off = np.abs(u) * bm.radius  # px from the bone
         c = np.clip(radius - off + 0.5, 0.0, 1.0)
+        if not bm.arms[side].seen:
+            # An arm pose does not see, running off the photo, hangs at the body's side, partly
+            # behind the chest: the torso block hides it (Grace Hopper's bared arms covered half
+            # her name tag, which the photo shows on her chest).
+            if behind is None:
+                tb = bm.image_to_torso(pts)
+                behind = (np.abs(tb[:, 0]) <= TORSO_W) & (tb[:, 1] >= 0.0)
+            c[behind] = 0.0
         if light is not None:
             on = (c > cover) & (c > 0)
             w = np.clip(off[on] / radius[on], 0.0, 1.0)

@@ -532,6 +532,24 @@ def test_a_bared_arm_is_lit_from_where_the_face_is_lit(people):
     assert lightness["side"] > lightness["front"] + 8, (lightness, side_lit.skin.light)
 
 
+def test_an_arm_pose_does_not_see_hangs_behind_the_chest(people):
+    """Grace Hopper's arms run off the photo unseen; BlazePose puts her right elbow below it, and
+    the bared arm drawn around that bone reached onto her chest: 956 of her name tag's 1,704 light
+    pixels were bared. An arm pose does not see hangs at the body's side, partly behind the chest:
+    the torso block hides it, and the tag, on the bodice the dress keeps, stays (17 bared)."""
+    image, parse = people["grace_hopper"]
+    box = (slice(484, 516), slice(79, 167))  # the tag, read off the photo
+    tag = np.zeros(parse.mask.shape, bool)
+    tag[box] = (image[box].mean(axis=-1) > 150) & (np.ptp(image[box], axis=-1) < 30)  # its light gray
+    assert tag.sum() > 1500
+    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    bared = parse.mask & ~out.result_mask
+    assert bared.sum() > 5000  # her arms are bared beside it
+    assert (bared & tag).sum() < 0.02 * tag.sum(), (bared & tag).sum()
+    changed = np.abs(out.image.astype(int) - image).max(axis=-1) > 24  # more than the bodice's shading
+    assert (changed & tag).sum() < 0.02 * tag.sum(), (changed & tag).sum()
+
 def test_a_sleeveless_cut_follows_an_armhole(people):
     """Made sleeveless, the bodice keeps the top of the arm's inner side down to the armpit
     (ARMHOLE) and bares its outer side from the shoulder: a curved armhole, not a straight cut."""
