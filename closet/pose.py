@@ -728,6 +728,8 @@ def detect_people(
         return []
     if max_people < 1:
         raise ValueError(f"pose: max_people must be >= 1, got {max_people}")
+    if person_masks is not None and [m.shape[:2] for m in person_masks] != [im.shape[:2] for im in images]:
+        raise ValueError("pose: each person mask must have its image's height and width")
     people = _detect(images, [None] * len(images), run_detector, run_landmark, max_people, max_inputs,
                      MIN_TILE_SIDE, MIN_DETECTION_SCORE)
     if max_inputs == 1:

@@ -373,10 +373,13 @@ def test_a_person_the_segmentation_shows_beside_the_one_found_is_searched_for(po
     image = cv2.resize(crowd["bus"], None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
     (light,) = port.detect([image])[0]
     assert inside(light.keypoint("nose"), np.array(BUS_MEN[0][0]) * f)
-    people = port.detect([image], person_masks=[segment(image)])[0]
+    mask = segment(image)
+    people = port.detect([image], person_masks=[mask])[0]
     assert len(people) == 2
     assert inside(people[0].keypoint("nose"), np.array(BUS_MEN[0][0]) * f)
     assert inside(people[1].keypoint("nose"), np.array(BUS_MEN[1][0]) * f)
+    with pytest.raises(ValueError, match="person mask"):
+        port.detect([image], person_masks=[mask[:-1]])
 
 
 def test_a_portraits_flag_or_helmet_sends_no_second_search(port, segment):
