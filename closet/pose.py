@@ -680,10 +680,8 @@ def disown_crossing_arms(people: list[PosePerson], image_shape: tuple[int, ...])
     person's silhouette made unseen (its elbow's and wrist's visibility 0)."""
     if len(people) < 2:
         return people
-    h, w = image_shape[:2]
-    f = min(1.0, ARM_CHECK_SIDE / max(h, w))
-    shape = (max(1, round(h * f)), max(1, round(w * f)))
-    silhouettes = [p.silhouette(shape, f) for p in people]
+    silhouettes, f = _silhouettes(people, image_shape[:2], ARM_CHECK_SIDE)
+    shape = silhouettes.shape[1:]
     t = np.linspace(0.0, 1.0, 21)[:, None]
     out = []
     for i, p in enumerate(people):
@@ -758,11 +756,11 @@ def _arranged(images: list[np.ndarray], people: list[list[PosePerson]]) -> list[
             for image, persons in zip(images, people)]
 
 
-def _silhouettes(people: list[PosePerson], shape: tuple[int, int]) -> tuple[np.ndarray, float]:
-    """The people's silhouettes on a copy of an image of `shape` at most MISSED_CHECK_SIDE px on
-    its longer side (one bool array per person), and that copy's scale."""
+def _silhouettes(people: list[PosePerson], shape: tuple[int, int], longest: int) -> tuple[np.ndarray, float]:
+    """The people's silhouettes (bool (N, h, w)) on a copy of an image of `shape` at most `longest`
+    px on its longer side, and that copy's scale."""
     h, w = shape
-    f = min(1.0, MISSED_CHECK_SIDE / max(h, w))
+    f = min(1.0, longest / max(h, w))
     small = (max(1, round(h * f)), max(1, round(w * f)))
     return np.array([p.silhouette(small, f) for p in people]).reshape(len(people), *small), f
 
@@ -770,7 +768,7 @@ def _silhouettes(people: list[PosePerson], shape: tuple[int, int]) -> tuple[np.n
 def _missed(found: list[PosePerson], person_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """The person mask's pixels that no found person's silhouette (widened by MISSED_MARGIN of
     the copy's longer side) covers, on the `_silhouettes` copy; the silhouettes; the copy's scale."""
-    silhouettes, f = _silhouettes(found, person_mask.shape[:2])
+    silhouettes, f = _silhouettes(found, person_mask.shape[:2], MISSED_CHECK_SIDE)
     h, w = silhouettes.shape[1:]
     mask = cv2.resize(person_mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     r = max(1, round(MISSED_MARGIN * max(h, w)))
@@ -805,21 +803,19 @@ def missed_region(found: list[PosePerson], person_mask: np.ndarray) -> tuple[int
 
 def _join(found: list[PosePerson], extra: list[PosePerson], person_mask: np.ndarray | None,
           max_people: int) -> list[PosePerson]:
-    """`found` and the people of a second search that are not one of them (`same_person`) and,
-    with a person mask, whose silhouette lies at least MISSED_ON_MASK on its part nobody found
-    covered: up to `max_people`, best score first among the added."""
+    """The people of a second search where nobody was `found`; else `found` and those of them
+    that are not one of them (`same_person`) and whose silhouette lies at least MISSED_ON_MASK on
+    the part of `person_mask` nobody found covered: up to `max_people`, best score first."""
     if not found:
         return extra[:max_people]
-    missed = _missed(found, person_mask)[0] if person_mask is not None else None
+    missed = _missed(found, person_mask)[0]
     out = list(found)
     for p in sorted(extra, key=lambda p: -p.score):
         if len(out) >= max_people or any(same_person(p.keypoints, q.keypoints) for q in out):
             continue
-        if missed is not None:
-            own = _silhouettes([p], person_mask.shape[:2])[0][0]
-            if not own.any() or (own & missed).sum() < MISSED_ON_MASK * own.sum():
-                continue
-        out.append(p)
+        own = _silhouettes([p], person_mask.shape[:2], MISSED_CHECK_SIDE)[0][0]
+        if own.any() and (own & missed).sum() >= MISSED_ON_MASK * own.sum():
+            out.append(p)
     return out
 
 
