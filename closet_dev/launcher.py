@@ -42,15 +42,21 @@ PID_FILE = "torchserve.pid"
 # Environment every closet server starts with unless the caller's environment says otherwise (the
 # image sets the same in docker/Dockerfile). libgomp's default busy-waits between parallel regions;
 # beside a JVM and other workers on few cores that spinning is taken from the work (TorchServe p50
-# 7.2 s -> 2.1 s on the shared 2-core box, docs/serving.md).
-SERVING_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+# 7.2 s -> 2.1 s on the shared 2-core box, docs/serving.md). glibc's malloc maps every block over
+# its (adaptive, at most 32 MiB) mmap threshold afresh and unmaps it when freed, so each of a 12 MP
+# photo's full-size arrays paid its page faults on every request: with blocks up to 256 MiB kept
+# on the heap and not trimmed, a 12 MP request took 0.80-0.82 s in process instead of 0.90-0.91 s,
+# for about 50 MiB more peak RSS (docs/serving.md, "Memory allocator").
+SERVING_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "MALLOC_MMAP_THRESHOLD_": "268435456",
+               "MALLOC_TRIM_THRESHOLD_": "268435456"}
 _LOAD_FAILED = re.compile(r"Load model failed: ([A-Za-z0-9_.-]+), error")
 
 
 def under_serving_env() -> None:
     """Start this program again under SERVING_ENV where the environment lacks it, so that a bench's
-    in-process numbers run under the servers' OpenMP policy (libgomp reads it once, when torch
-    loads it; a spinning bench against sleeping workers read 20-50 ms of false HTTP overhead)."""
+    in-process numbers run under the servers' OpenMP and malloc policies (libgomp and glibc read
+    them once, at load; a spinning bench against sleeping workers read 20-50 ms of false HTTP
+    overhead)."""
     missing = {k: v for k, v in SERVING_ENV.items() if k not in os.environ}
     if missing:
         os.environ.update(missing)

@@ -10,7 +10,7 @@ import pytest
 
 from closet import config as closet_config
 from closet_dev import configgen
-from closet_dev.launcher import Server, read_properties
+from closet_dev.launcher import SERVING_ENV, Server, read_properties
 
 
 def make_server(tmp_path, load_models: str | None = None) -> Server:
@@ -63,11 +63,13 @@ def test_failed_models_counts_distinct_failures_after_start(tmp_path):
     assert list(failed) == ["parsing"] and "2 times" in failed["parsing"]
 
 
-@pytest.mark.parametrize("given,want", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_a_bench_starts_again_under_the_serving_env_unless_the_caller_chose(tmp_path, given, want):
-    """under_serving_env: a bench whose environment lacks SERVING_ENV runs again with it (once: the
-    second start finds it set), so its in-process numbers run under the workers' OpenMP policy; a
-    value the caller set wins, as it does for the servers."""
+@pytest.mark.parametrize("given,want,starts_", [
+    ({}, "PASSIVE", 2), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE", 2),
+    ({**SERVING_ENV, "OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE", 1)])
+def test_a_bench_starts_again_under_the_serving_env_unless_the_caller_chose(tmp_path, given, want, starts_):
+    """under_serving_env: a bench whose environment lacks part of SERVING_ENV runs again with it
+    (once: the second start finds it set), so its in-process numbers run under the workers' OpenMP
+    and malloc policies; a value the caller set wins, as it does for the servers."""
     starts = tmp_path / "starts"
     script = tmp_path / "bench.py"
     script.write_text(
@@ -75,12 +77,30 @@ def test_a_bench_starts_again_under_the_serving_env_unless_the_caller_chose(tmp_
         "from closet_dev.launcher import under_serving_env\n"
         f"p = pathlib.Path({str(starts)!r}); p.write_text(p.read_text() + 'x' if p.exists() else 'x')\n"
         "under_serving_env()\n"
-        "print(os.environ['OMP_WAIT_POLICY'])\n")
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        "print(os.environ['OMP_WAIT_POLICY'], os.environ['MALLOC_MMAP_THRESHOLD_'])\n")
+    env = {k: v for k, v in os.environ.items() if k not in SERVING_ENV}
     env["PYTHONPATH"] = str(closet_config.REPO_ROOT)
-    if given:
-        env["OMP_WAIT_POLICY"] = given
+    env.update(given)
     r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == want
-    assert starts.read_text() == ("xx" if given is None else "x")
+    assert r.stdout.split() == [want, SERVING_ENV["MALLOC_MMAP_THRESHOLD_"]]
+    assert starts.read_text() == "x" * starts_
+
+
+@pytest.mark.parametrize("serving", [True, False])
+def test_the_serving_env_keeps_a_photo_sized_array_off_fresh_mappings(serving):
+    """glibc honours SERVING_ENV's malloc thresholds: a 48 MB array (a 4000x4000 RGB photo) comes
+    from the heap, whose pages stay mapped between requests, not from a mapping of its own made
+    (and page-faulted) afresh each time, as it is under glibc's defaults."""
+    script = (
+        "import numpy as np\n"
+        "def big():\n"
+        "    return {line.split()[0] for line in open('/proc/self/maps')\n"
+        "            if len(line.split()) == 5 and (lambda a, b: int(b, 16) - int(a, 16))(*line.split()[0].split('-')) >= 40e6}\n"
+        "before = big(); photo = np.ones((4000, 4000, 3), np.uint8); print(len(big() - before))\n")
+    env = {k: v for k, v in os.environ.items() if k not in SERVING_ENV}
+    if serving:
+        env.update(SERVING_ENV)
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ("0" if serving else "1")
