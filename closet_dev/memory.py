@@ -55,15 +55,15 @@ class WorkerFit:
         return self.base + batch * (self.image + self.held * pixels) + self.transient * pixels
 
 
-# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores, 2026-12-04: the single
-# models at commit 949a7e3, the ensemble at 58d57c7 (garment geometry and composites on closet.host's
-# pool); the points and fits are in docs/reliability/memory-peak.json, the table in
-# docs/reliability-security.md#memory. Rounded up.
+# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores, 2026-12-05, every model
+# at commit 78c8fa4 (the servers' malloc keeps photo-sized blocks on the heap: closet_dev.launcher.
+# SERVING_ENV; 4-9% more peak at 40 MP); the points and fits are in docs/reliability/memory-peak.json,
+# the table in docs/reliability-security.md#memory. Rounded up.
 FITS: dict[str, WorkerFit] = {
-    "segmentation": WorkerFit(base=581 * MIB, image=205 * MIB, held=4.1, transient=2.4),
-    "parsing": WorkerFit(base=639 * MIB, image=271 * MIB, held=5.3, transient=3.0),
-    "translation": WorkerFit(base=301 * MIB, image=9 * MIB, held=3.0, transient=7.3),
-    "closet": WorkerFit(base=722 * MIB, image=305 * MIB, held=15.0, transient=4.2),
+    "segmentation": WorkerFit(base=557 * MIB, image=203 * MIB, held=4.1, transient=2.5),
+    "parsing": WorkerFit(base=572 * MIB, image=306 * MIB, held=7.3, transient=3.7),
+    "translation": WorkerFit(base=291 * MIB, image=1 * MIB, held=3.2, transient=6.9),
+    "closet": WorkerFit(base=640 * MIB, image=283 * MIB, held=18.4, transient=7.8),
 }
 # Peak RSS of TorchServe's Java frontend, the larger of the 2026-12-03 and -04 runs (it holds the bodies).
 FRONTEND_BYTES = 1047 * MIB
