@@ -72,7 +72,8 @@ SPEED_GOALS = (("512x512 HTTP p50 / compute floor", "floor_ratio", 1.4, False),
 PHONE_SIZE = (4000, 3000)
 PEAK_RUNS = 7  # conv probe timings after each HTTP request (best of them: noise only slows a conv)
 # Printed with the numbers: on a shared CPU, OMP_WAIT_POLICY changes TorchServe's latency severalfold (docs/serving.md).
-OMP_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+# The environment a run depends on, printed with its numbers (SERVING_ENV sets some of it).
+RUN_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 
 def photo_png() -> bytes:
@@ -275,7 +276,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args(argv)
     # The servers inherit this process's environment; OpenMP's wait policy decides a lot on a shared CPU.
-    omp = {k: os.environ[k] for k in OMP_ENV if k in os.environ}
+    run_env = {k: os.environ[k] for k in RUN_ENV if k in os.environ}
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for m in MODEL_NAMES:
         if not (STORE / f"{m}.mar").is_file():
@@ -283,7 +284,7 @@ def main(argv=None) -> int:
             return 2
     runtimes = list(RUNTIMES) if args.runtime == "both" else [args.runtime]
     photo = photo_png()
-    res: dict = {"load_before": os.getloadavg(), "runtimes": runtimes, "omp_env": omp}
+    res: dict = {"load_before": os.getloadavg(), "runtimes": runtimes, "run_env": run_env}
     ens = load_ensemble(STORE / f"{ENSEMBLE}.mar")
     target = ens.translator.domains[0]
     req = ensemble.Request(image=photo, target=target)
@@ -359,8 +360,8 @@ def main(argv=None) -> int:
     if len(runtimes) == 2:
         res["kserve_vs_torchserve_p50"] = res["kserve"]["http_p50"] / res["torchserve"]["http_p50"]
         lines += side_by_side(res)
-    lines.append("  OpenMP environment (this process and the servers): " + (
-        " ".join(f"{k}={v}" for k, v in omp.items()) or "defaults (OMP_WAIT_POLICY unset)"))
+    lines.append("  OpenMP and malloc environment (this process and the servers): " + (
+        " ".join(f"{k}={v}" for k, v in run_env.items()) or "defaults"))
     lines.append("  load average before %.1f/%.1f/%.1f, after %.1f/%.1f/%.1f" % (*res["load_before"], *res["load_after"]))
     print("\n".join(lines))
     if args.json:
