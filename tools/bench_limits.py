@@ -26,6 +26,7 @@ from PIL import Image
 
 from closet import config as closet_config
 from closet import ensemble
+from closet_dev.launcher import under_serving_env
 from closet_dev.mar import load_ensemble
 
 log = logging.getLogger("bench_limits")
@@ -77,4 +78,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    under_serving_env()  # time and peak RSS as a worker runs, under its OpenMP and malloc policies
     sys.exit(main())
