@@ -46,7 +46,7 @@ PID_FILE = "torchserve.pid"
 # its (adaptive, at most 32 MiB) mmap threshold afresh and unmaps it when freed, so each of a 12 MP
 # photo's full-size arrays paid its page faults on every request: with blocks up to 256 MiB kept
 # on the heap and not trimmed, a 12 MP request took 0.80-0.82 s in process instead of 0.90-0.91 s,
-# for about 50 MiB more peak RSS (docs/serving.md, "Memory allocator").
+# for about 50 MiB more peak RSS there and 4-9% more at 40 MP (docs/serving.md, "Memory allocator").
 SERVING_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "MALLOC_MMAP_THRESHOLD_": "268435456",
                "MALLOC_TRIM_THRESHOLD_": "268435456"}
 _LOAD_FAILED = re.compile(r"Load model failed: ([A-Za-z0-9_.-]+), error")

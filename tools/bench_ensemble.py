@@ -53,7 +53,7 @@ from closet.stages import composite
 from closet_dev import floor
 from closet_dev import kserve as kserve_dev
 from closet_dev import torchserve as torchserve_dev
-from closet_dev.launcher import under_serving_env
+from closet_dev.launcher import SERVING_ENV, under_serving_env
 from closet_dev.mar import load_ensemble
 
 log = logging.getLogger("bench_ensemble")
@@ -71,9 +71,9 @@ SPEED_GOALS = (("512x512 HTTP p50 / compute floor", "floor_ratio", 1.4, False),
                ("cold start, 4 archives to READY (s)", "served_cold_start_s", 10.0, False))
 PHONE_SIZE = (4000, 3000)
 PEAK_RUNS = 7  # conv probe timings after each HTTP request (best of them: noise only slows a conv)
-# Printed with the numbers: on a shared CPU, OMP_WAIT_POLICY changes TorchServe's latency severalfold (docs/serving.md).
-# The environment a run depends on, printed with its numbers (SERVING_ENV sets some of it).
-RUN_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+# Printed with the numbers: on a shared CPU, OMP_WAIT_POLICY changes TorchServe's latency severalfold
+# and the malloc thresholds a 12 MP request's by 10% (docs/serving.md).
+RUN_ENV = ("OMP_NUM_THREADS", "GOMP_SPINCOUNT", *SERVING_ENV)
 
 
 def photo_png() -> bytes:

@@ -550,6 +550,7 @@ def test_an_arm_pose_does_not_see_hangs_behind_the_chest(people):
     changed = np.abs(out.image.astype(int) - image).max(axis=-1) > 24  # more than the bodice's shading
     assert (changed & tag).sum() < 0.02 * tag.sum(), (changed & tag).sum()
 
+
 def test_a_sleeveless_cut_follows_an_armhole(people):
     """Made sleeveless, the bodice keeps the top of the arm's inner side down to the armpit
     (ARMHOLE) and bares its outer side from the shoulder: a curved armhole, not a straight cut."""
