@@ -6,7 +6,7 @@ visibility, is read through `as_xyv`). "Left" is the person's left (landmark 11 
 shoulder), so in a frontal photo it lies on the image's right.
 
 Everything here is plain arithmetic on the landmarks, shared by the garment mask
-(closet.garment) and the shape render (closet.render).
+(closet.garment), the flat lay (closet.flatlay) and the shape render (closet.render).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The served ensemble (model-store/closet.mar, run in-process) swaps every person of every scene to
 every domain of its translator (seed 7, `person=all`, JSON answers). Each output garment is laid
-flat by closet.render.canonical_view (the ONE function that also makes the translator's input),
+flat by closet.flatlay.canonical_view (the ONE function that also makes the translator's input),
 28x28, and the project's Fashion-MNIST classifier (assets/fmnist-classifier) names its class,
 argmax over the translator's domains. Per scene and overall:
 
@@ -18,7 +18,7 @@ and, to tell the translator's part from the render's:
   drawn    share of pairs whose translator output itself (the flat-lay drawing, resized to 28x28) is
            classified as the target: about what a render that copied the drawings could reach
   shaped   the same, with the drawing cut to the shape the render reads from it and draws on the body
-           (render.read, render.coverage in the translator's frame): what is left of the drawing
+           (flatlay.read, flatlay.coverage in the translator's frame): what is left of the drawing
            once its outline is the render's parametric one (sleeve reach, hem), before any cloth
 
 Scenes: the package photos (closet_dev.package_photos), their mirror images, two people side by
@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 import torch
 
-from closet import color, ensemble, render, upright
+from closet import color, ensemble, flatlay, upright
 from closet import config as closet_config
 from closet.body import body_from_keypoints
 from closet.imageio import encode_image
@@ -99,11 +99,11 @@ def drawing_view(drawing: np.ndarray) -> np.ndarray:
     return cv2.resize(_gray(drawing), (VIEW_SIZE, VIEW_SIZE), interpolation=cv2.INTER_AREA)
 
 
-def shaped_view(drawing: np.ndarray, given: render.CanonicalView, target: str) -> np.ndarray:
+def shaped_view(drawing: np.ndarray, given: flatlay.CanonicalView, target: str) -> np.ndarray:
     """The drawing cut to the shape render_swap reads from it (its own gray inside, black outside)."""
     gray = _gray(np.asarray(drawing)).astype(np.float32)
-    shape = render.read(gray, given.frame, target, given.shape)
-    cut = gray * render.coverage(shape, given.frame, gray.shape[0])
+    shape = flatlay.read(gray, given.frame, target, given.shape)
+    cut = gray * flatlay.coverage(shape, given.frame, gray.shape[0])
     return drawing_view(np.clip(cut + 0.5, 0, 255).astype(np.uint8))
 
 
@@ -133,11 +133,11 @@ def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> t
             result = upright.turn(result, out.turns)
             body = body_from_keypoints(person.keypoints, seen.shape)
             hidden, skin = person.geometry.in_front, person.geometry.skin_pixels
-            view = render.canonical_view(shown, result, body, VIEW_SIZE, hidden=hidden, skin=skin)
+            view = flatlay.canonical_view(shown, result, body, VIEW_SIZE, hidden=hidden, skin=skin)
             got = classify(classifier, view.gray, domains)
             drawn = classify(classifier, drawing_view(out.translated[k]), domains)
             # the translator's input, as the composite stage made it (a pure function of the parse)
-            given = render.canonical_view(seen, person.geometry.mask, person.geometry.body, size, hidden=hidden,
+            given = flatlay.canonical_view(seen, person.geometry.mask, person.geometry.body, size, hidden=hidden,
                                           skin=skin)
             shaped = classify(classifier, shaped_view(out.translated[k], given, target), domains)
             records.append({

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Which classes the eval-swap judge can give a flat lay at all (docs/swap.md).
 
-`make eval-swap` judges an output garment by its flat lay (closet.render.canonical_view): the
+`make eval-swap` judges an output garment by its flat lay (closet.flatlay.canonical_view): the
 shape's silhouette (sleeve reach, hem) filled with the garment's gray. This asks the same
 Fashion-MNIST classifier, over the demo translator's targets, for the class of every silhouette the render
 can draw (reach none / short / long x hems from hip to knee), plain and with random smooth
@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from closet import render  # noqa: E402
+from closet import flatlay  # noqa: E402
 from closet.stages.translate import STARGAN_META  # noqa: E402
 from closet_dev import eval_swap  # noqa: E402
 
@@ -49,15 +49,15 @@ def main(argv=None) -> dict:
     rng = np.random.default_rng(args.seed)
     cell = eval_swap.VIEW_SIZE // 7
     total: Counter = Counter()
-    for reach in render.SLEEVE_LENGTHS[::-1]:
+    for reach in flatlay.SLEEVE_LENGTHS[::-1]:
         for hem in HEMS:
-            shape = render.Shape({-1: reach, 1: reach}, hem)
-            sil = render.coverage(shape, shape.frame, eval_swap.VIEW_SIZE)
+            shape = flatlay.Shape({-1: reach, 1: reach}, hem)
+            sil = flatlay.coverage(shape, shape.frame, eval_swap.VIEW_SIZE)
             got: Counter = Counter()
             for k in range(args.textures):
-                fill = render.FMNIST_MEAN
+                fill = flatlay.FMNIST_MEAN
                 if k:  # smooth blotches, 4 view pixels wide, Fashion-MNIST's spread of gray
-                    fill = fill + rng.normal(0, render.FMNIST_STD) * np.kron(rng.normal(0, 1, (7, 7)), np.ones((cell, cell)))
+                    fill = fill + rng.normal(0, flatlay.FMNIST_STD) * np.kron(rng.normal(0, 1, (7, 7)), np.ones((cell, cell)))
                 got[eval_swap.classify(classifier, np.clip(sil * fill, 0, 255).astype(np.uint8), domains)] += 1
             total += got
             print(f"reach {reach:<4} hem {hem:<4}: " + ", ".join(f"{c} {n}" for c, n in got.most_common()))

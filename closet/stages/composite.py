@@ -1,7 +1,7 @@
 """The composite stage: the translator's input from each person's garment, and the result back in the photo.
 
 Two render modes (option `render`):
-  * shape: the garment goes to the translator as its training data looks (closet.render's
+  * shape: the garment goes to the translator as its training data looks (closet.flatlay's
     canonical frame from the pose keypoints: gray, on black, centred), and the translator's
     drawing comes back as the new garment's outline and coarse shading, with the photo's own
     colour and fine detail (closet.render.render_swap). The default for a grayscale
@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from closet import flatlay
 from closet.errors import BadOption, NoGarment
 from closet.garment import bounding_box
 from closet.serving.options import Option, boolean, choice
@@ -172,7 +173,7 @@ class Plan:
 
     render: str  # shape | appearance
     box: Box  # the square crop around the garment (the translator's input in appearance mode)
-    view: object = None  # shape: the garment laid flat (closet.render.CanonicalView), the translator's input
+    view: object = None  # shape: the garment laid flat (closet.flatlay.CanonicalView), the translator's input
     target: str = ""  # shape: the target domain
 
 
@@ -203,10 +204,8 @@ class Compositor:
         if person.geometry is None:
             raise BadOption("render=shape needs the pose parser's keypoints",
                             "use render=appearance, or serve the pose-garment parser (the default)")
-        from closet import render as shape
-
-        view = shape.canonical_view(image, person.geometry.mask, person.geometry.body, img_size,
-                                    hidden=person.geometry.in_front, skin=person.geometry.skin_pixels)
+        view = flatlay.canonical_view(image, person.geometry.mask, person.geometry.body, img_size,
+                                      hidden=person.geometry.in_front, skin=person.geometry.skin_pixels)
         return view.gray, Plan(render, box, view, target)
 
     def __call__(self, image: np.ndarray, person, translated: np.ndarray, plan: Plan, person_mask: np.ndarray,
@@ -214,8 +213,8 @@ class Compositor:
         """One person's garment replaced: (the new photo, result_mask: bool, the garment as it is now)."""
         if plan.render == "appearance":
             return composite(image, translated, plan.box, person.garment, person_mask, preserve_color), person.garment
-        from closet import render as shape
+        from closet import render  # render imports this module's dilation
 
-        out = shape.render_swap(image, person.geometry, translated, plan.view, plan.target, preserve_color,
-                                person_mask)
+        out = render.render_swap(image, person.geometry, translated, plan.view, plan.target, preserve_color,
+                                 person_mask)
         return out.image, out.result_mask

@@ -23,6 +23,15 @@ def photo_people():
     return {s.name: (s, m) for s, m in zip(scenes, masks)}
 
 
+@pytest.fixture(scope="module")
+def people(photo_people):
+    """{name: (image, GarmentParse)} for the three package photos."""
+    from closet import garment as gm
+
+    return {name: (scene.image, gm.garment_mask(scene.image, person, scene.people[0]))
+            for name, (scene, person) in photo_people.items()}
+
+
 @pytest.fixture(scope="session")
 def translator():
     from closet.models.stargan_v2 import load_with_sidecar

@@ -66,11 +66,11 @@ def test_a_row_of_two_people_is_wrapped_to_the_grids_width():
 def test_a_drawing_cut_to_its_own_shape_keeps_its_gray_inside_and_is_black_outside():
     """shaped_view: the drawing's own gray where the shape the render reads from it covers the
     frame, black elsewhere (a sleeveless drawing read as a sleeveless top, a smudge in its corner)."""
-    from closet import render
+    from closet import flatlay
 
-    shape = render.Shape({-1: 0.0, 1: 0.0}, 1.05)
-    given = render.CanonicalView(np.zeros((32, 32), np.uint8), shape, shape.frame)
-    cover = render.coverage(shape, shape.frame, 32)
+    shape = flatlay.Shape({-1: 0.0, 1: 0.0}, 1.05)
+    given = flatlay.CanonicalView(np.zeros((32, 32), np.uint8), shape, shape.frame)
+    cover = flatlay.coverage(shape, shape.frame, 32)
     drawing = np.where(cover > 0.5, 150, 0).astype(np.uint8)
     smudged = drawing.copy()
     smudged[:3, :3] = 200

@@ -1,6 +1,6 @@
-"""closet.render on the package photos with their checked keypoints: the flat lay looks like
-Fashion-MNIST, shapes survive a trip onto the body and back, drawings are read, and the swap keeps
-every pixel outside the garments, bares arms for short sleeves, lengthens a hem, keeps colour."""
+"""closet.render on the package photos with their checked keypoints: the swap keeps every pixel
+outside the garments, bares arms for short sleeves, lengthens a hem, keeps colour (the flat lay
+itself: test_flatlay.py)."""
 
 from __future__ import annotations
 
@@ -10,202 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from closet import color, legs, lighting, render
+from closet import color, flatlay, legs, lighting, render
 from closet import garment as gm
-from tests.support.renders import untouched
-
-
-@pytest.fixture(scope="module")
-def people(photo_people):
-    """{name: (image, GarmentParse)} for the three package photos."""
-    return {name: (scene.image, gm.garment_mask(scene.image, person, scene.people[0]))
-            for name, (scene, person) in photo_people.items()}
-
-
-def drawing(shape: render.Shape, frame, size: int = 32, gray: float = 170.0) -> np.ndarray:
-    """A flat-lay drawing of `shape` in `frame`: the shape's silhouette, light gray on black."""
-    return np.clip(render.coverage(shape, frame, size) * gray + 0.5, 0, 255).astype(np.uint8)
-
-
-def paint(parse: gm.GarmentParse, shape: render.Shape) -> np.ndarray:
-    """bool (H, W): `shape` worn on this body (the image pixels whose flat-lay point it covers)."""
-    h, w = parse.mask.shape
-    ys, xs = np.mgrid[0:h, 0:w]
-    pts = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64) + 0.5
-    flat, _ = render.BodyMap(parse.body).flat_of(pts)
-    return shape.covers(flat, worn=True).reshape(h, w)
-
-
-def test_the_flat_lay_looks_like_fashion_mnist(people):
-    image, parse = people["astronaut"]
-    view = render.canonical_view(image, parse.mask, parse.body, 28)
-    g = view.gray
-    assert g.shape == (28, 28) and g.dtype == np.uint8
-    assert g[0, 0] == g[-1, -1] == 0  # on black
-    lit = g > 30
-    assert 130 < g[lit].mean() < 190  # Fashion-MNIST's garment gray (160 +- spread)
-    cols, rows = np.nonzero(lit.any(axis=0))[0], np.nonzero(lit.any(axis=1))[0]
-    assert abs((cols.min() + cols.max()) / 2 - 13.5) <= 1.5 and abs((rows.min() + rows.max()) / 2 - 13.5) <= 1.5
-    assert cols.max() - cols.min() >= 24 or rows.max() - rows.min() >= 24  # fills the frame
-    assert view.shape.reach == {-1: pytest.approx(1.0, abs=0.1), 1: pytest.approx(1.0, abs=0.1)}  # long sleeves
-
-
-def top_edge(silhouette: np.ndarray, from_side: np.ndarray) -> np.ndarray:
-    """A silhouette's (bool (S, S)) top edge below its highest row, in its own widths, at these
-    distances from its sides (in its widths; both sides averaged)."""
-    ys, xs = np.nonzero(silhouette)
-    x0, x1, y0 = xs.min(), xs.max(), ys.min()
-    width = x1 - x0 + 1
-    at = [(np.argmax(silhouette[:, x0 + int(f * width)]) + np.argmax(silhouette[:, x1 - int(f * width)])) / 2 - y0
-          for f in from_side]
-    return np.asarray(at) / width
-
-
-def test_the_flat_lays_shoulders_slope_as_fashion_mnists():
-    """Fashion-MNIST lays its tops flat with the shoulders sloping from the collar down to the
-    sleeves. The flat lay was a square-shouldered block (its sides' top 0.05 of its width below the
-    collar, against Fashion-MNIST's 0.3), which the translator drew as no category in particular."""
-    from closet_dev.train.data import FMNIST_CLASSES, FMNIST_DIR, load_fmnist
-
-    if not (FMNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
-    images, labels = load_fmnist("test")
-    from_side = np.array([0.05, 0.1, 0.15, 0.2])
-    per_class = []
-    for name in ("pullover", "coat", "shirt", "tshirt", "dress"):
-        garments = images[labels == FMNIST_CLASSES.index(name)][:500] > 20
-        per_class.append(np.median([top_edge(g, from_side) for g in garments if g.sum() >= 50], axis=0))
-    fashion_mnist = np.median(per_class, axis=0)
-    shape = render.Shape({-1: 1.0, 1: 1.0}, render.HIP_HEM)
-    ours = top_edge(render.coverage(shape, shape.frame, 112) > 0.5, from_side)
-    assert fashion_mnist[0] > 0.2  # the data's own slope, as measured when SHOULDER_DROP was set
-    np.testing.assert_allclose(ours, fashion_mnist, atol=0.05)  # a Fashion-MNIST pixel is 1/21 of a top's width
-
-
-def test_a_drawing_with_sloped_shoulders_reads_its_sleeves():
-    """`read` looks for sleeves below the sloping shoulder: from the old start a long sleeve's top,
-    cut by the slope, read as no sleeve."""
-    for reach in render.SLEEVE_LENGTHS:
-        shape = render.Shape({-1: reach, 1: reach}, render.HIP_HEM)
-        got = render.read(drawing(shape, shape.frame), shape.frame)
-        assert got.reach == {-1: reach, 1: reach}
-
-
-@pytest.mark.parametrize("reach,hem", [(1.0, 1.05), (0.35, 1.05), (0.0, 1.05), (1.0, 1.45)])
-def test_a_shape_worn_on_the_body_measures_back(people, reach, hem):
-    _, parse = people["camera"]  # the cameraman is in the photo down to his knees
-    shape = render.Shape({-1: reach, 1: reach}, hem)
-    got = render.measure(paint(parse, shape), parse.body)
-    assert max(got.reach.values()) == pytest.approx(reach, abs=0.1)
-    assert got.hem == pytest.approx(hem, abs=0.1)
-
-
-def test_a_categorys_sleeves_stay_in_its_range():
-    """A drawing's sleeves are read in the translator's frame, which its garment need not fill: a
-    coat or a pullover drawn short-sleeved keeps long sleeves (zidane.jpg's suits were bared to
-    the shoulder for `coat`), a dress none, a tshirt at most short; a shirt may be either."""
-    for drawn, category, want in [(0.0, "coat", 1.0), (0.35, "pullover", 1.0), (1.0, "dress", 0.0),
-                                  (1.0, "tshirt", 0.35), (0.35, "shirt", 0.35), (1.0, "shirt", 1.0),
-                                  (0.0, None, 0.0)]:
-        shape = render.Shape({-1: drawn, 1: drawn}, 1.05)
-        got = render.read(drawing(shape, shape.frame), shape.frame, category)
-        assert got.reach == {-1: want, 1: want}, (drawn, category)
-
-
-@pytest.mark.parametrize("name", ["astronaut", "camera", "grace_hopper"])
-def test_the_torso_map_keeps_lengths_down_the_body(people, name):
-    """Hips narrower than shoulders are a build, not perspective: equal steps down the flat lay are
-    equal steps down the body, and below the hips too (a dress's hem at 1.75 is 0.75 torso lengths
-    below the hips; a homography of the torso quad squeezed it toward a vanishing point)."""
-    _, parse = people[name]
-    bm = render.BodyMap(parse.body)
-    ys = np.array([0.0, 0.5, 1.0, 1.5, 1.75, 2.0])
-    centre = bm.torso_to_image(np.stack([np.zeros_like(ys), ys], 1))
-    steps = np.linalg.norm(np.diff(centre, axis=0), axis=1) / np.diff(ys)
-    np.testing.assert_allclose(steps, steps[0], rtol=0.03)
-    rng = np.random.default_rng(0)
-    b = np.stack([rng.uniform(-0.6, 0.6, 500), rng.uniform(-0.3, 2.2, 500)], 1)
-    np.testing.assert_allclose(bm.image_to_torso(bm.torso_to_image(b)), b, atol=1e-9)
-    quad = bm.torso_to_image(render.CANON_QUAD.astype(np.float64))
-    np.testing.assert_allclose(quad, parse.body.quad, atol=1e-3)  # the four joints stay where they are
-
-
-def test_an_open_neckline_is_not_the_hem(people):
-    """A jacket open over a shirt and tie (zidane.jpg's Zidane) leaves the top of the torso's
-    middle uncovered: the hem is sought below the neckline, not where the opening starts."""
-    _, parse = people["astronaut"]
-    whole = render.measure(parse.mask, parse.body)
-    bm = render.BodyMap(parse.body)
-    v = bm.torso_to_image(np.array([[-0.25, 0.0], [0.25, 0.0], [0.0, 0.4]]))
-    opened = parse.mask.copy()
-    cv2.fillPoly(opened.view(np.uint8), [np.round(v).astype(np.int32)], 0)
-    assert (parse.mask & ~opened).sum() > 500
-    assert render.measure(opened, parse.body).hem == whole.hem > 1.0
-
-
-def test_a_camisoles_neckline_is_not_the_hem(people):
-    """A camisole's top edge lies below NECKLINE: the torso's middle is bare down to 0.7 torso
-    lengths. Read from NECKLINE, the run of covered rows ended before it began: a hem of 0.2, and
-    every longer target filled her chest (and the hair over it) with mirrored cloth."""
-    _, parse = people["astronaut"]
-    whole = render.measure(parse.mask, parse.body)
-    bm = render.BodyMap(parse.body)
-    v = bm.torso_to_image(np.array([[-0.4, -0.2], [0.4, -0.2], [0.4, 0.7], [-0.4, 0.7]]))
-    camisole = parse.mask.copy()
-    cv2.fillPoly(camisole.view(np.uint8), [np.round(v).astype(np.int32)], 0)
-    assert (parse.mask & ~camisole).sum() > 5000
-    assert render.measure(camisole, parse.body).hem == whole.hem > 1.0
-
-
-def test_skin_across_the_torso_hides_the_hem_not_the_sleeves(people):
-    """A seated woman's hands of cards before her black top (skin-coloured in a warm-lit photo)
-    bared a band of its rows: the run of covered rows ended there, a hem of 0.48, and `pullover`
-    covered the cards and the ashtray before her with mirrored cloth. Bare skin on the torso hides
-    the garment, as an arm in front does; on the arms it is what a short sleeve bares. The
-    astronaut's suit with a band across it from 0.55 to 0.75 torso lengths, and her right sleeve
-    cut at the elbow, the band and the forearm given as skin."""
-    _, parse = people["astronaut"]
-    whole = render.measure(parse.mask, parse.body)
-    bm = render.BodyMap(parse.body)
-    band = np.zeros_like(parse.mask, np.uint8)
-    cv2.fillPoly(band, [np.round(bm.torso_to_image(np.array([[-0.3, 0.55], [0.3, 0.55], [0.3, 0.75],
-                                                           [-0.3, 0.75]]))).astype(np.int32)], 1)
-    arm = parse.body.right_arm
-    forearm = gm.capsule(parse.mask.shape, arm.elbow + 0.15 * (arm.wrist - arm.elbow), arm.wrist, bm.radius)
-    skin = band.astype(bool) | (forearm & parse.mask)
-    bared = parse.mask & ~skin
-    assert render.measure(bared, parse.body).hem < 0.6  # the band ends the run
-    shape = render.measure(bared, parse.body, skin=skin)
-    assert shape.hem == whole.hem and shape.reach == render.measure(bared, parse.body).reach
-    # with someone in front too (the composite passes both): the skin still hides the band
-    aside = np.zeros_like(skin)
-    aside[:5] = True  # someone in front at the photo's top, away from the torso
-    assert render.measure(bared, parse.body, hidden=aside, skin=skin) == shape
-
-
-def test_a_row_an_arm_mostly_hides_is_not_the_hem(people):
-    """A forearm across the chest (zidane.jpg's grey-haired man, pointing) hides most of a few torso
-    rows; the one or two samples beside the hand lie at the garment's edge. Read as uncovered, they
-    ended the hem there (0.6 torso lengths on his jacket at half size, and `coat` then filled his
-    open front with mirrored jacket); a row mostly hidden says nothing."""
-    import dataclasses
-
-    from closet.body import Arm
-
-    _, parse = people["camera"]  # in the photo to below his hips
-    bm = render.BodyMap(parse.body)
-    shoulder, elbow, wrist = bm.torso_to_image(np.array([[-0.27, 0.0], [-0.3, 0.55], [0.1, 0.55]]))
-    across = dataclasses.replace(parse.body, right_arm=Arm(shoulder=shoulder, elbow=elbow, wrist=wrist, seen=True))
-    shape = render.Shape({-1: 1.0, 1: 1.0}, 1.05)
-    worn = paint(dataclasses.replace(parse, body=across), shape)
-    assert render.measure(worn, across).hem == pytest.approx(1.05, abs=0.03)
-    # the garment's edge beside the hand, just below the forearm, is not garment
-    edge = render.BodyMap(across).torso_to_image(np.array([[0.22, 0.55]]))[0]
-    cut = worn & ~gm.capsule(worn.shape, edge, edge, 0.2 * parse.body.scale)
-    hidden = render.BodyMap(across).flat_of(render.BodyMap(across).torso_to_image(
-        np.stack([np.linspace(-0.22, 0.22, 9), np.full(9, 0.55)], 1)))[1] != 0
-    assert hidden.sum() >= 7  # the forearm hides most of that row
-    assert render.measure(cut, across).hem == pytest.approx(1.05, abs=0.03)
+from tests.support.renders import drawing, paint, untouched
 
 
 def test_a_person_in_front_hides_the_hem_and_nothing_is_drawn_over_them(people):
@@ -219,15 +26,15 @@ def test_a_person_in_front_hides_the_hem_and_nothing_is_drawn_over_them(people):
     _, parse = people["camera"]
     h, w = parse.mask.shape
     ys, xs = np.mgrid[0:h, 0:w]
-    down = render.BodyMap(parse.body).image_to_torso(np.stack([xs.ravel(), ys.ravel()], 1) + 0.5)[:, 1].reshape(h, w)
+    down = flatlay.BodyMap(parse.body).image_to_torso(np.stack([xs.ravel(), ys.ravel()], 1) + 0.5)[:, 1].reshape(h, w)
     front = (down > 0.5) & (down < 0.8)
     behind = dataclasses.replace(parse, mask=parse.mask & ~front, in_front=front)
-    assert render.measure(behind.mask, parse.body).hem < 0.55  # read as a crop top
-    shape = render.measure(behind.mask, parse.body, hidden=front)
-    assert shape.hem >= render.HIP_HEM
-    dress = render.new_garment(behind, shape, render.Shape(shape.reach, 1.75))
+    assert flatlay.measure(behind.mask, parse.body).hem < 0.55  # read as a crop top
+    shape = flatlay.measure(behind.mask, parse.body, hidden=front)
+    assert shape.hem >= flatlay.HIP_HEM
+    dress = render.new_garment(behind, shape, flatlay.Shape(shape.reach, 1.75))
     assert dress.sum() > parse.mask.sum() // 2 and not (dress & front).any()
-    view = render.canonical_view(parse.mask.astype(np.uint8)[..., None].repeat(3, -1) * 200, behind.mask,
+    view = flatlay.canonical_view(parse.mask.astype(np.uint8)[..., None].repeat(3, -1) * 200, behind.mask,
                                  parse.body, 32, hidden=front)
     assert view.shape == shape
 
@@ -239,16 +46,16 @@ def _tshirt_grown_long(people, photo_people, arm_shift: float = 0.0, sleeve: flo
     the tshirt, the pixels it bared, the second parse and the pullover."""
     image, parse = people["astronaut"]
     person = photo_people["astronaut"][1]
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    tshirt = render.render_swap(image, parse, drawing(render.Shape({-1: sleeve, 1: sleeve}, view.shape.hem), view.frame),
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    tshirt = render.render_swap(image, parse, drawing(flatlay.Shape({-1: sleeve, 1: sleeve}, view.shape.hem), view.frame),
                                 view, person=person)
     bared = parse.mask & ~tshirt.result_mask
     kp = photo_people["astronaut"][0].people[0].copy()
     kp[13, -1] = 0.99  # her left elbow, behind the helmet in the photo, seen
     kp[[14, 16], :2] -= arm_shift * parse.body.scale * parse.body.across  # her right arm, to her right
     again = gm.garment_mask(tshirt.image, person, kp)
-    given = render.canonical_view(tshirt.image, again.mask, again.body, 32)
-    out = render.render_swap(tshirt.image, again, drawing(render.Shape({-1: 1.0, 1: 1.0}, given.shape.hem), given.frame),
+    given = flatlay.canonical_view(tshirt.image, again.mask, again.body, 32)
+    out = render.render_swap(tshirt.image, again, drawing(flatlay.Shape({-1: 1.0, 1: 1.0}, given.shape.hem), given.frame),
                              given, "pullover", person=person)
     return tshirt, bared, again, out
 
@@ -262,7 +69,7 @@ def test_a_bared_forearm_grows_its_sleeve_back(people, photo_people):
     tshirt, bared, again, out = _tshirt_grown_long(people, photo_people)
     assert bared.sum() > 5000
     assert again.body.left_arm.seen and (again.skin_pixels & bared).sum() > 0.8 * bared.sum()
-    assert render.measure(again.mask, again.body).reach == {-1: 1.0, 1: 1.0}  # the flat lay: her left sleeve's reach
+    assert flatlay.measure(again.mask, again.body).reach == {-1: 1.0, 1: 1.0}  # the flat lay: her left sleeve's reach
     assert (out.result_mask & bared).sum() > 0.9 * bared.sum()
     # and the cloth grown there is the suit's, not skin
     grown = color.to_lab(out.image[out.result_mask & bared][None])[0]
@@ -310,25 +117,10 @@ def test_a_garment_re_cut_to_its_own_shape_gains_no_cloth(people):
     sleeves and the hip hem, so a pullover made a pullover adds nothing (float steps of 1 - 2e-16
     used to read as shorter than the target's 1.0: cloth was added over her shoulders)."""
     image, parse = people["grace_hopper"]
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    assert view.shape.reach == {-1: 1.0, 1: 1.0} and view.shape.hem == render.HIP_HEM
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    assert view.shape.reach == {-1: 1.0, 1: 1.0} and view.shape.hem == flatlay.HIP_HEM
     out = render.render_swap(image, parse, drawing(view.shape, view.frame), view, "pullover")
     assert (out.result_mask & ~parse.mask).sum() == 0
-
-
-@pytest.mark.parametrize("reach,hem", [(1.0, 1.05), (0.35, 1.1), (0.0, 1.75), (1.0, 1.45)])
-def test_a_drawing_reads_back_as_the_shape_drawn(reach, hem):
-    shape = render.Shape({-1: reach, 1: reach}, hem)
-    got = render.read(drawing(shape, shape.frame), shape.frame)
-    assert got.reach == {-1: reach, 1: reach}
-    assert got.hem == pytest.approx(hem, abs=0.06)
-    # a Fashion-MNIST category's drawing takes that category's length, whatever the drawing says:
-    # the old garment's when it is in the category's range, the range's nearer end when not
-    low, high = render.CATEGORY_HEM["dress"]
-    assert render.read(drawing(shape, shape.frame), shape.frame, "dress").hem == low
-    for old_hem, want in [(1.05, low), (1.9, 1.9), (2.5, high)]:
-        old = render.Shape({-1: 1.0, 1: 1.0}, old_hem)
-        assert render.read(drawing(shape, shape.frame), shape.frame, "dress", old).hem == pytest.approx(want)
 
 
 def continued_below(parse: gm.GarmentParse, rows: int) -> gm.GarmentParse:
@@ -346,10 +138,10 @@ def continued_below(parse: gm.GarmentParse, rows: int) -> gm.GarmentParse:
 def swaps(people):
     """The astronaut re-cut to long sleeves, short sleeves, and a long sleeveless dress."""
     image, parse = people["astronaut"]
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    shapes = {"long": render.Shape({-1: 1.0, 1: 1.0}, view.shape.hem),
-              "short": render.Shape({-1: 0.35, 1: 0.35}, view.shape.hem),
-              "dress": render.Shape({-1: 0.0, 1: 0.0}, 1.75)}
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    shapes = {"long": flatlay.Shape({-1: 1.0, 1: 1.0}, view.shape.hem),
+              "short": flatlay.Shape({-1: 0.35, 1: 0.35}, view.shape.hem),
+              "dress": flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75)}
     return image, parse, view, {k: render.render_swap(image, parse, drawing(s, view.frame), view)
                                 for k, s in shapes.items()}
 
@@ -374,7 +166,7 @@ def test_a_longer_hem_leaves_what_the_garment_holds_above_its_edge(swaps):
     hole = hole.astype(bool) & parse.mask
     assert hole.sum() > 100 and (parse.mask & (np.arange(hole.shape[0])[:, None] > np.nonzero(hole)[0].max())).any()
     holed = dataclasses.replace(parse, mask=parse.mask & ~hole)
-    dress = render.render_swap(image, holed, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    dress = render.render_swap(image, holed, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
     assert not dress.result_mask[hole].any()
 
 
@@ -394,10 +186,10 @@ def test_the_old_garments_edge_goes_with_it(people):
     mask stops short of its anti-aliased edge, and that edge stayed as a dark ghost of the jacket's
     outline (median L 6.5 one pixel out, against 47 in the fill beside it). Now the fill takes it."""
     image, parse = people["grace_hopper"]
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
     ys, xs = np.nonzero(parse.mask & ~out.result_mask)
-    cover, _ = render.bare_arm(render.BodyMap(parse.body), np.stack([xs + 0.5, ys + 0.5], 1))
+    cover, _ = render.bare_arm(flatlay.BodyMap(parse.body), np.stack([xs + 0.5, ys + 0.5], 1))
     fill = np.zeros(parse.mask.shape, bool)
     fill[ys[cover <= 0], xs[cover <= 0]] = True
     assert fill.sum() > 1000
@@ -413,8 +205,8 @@ def test_a_portraits_arms_run_off_the_photo_and_their_sleeves_are_cut(people):
     upper arms show in the face's skin colour (no target used to change her at all)."""
     image, parse = people["grace_hopper"]
     assert all(a.off_photo and not a.seen for a in (parse.body.left_arm, parse.body.right_arm))
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, view.shape.hem), view.frame), view)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, view.shape.hem), view.frame), view)
     bared = parse.mask & ~out.result_mask
     assert bared.sum() > 0.05 * parse.mask.sum()
     lab = color.to_lab(out.image)[bared]
@@ -436,8 +228,8 @@ def test_an_arm_whose_wrist_runs_off_the_photo_is_placed(photo_people):
     arm = parse.body.right_arm
     assert arm.off_photo and not arm.seen
     assert not gm.garment_mask(scene.image, photo_people["astronaut"][1], kp).body.right_arm.off_photo  # uncut
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, view.shape.hem), view.frame), view)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, view.shape.hem), view.frame), view)
     upper_arm = gm.capsule(image.shape, arm.shoulder, arm.elbow, 0.1 * parse.body.scale)
     assert (upper_arm & parse.mask & ~out.result_mask).sum() > 0.3 * (upper_arm & parse.mask).sum()
 
@@ -447,14 +239,14 @@ def test_a_sleeve_end_the_photo_shows_beats_one_off_the_photo(people):
     before its cut. The flat lay is symmetric, and the seen end decides: short sleeves (it read
     long, as if the hidden sleeve went on to the wrist)."""
     image, parse = people["grace_hopper"]
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
     assert view.shape.reach[-1] == view.shape.reach[1] == pytest.approx(1.0)  # both run off the photo
-    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame), view)
-    bm = render.BodyMap(parse.body)
+    out = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame), view)
+    bm = flatlay.BodyMap(parse.body)
     h = image.shape[0]
     on_photo = [bm.sleeve_to_image(side, np.array([0.4]), np.zeros(1))[0, 1] < h for side in (-1, 1)]
     assert sorted(on_photo) == [False, True]  # one cut shows, the other arm leaves the photo first
-    reach = render.measure(out.result_mask, parse.body).reach
+    reach = flatlay.measure(out.result_mask, parse.body).reach
     assert reach[-1] == reach[1] == pytest.approx(0.35, abs=0.05)
 
 
@@ -474,7 +266,7 @@ def test_a_bared_arm_is_a_tapering_rounded_cylinder(people):
     """Across the arm, at a third and at nine tenths of the way to the wrist: narrower toward the
     wrist, darker toward the sides than along the middle, and a soft edge one pixel wide."""
     _, parse = people["astronaut"]
-    bm = render.BodyMap(parse.body)
+    bm = flatlay.BodyMap(parse.body)
     side = -1  # her right arm hangs in view
     across = np.linspace(-1.0, 1.0, 801)  # sleeve radii
     widths = []
@@ -497,7 +289,7 @@ def test_a_bared_arm_is_lit_from_where_the_face_is_lit(people):
     the astronaut with her face lit from the right only (its left five sixths dimmed to 30%) gets
     her `short` swap's bared forearm brighter on the right."""
     image, parse = people["astronaut"]
-    bm = render.BodyMap(parse.body)
+    bm = flatlay.BodyMap(parse.body)
     side = -1  # her right arm hangs in view
     across = np.linspace(-0.95, 0.95, 401)
     pts = bm.sleeve_to_image(side, np.full_like(across, 0.8), across)
@@ -516,8 +308,8 @@ def test_a_bared_arm_is_lit_from_where_the_face_is_lit(people):
     box[shadowed] = (box[shadowed] * 0.3).astype(np.uint8)
     side_lit = dataclasses.replace(parse, skin=gm.skin_from_face(dim, parse.body))
     assert side_lit.skin.light.direction[0] > 0.5
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    short = drawing(render.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    short = drawing(flatlay.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame)
     lightness = {}
     for name, p in (("front", parse), ("side", side_lit)):
         out = render.render_swap(image, p, short, view)
@@ -542,8 +334,8 @@ def test_an_arm_pose_does_not_see_hangs_behind_the_chest(people):
     tag = np.zeros(parse.mask.shape, bool)
     tag[box] = (image[box].mean(axis=-1) > 150) & (np.ptp(image[box], axis=-1) < 30)  # its light gray
     assert tag.sum() > 1500
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
     bared = parse.mask & ~out.result_mask
     assert bared.sum() > 5000  # her arms are bared beside it
     assert (bared & tag).sum() < 0.02 * tag.sum(), (bared & tag).sum()
@@ -555,11 +347,11 @@ def test_a_sleeveless_cut_follows_an_armhole(people):
     """Made sleeveless, the bodice keeps the top of the arm's inner side down to the armpit
     (ARMHOLE) and bares its outer side from the shoulder: a curved armhole, not a straight cut."""
     image, parse = people["astronaut"]
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    bm = render.BodyMap(parse.body)
-    new = render.new_garment(parse, view.shape, render.Shape({-1: 0.0, 1: 0.0}, view.shape.hem), bm)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    bm = flatlay.BodyMap(parse.body)
+    new = render.new_garment(parse, view.shape, flatlay.Shape({-1: 0.0, 1: 0.0}, view.shape.hem), bm)
     side = -1  # her right arm hangs in view
-    t = np.linspace(render.SLEEVE_FROM / 2 + 0.01, 0.8 * render.ARMHOLE, 6)
+    t = np.linspace(flatlay.SLEEVE_FROM / 2 + 0.01, 0.8 * render.ARMHOLE, 6)
 
     def worn(u: float) -> np.ndarray:
         x, y = np.round(bm.sleeve_to_image(side, t, np.full_like(t, u)) - 0.5).astype(int).T
@@ -577,7 +369,7 @@ def test_bared_skin_takes_the_garments_light_not_its_print(swaps):
     centre = np.round(arm.elbow * 0.5 + arm.wrist * 0.5).astype(int)
     printed = image.copy()
     cv2.circle(printed, tuple(int(c) for c in centre), int(0.12 * parse.body.scale), (255, 255, 255), -1)
-    dress = drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame)
+    dress = drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame)
     out = render.render_swap(printed, parse, dress, view)
     bared = cv2.erode((parse.mask & ~out.result_mask).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     spot = bared & gm.capsule(image.shape, centre, centre, 0.05 * parse.body.scale)
@@ -605,7 +397,7 @@ def test_a_coarse_faces_grain_is_capped(swaps):
 
     image, parse, view, _ = swaps
     coarse = dataclasses.replace(parse, skin=dataclasses.replace(parse.skin, grain=15.0))
-    out = render.render_swap(image, coarse, drawing(render.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame), view)
+    out = render.render_swap(image, coarse, drawing(flatlay.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame), view)
     bared = cv2.erode((parse.mask & ~out.result_mask).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     assert bared.sum() > 200
     got = gm.measure_grain(out.image, (slice(None), slice(None), bared))
@@ -620,7 +412,7 @@ def test_painted_pixels_take_the_photos_noise(swaps):
     noisy = np.clip(image + np.random.default_rng(0).normal(0, 12, image.shape), 0, 255).astype(np.uint8)
     noise = render.photo_noise(noisy)
     assert noise > 3 * render.photo_noise(image)  # the measure sees the noise, not the photo's edges
-    out = render.render_swap(noisy, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    out = render.render_swap(noisy, parse, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
     painted = cv2.erode((parse.mask & ~out.result_mask).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     assert painted.sum() > 2000 and out.painted is not None
     got = gm.measure_grain(out.image, (slice(None), slice(None), painted))
@@ -641,8 +433,8 @@ def test_a_small_faces_grain_is_less(photo_people):
     kp[:, :2] *= f
     parse = gm.garment_mask(image, small_person, kp)
     assert parse.body.face_size < 0.75 * render.GRAIN_FULL_FACE and parse.skin.grain > render.GRAIN_MAX
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
     bared = cv2.erode((parse.mask & ~out.result_mask).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     assert bared.sum() > 100
     want = render.GRAIN_MAX * parse.body.face_size / render.GRAIN_FULL_FACE
@@ -657,7 +449,7 @@ def test_a_small_faces_grain_is_less(photo_people):
     noisy = np.clip(image + np.random.default_rng(0).normal(0, 12, image.shape), 0, 255).astype(np.uint8)
     noise = render.photo_noise(noisy)
     assert noise > render.GRAIN_MAX
-    out = render.render_swap(noisy, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    out = render.render_swap(noisy, parse, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
     got = gm.measure_grain(out.image, (slice(None), slice(None), bared))
     assert got < 0.85 * noise and got > 0.5 * noise * render.small_face(parse.body.face_size), (got, noise)
 
@@ -668,7 +460,7 @@ def test_bared_skin_is_shaded_by_the_cloth_beside_it(swaps, monkeypatch):
     image, parse, view, outs = swaps
     shaded = outs["short"]
     monkeypatch.setattr(render, "CLOTH_SHADOW", 0.0)
-    flat = render.render_swap(image, parse, drawing(render.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame), view)
+    flat = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame), view)
     bared = cv2.erode((parse.mask & ~shaded.result_mask).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     near = cv2.distanceTransform((~shaded.result_mask).astype(np.uint8), cv2.DIST_L2, 3)
     reach = render.CLOTH_SHADOW_REACH * parse.body.scale
@@ -685,8 +477,8 @@ def test_shaded_skin_keeps_its_colour_as_light_does(people, name):
     shaded sides and the skin beside the cloth are darker skin, not a more saturated brown paint
     (Grace Hopper's navy jacket shades her bared arms most)."""
     image, parse = people[name]
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    out = render.render_swap(image, parse, drawing(render.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
     bared = cv2.erode((parse.mask & ~out.result_mask).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     lab = color.to_lab(cv2.GaussianBlur(out.image, (0, 0), 1.5))[bared]  # the colour, not the grain
     assert len(lab) > 500
@@ -706,12 +498,12 @@ def test_legs_under_a_shortened_coat_are_trousers_not_background(people, photo_p
     thighs; with the person mask they are dark trousers."""
     image, parse = people["camera"]
     person = photo_people["camera"][1]
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    short = drawing(render.Shape(view.shape.reach, 1.05), view.frame)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    short = drawing(flatlay.Shape(view.shape.reach, 1.05), view.frame)
     lawn, trousered = (render.render_swap(image, parse, short, view, person=p) for p in (None, person))
     uncovered = parse.mask & ~trousered.result_mask & person
     ys, xs = np.nonzero(uncovered)
-    flat, part = render.BodyMap(parse.body).flat_of(np.stack([xs + 0.5, ys + 0.5], 1))
+    flat, part = flatlay.BodyMap(parse.body).flat_of(np.stack([xs + 0.5, ys + 0.5], 1))
     below = (part == 0) & (flat[:, 1] > trousered.shape.hem)
     assert below.sum() > 2000
     lightness = [np.median(color.to_lab(o.image)[ys[below], xs[below], 0]) for o in (lawn, trousered)]
@@ -746,19 +538,19 @@ def test_legs_under_a_shortened_coat_are_the_trousers_the_photo_shows(people, ph
     grown[image.shape[0]:][in_shadow] = np.uint8(np.array(jeans_rgb) * 0.3)
     grown_person = np.concatenate([person, legs_seen])
     tall = continued_below(parse, below)
-    view = render.canonical_view(grown, tall.mask, tall.body, 32)
-    out = render.render_swap(grown, tall, drawing(render.Shape(view.shape.reach, 1.05), view.frame), view,
+    view = flatlay.canonical_view(grown, tall.mask, tall.body, 32)
+    out = render.render_swap(grown, tall, drawing(flatlay.Shape(view.shape.reach, 1.05), view.frame), view,
                              person=grown_person)
     uncovered = tall.mask & ~out.result_mask & grown_person
     ys, xs = np.nonzero(uncovered)
-    flat, part = render.BodyMap(tall.body).flat_of(np.stack([xs + 0.5, ys + 0.5], 1))
+    flat, part = flatlay.BodyMap(tall.body).flat_of(np.stack([xs + 0.5, ys + 0.5], 1))
     on_legs = (part == 0) & (flat[:, 1] > out.shape.hem)
     assert on_legs.sum() > 2000
     got = np.median(color.to_lab(out.image)[ys[on_legs], xs[on_legs]], axis=0)
     jeans = color.to_lab(np.uint8([[jeans_rgb]]))[0, 0]
     assert np.hypot(*(got[1:] - jeans[1:])) < 6 and abs(got[0] - jeans[0]) < 8, (got, jeans)
     # and where the photo shows no trousers (the cameraman as he is), they stay dark neutral
-    plain = render.render_swap(image, parse, drawing(render.Shape(view.shape.reach, 1.05), view.frame), view,
+    plain = render.render_swap(image, parse, drawing(flatlay.Shape(view.shape.reach, 1.05), view.frame), view,
                                person=person)
     inside = ys < image.shape[0]
     dark = color.to_lab(plain.image)[ys[on_legs & inside], xs[on_legs & inside]]
@@ -787,8 +579,8 @@ def _coat_over_striped_jeans(people, photo_people, fringe: int = 0):
     grown[image.shape[0]:image.shape[0] + fringe][legs_seen[:fringe]] = (215, 200, 170)
     grown_person = np.concatenate([person, legs_seen])
     tall = continued_below(parse, below)
-    view = render.canonical_view(grown, tall.mask, tall.body, 32)
-    out = render.render_swap(grown, tall, drawing(render.Shape(view.shape.reach, 1.05), view.frame), view,
+    view = flatlay.canonical_view(grown, tall.mask, tall.body, 32)
+    out = render.render_swap(grown, tall, drawing(flatlay.Shape(view.shape.reach, 1.05), view.frame), view,
                              person=grown_person)
     h = image.shape[0]
     leg_cols = np.nonzero(legs_seen[0])[0]
@@ -832,9 +624,9 @@ def test_added_sleeve_cloth_covers_the_person(swaps, photo_people):
     image, parse, view, outs = swaps
     short = outs["short"]
     cut = dataclasses.replace(parse, mask=short.result_mask, work=None)
-    cut_view = render.canonical_view(short.image, cut.mask, cut.body, 32)
-    cut_view = dataclasses.replace(cut_view, shape=render.Shape({-1: 0.35, 1: 0.35}, cut_view.shape.hem))
-    long = drawing(render.Shape({-1: 1.0, 1: 1.0}, cut_view.shape.hem), cut_view.frame)
+    cut_view = flatlay.canonical_view(short.image, cut.mask, cut.body, 32)
+    cut_view = dataclasses.replace(cut_view, shape=flatlay.Shape({-1: 0.35, 1: 0.35}, cut_view.shape.hem))
+    long = drawing(flatlay.Shape({-1: 1.0, 1: 1.0}, cut_view.shape.hem), cut_view.frame)
     person = photo_people["astronaut"][1]
     grown = render.render_swap(short.image, cut, long, cut_view, person=person)
     added = grown.result_mask & ~cut.mask
@@ -855,9 +647,9 @@ def test_a_longer_hem_may_flare_past_the_person(people, photo_people):
     below = 60
     grown = np.concatenate([image, np.repeat(image[-1:], below, axis=0)])
     tall = continued_below(parse, below)
-    view = render.canonical_view(grown, tall.mask, tall.body, 32)
+    view = flatlay.canonical_view(grown, tall.mask, tall.body, 32)
     off_person = np.concatenate([person, np.zeros((below, person.shape[1]), bool)])
-    out = render.render_swap(grown, tall, drawing(render.Shape(view.shape.reach, 2.0), view.frame), view,
+    out = render.render_swap(grown, tall, drawing(flatlay.Shape(view.shape.reach, 2.0), view.frame), view,
                              person=off_person)
     assert (out.result_mask[image.shape[0]:]).sum() > 1000  # below the photo's old edge, off the person
 
@@ -891,12 +683,12 @@ def test_a_longer_hem_is_hidden_where_the_photo_hides_the_legs(people, photo_peo
     grown = np.concatenate([image, np.repeat(image[-1:], below, axis=0)])
     tall = continued_below(parse, below)
     ys, xs = np.mgrid[0:h + below, 0:image.shape[1]]
-    down = render.BodyMap(tall.body).image_to_torso(np.stack([xs.ravel(), ys.ravel()], 1) + 0.5)[:, 1]
+    down = flatlay.BodyMap(tall.body).image_to_torso(np.stack([xs.ravel(), ys.ravel()], 1) + 0.5)[:, 1]
     down = down.reshape(ys.shape)  # torso lengths below the shoulders
     own = np.concatenate([person, np.repeat(person[-1:], below, axis=0)])
     own[(down > 1.45) & (down < 1.6)] = False
-    view = render.canonical_view(grown, tall.mask, tall.body, 32)
-    dress = drawing(render.Shape(view.shape.reach, 2.0), view.frame)
+    view = flatlay.canonical_view(grown, tall.mask, tall.body, 32)
+    dress = drawing(flatlay.Shape(view.shape.reach, 2.0), view.frame)
     blind = render.render_swap(grown, tall, dress, view, "dress").result_mask & ~tall.mask
     seen = render.render_swap(grown, dataclasses.replace(tall, silhouette=own), dress, view,
                               "dress").result_mask & ~tall.mask
@@ -913,15 +705,15 @@ def test_a_longer_hem_continues_the_garments_own_sides(people):
     import dataclasses
 
     _, parse = people["camera"]
-    bm = render.BodyMap(parse.body)
+    bm = flatlay.BodyMap(parse.body)
     h, w = parse.mask.shape
     ys, xs = np.mgrid[0:h, 0:w]
     flat = bm.image_to_torso(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64) + 0.5).reshape(h, w, 2)
-    wide = paint(parse, render.Shape({-1: 1.0, 1: 1.0}, 1.05)) | (
+    wide = paint(parse, flatlay.Shape({-1: 1.0, 1: 1.0}, 1.05)) | (
         (np.abs(flat[..., 0]) <= 0.5) & (flat[..., 1] >= 0.5) & (flat[..., 1] <= 1.05))
     jacket = dataclasses.replace(parse, mask=wide)
-    old = render.Shape({-1: 1.0, 1: 1.0}, 1.05)
-    dress = render.new_garment(jacket, old, render.Shape({-1: 1.0, 1: 1.0}, 1.75), bm)
+    old = flatlay.Shape({-1: 1.0, 1: 1.0}, 1.05)
+    dress = render.new_garment(jacket, old, flatlay.Shape({-1: 1.0, 1: 1.0}, 1.75), bm)
     # his front (+x; his back runs off the photo's left edge below the hem)
     at_hem = flat[..., 0][wide & (flat[..., 1] > 0.95)].max()
     assert at_hem > 0.45
@@ -951,7 +743,7 @@ def test_a_generator_that_changes_nothing_changes_no_cloth(people, name):
     its own input, every kept pixel stays (Grace Hopper's white shirt front stays white under her
     navy jacket; it used to take the drawing's gray)."""
     image, parse = people[name]
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
     out = render.render_swap(image, parse, view.gray, view)
     kept = kept_cloth(parse, out)
     assert kept.sum() > 5000
@@ -964,19 +756,19 @@ def test_the_generators_change_shades_the_cloth_where_it_is(people):
     bottom, by that change in the cloth's own lightness units (its spread is FMNIST_STD in the
     view); the cloth's mean lightness stays, as its colour does."""
     image, parse = people["astronaut"]
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
     lighter = view.gray.astype(np.float32)
-    lighter[:16] = np.where(lighter[:16] > render.CLOTH_GRAY, lighter[:16] + 40, lighter[:16])
+    lighter[:16] = np.where(lighter[:16] > flatlay.CLOTH_GRAY, lighter[:16] + 40, lighter[:16])
     out = render.render_swap(image, parse, np.clip(lighter, 0, 255).astype(np.uint8), view)
     gain = color.to_lab(out.image)[..., 0] - color.to_lab(image)[..., 0]
     kept = kept_cloth(parse, out)
     ys, xs = np.nonzero(kept)
-    flat, _ = render.BodyMap(parse.body).flat_of(np.stack([xs + 0.5, ys + 0.5], 1))
+    flat, _ = flatlay.BodyMap(parse.body).flat_of(np.stack([xs + 0.5, ys + 0.5], 1))
     side, top = view.frame
     row = (flat[:, 1] - top) / side * 32  # the frame row each pixel reads
     upper, lower = gain[ys, xs][row < 14], gain[ys, xs][row > 18]
     assert upper.size > 2000 and lower.size > 2000
-    expected = 40 * render.cloth_spread(color.to_lab(image)[..., 0][parse.mask]) / render.FMNIST_STD
+    expected = 40 * render.cloth_spread(color.to_lab(image)[..., 0][parse.mask]) / flatlay.FMNIST_STD
     step = np.median(upper) - np.median(lower)
     assert 0.6 * expected < step < 1.4 * expected, (step, expected)
     assert abs(gain[kept].mean()) < 0.2 * expected  # lighter above, darker below, the same on the whole
@@ -984,7 +776,7 @@ def test_the_generators_change_shades_the_cloth_where_it_is(people):
 
 def test_raw_generator_colours_are_gray(people):
     image, parse = people["astronaut"]
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
     out = render.render_swap(image, parse, drawing(view.shape, view.frame), view, preserve_color=False)
     lab = color.to_lab(out.image)[out.result_mask & ~parse.head]
     assert np.abs(lab[:, 1:]).mean() < 3  # no chroma: the drawing's own gray
@@ -992,8 +784,8 @@ def test_raw_generator_colours_are_gray(people):
 
 def test_deterministic(people):
     image, parse = people["grace_hopper"]
-    view = render.canonical_view(image, parse.mask, parse.body, 32)
-    d = drawing(render.Shape({-1: 0.35, 1: 0.35}, 1.1), view.frame)
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    d = drawing(flatlay.Shape({-1: 0.35, 1: 0.35}, 1.1), view.frame)
     a, b = (render.render_swap(image, parse, d, view) for _ in range(2))
     assert np.array_equal(a.image, b.image) and np.array_equal(a.result_mask, b.result_mask)
 
@@ -1009,50 +801,6 @@ def test_a_wide_blur_on_a_reduced_copy_matches_the_direct_one():
         assert got.shape == img.shape and got.dtype == np.float32
         inner = (slice(100, -100), slice(100, -100))  # the borders extrapolate differently
         assert np.abs(got - direct)[inner].max() < (1e-6 if sigma <= render.BLUR_DIRECT else 1.5)
-
-
-def test_the_flat_grid_of_a_big_box_matches_every_pixel_computed(people):
-    _, parse = people["camera"]
-    bm = render.BodyMap(parse.body)
-    rows, cols = slice(40, 480), slice(60, 470)
-    exact, exact_part = bm.flat_grid(rows, cols)  # 440 x 410: under GRID_PIXELS, every pixel
-    gy, gx = np.mgrid[rows, cols]
-    ref, ref_part = bm.flat_of(np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float64) + 0.5)
-    np.testing.assert_array_equal(exact.reshape(-1, 2), ref)
-    np.testing.assert_array_equal(exact_part.ravel(), ref_part)
-    old = render.GRID_PIXELS
-    try:
-        render.GRID_PIXELS = 440 * 410 // 16  # a grid 4x coarser each way
-        # A new map: `bm` keeps its exact grid and would hand back a slice of it (the next test).
-        coarse, coarse_part = render.BodyMap(parse.body).flat_grid(rows, cols)
-    finally:
-        render.GRID_PIXELS = old
-    assert (coarse_part == exact_part).mean() > 0.98  # parts differ only along their borders
-    err = np.abs(coarse - exact).max(-1)  # torso lengths; a pixel of the 32 px drawing is ~0.06
-    for part in (-1, 0, 1):  # two grid cells away from a part's border the coordinates interpolate
-        away = cv2.erode((exact_part == part).astype(np.uint8), np.ones((17, 17), np.uint8)) > 0
-        assert away.sum() > 1000
-        # (a sleeve's coordinates jump where the nearer bone changes, at the elbow: measured 0.3 there)
-        assert (err[away].max() if part == 0 else np.percentile(err[away], 95)) < 0.02, part
-    assert (err > 0.06).mean() < 0.03  # the seams: measured 1.6% of the box
-
-
-def test_a_box_inside_an_exact_grid_is_a_slice_of_it(people, monkeypatch):
-    _, parse = people["camera"]
-    bm = render.BodyMap(parse.body)
-    bm.flat_grid(slice(40, 480), slice(60, 470))  # exact: under GRID_PIXELS
-    inner = (slice(100, 300), slice(90, 400))
-    computed = []
-    flat_of = bm.flat_of
-    monkeypatch.setattr(bm, "flat_of", lambda p: computed.append(len(p)) or flat_of(p))
-    flat, part = bm.flat_grid(*inner)
-    assert computed == []  # a slice of the grid already made
-    fresh, fresh_part = render.BodyMap(parse.body).flat_grid(*inner)
-    np.testing.assert_array_equal(flat, fresh)
-    np.testing.assert_array_equal(part, fresh_part)
-    outside, _ = bm.flat_grid(slice(0, 200), slice(60, 470))  # reaches above the grid: computed
-    assert computed == [200 * 410]
-    np.testing.assert_array_equal(outside, render.BodyMap(parse.body).flat_grid(slice(0, 200), slice(60, 470))[0])
 
 
 @pytest.mark.parametrize("side", [1500, 400])
@@ -1087,8 +835,8 @@ def test_added_cloth_continues_the_old_garment(people):
     parse = dataclasses.replace(parse, body=dataclasses.replace(parse.body, left_arm=arm))
     # His sleeves as measured on the served keypoints (0.92 of the arm), so a long sleeve adds cloth
     # toward that wrist (on the wrist moved to the sky they measure to it: nothing would be added).
-    old = render.Shape({-1: 0.92, 1: 0.92}, render.measure(parse.mask, parse.body).hem)
-    got = render.new_garment(parse, old, render.Shape({-1: 1.0, 1: 1.0}, old.hem))
+    old = flatlay.Shape({-1: 0.92, 1: 0.92}, flatlay.measure(parse.mask, parse.body).hem)
+    got = render.new_garment(parse, old, flatlay.Shape({-1: 1.0, 1: 1.0}, old.hem))
     n, pieces = cv2.connectedComponents(got.astype(np.uint8), connectivity=8)
     touching = set(np.unique(pieces[got & parse.mask])) - {0}
     assert n > 1 and touching == set(range(1, n)), f"{n - 1 - len(touching)} of {n - 1} pieces stand apart"
@@ -1100,9 +848,9 @@ def test_a_garment_made_no_shorter_keeps_its_cloth(people):
     measures: re-cut to the same shape it keeps all its cloth; cut to hip length it loses its
     lower part."""
     _, parse = people["camera"]
-    old = render.measure(parse.mask, parse.body)
+    old = flatlay.measure(parse.mask, parse.body)
     same = render.new_garment(parse, old, old)
-    short = render.new_garment(parse, old, render.Shape(old.reach, 1.05))
+    short = render.new_garment(parse, old, flatlay.Shape(old.reach, 1.05))
     assert (same & parse.mask).sum() >= 0.98 * parse.mask.sum()
     assert (short & parse.mask).sum() <= 0.9 * parse.mask.sum()
 
@@ -1202,13 +950,13 @@ def test_a_sleeve_cut_over_the_torso_leaves_the_torsos_cloth_beside_the_bared_ar
     beside the bared arm that lies on the torso block (by the torso's map) is the dress's
     torso: her orange suit, not the background inpainted between the arm and the body."""
     image, parse, _, outs = swaps
-    bm = render.BodyMap(parse.body)
+    bm = flatlay.BodyMap(parse.body)
     h, w = parse.mask.shape
     ys, xs = np.nonzero(parse.mask)
     pts = np.stack([xs, ys], 1) + 0.5
     flat, part = bm.flat_of(pts)
     tb = bm.image_to_torso(pts)
-    on_torso = (np.abs(tb[:, 0]) <= render.TORSO_W) & (tb[:, 1] >= render.TOP) & (tb[:, 1] <= 1.75)
+    on_torso = (np.abs(tb[:, 0]) <= flatlay.TORSO_W) & (tb[:, 1] >= flatlay.TOP) & (tb[:, 1] <= 1.75)
     beside = (part != 0) & on_torso & (render.bare_arm(bm, pts)[0] <= 0)
     assert beside.sum() > 200
     out = outs["dress"]

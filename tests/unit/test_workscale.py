@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+from closet import flatlay, render, workscale
 from closet import garment as gm
-from closet import render, workscale
 from closet_dev.answers import iou
 from tests.support.renders import untouched
 
@@ -117,9 +117,9 @@ def test_a_big_parse_enlarges_its_other_masks_only_when_read(astronaut):
 
 def test_a_big_photo_renders_as_its_reduced_copy(astronaut):
     image, small, big, parse = astronaut
-    shape = render.Shape({-1: 0.35, 1: 0.35}, 1.05)  # short sleeves: cloth goes, skin shows
-    views = [render.canonical_view(im, p.mask, p.body, 32) for im, p in ((image, small), (big, parse))]
-    drawing = np.clip(render.coverage(shape, views[0].frame, 32) * 170 + 0.5, 0, 255).astype(np.uint8)
+    shape = flatlay.Shape({-1: 0.35, 1: 0.35}, 1.05)  # short sleeves: cloth goes, skin shows
+    views = [flatlay.canonical_view(im, p.mask, p.body, 32) for im, p in ((image, small), (big, parse))]
+    drawing = np.clip(flatlay.coverage(shape, views[0].frame, 32) * 170 + 0.5, 0, 255).astype(np.uint8)
     ref = render.render_swap(image, small, drawing, views[0])
     out = render.render_swap(big, parse, drawing, views[1])
     assert out.shape == ref.shape
@@ -144,8 +144,8 @@ def test_a_big_photos_bared_skin_has_its_own_grain(astronaut):
     from closet import garment as gm
 
     assert parse.skin.grain == pytest.approx(gm.measure_grain(big, gm.lit_face(big.shape, parse.body)))
-    view = render.canonical_view(big, parse.mask, parse.body, 32)
-    drawing = np.clip(render.coverage(render.Shape({-1: 0.35, 1: 0.35}, 1.05), view.frame, 32) * 170 + 0.5, 0, 255)
+    view = flatlay.canonical_view(big, parse.mask, parse.body, 32)
+    drawing = np.clip(flatlay.coverage(flatlay.Shape({-1: 0.35, 1: 0.35}, 1.05), view.frame, 32) * 170 + 0.5, 0, 255)
     out = render.render_swap(big, parse, drawing.astype(np.uint8), view)
     bared = cv2.erode((parse.mask & ~out.result_mask).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
     assert bared.sum() > 2000
