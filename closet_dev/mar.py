@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,7 +222,11 @@ def build(name: str, store: str | Path = MODEL_STORE, env=None, root: Path = REP
     if serialized is not None:
         cmd += ["--serialized-file", str(serialized)]
     try:
-        subprocess.run(cmd, check=True)
+        # torch-model-archiver stages the files in $TMPDIR/<model name>, deleting whatever is there
+        # before and after: a private TMPDIR, so that it deletes nothing of anyone's and two builds of
+        # one model at once (CI in a second clone beside a developer's `make mars`) do not clash.
+        with tempfile.TemporaryDirectory(prefix=f"closet-mar-{name}-") as tmp:
+            subprocess.run(cmd, check=True, env={**os.environ, "TMPDIR": tmp})
         with zipfile.ZipFile(mar_path(name, building)) as z:  # the archive must hold exactly the manifest's files
             names = {n for n in z.namelist() if not n.endswith("/") and covered(n)}
         if names != set(manifest):
