@@ -542,15 +542,18 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
     flat, part, was = flat_box[ys, xs], part_box[ys, xs], mask_b[ys, xs]
     keep = np.zeros(len(ys), bool)
     torso = part == 0
-    # Added cloth below the hem continues the garment's own sides (a dress below a coat wider than
-    # HEM_HALF stepped in at the coat's hem: bus.jpg's fur coat), flaring as it goes.
+    # The torso takes added cloth only below the old hem (a grown sleeve's band around the shoulder
+    # joint put jacket over the flag above Grace Hopper's shoulder). It continues the garment's own
+    # sides (a dress below a coat wider than HEM_HALF stepped in at the coat's hem: bus.jpg's fur
+    # coat), flaring as it goes.
     right, left = -HEM_HALF, HEM_HALF
     sides = torso & was & (flat[:, 1] > old.hem - 0.15) & (flat[:, 1] <= old.hem)
     if sides.sum() >= 20:
         lo, hi = np.percentile(flat[sides, 0], [2, 98])
         right, left = max(min(lo, right), -HEM_HALF - HEM_WIDER), min(max(hi, left), HEM_HALF + HEM_WIDER)
     flare = HEM_FLARE * np.clip((flat[:, 1] - old.hem) / max(new.hem - old.hem, 1e-3), 0, 1)
-    keep |= torso & (flat[:, 1] <= new.hem) & (was | ((flat[:, 0] >= right - flare) & (flat[:, 0] <= left + flare)))
+    below = (flat[:, 1] > old.hem - HEM_OVERLAP) & (flat[:, 0] >= right - flare) & (flat[:, 0] <= left + flare)
+    keep |= torso & (flat[:, 1] <= new.hem) & (was | below)
     if new.hem >= old.hem:  # nothing to cut: a garment measured to HEM_MAX may run further still
         keep |= torso & was
     for side in (-1, 1):

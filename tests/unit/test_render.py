@@ -112,6 +112,25 @@ def test_a_sleeve_grown_over_an_arm_covers_the_skin_beside_the_bones(people, pho
     assert (skin & ~out.result_mask).sum() < 0.02 * skin.sum()
 
 
+def test_a_grown_sleeve_adds_no_cloth_above_the_shoulders(people):
+    """Side by side with the astronaut, Grace Hopper's sleeves (her arms run off the photo) measured
+    short, 0.32, so `tshirt` grew them to 0.35: a band around the bones from the shoulder joint,
+    which reaches above the shoulder. The torso's added cloth had no top, so the band's part over
+    the torso was kept: a dark blob of jacket over the flag above her shoulder (5,998 pixels here,
+    the astronaut 353). The torso takes added cloth only where a longer hem adds it."""
+    for name, (image, parse) in people.items():
+        bm = flatlay.BodyMap(parse.body)
+        hem = flatlay.measure(parse.mask, parse.body, parse.in_front, parse.skin_pixels).hem
+        short = flatlay.Shape({-1: 0.32, 1: 0.32}, hem)
+        for reach in (0.35, 1.0):
+            new = render.new_garment(parse, short, flatlay.Shape({-1: reach, 1: reach}, hem), bm, 2, image)
+            ys, xs = np.nonzero(new & ~parse.mask)
+            flat, part = bm.flat_of(np.stack([xs + 0.5, ys + 0.5], 1).astype(np.float64))
+            assert ((part == 0) & (flat[:, 1] < 0)).sum() == 0, (name, reach)
+            if reach == 1.0:
+                assert (part != 0).sum() > 50, name  # the sleeves still grow along the arms
+
+
 def test_a_garment_re_cut_to_its_own_shape_gains_no_cloth(people):
     """Grace Hopper's sleeves and hem run off the photo; measured, they are exactly the long
     sleeves and the hip hem, so a pullover made a pullover adds nothing (float steps of 1 - 2e-16
