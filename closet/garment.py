@@ -356,13 +356,22 @@ def arm_region(shape: tuple[int, ...], body: Body) -> np.ndarray:
     return m
 
 
-def hand_region(shape: tuple[int, ...], body: Body, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+def hand_region(shape: tuple[int, ...], body: Body, origin: tuple[int, int] = (0, 0),
+                past_wrist: bool = False) -> np.ndarray:
     """Both hands, seen or estimated, in a box of `shape` at image pixel `origin` (x, y): each a
-    capsule on from the wrist along the forearm."""
+    capsule on from the wrist along the forearm; `past_wrist`: only its part more than its radius
+    beyond the wrist (nearer, a cuff can reach past the joint pose marks)."""
     m = np.zeros(shape[:2], bool)
+    radius = HAND_RADIUS * body.scale
+    if past_wrist:
+        ys, xs = np.mgrid[origin[1]:origin[1] + shape[0], origin[0]:origin[0] + shape[1]] + 0.5
     for arm in (body.left_arm, body.right_arm):
-        m |= capsule(shape, arm.wrist, arm.wrist + HAND_PER_FOREARM * (arm.wrist - arm.elbow),
-                     HAND_RADIUS * body.scale, origin)
+        forearm = arm.wrist - arm.elbow
+        hand = capsule(shape, arm.wrist, arm.wrist + HAND_PER_FOREARM * forearm, radius, origin)
+        if past_wrist:
+            along = ((xs - arm.wrist[0]) * forearm[0] + (ys - arm.wrist[1]) * forearm[1]) / max(np.hypot(*forearm), 1e-6)
+            hand &= along > radius
+        m |= hand
     return m
 
 

@@ -583,6 +583,9 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
     box = np.zeros(region_b.shape, np.uint8)
     box[ys[keep], xs[keep]] = 1
     box[parse.head[rows, cols]] = 0
+    # Added cloth stops at the wrists: no hand is dressed (pose put the grey-haired man's arm of
+    # zidane.jpg along the other man's pointing hand, and `coat` grew dark cloth onto his finger).
+    box[hand_region(box.shape, body, (cols.start, rows.start), past_wrist=True) & ~mask_b] = 0
     if parse.in_front is not None:
         box[parse.in_front[rows, cols]] = 0
     box = cv2.morphologyEx(box, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
