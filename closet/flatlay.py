@@ -447,7 +447,7 @@ def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
         body: the person (closet.body.body_from_keypoints).
         size: S, the translator's img_size or the judge's input size.
         shape: the flat lay's shape; default: `measure(mask, body, hidden, skin)`.
-        hidden: bool (H, W), people in front of this one (GarmentParse.in_front), or None.
+        hidden: bool (H, W), other people seen in front of this one (GarmentParse.in_front), or None.
         skin: bool (H, W), the person's bare skin (GarmentParse.skin_pixels), or None.
     Returns:
         CanonicalView: gray uint8 (S, S); the garment's pixels have Fashion-MNIST's mean and

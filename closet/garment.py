@@ -131,8 +131,9 @@ class GarmentParse:
     # This person's own silhouette (the pose model's segmentation; None without one): where the
     # photo shows them, unlike the person mask, which holds whatever is salient (a table in front).
     silhouette: np.ndarray | None = None
-    # Other people in front of this one (their silhouettes; None: nobody): none of this person's
-    # garment is there, and none is drawn there.
+    # Where other people are seen in front of this one (None: nobody): the silhouettes of those in
+    # front, and of those beside or behind where this person's own silhouette is not. None of this
+    # person's garment is there, it hides their garment as the photo's edge does, and none is drawn there.
     in_front: np.ndarray | None = None
 
     def reduced_photo(self, image: np.ndarray, f: float) -> np.ndarray:
@@ -443,8 +444,8 @@ def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints,
         keypoints: (33, >=3) BlazePose landmarks of this person (closet.body).
         silhouette: this person's own segmentation, as a function of the image shape and its
             reduction (closet.pose.PosePerson.silhouette), kept in the parse; None: none is kept.
-        in_front: the silhouettes of the people in front of this one (`people_in_front`), the
-            same way; None: nobody.
+        in_front: where other people are seen in front of this one (GarmentParse.in_front; those
+            in front: `people_in_front`), the same way; None: nobody.
     Returns:
         GarmentParse in the photo's pixels. A body wider than closet.workscale.WORK_BODY_WIDTH is
         parsed on a copy reduced to that width, its masks enlarged back.

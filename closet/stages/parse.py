@@ -242,14 +242,26 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
     people, refused = [], []
     labels = np.zeros(image.shape[:2], np.uint8)
     fronts = people_in_front([p.keypoints for p in found], image.shape)
-    for p, front in zip(found, fronts):
+    for i, (p, front) in enumerate(zip(found, fronts)):
         ahead = [found[k] for k in front]
+        beside = [q for k, q in enumerate(found) if k != i and k not in front]
 
-        def in_front(shape, f, ahead=ahead):
-            return np.logical_or.reduce([q.silhouette(shape, f) for q in ahead])
+        def in_front(shape, f, p=p, ahead=ahead, beside=beside):
+            # Those in front hide this person wherever they are; those beside or behind, where this
+            # person's own silhouette is not (two people side by side: Grace Hopper's arm, which pose
+            # ran on into the astronaut, measured a short sleeve where the astronaut's began).
+            out = np.zeros(shape[:2], bool)
+            for q in ahead:
+                out |= q.silhouette(shape, f)
+            if beside:
+                own = p.silhouette(shape, f)
+                for q in beside:
+                    out |= q.silhouette(shape, f) & ~own
+            return out
 
         try:
-            geometry = garment_mask(image, person_mask, p.keypoints, p.silhouette, in_front if ahead else None)
+            geometry = garment_mask(image, person_mask, p.keypoints, p.silhouette,
+                                    in_front if ahead or beside else None)
         except NoGarment as e:
             refused.append(e)
             continue

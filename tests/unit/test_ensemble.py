@@ -261,6 +261,24 @@ def test_a_hand_in_the_lap_is_not_trousers(ens, target):
     assert np.hypot(*np.median(lab[:, 1:], axis=0)) < 6, np.median(lab, axis=0)
 
 
+@pytest.mark.parametrize("target", ["coat", "shirt"])
+def test_a_garment_is_not_drawn_over_the_person_beside(ens, target):
+    """In two_people pose runs Grace Hopper's arm on past her photo's edge into the astronaut's, and
+    her sleeve grew along it: 952 pixels of black jacket over the astronaut's suit for `coat` (2,044
+    on the astronaut's silhouette), a black bar over the flag beside her for `shirt` (418). The
+    people beside a person now hide them where that person's own silhouette is not, as people in
+    front do: nothing of the garment is measured or drawn there."""
+    from closet_dev import package_photos as pp
+
+    image = pp.side_by_side(pp.photo("grace_hopper"), pp.photo("astronaut"), "two_people", 600).image
+    out = ens.run([ensemble.Request(image=png(image), target=target, seed=7, person="all", render="shape")])[0]
+    right = int(np.argmax([p.box[0] for p in out.people]))  # the astronaut
+    left = 1 - right
+    added = out.results[left] & ~out.people[left].garment
+    assert not (added & out.people[right].garment).any()
+    assert (added & out.people[right].geometry.silhouette).sum() < 50
+
+
 def test_a_tshirt_sent_again_for_a_pullover_covers_its_bared_arm(ens, translator, astronaut):
     """The astronaut made a tshirt by the demo translator, then sent again for `pullover`: the second
     parse's pose runs on the tshirt photo, and its arm band does not hold all of the arm the first
