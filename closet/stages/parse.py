@@ -14,6 +14,7 @@ ensemble call the same object.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,26 +243,33 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
     people, refused = [], []
     labels = np.zeros(image.shape[:2], np.uint8)
     fronts = people_in_front([p.keypoints for p in found], image.shape)
-    for i, (p, front) in enumerate(zip(found, fronts)):
-        ahead = [found[k] for k in front]
-        beside = [q for k, q in enumerate(found) if k != i and k not in front]
+    silhouettes: dict[tuple, np.ndarray] = {}
 
-        def in_front(shape, f, p=p, ahead=ahead, beside=beside):
+    def silhouette(k: int, shape: tuple[int, ...], f: float) -> np.ndarray:
+        # Each person's once per size: every other person's parse reads it too.
+        key = (k, shape[:2], f)
+        if key not in silhouettes:
+            silhouettes[key] = found[k].silhouette(shape, f)
+        return silhouettes[key]
+
+    for i, (p, front) in enumerate(zip(found, fronts)):
+        beside = [k for k in range(len(found)) if k != i and k not in front]
+
+        def in_front(shape, f, i=i, front=front, beside=beside):
             # Those in front hide this person wherever they are; those beside or behind, where this
-            # person's own silhouette is not (two people side by side: Grace Hopper's arm, which pose
-            # ran on into the astronaut, measured a short sleeve where the astronaut's began).
+            # person's own silhouette is not (two people side by side: Grace Hopper's sleeve, grown
+            # along an arm pose ran on into the astronaut, was drawn across the astronaut's forearm).
             out = np.zeros(shape[:2], bool)
-            for q in ahead:
-                out |= q.silhouette(shape, f)
+            for k in front:
+                out |= silhouette(k, shape, f)
             if beside:
-                own = p.silhouette(shape, f)
-                for q in beside:
-                    out |= q.silhouette(shape, f) & ~own
+                others = np.logical_or.reduce([silhouette(k, shape, f) for k in beside])
+                out |= others & ~silhouette(i, shape, f)
             return out
 
         try:
-            geometry = garment_mask(image, person_mask, p.keypoints, p.silhouette,
-                                    in_front if ahead or beside else None)
+            geometry = garment_mask(image, person_mask, p.keypoints, functools.partial(silhouette, i),
+                                    in_front if front or beside else None)
         except NoGarment as e:
             refused.append(e)
             continue
