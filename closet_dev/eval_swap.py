@@ -138,7 +138,7 @@ def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> t
             drawn = classify(classifier, drawing_view(out.translated[k]), domains)
             # the translator's input, as the composite stage made it (a pure function of the parse)
             given = flatlay.canonical_view(seen, person.geometry.mask, person.geometry.body, size, hidden=hidden,
-                                          skin=skin)
+                                           skin=skin)
             shaped = classify(classifier, shaped_view(out.translated[k], given, target), domains)
             records.append({
                 "scene": name, "person": k, "target": target, "class": got, "hit": got == target,

@@ -52,16 +52,23 @@ def fmnist_samples() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
-def segmentation_mar(tmp_path_factory):
-    """A real segmentation.mar built by the archive table (random-init weights: contents, not quality)."""
+def random_u2netp(tmp_path_factory):
+    """An official-format u2netp.pth of seeded random-init weights (an archive's contents, not quality)."""
     import torch
 
     from closet.models.u2net import build
+
+    weights = tmp_path_factory.mktemp("weights") / "u2netp.pth"
+    torch.manual_seed(0)
+    torch.save(build("u2netp").state_dict(), weights)
+    return weights
+
+
+@pytest.fixture(scope="session")
+def segmentation_mar(tmp_path_factory, random_u2netp):
+    """A real segmentation.mar built by the archive table (random-init weights: contents, not quality)."""
     from closet_dev import mar
 
     tmp = tmp_path_factory.mktemp("mar")
-    weights = tmp / "u2netp.pth"
-    torch.manual_seed(0)
-    torch.save(build("u2netp").state_dict(), weights)
-    env = {"U2NETP_WEIGHTS": str(weights), "PATH": ""}
+    env = {"U2NETP_WEIGHTS": str(random_u2netp), "PATH": ""}
     return mar.build("segmentation", store=tmp / "store", env=env, stage_dir=tmp / "stage")

@@ -97,23 +97,16 @@ def test_worker_written_pycache_is_ignored(segmentation_mar, tmp_path):
     assert verify_manifest(d) > 0
 
 
-def test_a_build_leaves_the_temp_folder_of_its_model_name_alone(tmp_path, monkeypatch):
+def test_a_build_leaves_the_temp_folder_of_its_model_name_alone(tmp_path, monkeypatch, random_u2netp):
     """torch-model-archiver stages an archive's files in $TMPDIR/<model name>, deleting what is
     there before and after: two builds of one model at once deleted each other's files (a clean-clone
     CI run beside `make mars`: FileNotFoundError '/tmp/parsing/blazepose_detector.pth'), and a build
     deleted a user's /tmp/segmentation. Each build now stages in a TMPDIR of its own."""
-    import torch
-
-    from closet.models.u2net import build
-
     theirs = tmp_path / "tmp" / "segmentation"
     theirs.mkdir(parents=True)
     (theirs / "notes.txt").write_text("not the archiver's\n")
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
-    weights = tmp_path / "u2netp.pth"
-    torch.manual_seed(0)
-    torch.save(build("u2netp").state_dict(), weights)
-    out = mar.build("segmentation", store=tmp_path / "store", env={"U2NETP_WEIGHTS": str(weights), "PATH": ""},
+    out = mar.build("segmentation", store=tmp_path / "store", env={"U2NETP_WEIGHTS": str(random_u2netp), "PATH": ""},
                     stage_dir=tmp_path / "stage")
     assert out.is_file()
     assert (theirs / "notes.txt").read_text() == "not the archiver's\n"
