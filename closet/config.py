@@ -22,7 +22,7 @@ SEGMENTATION, PARSING, TRANSLATION, ENSEMBLE = MODEL_NAMES = ("segmentation", "p
 
 # The networks whose runtime and precision `networks` sets (closet/runtime.py says what each value means).
 NETWORKS = ("u2net", "blazepose", "stargan", "schp")
-RUNTIMES = ("auto", "onnxruntime", "torch")
+RUNTIMES = ("auto", "onnxruntime", "openvino", "torch")
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 
 

@@ -551,10 +551,11 @@ def project_segmentation(seg_logits: np.ndarray, roi: np.ndarray, image_shape: t
 # --- the estimator -------------------------------------------------------------------------
 
 
-# How the two networks run (closet/runtime.py; config networks.blazepose): on CPU, ONNX Runtime by
-# default. On this project's 2-core CPU, one thread, it ran these depthwise-heavy networks about 1.6x as
-# fast as PyTorch eager (`make bench-pose`: detector 24 -> 15 ms, landmark 33 -> 19 ms), with the same
-# numbers to 1e-3 px on one crop (tests/unit/test_blazepose.py).
+# How the two networks run (closet/runtime.py; config networks.blazepose): on CPU, their ONNX export
+# in OpenVINO by default, else ONNX Runtime. On this project's 2-core CPU, one thread, ONNX Runtime ran
+# these depthwise-heavy networks about 1.6x as fast as PyTorch eager (`make bench-pose`: detector 24 ->
+# 15 ms, landmark 33 -> 19 ms), and OpenVINO took another 3-8 ms off a request (docs/speed.md); the
+# same numbers to 1e-3 px on one crop (tests/unit/test_blazepose.py).
 DETECTOR_ONNX = "blazepose_detector.onnx"
 LANDMARK_ONNX = "blazepose_landmark_full.onnx"
 
@@ -584,13 +585,13 @@ class PoseEstimator:
         self.runtime = runtime.resolve("blazepose", self.choice, self.device)
         pair = functools.cache(networks)
         self._sessions = {}
-        if self.runtime == "onnxruntime":
+        if self.runtime in runtime.EXPORT_RUNTIMES:
             folder = model_dir or ""
+            exports = {"detector": (DETECTOR_ONNX, 0, DETECTOR_INPUT_SIZE), "landmark": (LANDMARK_ONNX, 1, LANDMARK_INPUT_SIZE)}
             self._sessions = {
-                "detector": runtime.onnx_session(runtime.packed_or_exported(
-                    folder, DETECTOR_ONNX, lambda: pair()[0], (3, DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE))),
-                "landmark": runtime.onnx_session(runtime.packed_or_exported(
-                    folder, LANDMARK_ONNX, lambda: pair()[1], (3, LANDMARK_INPUT_SIZE, LANDMARK_INPUT_SIZE)))}
+                key: runtime.export_session(self.runtime, runtime.packed_or_exported(
+                    folder, name, lambda i=i: pair()[i], (3, size, size)), self.choice.precision)
+                for key, (name, i, size) in exports.items()}
             return
         detector, landmark = pair()
         self.detector = detector.eval().to(self.device, memory_format=torch.channels_last)

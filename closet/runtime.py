@@ -3,26 +3,31 @@
 Runtimes:
   onnxruntime  the PyTorch module exported to ONNX (at `make mars`, packed in the archive; in memory
                for a folder that is not an archive) and run by ONNX Runtime's CPU provider.
+  openvino     the same ONNX export compiled by OpenVINO for the CPU, in fp32 or bf16.
   torch        the module itself, in autocast for a reduced precision; the runtime on CUDA.
-  auto         the fastest measured on the device: onnxruntime on CPU, torch on CUDA (`make bench-ensemble`,
-               docs/speed.md). Only networks in ONNX_NETWORKS can run in onnxruntime; auto gives torch
-               for the others.
+  auto         the fastest measured on the device (`make bench-openvino`, `make bench-ensemble`,
+               docs/speed.md): on CPU, openvino where it is installed (it is a closet dependency),
+               else onnxruntime (fp32) or torch (bf16); torch on CUDA. Only networks in ONNX_NETWORKS
+               have an export; auto gives torch for the others.
 
 Precisions: fp32 (default; IEEE fp32 on CUDA too); tf32 (CUDA's matrix units on fp32 tensors, compute
-capability 8.0+), bf16 (a CPU whose oneDNN has bf16 kernels, or CUDA) and fp16 (CUDA) are opt-in, the
-last two through torch.autocast. They change the outputs, so a device without them is refused at load,
-never silently run in fp32; `make bench-precision` reports what they change on real photos.
+capability 8.0+), bf16 (a CPU with bf16 kernels, or CUDA) and fp16 (CUDA) are opt-in, in PyTorch
+through torch.autocast, in OpenVINO as its inference precision. They change the outputs, so a device
+without them is refused at load, never silently run in fp32; `make bench-precision` reports what they
+change on real photos.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.util
 import io
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from closet.config import PRECISIONS, RUNTIMES, NetworkRuntime
@@ -30,6 +35,8 @@ from closet.config import PRECISIONS, RUNTIMES, NetworkRuntime
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # The networks with an ONNX export (fixed-size inputs, no data-dependent control flow).
 ONNX_NETWORKS = ("u2net", "blazepose")
+# The runtimes that run that export, on the CPU.
+EXPORT_RUNTIMES = ("onnxruntime", "openvino")
 ONNX_OPSET = 17
 
 
@@ -43,6 +50,27 @@ def bf16_supported(device: torch.device) -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def openvino_installed() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+def openvino_bf16_supported() -> bool:
+    import openvino
+
+    return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def fastest(network: str, precision: str, device: torch.device) -> str:
+    """What `auto` means for `network` at `precision` on `device`. On an AVX-512 CPU OpenVINO ran
+    U^2-Net-P in 0.105 s against ONNX Runtime's 0.116 s in fp32, and in 0.058 s against PyTorch's
+    0.084 s in bf16; the issue's box measured it ahead too (docs/speed.md)."""
+    if device.type != "cpu" or network not in ONNX_NETWORKS:
+        return "torch"
+    if openvino_installed() and precision in ("fp32", "bf16"):
+        return "openvino"
+    return "onnxruntime" if precision == "fp32" else "torch"
+
+
 def resolve(network: str, choice: NetworkRuntime, device: torch.device | str) -> str:
     """The runtime `network` runs in on `device`; raises UnsupportedRuntime for what it cannot run."""
     device = torch.device(device)
@@ -53,23 +81,31 @@ def resolve(network: str, choice: NetworkRuntime, device: torch.device | str) ->
         raise UnsupportedRuntime(f"{network}: precision {choice.precision} needs CUDA; this is {device.type}")
     if choice.precision == "tf32" and torch.cuda.get_device_capability(device) < (8, 0):
         raise UnsupportedRuntime(f"{network}: precision tf32 needs compute capability 8.0 or later (Ampere)")
-    if choice.precision == "bf16" and not bf16_supported(device):
+    runtime = fastest(network, choice.precision, device) if choice.runtime == "auto" else choice.runtime
+    if runtime in EXPORT_RUNTIMES:
+        _check_export_runtime(network, runtime, choice.precision, device)
+    elif choice.precision == "bf16" and not bf16_supported(device):
         raise UnsupportedRuntime(f"{network}: precision bf16 is not supported on this {device.type} "
                                  "(oneDNN reports no bf16 kernels: the CPU lacks AVX-512 BF16 or AMX)")
     if device.type == "cuda" and choice.precision == "fp32":
         ieee_fp32_on_cuda()
-    runtime = choice.runtime
-    if runtime == "auto":
-        fast_onnx = device.type == "cpu" and network in ONNX_NETWORKS and choice.precision == "fp32"
-        runtime = "onnxruntime" if fast_onnx else "torch"
-    if runtime == "onnxruntime":
-        if network not in ONNX_NETWORKS:
-            raise UnsupportedRuntime(f"{network}: no ONNX export; runtime onnxruntime serves {ONNX_NETWORKS}")
-        if device.type != "cpu":
-            raise UnsupportedRuntime(f"{network}: the onnxruntime runtime runs on the CPU only")
-        if choice.precision != "fp32":
-            raise UnsupportedRuntime(f"{network}: onnxruntime runs fp32 only; use runtime torch for {choice.precision}")
     return runtime
+
+
+def _check_export_runtime(network: str, runtime: str, precision: str, device: torch.device) -> None:
+    if network not in ONNX_NETWORKS:
+        raise UnsupportedRuntime(f"{network}: no ONNX export; runtime {runtime} serves {ONNX_NETWORKS}")
+    if device.type != "cpu":
+        raise UnsupportedRuntime(f"{network}: the {runtime} runtime runs on the CPU only")
+    if runtime == "onnxruntime" and precision != "fp32":
+        raise UnsupportedRuntime(f"{network}: onnxruntime runs fp32 only; use runtime openvino or torch for {precision}")
+    if runtime == "openvino":
+        if not openvino_installed():
+            raise UnsupportedRuntime(f"{network}: runtime openvino is not installed (pip install openvino, "
+                                     "as requirements.lock pins it)")
+        if precision == "bf16" and not openvino_bf16_supported():
+            raise UnsupportedRuntime(f"{network}: precision bf16 is not supported on this cpu "
+                                     "(OpenVINO reports no BF16: the CPU lacks AVX-512 BF16 or AMX)")
 
 
 def _set_tf32(convolutions: bool, matmuls: bool) -> tuple[bool, bool]:
@@ -138,6 +174,39 @@ def onnx_session(model: bytes | str | Path, threads: int | None = None, *, spinn
     return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
+class OpenVinoSession:
+    """The ONNX export compiled by OpenVINO for the CPU, called as an ONNX Runtime session is:
+    `run(None, {"x": array})` gives the list of output arrays."""
+
+    def __init__(self, model: bytes | str | Path, precision: str = "fp32", threads: int | None = None):
+        import openvino
+
+        core = openvino.Core()
+        onnx = model if isinstance(model, bytes) else Path(model).read_bytes()
+        compiled = core.compile_model(core.read_model(onnx, b""), "CPU", {
+            # f32 stated: OpenVINO runs bf16 by default on a CPU that has it, which moves the masks.
+            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+            "INFERENCE_NUM_THREADS": threads or torch.get_num_threads(),
+            "PERFORMANCE_HINT": "LATENCY",
+            # Several workers share the cores; threads pinned to them would fight the others' pools.
+            "ENABLE_CPU_PINNING": False,
+        })
+        self.request = compiled.create_infer_request()
+        self.outputs = compiled.outputs
+
+    def run(self, _output_names, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        (x,) = feeds.values()
+        result = self.request.infer({0: x})  # copies the outputs out of the request's buffers
+        return [result[o] for o in self.outputs]
+
+
+def export_session(runtime: str, model: bytes | str | Path, precision: str = "fp32"):
+    """A session of the ONNX export in `runtime` (one of EXPORT_RUNTIMES), as resolve() chose it."""
+    if runtime == "openvino":
+        return OpenVinoSession(model, precision)
+    return onnx_session(model)
+
+
 def packed_or_exported(model_dir: str | Path, name: str, net: torch.nn.Module | Callable[[], torch.nn.Module],
                        input_shape: tuple[int, ...]):
     """The ONNX model `make mars` packed as `name` in an archive, else `net` exported now (a folder
@@ -150,7 +219,8 @@ def packed_or_exported(model_dir: str | Path, name: str, net: torch.nn.Module | 
 
 
 class OnnxNetwork:
-    """An ONNX Runtime session called like the module it was exported from: a tensor in, a tuple of tensors out."""
+    """A session of the ONNX export (either runtime) called like the module it was exported from: a
+    tensor in, a tuple of tensors out."""
 
     def __init__(self, session):
         self.session = session

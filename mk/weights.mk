@@ -59,3 +59,9 @@ TEST_DEPS += weights
 .PHONY: bench-u2net
 bench-u2net: weights ## U^2-Net-P CPU latency at 320x320 (forward, predict_mask, onnxruntime) -> out/bench/u2net.json
 	$(PYTHON) tools/bench_u2net.py --arch u2netp
+
+.PHONY: bench-openvino
+bench-openvino: mars ## U^2-Net-P's packed export in OpenVINO f32/bf16 against ONNX Runtime (p50, mask IoU) -> out/bench/openvino.json
+	$(PYTHON) tools/bench_openvino.py
+
+BENCH_TARGETS += bench-openvino

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """What reduced precision changes (`make bench-precision`): U^2-Net-P person masks in tf32 / bf16 / fp16
-against fp32, on the package photos, with p50 times; a precision the device lacks is reported as
+(in the runtime `auto` picks for it: OpenVINO for bf16 on CPU, PyTorch on CUDA) against PyTorch
+fp32, on the package photos, with p50 times; a precision the device lacks is reported as
 refused, as a worker would refuse it at load (closet/runtime.py). Then what a user sees: the served
 ensemble (model-store/closet.mar, in-process) with only u2net at that precision, and with every
 network at it, each against the ensemble as configured: the answer's result_mask IoU and the share of output pixels moved by more
@@ -38,13 +39,13 @@ MOVED = 8  # an output pixel "moved" when a channel changed by more than this ma
 
 def ensemble_effect(precision: str, images: list[np.ndarray], device: str, model_dir: Path | None, runs: int,
                     names: tuple[str, ...] | None) -> dict:
-    """The served ensemble with the networks `names` (None: every one) at `precision`, in PyTorch,
-    against the ensemble as configured (coat, seed 7)."""
+    """The served ensemble with the networks `names` (None: every one) at `precision`, each in the
+    runtime `auto` picks, against the ensemble as configured (coat, seed 7)."""
     from closet.ensemble import Request
     from closet.imageio import encode_image
 
     base = load_ensemble(device=device, model_dir=model_dir)
-    with every_network_in(precision, "torch", names=names):
+    with every_network_in(precision, "auto", names=names):
         low = load_ensemble(device=device, model_dir=model_dir)
     requests = [Request(image=encode_image(im, "png")[0], target="coat", seed=7) for im in images]
     out: dict = {"result_iou": {}, "moved_share": {}}
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
         print(f"U^2-Net-P on {args.device}, PyTorch: fp32 p50 {res['fp32']['p50_s']:.3f} s per 512x512 photo")
         for precision in ("tf32", "bf16", "fp16"):
             try:
-                low = Segmenter.load(d, args.device, NetworkRuntime("torch", precision))
+                low = Segmenter.load(d, args.device, NetworkRuntime("auto", precision))
             except UnsupportedRuntime as e:
                 res[precision] = {"refused": str(e)}
                 print(f"  {precision}: refused at load: {e}")
@@ -88,7 +89,8 @@ def main(argv=None) -> int:
             diff = max(int(np.abs(a.astype(int) - b.astype(int)).max()) for a, b in zip(masks, reference))
             res[precision] = {"p50_s": p50_seconds(functools.partial(low, images[:1]), args.runs), "mask_iou": ious,
                               "max_mask_difference": diff}
-            print(f"  {precision}: p50 {res[precision]['p50_s']:.3f} s ({res['fp32']['p50_s'] / res[precision]['p50_s']:.2f}x "
+            res[precision]["runtime"] = low.runtime
+            print(f"  {precision} ({low.runtime}): p50 {res[precision]['p50_s']:.3f} s ({res['fp32']['p50_s'] / res[precision]['p50_s']:.2f}x "
                   f"fp32); mask IoU against fp32 " + ", ".join(f"{n} {v:.4f}" for n, v in ious.items())
                   + f"; largest mask difference {diff}/255")
             for key, names, which in (("ensemble", ("u2net",), "u2net"), ("ensemble_every_network", None, "every network")):

@@ -138,7 +138,7 @@ def predict_mask(net: torch.nn.Module, image: Image.Image) -> np.ndarray:
 U2NET_WEIGHTS = ArchiveFile("u2net.pth", var="U2NETP_WEIGHTS", default="model-store/weights/u2netp.pth")
 # u2netp (the default, converted by `make weights`), or u2net for the official full-size checkpoint.
 U2NET_ARCH = Setting("U2NET_ARCH", "u2netp")
-# The network exported to ONNX at `make mars` (the onnxruntime runtime, closet/runtime.py).
+# The network exported to ONNX at `make mars` (the onnxruntime and openvino runtimes, closet/runtime.py).
 U2NET_ONNX = "u2net.onnx"
 # A mask pixel is "person" at or above this value (uint8 probability, 255 = certain).
 PERSON_THRESHOLD = 128
@@ -181,10 +181,10 @@ class Segmenter:
         name = runtime.resolve("u2net", choice, device)
         arch = setting(model_dir, U2NET_ARCH)
         weights = Path(model_dir) / U2NET_WEIGHTS.name
-        if name == "onnxruntime":  # an archive packs the export: no PyTorch module to build (0.26 s a worker)
+        if name in runtime.EXPORT_RUNTIMES:  # an archive packs the export: no PyTorch module to build (0.26 s a worker)
             model = runtime.packed_or_exported(model_dir, U2NET_ONNX, lambda: load_checkpoint(weights, arch),
                                                (3, INPUT_SIZE, INPUT_SIZE))
-            return cls(runtime.OnnxNetwork(runtime.onnx_session(model)), arch, device, name)
+            return cls(runtime.OnnxNetwork(runtime.export_session(name, model, choice.precision)), arch, device, name)
         # BN folded into the convs + channels_last: ~30% faster on CPU than eager (closet.models.u2net).
         net = load_checkpoint(weights, arch, optimize=True).to(device)
         return cls(runtime.TorchNetwork(net, choice.precision, device), arch, device, name)

@@ -1,6 +1,6 @@
 """tools/bench_precision.py (`make bench-precision`): the precision gate's numbers on the package
-photos. On this CPU tf32 and fp16 are refused as a worker refuses them; bf16 is refused where oneDNN
-lacks it, and where it has it (AVX-512 BF16 or AMX) the bench measures U^2-Net-P's masks and what a
+photos. On this CPU tf32 and fp16 are refused as a worker refuses them; bf16 is refused where the
+CPU lacks it, and where it has it (AVX-512 BF16 or AMX) the bench measures U^2-Net-P's masks and what a
 user sees of it in the served ensemble."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from closet import runtime
-from closet.config import ENSEMBLE, REPO_ROOT
+from closet.config import ENSEMBLE, REPO_ROOT, NetworkRuntime
 from closet_dev.mar import mar_path
 
 TOOL = [sys.executable, str(REPO_ROOT / "tools" / "bench_precision.py")]
@@ -29,10 +29,13 @@ def test_the_bench_refuses_what_the_cpu_lacks_and_measures_what_it_has(tmp_path)
     got = json.loads(out.read_text())
     assert got["fp32"]["p50_s"] > 0
     assert "needs CUDA" in got["tf32"]["refused"] and "needs CUDA" in got["fp16"]["refused"]
-    if not runtime.bf16_supported(torch.device("cpu")):
+    try:  # as `precision: bf16` would load: in the runtime `auto` picks for U^2-Net (OpenVINO)
+        picked = runtime.resolve("u2net", NetworkRuntime("auto", "bf16"), torch.device("cpu"))
+    except runtime.UnsupportedRuntime:
         assert "bf16 is not supported" in got["bf16"]["refused"]
         return
     bf16 = got["bf16"]
+    assert bf16["runtime"] == picked
     assert all(0.95 <= v < 1.0 for v in bf16["mask_iou"].values())  # near fp32, and not fp32 itself
     ens = bf16["ensemble"]
     assert set(ens["result_iou"]) == set(bf16["mask_iou"])

@@ -387,14 +387,17 @@ def test_a_batch_equals_single_calls(port, photos, found):
             assert p.box == pytest.approx(s.box, abs=1e-3)
 
 
-def test_the_two_cpu_runtimes_agree(port, photos):
-    """ONNX Runtime (the CPU default: the port exported to ONNX) against the PyTorch port itself:
-    the same people and boxes; keypoints within a pixel (0.5 px measured, as torch's own thread
-    counts move them: the ROI's last digits change the crop's uint8 rounding); masks alike."""
-    assert port.runtime == "onnxruntime"
+@pytest.mark.parametrize("exported", ["openvino", "onnxruntime"])
+def test_the_cpu_runtimes_agree(exported, port, photos):
+    """The port exported to ONNX, in OpenVINO (the CPU default) and ONNX Runtime, against the
+    PyTorch port itself: the same people and boxes; keypoints within a pixel (0.5 px measured, as
+    torch's own thread counts move them: the ROI's last digits change the crop's uint8 rounding);
+    masks alike."""
+    assert port.runtime == "openvino"
+    fast_port = pose.PoseEstimator.load(WEIGHTS_DIR, choice=NetworkRuntime(exported))
     eager = pose.PoseEstimator.load(WEIGHTS_DIR, choice=NetworkRuntime("torch"))
     for name in ["astronaut", "grace_hopper", "two_people", "camera"]:
-        (fast,), (slow,) = port.detect([photos[name]]), eager.detect([photos[name]])
+        (fast,), (slow,) = fast_port.detect([photos[name]]), eager.detect([photos[name]])
         assert len(fast) == len(slow) >= 1
         h, w = photos[name].shape[:2]
         for p, q in zip(fast, slow):
@@ -402,7 +405,7 @@ def test_the_two_cpu_runtimes_agree(port, photos):
             inside = (q.keypoints[:, 0] >= 0) & (q.keypoints[:, 0] < w) & (q.keypoints[:, 1] >= 0) & (q.keypoints[:, 1] < h)
             assert np.abs(p.keypoints[inside, :2] - q.keypoints[inside, :2]).max() < 1.0, name
             assert np.abs(p.keypoints[:, 3] - q.keypoints[:, 3]).max() < 0.01  # visibility
-            a, b = port.segmentation(photos[name].shape, p), eager.segmentation(photos[name].shape, q)
+            a, b = fast_port.segmentation(photos[name].shape, p), eager.segmentation(photos[name].shape, q)
             assert np.abs(a - b).mean() < 1e-3 and ((a > 0.5) != (b > 0.5)).mean() < 1e-3, name
 
 
@@ -416,7 +419,7 @@ def test_packed_exports_need_no_pytorch_modules(port, photos, tmp_path):
     def refuse():
         raise AssertionError("the PyTorch networks were built")
 
-    packed = pose.PoseEstimator(refuse, choice=NetworkRuntime("onnxruntime"), model_dir=tmp_path)
+    packed = pose.PoseEstimator(refuse, model_dir=tmp_path)
     assert not hasattr(packed, "detector")
     ((a,),), ((b,),) = packed.detect([photos["astronaut"]]), port.detect([photos["astronaut"]])
     assert np.abs(a.keypoints - b.keypoints).max() < 1e-3

@@ -35,7 +35,7 @@ def real_segmentation_dir(tmp_path_factory):
 
 
 @pytest.mark.parametrize(("network", "device", "expected"), [
-    ("u2net", "cpu", "onnxruntime"), ("blazepose", "cpu", "onnxruntime"),
+    ("u2net", "cpu", "openvino"), ("blazepose", "cpu", "openvino"),
     ("stargan", "cpu", "torch"), ("schp", "cpu", "torch"),
     ("u2net", "cuda", "torch"), ("blazepose", "cuda", "torch"),
 ])
@@ -46,6 +46,9 @@ def test_auto_picks_the_measured_fastest(network, device, expected):
 @pytest.mark.parametrize(("network", "choice", "device", "message"), [
     ("stargan", NetworkRuntime("onnxruntime"), "cpu", "no ONNX export"),
     ("u2net", NetworkRuntime("onnxruntime"), "cuda", "CPU only"),
+    ("u2net", NetworkRuntime("openvino"), "cuda", "CPU only"),
+    ("schp", NetworkRuntime("openvino"), "cpu", "no ONNX export"),
+    ("blazepose", NetworkRuntime("openvino", "fp16"), "cpu", "fp16 needs CUDA"),
     ("u2net", NetworkRuntime("auto", "fp16"), "cpu", "fp16 needs CUDA"),
     ("stargan", NetworkRuntime("torch", "tf32"), "cpu", "tf32 needs CUDA"),
     ("u2net", NetworkRuntime("onnxruntime", "tf32"), "cpu", "tf32 needs CUDA"),
@@ -82,21 +85,49 @@ def test_tf32_switches_the_matrix_units_for_its_call_only():
 
 
 def test_bf16_runs_where_the_cpu_has_it_and_is_refused_elsewhere():
-    choice = NetworkRuntime("auto", "bf16")
-    if runtime.bf16_supported(CPU):
-        assert runtime.resolve("u2net", choice, CPU) == "torch"  # ONNX Runtime's CPU provider is fp32 only
-        with pytest.raises(UnsupportedRuntime, match="fp32 only"):
-            runtime.resolve("u2net", NetworkRuntime("onnxruntime", "bf16"), CPU)
-    else:
-        with pytest.raises(UnsupportedRuntime, match="bf16 is not supported"):
-            runtime.resolve("u2net", choice, CPU)
+    with pytest.raises(UnsupportedRuntime, match="fp32 only"):  # ONNX Runtime's CPU provider
+        runtime.resolve("u2net", NetworkRuntime("onnxruntime", "bf16"), CPU)
+    for name, supported in (("openvino", runtime.openvino_bf16_supported()), ("torch", runtime.bf16_supported(CPU))):
+        choice = NetworkRuntime(name, "bf16")
+        if supported:
+            assert runtime.resolve("u2net", choice, CPU) == name
+        else:
+            with pytest.raises(UnsupportedRuntime, match="bf16 is not supported"):
+                runtime.resolve("u2net", choice, CPU)
+    if runtime.openvino_bf16_supported():
+        assert runtime.resolve("u2net", NetworkRuntime("auto", "bf16"), CPU) == "openvino"
+
+
+def test_without_openvino_auto_takes_onnx_runtime_and_openvino_is_refused(monkeypatch):
+    """openvino is a dependency, but a slimmer install that leaves it out still serves."""
+    monkeypatch.setattr(runtime, "openvino_installed", lambda: False)
+    assert runtime.resolve("u2net", NetworkRuntime(), CPU) == "onnxruntime"
+    with pytest.raises(UnsupportedRuntime, match="openvino is not installed"):
+        runtime.resolve("blazepose", NetworkRuntime("openvino"), CPU)
+
+
+def test_an_openvino_session_runs_fp32_unpinned_as_asked():
+    """OpenVINO would run bf16 on a CPU that has it unless told f32; workers share the cores, so no
+    thread is pinned to one. The session answers as an ONNX Runtime session does."""
+    import openvino
+
+    conv = torch.nn.Conv2d(3, 4, 3).eval()
+    model = runtime.export_onnx(conv, (3, 8, 8))
+    session = runtime.OpenVinoSession(model, "fp32", 1)
+    compiled = session.request.get_compiled_model()
+    assert compiled.get_property("INFERENCE_PRECISION_HINT") == openvino.Type.f32
+    assert compiled.get_property("ENABLE_CPU_PINNING") is False
+    x = torch.rand(2, 3, 8, 8)
+    (out,) = session.run(None, {"x": x.numpy()})
+    with torch.no_grad():
+        assert np.abs(out - conv(x).numpy()).max() < 1e-5
 
 
 def test_the_config_names_every_network_with_a_known_runtime():
     cfg = closet_config.load()
     assert set(cfg.networks) == set(closet_config.NETWORKS)
     raw = yaml.safe_load(closet_config.DEFAULT_PATH.read_text())
-    raw["networks"]["u2net"] = {"runtime": "openvino", "precision": "fp32"}
+    raw["networks"]["u2net"] = {"runtime": "tflite", "precision": "fp32"}
     with pytest.raises(closet_config.ConfigError, match="networks.u2net"):
         closet_config.parse(raw)
     del raw["networks"]["u2net"]
@@ -109,12 +140,13 @@ def test_the_archive_packs_the_onnx_export_and_the_worker_opens_it(real_segmenta
     exported = []
     monkeypatch.setattr(runtime, "export_onnx", lambda *a: exported.append(a))
     seg = Segmenter.load(real_segmentation_dir, CPU)
-    assert seg.runtime == "onnxruntime" and exported == []  # nothing exported at load: the packed file is used
+    assert seg.runtime == "openvino" and exported == []  # nothing exported at load: the packed file is used
 
 
-def test_onnxruntime_gives_the_pytorch_masks_on_real_photos(real_segmentation_dir):
+@pytest.mark.parametrize("exported", ["openvino", "onnxruntime"])
+def test_the_export_runtimes_give_the_pytorch_masks_on_real_photos(exported, real_segmentation_dir):
     """Within 2 grey levels of 255 anywhere, the same person pixels to 1 in 10,000."""
-    fast = Segmenter.load(real_segmentation_dir, CPU, NetworkRuntime("onnxruntime"))
+    fast = Segmenter.load(real_segmentation_dir, CPU, NetworkRuntime(exported))
     eager = Segmenter.load(real_segmentation_dir, CPU, NetworkRuntime("torch"))
     photos = pose_photos.photos()
     for name in ["astronaut", "grace_hopper", "camera", "two_people"]:
@@ -125,10 +157,12 @@ def test_onnxruntime_gives_the_pytorch_masks_on_real_photos(real_segmentation_di
         assert (a >= 128).mean() > 0.05, name  # a person was found: the comparison means something
 
 
-def test_reduced_precision_keeps_the_masks_or_is_refused(real_segmentation_dir):
-    """The precision gate at load: bf16 where oneDNN has it (masks within IoU 0.95 of fp32), refused otherwise."""
-    choice = NetworkRuntime("torch", "bf16")
-    if not runtime.bf16_supported(CPU):
+@pytest.mark.parametrize("name", ["openvino", "torch"])
+def test_reduced_precision_keeps_the_masks_or_is_refused(name, real_segmentation_dir):
+    """The precision gate at load: bf16 where the runtime has it on this CPU (masks within IoU 0.95
+    of fp32), refused otherwise."""
+    choice = NetworkRuntime(name, "bf16")
+    if not (runtime.openvino_bf16_supported() if name == "openvino" else runtime.bf16_supported(CPU)):
         with pytest.raises(UnsupportedRuntime, match="bf16"):
             Segmenter.load(real_segmentation_dir, CPU, choice)
         return
