@@ -7,8 +7,9 @@ independent checks and are never used here.
 Keypoints (`package_photos_keypoints.json`, (33, 3) x, y, visibility per photo) are MediaPipe
 BlazePose (pose_landmark_full, mediapipe 0.10.21) on each photo, looked at drawn on the photo;
 on `camera` BlazePose put the far shoulder on the mouth, the hips 100 px high and the wrists
-on the camera, so those 8 landmarks were placed by hand from the picture. Until the project's
-own pose estimator (closet.pose) lands, these stand in for it.
+on the camera, so those 8 landmarks were placed by hand from the picture (the far arm's elbow and
+wrist at visibility 0.7, as closet.pose reads that elbow: partly hidden, but seen). Until the
+project's own pose estimator (closet.pose) lands, these stand in for it.
 
 A composition's keypoints are the photos' keypoints moved by the same flip, crop and offset,
 so every case here has keypoints that were checked by eye.
