@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""CPU latency of BlazePose detect(): the port (ONNX Runtime, the CPU default, and PyTorch) vs LiteRT, beside U^2-Net-P.
+"""CPU latency of BlazePose detect(): the port (OpenVINO, the CPU default; ONNX Runtime; PyTorch) vs LiteRT, beside U^2-Net-P.
 
 Usage: python tools/bench_pose.py [--runs 21] [--threads 2] [--json out/bench/pose.json]
                                  [--pipeline model-store/closet.mar]
@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     from closet_dev.blazepose_oracle import OraclePoseEstimator
 
     weights = ROOT / "model-store" / "weights"
-    port = pose.PoseEstimator.load(weights)  # the CPU default: ONNX Runtime
+    port = pose.PoseEstimator.load(weights)  # the CPU default (`auto`: OpenVINO)
+    ort = pose.PoseEstimator.load(weights, choice=NetworkRuntime("onnxruntime"))  # the same export in ONNX Runtime
     eager = pose.PoseEstimator.load(weights, choice=NetworkRuntime("torch"))  # the same port in PyTorch
     litert = OraclePoseEstimator.load(ROOT / ".cache" / "blazepose", num_threads=args.threads)
     u2netp = load_checkpoint(weights / "u2netp.pth", arch="u2netp")
@@ -137,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                 "litert_detect_4000x3000": lambda: litert.detect([large]),
                 "port_detector_forward": lambda: port.run_detector(small_batch),
                 "port_landmark_forward": lambda: port.run_landmark(crop_batch),
+                "onnxruntime_detect_512": lambda: ort.detect([small]),
+                "onnxruntime_detector_forward": lambda: ort.run_detector(small_batch),
+                "onnxruntime_landmark_forward": lambda: ort.run_landmark(crop_batch),
                 "torch_detect_512": lambda: eager.detect([small]),
                 "torch_detector_forward": lambda: eager.run_detector(small_batch),
                 "torch_landmark_forward": lambda: eager.run_landmark(crop_batch),
