@@ -23,6 +23,7 @@ import contextlib
 import copy
 import importlib.util
 import io
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -176,7 +177,9 @@ def onnx_session(model: bytes | str | Path, threads: int | None = None, *, spinn
 
 class OpenVinoSession:
     """The ONNX export compiled by OpenVINO for the CPU, called as an ONNX Runtime session is:
-    `run(None, {"x": array})` gives the list of output arrays."""
+    `run(None, {"x": array})` gives the list of output arrays, from any number of threads at once
+    (KServe's batcher runs `min_workers` batches side by side; an infer request serves one call at
+    a time, so each thread has its own)."""
 
     def __init__(self, model: bytes | str | Path, precision: str = "fp32", threads: int | None = None):
         import openvino
@@ -191,12 +194,16 @@ class OpenVinoSession:
             # Several workers share the cores; threads pinned to them would fight the others' pools.
             "ENABLE_CPU_PINNING": False,
         })
-        self.request = compiled.create_infer_request()
+        self.compiled = compiled
         self.outputs = compiled.outputs
+        self._local = threading.local()
 
     def run(self, _output_names, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         (x,) = feeds.values()
-        result = self.request.infer({0: x})  # copies the outputs out of the request's buffers
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        result = request.infer({0: x})  # copies the outputs out of the request's buffers
         return [result[o] for o in self.outputs]
 
 

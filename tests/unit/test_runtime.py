@@ -114,7 +114,7 @@ def test_an_openvino_session_runs_fp32_unpinned_as_asked():
     conv = torch.nn.Conv2d(3, 4, 3).eval()
     model = runtime.export_onnx(conv, (3, 8, 8))
     session = runtime.OpenVinoSession(model, "fp32", 1)
-    compiled = session.request.get_compiled_model()
+    compiled = session.compiled
     assert compiled.get_property("INFERENCE_PRECISION_HINT") == openvino.Type.f32
     assert compiled.get_property("ENABLE_CPU_PINNING") is False
     x = torch.rand(2, 3, 8, 8)
@@ -183,3 +183,18 @@ def test_an_onnx_session_is_served_without_spinning_and_with_its_arena():
         options = runtime.onnx_session(model, 1, **kw).get_session_options()
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == spinning
         assert options.enable_cpu_mem_arena is arena
+
+
+def test_an_openvino_session_answers_threads_side_by_side():
+    """KServe's batcher runs `min_workers` batches on threads at once, through one session: each
+    call gets its own input's answer (one shared infer request would refuse or mix them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    conv = torch.nn.Conv2d(3, 4, 3).eval()
+    session = runtime.OpenVinoSession(runtime.export_onnx(conv, (3, 32, 32)), "fp32", 1)
+    xs = [torch.rand(1, 3, 32, 32) for _ in range(16)]
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda x: session.run(None, {"x": x.numpy()})[0], xs * 4))
+    with torch.no_grad():
+        for x, out in zip(xs * 4, outs):
+            assert np.abs(out - conv(x).numpy()).max() < 1e-5
