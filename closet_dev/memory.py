@@ -55,15 +55,17 @@ class WorkerFit:
         return self.base + batch * (self.image + self.held * pixels) + self.transient * pixels
 
 
-# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores, 2026-12-05, every model
-# at commit 78c8fa4 (the servers' malloc keeps photo-sized blocks on the heap: closet_dev.launcher.
-# SERVING_ENV; 4-9% more peak at 40 MP); the points and fits are in docs/reliability/memory-peak.json,
+# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores: segmentation, parsing
+# and closet on 2026-12-05 at commit 075baa3 (U^2-Net and BlazePose in OpenVINO: the segmentation
+# worker's base 557 -> 370 MiB, the ensemble's transient 7.8 -> 6.1 bytes a pixel), translation on
+# 2026-12-05 at commit 78c8fa4 (the servers' malloc keeps photo-sized blocks on the heap:
+# closet_dev.launcher.SERVING_ENV); the points and fits are in docs/reliability/memory-peak.json,
 # the table in docs/reliability-security.md#memory. Rounded up.
 FITS: dict[str, WorkerFit] = {
-    "segmentation": WorkerFit(base=557 * MIB, image=203 * MIB, held=4.1, transient=2.5),
-    "parsing": WorkerFit(base=572 * MIB, image=306 * MIB, held=7.3, transient=3.7),
+    "segmentation": WorkerFit(base=370 * MIB, image=217 * MIB, held=3.6, transient=2.4),
+    "parsing": WorkerFit(base=467 * MIB, image=307 * MIB, held=7.2, transient=3.2),
     "translation": WorkerFit(base=291 * MIB, image=1 * MIB, held=3.2, transient=6.9),
-    "closet": WorkerFit(base=640 * MIB, image=283 * MIB, held=18.4, transient=7.8),
+    "closet": WorkerFit(base=644 * MIB, image=256 * MIB, held=18.5, transient=6.1),
 }
 # Peak RSS of TorchServe's Java frontend, the larger of the 2026-12-03 and -04 runs (it holds the bodies).
 FRONTEND_BYTES = 1047 * MIB
