@@ -8,8 +8,8 @@ Keypoints (`package_photos_keypoints.json`, (33, 3) x, y, visibility per photo) 
 BlazePose (pose_landmark_full, mediapipe 0.10.21) on each photo, looked at drawn on the photo;
 on `camera` BlazePose put the far shoulder on the mouth, the hips 100 px high and the wrists
 on the camera, so those 8 landmarks were placed by hand from the picture (the far arm's elbow and
-wrist at visibility 0.7, as closet.pose reads that elbow: partly hidden, but seen). Until the
-project's own pose estimator (closet.pose) lands, these stand in for it.
+wrist at visibility 0.7, as closet.pose reads that elbow: partly hidden, but seen). The served
+parser runs closet.pose itself; these fixed, checked keypoints are what the unit tests build on.
 
 A composition's keypoints are the photos' keypoints moved by the same flip, crop and offset,
 so every case here has keypoints that were checked by eye.
