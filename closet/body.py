@@ -26,9 +26,9 @@ FACE = tuple(range(11))
 VISIBLE = 0.5
 # An arm counts as seen from its elbow's visibility, surer than VISIBLE: a seen arm is drawn where
 # pose puts it, across the chest too, over what the photo shows there. On the evaluation photos and
-# their variants, elbows hidden behind what the person holds (the astronaut's behind her helmet) or
-# below the photo read 0.48-0.56, elbows seen 0.59-0.99: this lies between. At 0.5002 (0.4998 in
-# another runtime) a bared arm was painted over the astronaut's name tag.
+# their variants (`make elbow-visibility`), elbows hidden behind what the person holds (the astronaut's
+# behind her helmet) or below the photo read 0.48-0.56, elbows seen 0.59-0.99: this lies between. At
+# 0.5002 (0.4998 in another runtime) a bared arm was painted over the astronaut's name tag.
 ELBOW_SEEN = 0.57
 # Shoulder joints are hidden by nothing in a photo where the torso shows; below this even the
 # estimate of where they are is a guess (a face close-up, legs only).

@@ -554,8 +554,9 @@ def project_segmentation(seg_logits: np.ndarray, roi: np.ndarray, image_shape: t
 # How the two networks run (closet/runtime.py; config networks.blazepose): on CPU, their ONNX export
 # in OpenVINO by default, else ONNX Runtime. On this project's 2-core CPU, one thread, ONNX Runtime ran
 # these depthwise-heavy networks about 1.6x as fast as PyTorch eager (`make bench-pose`: detector 24 ->
-# 15 ms, landmark 33 -> 19 ms), and OpenVINO took another 3-8 ms off a request (docs/speed.md); the
-# same numbers to 1e-3 px on one crop (tests/unit/test_blazepose.py).
+# 15 ms, landmark 33 -> 19 ms), and with two threads OpenVINO's detect() at 512 px takes 12.0 ms against
+# ONNX Runtime's 14.3 (`make bench-pose`, docs/pose.md); the same numbers to 1e-3 px on one crop
+# (tests/unit/test_blazepose.py).
 DETECTOR_ONNX = "blazepose_detector.onnx"
 LANDMARK_ONNX = "blazepose_landmark_full.onnx"
 

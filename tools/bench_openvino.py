@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from closet.runtime import onnx_session
-from closet.stages.segment import PERSON_THRESHOLD, U2NET_ONNX, norm_pred, preprocess
+from closet.stages.segment import U2NET_ONNX, is_person, norm_pred, postprocess, preprocess
 from closet_dev import pose_photos
 from closet_dev.answers import iou
 
@@ -47,9 +47,9 @@ def openvino_model(onnx: bytes, precision: str, threads: int):
 
 
 def person(saliency: np.ndarray) -> np.ndarray:
-    """The person mask at 320 px as the stage thresholds it: U^2-Net's fused output, normalised."""
-    prob = norm_pred(torch.from_numpy(saliency[:, 0])).numpy()
-    return (np.clip(prob * 255.0, 0, 255).astype(np.uint8) >= PERSON_THRESHOLD)[0]
+    """The person mask at 320 px as the stage makes it from U^2-Net's fused output."""
+    prob = norm_pred(torch.from_numpy(saliency[:, 0])).numpy()[0]
+    return is_person(postprocess(prob, prob.shape[::-1]))
 
 
 def main(argv=None) -> int:
