@@ -143,7 +143,7 @@ def postprocess(logits: np.ndarray, trans: np.ndarray, width: int, height: int) 
 
 
 def _device_of(net: torch.nn.Module) -> torch.device:
-    p = next(net.parameters(), None)
+    p = next(net.parameters(), None) if isinstance(net, torch.nn.Module) else None
     return p.device if p is not None else torch.device("cpu")
 
 
@@ -153,7 +153,8 @@ def parse_batch(
 ) -> list[np.ndarray]:
     """Label maps (uint8 H x W, values < num labels) for RGB `images`, in ONE forward pass.
 
-    `net` is an SCHP network already on `device` (default: its parameters' device).
+    `net` is an SCHP network already on `device` (default: its parameters' device), or its export
+    in a closet.runtime session (then give `device`).
     `size` overrides the square input side (default: the official INPUT_SIZE of `dataset`).
     """
     if dataset not in INPUT_SIZE:
@@ -164,7 +165,8 @@ def parse_batch(
     device = torch.device(device) if device is not None else _device_of(net)
     prepared = [preprocess(im, size) for im in images]
     batch = torch.stack([x for x, _ in prepared]).to(device)  # (N, 3, S, S)
-    fusion = net(batch)[0][-1]  # (N, C, S/4, S/4) fusion logits
+    out = net(batch)  # the module's [[parsing, fusion], [edge]], or its export's (fusion,) (closet.runtime)
+    fusion = out[0][-1] if isinstance(out, list) else out[0]  # (N, C, S/4, S/4) fusion logits
     up = F.interpolate(fusion.float(), size=(size, size), mode="bilinear", align_corners=True)  # (N, C, S, S)
     up = up.cpu().numpy()
     out = []

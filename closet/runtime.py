@@ -7,8 +7,9 @@ Runtimes:
   torch        the module itself, in autocast for a reduced precision; the runtime on CUDA.
   auto         the fastest measured on the device (`make bench-openvino`, `make bench-ensemble`,
                docs/speed.md): on CPU, openvino where it is installed (it is a closet dependency),
-               else onnxruntime (fp32) or torch (bf16); torch on CUDA. Only networks in ONNX_NETWORKS
-               have an export; auto gives torch for the others.
+               else onnxruntime (fp32) or torch (bf16); torch on CUDA. Every network has an
+               export: StarGAN v2's generator (its style networks stay in PyTorch: two small MLPs and
+               the reference encoder), SCHP's fusion logits.
 
 Precisions: fp32 (default; IEEE fp32 on CUDA too); tf32 (CUDA's matrix units on fp32 tensors, compute
 capability 8.0+), bf16 (a CPU with bf16 kernels, or CUDA) and fp16 (CUDA) are opt-in, in PyTorch
@@ -34,8 +35,6 @@ import torch
 from closet.config import PRECISIONS, RUNTIMES, NetworkRuntime
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-# The networks with an ONNX export (fixed-size inputs, no data-dependent control flow).
-ONNX_NETWORKS = ("u2net", "blazepose")
 # The runtimes that run that export, on the CPU.
 EXPORT_RUNTIMES = ("onnxruntime", "openvino")
 ONNX_OPSET = 17
@@ -64,8 +63,9 @@ def openvino_bf16_supported() -> bool:
 def fastest(network: str, precision: str, device: torch.device) -> str:
     """What `auto` means for `network` at `precision` on `device`. On an AVX-512 CPU OpenVINO ran
     U^2-Net-P in 0.105 s against ONNX Runtime's 0.116 s in fp32, and in 0.058 s against PyTorch's
-    0.084 s in bf16; the issue's box measured it ahead too (docs/speed.md)."""
-    if device.type != "cpu" or network not in ONNX_NETWORKS:
+    0.084 s in bf16; the issue's box measured it ahead too, and it runs StarGAN v2's generator and
+    SCHP in about two thirds of PyTorch's time (docs/speed.md)."""
+    if device.type != "cpu":
         return "torch"
     if openvino_installed() and precision in ("fp32", "bf16"):
         return "openvino"
@@ -94,8 +94,6 @@ def resolve(network: str, choice: NetworkRuntime, device: torch.device | str) ->
 
 
 def _check_export_runtime(network: str, runtime: str, precision: str, device: torch.device) -> None:
-    if network not in ONNX_NETWORKS:
-        raise UnsupportedRuntime(f"{network}: no ONNX export; runtime {runtime} serves {ONNX_NETWORKS}")
     if device.type != "cpu":
         raise UnsupportedRuntime(f"{network}: the {runtime} runtime runs on the CPU only")
     if runtime == "onnxruntime" and precision != "fp32":
@@ -144,14 +142,16 @@ def autocast(precision: str, device: torch.device):
     return torch.autocast(device.type, dtype=DTYPES[precision])
 
 
-def export_onnx(net: torch.nn.Module, input_shape: tuple[int, ...]) -> bytes:
-    """`net` (eval mode) as an ONNX model whose first input dimension (the batch) is free."""
+def export_onnx(net: torch.nn.Module, *input_shapes: tuple[int, ...], names: tuple[str, ...] = ("x",)) -> bytes:
+    """`net` (eval mode) as an ONNX model: inputs `names` of `input_shapes` (batch dimension left
+    out: it stays free)."""
     net = copy.deepcopy(net).float().cpu().to(memory_format=torch.contiguous_format).eval()
     buf = io.BytesIO()
     with warnings.catch_warnings():  # the exporter's notes on the padding arithmetic (fixed input size)
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, (torch.zeros(1, *input_shape),), buf, dynamo=False, opset_version=ONNX_OPSET,
-                          input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+        torch.onnx.export(net, tuple(torch.zeros(1, *shape) for shape in input_shapes), buf, dynamo=False,
+                          opset_version=ONNX_OPSET, input_names=list(names),
+                          dynamic_axes={name: {0: "batch"} for name in names})
     return buf.getvalue()
 
 
@@ -177,7 +177,7 @@ def onnx_session(model: bytes | str | Path, threads: int | None = None, *, spinn
 
 class OpenVinoSession:
     """The ONNX export compiled by OpenVINO for the CPU, called as an ONNX Runtime session is:
-    `run(None, {"x": array})` gives the list of output arrays, from any number of threads at once
+    `run(None, {name: array, ...})` (the inputs in the export's order) gives the list of output arrays, from any number of threads at once
     (KServe's batcher runs `min_workers` batches side by side; an infer request serves one call at
     a time, so each thread has its own)."""
 
@@ -199,11 +199,10 @@ class OpenVinoSession:
         self._local = threading.local()
 
     def run(self, _output_names, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        (x,) = feeds.values()
         request = getattr(self._local, "request", None)
         if request is None:
             request = self._local.request = self.compiled.create_infer_request()
-        result = request.infer({0: x})  # copies the outputs out of the request's buffers
+        result = request.infer(list(feeds.values()))  # copies the outputs out of the request's buffers
         return [result[o] for o in self.outputs]
 
 
@@ -215,26 +214,27 @@ def export_session(runtime: str, model: bytes | str | Path, precision: str = "fp
 
 
 def packed_or_exported(model_dir: str | Path, name: str, net: torch.nn.Module | Callable[[], torch.nn.Module],
-                       input_shape: tuple[int, ...]):
+                       *input_shapes: tuple[int, ...], names: tuple[str, ...] = ("x",)):
     """The ONNX model `make mars` packed as `name` in an archive, else `net` exported now (a folder
     that is not an archive, e.g. model-store/weights). `net` may be a function that builds it, so
     that a worker whose archive packs the export never builds the PyTorch module."""
     packed = Path(model_dir) / name
     if packed.is_file():
         return packed
-    return export_onnx(net if isinstance(net, torch.nn.Module) else net(), input_shape)
+    return export_onnx(net if isinstance(net, torch.nn.Module) else net(), *input_shapes, names=names)
 
 
 class OnnxNetwork:
-    """A session of the ONNX export (either runtime) called like the module it was exported from: a
-    tensor in, a tuple of tensors out."""
+    """A session of the ONNX export (either runtime) called like the module it was exported from:
+    tensors in (the export's `names`, in order), a tuple of tensors out."""
 
-    def __init__(self, session):
+    def __init__(self, session, names: tuple[str, ...] = ("x",)):
         self.session = session
+        self.names = names
 
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        outputs = self.session.run(None, {"x": x.detach().float().cpu().contiguous().numpy()})
-        return tuple(torch.from_numpy(o) for o in outputs)
+    def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        feeds = {name: x.detach().float().cpu().contiguous().numpy() for name, x in zip(self.names, inputs, strict=True)}
+        return tuple(torch.from_numpy(o) for o in self.session.run(None, feeds))
 
 
 class TorchNetwork:

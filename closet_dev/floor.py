@@ -50,9 +50,12 @@ def request_flops(mar: str | Path, request) -> dict[str, float]:
     return {**per_module, "total": float(counter.get_total_flops())}
 
 
-def official_models(runs: int = 3) -> dict[str, dict[str, float]]:
-    """FLOPs and PyTorch fp32 p50 seconds at batch 1 of the official-size networks a user may bring
-    (random weights: the cost, not the output): StarGAN v2's generator at 256 px, SCHP (ATR) at 512 px."""
+def official_models(runs: int = 3) -> dict[str, dict[str, float | str]]:
+    """FLOPs and p50 seconds at batch 1 of the official-size networks a user may bring (random
+    weights: the cost, not the output): StarGAN v2's generator at 256 px, SCHP (ATR) at 512 px, in
+    PyTorch fp32 and in what `auto` runs on this device (the export `make mars` packs)."""
+    from closet import runtime
+    from closet.config import NetworkRuntime
     from closet.models import schp, stargan_v2
 
     nets = stargan_v2.build_nets(img_size=256, num_domains=5)
@@ -60,15 +63,23 @@ def official_models(runs: int = 3) -> dict[str, dict[str, float]]:
     x, y = torch.randn(1, 3, 256, 256), torch.zeros(1, dtype=torch.long)
     with torch.inference_mode():
         style = mapping(torch.randn(1, 16), y)
-    parser, photo = schp.build("atr").eval(), torch.randn(1, 3, 512, 512)
-    cases = {"stargan_v2_generator_256": (lambda: generator(x, style)), "schp_atr_512": (lambda: parser(photo))}
+    parser, photo = schp.FusionLogits(schp.build("atr")).eval(), torch.randn(1, 3, 512, 512)
+    cases = {"stargan_v2_generator_256": ("stargan", generator, (x, style), ("x", "s")),
+             "schp_atr_512": ("schp", parser, (photo,), ("x",))}
     out = {}
-    for name, fn in cases.items():
+    for name, (network, net, inputs, names) in cases.items():
         with torch.inference_mode():
             counter = FlopCounterMode(display=False)
             with counter:
-                fn()
-            out[name] = {"flops": float(counter.get_total_flops()), "p50_s": p50_seconds(fn, runs)}
+                net(*inputs)
+            out[name] = {"flops": float(counter.get_total_flops()),
+                         "p50_s": p50_seconds(lambda net=net, inputs=inputs: net(*inputs), runs)}
+        served = runtime.resolve(network, NetworkRuntime(), torch.device("cpu"))
+        if served in runtime.EXPORT_RUNTIMES:
+            session = runtime.OnnxNetwork(runtime.export_session(served, runtime.export_onnx(
+                net, *(t.shape[1:] for t in inputs), names=names)), names)
+            out[name] |= {"runtime": served,
+                          "served_p50_s": p50_seconds(lambda session=session, inputs=inputs: session(*inputs), runs)}
     return out
 
 

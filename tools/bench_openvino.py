@@ -2,7 +2,10 @@
 """OpenVINO against the served ONNX Runtime (`make bench-openvino`): the U^2-Net-P export packed in
 model-store/closet.mar, on the package photos at 320 px, each runtime on the served thread count,
 the calls alternating so that a drift of the box falls on both. It prints the p50 and the best time
-of each, and the person mask IoU of OpenVINO f32 and bf16 against ONNX Runtime's.
+of each, and the person mask IoU of OpenVINO f32 and bf16 against ONNX Runtime's. Then the other
+networks' exports in fp32, PyTorch against both runtimes, alternating too: the demo's StarGAN v2
+generator (packed in the archive, batch 1 and the 5 targets of one photo), and at the official
+sizes a user brings (random weights): the generator at 256 px and SCHP (ATR) at 512 px.
 
 The issue (#18) asked for the fastest maintained CPU runtime by measurement: this is the one that
 made OpenVINO `auto`'s choice on CPU (closet/runtime.py); docs/speed.md keeps what it read.
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from closet import runtime
 from closet.runtime import onnx_session
 from closet.stages.segment import U2NET_ONNX, is_person, norm_pred, postprocess, preprocess
 from closet_dev import pose_photos
@@ -50,6 +54,49 @@ def person(saliency: np.ndarray) -> np.ndarray:
     """The person mask at 320 px as the stage makes it from U^2-Net's fused output."""
     prob = norm_pred(torch.from_numpy(saliency[:, 0])).numpy()[0]
     return is_person(postprocess(prob, prob.shape[::-1]))
+
+
+def other_networks(mar: str, runs: int) -> dict:
+    """p50 seconds of each network in PyTorch, ONNX Runtime and OpenVINO f32 (their largest output
+    difference from PyTorch too), the calls alternating."""
+    from closet.models import schp, stargan_v2
+    from closet.stages.translate import GENERATOR_INPUTS, GENERATOR_ONNX, STARGAN_CKPT, STARGAN_META
+
+    torch.manual_seed(0)
+    with zipfile.ZipFile(mar) as z:
+        demo_onnx = z.read(GENERATOR_ONNX)
+    demo = stargan_v2.load_with_sidecar(str(ROOT / STARGAN_CKPT.default), str(ROOT / STARGAN_META.default))
+    official = stargan_v2.build_nets(img_size=256, num_domains=5)["generator"].eval()
+    parser = schp.FusionLogits(schp.build("atr")).eval()
+
+    def gen_inputs(n: int, channels: int, size: int):
+        return torch.rand(n, channels, size, size) * 2 - 1, torch.randn(n, 64)
+
+    cases = {  # name: (module, inputs, input names, the export: packed bytes, or None to export now)
+        "demo generator 32 px, batch 1": (demo.generator, gen_inputs(1, 3, 32), GENERATOR_INPUTS, demo_onnx),
+        "demo generator 32 px, batch 5": (demo.generator, gen_inputs(5, 3, 32), GENERATOR_INPUTS, demo_onnx),
+        "generator 256 px": (official, gen_inputs(1, 3, 256), GENERATOR_INPUTS, None),
+        "SCHP (ATR) 512 px": (parser, (torch.randn(1, 3, 512, 512),), ("x",), None),
+    }
+    out = {}
+    for name, (net, inputs, names, onnx) in cases.items():
+        onnx = onnx or runtime.export_onnx(net, *(t.shape[1:] for t in inputs), names=names)
+        sessions = {rt: runtime.OnnxNetwork(runtime.export_session(rt, onnx), names) for rt in runtime.EXPORT_RUNTIMES}
+        calls = {"torch": lambda net=net, inputs=inputs: net(*inputs)} | {
+            rt: (lambda s=s, inputs=inputs: s(*inputs)[0]) for rt, s in sessions.items()}
+        with torch.inference_mode():
+            want = net(*inputs)
+            result = {rt: {"largest_difference": float((call() - want).abs().max()), "samples": []}
+                      for rt, call in calls.items()}
+            for _ in range(runs):
+                for rt, call in calls.items():
+                    t0 = time.perf_counter()
+                    call()
+                    result[rt]["samples"].append(time.perf_counter() - t0)
+        for r in result.values():
+            r["p50_s"] = statistics.median(r.pop("samples"))
+        out[name] = result
+    return out
 
 
 def main(argv=None) -> int:
@@ -97,6 +144,11 @@ def main(argv=None) -> int:
               f"onnxruntime: {ious}; largest output difference {r['largest_difference']:.2g}")
     if len(runtimes) < 3:
         print("  openvino bf16: this CPU has no bf16")
+    result["networks"] = other_networks(args.mar, max(3, args.runs // 5))
+    print("The other networks in fp32 (p50; largest output difference from PyTorch):")
+    for name, r in result["networks"].items():
+        print(f"  {name:30s} " + ", ".join(f"{rt} {v['p50_s'] * 1e3:.1f} ms ({v['largest_difference']:.1g})"
+                                           for rt, v in r.items()))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -102,6 +102,31 @@ class Bottleneck(nn.Module):
         return self.relu(out + residual)
 
 
+class AdaptiveAvgPool(nn.AdaptiveAvgPool2d):
+    """nn.AdaptiveAvgPool2d, exportable at any size: ONNX has no adaptive pooling whose output does
+    not divide its input (the PSP's 3x3 and 6x6 bins of a 32x32 map at 512 px), so the export
+    computes the same bins as two pooling matrices (`bin_average`)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return bin_average(x, self.output_size) if torch.onnx.is_in_onnx_export() else super().forward(x)
+
+
+def bin_average(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Adaptive average pooling of (N, C, h, w) to (N, C, *size) as (k, h) @ x @ (w, k) matrices."""
+    rows, cols = (bins(n, k, x.dtype) for n, k in zip(x.shape[2:], size))
+    return rows @ x @ cols.T
+
+
+def bins(n: int, k: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(k, n): row i averages the inputs adaptive pooling puts in output bin i, floor(i n / k) to
+    ceil((i + 1) n / k)."""
+    out = torch.zeros(k, n, dtype=dtype)
+    for i in range(k):
+        start, stop = (i * n) // k, -(-((i + 1) * n) // k)
+        out[i, start:stop] = 1.0 / (stop - start)
+    return out
+
+
 class PSPModule(nn.Module):
     """Pyramid pooling: pooled 1x1 branches at each bin size, concatenated with the input."""
 
@@ -116,7 +141,7 @@ class PSPModule(nn.Module):
     @staticmethod
     def _make_stage(features: int, out_features: int, size: int) -> nn.Sequential:
         return nn.Sequential(
-            nn.AdaptiveAvgPool2d(output_size=(size, size)),
+            AdaptiveAvgPool(output_size=(size, size)),
             nn.Conv2d(features, out_features, kernel_size=1, bias=False),
             InPlaceABN(out_features),
         )
@@ -232,6 +257,18 @@ class SCHP(nn.Module):
         edge_result, edge_fea = self.edge(x2, x3, x4)
         fusion_result = self.fushion(torch.cat([parsing_fea, edge_fea], dim=1))  # (N, 256 + 768 -> C, S/4, S/4)
         return [[parsing_result, fusion_result], [edge_result]]
+
+
+class FusionLogits(nn.Module):
+    """The fusion head's logits (N, C, S/4, S/4) alone: what parsing reads (the official
+    simple_extractor.py takes output[0][-1]), and the one output the ONNX export carries."""
+
+    def __init__(self, net: SCHP):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)[0][-1]
 
 
 def build(dataset: str = "atr") -> SCHP:

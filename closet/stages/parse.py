@@ -37,6 +37,7 @@ POSE_LANDMARK = ArchiveFile(pose.LANDMARK_WEIGHTS, var="POSE_LANDMARK",
                             default=f"model-store/weights/{pose.LANDMARK_WEIGHTS}")
 # The label space of the SCHP checkpoint: atr, lip or pascal (closet.parsing.LABELS).
 PARSER_DATASET = Setting("PARSER_DATASET", "atr")
+SCHP_ONNX = "schp.onnx"
 # Fewer garment pixels than this fraction of the image means there is no garment to swap.
 MIN_GARMENT_FRACTION = 0.002
 # People the pose parser looks for in one photo.
@@ -151,17 +152,24 @@ class Parser:
 
             device = torch.device(device)
             choice = closet_config.load(model_dir=model_dir).network("schp")
-            runtime.resolve("schp", choice, device)  # refuses what it cannot run; PyTorch is its one runtime
+            name = runtime.resolve("schp", choice, device)
             dataset = setting(model_dir, PARSER_DATASET)
-            net = runtime.TorchNetwork(schp.load_checkpoint(ckpt, dataset).to(device).eval(), choice.precision, device)
+            if name in runtime.EXPORT_RUNTIMES:
+                model = runtime.packed_or_exported(model_dir, SCHP_ONNX, lambda: schp_logits(ckpt, dataset),
+                                                   (3, parsing.INPUT_SIZE[dataset], parsing.INPUT_SIZE[dataset]))
+                net = runtime.OnnxNetwork(runtime.export_session(name, model, choice.precision))
+            else:
+                net = runtime.TorchNetwork(schp.load_checkpoint(ckpt, dataset).to(device).eval(), choice.precision, device)
             return cls(dataset, schp=net, device=device)
         return cls(parsing.POSE_LABEL_SPACE, poses=pose.PoseEstimator.load(model_dir, device), device=torch.device(device))
 
     @staticmethod
     def export(files: dict[str, Path], settings: dict[str, str]) -> dict[str, bytes]:
-        """What `make mars` packs beside the weights: the pose networks in ONNX (none for SCHP)."""
+        """What `make mars` packs beside the weights: the parser's networks in ONNX."""
         if SCHP_CKPT.name in files:
-            return {}
+            dataset = settings.get(PARSER_DATASET.var) or PARSER_DATASET.default
+            size = parsing.INPUT_SIZE[dataset]
+            return {SCHP_ONNX: runtime.export_onnx(schp_logits(files[SCHP_CKPT.name], dataset), (3, size, size))}
         return pose.export(*pose.PoseEstimator.networks(files[POSE_DETECTOR.name], files[POSE_LANDMARK.name]))
 
     @property
@@ -222,6 +230,13 @@ class Parser:
         for i, lab in zip(todo, labels):
             out[i] = Parsed(lab, label_map_people(parsing.garment_mask(lab, self.label_space, garments[i])))
         return out  # type: ignore[return-value]
+
+
+def schp_logits(ckpt: Path, dataset: str) -> torch.nn.Module:
+    """The checkpoint's SCHP as its export runs it: the fusion logits alone."""
+    from closet.models import schp
+
+    return schp.FusionLogits(schp.load_checkpoint(ckpt, dataset))
 
 
 def _guard(step, *args):

@@ -149,7 +149,7 @@ def style_codes(nets, y: torch.Tensor, sources: list[Latent | Reference]) -> tor
 
 
 @torch.no_grad()
-def translate(nets, x: torch.Tensor, y, style_source) -> torch.Tensor:
+def translate(nets, x: torch.Tensor, y, style_source, generator: runtime.OnnxNetwork | None = None) -> torch.Tensor:
     """Translate x (N,C,S,S in [-1,1]) to target domains y; returns the raw generator output (N,C,S,S).
 
     Args:
@@ -157,6 +157,8 @@ def translate(nets, x: torch.Tensor, y, style_source) -> torch.Tensor:
         y: target domain index per image: int, list of ints or (N,) tensor.
         style_source: one Latent/Reference for every row, a list of them (one per row),
             or a precomputed (N, style_dim) tensor of style codes.
+        generator: the generator's export in an export runtime (closet.runtime), run instead of
+            nets.generator; the style networks stay nets'.
     """
     device = next(nets.generator.parameters()).device
     x = x.to(device)
@@ -175,6 +177,8 @@ def translate(nets, x: torch.Tensor, y, style_source) -> torch.Tensor:
         if len(sources) != n:
             raise ValueError(f"{n} images but {len(sources)} style sources")
         s = style_codes(nets, y, sources)
+    if generator is not None:
+        return generator(x, s)[0]
     return nets.generator(x, s)  # (N, C, S, S)
 
 
@@ -194,6 +198,14 @@ def letterbox(img: np.ndarray, size: int) -> np.ndarray:
 # -- the stage ----------------------------------------------------------------------------------
 STARGAN_CKPT = ArchiveFile("stargan.ckpt", var="STARGAN_CKPT", default="assets/stargan-fmnist/nets_ema.ckpt")
 STARGAN_META = ArchiveFile("stargan-meta.json", var="STARGAN_META", default="assets/stargan-fmnist/meta.json")
+GENERATOR_ONNX = "stargan_generator.onnx"
+GENERATOR_INPUTS = ("x", "s")  # the image and its style code
+
+
+def generator_shapes(nets) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The generator's input shapes, batch left out: (C, S, S) and (style_dim,)."""
+    size = int(nets.img_size)
+    return (int(getattr(nets, "img_channels", 3)), size, size), (int(nets.style_dim),)
 
 
 def _psi(value: str) -> float:
@@ -240,9 +252,10 @@ class Translator:
     settings = ()
     options = OPTIONS
 
-    def __init__(self, nets, precision: str = "fp32"):
+    def __init__(self, nets, precision: str = "fp32", generator: runtime.OnnxNetwork | None = None):
         self.nets = nets
         self.precision = precision
+        self.generator = generator  # the generator's export, when an export runtime runs it
 
     @classmethod
     def load(cls, model_dir: str | Path, device: torch.device | str = "cpu",
@@ -251,10 +264,23 @@ class Translator:
         from closet.models.stargan_v2 import load_with_sidecar
 
         choice = choice or closet_config.load(model_dir=model_dir).network("stargan")
-        runtime.resolve("stargan", choice, device)  # refuses what it cannot run; PyTorch is its one runtime
+        name = runtime.resolve("stargan", choice, device)
         root = Path(model_dir)
-        nets = load_with_sidecar(str(root / STARGAN_CKPT.name), str(root / STARGAN_META.name))
-        return cls(nets.to(device).eval(), choice.precision)
+        nets = load_with_sidecar(str(root / STARGAN_CKPT.name), str(root / STARGAN_META.name)).to(device).eval()
+        generator = None
+        if name in runtime.EXPORT_RUNTIMES:
+            model = runtime.packed_or_exported(root, GENERATOR_ONNX, nets.generator, *generator_shapes(nets),
+                                               names=GENERATOR_INPUTS)
+            generator = runtime.OnnxNetwork(runtime.export_session(name, model, choice.precision), GENERATOR_INPUTS)
+        return cls(nets, choice.precision, generator)
+
+    @staticmethod
+    def export(files: dict[str, Path], settings: dict[str, str]) -> dict[str, bytes]:
+        """What `make mars` packs beside the checkpoint: the generator in ONNX."""
+        from closet.models.stargan_v2 import load_with_sidecar
+
+        nets = load_with_sidecar(str(files[STARGAN_CKPT.name]), str(files[STARGAN_META.name]))
+        return {GENERATOR_ONNX: runtime.export_onnx(nets.generator, *generator_shapes(nets), names=GENERATOR_INPUTS)}
 
     @property
     def domains(self) -> list[str]:
@@ -305,5 +331,5 @@ class Translator:
         x = torch.stack([prepare(self.nets, Image.fromarray(im)) for im in images])  # (N, C, S, S)
         y = [self.domains.index(s.target) for s in styles]
         with torch.inference_mode(), runtime.autocast(self.precision, self.nets.device):
-            out = translate(self.nets, x, y, [s.source for s in styles]).float()  # (N, C, S, S)
+            out = translate(self.nets, x, y, [s.source for s in styles], self.generator).float()  # (N, C, S, S)
         return list(postprocess(out, grayscale=self.grayscale))

@@ -31,3 +31,20 @@ def official_schp_checkpoint(dataset: str, path: Path, seed: int = 0) -> Ordered
         sd["module." + name] = t
     torch.save({"state_dict": sd, "epoch": 150}, path)
     return sd
+
+
+def official_stargan_checkpoint(folder: Path, domains: tuple[str, ...] = ("coat", "dress"), seed: int = 0,
+                                img_size: int = 256) -> Path:
+    """A full-colour StarGAN v2 at the official size, seeded init, laid out as the released
+    nets_ema.ckpt ({'generator', 'mapping_network', 'style_encoder'}: the manifests' keys), with the
+    sidecar closet reads beside it. Returns the folder (stargan.ckpt, stargan-meta.json)."""
+    from closet.models import stargan_v2
+    from closet.stages.translate import STARGAN_CKPT, STARGAN_META
+
+    torch.manual_seed(seed)
+    nets = stargan_v2.build_nets(img_size=img_size, num_domains=len(domains))
+    assert list(nets["generator"].state_dict()) == [k for k, _, _ in manifest(f"stargan_v2_generator_{img_size}")["state_dict"]]
+    torch.save({k: nets[k].state_dict() for k in ("generator", "mapping_network", "style_encoder")},
+               folder / STARGAN_CKPT.name)
+    (folder / STARGAN_META.name).write_text(json.dumps({"domains": list(domains), "img_size": img_size}))
+    return folder

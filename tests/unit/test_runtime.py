@@ -13,6 +13,7 @@ import yaml
 from closet import config as closet_config
 from closet import runtime
 from closet.config import NetworkRuntime
+from closet.imageio import encode_image
 from closet.runtime import UnsupportedRuntime
 from closet.stages.segment import U2NET_ONNX, Segmenter
 from closet_dev import mar, pose_photos
@@ -36,18 +37,18 @@ def real_segmentation_dir(tmp_path_factory):
 
 @pytest.mark.parametrize(("network", "device", "expected"), [
     ("u2net", "cpu", "openvino"), ("blazepose", "cpu", "openvino"),
-    ("stargan", "cpu", "torch"), ("schp", "cpu", "torch"),
-    ("u2net", "cuda", "torch"), ("blazepose", "cuda", "torch"),
+    ("stargan", "cpu", "openvino"), ("schp", "cpu", "openvino"),
+    ("u2net", "cuda", "torch"), ("blazepose", "cuda", "torch"), ("stargan", "cuda", "torch"),
 ])
 def test_auto_picks_the_measured_fastest(network, device, expected):
     assert runtime.resolve(network, NetworkRuntime(), torch.device(device)) == expected
 
 
 @pytest.mark.parametrize(("network", "choice", "device", "message"), [
-    ("stargan", NetworkRuntime("onnxruntime"), "cpu", "no ONNX export"),
+    ("stargan", NetworkRuntime("onnxruntime", "bf16"), "cpu", "fp32 only"),
     ("u2net", NetworkRuntime("onnxruntime"), "cuda", "CPU only"),
     ("u2net", NetworkRuntime("openvino"), "cuda", "CPU only"),
-    ("schp", NetworkRuntime("openvino"), "cpu", "no ONNX export"),
+    ("schp", NetworkRuntime("openvino"), "cuda", "CPU only"),
     ("blazepose", NetworkRuntime("openvino", "fp16"), "cpu", "fp16 needs CUDA"),
     ("u2net", NetworkRuntime("auto", "fp16"), "cpu", "fp16 needs CUDA"),
     ("stargan", NetworkRuntime("torch", "tf32"), "cpu", "tf32 needs CUDA"),
@@ -138,7 +139,7 @@ def test_the_config_names_every_network_with_a_known_runtime():
 def test_the_archive_packs_the_onnx_export_and_the_worker_opens_it(real_segmentation_dir, monkeypatch):
     assert (real_segmentation_dir / U2NET_ONNX).is_file()
     exported = []
-    monkeypatch.setattr(runtime, "export_onnx", lambda *a: exported.append(a))
+    monkeypatch.setattr(runtime, "export_onnx", lambda *a, **kw: exported.append(a))
     seg = Segmenter.load(real_segmentation_dir, CPU)
     assert seg.runtime == "openvino" and exported == []  # nothing exported at load: the packed file is used
 
@@ -198,3 +199,71 @@ def test_an_openvino_session_answers_threads_side_by_side():
     with torch.no_grad():
         for x, out in zip(xs * 4, outs):
             assert np.abs(out - conv(x).numpy()).max() < 1e-5
+
+
+def _garment_crops() -> list[np.ndarray]:
+    """Real photos' upper bodies, as the translator takes a crop (any size: it resizes)."""
+    photos = pose_photos.photos()
+    colour = [p if p.ndim == 3 else np.dstack([p] * 3) for p in (photos[n] for n in ("astronaut", "grace_hopper", "camera"))]
+    return [np.ascontiguousarray(p[p.shape[0] // 3:, p.shape[1] // 6: -p.shape[1] // 6]) for p in colour]
+
+
+@pytest.fixture(scope="module")
+def translator_dirs(tmp_path_factory):
+    """The shipped demo translator (32 px gray) and a full-colour official-size one (256 px, seeded)."""
+    import shutil
+
+    from closet.stages.translate import STARGAN_CKPT, STARGAN_META
+    from tests.support.reference import official_stargan_checkpoint
+
+    demo = tmp_path_factory.mktemp("demo")
+    shutil.copy(STARGAN_CKPT.default, demo / STARGAN_CKPT.name)
+    shutil.copy(STARGAN_META.default, demo / STARGAN_META.name)
+    return {"demo": demo, "official": official_stargan_checkpoint(tmp_path_factory.mktemp("official"), seed=4)}
+
+
+@pytest.mark.parametrize("exported", ["openvino", "onnxruntime"])
+def test_the_generators_export_draws_what_pytorch_draws(exported, translator_dirs):
+    """StarGAN v2's generator in either export runtime, on real photos and both style modes: the
+    drawings within 1 level of 255 (the demo's) and 2 (the official size's), raw outputs within 1e-3."""
+    from closet.stages.translate import Translator
+
+    crops = _garment_crops()
+    for kind, folder in translator_dirs.items():
+        fast = Translator.load(folder, CPU, NetworkRuntime(exported))
+        eager = Translator.load(folder, CPU, NetworkRuntime("torch"))
+        assert fast.generator is not None and eager.generator is None
+        limits = {"max_pixels": 10**8, "max_side": 10**5}
+        styles = [eager.style(eager.domains[i % 2], seed=i, **limits) for i in range(len(crops))]
+        styles[-1] = eager.style(eager.domains[1], reference=encode_image(crops[0], "png")[0], **limits)
+        a, b = fast(crops, styles), eager(crops, styles)
+        assert max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in zip(a, b)) <= (1 if kind == "demo" else 2), kind
+        assert np.std(b[0].astype(float)) > 1.0, kind  # a drawing, not a flat field: the comparison means something
+
+
+@pytest.mark.parametrize("exported", ["openvino", "onnxruntime"])
+def test_the_schp_export_parses_as_pytorch_does(exported, tmp_path):
+    """SCHP exported as make mars packs it (an official-layout LIP file: PyTorch's seeded init, the
+    classifier's bias zero so that the classes' logits vary over the photo, not by their bias): on
+    real photos its fusion logits within 1e-3 of their spread over the photo (measured: 2e-8 of
+    5e-4), and the label maps the same."""
+    from closet import parsing
+    from closet.models import schp
+    from closet.stages.parse import schp_logits
+
+    torch.manual_seed(6)
+    net = schp.build("lip")
+    torch.nn.init.zeros_(net.fushion[3].bias)
+    torch.save({"state_dict": {schp.CHECKPOINT_PREFIX + k: v for k, v in net.state_dict().items()}}, tmp_path / "schp.pth")
+    net = schp_logits(tmp_path / "schp.pth", "lip").eval()
+    size = parsing.INPUT_SIZE["lip"]
+    session = runtime.OnnxNetwork(runtime.export_session(exported, runtime.export_onnx(net, (3, size, size))))
+    x = torch.stack([parsing.preprocess(c, size)[0] for c in _garment_crops()[:2]])
+    with torch.inference_mode():
+        want = net(x)
+    (got,) = session(x)
+    assert got.shape == want.shape == (2, schp.NUM_CLASSES["lip"], (size + 3) // 4, (size + 3) // 4)
+    spread = float(want.std(dim=(2, 3)).min())
+    assert spread > 0 and (got - want).abs().max() <= 1e-3 * spread
+    labels = want.argmax(1)
+    assert labels.unique().numel() >= 3 and bool((got.argmax(1) == labels).all())

@@ -216,3 +216,11 @@ def test_parse_batch_on_cuda_matches_cpu(random_atr):
     gpu = parsing.parse_batch(gpu_net.to("cuda"), [photo, photo], "atr", "cuda")
     # Random weights leave near-tied logits, whose argmax a last-bit difference flips: agreement, not identity.
     assert (gpu[0] == cpu).mean() > 0.99 and (gpu[0] == gpu[1]).mean() > 0.999
+
+
+@pytest.mark.parametrize(("n", "k"), [(32, 3), (32, 6), (30, 6), (64, 3), (7, 2), (6, 6), (5, 1)])
+def test_the_exports_bin_average_is_adaptive_average_pooling(n, k):
+    """What the ONNX export runs for the PSP's pooling (its 3x3 and 6x6 bins do not divide a 32x32 map)."""
+    x = torch.randn(2, 3, n, n + 1)
+    want = torch.nn.functional.adaptive_avg_pool2d(x, (k, k))
+    assert torch.allclose(schp.bin_average(x, (k, k)), want, atol=1e-6)
