@@ -8,8 +8,8 @@ Runtimes:
   auto         the fastest measured on the device (`make bench-openvino`, `make bench-ensemble`,
                docs/speed.md): on CPU, openvino where it is installed (it is a closet dependency),
                else onnxruntime (fp32) or torch (bf16); torch on CUDA. Every network has an
-               export: StarGAN v2's generator (its style networks stay in PyTorch: two small MLPs and
-               the reference encoder), SCHP's fusion logits.
+               export: StarGAN v2's generator and style encoder (its mapping network, an MLP, stays
+               in PyTorch), SCHP's fusion logits.
 
 Precisions: fp32 (default; IEEE fp32 on CUDA too); tf32 (CUDA's matrix units on fp32 tensors, compute
 capability 8.0+), bf16 (a CPU with bf16 kernels, or CUDA) and fp16 (CUDA) are opt-in, in PyTorch
@@ -142,15 +142,15 @@ def autocast(precision: str, device: torch.device):
     return torch.autocast(device.type, dtype=DTYPES[precision])
 
 
-def export_onnx(net: torch.nn.Module, *input_shapes: tuple[int, ...], names: tuple[str, ...] = ("x",)) -> bytes:
-    """`net` (eval mode) as an ONNX model: inputs `names` of `input_shapes` (batch dimension left
-    out: it stays free)."""
+def export_onnx(net: torch.nn.Module, *inputs: tuple[int, ...] | torch.Tensor, names: tuple[str, ...] = ("x",)) -> bytes:
+    """`net` (eval mode) as an ONNX model with inputs `names`: each a float shape with the batch
+    dimension left out, or an example tensor of batch 1 (an index input); the batch stays free."""
     net = copy.deepcopy(net).float().cpu().to(memory_format=torch.contiguous_format).eval()
+    examples = tuple(torch.zeros(1, *x) if isinstance(x, tuple) else x for x in inputs)
     buf = io.BytesIO()
     with warnings.catch_warnings():  # the exporter's notes on the padding arithmetic (fixed input size)
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, tuple(torch.zeros(1, *shape) for shape in input_shapes), buf, dynamo=False,
-                          opset_version=ONNX_OPSET, input_names=list(names),
+        torch.onnx.export(net, examples, buf, dynamo=False, opset_version=ONNX_OPSET, input_names=list(names),
                           dynamic_axes={name: {0: "batch"} for name in names})
     return buf.getvalue()
 
@@ -214,14 +214,14 @@ def export_session(runtime: str, model: bytes | str | Path, precision: str = "fp
 
 
 def packed_or_exported(model_dir: str | Path, name: str, net: torch.nn.Module | Callable[[], torch.nn.Module],
-                       *input_shapes: tuple[int, ...], names: tuple[str, ...] = ("x",)):
+                       *inputs: tuple[int, ...] | torch.Tensor, names: tuple[str, ...] = ("x",)):
     """The ONNX model `make mars` packed as `name` in an archive, else `net` exported now (a folder
     that is not an archive, e.g. model-store/weights). `net` may be a function that builds it, so
     that a worker whose archive packs the export never builds the PyTorch module."""
     packed = Path(model_dir) / name
     if packed.is_file():
         return packed
-    return export_onnx(net if isinstance(net, torch.nn.Module) else net(), *input_shapes, names=names)
+    return export_onnx(net if isinstance(net, torch.nn.Module) else net(), *inputs, names=names)
 
 
 class OnnxNetwork:
@@ -233,7 +233,8 @@ class OnnxNetwork:
         self.names = names
 
     def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        feeds = {name: x.detach().float().cpu().contiguous().numpy() for name, x in zip(self.names, inputs, strict=True)}
+        feeds = {name: (x.float() if x.is_floating_point() else x).detach().cpu().contiguous().numpy()
+                 for name, x in zip(self.names, inputs, strict=True)}  # fp32, or an index input as it is
         return tuple(torch.from_numpy(o) for o in self.session.run(None, feeds))
 
 

@@ -5,7 +5,8 @@ the calls alternating so that a drift of the box falls on both. It prints the p5
 of each, and the person mask IoU of OpenVINO f32 and bf16 against ONNX Runtime's. Then the other
 networks' exports in fp32, PyTorch against both runtimes, alternating too: the demo's StarGAN v2
 generator (packed in the archive, batch 1 and the 5 targets of one photo), and at the official
-sizes a user brings (random weights): the generator at 256 px and SCHP (ATR) at 512 px.
+sizes a user brings (random weights): the generator and the style encoder at 256 px, SCHP (ATR) at
+512 px.
 
 The issue (#18) asked for the fastest maintained CPU runtime by measurement: this is the one that
 made OpenVINO `auto`'s choice on CPU (closet/runtime.py); docs/speed.md keeps what it read.
@@ -60,27 +61,32 @@ def other_networks(mar: str, runs: int) -> dict:
     """p50 seconds of each network in PyTorch, ONNX Runtime and OpenVINO f32 (their largest output
     difference from PyTorch too), the calls alternating."""
     from closet.models import schp, stargan_v2
-    from closet.stages.translate import GENERATOR_INPUTS, GENERATOR_ONNX, STARGAN_CKPT, STARGAN_META
+    from closet.stages.translate import EXPORTS, STARGAN_CKPT, STARGAN_META
 
     torch.manual_seed(0)
+    generator_onnx, generator_inputs, _ = EXPORTS["generator"]
+    encoder_onnx, encoder_inputs, _ = EXPORTS["style_encoder"]
     with zipfile.ZipFile(mar) as z:
-        demo_onnx = z.read(GENERATOR_ONNX)
+        demo_onnx = z.read(generator_onnx)
     demo = stargan_v2.load_with_sidecar(str(ROOT / STARGAN_CKPT.default), str(ROOT / STARGAN_META.default))
-    official = stargan_v2.build_nets(img_size=256, num_domains=5)["generator"].eval()
+    official = stargan_v2.build_nets(img_size=256, num_domains=5)
     parser = schp.FusionLogits(schp.build("atr")).eval()
 
     def gen_inputs(n: int, channels: int, size: int):
         return torch.rand(n, channels, size, size) * 2 - 1, torch.randn(n, 64)
 
     cases = {  # name: (module, inputs, input names, the export: packed bytes, or None to export now)
-        "demo generator 32 px, batch 1": (demo.generator, gen_inputs(1, 3, 32), GENERATOR_INPUTS, demo_onnx),
-        "demo generator 32 px, batch 5": (demo.generator, gen_inputs(5, 3, 32), GENERATOR_INPUTS, demo_onnx),
-        "generator 256 px": (official, gen_inputs(1, 3, 256), GENERATOR_INPUTS, None),
+        "demo generator 32 px, batch 1": (demo.generator, gen_inputs(1, 3, 32), generator_inputs, demo_onnx),
+        "demo generator 32 px, batch 5": (demo.generator, gen_inputs(5, 3, 32), generator_inputs, demo_onnx),
+        "generator 256 px": (official["generator"].eval(), gen_inputs(1, 3, 256), generator_inputs, None),
+        "style encoder 256 px": (official["style_encoder"].eval(), (torch.rand(1, 3, 256, 256) * 2 - 1,
+                                 torch.tensor([2])), encoder_inputs, None),
         "SCHP (ATR) 512 px": (parser, (torch.randn(1, 3, 512, 512),), ("x",), None),
     }
     out = {}
     for name, (net, inputs, names, onnx) in cases.items():
-        onnx = onnx or runtime.export_onnx(net, *(t.shape[1:] for t in inputs), names=names)
+        onnx = onnx or runtime.export_onnx(net, *(tuple(t.shape[1:]) if t.is_floating_point() else t[:1] for t in inputs),
+                                           names=names)
         sessions = {rt: runtime.OnnxNetwork(runtime.export_session(rt, onnx), names) for rt in runtime.EXPORT_RUNTIMES}
         calls = {"torch": lambda net=net, inputs=inputs: net(*inputs)} | {
             rt: (lambda s=s, inputs=inputs: s(*inputs)[0]) for rt, s in sessions.items()}

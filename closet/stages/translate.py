@@ -122,9 +122,17 @@ def style_average(nets, domain: int) -> torch.Tensor:
     return cache[domain]
 
 
+def run_network(nets, exports: dict | None, name: str, *inputs: torch.Tensor) -> torch.Tensor:
+    """nets.<name>(*inputs), or, when an export runtime runs that network, its export's output."""
+    if exports and name in exports:
+        return exports[name](*inputs)[0]
+    return getattr(nets, name)(*inputs)
+
+
 @torch.no_grad()
-def style_codes(nets, y: torch.Tensor, sources: list[Latent | Reference]) -> torch.Tensor:
-    """(N, style_dim) style codes; latent rows share one mapping pass, reference rows one encoder pass."""
+def style_codes(nets, y: torch.Tensor, sources: list[Latent | Reference], exports: dict | None = None) -> torch.Tensor:
+    """(N, style_dim) style codes; latent rows share one mapping pass, reference rows one encoder pass
+    (`exports`: the networks an export runtime runs, by name)."""
     device = y.device
     # float32 whatever the networks ran in: under fp16/bf16 autocast their outputs are half width.
     s = torch.empty(len(sources), nets.style_dim, device=device)
@@ -144,12 +152,12 @@ def style_codes(nets, y: torch.Tensor, sources: list[Latent | Reference]) -> tor
     if ref:
         x_ref = torch.stack([sources[i].image for i in ref]).to(device)  # (R, C, S, S)
         idx = torch.tensor(ref, device=device)
-        s[idx] = nets.style_encoder(x_ref, y[idx]).float()  # (R, style_dim)
+        s[idx] = run_network(nets, exports, "style_encoder", x_ref, y[idx]).float()  # (R, style_dim)
     return s
 
 
 @torch.no_grad()
-def translate(nets, x: torch.Tensor, y, style_source, generator: runtime.OnnxNetwork | None = None) -> torch.Tensor:
+def translate(nets, x: torch.Tensor, y, style_source, exports: dict | None = None) -> torch.Tensor:
     """Translate x (N,C,S,S in [-1,1]) to target domains y; returns the raw generator output (N,C,S,S).
 
     Args:
@@ -157,8 +165,8 @@ def translate(nets, x: torch.Tensor, y, style_source, generator: runtime.OnnxNet
         y: target domain index per image: int, list of ints or (N,) tensor.
         style_source: one Latent/Reference for every row, a list of them (one per row),
             or a precomputed (N, style_dim) tensor of style codes.
-        generator: the generator's export in an export runtime (closet.runtime), run instead of
-            nets.generator; the style networks stay nets'.
+        exports: {"generator" / "style_encoder": its export in an export runtime (closet.runtime)},
+            run instead of those of nets; the mapping network (an MLP) stays nets'.
     """
     device = next(nets.generator.parameters()).device
     x = x.to(device)
@@ -176,10 +184,8 @@ def translate(nets, x: torch.Tensor, y, style_source, generator: runtime.OnnxNet
         sources = list(style_source) if isinstance(style_source, (list, tuple)) else [style_source] * n
         if len(sources) != n:
             raise ValueError(f"{n} images but {len(sources)} style sources")
-        s = style_codes(nets, y, sources)
-    if generator is not None:
-        return generator(x, s)[0]
-    return nets.generator(x, s)  # (N, C, S, S)
+        s = style_codes(nets, y, sources, exports)
+    return run_network(nets, exports, "generator", x, s)  # (N, C, S, S)
 
 
 def letterbox(img: np.ndarray, size: int) -> np.ndarray:
@@ -198,14 +204,18 @@ def letterbox(img: np.ndarray, size: int) -> np.ndarray:
 # -- the stage ----------------------------------------------------------------------------------
 STARGAN_CKPT = ArchiveFile("stargan.ckpt", var="STARGAN_CKPT", default="assets/stargan-fmnist/nets_ema.ckpt")
 STARGAN_META = ArchiveFile("stargan-meta.json", var="STARGAN_META", default="assets/stargan-fmnist/meta.json")
-GENERATOR_ONNX = "stargan_generator.onnx"
-GENERATOR_INPUTS = ("x", "s")  # the image and its style code
+# The networks make mars exports: file, input names, and the example inputs (a shape without the
+# batch dimension, or an index tensor) for a loaded StarGANv2.
+EXPORTS = {
+    "generator": ("stargan_generator.onnx", ("x", "s"), lambda nets: (image_shape(nets), (int(nets.style_dim),))),
+    "style_encoder": ("stargan_style_encoder.onnx", ("x", "y"),
+                      lambda nets: (image_shape(nets), torch.zeros(1, dtype=torch.long))),
+}
 
 
-def generator_shapes(nets) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The generator's input shapes, batch left out: (C, S, S) and (style_dim,)."""
+def image_shape(nets) -> tuple[int, int, int]:
     size = int(nets.img_size)
-    return (int(getattr(nets, "img_channels", 3)), size, size), (int(nets.style_dim),)
+    return int(getattr(nets, "img_channels", 3)), size, size
 
 
 def _psi(value: str) -> float:
@@ -252,10 +262,10 @@ class Translator:
     settings = ()
     options = OPTIONS
 
-    def __init__(self, nets, precision: str = "fp32", generator: runtime.OnnxNetwork | None = None):
+    def __init__(self, nets, precision: str = "fp32", exports: dict[str, runtime.OnnxNetwork] | None = None):
         self.nets = nets
         self.precision = precision
-        self.generator = generator  # the generator's export, when an export runtime runs it
+        self.exports = exports or {}  # network name -> its export, when an export runtime runs them
 
     @classmethod
     def load(cls, model_dir: str | Path, device: torch.device | str = "cpu",
@@ -267,20 +277,21 @@ class Translator:
         name = runtime.resolve("stargan", choice, device)
         root = Path(model_dir)
         nets = load_with_sidecar(str(root / STARGAN_CKPT.name), str(root / STARGAN_META.name)).to(device).eval()
-        generator = None
+        exports = {}
         if name in runtime.EXPORT_RUNTIMES:
-            model = runtime.packed_or_exported(root, GENERATOR_ONNX, nets.generator, *generator_shapes(nets),
-                                               names=GENERATOR_INPUTS)
-            generator = runtime.OnnxNetwork(runtime.export_session(name, model, choice.precision), GENERATOR_INPUTS)
-        return cls(nets, choice.precision, generator)
+            for net, (filename, names, examples) in EXPORTS.items():
+                model = runtime.packed_or_exported(root, filename, getattr(nets, net), *examples(nets), names=names)
+                exports[net] = runtime.OnnxNetwork(runtime.export_session(name, model, choice.precision), names)
+        return cls(nets, choice.precision, exports)
 
     @staticmethod
     def export(files: dict[str, Path], settings: dict[str, str]) -> dict[str, bytes]:
-        """What `make mars` packs beside the checkpoint: the generator in ONNX."""
+        """What `make mars` packs beside the checkpoint: the generator and the style encoder in ONNX."""
         from closet.models.stargan_v2 import load_with_sidecar
 
         nets = load_with_sidecar(str(files[STARGAN_CKPT.name]), str(files[STARGAN_META.name]))
-        return {GENERATOR_ONNX: runtime.export_onnx(nets.generator, *generator_shapes(nets), names=GENERATOR_INPUTS)}
+        return {filename: runtime.export_onnx(getattr(nets, net), *examples(nets), names=names)
+                for net, (filename, names, examples) in EXPORTS.items()}
 
     @property
     def domains(self) -> list[str]:
@@ -331,5 +342,5 @@ class Translator:
         x = torch.stack([prepare(self.nets, Image.fromarray(im)) for im in images])  # (N, C, S, S)
         y = [self.domains.index(s.target) for s in styles]
         with torch.inference_mode(), runtime.autocast(self.precision, self.nets.device):
-            out = translate(self.nets, x, y, [s.source for s in styles], self.generator).float()  # (N, C, S, S)
+            out = translate(self.nets, x, y, [s.source for s in styles], self.exports).float()  # (N, C, S, S)
         return list(postprocess(out, grayscale=self.grayscale))

@@ -27,7 +27,7 @@ def test_the_bench_times_both_runtimes_on_the_packed_export(tmp_path):
     assert all(v == 1.0 for v in got["openvino f32"]["mask_iou"].values())  # the same masks in fp32
     assert got["openvino f32"]["largest_difference"] < 1e-3
     networks = json.loads(out.read_text())["networks"]
-    assert {"demo generator 32 px, batch 5", "generator 256 px", "SCHP (ATR) 512 px"} <= set(networks)
+    assert {"demo generator 32 px, batch 5", "generator 256 px", "style encoder 256 px", "SCHP (ATR) 512 px"} <= set(networks)
     for r in networks.values():
         assert set(r) == {"torch", "onnxruntime", "openvino"} and all(v["p50_s"] > 0 for v in r.values())
         assert all(v["largest_difference"] < 1e-3 for v in r.values())

@@ -26,20 +26,22 @@ def handler(tmp_path_factory):
 
 
 @contextmanager
-def generator_inputs(translator):
-    """The image batch of each generator pass: the export's (the served default on CPU) or the module's."""
+def network_inputs(translator, name: str):
+    """The first input of each pass of the translator's network `name` (generator, style_encoder):
+    its export's (the served default on CPU) or its module's."""
     seen = []
-    run = translator.generator
+    run = translator.exports.get(name)
     if run is None:
-        hook = translator.nets.generator.register_forward_pre_hook(lambda m, a: seen.append(a[0]))
+        hook = getattr(translator.nets, name).register_forward_pre_hook(lambda m, a: seen.append(a[0]))
     else:
-        translator.generator = lambda x, s: (seen.append(x), run(x, s))[1]
+        translator.exports[name] = lambda x, *rest: (seen.append(x), run(x, *rest))[1]
     try:
         yield seen
     finally:
         if run is None:
             hook.remove()
-        translator.generator = run
+        else:
+            translator.exports[name] = run
 
 
 def sample(name: str) -> bytes:
@@ -56,7 +58,7 @@ def test_mixed_batch_in_order_with_one_generator_pass(handler):
         {"body": sample("shirt")},
     ]
     ctx = FakeContext(model_dir, headers=[{}, {}, {}, {}, {"X-Closet-Target": "coat", "X-Closet-Seed": "3"}])
-    with generator_inputs(h.translator) as seen:
+    with network_inputs(h.translator, "generator") as seen:
         out = h.handle(rows, ctx)
     assert [x.shape[0] for x in seen] == [3]  # the three valid requests ran as one generator batch
     assert len(out) == 5
@@ -142,8 +144,7 @@ def test_colour_photo_reaches_the_grayscale_demo_as_equal_channels(handler):
     """Sidecar grayscale: a colour image (and a colour reference) get luminance replicated to 3 channels."""
     h, model_dir = handler
     assert h.translator.nets.meta.get("grayscale") is True
-    seen = {"enc": []}
-    hook = h.translator.nets.style_encoder.register_forward_pre_hook(lambda m, a: seen["enc"].append(a[0]))
+    seen = {}
     rng = np.random.default_rng(2)
     arr = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)
     arr[..., 2] = 255
@@ -155,11 +156,9 @@ def test_colour_photo_reaches_the_grayscale_demo_as_equal_channels(handler):
 
     rows = [{"body": png(arr), "target": b"dress", "seed": b"1"},
             {"image": png(arr), "reference": png(arr[::-1].copy()), "target": b"coat"}]
-    try:
-        with generator_inputs(h.translator) as seen["gen"]:
-            out = h.handle(rows, FakeContext(model_dir, headers=[{}, {}]))
-    finally:
-        hook.remove()
+    with network_inputs(h.translator, "generator") as seen["gen"], \
+            network_inputs(h.translator, "style_encoder") as seen["enc"]:
+        out = h.handle(rows, FakeContext(model_dir, headers=[{}, {}]))
     assert len(out) == 2 and len(seen["gen"]) == 1 and len(seen["enc"]) == 1
     for x in (seen["gen"][0], seen["enc"][0]):
         assert x.shape[1] == 3 and bool((x[:, 0] == x[:, 1]).all()) and bool((x[:, 1] == x[:, 2]).all())
