@@ -177,9 +177,9 @@ def onnx_session(model: bytes | str | Path, threads: int | None = None, *, spinn
 
 class OpenVinoSession:
     """The ONNX export compiled by OpenVINO for the CPU, called as an ONNX Runtime session is:
-    `run(None, {name: array, ...})` (the inputs in the export's order) gives the list of output arrays, from any number of threads at once
-    (KServe's batcher runs `min_workers` batches side by side; an infer request serves one call at
-    a time, so each thread has its own)."""
+    `run(None, {name: array, ...})` (the inputs in the export's order) gives the list of output
+    arrays, from any number of threads at once (KServe's batcher runs `min_workers` batches side by
+    side; an infer request serves one call at a time, so each thread has its own)."""
 
     def __init__(self, model: bytes | str | Path, precision: str = "fp32", threads: int | None = None):
         import openvino

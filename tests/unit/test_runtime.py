@@ -235,7 +235,8 @@ def test_the_generators_export_draws_what_pytorch_draws(exported, translator_dir
         assert set(fast.exports) == {"generator", "style_encoder"} and eager.exports == {}
         limits = {"max_pixels": 10**8, "max_side": 10**5}
         styles = [eager.style(eager.domains[i % 2], seed=i, **limits) for i in range(len(crops))]
-        styles[-1] = eager.style(eager.domains[1], reference=encode_image(crops[0], "png")[0], **limits)
+        # two references in one batch, to two domains: the export's style rows are picked per row
+        styles[1:] = [eager.style(eager.domains[i], reference=encode_image(crops[i], "png")[0], **limits) for i in (0, 1)]
         a, b = fast(crops, styles), eager(crops, styles)
         assert max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in zip(a, b)) <= (1 if kind == "demo" else 2), kind
         assert np.std(b[0].astype(float)) > 1.0, kind  # a drawing, not a flat field: the comparison means something
