@@ -144,7 +144,8 @@ def autocast(precision: str, device: torch.device):
 
 def export_onnx(net: torch.nn.Module, *inputs: tuple[int, ...] | torch.Tensor, names: tuple[str, ...] = ("x",)) -> bytes:
     """`net` (eval mode) as an ONNX model with inputs `names`: each a float shape with the batch
-    dimension left out, or an example tensor of batch 1 (an index input); the batch stays free."""
+    dimension left out, or an example tensor of batch 1 (an index input must be one); the batch
+    stays free."""
     net = copy.deepcopy(net).float().cpu().to(memory_format=torch.contiguous_format).eval()
     examples = tuple(torch.zeros(1, *x) if isinstance(x, tuple) else x for x in inputs)
     buf = io.BytesIO()

@@ -65,15 +65,15 @@ def other_networks(mar: str, runs: int) -> dict:
 
     torch.manual_seed(0)
     generator_onnx, generator_inputs, _ = EXPORTS["generator"]
-    encoder_onnx, encoder_inputs, _ = EXPORTS["style_encoder"]
+    _, encoder_inputs, _ = EXPORTS["style_encoder"]
     with zipfile.ZipFile(mar) as z:
         demo_onnx = z.read(generator_onnx)
     demo = stargan_v2.load_with_sidecar(str(ROOT / STARGAN_CKPT.default), str(ROOT / STARGAN_META.default))
     official = stargan_v2.build_nets(img_size=256, num_domains=5)
     parser = schp.FusionLogits(schp.build("atr")).eval()
 
-    def gen_inputs(n: int, channels: int, size: int):
-        return torch.rand(n, channels, size, size) * 2 - 1, torch.randn(n, 64)
+    def gen_inputs(n: int, channels: int, size: int):  # the demo's style code is the official 64 wide
+        return torch.rand(n, channels, size, size) * 2 - 1, torch.randn(n, int(demo.style_dim))
 
     cases = {  # name: (module, inputs, input names, the export: packed bytes, or None to export now)
         "demo generator 32 px, batch 1": (demo.generator, gen_inputs(1, 3, 32), generator_inputs, demo_onnx),
@@ -85,8 +85,7 @@ def other_networks(mar: str, runs: int) -> dict:
     }
     out = {}
     for name, (net, inputs, names, onnx) in cases.items():
-        onnx = onnx or runtime.export_onnx(net, *(tuple(t.shape[1:]) if t.is_floating_point() else t[:1] for t in inputs),
-                                           names=names)
+        onnx = onnx or runtime.export_onnx(net, *inputs, names=names)  # batch 1: the inputs are the examples
         sessions = {rt: runtime.OnnxNetwork(runtime.export_session(rt, onnx), names) for rt in runtime.EXPORT_RUNTIMES}
         calls = {"torch": lambda net=net, inputs=inputs: net(*inputs)} | {
             rt: (lambda s=s, inputs=inputs: s(*inputs)[0]) for rt, s in sessions.items()}
