@@ -62,10 +62,17 @@ def scenes(photos: Path | None) -> list[tuple[str, np.ndarray]]:
     from closet_dev import pose_photos
 
     if photos is not None:
-        from PIL import Image, ImageOps
+        from PIL import Image, ImageOps, UnidentifiedImageError
 
-        return [(p.stem, np.asarray(ImageOps.exif_transpose(Image.open(p)).convert("RGB")))
-                for p in sorted(photos.iterdir()) if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")]
+        out = []
+        for p in sorted(photos.iterdir()):
+            if p.suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp"):
+                continue
+            try:
+                out.append((p.stem, np.asarray(ImageOps.exif_transpose(Image.open(p)).convert("RGB"))))
+            except (OSError, UnidentifiedImageError) as e:  # one bad file does not end a judge's run
+                log.warning("skipped %s: %s", p.name, e)
+        return out
     out = []
     for name in pp.PHOTOS:
         scene = pp.photo(name)

@@ -79,3 +79,14 @@ def test_a_drawing_cut_to_its_own_shape_keeps_its_gray_inside_and_is_black_outsi
     assert cut.shape == (eval_swap.VIEW_SIZE, eval_swap.VIEW_SIZE)
     assert cut[0, 0] == 0 and cut[eval_swap.VIEW_SIZE // 2, eval_swap.VIEW_SIZE // 2] == 150
     assert abs(float(cut.sum()) / float(eval_swap.drawing_view(drawing).sum()) - 1) < 0.05
+
+
+def test_a_judges_folder_skips_a_file_it_cannot_read(tmp_path, caplog):
+    """A judge's folder with one broken JPEG ended the whole run with PIL's traceback."""
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((8, 8, 3), 90, np.uint8))
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "notes.txt").write_text("not a photo")
+    with caplog.at_level("WARNING", logger="closet_dev.eval_swap"):
+        got = eval_swap.scenes(tmp_path)
+    assert [name for name, _ in got] == ["a"] and got[0][1].shape == (8, 8, 3)
+    assert "skipped broken.jpg" in caplog.text
