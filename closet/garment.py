@@ -290,7 +290,9 @@ def skin_mask(rgb: np.ndarray, skin: Skin, lab: np.ndarray | None = None) -> np.
     # A dim face sampled in shadow has a wide spread; a radius as wide as its chroma would take in
     # every near-black pixel (the grey-haired man's dark suit in zidane.jpg).
     near = d_ab < min(max(SKIN_AB, SKIN_SPREAD * skin.spread), SKIN_NEUTRAL * math.hypot(skin.lab[1], skin.lab[2]))
-    light = (lab[..., 0] >= skin.lab[0] - SKIN_DARKER) & (lab[..., 0] <= skin.lab[0] + SKIN_LIGHTER)
+    # Up to the face's lit side: a sample in the nose's shadow (L 23.5 on zidane.jpg's grey-haired
+    # man, his lit side 55) left the lit half of a hand in front of him to be taken for cloth.
+    light = (lab[..., 0] >= skin.lab[0] - SKIN_DARKER) & (lab[..., 0] <= max(skin.lab[0], skin.lit[0]) + SKIN_LIGHTER)
     return near & light
 
 
