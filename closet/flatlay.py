@@ -436,6 +436,16 @@ def coverage(shape: Shape, frame: tuple[float, float], size: int) -> np.ndarray:
     return inside.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(1, 3))
 
 
+def fmnist_gray(gray: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """float32 like `gray` (a garment's pixels): the `seen` ones scaled to Fashion-MNIST's mean
+    and spread of garment gray, the others (hidden, off the photo) that mean."""
+    vals = gray[seen]
+    mean = float(vals.mean()) if vals.size else 128.0
+    std = float(vals.std()) if vals.size > 1 else 1.0
+    norm = np.where(seen, (gray - mean) / max(std, 4.0) * FMNIST_STD + FMNIST_MEAN, FMNIST_MEAN)
+    return np.clip(norm, FMNIST_FLOOR, 255.0).astype(np.float32)
+
+
 def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
                    shape: Shape | None = None, hidden: np.ndarray | None = None,
                    skin: np.ndarray | None = None) -> CanonicalView:
@@ -470,12 +480,8 @@ def canonical_view(image: np.ndarray, mask: np.ndarray, body: Body, size: int,
         seen = remap(mask[y0:y1, x0:x1].astype(np.float32), at, 0.0) > 0.5
     else:  # the flat lay lies off the photo
         gray, seen = np.full(len(src), -1.0, np.float32), np.zeros(len(src), bool)
-    vals = gray[seen]
-    mean = float(vals.mean()) if vals.size else 128.0
-    std = float(vals.std()) if vals.size > 1 else 1.0
-    norm = np.where(seen, (gray - mean) / max(std, 4.0) * FMNIST_STD + FMNIST_MEAN, FMNIST_MEAN)
     canvas = np.zeros(big * big, np.float32)
-    canvas[inside] = np.clip(norm, FMNIST_FLOOR, 255.0)
+    canvas[inside] = fmnist_gray(gray, seen)
     small = cv2.resize(canvas.reshape(big, big), (size, size), interpolation=cv2.INTER_AREA)
     return CanonicalView(np.clip(small + 0.5, 0, 255).astype(np.uint8), shape, frame)
 

@@ -15,8 +15,9 @@ argmax over the translator's domains. Per scene and overall:
 
 and, to tell the translator's part from the render's:
 
-  drawn    share of pairs whose translator output itself (the flat-lay drawing, resized to 28x28) is
-           classified as the target: about what a render that copied the drawings could reach
+  drawn    share of pairs whose translator output itself (the flat-lay drawing, its cloth's gray
+           scaled as canonical_view scales an output's, 28x28) is classified as the target: what a
+           render that pasted the drawings could reach
   shaped   the same, with the drawing cut to the shape the render reads from it and draws on the body
            (flatlay.read, flatlay.coverage in the translator's frame): what is left of the drawing
            once its outline is the render's parametric one (sleeve reach, hem), before any cloth
@@ -45,6 +46,7 @@ from closet import color, ensemble, flatlay, upright
 from closet import config as closet_config
 from closet.body import body_from_keypoints
 from closet.imageio import encode_image
+from closet.render import drawn_cloth
 from closet_dev.answers import iou
 from closet_dev.mar import load_ensemble
 
@@ -102,16 +104,26 @@ def _gray(drawing: np.ndarray) -> np.ndarray:
 
 
 def drawing_view(drawing: np.ndarray) -> np.ndarray:
-    """The translator's flat-lay drawing (S, S[, 3]) as the classifier reads a view: gray, 28x28."""
-    return cv2.resize(_gray(drawing), (VIEW_SIZE, VIEW_SIZE), interpolation=cv2.INTER_AREA)
+    """The translator's flat-lay drawing (S, S[, 3]) as the judge reads a garment: its cloth's gray
+    scaled to Fashion-MNIST's (flatlay.fmnist_gray, as canonical_view scales an output's), on black,
+    28x28. So `drawn` is what a render that pasted the drawing could reach."""
+    g = _gray(np.asarray(drawing)).astype(np.float32)
+    cloth = drawn_cloth(g)
+    return _view(np.where(cloth, flatlay.fmnist_gray(g, cloth), 0.0))
 
 
 def shaped_view(drawing: np.ndarray, given: flatlay.CanonicalView, target: str) -> np.ndarray:
-    """The drawing cut to the shape render_swap reads from it (its own gray inside, black outside)."""
-    gray = _gray(np.asarray(drawing)).astype(np.float32)
-    shape = flatlay.read(gray, given.frame, target, given.shape)
-    cut = gray * flatlay.coverage(shape, given.frame, gray.shape[0])
-    return drawing_view(np.clip(cut + 0.5, 0, 255).astype(np.uint8))
+    """The drawing cut to the shape render_swap reads from it: its cloth's gray, scaled as
+    drawing_view's, where that shape covers the frame (its mean where the drawing has no cloth
+    there), black outside."""
+    g = _gray(np.asarray(drawing)).astype(np.float32)
+    shape = flatlay.read(g, given.frame, target, given.shape)
+    cover = flatlay.coverage(shape, given.frame, g.shape[0])
+    return _view(flatlay.fmnist_gray(g, (cover > 0) & drawn_cloth(g)) * cover)
+
+
+def _view(gray: np.ndarray) -> np.ndarray:
+    return np.clip(cv2.resize(gray, (VIEW_SIZE, VIEW_SIZE), interpolation=cv2.INTER_AREA) + 0.5, 0, 255).astype(np.uint8)
 
 
 def mean_ab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
