@@ -175,7 +175,8 @@ def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> t
 
 
 def figures(records: list[dict]) -> dict:
-    return {k: float(np.mean([r[k] for r in records])) if records else float("nan")
+    """The figures' means over `records`; None without any (metrics.json stays strict JSON)."""
+    return {k: float(np.mean([r[k] for r in records])) if records else None
             for k in ("hit", "colour", "detail", "spread", "drawn", "shaped")} | {"pairs": len(records)}
 
 
@@ -225,13 +226,17 @@ def main(argv=None) -> dict:
     domains = ens.translator.domains
     per_scene = {name: figures([r for r in records if r["scene"] == name]) for name in rows}
     overall = figures(records)
-    met = {k: bool(overall[k] >= v if op == ">=" else overall[k] <= v) for k, (op, v) in GOALS.items()}
+    met = {k: overall[k] is not None and bool(overall[k] >= v if op == ">=" else overall[k] <= v)
+           for k, (op, v) in GOALS.items()}
     report = {"overall": overall, "met": met, "goals": {k: f"{op} {v}" for k, (op, v) in GOALS.items()},
               "per_scene": per_scene, "pairs": records, "seed": SEED, "domains": domains, "view_size": VIEW_SIZE}
     (args.out / "metrics.json").write_text(json.dumps(report, indent=1) + "\n")
     log.info("%-20s %6s %7s %7s %7s %5s %6s %6s", "scene", "hit", "colour", "detail", "spread", "pairs", "drawn",
              "shaped")
     for name, f in [*per_scene.items(), ("overall", overall)]:
+        if not f["pairs"]:  # every target refused (no person, no garment): the log above says why
+            log.info("%-20s %s", name, "no swap judged: every target was refused")
+            continue
         log.info("%-20s %5.0f%% %7.2f %7.2f %7.2f %5d %5.0f%% %5.0f%%", name, 100 * f["hit"], f["colour"], f["detail"],
                  f["spread"], f["pairs"], 100 * f["drawn"], 100 * f["shaped"])
     for target in domains:

@@ -110,3 +110,26 @@ def test_a_judges_folder_skips_a_file_it_cannot_read(tmp_path, caplog):
         got = eval_swap.scenes(tmp_path)
     assert [name for name, _ in got] == ["a"] and got[0][1].shape == (8, 8, 3)
     assert "skipped broken.jpg" in caplog.text
+
+
+def test_a_photo_without_a_person_is_reported_not_averaged(tmp_path, caplog):
+    """A judge's photo in which every target is refused (no person) printed `nan%` and wrote NaN,
+    which strict JSON readers refuse, into metrics.json."""
+    from closet.config import ENSEMBLE
+
+    if not mar_path(ENSEMBLE).exists():
+        pytest.skip(f"{mar_path(ENSEMBLE)} is not built: run `make mars`")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "coffee.png"), cv2.cvtColor(skimage.data.coffee(), cv2.COLOR_RGB2BGR))
+    out = tmp_path / "eval"
+    with caplog.at_level("INFO", logger="closet_dev.eval_swap"):
+        eval_swap.main(["--photos", str(photos), "--out", str(out), "--threads", "1"])
+
+    def strict(name):
+        raise ValueError(f"{name} in metrics.json")
+
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=strict)
+    assert metrics["pairs"] == [] and metrics["per_scene"]["coffee"]["pairs"] == 0
+    assert metrics["overall"]["hit"] is None and not any(metrics["met"].values())
+    assert "coffee" in caplog.text and "no swap judged" in caplog.text and "nan" not in caplog.text
