@@ -349,11 +349,12 @@ def capsule(shape: tuple[int, ...], p0, p1, radius: float, origin: tuple[int, in
     return m.astype(bool)
 
 
-def arm_region(shape: tuple[int, ...], body: Body) -> np.ndarray:
-    """Sleeve capsules along every seen arm: shoulder -> elbow -> wrist."""
+def arm_region(shape: tuple[int, ...], body: Body, off_photo: bool = False) -> np.ndarray:
+    """Sleeve capsules along every seen arm (shoulder -> elbow -> wrist), and with `off_photo` along
+    every arm that runs off the photo too (BlazePose's guess of its elbow and wrist past the frame)."""
     m = np.zeros(shape[:2], bool)
     for arm in (body.left_arm, body.right_arm):
-        if arm.seen:
+        if arm.seen or (off_photo and arm.off_photo):
             m |= capsule(shape, arm.shoulder, arm.elbow, UPPER_ARM_RADIUS * body.scale)
             m |= capsule(shape, arm.elbow, arm.wrist, FOREARM_RADIUS * body.scale)
     return m
@@ -495,7 +496,11 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
     """garment_mask at the photo's own size; `own`, this person's silhouette there, `front`, the
     people in front of them (either None)."""
     torso = torso_region(rgb.shape, body)
-    arms = arm_region(rgb.shape, body)
+    # An arm that runs off the photo (a portrait's) is sleeve where the photo shows it, within this
+    # person's own silhouette: the torso alone left the jacket's sides out where they reach the
+    # frame, and a sleeveless cut bared an arm around a block of them (Grace Hopper as a JPEG of
+    # quality 15). Without a silhouette its guessed elbow may lie in the person beside.
+    arms = arm_region(rgb.shape, body, off_photo=own is not None)
     head = head_mask(rgb.shape, body)
     skin = skin_from_face(rgb, body)
     # The quad between the shoulder and hip joints is body whatever the person mask says (a

@@ -283,6 +283,28 @@ def test_a_garment_is_not_drawn_over_the_person_beside(ens, target):
     assert (added & out.people[right].geometry.silhouette).sum() < 50
 
 
+@pytest.mark.parametrize("target", ["dress", "tshirt"])
+def test_a_portraits_sleeves_are_cut_to_the_frame(ens, target):
+    """Grace Hopper's arms run off the photo. The parse took her jacket's sleeves only where the
+    torso's outline reaches, and as a JPEG of quality 15 her sides at the frame fell outside it:
+    `dress` bared her arm around a block of jacket (1,858 dark pixels off the new garment, below
+    her shoulders, on her own silhouette; 24 now). An arm that runs off the photo is sleeve, on the
+    person's own silhouette."""
+    import cv2
+
+    from closet_dev import package_photos as pp
+    from closet_dev import photo_variants
+
+    image = photo_variants.compressed(pp.photo("grace_hopper").image)
+    out = ens.run([ensemble.Request(image=png(image), target=target, seed=7, render="shape")])[0]
+    person = out.people[0]
+    new = cv2.dilate(out.results[0].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    below_shoulders = np.arange(image.shape[0])[:, None] >= 420
+    jacket_left = (color.to_lab(out.image)[..., 0] < 20) & ~new & person.geometry.silhouette & below_shoulders
+    assert jacket_left.sum() < 200
+    assert (out.image[~new & ~person.garment] == image[~new & ~person.garment]).mean() > 0.99  # the rest as sent
+
+
 @pytest.mark.parametrize("target", ["dress", "tshirt", "shirt"])
 def test_an_elbow_pose_barely_sees_bares_no_arm_over_the_chest(ens, translator, target):
     """In the mirrored astronaut BlazePose puts her left elbow, behind the helmet she holds, on her
