@@ -156,7 +156,7 @@ class Parser:
             dataset = setting(model_dir, PARSER_DATASET)
             if name in runtime.EXPORT_RUNTIMES:
                 model = runtime.packed_or_exported(model_dir, SCHP_ONNX, lambda: schp_logits(ckpt, dataset),
-                                                   (3, parsing.INPUT_SIZE[dataset], parsing.INPUT_SIZE[dataset]))
+                                                   schp_input(dataset))
                 net = runtime.OnnxNetwork(runtime.export_session(name, model, choice.precision))
             else:
                 net = runtime.TorchNetwork(schp.load_checkpoint(ckpt, dataset).to(device).eval(), choice.precision, device)
@@ -168,8 +168,7 @@ class Parser:
         """What `make mars` packs beside the weights: the parser's networks in ONNX."""
         if SCHP_CKPT.name in files:
             dataset = settings.get(PARSER_DATASET.var) or PARSER_DATASET.default
-            size = parsing.INPUT_SIZE[dataset]
-            return {SCHP_ONNX: runtime.export_onnx(schp_logits(files[SCHP_CKPT.name], dataset), (3, size, size))}
+            return {SCHP_ONNX: runtime.export_onnx(schp_logits(files[SCHP_CKPT.name], dataset), schp_input(dataset))}
         return pose.export(*pose.PoseEstimator.networks(files[POSE_DETECTOR.name], files[POSE_LANDMARK.name]))
 
     @property
@@ -230,6 +229,12 @@ class Parser:
         for i, lab in zip(todo, labels):
             out[i] = Parsed(lab, label_map_people(parsing.garment_mask(lab, self.label_space, garments[i])))
         return out  # type: ignore[return-value]
+
+
+def schp_input(dataset: str) -> tuple[int, int, int]:
+    """The export's input shape, batch left out: RGB at the official square size of `dataset`."""
+    size = parsing.INPUT_SIZE[dataset]
+    return 3, size, size
 
 
 def schp_logits(ckpt: Path, dataset: str) -> torch.nn.Module:

@@ -85,7 +85,8 @@ def test_a_drawing_is_judged_as_an_output_is():
     """drawing_view scales the drawing's cloth to Fashion-MNIST's gray as canonical_view scales an
     output garment's, so `drawn` is what a render that pasted the drawing could reach. Read raw,
     the demo translator's dark drawings (their cloth about 60-80 gray, against the outputs' 160)
-    read 85% against the 72% they read as the judge sees an output. A stray smudge is not cloth."""
+    read 85% on `make eval-swap` the day this changed, 72% as the judge sees an output (docs/swap.md
+    has today's figure). A stray smudge is not cloth."""
     from closet import flatlay
 
     rng = np.random.default_rng(0)
