@@ -16,10 +16,10 @@ number each step takes and where it comes from:
   (NonMaxSuppressionCalculator WEIGHTED: overlapping detections are averaged, weighted by
   score, into the highest-scoring one, which keeps its score);
 - (ours) the tiles' detections join the whole image's unless they show a face it already
-  has (`merge_scales`), and after the landmarks a person whose face and shoulders repeat an
-  earlier one's is dropped (`same_person`); a photo where nobody is found, or the part of the
-  segmentation's person mask that nobody found covers, is searched once more with finer tiles
-  (`detect_people`, `missed_region`);
+  has (`merge_scales`), and after the landmarks a person whose face and shoulders, or whose
+  silhouette, repeat an earlier one's is dropped (`found_twice`); a photo where nobody is
+  found, or the part of the segmentation's person mask that nobody found covers, is searched
+  once more with finer tiles (`detect_people`, `missed_region`);
 - region of interest (pose_detection_to_roi.pbtxt): centre = keypoint 0 (mid-hip), side =
   2 x |keypoint 1 - keypoint 0| x 1.25, square in pixels, rotated so that the hip -> keypoint 1
   vector points up (target angle 90 degrees);
@@ -165,6 +165,14 @@ MAX_DETECTOR_INPUTS = 9  # per image, the whole image included: the cost bound
 # the larger of their extents, are one person found twice.
 UPPER_BODY = slice(0, 13)
 DUPLICATE_DISTANCE = 0.25
+# ...and so are two of whom the smaller silhouette (their own segmentation, on a copy
+# DUPLICATE_CHECK_SIDE px long) lies SAME_SILHOUETTE or more on the other's. At a card table of six,
+# one man was found twice, as two skeletons half a face apart on his body (0.49 of their extent),
+# and got two garments (0.88 of the smaller silhouette on the other); in a portrait cut at the side,
+# a second "person" was found on the man's own folded arm (0.92). Two distinct people, in every
+# photo we evaluate on, share at most 0.14.
+SAME_SILHOUETTE = 0.5
+DUPLICATE_CHECK_SIDE = 256
 # An arm whose forearm (elbow to wrist) lies this much on another person's silhouette is that
 # person's arm, read a second time: its elbow and wrist are taken as unseen (zidane.jpg: the grey-
 # haired man's pose took Zidane's pointing forearm for his own, and `tshirt` bared it across Zidane's
@@ -668,6 +676,19 @@ DetectorFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 LandmarkFn = Callable[[np.ndarray], dict[str, np.ndarray]]
 
 
+def found_twice(person: PosePerson, kept: list[PosePerson], image_shape: tuple[int, ...]) -> bool:
+    """Whether `person` is one of `kept` found again: the same face and shoulders (`same_person`),
+    or the smaller of two silhouettes lying SAME_SILHOUETTE or more on the other."""
+    if not kept:
+        return False
+    if any(same_person(person.keypoints, q.keypoints) for q in kept):
+        return True
+    silhouettes = _silhouettes([person, *kept], image_shape[:2], DUPLICATE_CHECK_SIDE)[0]
+    areas = silhouettes.reshape(len(silhouettes), -1).sum(axis=1)
+    shared = (silhouettes[1:] & silhouettes[0]).reshape(len(kept), -1).sum(axis=1)
+    return bool(np.any(shared >= SAME_SILHOUETTE * np.maximum(np.minimum(areas[1:], areas[0]), 1)))
+
+
 def same_person(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two (33, 4) landmark sets are one person found twice: their face and shoulders
     (landmarks 0-12) lie within DUPLICATE_DISTANCE of the larger of their extents of each
@@ -718,7 +739,7 @@ def detect_people(
     Each window's detections get MediaPipe's weighted NMS; `merge_scales` joins them per
     image; the candidates are the `max_people` best. A candidate stays when the landmark
     network says a pose is present (>= 0.5) and it is not a person already kept
-    (`same_person`, best score first). People come sorted left to right by box centre, an arm
+    (`found_twice`, best score first). People come sorted left to right by box centre, an arm
     that lies on another person taken as unseen (`disown_crossing_arms`); [] for an image where
     nobody is. Multi-scale detection only: an image where nobody is found is searched once more
     with tiles down to FALLBACK_TILE_SIDE, and so is the part of its `person_masks` (bool, the
@@ -806,14 +827,14 @@ def missed_region(found: list[PosePerson], person_mask: np.ndarray) -> tuple[int
 def _join(found: list[PosePerson], extra: list[PosePerson], person_mask: np.ndarray | None,
           max_people: int) -> list[PosePerson]:
     """The people of a second search where nobody was `found`; else `found` and those of them
-    that are not one of them (`same_person`) and whose silhouette lies at least MISSED_ON_MASK on
+    that are not one of them (`found_twice`) and whose silhouette lies at least MISSED_ON_MASK on
     the part of `person_mask` nobody found covered: up to `max_people`, best score first."""
     if not found:
         return extra[:max_people]
     missed = _missed(found, person_mask)[0]
     out = list(found)
     for p in sorted(extra, key=lambda p: -p.score):
-        if len(out) >= max_people or any(same_person(p.keypoints, q.keypoints) for q in out):
+        if len(out) >= max_people or found_twice(p, out, person_mask.shape):
             continue
         own = _silhouettes([p], person_mask.shape[:2], MISSED_CHECK_SIDE)[0][0]
         if own.any() and (own & missed).sum() >= MISSED_ON_MASK * own.sum():
@@ -851,18 +872,16 @@ def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | 
         presence = float(out["presence"][k])
         if presence < MIN_PRESENCE:
             continue
-        keypoints = decode_landmarks(out["landmarks"][k], out["heatmap"][k], roi, images[i].shape[1])
-        if any(same_person(keypoints, p.keypoints) for p in people[i]):
+        person = PosePerson(
+            box=box,
+            score=score,
+            keypoints=decode_landmarks(out["landmarks"][k], out["heatmap"][k], roi, images[i].shape[1]),
+            presence=presence,
+            roi=roi.astype(np.float32),
+            seg_logits=out["segmentation"][k].astype(np.float32),
+        )
+        if found_twice(person, people[i], images[i].shape):
             log.debug("pose: image %d: dropped a second detection of one person (score %.2f)", i, score)
             continue
-        people[i].append(
-            PosePerson(
-                box=box,
-                score=score,
-                keypoints=keypoints,
-                presence=presence,
-                roi=roi.astype(np.float32),
-                seg_logits=out["segmentation"][k].astype(np.float32),
-            )
-        )
+        people[i].append(person)
     return people

@@ -8,8 +8,11 @@ uint8 RGB (H, W, 3).
 Two more photos of several people come from a wheel, not an installed package: Ultralytics'
 `bus.jpg` and `zidane.jpg`, which `make photos` extracts from the pinned ultralytics wheel into
 .cache/photos/ (checked by sha256). Ultralytics is AGPL-3.0: they serve tests and evaluation
-only, and neither they nor pictures drawn from them are committed. `fetched()` raises
-`NotFetched` (a FileNotFoundError saying what to run) when they are not there.
+only, and neither they nor pictures drawn from them are committed. `make photos` also extracts
+a portrait cut at the side from the pinned face_recognition source archive: its test image
+obama_partial_face2.jpg, Barack Obama's official portrait (a work of the US government: public
+domain). `fetched()` raises `NotFetched` (a FileNotFoundError saying what to run) when a photo is
+not there.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def photos() -> dict[str, np.ndarray]:
     }
 
 
-# --- photos fetched by `make photos` (AGPL-3.0: never committed) ---------------------------
+# --- photos fetched by `make photos` (bus and zidane: AGPL-3.0, never committed) -----------
 
 
 class NotFetched(FileNotFoundError):
@@ -105,6 +108,12 @@ def zidane() -> np.ndarray:
     """Ultralytics' zidane.jpg, 1280 wide, 720 high: two men in suits, upper bodies (left:
     shouting, in profile; right: grey hair, facing the camera)."""
     return fetched("zidane")
+
+
+def portrait_cut_at_side() -> np.ndarray:
+    """face_recognition's obama_partial_face2.jpg, 551 wide, 1137 high: one man in a dark suit, arms
+    folded, cut by the photo's right edge through his face."""
+    return fetched("obama_partial_face2")
 
 
 def fetched_photos() -> dict[str, np.ndarray]:

@@ -2,6 +2,9 @@
 # taken from the pinned ultralytics wheel (downloaded with `pip download`, never installed),
 # checked by sha256. Ultralytics is AGPL-3.0: the photos stay in .cache/photos/, for tests and
 # evaluation only; neither they nor pictures drawn from them are ever committed.
+# And a portrait cut at the side, arms folded: face_recognition's test image
+# obama_partial_face2.jpg (Barack Obama's official portrait, a work of the US government: public
+# domain), from the pinned face_recognition source archive (MIT; nothing is built or installed).
 # File targets: a second run does nothing.
 
 ULTRALYTICS_WHEEL := $(CACHE)/wheels/ultralytics-8.3.0-py3-none-any.whl
@@ -9,9 +12,12 @@ ULTRALYTICS_WHEEL_SHA256 := 3137c4921c18c8ddf610f64f1badc2dad2a9fd182e10218c2bbb
 PHOTOS_DIR := $(CACHE)/photos
 BUS_JPG_SHA256 := c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63
 ZIDANE_JPG_SHA256 := 16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb
+FACE_RECOGNITION_SDIST := $(CACHE)/wheels/face_recognition-1.3.0.tar.gz
+FACE_RECOGNITION_SDIST_SHA256 := 5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec
+PORTRAIT_JPG_SHA256 := 9a812347f97633542b8cd9992de22def11b74f79d82056bc3ee830f13878e028
 
 .PHONY: photos
-photos: $(PHOTOS_DIR)/bus.jpg $(PHOTOS_DIR)/zidane.jpg ## Ultralytics' bus.jpg and zidane.jpg (AGPL, never committed) -> .cache/photos/
+photos: $(PHOTOS_DIR)/bus.jpg $(PHOTOS_DIR)/zidane.jpg $(PHOTOS_DIR)/obama_partial_face2.jpg ## bus.jpg, zidane.jpg (AGPL, never committed), a portrait cut at the side -> .cache/photos/
 
 TEST_DEPS += photos
 
@@ -26,3 +32,16 @@ $(PHOTOS_DIR)/bus.jpg: $(ULTRALYTICS_WHEEL)
 
 $(PHOTOS_DIR)/zidane.jpg: $(ULTRALYTICS_WHEEL)
 	$(call extract-member,$<,ultralytics/assets/zidane.jpg,$@,$(ZIDANE_JPG_SHA256))
+
+$(FACE_RECOGNITION_SDIST): | venv
+	mkdir -p $(dir $@)
+	$(BIN)/pip download -q --no-deps --no-binary :all: --no-build-isolation -d $(dir $@) face_recognition==1.3.0
+	echo "$(FACE_RECOGNITION_SDIST_SHA256)  $@" | sha256sum -c --quiet
+	touch $@
+
+$(PHOTOS_DIR)/obama_partial_face2.jpg: $(FACE_RECOGNITION_SDIST)
+	mkdir -p $(dir $@)
+	$(PYTHON) -c "import sys, tarfile; open(sys.argv[3], 'wb').write(tarfile.open(sys.argv[1]).extractfile(sys.argv[2]).read())" \
+		$< face_recognition-1.3.0/tests/test_images/obama_partial_face2.jpg $@.tmp
+	echo "$(PORTRAIT_JPG_SHA256)  $@.tmp" | sha256sum -c --quiet || { rm -f $@.tmp; false; }
+	mv -f $@.tmp $@

@@ -163,6 +163,27 @@ def _person_on(x0: int, x1: int, arms: dict[str, tuple[tuple[float, float], tupl
                            roi=np.float32([[0.5, 0, 0], [0, 0.5, 0]]), seg_logits=logits)
 
 
+def test_a_silhouette_lying_on_another_persons_is_that_person_found_again():
+    """At a card table of six, one man was found twice, as two skeletons half a face apart (too
+    far for `same_person`), and two garments were drawn over him; in a portrait cut at the side, a
+    "person" was found on the man's own folded arm. The smaller silhouette lying half or more on
+    the other's is the same person; beside each other, or overlapping a little, two people stay two."""
+    man = _person_on(100, 300, {})
+    on_him = _person_on(160, 280, {})  # all of it on the man: the same person
+    beside = _person_on(300, 480, {})
+    overlapping = _person_on(250, 450, {})  # 50 of its 200 columns on the man
+    for p, face_x in ((man, 200.0), (on_him, 330.0), (beside, 390.0), (overlapping, 350.0)):
+        p.keypoints[pose.UPPER_BODY, 0] = face_x  # the faces too far apart for same_person
+        p.keypoints[pose.UPPER_BODY, 1] = np.linspace(50, 150, 13)
+    assert not pose.same_person(man.keypoints, on_him.keypoints)
+    shape = (512, 512, 3)
+    assert pose.found_twice(on_him, [man], shape)
+    assert pose.found_twice(man, [beside, on_him], shape)  # either way round
+    assert not pose.found_twice(beside, [man], shape)
+    assert not pose.found_twice(overlapping, [man], shape)
+    assert not pose.found_twice(man, [], shape)
+
+
 def test_an_arm_lying_on_another_person_is_not_theirs():
     """The grey-haired man's pose on zidane.jpg took Zidane's pointing forearm for his own, and
     `tshirt` bared it across Zidane's sleeve. An arm whose forearm lies mostly on another person's
@@ -325,6 +346,23 @@ def test_a_person_found_twice_is_kept_once(port):
     people = pose.detect_people([image], detector_with_a_copy, port.run_landmark, max_inputs=1)[0]
     assert len(people) == 1  # ... and one person comes back
     assert people[0].score == pytest.approx(1 / (1 + math.exp(-scores[0].max())), abs=1e-6)
+
+
+def test_a_portrait_cut_at_the_side_is_one_person_not_a_second_on_his_folded_arm(port):
+    """Obama's portrait cut through his face (face_recognition's test image): the detector also
+    scores a "face" on his folded arm 0.53, and the landmark network draws a whole second person
+    there, on his suit: `pullover`, `shirt` and `tshirt` painted a dark block over his chest. That
+    silhouette lies on his own (0.92 of it), so he is one person."""
+    from closet_dev import pose_photos
+
+    try:
+        photo = pose_photos.portrait_cut_at_side()
+    except pose_photos.NotFetched as e:
+        pytest.skip(str(e))
+    people = port.detect([photo])[0]
+    assert len(people) == 1, [(round(p.score, 2), p.keypoints[0, :2]) for p in people]
+    h, w = photo.shape[:2]
+    assert inside(people[0].keypoint("nose"), (0.7 * w, 0.15 * h, w, 0.35 * h))  # his face, at the right edge
 
 
 # --- a person the segmentation shows and the windows missed ---------------------------------
