@@ -9,10 +9,9 @@ Two more photos of several people come from a wheel, not an installed package: U
 `bus.jpg` and `zidane.jpg`, which `make photos` extracts from the pinned ultralytics wheel into
 .cache/photos/ (checked by sha256). Ultralytics is AGPL-3.0: they serve tests and evaluation
 only, and neither they nor pictures drawn from them are committed. `make photos` also extracts
-a portrait cut at the side from the pinned face_recognition source archive: its test image
-obama_partial_face2.jpg, Barack Obama's official portrait (a work of the US government: public
-domain). `fetched()` raises `NotFetched` (a FileNotFoundError saying what to run) when a photo is
-not there.
+six official portraits of Joe Biden and Barack Obama (works of the US government: public domain)
+from the pinned face_recognition source archive into .cache/photos/portraits/. `fetched()` raises
+`NotFetched` (a FileNotFoundError saying what to run) when a photo is not there.
 """
 
 from __future__ import annotations
@@ -82,7 +81,7 @@ def photos() -> dict[str, np.ndarray]:
     }
 
 
-# --- photos fetched by `make photos` (bus and zidane: AGPL-3.0, never committed) -----------
+# --- photos fetched by `make photos` (bus and zidane: AGPL-3.0, never committed) ------------
 
 
 class NotFetched(FileNotFoundError):
@@ -90,7 +89,8 @@ class NotFetched(FileNotFoundError):
 
 
 def fetched(name: str) -> np.ndarray:
-    """.cache/photos/<name>.jpg as uint8 RGB; NotFetched when `make photos` has not run."""
+    """.cache/photos/<name>.jpg (`name` may hold a folder) as uint8 RGB; NotFetched when `make
+    photos` has not run."""
     path = FETCHED_DIR / f"{name}.jpg"
     if not path.is_file():
         raise NotFetched(f"{path.relative_to(REPO_ROOT)} missing: run `make photos`")
@@ -113,7 +113,7 @@ def zidane() -> np.ndarray:
 def portrait_cut_at_side() -> np.ndarray:
     """face_recognition's obama_partial_face2.jpg, 551 wide, 1137 high: one man in a dark suit, arms
     folded, cut by the photo's right edge through his face."""
-    return fetched("obama_partial_face2")
+    return fetched("portraits/obama_partial_face2")
 
 
 def fetched_photos() -> dict[str, np.ndarray]:

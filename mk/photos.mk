@@ -2,9 +2,10 @@
 # taken from the pinned ultralytics wheel (downloaded with `pip download`, never installed),
 # checked by sha256. Ultralytics is AGPL-3.0: the photos stay in .cache/photos/, for tests and
 # evaluation only; neither they nor pictures drawn from them are ever committed.
-# And a portrait cut at the side, arms folded: face_recognition's test image
-# obama_partial_face2.jpg (Barack Obama's official portrait, a work of the US government: public
-# domain), from the pinned face_recognition source archive (MIT; nothing is built or installed).
+# And six official portraits (Joe Biden's and Barack Obama's: works of the US government, public
+# domain), face_recognition's test images, from its pinned source archive (MIT; nothing is built
+# or installed) into .cache/photos/portraits/: the pose tests use one, and `make eval-portraits`
+# judges the swap on all six.
 # File targets: a second run does nothing.
 
 ULTRALYTICS_WHEEL := $(CACHE)/wheels/ultralytics-8.3.0-py3-none-any.whl
@@ -14,10 +15,17 @@ BUS_JPG_SHA256 := c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc
 ZIDANE_JPG_SHA256 := 16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb
 FACE_RECOGNITION_SDIST := $(CACHE)/wheels/face_recognition-1.3.0.tar.gz
 FACE_RECOGNITION_SDIST_SHA256 := 5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec
-PORTRAIT_JPG_SHA256 := 9a812347f97633542b8cd9992de22def11b74f79d82056bc3ee830f13878e028
+PORTRAITS_DIR := $(PHOTOS_DIR)/portraits
+PORTRAITS := biden obama obama2 obama3 obama_partial_face obama_partial_face2
+PORTRAIT_SHA256_biden := 3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c
+PORTRAIT_SHA256_obama := 0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6
+PORTRAIT_SHA256_obama2 := a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6
+PORTRAIT_SHA256_obama3 := 76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3
+PORTRAIT_SHA256_obama_partial_face := c2d1f09e7ef3042352b41e41286e6eb0522f64f88308be13886991b95db52117
+PORTRAIT_SHA256_obama_partial_face2 := 9a812347f97633542b8cd9992de22def11b74f79d82056bc3ee830f13878e028
 
 .PHONY: photos
-photos: $(PHOTOS_DIR)/bus.jpg $(PHOTOS_DIR)/zidane.jpg $(PHOTOS_DIR)/obama_partial_face2.jpg ## bus.jpg, zidane.jpg (AGPL, never committed), a portrait cut at the side -> .cache/photos/
+photos: $(PHOTOS_DIR)/bus.jpg $(PHOTOS_DIR)/zidane.jpg $(PORTRAITS:%=$(PORTRAITS_DIR)/%.jpg) ## bus.jpg, zidane.jpg (AGPL, never committed), six public-domain portraits -> .cache/photos/
 
 TEST_DEPS += photos
 
@@ -39,9 +47,9 @@ $(FACE_RECOGNITION_SDIST): | venv
 	echo "$(FACE_RECOGNITION_SDIST_SHA256)  $@" | sha256sum -c --quiet
 	touch $@
 
-$(PHOTOS_DIR)/obama_partial_face2.jpg: $(FACE_RECOGNITION_SDIST)
+$(PORTRAITS_DIR)/%.jpg: $(FACE_RECOGNITION_SDIST)
 	mkdir -p $(dir $@)
 	$(PYTHON) -c "import sys, tarfile; open(sys.argv[3], 'wb').write(tarfile.open(sys.argv[1]).extractfile(sys.argv[2]).read())" \
-		$< face_recognition-1.3.0/tests/test_images/obama_partial_face2.jpg $@.tmp
-	echo "$(PORTRAIT_JPG_SHA256)  $@.tmp" | sha256sum -c --quiet || { rm -f $@.tmp; false; }
+		$< face_recognition-1.3.0/tests/test_images/$*.jpg $@.tmp
+	echo "$(PORTRAIT_SHA256_$*)  $@.tmp" | sha256sum -c --quiet || { rm -f $@.tmp; false; }
 	mv -f $@.tmp $@

@@ -3,11 +3,12 @@
 #   make eval-swap PHOTOS=dir/     every image in dir/ instead (a judge's own photos)
 #   make eval-swap-docs            eval-swap, and redraw docs/swap_grid.png (package photos)
 #   make eval-variants             eval-swap on the package photos shot or cut otherwise (closet_dev/photo_variants.py)
+#   make eval-portraits            eval-swap on six public-domain portraits (`make photos`; not tuned on)
 #   make elbow-visibility          the elbows pose reads near closet.body.ELBOW_SEEN on those scenes
 
 PHOTOS ?=
 
-.PHONY: eval-swap eval-swap-docs eval-variants elbow-visibility
+.PHONY: eval-swap eval-swap-docs eval-variants eval-portraits elbow-visibility
 
 eval-swap: venv weights mars ## hit / colour / detail / shape spread of the swap -> out/eval-swap/ (PHOTOS=dir for your own)
 	$(PYTHON) -m closet_dev.eval_swap --out out/eval-swap $(if $(PHOTOS),--photos $(PHOTOS))
@@ -18,6 +19,9 @@ eval-swap-docs: venv weights mars ## eval-swap on the built-in set, and redraw d
 eval-variants: venv weights mars ## eval-swap on the package photos smaller, darker, turned, cut... -> out/eval-variants/
 	$(PYTHON) -m closet_dev.photo_variants --out out/variants
 	$(PYTHON) -m closet_dev.eval_swap --photos out/variants --out out/eval-variants
+
+eval-portraits: venv weights mars photos ## eval-swap on six official portraits of Biden and Obama (public domain) -> out/eval-portraits/
+	$(PYTHON) -m closet_dev.eval_swap --photos $(PORTRAITS_DIR) --out out/eval-portraits
 
 elbow-visibility: venv weights mars ## the elbows pose reads near closet.body.ELBOW_SEEN on the evaluation scenes and their variants
 	$(PYTHON) -m closet_dev.photo_variants --out out/variants
