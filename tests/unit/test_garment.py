@@ -335,6 +335,48 @@ def test_the_faces_grain_is_the_photos_fine_texture(photo_people):
     assert gm.skin_from_face(noisy, body).grain > 1.5 * grain
 
 
+def _standing_keypoints() -> np.ndarray:
+    """(33, 3) a person facing the camera: shoulders at y 100 (x 100, 200), hips at y 250, arms down
+    the sides, legs below, every landmark seen."""
+    k = np.zeros((33, 3), np.float32)
+    k[:, 2] = 1.0
+    k[0:11, :2] = [150, 60]
+    k[1:11, 0] += np.linspace(-20, 20, 10)  # eyes, ears and mouth spread across the face
+    k[11], k[12] = (200, 100, 1), (100, 100, 1)  # left, right shoulder
+    k[13], k[14], k[15], k[16] = (215, 175, 1), (85, 175, 1), (215, 240, 1), (85, 240, 1)
+    k[17:23, :2] = k[[15, 16, 15, 16, 15, 16], :2]
+    k[23], k[24] = (190, 250, 1), (110, 250, 1)  # left, right hip
+    k[25:33, :2] = [[180, 350], [120, 350], [180, 440], [120, 440], [180, 450], [120, 450], [185, 455], [115, 455]]
+    return k
+
+
+def test_a_coats_dark_side_is_cloth_not_specks():
+    """Below the torso the garment is read pixel by pixel by colour (`skirt`). A dark suit's
+    shadowed side falls near black, where its blue is noise: Obama's jacket (obama3.jpg) came out
+    full of holes there, and a longer `coat` drew the background into them. Gaps narrower than
+    SKIRT_CLOSE body widths between garment pixels are garment; the black trousers below the coat's
+    hem, a whole region of the other colour, stay out."""
+    image = np.zeros((480, 300, 3), np.uint8)
+    person = np.zeros((480, 300), bool)
+    person[40:470, 80:220] = True
+    image[person] = (8, 8, 10)  # near black: the face, the trousers
+    image[95:330, 90:210] = (20, 25, 60)  # navy: the jacket, its hem at y 330
+    rng = np.random.default_rng(0)
+    specks = np.zeros_like(person)
+    for y, x in rng.integers((260, 95), (325, 205), (40, 2)):  # near-black specks on the jacket below the hips
+        specks[y:y + 3, x:x + 3] = True
+    image[specks] = (8, 8, 10)
+    body = body_from_keypoints(_standing_keypoints(), image.shape)
+    torso = np.zeros((480, 300), np.uint8)
+    cv2.fillPoly(torso, [np.round(body.quad).astype(np.int32)], 1)
+    mask = torso.astype(bool) & ~specks
+    out = gm.skirt(image, person, mask, body)
+    below_hips = specks.copy()
+    below_hips[:255] = False
+    assert below_hips.sum() > 200 and out[below_hips].mean() > 0.95  # before: none of them
+    assert out[340:470].mean() < 0.02  # the trousers below the hem
+
+
 def test_a_hand_runs_on_from_the_wrist():
     """garment.hand_region: a capsule on from each wrist along its forearm, HAND_PER_FOREARM of its
     length; not the forearm itself."""
