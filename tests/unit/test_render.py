@@ -221,7 +221,9 @@ def test_pixels_outside_the_garments_are_untouched(swaps):
 def test_the_old_garments_edge_goes_with_it(people):
     """Grace Hopper's jacket made sleeveless: beside her bared arms it becomes the background. Its
     mask stops short of its anti-aliased edge, and that edge stayed as a dark ghost of the jacket's
-    outline (median L 6.5 one pixel out, against 47 in the fill beside it). Now the fill takes it."""
+    outline (median L 6.5 one pixel out, against 47 in the fill beside it). Now the fill takes it.
+    (Since gaps in the garment below the hips are closed, its mask holds more of that edge: one
+    pixel out reads L 25, still well under the fill's.)"""
     image, parse = people["grace_hopper"]
     view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
     out = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
@@ -233,7 +235,7 @@ def test_the_old_garments_edge_goes_with_it(people):
     ring = (cv2.dilate(fill.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~parse.mask & ~out.result_mask
     assert ring.sum() > 200
     lightness = color.to_lab(out.image)[..., 0]
-    assert np.median(color.to_lab(image)[..., 0][ring]) < 20  # the jacket's dark edge, as sent
+    assert np.median(color.to_lab(image)[..., 0][ring]) < 0.5 * np.median(lightness[fill])  # the jacket's dark edge, as sent
     assert np.median(lightness[ring]) > 0.8 * np.median(lightness[fill])
 
 
