@@ -19,6 +19,8 @@ from closet.errors import NoGarment
 
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR, MOUTH_L, MOUTH_R = 0, 2, 5, 7, 8, 9, 10
 L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 11, 12, 13, 14, 15, 16
+# Each hand's pinky, index and thumb knuckles (BlazePose's landmarks 17-22).
+L_KNUCKLES, R_KNUCKLES = (17, 19, 21), (18, 20, 22)
 L_HIP, R_HIP = 23, 24
 FACE = tuple(range(11))
 
@@ -64,6 +66,7 @@ class Arm:
     wrist: np.ndarray
     seen: bool
     off_photo: bool = False
+    knuckles: np.ndarray | None = None  # (3, 2): the hand's pinky, index and thumb knuckles
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ class Body:
     def scaled(self, f: float) -> Body:
         """This body in the photo resized by `f` (closet.workscale's reduced copy)."""
         def arm(a: Arm) -> Arm:
-            return replace(a, shoulder=a.shoulder * f, elbow=a.elbow * f, wrist=a.wrist * f)
+            return replace(a, shoulder=a.shoulder * f, elbow=a.elbow * f, wrist=a.wrist * f,
+                           knuckles=None if a.knuckles is None else a.knuckles * f)
 
         return replace(self, right_shoulder=self.right_shoulder * f, left_shoulder=self.left_shoulder * f,
                        left_hip=self.left_hip * f, right_hip=self.right_hip * f, length=self.length * f,
@@ -197,18 +201,19 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
     right_h = hip_mid - across * hip_half
     left_h = hip_mid + across * hip_half
 
-    def arm(s: int, e: int, wr: int, shoulder: np.ndarray) -> Arm:
+    def arm(s: int, e: int, wr: int, knuckles: tuple[int, ...], shoulder: np.ndarray) -> Arm:
         seen = bool(vis[e] >= ELBOW_SEEN and _inside(xy[e], shape))
         # The elbow or the wrist off the photo: BlazePose's visibility falls for the whole arm (the
         # astronaut cut at her chest: her elbow in the photo at 0.29, her wrist below it).
         off_photo = bool(not seen and not (_inside(xy[e], shape) and _inside(xy[wr], shape))
                          and vis[s] >= VISIBLE and _inside(shoulder, shape))
-        return Arm(shoulder=shoulder, elbow=xy[e].copy(), wrist=xy[wr].copy(), seen=seen, off_photo=off_photo)
+        return Arm(shoulder=shoulder, elbow=xy[e].copy(), wrist=xy[wr].copy(), seen=seen, off_photo=off_photo,
+                   knuckles=xy[list(knuckles)].copy())
 
     return Body(
         right_shoulder=right_s, left_shoulder=left_s, left_hip=left_h, right_hip=right_h,
         axis=axis, across=across, length=length, scale=width, hips_seen=hips_seen,
-        left_arm=arm(L_SHOULDER, L_ELBOW, L_WRIST, sl.copy()),
-        right_arm=arm(R_SHOULDER, R_ELBOW, R_WRIST, sr.copy()),
+        left_arm=arm(L_SHOULDER, L_ELBOW, L_WRIST, L_KNUCKLES, sl.copy()),
+        right_arm=arm(R_SHOULDER, R_ELBOW, R_WRIST, R_KNUCKLES, sr.copy()),
         face=face.copy(), face_seen=face_seen,
     )

@@ -55,6 +55,11 @@ FOREARM_RADIUS = 0.17
 # A hand runs on from the wrist this share of the forearm's length (about 19 cm to 26 cm), this many
 # body widths around its middle.
 HAND_PER_FOREARM, HAND_RADIUS = 0.75, 0.15
+# ...and toward each of its knuckles, to twice the knuckle's distance from the wrist (the fingers are
+# about as long as the palm): a hand need not point along its forearm. Obama's arms folded
+# (face_recognition's obama.jpg): his right hand lies on his left sleeve, fingers up, and `coat`
+# grew that sleeve over it as navy fingers.
+FINGERS_PER_PALM = 2.0
 # Head ellipse in face widths: half-width, height above the eyes (hair), below them (chin).
 HEAD_HALF_WIDTH = 0.72
 HEAD_UP = 1.0
@@ -368,19 +373,23 @@ def arm_region(shape: tuple[int, ...], body: Body, off_photo: bool = False) -> n
 def hand_region(shape: tuple[int, ...], body: Body, origin: tuple[int, int] = (0, 0),
                 past_wrist: bool = False) -> np.ndarray:
     """Both hands, seen or estimated, in a box of `shape` at image pixel `origin` (x, y): each a
-    capsule on from the wrist along the forearm; `past_wrist`: only its part more than its radius
-    beyond the wrist (nearer, a cuff can reach past the joint pose marks)."""
+    capsule on from the wrist along the forearm, and one toward each knuckle pose gives it, to
+    FINGERS_PER_PALM times its distance; `past_wrist`: only their parts more than the radius beyond
+    the wrist (nearer, a cuff can reach past the joint pose marks)."""
     m = np.zeros(shape[:2], bool)
     radius = HAND_RADIUS * body.scale
     if past_wrist:
         ys, xs = np.mgrid[origin[1]:origin[1] + shape[0], origin[0]:origin[0] + shape[1]] + 0.5
     for arm in (body.left_arm, body.right_arm):
-        forearm = arm.wrist - arm.elbow
-        hand = capsule(shape, arm.wrist, arm.wrist + HAND_PER_FOREARM * forearm, radius, origin)
-        if past_wrist:
-            along = ((xs - arm.wrist[0]) * forearm[0] + (ys - arm.wrist[1]) * forearm[1]) / max(np.hypot(*forearm), 1e-6)
-            hand &= along > radius
-        m |= hand
+        reaches = [HAND_PER_FOREARM * (arm.wrist - arm.elbow)]
+        if arm.knuckles is not None:
+            reaches += [FINGERS_PER_PALM * (k - arm.wrist) for k in arm.knuckles]
+        for reach in reaches:
+            hand = capsule(shape, arm.wrist, arm.wrist + reach, radius, origin)
+            if past_wrist:
+                along = ((xs - arm.wrist[0]) * reach[0] + (ys - arm.wrist[1]) * reach[1]) / max(np.hypot(*reach), 1e-6)
+                hand &= along > radius
+            m |= hand
     return m
 
 

@@ -305,6 +305,27 @@ def test_a_portraits_sleeves_are_cut_to_the_frame(ens, target):
     assert (out.image[~new & ~person.garment] == image[~new & ~person.garment]).mean() > 0.99  # the rest as sent
 
 
+@pytest.mark.parametrize("target", ["coat", "pullover"])
+def test_a_hand_lying_on_the_other_sleeve_stays_a_hand(ens, target):
+    """Obama's arms folded (face_recognition's obama.jpg, public domain): his right hand lies on his
+    left sleeve, fingers up, across the direction of its forearm. A long sleeve grown to the wrist
+    covered it: the hand region ran on from the wrist along the forearm only, and the fingers
+    became navy cloth (their nails' highlights left). The hand now reaches toward its knuckles too,
+    and stays as sent."""
+    from closet_dev import pose_photos
+
+    try:
+        image = pose_photos.fetched("portraits/obama")
+    except pose_photos.NotFetched as e:
+        pytest.skip(str(e))
+    fingers = (slice(790, 860), slice(650, 720))  # his right hand's fingers, read off the photo
+    skin = color.to_lab(image[fingers])[..., 1] > 12  # warm: skin, not the navy sleeve around it
+    assert skin.mean() > 0.4
+    out = ens.run([ensemble.Request(image=png(image), target=target, seed=7, render="shape")])[0]
+    kept = (out.image[fingers] == image[fingers]).all(axis=-1)
+    assert kept[skin].mean() > 0.95
+
+
 @pytest.mark.parametrize("target", ["dress", "tshirt", "shirt"])
 def test_an_elbow_pose_barely_sees_bares_no_arm_over_the_chest(ens, translator, target):
     """In the mirrored astronaut BlazePose puts her left elbow, behind the helmet she holds, on her

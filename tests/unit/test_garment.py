@@ -4,6 +4,8 @@ no torso), and determinism."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -375,6 +377,21 @@ def test_a_coats_dark_side_is_cloth_not_specks():
     below_hips[:255] = False
     assert below_hips.sum() > 200 and out[below_hips].mean() > 0.95  # before: none of them
     assert out[340:470].mean() < 0.02  # the trousers below the hem
+
+
+def test_a_hand_reaches_toward_its_knuckles():
+    """A hand need not point along its forearm: folded arms lay Obama's right hand on his left
+    sleeve, fingers up, and a sleeve grown to the wrist covered them. The hand region reaches from
+    the wrist toward each knuckle pose gives, FINGERS_PER_PALM times as far."""
+    body = body_from_keypoints(_standing_keypoints(), (480, 300, 3))
+    arm = body.left_arm  # down the side: elbow (215, 175), wrist (215, 240)
+    sideways = replace(arm, knuckles=np.float32([[240, 246], [243, 240], [238, 233]]))  # fingers to the right
+    fingertip = (arm.wrist + gm.FINGERS_PER_PALM * (np.float32([243, 240]) - arm.wrist) * 0.9).round().astype(int)
+    along_forearm = gm.hand_region((480, 300), replace(body, left_arm=replace(arm, knuckles=None)))
+    with_knuckles = gm.hand_region((480, 300), replace(body, left_arm=sideways))
+    assert not along_forearm[fingertip[1], fingertip[0]]
+    assert with_knuckles[fingertip[1], fingertip[0]]
+    assert (with_knuckles | along_forearm).sum() == with_knuckles.sum()  # the forearm's reach stays
 
 
 def test_a_hand_runs_on_from_the_wrist():
