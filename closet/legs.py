@@ -26,6 +26,11 @@ TROUSERS_L, TROUSERS_FOLDS = 30.0, 0.5
 # ...unless the photo shows trousers below the old garment: their colour, read in a band this many
 # torso lengths deep below its lowest edge, when the band is at least TROUSERS_SEEN_SHARE of the legs.
 TROUSERS_REACH, TROUSERS_SEEN_SHARE = 0.25, 0.1
+# ...and is one cloth: its darker and brighter halves (median CIE L) at most TROUSERS_ONE_CLOTH apart
+# (jeans in a coat's shadow and out of it: L 2 and 9-16). Below a red hoodie a white shirt's tail
+# hangs over dark trousers (L 5-10 and 50-67): carried up as one, they were a white block of
+# scallops, the two mirrored into each other.
+TROUSERS_ONE_CLOTH = 30.0
 # ...and not within this many torso lengths above the feet (the person's lowest pixel in a column,
 # when the photo shows it): there are shoes. A man in a black jacket and black trousers (one garment
 # to the ankles) had his legs repainted in his white soles' colour.
@@ -70,7 +75,7 @@ def seen_trousers(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: 
     """Lab (3,): the lit colour (the median of the brighter half) of the person below the old
     garment's lowest edge (`band`): the trousers the photo shows there (a fur coat over jeans).
     None when the photo shows too little of them (a coat running off the photo, or down to the
-    shoes)."""
+    shoes), or more than one cloth there (TROUSERS_ONE_CLOTH)."""
     seen = band(old, person, legs, reach, shoes) if reach >= 1 else np.zeros_like(old)
     if seen.sum() < max(16, TROUSERS_SEEN_SHARE * legs.sum()):
         return None
@@ -78,7 +83,11 @@ def seen_trousers(image: np.ndarray, old: np.ndarray, person: np.ndarray, legs: 
     # the old garment's shadow (bus.jpg's jeans: L 2 there, 9-16 in the brighter half), and the
     # legs a shorter garment uncovers are out of it.
     lab = to_lab(image[seen][None])[0]
-    return np.median(lab[np.argsort(lab[:, 0], kind="stable")[len(lab) // 2:]], axis=0)
+    order = np.argsort(lab[:, 0], kind="stable")
+    darker, brighter = lab[order[:len(lab) // 2]], lab[order[len(lab) // 2:]]
+    if np.median(brighter[:, 0]) - np.median(darker[:, 0]) > TROUSERS_ONE_CLOTH:
+        return None
+    return np.median(brighter, axis=0)
 
 
 def trousers(garment_l: np.ndarray, here_l: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:

@@ -102,6 +102,23 @@ def test_the_legs_below_a_coat_are_carried_up_under_it():
     assert np.array_equal(legs.carried_legs(image, old, person, fill, reach, length, lit), rgb)
 
 
+def test_a_shirt_tail_over_dark_trousers_is_not_carried_up_as_legs():
+    """Below a red hoodie a white shirt's tail hangs over dark trousers. Read as one cloth, their
+    lit colour was the shirt's white and the two mirrored into each other: a white block of
+    scallops where the hoodie was cut short. A band that is not one cloth (its halves more than
+    TROUSERS_ONE_CLOTH apart in L) gives no trousers colour: the legs are then dark neutral cloth."""
+    image, old, person, fill, jeans, length = _coat_over_jeans()
+    reach = 40
+    assert legs.seen_trousers(image, old, person, fill, reach) is not None  # striped jeans: one cloth
+    image[jeans] = (20, 20, 26)  # dark trousers...
+    tail = jeans.copy()
+    tail[140:] = False
+    image[tail] = (235, 235, 232)  # ...under a white shirt's tail
+    assert legs.seen_trousers(image, old, person, fill, reach) is None
+    image[tail] = (60, 60, 70)  # a shadow, not a tail: one cloth again
+    assert legs.seen_trousers(image, old, person, fill, reach) is not None
+
+
 def test_no_leg_below_the_coat_carries_nothing():
     """A coat running to the photo's bottom (or down to the shoes) shows no legs to carry up."""
     image, old, person, fill, _, length = _coat_over_jeans()
