@@ -97,6 +97,38 @@ def test_a_low_cut_top_bares_the_chest_and_stays_the_garment(photo_people):
     assert g.mask[belly].mean() > 0.9  # the suit below stays
 
 
+def test_a_sleeves_skin_coloured_shadow_is_cloth_a_hand_on_it_is_skin(photo_people):
+    """An olive-striped rugby shirt on a brown-skinned man read as skin in a strip along each
+    sleeve's shadowed side, and `dress` bared his arms around those strips: dark brown specks in
+    the painted skin. Skin-coloured pixels in a sleeve, enclosed by the garment, whose piece holds
+    no disc of SKIN_CORE body widths are cloth. On the astronaut's sleeve, in her face's colour: a
+    strip a sixtieth of her body wide is garment; a hand-sized disc stays skin, and so does a strip
+    that runs out past the sleeve's edge."""
+    scene, person = photo_people["astronaut"]
+    kp = scene.people[0]
+    body = body_from_keypoints(kp, scene.image.shape)
+    plain = gm.garment_mask(scene.image, person, kp)
+    arm = body.right_arm
+    skin_rgb = color.to_rgb8(np.float32([[plain.skin.lab]]))[0, 0]
+    mid = (arm.shoulder + arm.elbow) / 2
+    along = (arm.elbow - arm.shoulder) / np.linalg.norm(arm.elbow - arm.shoulder)
+    strip = gm.capsule(scene.image.shape, mid - 0.15 * body.scale * along, mid + 0.15 * body.scale * along,
+                       body.scale / 120)
+    hand = gm.capsule(scene.image.shape, arm.elbow, arm.elbow, 0.08 * body.scale)
+    assert plain.mask[strip].mean() > 0.95 and plain.mask[hand].mean() > 0.9  # her sleeve, as sent
+    image = scene.image.copy()
+    image[strip | hand] = skin_rgb
+    g = gm.garment_mask(image, person, kp)
+    assert g.mask[strip].mean() > 0.9  # before: 0, skin
+    assert g.mask[hand].mean() < 0.1 and g.skin_pixels[hand].mean() > 0.9
+    # a strip as thin that runs out past the sleeve's edge is not enclosed: it stays skin
+    out = np.float64([along[1], -along[0]])
+    out = out if np.dot(out, body.across) < 0 else -out  # away from her middle, as her right arm is
+    edge = gm.capsule(scene.image.shape, mid, mid + 0.5 * body.scale * out, body.scale / 120) & plain.mask
+    image[edge] = skin_rgb
+    assert edge.sum() > 50 and gm.garment_mask(image, person, kp).mask[edge].mean() < 0.1
+
+
 def test_a_person_in_front_is_not_the_garment(photo_people):
     """Whose nose is seen on someone's torso is in front of them (a seated woman before the man
     standing behind her on a card-table photo: her face was read as his shirt). The astronaut and a
