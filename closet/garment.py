@@ -94,10 +94,11 @@ SKIRT_CLOSE = 0.03
 # gray and a red shirt 0.65 and 0.98, three women in low-cut tops 0.33-0.40 (their whole torsos
 # read up to 0.9: the chest above a V neck is bare).
 SKIN_COLOURED_GARMENT = 0.5
-# Skin is a piece with a core: skin-coloured pixels in a sleeve, enclosed by the garment, whose piece
-# holds no disc of SKIN_CORE body widths' radius are the cloth's own shadows. An olive-striped rugby shirt on a
-# brown-skinned man read as skin in a strip along each sleeve's shadowed side, and the arms a dress
-# bared kept those strips as dark brown specks. Fingers are skin: they hang from a palm.
+# Skin is a piece with a core: skin-coloured pixels in a sleeve, enclosed by the garment, whose
+# piece holds no disc of SKIN_CORE body widths' radius are the cloth's own shadows. An olive-striped
+# rugby shirt on a brown-skinned man read as skin in a strip along each sleeve's shadowed side, and
+# the arms a dress bared kept those strips as dark brown specks. Fingers are skin: they hang from a
+# palm.
 SKIN_CORE = 0.03
 # A photo is grayscale when 99% of its pixels have a chroma under this (CIE ab units).
 GRAY_CHROMA = 3.0
@@ -566,8 +567,8 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
     belly = belly.astype(bool) & body_px
     if belly.any() and skin_px[belly].mean() > SKIN_COLOURED_GARMENT:
         skin_px = np.zeros_like(skin_px)
-    # ...in the sleeves, where a bared arm is painted over them, and enclosed by the garment (a
-    # face's edge, a neighbour's orange suit, a flag's red stripe beside a sleeve read as slivers too).
+    # A sleeve's skin-coloured slivers are its shadows (SKIN_CORE), but not those that run out of
+    # the garment: a face's edge, a neighbour's orange suit, a flag's red stripe beside a sleeve.
     slivers = skin_px & arms & ~cored(skin_px & arms, SKIN_CORE * body.scale)
     if slivers.any():
         beyond = cv2.dilate((~region).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
