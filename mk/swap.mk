@@ -3,7 +3,7 @@
 #   make eval-swap PHOTOS=dir/     every image in dir/ instead (a judge's own photos)
 #   make eval-swap-docs            eval-swap, and redraw docs/swap_grid.png (package photos)
 #   make eval-variants             eval-swap on the package photos shot or cut otherwise (closet_dev/photo_variants.py)
-#   make eval-portraits            eval-swap on six public-domain portraits (`make photos`; not tuned on)
+#   make eval-portraits            eval-swap on six public-domain portraits (`make photos`; not built on them)
 #   make elbow-visibility          the elbows pose reads near closet.body.ELBOW_SEEN on those scenes
 
 PHOTOS ?=
