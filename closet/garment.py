@@ -84,8 +84,8 @@ HIP_PER_WIDTH = 0.35
 SKIRT_SPREAD = 3.0
 SKIRT_MIN_DIFF = np.array([12.0, 6.0, 6.0])
 # Colour, read pixel by pixel, leaves specks: a dark suit's shadowed side falls near black, where
-# its blue is noise (Obama standing, obama3.jpg: holes of up to 6 px over the jacket's lower side,
-# and a longer coat drew the background into them). Gaps narrower than SKIRT_CLOSE body widths
+# its blue is noise (Obama standing, obama3.jpg: the jacket's lower side was full of holes, and a
+# longer coat drew the background into them). Gaps narrower than SKIRT_CLOSE body widths
 # between garment pixels are garment.
 SKIRT_CLOSE = 0.03
 # More skin-coloured pixels than this share of the belly (the torso's lower half, between the

@@ -28,7 +28,7 @@ TROUSERS_L, TROUSERS_FOLDS = 30.0, 0.5
 TROUSERS_REACH, TROUSERS_SEEN_SHARE = 0.25, 0.1
 # ...and is one cloth: its darker and brighter halves (median CIE L) at most TROUSERS_ONE_CLOTH apart
 # (jeans in a coat's shadow and out of it: L 2 and 9-16). Below a red hoodie a white shirt's tail
-# hangs over dark trousers (L 5-10 and 50-67): carried up as one, they were a white block of
+# hangs over dark trousers (L 4-12 and 50-67): carried up as one, they were a white block of
 # scallops, the two mirrored into each other.
 TROUSERS_ONE_CLOTH = 30.0
 # ...and not within this many torso lengths above the feet (the person's lowest pixel in a column,

