@@ -56,6 +56,8 @@ SLEEVE_SOURCE, SLEEVE_SOURCE_U = 0.25, 0.9
 # ...or, with less cloth of its own, from a strip of the torso: B rows (top, bottom), TORSO_SOURCE_WIDTH
 # wide, centred within TORSO_SOURCE_X of the middle where it is most like plain cloth (`_strip_flaws`).
 TORSO_SOURCE_ROWS, TORSO_SOURCE_WIDTH, TORSO_SOURCE_X = (0.15, 0.65), 0.1, 0.3
+# ...over the strip's rows of cloth (a row is when CLOTH_ROW of it is), if they run TORSO_SOURCE_MIN_ROWS
+CLOTH_ROW, TORSO_SOURCE_MIN_ROWS = 0.8, 0.15
 STRIP_SPREAD, STRIP_SAMPLES = 40.0, 2000
 ARM_SKIN_REACH = 1.6  # a sleeve grown over a bared arm covers its skin this many sleeve radii from the bones
 # A bared arm: a cylinder whose half-width tapers from the shoulder to the wrist (per body width,
@@ -222,24 +224,42 @@ def _triangle(d: np.ndarray, period: float) -> np.ndarray:
 
 
 def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, where: np.ndarray, bm: BodyMap,
-                   part: np.ndarray, ends: dict[int, float], origin: tuple[int, int]) -> np.ndarray:
-    """`texture` with the pixels `where` on a sleeve (`part` -1/1) taken from cloth along the arm.
+                   part: np.ndarray, ends: dict[int, float], origin: tuple[int, int],
+                   hem: np.ndarray | None = None) -> np.ndarray:
+    """`texture` with the pixels `where` on a grown sleeve taken from cloth along the arm: those on a
+    sleeve band (`part` -1/1), and those on the torso's part within ARM_SKIN_REACH sleeve radii of an
+    arm's bones (the arm's skin beside the band, which the sleeve covers too), but not on `hem` (a
+    longer hem's cloth, which continues the torso's).
     Past the sleeve's own end on the body (`ends`, t along the arm): the sleeve's cloth as far back
     (a mirror image along the arm, repeated over its last SLEEVE_SOURCE t), at the same place across
     it, so that its folds run along the arm and its lit side stays lit. A sleeve with less cloth of
     its own (a sleeveless top made a pullover) takes a strip of the torso instead, turned along the
-    arm: the one most like plain cloth (TORSO_SOURCE_*, `_strip_flaws`). Mirrored across a ragged
-    edge from the nearest cloth, a grown sleeve was a staircase of copies. Pixels whose source is
-    not 2 px inside `source` keep `texture`'s."""
+    arm: the one most like plain cloth, over its rows of cloth (TORSO_SOURCE_*, `_strip_flaws`,
+    `_cloth_rows`). Mirrored across a ragged edge from the nearest cloth, a grown sleeve was a
+    staircase of copies. A pixel whose source is not 2 px inside `source` takes the nearest one's
+    of its sleeve that is: kept as `texture`, a camisole's sleeve was a patchwork of blocks."""
     out = texture.copy()
     y0, x0 = origin
     # The cloth's own pixels, not the blend at a badge's or a strap's edge.
     clean = cv2.erode(source.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    ys_all, xs_all = np.nonzero(where)
+    pts_all = np.stack([xs_all + x0 + 0.5, ys_all + y0 + 0.5], 1)
+    side_of = part[ys_all, xs_all].astype(np.int8)
+    beside = (side_of == 0) if hem is None else (side_of == 0) & ~hem[ys_all, xs_all]
+    idx = np.flatnonzero(beside)  # the arm's skin beside the band: the nearer arm's, within ARM_SKIN_REACH
+    best = np.full(len(idx), np.inf)
     for side in (-1, 1):
-        ys, xs = np.nonzero(where & (part == side))
-        if len(ys) == 0 or not bm.placed(side):
+        if len(idx) and bm.placed(side):
+            t, u = bm.image_to_sleeve(side, pts_all[idx])
+            mine = (np.abs(u) <= ARM_SKIN_REACH) & (t >= SLEEVE_FROM / 2) & (np.abs(u) < best)
+            side_of[idx[mine]] = side
+            best = np.where(mine, np.abs(u), best)
+    for side in (-1, 1):
+        on = side_of == side
+        if not on.any() or not bm.placed(side):
             continue
-        t, u = bm.image_to_sleeve(side, np.stack([xs + x0 + 0.5, ys + y0 + 0.5], 1))
+        ys, xs = ys_all[on], xs_all[on]
+        t, u = bm.image_to_sleeve(side, pts_all[on])
         across = np.clip(u, -SLEEVE_SOURCE_U, SLEEVE_SOURCE_U)
         end = ends.get(side, 0.0)
         if end >= SLEEVE_FROM + SLEEVE_SOURCE / 2:
@@ -248,19 +268,65 @@ def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, w
             p = bm.sleeve_to_image(side, end - back, across) - (x0, y0)
         else:
             past = np.ones(len(t), bool)
-            top, bottom = TORSO_SOURCE_ROWS
-            down = top + _triangle(t * SLEEVE_LEN, bottom - top)
             share = (across + SLEEVE_SOURCE_U) / (2 * SLEEVE_SOURCE_U)
             # Anywhere across the torso, its outer side outward: the arm itself may hang in front of
             # the torso's side beside it, and a badge or a strap lies on the chest.
             some = slice(None, None, max(1, len(t) // STRIP_SAMPLES))  # judged on a sample of the sleeve
             mid = min(np.linspace(-TORSO_SOURCE_X, TORSO_SOURCE_X, 13), key=lambda m: _strip_flaws(
-                image, clean, _torso_strip(bm, side, m, share[some], down[some]) - (x0, y0)))
-            p = _torso_strip(bm, side, mid, share, down) - (x0, y0)
+                image, clean, _sleeve_strip(bm, clean, side, m, t[some], share[some], origin)))
+            p = _sleeve_strip(bm, clean, side, mid, t, share, origin)
         sy, sx = _pixel(p, clean.shape)
-        ok = clean[sy, sx] & past
-        out[ys[ok], xs[ok]] = image[sy[ok], sx[ok]]
+        ok = clean[sy, sx]
+        grown = past & ok
+        out[ys[grown], xs[grown]] = image[sy[grown], sx[grown]]
+        fill = past & ~ok
+        if fill.any() and grown.any():
+            # the nearest pixel of this sleeve whose source is cloth
+            by, bx = ys.min(), xs.min()
+            holes = np.ones((ys.max() + 1 - by, xs.max() + 1 - bx), np.uint8)
+            holes[ys[grown] - by, xs[grown] - bx] = 0
+            _, label = cv2.distanceTransformWithLabels(holes, cv2.DIST_L2, cv2.DIST_MASK_5,
+                                                       labelType=cv2.DIST_LABEL_PIXEL)
+            gy, gx = np.nonzero(holes == 0)
+            seed = np.zeros((int(label.max()) + 1, 2), np.int64)
+            seed[label[gy, gx]] = np.stack([gy + by, gx + bx], axis=1)
+            near = seed[label[ys[fill] - by, xs[fill] - bx]]
+            out[ys[fill], xs[fill]] = out[near[:, 0], near[:, 1]]
     return out
+
+
+def _sleeve_strip(bm: BodyMap, clean: np.ndarray, side: int, mid: float, t: np.ndarray, share: np.ndarray,
+                  origin: tuple[int, int]) -> np.ndarray:
+    """Box points (`origin` the box's (y0, x0)) a grown sleeve's points (t along, `share` across) take
+    their cloth from: the torso strip at `mid` (`_torso_strip`), along its rows of cloth (`_cloth_rows`)
+    and back (a mirror image, repeated)."""
+    top, bottom = _cloth_rows(bm, clean, side, mid, origin)
+    return _torso_strip(bm, side, mid, share, top + _triangle(t * SLEEVE_LEN, bottom - top)) - origin[::-1]
+
+
+def _cloth_rows(bm: BodyMap, clean: np.ndarray, side: int, mid: float, origin: tuple[int, int]) -> tuple[float, float]:
+    """The B rows (top, bottom) of a torso strip at `mid` (`_torso_strip`) that are cloth in `clean` (a
+    box at `origin`, its (y0, x0)): the longest
+    run within TORSO_SOURCE_ROWS of rows whose samples across are CLOTH_ROW `clean` or more, if it is
+    at least TORSO_SOURCE_MIN_ROWS long; else all of TORSO_SOURCE_ROWS. A camisole's strip began on
+    the skin above its neckline."""
+    top, bottom = TORSO_SOURCE_ROWS
+    rows = np.linspace(top, bottom, 21)
+    across = np.linspace(0.0, 1.0, 5)
+    share, down = np.meshgrid(across, rows)
+    sy, sx = _pixel(_torso_strip(bm, side, mid, share.ravel(), down.ravel()) - origin[::-1], clean.shape)
+    cloth = clean[sy, sx].reshape(len(rows), len(across)).mean(axis=1) >= CLOTH_ROW
+    best, run_start, best_span = None, None, (top, bottom)
+    for k, c in enumerate(np.append(cloth, False)):
+        if c and run_start is None:
+            run_start = k
+        elif not c and run_start is not None:
+            if best is None or k - run_start > best:
+                best, best_span = k - run_start, (float(rows[run_start]), float(rows[k - 1]))
+            run_start = None
+    if best is None or best_span[1] - best_span[0] < TORSO_SOURCE_MIN_ROWS:
+        return top, bottom
+    return best_span
 
 
 def _torso_strip(bm: BodyMap, side: int, mid: float, share: np.ndarray, down: np.ndarray) -> np.ndarray:
@@ -716,7 +782,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         ends = {side: sleeve_run(coded, bm, side)[0] for side in (-1, 1) if bm.placed(side)}
         # its own colours only, whatever their share (the astronaut's badge ran down a sleeve)
         texture = sleeve_texture(texture, crop, old_c & main_cloth(lab, old_c, 0.0), ext, bm, part, ends,
-                                 (rows.start, cols.start))
+                                 (rows.start, cols.start), hem)
     glab = lab.copy()
     glab[ext] = to_lab(texture[ext])
     cell = max(1.0, view.frame[0] / size * body.length)  # one drawing pixel, in image pixels

@@ -97,6 +97,41 @@ def test_a_sleeve_grown_long_continues_cloth_along_the_arm(people, photo_people,
     assert np.median(gradient(out.image)[grown]) < 1.25 * np.median(gradient(image)[grown])
 
 
+def test_a_camisoles_grown_sleeve_is_one_cloth_not_a_patchwork(people, photo_people):
+    """A camisole made a pullover: its sleeves take a strip of the torso, turned along the arm
+    (`render.sleeve_texture`), and the strip's top rows lie on the skin above its neckline. The
+    pixels whose source was not cloth kept the cloth mirrored across the garment's edge, and so did
+    the arm's skin beside the sleeve band: in a side-on party photo, blocks of two textures with a
+    staircase between. Here the sleeveless astronaut's suit is cut below 0.4 torso lengths (her
+    chest above it skin), and every grown pixel is drawn on a sentinel: 5.8% of the sleeves kept it,
+    now none (a pixel whose source is not cloth takes its nearest neighbour's that is), and the
+    strip runs over the rows of cloth below the neckline only (`render._cloth_rows`)."""
+    _, bared, again, out = _tshirt_grown_long(people, photo_people, sleeve=0.0)
+    image = out.image
+    h, w = again.mask.shape
+    bm = flatlay.BodyMap(again.body)
+    flat, part = bm.flat_grid(slice(0, h), slice(0, w))
+    camisole = again.mask & ((part != 0) | (flat[..., 1] > 0.4))
+    grown = out.result_mask & ~again.mask & ~gm.hand_region(image.shape, again.body, past_wrist=True)
+    on_arm = np.zeros_like(grown)
+    ys, xs = np.nonzero(grown)
+    for side in (-1, 1):
+        t, u = bm.image_to_sleeve(side, np.stack([xs + 0.5, ys + 0.5], 1))
+        on_arm[ys, xs] |= (np.abs(u) <= render.ARM_SKIN_REACH) & (t >= flatlay.SLEEVE_FROM)
+    grown &= on_arm
+    assert grown.sum() > 4000
+    sentinel = np.zeros_like(image)
+    sentinel[...] = (255, 0, 255)
+    ends = {side: 0.0 for side in (-1, 1)}
+    texture = render.sleeve_texture(sentinel, image, camisole, grown, bm, part, ends, (0, 0))
+    kept = np.all(texture[grown] == (255, 0, 255), axis=-1)
+    assert kept.mean() < 0.005, kept.mean()
+    clean = cv2.erode(camisole.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    for mid in (-0.2, -0.1, 0.0):  # (her left side lies behind the helmet)
+        top, bottom = render._cloth_rows(bm, clean, -1, mid, (0, 0))
+        assert 0.4 - 0.025 <= top < bottom <= render.TORSO_SOURCE_ROWS[1], (mid, top, bottom)
+
+
 def test_a_sleeve_grown_over_an_arm_covers_the_skin_beside_the_bones(people, photo_people):
     """Pose's bones need not run down the middle of the arm the photo shows. With her right elbow
     and wrist put 0.1 body widths to her side, the sleeve band around them left 9% of the skin the
