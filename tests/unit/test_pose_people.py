@@ -348,6 +348,47 @@ def test_a_person_found_twice_is_kept_once(port):
     assert people[0].score == pytest.approx(1 / (1 + math.exp(-scores[0].max())), abs=1e-6)
 
 
+def test_landmarks_that_put_the_face_on_another_detections_face_are_not_that_detection(port):
+    """In a tight group the landmark crop around one woman's face held her neighbour's body too:
+    the landmarks put the nose on the neighbour's face (inside the detector's box for it), the
+    shoulders on both women, and every target painted one garment across the two. Here a second
+    detection scores higher than the astronaut's own, its face box beside hers but its hip and
+    scale keypoints hers: its landmarks are hers, her nose in her own box. It was kept with its
+    empty box, and her own detection dropped as her found twice; now it is dropped
+    (`pose.face_elsewhere`), and she comes back with her own face box."""
+    image = skimage.data.astronaut()
+    anchors = pose.ANCHORS.astype(np.float64) * pose.DETECTOR_INPUT_SIZE
+
+    def detector_with_a_neighbour(batch):
+        scores, boxes = port.run_detector(batch)
+        best = int(np.argmax(scores[0]))
+        side = float(boxes[0, best, 2])  # its box's width, in detector px
+        far = int(np.argmin(np.linalg.norm(anchors - anchors[best] - (1.5 * side, 0), axis=1)))
+        boxes[0, far] = boxes[0, best]
+        boxes[0, far, :2] += anchors[best] - anchors[far] + (1.5 * side, 0)  # the face box beside hers
+        boxes[0, far, 4:] += np.tile(anchors[best] - anchors[far], 4)  # the keypoints hers
+        scores[0, far] = scores[0, best] + 1
+        return scores, boxes
+
+    people = pose.detect_people([image], detector_with_a_neighbour, port.run_landmark, max_inputs=1)[0]
+    assert len(people) == 1
+    x0, y0, x1, y1 = people[0].box
+    m = pose.FACE_MARGIN * (x1 - x0)  # her nose lies just above her box
+    nose = people[0].keypoint("nose")
+    assert x0 - m <= nose[0] <= x1 + m and y0 - m <= nose[1] <= y1 + m, (people[0].box, nose[:2])
+
+
+def test_face_elsewhere_asks_for_the_nose_off_its_own_box_and_on_another():
+    person = pose.PosePerson((100, 100, 200, 200), 0.9, np.zeros((33, 4), np.float32), 1.0,
+                             np.eye(2, 3, dtype=np.float32), np.zeros((256, 256), np.float32))
+    person.keypoints[0, :2] = (250, 150)  # right of its own box
+    assert not pose.face_elsewhere(person, [])
+    assert not pose.face_elsewhere(person, [(300, 100, 400, 200)])  # on nobody's face
+    assert pose.face_elsewhere(person, [(300, 100, 400, 200), (220, 120, 280, 180)])  # on another's
+    person.keypoints[0, :2] = (190, 150)  # in its own box, and in an overlapping one
+    assert not pose.face_elsewhere(person, [(180, 100, 280, 200)])
+
+
 def test_a_portrait_cut_at_the_side_is_one_person_not_a_second_on_his_folded_arm(port):
     """Obama's portrait cut through his face (face_recognition's test image): the detector also
     scores a "face" on his folded arm 0.53, and the landmark network draws a whole second person
