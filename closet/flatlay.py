@@ -69,6 +69,10 @@ CATEGORY_HEM = {"tshirt": (1.0, 1.1), "pullover": (1.0, 1.1), "shirt": (1.1, 1.2
 # them in its range: Fashion-MNIST's coats and pullovers have long sleeves, its dresses none.
 CATEGORY_REACH = {"tshirt": (0.0, 0.35), "pullover": (1.0, 1.0), "shirt": (0.35, 1.0), "coat": (1.0, 1.0),
                   "dress": (0.0, 0.0)}
+# How far a category stands off the body beyond the worn garment's outline (body widths): a coat is
+# worn over clothes, so it is wider as well as longer (the issue: "a coat is longer and wider").
+# Fashion-MNIST fills its frame with every garment, so its drawings cannot say this; the category does.
+CATEGORY_EASE = {"coat": 0.06}
 CLOTH_GRAY = 8.0  # the drawing's background is black; cloth is brighter than this
 READ_LEVEL = 0.45  # the drawing covers a point where it is this bright relative to its chest
 SLEEVE_LENGTHS = (0.0, 0.35, 1.0)  # what a 32-pixel drawing can say: none, short, long
@@ -82,10 +86,12 @@ GRID_PIXELS = 250_000
 
 @dataclass(frozen=True)
 class Shape:
-    """A garment's shape: sleeve reach per side (-1 right, +1 left; 0 none .. 1 wrist) and hem (B)."""
+    """A garment's shape: sleeve reach per side (-1 right, +1 left; 0 none .. 1 wrist), hem (B), and
+    ease: how far it stands off the body beyond the worn garment's outline (body widths, CATEGORY_EASE)."""
 
     reach: dict[int, float]
     hem: float
+    ease: float = 0.0
 
     @property
     def frame(self) -> tuple[float, float]:
@@ -526,4 +532,4 @@ def read(drawing: np.ndarray, frame: tuple[float, float], category: str | None =
     if category in CATEGORY_HEM:
         low, high = CATEGORY_HEM[category]
         hem = float(np.clip(old.hem, low, high)) if old is not None else low
-    return Shape({-1: both, 1: both}, hem)
+    return Shape({-1: both, 1: both}, hem, CATEGORY_EASE.get(category, 0.0))

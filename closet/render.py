@@ -121,6 +121,9 @@ class RenderResult:
     # The old garment's edge filled as the background beside it (`edge_rim`): (rows, cols, bool box),
     # or None. These pixels lie outside both masks, within `edge_rim` of them.
     rim: tuple[slice, slice, np.ndarray] | None = None
+    # Old cloth painted over as added cloth (the soft edge beside a coat's ease): (rows, cols, bool
+    # box), or None. Lifted from a reduced copy, it takes the render alone, not the photo's detail.
+    repainted: tuple[slice, slice, np.ndarray] | None = None
 
 
 # -- the render back ----------------------------------------------------------------------------
@@ -468,6 +471,24 @@ def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light | None = None) -> tuple[
     return cover, radiance
 
 
+def _major_parts(mask: np.ndarray, share: float = 0.05) -> np.ndarray:
+    """bool like `mask`: its connected parts holding `share` of it or more (a coat's ease grew
+    around a few stray pixels by the cameraman's camera, as crisp dark blots)."""
+    n, label, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    big = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= share * max(int(mask.sum()), 1)) + 1
+    return np.isin(label, big)
+
+
+def _outside(person: np.ndarray) -> np.ndarray:
+    """bool like `person`: what lies around the people, not in a hole of the person mask (the
+    segmentation of a blurred photo left the astronaut's white straps out, and a coat's ease
+    grew into them as blotches of mirrored cloth): the parts of its complement that reach the
+    box's edge."""
+    n, label = cv2.connectedComponents((~person).astype(np.uint8), connectivity=4)
+    edge = np.unique(np.concatenate([label[0], label[-1], label[:, 0], label[:, -1]]))
+    return np.isin(label, edge[edge > 0])
+
+
 def _box(masks: list[np.ndarray], pad: int) -> tuple[slice, slice]:
     """The bounding box of the masks' union, `pad` pixels wider (within the image)."""
     return bounding_box(np.logical_or.reduce(masks), pad)
@@ -699,7 +720,12 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         small_person = None if person is None else workscale.reduce_mask(person, f)
         out = _render_swap(small_image, small, drawing, view, category, preserve_color, small_person)
         rim = _lifted_rim(out.rim, small_image.shape, image.shape, parse.mask)
-        lifted, result = workscale.lift(image, parse.mask, small_image, out.image, small.mask, out.result_mask,
+        small_kept = small.mask
+        if out.repainted is not None:
+            rows, cols, box = out.repainted
+            small_kept = small.mask.copy()
+            small_kept[rows, cols] &= ~box
+        lifted, result = workscale.lift(image, parse.mask, small_image, out.image, small_kept, out.result_mask,
                                         keep_detail=preserve_color, also=rim)
         painted = None
         if out.painted is not None:
@@ -755,7 +781,9 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     r = dilation_radius(image.shape)
     bm = BodyMap(body)
     new = new_garment(parse, view.shape, new_shape, bm, 2 * r + 2, image)
-    rows, cols = _box([old, new], 2 * r + 2)
+    ease = int(round(new_shape.ease * body.scale)) if person is not None else 0
+    eased = None
+    rows, cols = _box([old, new], 2 * r + 2 + ease)
     crop = image[rows, cols]
     old_c, new_c = old[rows, cols], new[rows, cols]
     h, w = old_c.shape
@@ -770,10 +798,34 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # past the legs. Pose put the grey-haired man's left arm (zidane.jpg) in the crowd behind
         # him, and his lengthened sleeve was a dark blob there.
         new_c = new_c & ~(~old_c & ~person[rows, cols] & ~hem_flare)
+        if ease > 0:
+            # A garment with ease (a coat) stands off the body where the photo shows what is behind
+            # it: a ring `ease` wide over the background and the old garment's soft edge against it
+            # (outside its mask but inside the person mask: left out, a thin line of the
+            # background's colour inside the coat), never over a person.
+            reach_px = edge_rim(image.shape)
+            world = _outside(person[rows, cols])
+            soft = dilate(old_c, reach_px) & dilate(world, reach_px)
+            # Not around the hands or the head: a ring around a cuff wrapped the cameraman's gloves.
+            near_body = hand_region((h, w), body, (cols.start, rows.start)) | parse.head[rows, cols]
+            # Around the cloth that stays only: a ring around cloth grown where pose misplaced an arm
+            # (into the sky beside the blurred cameraman) drew that mistake in dark strokes.
+            # And beside the torso block only: not out in the world, and not along a sleeve, where a
+            # misplaced arm's cloth (grown into the sky beside the blurred cameraman) got a dark edge.
+            on_body = (part == 0) & (np.abs(flat[..., 0]) <= TORSO_W + new_shape.ease)
+            eased = dilate(_major_parts(new_c & old_c & ~world), ease) & (world | soft) & ~new_c & ~near_body & on_body
+            new_c |= eased
     drawn = shading(gen, to_frame(flat.reshape(-1, 2), size, view.frame)).reshape(h, w)
 
     # the garment layer: the photo's cloth, added cloth mirrored from it, the generator's coarse change
     ext = new_c & ~old_c
+    repainted = None
+    if eased is not None and eased.any():
+        # ...and so is its soft edge inside its mask: cloth blended with the background.
+        reach_px = edge_rim(image.shape)
+        inner = cv2.erode(old_c.astype(np.uint8), np.ones((2 * reach_px + 1,) * 2, np.uint8)).astype(bool)
+        repainted = old_c & dilate(eased, reach_px) & ~inner
+        ext |= repainted
     lab = to_lab(crop)  # the photo's Lab; the garment layer's differs only where cloth was added
     source = old_c & main_cloth(lab, old_c)
     texture = mirrored_texture(crop, source, ext) if ext.any() else crop
@@ -892,4 +944,5 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
             skin[ys - y0, xs - x0] = arm
         painted = (slice(rows.start + y0, rows.start + y0 + cover.shape[0]),
                    slice(cols.start + x0, cols.start + x0 + cover.shape[1]), cover, skin)
-    return RenderResult(out, result, new_shape, painted, (rows, cols, rim) if rim.any() else None)
+    return RenderResult(out, result, new_shape, painted, (rows, cols, rim) if rim.any() else None,
+                        (rows, cols, repainted) if repainted is not None and repainted.any() else None)

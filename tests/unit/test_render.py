@@ -147,6 +147,36 @@ def test_a_sleeve_grown_over_an_arm_covers_the_skin_beside_the_bones(people, pho
     assert (skin & ~out.result_mask).sum() < 0.02 * skin.sum()
 
 
+def test_a_coat_stands_off_the_body(people, photo_people):
+    """A coat is worn over clothes: wider as well as longer (flatlay.CATEGORY_EASE). Grace Hopper's
+    `coat` covers a ring beside her jacket's torso over the background behind her, up to the ease
+    away, and never her head; `pullover` covers none of it. Inside the coat, beside that ring, no
+    pixel keeps the background's light blue (the jacket's soft edge, once its mask no longer ends
+    there, is repainted as cloth)."""
+    from closet.stages.composite import dilate
+
+    image, parse = people["grace_hopper"]
+    person = photo_people["grace_hopper"][1]
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    shape = flatlay.Shape(view.shape.reach, view.shape.hem)
+    outs = {target: render.render_swap(image, parse, drawing(shape, view.frame), view, target, person=person)
+            for target in ("coat", "pullover")}
+    assert outs["coat"].shape.ease == flatlay.CATEGORY_EASE["coat"] and outs["pullover"].shape.ease == 0
+    ring = {t: o.result_mask & ~parse.mask & ~person for t, o in outs.items()}
+    assert ring["pullover"].sum() == 0
+    ease_px = flatlay.CATEGORY_EASE["coat"] * parse.body.scale
+    assert ring["coat"].sum() > 2 * ease_px ** 2  # (1,209 pixels: beside her shoulders)
+    assert not (ring["coat"] & ~dilate(parse.mask | person, int(ease_px) + 2)).any()
+    assert not (outs["coat"].result_mask & parse.head & ~parse.mask).any()
+    lightness = color.to_lab(outs["coat"].image)[..., 0]
+    jacket = float(np.median(lightness[parse.mask]))
+    wider = outs["coat"].result_mask & ~outs["pullover"].result_mask
+    # within the coat, off its own anti-aliased edge
+    near = ~dilate(~outs["coat"].result_mask, 2) & dilate(wider, 4)
+    light = near & (lightness > jacket + 25)  # the blue background is 40-60 L above the navy jacket
+    assert light.sum() < 0.02 * wider.sum(), (light.sum(), wider.sum())
+
+
 def test_a_grown_sleeve_stops_at_the_wrist(people):
     """A sleeve grown along the arm ends at the wrist; the hand beyond it is never dressed. Pose put
     zidane.jpg's grey-haired man's arm along the other man's pointing hand, and `coat` grew dark
