@@ -471,6 +471,15 @@ def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light | None = None) -> tuple[
     return cover, radiance
 
 
+def _widened(mask: np.ndarray, px: int, across: np.ndarray) -> np.ndarray:
+    """bool like `mask`, grown `px` pixels each way along the body's `across` direction only: a
+    coat is wider at the sides. (Grown every way, its shoulders rose toward the ears, a shrug.)"""
+    kernel = np.zeros((2 * px + 1, 2 * px + 1), np.uint8)
+    d = np.asarray(across, np.float64) * px
+    cv2.line(kernel, (int(round(px - d[0])), int(round(px - d[1]))), (int(round(px + d[0])), int(round(px + d[1]))), 1)
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
 def _major_parts(mask: np.ndarray, share: float = 0.05) -> np.ndarray:
     """bool like `mask`: its connected parts holding `share` of it or more (a coat's ease grew
     around a few stray pixels by the cameraman's camera, as crisp dark blots)."""
@@ -813,7 +822,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
             # And beside the torso block only: not out in the world, and not along a sleeve, where a
             # misplaced arm's cloth (grown into the sky beside the blurred cameraman) got a dark edge.
             on_body = (part == 0) & (np.abs(flat[..., 0]) <= TORSO_W + new_shape.ease)
-            eased = dilate(_major_parts(new_c & old_c & ~world), ease) & (world | soft) & ~new_c & ~near_body & on_body
+            eased = _widened(_major_parts(new_c & old_c & ~world), ease, body.across) & (world | soft) & ~new_c \
+                & ~near_body & on_body
             new_c |= eased
     drawn = shading(gen, to_frame(flat.reshape(-1, 2), size, view.frame)).reshape(h, w)
 
