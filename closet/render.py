@@ -309,10 +309,9 @@ def _sleeve_strip(bm: BodyMap, clean: np.ndarray, side: int, mid: float, t: np.n
 
 def _cloth_rows(bm: BodyMap, clean: np.ndarray, side: int, mid: float, origin: tuple[int, int]) -> tuple[float, float]:
     """The B rows (top, bottom) of a torso strip at `mid` (`_torso_strip`) that are cloth in `clean` (a
-    box at `origin`, its (y0, x0)): the longest
-    run within TORSO_SOURCE_ROWS of rows whose samples across are CLOTH_ROW `clean` or more, if it is
-    at least TORSO_SOURCE_MIN_ROWS long; else all of TORSO_SOURCE_ROWS. A camisole's strip began on
-    the skin above its neckline."""
+    box at `origin`, its (y0, x0)): the longest run within TORSO_SOURCE_ROWS of rows whose samples
+    across are CLOTH_ROW `clean` or more, if it is at least TORSO_SOURCE_MIN_ROWS long; else all of
+    TORSO_SOURCE_ROWS. A camisole's strip began on the skin above its neckline."""
     top, bottom = TORSO_SOURCE_ROWS
     rows = np.linspace(top, bottom, 21)
     across = np.linspace(0.0, 1.0, 5)
@@ -471,21 +470,24 @@ def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light | None = None) -> tuple[
     return cover, radiance
 
 
-def _widened(mask: np.ndarray, px: int, across: np.ndarray) -> np.ndarray:
-    """bool like `mask`, grown `px` pixels each way along the body's `across` direction only: a
-    coat is wider at the sides. (Grown every way, its shoulders rose toward the ears, a shrug.)"""
+def eased_ring(new: np.ndarray, old: np.ndarray, person: np.ndarray, part: np.ndarray, flat: np.ndarray,
+               px: int, ease: float, hands_and_head: np.ndarray, across: np.ndarray, rim: int) -> np.ndarray:
+    """bool like `new` (a box of the render): the ring a garment with ease (a coat, flatlay.CATEGORY_EASE)
+    adds beside its torso, `px` pixels wide along the body's `across` direction (grown every way, the
+    coat's shoulders rose toward the ears, a shrug). From the cloth that stays (`new` & `old`), over
+    what lies around the people (`_outside` the `person` mask) and the old garment's soft edge against
+    it (outside its mask, inside the person mask: left out, a thin line of the background's colour
+    inside the coat). Never over a person, the hands or the head, and beside the torso block only
+    (`part`, `flat`: flat_grid's): along a sleeve, where pose had put the blurred cameraman's arm in
+    the sky, the ring drew that mistake in dark strokes."""
+    world = _outside(person)
+    soft = dilate(old, rim) & dilate(world, rim)
     kernel = np.zeros((2 * px + 1, 2 * px + 1), np.uint8)
     d = np.asarray(across, np.float64) * px
     cv2.line(kernel, (int(round(px - d[0])), int(round(px - d[1]))), (int(round(px + d[0])), int(round(px + d[1]))), 1)
-    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
-
-
-def _major_parts(mask: np.ndarray, share: float = 0.05) -> np.ndarray:
-    """bool like `mask`: its connected parts holding `share` of it or more (a coat's ease grew
-    around a few stray pixels by the cameraman's camera, as crisp dark blots)."""
-    n, label, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    big = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= share * max(int(mask.sum()), 1)) + 1
-    return np.isin(label, big)
+    grown = cv2.dilate((new & old & ~world).astype(np.uint8), kernel) > 0
+    beside_torso = (part == 0) & (np.abs(flat[..., 0]) <= TORSO_W + ease)
+    return grown & (world | soft) & ~new & ~hands_and_head & beside_torso
 
 
 def _outside(person: np.ndarray) -> np.ndarray:
@@ -493,7 +495,7 @@ def _outside(person: np.ndarray) -> np.ndarray:
     segmentation of a blurred photo left the astronaut's white straps out, and a coat's ease
     grew into them as blotches of mirrored cloth): the parts of its complement that reach the
     box's edge."""
-    n, label = cv2.connectedComponents((~person).astype(np.uint8), connectivity=4)
+    _, label = cv2.connectedComponents((~person).astype(np.uint8), connectivity=4)
     edge = np.unique(np.concatenate([label[0], label[-1], label[:, 0], label[:, -1]]))
     return np.isin(label, edge[edge > 0])
 
@@ -808,22 +810,9 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # him, and his lengthened sleeve was a dark blob there.
         new_c = new_c & ~(~old_c & ~person[rows, cols] & ~hem_flare)
         if ease > 0:
-            # A garment with ease (a coat) stands off the body where the photo shows what is behind
-            # it: a ring `ease` wide over the background and the old garment's soft edge against it
-            # (outside its mask but inside the person mask: left out, a thin line of the
-            # background's colour inside the coat), never over a person.
-            reach_px = edge_rim(image.shape)
-            world = _outside(person[rows, cols])
-            soft = dilate(old_c, reach_px) & dilate(world, reach_px)
-            # Not around the hands or the head: a ring around a cuff wrapped the cameraman's gloves.
-            near_body = hand_region((h, w), body, (cols.start, rows.start)) | parse.head[rows, cols]
-            # Around the cloth that stays only: a ring around cloth grown where pose misplaced an arm
-            # (into the sky beside the blurred cameraman) drew that mistake in dark strokes.
-            # And beside the torso block only: not out in the world, and not along a sleeve, where a
-            # misplaced arm's cloth (grown into the sky beside the blurred cameraman) got a dark edge.
-            on_body = (part == 0) & (np.abs(flat[..., 0]) <= TORSO_W + new_shape.ease)
-            eased = _widened(_major_parts(new_c & old_c & ~world), ease, body.across) & (world | soft) & ~new_c \
-                & ~near_body & on_body
+            eased = eased_ring(new_c, old_c, person[rows, cols], part, flat, ease, new_shape.ease,
+                               hand_region((h, w), body, (cols.start, rows.start)) | parse.head[rows, cols],
+                               body.across, edge_rim(image.shape))
             new_c |= eased
     drawn = shading(gen, to_frame(flat.reshape(-1, 2), size, view.frame)).reshape(h, w)
 
@@ -831,7 +820,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     ext = new_c & ~old_c
     repainted = None
     if eased is not None and eased.any():
-        # ...and so is its soft edge inside its mask: cloth blended with the background.
+        # The old garment's soft edge beside the ring, inside its mask, is cloth blended with the
+        # background: kept, it was a thin line of the background's blue inside Grace Hopper's coat.
         reach_px = edge_rim(image.shape)
         inner = cv2.erode(old_c.astype(np.uint8), np.ones((2 * reach_px + 1,) * 2, np.uint8)).astype(bool)
         repainted = old_c & dilate(eased, reach_px) & ~inner
