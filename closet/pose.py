@@ -849,14 +849,15 @@ def missed_region(found: list[PosePerson], person_mask: np.ndarray) -> tuple[int
 def _join(found: list[PosePerson], extra: list[PosePerson], person_mask: np.ndarray | None,
           max_people: int) -> list[PosePerson]:
     """The people of a second search where nobody was `found`; else `found` and those of them
-    that are not one of them (`found_twice`) and whose silhouette lies at least MISSED_ON_MASK on
-    the part of `person_mask` nobody found covered: up to `max_people`, best score first."""
+    that are not one of them (`found_twice`), whose landmarks do not put the face on theirs
+    (`face_elsewhere`), and whose silhouette lies at least MISSED_ON_MASK on the part of
+    `person_mask` nobody found covered: up to `max_people`, best score first."""
     if not found:
         return extra[:max_people]
     missed = _missed(found, person_mask)[0]
     out = list(found)
     for p in sorted(extra, key=lambda p: -p.score):
-        if len(out) >= max_people or found_twice(p, out, person_mask.shape):
+        if len(out) >= max_people or face_elsewhere(p, [q.box for q in out]) or found_twice(p, out, person_mask.shape):
             continue
         own = _silhouettes([p], person_mask.shape[:2], MISSED_CHECK_SIDE)[0][0]
         if own.any() and (own & missed).sum() >= MISSED_ON_MASK * own.sum():

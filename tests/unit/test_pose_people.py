@@ -418,6 +418,27 @@ def _person_covering(box: tuple[int, int, int, int], shape: tuple[int, int]) -> 
     return pose.PosePerson((x0, y0, x1, y1), 0.9, np.zeros((33, 4), np.float32), 1.0, roi, logits)
 
 
+def test_a_second_search_drops_landmarks_with_the_face_of_someone_found():
+    """The second search's people join those found unless their landmarks put the face on a found
+    person's face box (`face_elsewhere`): such a skeleton runs from that person into the part of
+    the person mask nobody covered. Here its silhouette lies wholly on that part and shares no
+    landmark with the found person, so only its face tells."""
+    import dataclasses
+
+    shape = (220, 200)
+    found = _person_covering((10, 10, 60, 200), shape)
+    found.keypoints[:13, :2] = np.linspace((20, 20), (50, 120), 13)
+    found = dataclasses.replace(found, box=(20, 10, 50, 40))  # the face box
+    stray = _person_covering((120, 10, 180, 200), shape)
+    stray.keypoints[:13, :2] = np.linspace((130, 20), (170, 120), 13)
+    stray = dataclasses.replace(stray, box=(130, 10, 170, 50))
+    mask = np.zeros(shape, bool)
+    mask[10:200, 10:60] = mask[10:200, 120:180] = True
+    assert pose._join([found], [stray], mask, 4) == [found, stray]  # a person of their own joins
+    stray.keypoints[0, :2] = (35, 25)  # its nose on the found person's face
+    assert pose._join([found], [stray], mask, 4) == [found]
+
+
 def test_missed_region_is_the_part_of_the_person_mask_nobody_found_covers():
     shape = (200, 240)
     found = [_person_covering((20, 40, 80, 190), shape)]  # 60 x 150
