@@ -198,16 +198,8 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
     inner = cv2.erode(old.astype(np.uint8), np.ones((2 * MIRROR_INSET + 1,) * 2, np.uint8)).astype(bool)
     if inner.sum() >= max(16, old.sum() // 4):
         old = inner
-    # OpenCV labels each `old` pixel and gives every other pixel its nearest one's label (5x5 chamfer
-    # metric: the true nearest or one a pixel or two from it). Not scipy's exact transform: importing
-    # scipy.ndimage costs a worker 0.3-0.4 s of CPU, and OpenCV takes a third of scipy's time.
-    _, label = cv2.distanceTransformWithLabels((~old).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5,
-                                               labelType=cv2.DIST_LABEL_PIXEL)
-    oy, ox = np.nonzero(old)
-    seed = np.zeros((int(label.max()) + 1, 2), np.int64)  # label -> its `old` pixel
-    seed[label[oy, ox]] = np.stack([oy, ox], axis=1)
     ys, xs = np.nonzero(where)
-    gy, gx = seed[label[ys, xs]].T.astype(np.float64)
+    gy, gx = (v.astype(np.float64) for v in nearest_pixels(old, ys, xs))
     d = np.maximum(np.hypot(gy - ys, gx - xs), 1e-6)
     ny, nx = (gy - ys) / d, (gx - xs) / d
     band = float(d.max()) if band is None else band
@@ -283,19 +275,27 @@ def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, w
         grown = past & ok
         out[ys[grown], xs[grown]] = image[sy[grown], sx[grown]]
         fill = past & ~ok
-        if fill.any() and grown.any():
-            # the nearest pixel of this sleeve whose source is cloth
+        if fill.any() and grown.any():  # the nearest pixel of this sleeve whose source is cloth
             by, bx = ys.min(), xs.min()
-            holes = np.ones((ys.max() + 1 - by, xs.max() + 1 - bx), np.uint8)
-            holes[ys[grown] - by, xs[grown] - bx] = 0
-            _, label = cv2.distanceTransformWithLabels(holes, cv2.DIST_L2, cv2.DIST_MASK_5,
-                                                       labelType=cv2.DIST_LABEL_PIXEL)
-            gy, gx = np.nonzero(holes == 0)
-            seed = np.zeros((int(label.max()) + 1, 2), np.int64)
-            seed[label[gy, gx]] = np.stack([gy + by, gx + bx], axis=1)
-            near = seed[label[ys[fill] - by, xs[fill] - bx]]
-            out[ys[fill], xs[fill]] = out[near[:, 0], near[:, 1]]
+            seeds = np.zeros((ys.max() + 1 - by, xs.max() + 1 - bx), bool)
+            seeds[ys[grown] - by, xs[grown] - bx] = True
+            ny, nx = nearest_pixels(seeds, ys[fill] - by, xs[fill] - bx)
+            out[ys[fill], xs[fill]] = out[ny + by, nx + bx]
     return out
+
+
+def nearest_pixels(seeds: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the `seeds` pixel (bool, not all False) nearest to each pixel (ys, xs).
+    OpenCV labels each seed pixel and gives every other pixel its nearest one's label (5x5 chamfer
+    metric: the true nearest or one a pixel or two from it). Not scipy's exact transform: importing
+    scipy.ndimage costs a worker 0.3-0.4 s of CPU, and OpenCV takes a third of scipy's time."""
+    _, label = cv2.distanceTransformWithLabels((~seeds).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5,
+                                               labelType=cv2.DIST_LABEL_PIXEL)
+    sy, sx = np.nonzero(seeds)
+    seed = np.zeros((int(label.max()) + 1, 2), np.int64)  # label -> its seed pixel
+    seed[label[sy, sx]] = np.stack([sy, sx], axis=1)
+    near = seed[label[ys, xs]]
+    return near[:, 0], near[:, 1]
 
 
 def _sleeve_strip(bm: BodyMap, clean: np.ndarray, side: int, mid: float, t: np.ndarray, share: np.ndarray,
