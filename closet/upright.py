@@ -22,6 +22,11 @@ from closet.body import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
 # A torso counts when both shoulders are at least this visible. Its hips need not be: BlazePose
 # places them below the photo's edge too, and on a photo cut at the waist they are the only ones.
 MIN_VISIBILITY = 0.5
+# A torso leaning more than this from standing, in a photo turned upright by its largest torso, is
+# read upside down. On a photo of two people whose second was cut at the mouth, BlazePose put her
+# hips above the photo and her nose on her suit (171 degrees), and every target drew dark slabs
+# across her neck ring.
+HEAD_DOWN = 135.0
 
 
 def turns_to_upright(keypoints: Sequence[np.ndarray]) -> int:
@@ -42,6 +47,20 @@ def turns_to_upright(keypoints: Sequence[np.ndarray]) -> int:
             angle = math.degrees(math.atan2(float(down[0]), float(down[1])))
             best, turns = length, -int(round(angle / 90.0)) % 4
     return turns
+
+
+def torso_angle(keypoints: np.ndarray) -> float:
+    """Degrees between a person's torso (shoulder midpoint to hip midpoint) and the image's down:
+    0 standing, 180 head down."""
+    joints = keypoints[[L_SHOULDER, R_SHOULDER, L_HIP, R_HIP], :2]
+    down = joints[2:].mean(axis=0) - joints[:2].mean(axis=0)
+    return math.degrees(math.atan2(abs(float(down[0])), float(down[1])))
+
+
+def head_down(keypoints: np.ndarray) -> bool:
+    """Pose puts this person's hips above their shoulders (more than HEAD_DOWN from standing) in a
+    photo its largest torso stands up in (`turns_to_upright`): a misread, not a handstand."""
+    return torso_angle(keypoints) > HEAD_DOWN
 
 
 def turn(image: np.ndarray, k: int) -> np.ndarray:

@@ -5,10 +5,14 @@
 #   make eval-variants             eval-swap on the package photos shot or cut otherwise (closet_dev/photo_variants.py)
 #   make eval-portraits            eval-swap on six public-domain portraits (`make photos`; not built on them)
 #   make elbow-visibility          the elbows pose reads near closet.body.ELBOW_SEEN on those scenes
+#   make framings                  the evaluation photos cropped, scaled and turned at random (seeded): every
+#                                  answer a swap that keeps the guarantee, or a 422 (closet_dev/framings.py)
 
 PHOTOS ?=
+FRAMINGS ?= 100
+FRAMINGS_SEED ?= 0
 
-.PHONY: eval-swap eval-swap-docs eval-variants eval-portraits elbow-visibility
+.PHONY: eval-swap eval-swap-docs eval-variants eval-portraits elbow-visibility framings
 
 eval-swap: venv weights mars ## hit / colour / detail / shape spread of the swap -> out/eval-swap/ (PHOTOS=dir for your own)
 	$(PYTHON) -m closet_dev.eval_swap --out out/eval-swap $(if $(PHOTOS),--photos $(PHOTOS))
@@ -26,3 +30,6 @@ eval-portraits: venv weights mars photos ## eval-swap on six official portraits 
 elbow-visibility: venv weights mars ## the elbows pose reads near closet.body.ELBOW_SEEN on the evaluation scenes and their variants
 	$(PYTHON) -m closet_dev.photo_variants --out out/variants
 	$(PYTHON) tools/elbow_visibility.py --variants out/variants
+
+framings: venv weights mars ## FRAMINGS random crops/scales/turns of the evaluation photos, every target: no crash, the guarantee kept -> out/framings/
+	$(PYTHON) -m closet_dev.framings --count $(FRAMINGS) --seed $(FRAMINGS_SEED) --out out/framings

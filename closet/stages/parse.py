@@ -209,6 +209,8 @@ class Parser:
                 for i, people in zip(again, self.poses.detect([images[i] for i in again], max_people=MAX_PEOPLE,
                                                               person_masks=[persons[i] for i in again])):
                     found[i] = people
+            # Someone pose reads head down in a photo turned so that its largest torso stands is misread.
+            found = [[p for p in people if not upright.head_down(p.keypoints)] for people in found]
             # Each image's garment geometry side by side on the host's cores.
             parsed = host.each(lambda job: _guard(pose_parse, *job), list(zip(images, persons, found)))
             for out, k in zip(parsed, turns):

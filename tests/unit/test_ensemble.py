@@ -401,3 +401,25 @@ def test_the_astronaut_beside_grace_hopper_at_half_size_is_swapped_too(ens):
     hopper, astronaut = out.people
     assert hopper.box[2] < image.shape[1] / 2 < astronaut.box[0]
     assert not np.array_equal(out.image[out.results[1]], image[out.results[1]])
+
+
+def test_someone_pose_reads_head_down_beside_a_standing_person_is_left_as_they_are(ens, monkeypatch):
+    """two_people cut to a band from Grace Hopper's eyes to her chest and shrunk to 0.6 (464x176, a
+    framing from `make framings`): the astronaut beside her is cut at the mouth, and BlazePose read
+    her head down (hips above the photo, nose on her suit). Every target drew dark slabs across her
+    neck ring. She is now left as she is; Grace Hopper is swapped."""
+    import cv2
+
+    from closet_dev import package_photos as pp
+
+    image = pp.side_by_side(pp.photo("grace_hopper"), pp.photo("astronaut"), "two_people", 600).image
+    image = cv2.resize(image[175:175 + 294, 171:171 + 773], (464, 176), interpolation=cv2.INTER_AREA)
+    request = ensemble.Request(image=png(image), target="coat", seed=7, person="all")
+    out = ens.run([request])[0]
+    assert len(out.people) == 1 and out.people[0].box[2] < image.shape[1] / 2
+    assert np.array_equal(out.image[:, image.shape[1] // 2:], image[:, image.shape[1] // 2:])
+    assert not np.array_equal(out.image[out.results[0]], image[out.results[0]])
+
+    monkeypatch.setattr(upright, "head_down", lambda keypoints: False)  # the rule is what leaves her be
+    before = ens.run([request])[0]
+    assert len(before.people) == 2 and upright.torso_angle(before.people[1].keypoints) > upright.HEAD_DOWN

@@ -72,3 +72,9 @@ def test_a_parse_made_turned_comes_back_in_the_photos_frame():
     (p,) = back.people
     assert np.array_equal(p.garment, garment) and p.box == person.box
     np.testing.assert_allclose(p.keypoints, kp, atol=1e-4)
+
+
+@pytest.mark.parametrize("lean, down", [(0, False), (90, False), (-130, False), (140, True), (180, True), (-170, True)])
+def test_a_torso_whose_hips_are_above_its_shoulders_is_head_down(lean, down):
+    assert upright.torso_angle(skeleton(lean)) == pytest.approx(abs(lean), abs=1e-3)
+    assert upright.head_down(skeleton(lean)) is down
