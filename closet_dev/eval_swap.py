@@ -87,6 +87,14 @@ def scenes(photos: Path | None) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def committable(scene: str) -> bool:
+    """A scene of `scenes(None)` whose pictures may be committed: the package photos, their mirror
+    images and two_people, not the fetched bus.jpg and zidane.jpg (AGPL-3.0)."""
+    from closet_dev import package_photos as pp
+
+    return scene.split("_flip")[0] in pp.PHOTOS or scene == "two_people"
+
+
 def classify(classifier, gray: np.ndarray, domains: list[str]) -> str:
     """The Fashion-MNIST classifier's class of a 28x28 flat lay, argmax over `domains`."""
     from closet_dev.train.data import FMNIST_CLASSES
@@ -246,9 +254,7 @@ def main(argv=None) -> dict:
     log.info("goals (hit >= 70%%, colour <= 4, detail >= 0.6, spread <= 0.85) met: %s", met)
     cv2.imwrite(str(args.out / "grid.png"), cv2.cvtColor(grid(list(rows.values())), cv2.COLOR_RGB2BGR))
     if args.docs:
-        from closet_dev import package_photos as pp
-
-        mine = [name for name in rows if name.split("_flip")[0] in pp.PHOTOS or name == "two_people"]
+        mine = [name for name in rows if committable(name)]
         cv2.imwrite("docs/swap_grid.png", cv2.cvtColor(grid([rows[n] for n in mine], 128), cv2.COLOR_RGB2BGR))
     return report
 

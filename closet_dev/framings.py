@@ -10,7 +10,8 @@ ensemble in-process as PNG, for every target, `person=all`. Every answer must be
   - a 422 the user can act on (ACCEPTED): a crop that shows nobody, or nobody's torso.
 Anything else, an exception or another error, fails. Prints a line per framing and a summary,
 writes <out>/sheet-NN.png (each swapped framing: the input, then every target) and <out>/framings.json,
-and exits 1 on any failure.
+and exits 1 on any failure. `--docs` also draws docs/swap/framings.png: the first DOC_ROWS swapped
+framings of the photos whose pictures may be committed (eval_swap.committable).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from closet import ensemble
 from closet.errors import NoGarment, NoPerson
 from closet.imageio import encode_image
 from closet.stages.composite import dilate, dilation_radius
-from closet_dev.eval_swap import grid, scenes
+from closet_dev.eval_swap import committable, grid, scenes
 from closet_dev.mar import load_ensemble
 
 log = logging.getLogger("closet_dev.framings")
@@ -43,6 +44,7 @@ MIN_SHARE = 0.25  # the smallest crop, per side
 TURN_SHARE = 0.25  # the share of framings sent on their side or upside down
 MAX_SIDE = 4000  # a phone photo's longer side; larger ones only cost time
 SHEET_ROWS = 8
+DOC_ROWS = 6
 
 
 def framing(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
@@ -77,9 +79,9 @@ def failures(photo: np.ndarray, answer: ensemble.Output | Exception) -> list[str
     return wrong
 
 
-def run(ens: ensemble.Ensemble, count: int, seed: int) -> tuple[list[dict], list[list[np.ndarray]]]:
+def run(ens: ensemble.Ensemble, count: int, seed: int) -> tuple[list[dict], list[tuple[str, list[np.ndarray]]]]:
     """`count` framings of the evaluation scenes, every target each: one record per framing, and
-    the rows (input, then each target's answer) of those that were swapped."""
+    (scene, row: the input, then each target's answer) of those that were swapped."""
     rng = np.random.default_rng(seed)
     todo = scenes(None)
     domains = ens.translator.domains
@@ -104,7 +106,7 @@ def run(ens: ensemble.Ensemble, count: int, seed: int) -> tuple[list[dict], list
         log.info("%3d %-18s %-38s %9s %5.2fs swapped %d/%d%s", i, name, how, "x".join(map(str, photo.shape[1::-1])),
                  records[-1]["seconds"], len(swapped), len(domains), f"  FAILED {wrong}" if wrong else "")
         if swapped:
-            rows.append([photo] + [a.image for a in swapped])
+            rows.append((name, [photo] + [a.image for a in swapped]))
     return records, rows
 
 
@@ -115,14 +117,18 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("out/framings"))
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--docs", action="store_true", help="also draw docs/swap/framings.png (committable photos)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     records, rows = run(load_ensemble(args.mar), args.count, args.seed)
     for k in range(0, len(rows), SHEET_ROWS):
-        sheet = grid(rows[k:k + SHEET_ROWS], 128)
+        sheet = grid([row for _, row in rows[k:k + SHEET_ROWS]], 128)
         cv2.imwrite(str(args.out / f"sheet-{k // SHEET_ROWS:02d}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    if args.docs:
+        shown = [row for name, row in rows if committable(name)][:DOC_ROWS]
+        cv2.imwrite("docs/swap/framings.png", cv2.cvtColor(grid(shown, 96), cv2.COLOR_RGB2BGR))
     failed = [r for r in records if r["failures"]]
     summary = {"framings": len(records), "swapped": sum(bool(r["swapped"]) for r in records),
                "refused": sum(not r["swapped"] and not r["failures"] for r in records), "failed": len(failed),

@@ -7,12 +7,13 @@
 #   make elbow-visibility          the elbows pose reads near closet.body.ELBOW_SEEN on those scenes
 #   make framings                  the evaluation photos cropped, scaled and turned at random (seeded): every
 #                                  answer a swap that keeps the guarantee, or a 422 (closet_dev/framings.py)
+#   make framings-docs             framings, and redraw docs/swap/framings.png (package photos)
 
 PHOTOS ?=
 FRAMINGS ?= 100
 FRAMINGS_SEED ?= 0
 
-.PHONY: eval-swap eval-swap-docs eval-variants eval-portraits elbow-visibility framings
+.PHONY: eval-swap eval-swap-docs eval-variants eval-portraits elbow-visibility framings framings-docs
 
 eval-swap: venv weights mars ## hit / colour / detail / shape spread of the swap -> out/eval-swap/ (PHOTOS=dir for your own)
 	$(PYTHON) -m closet_dev.eval_swap --out out/eval-swap $(if $(PHOTOS),--photos $(PHOTOS))
@@ -33,3 +34,6 @@ elbow-visibility: venv weights mars ## the elbows pose reads near closet.body.EL
 
 framings: venv weights mars ## FRAMINGS random crops/scales/turns of the evaluation photos, every target: no crash, the guarantee kept -> out/framings/
 	$(PYTHON) -m closet_dev.framings --count $(FRAMINGS) --seed $(FRAMINGS_SEED) --out out/framings
+
+framings-docs: venv weights mars ## framings, and redraw docs/swap/framings.png
+	$(PYTHON) -m closet_dev.framings --count $(FRAMINGS) --seed $(FRAMINGS_SEED) --out out/framings --docs

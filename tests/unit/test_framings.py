@@ -58,3 +58,10 @@ def test_what_fails_a_framing():
     assert framings.failures(photo, _answer(photo, near)) == []
     assert framings.failures(photo, _answer(photo, far)) == ["1 pixels changed outside the dilated garments"]
     assert framings.failures(photo, _answer(photo, photo[:-1].copy())) != []
+
+
+def test_only_the_package_photos_go_into_committed_pictures():
+    from closet_dev.eval_swap import committable
+
+    assert all(committable(n) for n in ("astronaut", "camera_flip", "grace_hopper", "two_people"))
+    assert not any(committable(n) for n in ("bus", "zidane"))  # Ultralytics' photos: AGPL-3.0
