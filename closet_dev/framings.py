@@ -2,8 +2,9 @@
 
 A user's photo is not framed as the package photos are: a person cut anywhere, tiny or huge, on
 their side. Each framing is seeded and drawn at random from a scene of `make eval-swap`
-(closet_dev.eval_swap.scenes): a crop of 25-100% of each side, anywhere in the photo, scaled 0.15x
-to 3x (longer side at most MAX_SIDE), a quarter turn one time in four. It goes to the served
+(closet_dev.eval_swap.scenes; with `--photos DIR`, from every image in DIR): a crop of 25-100% of
+each side, anywhere in the photo, scaled 0.15x to 3x (longer side at most MAX_SIDE), a quarter
+turn one time in four. It goes to the served
 ensemble in-process as PNG, for every target, `person=all`. Every answer must be one of:
   - a swap: the photo's own size, a garment in `result_mask`, and every pixel outside the dilated
     union of `garment_mask` and `result_mask` byte-identical (closet.stages.composite's guarantee);
@@ -79,11 +80,15 @@ def failures(photo: np.ndarray, answer: ensemble.Output | Exception) -> list[str
     return wrong
 
 
-def run(ens: ensemble.Ensemble, count: int, seed: int) -> tuple[list[dict], list[tuple[str, list[np.ndarray]]]]:
-    """`count` framings of the evaluation scenes, every target each: one record per framing, and
-    (scene, row: the input, then each target's answer) of those that were swapped."""
+def run(ens: ensemble.Ensemble, count: int, seed: int,
+        photos: Path | None = None) -> tuple[list[dict], list[tuple[str, list[np.ndarray]]]]:
+    """`count` framings of the evaluation scenes (or of every image in `photos`), every target each:
+    one record per framing, and (scene, row: the input, then each target's answer) of those that
+    were swapped."""
     rng = np.random.default_rng(seed)
-    todo = scenes(None)
+    todo = scenes(photos)
+    if not todo:
+        raise SystemExit(f"no photos in {photos}")
     domains = ens.translator.domains
     records, rows = [], []
     for i in range(count):
@@ -117,16 +122,17 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("out/framings"))
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--photos", type=Path, help="frame every image in this folder instead of the built-in set")
     p.add_argument("--docs", action="store_true", help="also draw docs/swap/framings.png (committable photos)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    records, rows = run(load_ensemble(args.mar), args.count, args.seed)
+    records, rows = run(load_ensemble(args.mar), args.count, args.seed, args.photos)
     for k in range(0, len(rows), SHEET_ROWS):
         sheet = grid([row for _, row in rows[k:k + SHEET_ROWS]], 128)
         cv2.imwrite(str(args.out / f"sheet-{k // SHEET_ROWS:02d}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    if args.docs:
+    if args.docs and args.photos is None:
         shown = [row for name, row in rows if committable(name)][:DOC_ROWS]
         cv2.imwrite("docs/swap/framings.png", cv2.cvtColor(grid(shown, 96), cv2.COLOR_RGB2BGR))
     failed = [r for r in records if r["failures"]]

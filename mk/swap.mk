@@ -6,7 +6,8 @@
 #   make eval-portraits            eval-swap on six public-domain portraits (`make photos`; not built on them)
 #   make elbow-visibility          the elbows pose reads near closet.body.ELBOW_SEEN on those scenes
 #   make framings                  the evaluation photos cropped, scaled and turned at random (seeded): every
-#                                  answer a swap that keeps the guarantee, or a 422 (closet_dev/framings.py)
+#                                  answer a swap that keeps the guarantee, or a 422 (closet_dev/framings.py);
+#                                  PHOTOS=dir/ frames your own photos instead
 #   make framings-docs             framings, and redraw docs/swap/framings.png (package photos)
 
 PHOTOS ?=
@@ -33,7 +34,7 @@ elbow-visibility: venv weights mars ## the elbows pose reads near closet.body.EL
 	$(PYTHON) tools/elbow_visibility.py --variants out/variants
 
 framings: venv weights mars ## FRAMINGS random crops/scales/turns of the evaluation photos, every target: no crash, the guarantee kept -> out/framings/
-	$(PYTHON) -m closet_dev.framings --count $(FRAMINGS) --seed $(FRAMINGS_SEED) --out out/framings
+	$(PYTHON) -m closet_dev.framings --count $(FRAMINGS) --seed $(FRAMINGS_SEED) --out out/framings $(if $(PHOTOS),--photos $(PHOTOS))
 
 framings-docs: venv weights mars ## framings, and redraw docs/swap/framings.png
 	$(PYTHON) -m closet_dev.framings --count $(FRAMINGS) --seed $(FRAMINGS_SEED) --out out/framings --docs

@@ -65,3 +65,18 @@ def test_only_the_package_photos_go_into_committed_pictures():
 
     assert all(committable(n) for n in ("astronaut", "camera_flip", "grace_hopper", "two_people"))
     assert not any(committable(n) for n in ("bus", "zidane"))  # Ultralytics' photos: AGPL-3.0
+
+
+def test_a_users_own_photos_are_framed_instead(tmp_path):
+    import cv2
+
+    from closet.config import ENSEMBLE
+
+    if not mar_path(ENSEMBLE).exists():
+        pytest.skip(f"{mar_path(ENSEMBLE)} is not built: run `make mars`")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "mine.png"), cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR))
+    assert framings.main(["--count", "2", "--photos", str(photos), "--out", str(tmp_path / "out"), "--threads", "1"]) == 0
+    report = json.loads((tmp_path / "out" / "framings.json").read_text())
+    assert [r["scene"] for r in report["framings"]] == ["mine", "mine"]
