@@ -161,6 +161,11 @@ MISSED_MIN_SHARE = 0.25
 MISSED_PAD = 0.1
 MISSED_ON_MASK = 0.5
 MAX_DETECTOR_INPUTS = 9  # per image, the whole image included: the cost bound
+# Landmarks are run for this many times `max_people` detections, so that the people kept, up to
+# `max_people`, are not fewer because some candidates were one person found twice. In a mosaic of
+# twelve package photos (3x4 people) one of the four best detections was a second look at a
+# person already kept, and `person=all` swapped three people.
+CANDIDATES_PER_PERSON = 2
 # Two people whose landmarks 0-12 (face and shoulders) lie this close, on average, relative to
 # the larger of their extents, are one person found twice.
 UPPER_BODY = slice(0, 13)
@@ -758,10 +763,10 @@ def detect_people(
     One detector call for every window of every image (`detector_windows`: the whole image
     and up to max_inputs - 1 tiles), one landmark call for every candidate of every image.
     Each window's detections get MediaPipe's weighted NMS; `merge_scales` joins them per
-    image; the candidates are the `max_people` best. A candidate stays when the landmark
-    network says a pose is present (>= 0.5), does not put the face on another detection's
-    (`face_elsewhere`), and it is not a person already kept (`found_twice`, best score
-    first). People come sorted left to right by box centre, an arm that lies on another person
+    image; the candidates are the CANDIDATES_PER_PERSON x `max_people` best. A candidate stays
+    when the landmark network says a pose is present (>= 0.5), does not put the face on another
+    detection's (`face_elsewhere`), and it is not a person already kept (`found_twice`, best
+    score first), up to `max_people`. People come sorted left to right by box centre, an arm that lies on another person
     taken as unseen (`disown_crossing_arms`); [] for an image where
     nobody is. Multi-scale detection only: an image where nobody is found is searched once more
     with tiles down to FALLBACK_TILE_SIDE, and so is the part of its `person_masks` (bool, the
@@ -881,7 +886,7 @@ def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | 
         ]
         first += len(image_affines)
         dets = merge_scales(windows[0], windows[1:])
-        for k in range(min(len(dets), max_people)):
+        for k in range(min(len(dets), CANDIDATES_PER_PERSON * max_people)):
             cx, cy, side, rotation = roi_from_alignment(dets.keypoints[k, 0], dets.keypoints[k, 1])
             if side <= 0:
                 continue
@@ -892,6 +897,8 @@ def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | 
         return people
     out = run_landmark(np.stack([landmark_input(images[i], roi) for i, _, _, roi in candidates]))
     for k, (i, score, box, roi) in enumerate(candidates):  # per image, best score first
+        if len(people[i]) >= max_people:
+            continue
         presence = float(out["presence"][k])
         if presence < MIN_PRESENCE:
             continue
