@@ -24,7 +24,7 @@ from closet.body import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
 MIN_VISIBILITY = 0.5
 # A torso leaning more than this from standing, in a photo turned upright by its largest torso, is
 # read upside down. On a photo of two people whose second was cut at the mouth, BlazePose put her
-# hips above the photo and her nose on her suit (171 degrees), and every target drew dark slabs
+# hips above the photo and her nose on her suit (172 degrees), and every target drew dark slabs
 # across her neck ring.
 HEAD_DOWN = 135.0
 
@@ -37,10 +37,9 @@ def turns_to_upright(keypoints: Sequence[np.ndarray]) -> int:
     no person's shoulders are visible."""
     best, turns = 0.0, 0
     for kp in keypoints:
-        joints = kp[[L_SHOULDER, R_SHOULDER, L_HIP, R_HIP]]
-        if (joints[:2, 3] < MIN_VISIBILITY).any():
+        if (kp[[L_SHOULDER, R_SHOULDER], 3] < MIN_VISIBILITY).any():
             continue
-        down = joints[2:, :2].mean(axis=0) - joints[:2, :2].mean(axis=0)  # shoulders -> hips
+        down = torso(kp)
         length = float(np.hypot(*down))
         if length > best:
             # 0 upright, 90 with the hips to the right: np.rot90 (k=1) turned +y into +x, k=3 undoes it.
@@ -49,11 +48,14 @@ def turns_to_upright(keypoints: Sequence[np.ndarray]) -> int:
     return turns
 
 
+def torso(keypoints: np.ndarray) -> np.ndarray:
+    """(2,) the torso from the shoulders' midpoint to the hips' (BlazePose keypoints, image px)."""
+    return keypoints[[L_HIP, R_HIP], :2].mean(axis=0) - keypoints[[L_SHOULDER, R_SHOULDER], :2].mean(axis=0)
+
+
 def torso_angle(keypoints: np.ndarray) -> float:
-    """Degrees between a person's torso (shoulder midpoint to hip midpoint) and the image's down:
-    0 standing, 180 head down."""
-    joints = keypoints[[L_SHOULDER, R_SHOULDER, L_HIP, R_HIP], :2]
-    down = joints[2:].mean(axis=0) - joints[:2].mean(axis=0)
+    """Degrees between a person's torso and the image's down: 0 standing, 180 head down."""
+    down = torso(keypoints)
     return math.degrees(math.atan2(abs(float(down[0])), float(down[1])))
 
 
