@@ -129,6 +129,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     records, rows = run(load_ensemble(args.mar), args.count, args.seed, args.photos)
+    for stale in args.out.glob("sheet-*.png"):  # a longer earlier run's
+        stale.unlink()
     for k in range(0, len(rows), SHEET_ROWS):
         sheet = grid([row for _, row in rows[k:k + SHEET_ROWS]], 128)
         cv2.imwrite(str(args.out / f"sheet-{k // SHEET_ROWS:02d}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))

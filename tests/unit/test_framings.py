@@ -22,6 +22,7 @@ def test_framings_of_the_photos_are_swapped_or_refused_and_nothing_else(tmp_path
 
     if not mar_path(ENSEMBLE).exists():
         pytest.skip(f"{mar_path(ENSEMBLE)} is not built: run `make mars`")
+    (tmp_path / "sheet-07.png").write_bytes(b"a longer earlier run's")
     assert framings.main(["--count", "6", "--seed", "3", "--out", str(tmp_path), "--threads", "1"]) == 0
     report = json.loads((tmp_path / "framings.json").read_text())
     assert report["summary"]["failed"] == 0 and report["summary"]["framings"] == 6
