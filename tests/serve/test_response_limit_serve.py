@@ -131,22 +131,33 @@ def test_edges_to_the_byte(limited, small, limit):
     assert limited.worker_pids(EDGE_MODEL) == pids
 
 
+BATCH_ATTEMPTS = 3
+
+
 def test_oversize_answer_fails_alone_in_its_batch(limited, small, big, blocker, limit):
     pids = limited.worker_pids(MODEL)
-    count0, sum0, ones0 = batch_counts(limited)
     # The blocker keeps the worker busy while the four below queue up: they then form one batch.
     # (The small photo took about as long as the sleep; the big one as a JPEG, 0.6-0.8 s, once let
-    # the three small ones go as a batch of their own on a loaded machine, the big one after them.)
-    busy = threading.Thread(target=limited.predict, args=(MODEL,),
-                            kwargs={"data": blocker, "headers": {"X-Closet-Format": "jpeg"}})
-    busy.start()
-    time.sleep(0.5)
-    calls = [dict(data=big)] + [dict(data=small)] * 3
-    with ThreadPoolExecutor(len(calls)) as pool:
-        rs = list(pool.map(lambda kw: limited.predict(MODEL, **kw), calls))
-    busy.join()
-    count1, sum1, ones1 = batch_counts(limited)
-    assert (count1 - count0, sum1 - sum0, ones1 - ones0) == (2, 5, 1), "expected batches of 1 and 4"
+    # the three small ones go as a batch of their own on a loaded machine, the big one after them;
+    # on a box busy with another test run, the 9 MP blocker once let one of the four go alone.)
+    # That batch is the setting, not the finding: it is sent again, up to BATCH_ATTEMPTS times,
+    # until the four go as one batch, and what is asserted below is asserted of that batch.
+    batches = []
+    for _ in range(BATCH_ATTEMPTS):
+        count0, sum0, ones0 = batch_counts(limited)
+        busy = threading.Thread(target=limited.predict, args=(MODEL,),
+                                kwargs={"data": blocker, "headers": {"X-Closet-Format": "jpeg"}})
+        busy.start()
+        time.sleep(0.5)
+        calls = [dict(data=big)] + [dict(data=small)] * 3
+        with ThreadPoolExecutor(len(calls)) as pool:
+            rs = list(pool.map(lambda kw: limited.predict(MODEL, **kw), calls))
+        busy.join()
+        count1, sum1, ones1 = batch_counts(limited)
+        batches.append((count1 - count0, sum1 - sum0, ones1 - ones0))
+        if batches[-1] == (2, 5, 1):
+            break
+    assert batches[-1] == (2, 5, 1), f"expected batches of 1 and 4; (count, sum, ones) per attempt: {batches}"
     oversize, good = rs[0], rs[1:]
     assert oversize.status_code == 413, oversize.text[:300]
     err = check_response(PATH, oversize)
