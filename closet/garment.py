@@ -76,6 +76,15 @@ SKIN_LIGHTER = 25.0
 # half-axes, in face widths). The skin sample above sits between the nose and the mouth, which can
 # be the nose's shadow or an open mouth: zidane.jpg's grey-haired man read L 23.5 there, 55.7 here.
 LIT_FACE_AXES = (0.38, 0.45)
+# A face whose lit colour has a chroma of at least SKIN_MIN_CHROMA and a hue (CIE a*b*, degrees)
+# outside SKIN_HUE is no skin: BlazePose "sees" the face of someone turned away (the blue hood of a
+# man seen from behind read Lab (36, 17, -11), and `dress` bared mauve arms), a mask or a visor.
+# Faces on every photo we have read 24-82 degrees, under warm, cold and club light. Such a person's
+# skin is taken for DEFAULT_SKIN, the median of those faces' lit colours, with DEFAULT_SKIN_SPREAD.
+SKIN_HUE = (10.0, 100.0)
+SKIN_MIN_CHROMA = 4.0
+DEFAULT_SKIN = (63.0, 14.0, 22.0)
+DEFAULT_SKIN_SPREAD = 5.0
 # Below the hips: how far a garment may go (torso lengths below the hip joints), how wide (per
 # body width, beyond each hip joint), and how close in colour to the garment's median (its
 # per-channel median deviation times SKIRT_SPREAD, at least SKIRT_MIN_DIFF Lab units).
@@ -265,8 +274,19 @@ def skin_from_face(rgb: np.ndarray, body: Body) -> Skin:
     if inside.any():
         ys, xs = np.nonzero(inside)
         light = lighting.face_light(fpx[:, 0], np.stack([xs, ys], 1).astype(np.float64), across, size, lit_px)
-    return Skin(lab=(float(med[0]), float(med[1]), float(med[2])), spread=spread, known=not is_grayscale(rgb),
+    known = not is_grayscale(rgb)
+    if known and not is_skin_colour(lit):
+        med, lit, spread, light = np.array(DEFAULT_SKIN), np.array(DEFAULT_SKIN), DEFAULT_SKIN_SPREAD, lighting.FRONT
+    return Skin(lab=(float(med[0]), float(med[1]), float(med[2])), spread=spread, known=known,
                 lit=(float(lit[0]), float(lit[1]), float(lit[2])), grain=measure_grain(rgb, face), light=light)
+
+
+def is_skin_colour(lab) -> bool:
+    """Whether a Lab colour can be skin: too gray to tell (chroma under SKIN_MIN_CHROMA), or of a
+    skin's hue (SKIN_HUE)."""
+    a, b = float(lab[1]), float(lab[2])
+    hue = math.degrees(math.atan2(b, a))
+    return math.hypot(a, b) < SKIN_MIN_CHROMA or SKIN_HUE[0] <= hue <= SKIN_HUE[1]
 
 
 def lit_face(shape: tuple[int, ...], body: Body) -> tuple[slice, slice, np.ndarray]:

@@ -356,6 +356,33 @@ def test_a_face_mostly_in_shadow_gives_its_lit_side(photo_people, name):
     assert abs(got[0] - lit_side[0]) < 6 and np.hypot(got[1] - lit_side[1], got[2] - lit_side[2]) < 6, (got, lit_side)
 
 
+@pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
+def test_a_face_of_no_skins_colour_is_someone_turned_away(photo_people, name):
+    """BlazePose "sees" the face of someone turned away: on a man seen from behind in a blue hood
+    (a held-out photo, not committed) the face read Lab (36, 17, -11), and `dress` bared mauve arms.
+    A face whose lit colour is of no skin's hue gives DEFAULT_SKIN, lit from the front; the faces
+    of the package photos keep their own."""
+    scene, _ = photo_people[name]
+    body = body_from_keypoints(scene.people[0], scene.image.shape)
+    own = gm.skin_from_face(scene.image, body)
+    assert gm.is_skin_colour(own.lit) and own.lit != gm.DEFAULT_SKIN
+    hooded = scene.image.copy()
+    head = gm.head_mask(scene.image.shape, body)
+    rng = np.random.default_rng(0)
+    hood = color.to_rgb8(np.float32([[[40.0, 15.0, -45.0]]]))[0, 0].astype(np.int16)  # a blue hood
+    hooded[head] = np.clip(hood + rng.normal(0, 6, (int(head.sum()), 3)), 0, 255).astype(np.uint8)
+    turned = gm.skin_from_face(hooded, body)
+    assert turned.lit == turned.lab == gm.DEFAULT_SKIN and turned.spread == gm.DEFAULT_SKIN_SPREAD
+    assert turned.light == gm.lighting.FRONT
+
+
+def test_a_skins_colour_is_told_by_its_hue():
+    for lab in [(63, 14, 22), (45, 22, 16), (63, 24, 11), (65, 4, 27), (58, 2, 7), (50, 1, -2)]:
+        assert gm.is_skin_colour(lab), lab  # faces of the photos we have; too gray to tell
+    for lab in [(36, 17, -11), (50, -20, 10), (40, 5, -30), (60, 30, -2)]:
+        assert not gm.is_skin_colour(lab), lab  # a blue hood, green, blue, magenta
+
+
 def test_the_faces_grain_is_the_photos_fine_texture(photo_people):
     """Skin.grain, the texture bared skin is painted with (gray levels), follows the photo: smoothed, the face
     has less of it; with sensor noise added, more."""
