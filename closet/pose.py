@@ -506,6 +506,13 @@ def roi_from_alignment(hip: np.ndarray, scale_point: np.ndarray) -> tuple[float,
     return float(hip[0]), float(hip[1]), side, rotation
 
 
+def landmark_roi(hip: np.ndarray, scale_point: np.ndarray) -> np.ndarray | None:
+    """The landmark ROI affine (image px -> LANDMARK_INPUT_SIZE px) of two alignment points, the
+    detector's or the landmark network's own; None where they coincide (no region)."""
+    cx, cy, side, rotation = roi_from_alignment(hip, scale_point)
+    return rect_to_tensor_affine(cx, cy, side, side, rotation, LANDMARK_INPUT_SIZE) if side > 0 else None
+
+
 def landmark_input(image: np.ndarray, roi: np.ndarray) -> np.ndarray:
     """The 256x256x3 float32 landmark input in [0, 1]: the ROI warped, border replicated."""
     size = LANDMARK_INPUT_SIZE
@@ -883,17 +890,18 @@ def realigned(images: list[np.ndarray], candidates: list, out: dict[str, np.ndar
     """`candidates` (image index, score, box, roi) after one more landmark pass, in one call, for
     those scored REALIGN_SCORE or more whose pose the landmark outputs `out` say is absent: on the
     ROI of their own alignment points. `out` is updated in place where they were run again."""
-    again = [k for k, c in enumerate(candidates) if c[1] >= REALIGN_SCORE and out["presence"][k] < MIN_PRESENCE]
+    again, rois = [], []
+    for k, (_, score, _, roi) in enumerate(candidates):
+        if score < REALIGN_SCORE or out["presence"][k] >= MIN_PRESENCE:
+            continue
+        points = out["landmarks"][k].reshape(-1, 5)[ALIGNMENT_POINTS, :2].astype(np.float64)
+        new_roi = landmark_roi(*apply_affine(cv2.invertAffineTransform(roi.astype(np.float64)), points))
+        if new_roi is not None:
+            again.append(k)
+            rois.append(new_roi)
     if not again:
         return candidates
     candidates = list(candidates)
-    rois = []
-    for k in again:
-        roi = candidates[k][3].astype(np.float64)
-        points = out["landmarks"][k].reshape(-1, 5)[ALIGNMENT_POINTS, :2].astype(np.float64)
-        hip, scale_point = apply_affine(cv2.invertAffineTransform(roi), points)
-        cx, cy, side, rotation = roi_from_alignment(hip, scale_point)
-        rois.append(rect_to_tensor_affine(cx, cy, side, side, rotation, LANDMARK_INPUT_SIZE))
     more = run_landmark(np.stack([landmark_input(images[candidates[k][0]], roi) for k, roi in zip(again, rois)]))
     for j, (k, roi) in enumerate(zip(again, rois)):
         for key in out:
@@ -920,10 +928,9 @@ def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | 
         first += len(image_affines)
         dets = merge_scales(windows[0], windows[1:])
         for k in range(min(len(dets), CANDIDATES_PER_PERSON * max_people)):
-            cx, cy, side, rotation = roi_from_alignment(dets.keypoints[k, 0], dets.keypoints[k, 1])
-            if side <= 0:
+            roi = landmark_roi(dets.keypoints[k, 0], dets.keypoints[k, 1])
+            if roi is None:
                 continue
-            roi = rect_to_tensor_affine(cx, cy, side, side, rotation, LANDMARK_INPUT_SIZE)
             candidates.append((i, float(dets.scores[k]), tuple(float(v) for v in dets.boxes[k]), roi))
     people: list[list[PosePerson]] = [[] for _ in images]
     if not candidates:
