@@ -105,7 +105,7 @@ class Body:
 
     @property
     def face_size(self) -> float:
-        return _face_size(self.face)
+        return face_size(self.face)
 
     def scaled(self, f: float) -> Body:
         """This body in the photo resized by `f` (closet.workscale's reduced copy)."""
@@ -119,7 +119,7 @@ class Body:
                        face=self.face * f)
 
 
-def _face_size(face: np.ndarray) -> float:
+def face_size(face: np.ndarray) -> float:
     """Face width in pixels: the ear span, or 2.2 eye-to-mouth heights in a profile."""
     ears = float(np.linalg.norm(face[L_EAR] - face[R_EAR]))
     eyes = (face[L_EYE] + face[R_EYE]) / 2
@@ -168,7 +168,7 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
     hl, hr = xy[L_HIP], xy[R_HIP]
     face = xy[list(FACE)]
     hips_seen = bool(min(vis[L_HIP], vis[R_HIP]) >= VISIBLE and _inside(hl, shape) and _inside(hr, shape)
-                     and np.linalg.norm((hl + hr) / 2 - mid) >= MIN_TORSO_PER_FACE * _face_size(face))
+                     and np.linalg.norm((hl + hr) / 2 - mid) >= MIN_TORSO_PER_FACE * face_size(face))
     face_seen = bool(np.median(vis[list(FACE)]) >= VISIBLE)
     if hips_seen:
         hip_mid = (hl + hr) / 2
@@ -184,7 +184,7 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
             perp = np.array([0.0, 1.0])
         axis = perp
         # A profile's span is foreshortened: the face (about 1/3 of the torso length) bounds it below.
-        length = max(TORSO_PER_SPAN * span, FACE_PER_TORSO * _face_size(face))
+        length = max(TORSO_PER_SPAN * span, FACE_PER_TORSO * face_size(face))
     across = np.array([-axis[1], axis[0]])  # right -> left in a frontal photo
     if np.dot(across, sl - sr) < 0:
         across = -across
