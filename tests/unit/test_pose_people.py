@@ -579,6 +579,24 @@ def test_a_crowd_gives_max_people_though_a_best_detection_is_someone_found_twice
     assert len({(int(p.keypoints[0, 0]) // 512, int(p.keypoints[0, 1]) // 512) for p in found}) == 4
 
 
+def test_the_second_search_takes_a_face_of_its_own_though_nobody_seems_missed():
+    """The second search (where the person mask shows more than the people found) took only people
+    on the part nobody's silhouette covers; in a group photo the found silhouettes cover everyone,
+    and a woman found there was left out. A face of its own is taken; the "person" on a folded arm
+    is not."""
+    import dataclasses
+
+    man = _stand(_person_on(100, 300, {}), 200.0)
+    neighbour = dataclasses.replace(_stand(_person_on(160, 280, {}), 330.0), box=(300.0, 40.0, 360.0, 100.0))
+    on_his_arm = dataclasses.replace(_stand(_person_on(160, 280, {}), 330.0, face_y=300.0), box=(300.0, 340.0, 360.0, 400.0))
+    on_his_arm.keypoints[pose.LANDMARK["nose"], 1] = 380.0  # below its shoulders, above its hips
+    on_his_arm.keypoints[[pose.LANDMARK["left_shoulder"], pose.LANDMARK["right_shoulder"]], 1] = 340.0
+    on_his_arm.keypoints[[pose.LANDMARK["left_hip"], pose.LANDMARK["right_hip"]], 1] = 250.0
+    person_mask = np.zeros((512, 512), bool)
+    person_mask[:, 100:300] = True  # all of it the man's silhouette: nothing missed
+    assert pose._join([man], [on_his_arm, neighbour], person_mask, max_people=4) == [man, neighbour]
+
+
 def test_two_people_pressed_together_are_both_found(port, segment):
     """Grace Hopper beside her mirror image, each cut 60 px at the side they meet (904x600): the
     landmark network's segmentation of the one found first covers 0.8 of the other's, and she was
