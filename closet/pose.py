@@ -183,7 +183,7 @@ DUPLICATE_CHECK_SIDE = 256
 # found later holds its head up: its nose HEAD_UP face widths or more beyond its shoulders, seen
 # from its own hips and from the other's. In a group photo the landmark network's segmentation of
 # one person spills over their neighbours (0.58-0.98 of a neighbour's silhouette on five held-out
-# group photos), and a woman beside a man, two of five children and three women were dropped as
+# group photos), and a man beside a woman, two of five children and three women were dropped as
 # found twice. A man found twice lies 0.7 face widths from himself; the "person" on a man's folded
 # arm, drawn upside down, has its nose below its shoulders in the man's frame.
 DISTINCT_FACES = 1.0
