@@ -525,17 +525,24 @@ def garment_mask(rgb: np.ndarray, person: np.ndarray, keypoints,
     return LiftedParse(work, body, rgb, small_rgb)
 
 
+def bodies_of(keypoints: list, shape: tuple[int, ...]) -> list[Body | None]:
+    """Per person (BlazePose keypoints each), their Body in an image of `shape`, or None where no
+    torso shows (NoGarment)."""
+    out: list[Body | None] = []
+    for kp in keypoints:
+        try:
+            out.append(body_from_keypoints(kp, shape))
+        except NoGarment:
+            out.append(None)
+    return out
+
+
 def people_in_front(keypoints: list, shape: tuple[int, ...]) -> list[list[int]]:
     """Per person (BlazePose keypoints each), the indices of the others in front of them: those
     whose nose is seen on their torso (torso_polygon). A face in view lies on nobody's far side:
     on a card-table photo a seated woman's head was inside the torso of the man standing behind
     her, and his swap drew his shirt over her face."""
-    torsos = []
-    for kp in keypoints:
-        try:
-            torsos.append(torso_polygon(body_from_keypoints(kp, shape)))
-        except NoGarment:
-            torsos.append(None)
+    torsos = [None if b is None else torso_polygon(b) for b in bodies_of(keypoints, shape)]
     out: list[list[int]] = []
     for a, torso in enumerate(torsos):
         mine = []
@@ -545,6 +552,37 @@ def people_in_front(keypoints: list, shape: tuple[int, ...]) -> list[list[int]]:
                     torso.reshape(-1, 1, 2), (float(x), float(y)), False) >= 0:
                 mine.append(b)
         out.append(mine)
+    return out
+
+
+def nearer_torsos(body: Body | None, others: list[Body | None], shape: tuple[int, ...], f: float = 1.0) -> np.ndarray:
+    """bool (H, W) on a copy of the photo reduced by `f` (shape (H, W, ...)): where the torso of one
+    of `others` (torso_polygon) lies and `body`'s does not, or both do and the other's middle line
+    is nearer (in torso widths). Those are the other's: in a group photo each person's own
+    segmentation spills over their neighbours, and a woman standing behind a man's shoulder took
+    his chest and her arm pose ran across it as her garment (`dress` bared it there)."""
+    h, w = shape[:2]
+
+    def region(b: Body) -> np.ndarray:
+        m = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(m, [np.round((torso_polygon(b) + 0.5) * f - 0.5).astype(np.int32)], 1)
+        return m.astype(bool)
+
+    def off_middle(b: Body, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        p = (np.stack([xs, ys], 1) + 0.5) / f - 0.5  # the photo's pixels
+        return np.abs((p - b.neck) @ b.across) / b.scale
+
+    out = np.zeros((h, w), bool)
+    mine = region(body) if body is not None else np.zeros((h, w), bool)
+    for other in others:
+        if other is None:
+            continue
+        theirs = region(other)
+        out |= theirs & ~mine
+        ys, xs = np.nonzero(theirs & mine)
+        if len(ys):
+            nearer = off_middle(other, ys, xs) < off_middle(body, ys, xs)
+            out[ys[nearer], xs[nearer]] = True
     return out
 
 

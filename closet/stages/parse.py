@@ -256,7 +256,7 @@ def _guard(step, *args):
 
 def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.PosePerson]) -> Parsed:
     """The pose-garment parse of one image: a garment per person whose torso shows."""
-    from closet.garment import garment_mask, people_in_front
+    from closet.garment import bodies_of, garment_mask, nearer_torsos, people_in_front
 
     if not found:
         raise NoPerson("no person found in the image",
@@ -265,6 +265,7 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
     people, refused = [], []
     labels = np.zeros(image.shape[:2], np.uint8)
     fronts = people_in_front([p.keypoints for p in found], image.shape)
+    bodies = bodies_of([p.keypoints for p in found], image.shape)
     silhouettes: dict[tuple, np.ndarray] = {}
 
     def silhouette(k: int, shape: tuple[int, ...], f: float) -> np.ndarray:
@@ -287,6 +288,7 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
             if beside:
                 others = np.logical_or.reduce([silhouette(k, shape, f) for k in beside])
                 out |= others & ~silhouette(i, shape, f)
+                out |= nearer_torsos(bodies[i], [bodies[k] for k in beside], shape, f)
             return out
 
         try:

@@ -411,6 +411,25 @@ def _standing_keypoints() -> np.ndarray:
     return k
 
 
+def test_a_neighbours_torso_is_theirs():
+    """Two people side by side whose torsos overlap (the second 80 px right of the first): the
+    second's torso is the first's neighbour's where the first's is not, and where both are, by the
+    nearer middle line; on a copy reduced by half, the same pixels; with no torso of one's own, all
+    of the other's."""
+    k = _standing_keypoints()
+    shape = (500, 500)
+    me, them = (body_from_keypoints(kp, shape) for kp in (k, k + [80, 0, 0]))
+    theirs = gm.nearer_torsos(me, [them], shape)
+    assert theirs[175, 240] and not theirs[175, 150]  # their middle (x 230), my middle (x 150)
+    assert theirs[175, 195] and not theirs[175, 185]  # where both torsos lie: x 195 is 35 px from their middle, 45 from mine
+    assert gm.torso_region(shape, them)[175, 185] and gm.torso_region(shape, me)[175, 195]
+    assert not theirs[40, 240]  # above their collar
+    half = gm.nearer_torsos(me, [them], (250, 250), 0.5)
+    assert half[87, 119] and not half[87, 75]
+    assert (gm.nearer_torsos(None, [them], shape) == gm.torso_region(shape, them)).all()
+    assert not gm.nearer_torsos(me, [None], shape).any()
+
+
 def test_a_coats_dark_side_is_cloth_not_specks():
     """Below the torso the garment is read pixel by pixel by colour (`skirt`). A dark suit's
     shadowed side falls near black, where its blue is noise: Obama's jacket (obama3.jpg) came out
