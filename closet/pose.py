@@ -755,12 +755,12 @@ def another_face(person: PosePerson, other: PosePerson) -> bool:
     more, and `person`'s head held up (HEAD_UP) above its shoulders, up its own body and up the
     other's (a skeleton drawn upside down on a folded arm holds its head "up" its own body)."""
     a, b = person.keypoints[:, :2].astype(np.float64), other.keypoints[:, :2].astype(np.float64)
-    face = max(face_size(a[list(FACE)]), face_size(b[list(FACE)]))
+    mine = face_size(a[list(FACE)])
     nose = LANDMARK["nose"]
-    if np.linalg.norm(a[nose] - b[nose]) < DISTINCT_FACES * face:
+    if np.linalg.norm(a[nose] - b[nose]) < DISTINCT_FACES * max(mine, face_size(b[list(FACE)])):
         return False
     head = a[nose] - (a[LANDMARK["left_shoulder"]] + a[LANDMARK["right_shoulder"]]) / 2
-    return min(float(head @ _up(a)), float(head @ _up(b))) >= HEAD_UP * face_size(a[list(FACE)])
+    return min(float(head @ _up(a)), float(head @ _up(b))) >= HEAD_UP * mine
 
 
 def same_person(a: np.ndarray, b: np.ndarray) -> bool:

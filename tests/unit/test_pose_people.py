@@ -192,8 +192,8 @@ def test_a_silhouette_lying_on_another_persons_is_that_person_found_again():
 
 def test_a_face_of_its_own_is_someone_else_whatever_the_silhouettes_share():
     """In group photos the landmark network's segmentation of one person spills over their
-    neighbours, and a woman beside a man, children and women pressed together were dropped as the
-    man found twice. A face a face width or more from the other's, held up above its own shoulders,
+    neighbours, and a man beside a woman, children and women pressed together were dropped as
+    someone found twice. A face a face width or more from the other's, held up above its own shoulders,
     is another person; one whose nose lies below its shoulders in the other's frame (the "person" on
     a folded arm, drawn upside down: up its own body, its head is up) is not."""
     man = _stand(_person_on(100, 300, {}), 200.0)
@@ -602,10 +602,9 @@ PRESSED_AT = 452  # where the two meet in `_pressed_together`
 
 def _pressed_together() -> np.ndarray:
     """Grace Hopper beside her mirror image, each cut 60 px at the side they meet: 904x600."""
-    import matplotlib.cbook
+    from closet_dev import pose_photos
 
-    hopper = cv2.cvtColor(cv2.imread(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)),
-                          cv2.COLOR_BGR2RGB)
+    hopper = pose_photos.grace_hopper()
     return np.ascontiguousarray(np.hstack([hopper[:, :PRESSED_AT], hopper[:, ::-1][:, 60:]]))
 
 
