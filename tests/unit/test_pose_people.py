@@ -404,6 +404,41 @@ def test_landmarks_that_put_the_face_on_another_detections_face_are_not_that_det
     assert x0 - m <= nose[0] <= x1 + m and y0 - m <= nose[1] <= y1 + m, (people[0].box, nose[:2])
 
 
+@pytest.mark.parametrize("passes", [0, pose.ALONE_PASSES])
+def test_landmarks_that_took_a_neighbours_face_look_again_with_it_painted_out(port, monkeypatch, passes):
+    """In a row of four women (a held-out photo, not committed) the third one's landmark crop,
+    2,600 px across, held her neighbour's face, and the landmarks were the neighbour's: she was
+    dropped (`face_elsewhere`) and never found. Here Grace Hopper's detection beside the astronaut
+    gets alignment points 60 detector px toward the astronaut at twice the scale, so her crop holds
+    both, and the landmarks put the nose on the astronaut's face. Without a second look
+    (`ALONE_PASSES` 0) Grace Hopper is lost; with the astronaut's face painted out of the crop
+    (`looked_at_alone`) she is found, her nose on her own face box, and the astronaut stays one."""
+    from closet_dev import pose_photos
+
+    image = pose_photos.two_people()  # the astronaut, then Grace Hopper
+    anchors = pose.ANCHORS.astype(np.float64) * pose.DETECTOR_INPUT_SIZE
+
+    def detector_reaching_left(batch):
+        scores, boxes = port.run_detector(batch)
+        order = np.argsort(-scores[0])[:50]
+        hers = [k for k in order if boxes[0, k, 0] + anchors[k, 0] > pose.DETECTOR_INPUT_SIZE / 2][:10]
+        hip = boxes[0, hers[0], 4:6] + anchors[hers[0]]
+        scale_point = boxes[0, hers[0], 6:8] + anchors[hers[0]]
+        moved = hip - (60, 0)
+        for k in hers:
+            boxes[0, k, 4:6] = moved - anchors[k]
+            boxes[0, k, 6:8] = moved + 2 * (scale_point - hip) - anchors[k]
+        return scores, boxes
+
+    monkeypatch.setattr(pose, "ALONE_PASSES", passes)
+    people = pose.detect_people([image], detector_reaching_left, port.run_landmark, max_inputs=1)[0]
+    middle = image.shape[1] / 2
+    on_own = [p for p in people if pose.nose_on(p, p.box)]
+    assert len(on_own) == len(people)
+    assert sum(p.box[0] < middle for p in people) == 1
+    assert sum(p.box[0] > middle for p in people) == (1 if passes else 0)
+
+
 @pytest.mark.parametrize("score", [0.9, 0.7])
 def test_a_strong_detection_the_landmarks_miss_is_looked_at_again_where_they_point(port, score):
     """In a row of five men cut at the thighs (a face-api sample, not committed) the middle man's
