@@ -110,6 +110,10 @@ SKIN_COLOURED_GARMENT = 0.5
 # the arms a dress bared kept those strips as dark brown specks. Fingers are skin: they hang from a
 # palm.
 SKIN_CORE = 0.03
+# An arm's skin where the face does not predict it (`arm_skin`): within this of the face's lit a*b*,
+# and this far (CIE76) from the torso's cloth.
+ARM_SKIN_AB = 20.0
+ARM_SKIN_OFF_CLOTH = 25.0
 # A photo is grayscale when 99% of its pixels have a chroma under this (CIE ab units).
 GRAY_CHROMA = 3.0
 MIN_GARMENT_PIXELS = 64
@@ -586,6 +590,54 @@ def nearer_torsos(body: Body | None, others: list[Body | None], shape: tuple[int
     return out
 
 
+def arm_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray | None) -> np.ndarray:
+    """bool (...): which Lab colours of an arm are its skin though the face does not predict them:
+    within ARM_SKIN_AB of the face's lit a*b*, of a skin's hue, in the face's lightness range, and
+    ARM_SKIN_OFF_CLOTH (CIE76) or more from the torso's `cloth` (None: no cloth to tell)."""
+    if not skin.known:
+        return np.zeros(lab.shape[:-1], bool)
+    a, b = lab[..., 1], lab[..., 2]
+    hue = np.degrees(np.arctan2(b, a))
+    near = np.hypot(a - skin.lit[1], b - skin.lit[2]) < ARM_SKIN_AB
+    hued = (hue >= SKIN_HUE[0]) & (hue <= SKIN_HUE[1]) & (np.hypot(a, b) >= SKIN_MIN_CHROMA)
+    light = (lab[..., 0] >= skin.lab[0] - SKIN_DARKER) & (lab[..., 0] <= max(skin.lab[0], skin.lit[0]) + SKIN_LIGHTER)
+    out = near & hued & light
+    if cloth is not None:
+        out &= np.linalg.norm(lab - cloth, axis=-1) >= ARM_SKIN_OFF_CLOTH
+    return out
+
+
+def their_bare_arms(rgb: np.ndarray, body: Body | None, skin: Skin | None, shape: tuple[int, ...],
+                    f: float = 1.0) -> np.ndarray:
+    """bool (H, W) on a copy of the photo reduced by `f` (shape (H, W, ...)): another person's arms
+    (`body`'s capsules, seen or not) where they show that person's own `skin` (`arm_skin`). In a row
+    of women one bare arm lay across her neighbour's shoulder and chest, in the neighbour's
+    silhouette and torso: it was taken for the neighbour's garment, and every target painted it in
+    her cloth's light, in copper and brown blocks."""
+    h, w = shape[:2]
+    out = np.zeros((h, w), bool)
+    if body is None or skin is None or not skin.known:
+        return out
+    small = body.scaled(f) if f != 1 else body
+    arms = np.zeros((h, w), bool)
+    for arm in (small.left_arm, small.right_arm):
+        arms |= capsule((h, w), arm.shoulder, arm.elbow, UPPER_ARM_RADIUS * small.scale)
+        arms |= capsule((h, w), arm.elbow, arm.wrist, FOREARM_RADIUS * small.scale)
+    if not arms.any():
+        return out
+    rows, cols = bounding_box(arms)
+    part = rgb[_photo_span(rows, f, rgb.shape[0]), _photo_span(cols, f, rgb.shape[1])]
+    size = (cols.stop - cols.start, rows.stop - rows.start)
+    part = part if part.shape[1::-1] == size else cv2.resize(part, size, interpolation=cv2.INTER_AREA)
+    out[rows, cols] = arm_skin(to_lab(part), skin, None) & arms[rows, cols]
+    return out
+
+
+def _photo_span(span: slice, f: float, n: int) -> slice:
+    """The photo's pixels a span of its copy reduced by `f` covers."""
+    return slice(max(0, int(math.floor(span.start / f))), min(n, int(math.ceil(span.stop / f))))
+
+
 def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndarray | None,
                    front: np.ndarray | None) -> GarmentParse:
     """garment_mask at the photo's own size; `own`, this person's silhouette there, `front`, the
@@ -626,6 +678,12 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
     belly = belly.astype(bool) & body_px
     if belly.any() and skin_px[belly].mean() > SKIN_COLOURED_GARMENT:
         skin_px = np.zeros_like(skin_px)
+    elif (arms & region).any() and (region & torso & ~skin_px).any():
+        # An arm in another light than the face (a window's warm light on a pale woman's tanned
+        # arm) is skin the face does not predict: of a skin's hue, off the torso's cloth.
+        box = bounding_box(arms & region)
+        cloth = np.median(to_lab(rgb[region & torso & ~skin_px][None])[0], axis=0)
+        skin_px[box] |= arm_skin(to_lab(rgb[box]), skin, cloth) & (arms & region)[box]
     # A sleeve's skin-coloured slivers are its shadows (SKIN_CORE), but not those that run out of
     # the garment: a face's edge, a neighbour's orange suit, a flag's red stripe beside a sleeve.
     slivers = skin_px & arms & ~cored(skin_px & arms, SKIN_CORE * body.scale)

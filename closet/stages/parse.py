@@ -256,7 +256,7 @@ def _guard(step, *args):
 
 def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.PosePerson]) -> Parsed:
     """The pose-garment parse of one image: a garment per person whose torso shows."""
-    from closet.garment import bodies_of, garment_mask, nearer_torsos, people_in_front
+    from closet.garment import bodies_of, garment_mask, nearer_torsos, people_in_front, skin_from_face, their_bare_arms
 
     if not found:
         raise NoPerson("no person found in the image",
@@ -267,6 +267,10 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
     fronts = people_in_front([p.keypoints for p in found], image.shape)
     bodies = bodies_of([p.keypoints for p in found], image.shape)
     silhouettes: dict[tuple, np.ndarray] = {}
+
+    @functools.cache
+    def skin(k: int):
+        return None if bodies[k] is None else skin_from_face(image, bodies[k])
 
     def silhouette(k: int, shape: tuple[int, ...], f: float) -> np.ndarray:
         # Each person's once per size: every other person's parse reads it too.
@@ -289,6 +293,8 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
                 others = np.logical_or.reduce([silhouette(k, shape, f) for k in beside])
                 out |= others & ~silhouette(i, shape, f)
                 out |= nearer_torsos(bodies[i], [bodies[k] for k in beside], shape, f)
+                for k in beside:  # a neighbour's bare arm lying on this person is theirs
+                    out |= their_bare_arms(image, bodies[k], skin(k), shape, f)
             return out
 
         try:

@@ -177,6 +177,66 @@ def test_a_piece_on_a_bare_arm_is_not_a_sleeve(photo_people):
     assert np.array_equal(gm.attached(mask, torso), mask & (np.arange(40) < 25))
 
 
+def test_an_arm_in_warmer_light_than_the_face_is_skin(photo_people):
+    """In a row of women a pale woman's bare arm, in a window's warm light, lay 8-10 a*b* off her
+    face's colour: outside what the face predicts, so it was read as her tank top's cloth, and
+    `coat` grew a copper "sleeve" from it over her arm. On the arms, skin of a skin's hue within
+    ARM_SKIN_AB of the face's lit colour and off the torso's cloth is skin (`arm_skin`). The
+    astronaut, her right forearm painted 17 a*b* warmer than her face's lit side (14 off its median,
+    which the face predicts to 12)."""
+    scene, person = photo_people["astronaut"]
+    body = body_from_keypoints(scene.people[0], scene.image.shape)
+    skin = gm.skin_from_face(scene.image, body)
+    arm = body.right_arm
+    forearm = gm.capsule(scene.image.shape, arm.elbow, arm.wrist, 0.2 * body.scale) & ~gm.torso_region(
+        scene.image.shape, body) & person
+    warm = np.float32([[[skin.lit[0] - 5, skin.lit[1] + 14, skin.lit[2] + 10]]])
+    image = scene.image.copy()
+    image[forearm] = color.to_rgb8(warm)[0, 0]
+    assert forearm.sum() > 2000
+    assert gm.skin_mask(image, skin)[forearm].mean() < 0.05  # the face does not predict it
+    g = gm.garment_mask(image, person, scene.people[0])
+    assert g.skin_pixels[forearm].mean() > 0.9 and g.mask[forearm].mean() < 0.1  # before: garment
+    assert share(g.mask, GARMENT_BOXES["astronaut"]["garment"]["chest"]) > 0.85
+
+
+def test_arm_skin_is_a_skins_hue_near_the_face_and_off_the_cloth():
+    skin = gm.Skin(lab=(60.0, 12.0, 18.0), spread=3.0, known=True, lit=(66.0, 12.0, 18.0))
+    cloth = np.float32([30.0, 40.0, 45.0])  # a dark orange suit
+    lab = np.float32([
+        [60, 20, 26],  # 11 a*b* warmer than the face: skin
+        [60, 12, 40],  # 22 off: no
+        [60, 2, -6],  # bluish: not a skin's hue
+        [15, 12, 18],  # the face's colour in deep shadow (45 darker): no
+        [45, 26, 32],  # 20 off the face, 24 off the cloth (CIE76): its cloth
+    ])
+    assert gm.arm_skin(lab, skin, cloth).tolist() == [True, False, False, False, False]
+    assert gm.arm_skin(lab, skin, None).tolist() == [True, False, False, False, True]
+    assert not gm.arm_skin(lab, replace(skin, known=False), None).any()  # a grayscale photo
+
+
+def test_a_neighbours_bare_arm_is_theirs():
+    """In that row of women a bare arm lay across the neighbour's shoulder and chest: in her
+    silhouette and her torso, so it was her garment, and every target painted it in her cloth's
+    light (copper and brown blocks). Another person's arms, where they show that person's skin, are
+    theirs (`their_bare_arms`): here a person whose arms, in blue sleeves, have bare forearms of
+    their face's colour; on a copy reduced by half the same."""
+    k = _standing_keypoints()
+    shape = (500, 500, 3)
+    body = body_from_keypoints(k, shape)
+    skin = gm.Skin(lab=(60.0, 12.0, 18.0), spread=3.0, known=True, lit=(66.0, 12.0, 18.0))
+    image = np.zeros(shape, np.uint8)
+    image[:] = (40, 60, 160)  # blue cloth everywhere
+    image[200:260] = color.to_rgb8(np.float32([[[60.0, 17.0, 24.0]]]))[0, 0]  # forearms (y 175-240) and below: skin
+    theirs = gm.their_bare_arms(image, body, skin, shape)
+    assert theirs[220, 215] and theirs[220, 85]  # on each forearm
+    assert not theirs[220, 150]  # between the arms: their torso, not their arm
+    assert not theirs[140, 205]  # the upper arm's blue sleeve
+    half = gm.their_bare_arms(image, body, skin, (250, 250, 3), 0.5)
+    assert half[110, 107] and not half[110, 75] and not half[70, 102]
+    assert not gm.their_bare_arms(image, None, skin, shape).any()
+
+
 def test_profile_gets_a_mask_and_gray_photo_has_no_skin_colour(photo_people):
     scene, person = photo_people["camera"]  # a profile, in grayscale
     g = gm.garment_mask(scene.image, person, scene.people[0])
