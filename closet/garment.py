@@ -111,9 +111,11 @@ SKIN_COLOURED_GARMENT = 0.5
 # palm.
 SKIN_CORE = 0.03
 # An arm's skin where the face does not predict it (`arm_skin`): within this of the face's lit a*b*,
-# and this far (CIE76) from the torso's cloth.
+# and this far (CIE76) from the torso's cloth. Bared skin takes the colour of the arm's own skin the
+# photo shows, when it shows this many body widths squared of it (`arm_lit`; a forearm's patch).
 ARM_SKIN_AB = 20.0
 ARM_SKIN_OFF_CLOTH = 25.0
+ARM_SKIN_SAMPLE = 0.05
 # A photo is grayscale when 99% of its pixels have a chroma under this (CIE ab units).
 GRAY_CHROMA = 3.0
 MIN_GARMENT_PIXELS = 64
@@ -605,6 +607,17 @@ def arm_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray | None) -> np.ndarra
     if cloth is not None:
         out &= np.linalg.norm(lab - cloth, axis=-1) >= ARM_SKIN_OFF_CLOTH
     return out
+
+
+def arm_lit(lab: np.ndarray, face_lit: tuple[float, float, float], at_least: float) -> tuple[float, float, float]:
+    """The lit colour (CIE Lab) of an arm's own skin the photo shows (`lab`, (N, 3)): the median of
+    its lit class (closet.lighting.lit_class), when there are `at_least` pixels of it; else the
+    face's lit colour. Bared skin painted in the face's colour beside a forearm in another light
+    (a window's warm light on a pale woman's arm) showed a seam where the two met."""
+    if len(lab) < max(at_least, 1):
+        return face_lit
+    lit = np.median(lab[lighting.lit_class(lab[:, 0])], axis=0)
+    return float(lit[0]), float(lit[1]), float(lit[2])
 
 
 def their_bare_arms(rgb: np.ndarray, body: Body | None, skin: Skin | None, shape: tuple[int, ...],

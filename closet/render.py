@@ -44,7 +44,16 @@ from closet.flatlay import (
     to_gray,
     with_unknown,
 )
-from closet.garment import GarmentParse, bounding_box, capsule, hand_region, measure_grain, skin_mask
+from closet.garment import (
+    ARM_SKIN_SAMPLE,
+    GarmentParse,
+    arm_lit,
+    bounding_box,
+    capsule,
+    hand_region,
+    measure_grain,
+    skin_mask,
+)
 from closet.legs import TROUSERS_ABOVE_FEET, TROUSERS_REACH, beneath, carried_legs, feet, seen_trousers, trousers
 from closet.lighting import Light
 from closet.stages.composite import dilate, dilation_radius
@@ -903,11 +912,13 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     on = arm > 0
     if on.any():
         skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only
-        skin[...] = parse.skin.lit
+        shown = parse.skin_pixels[rows, cols] & parse.arms[rows, cols] & ~old_c  # the arms' own skin
+        lit = arm_lit(lab[shown], parse.skin.lit, ARM_SKIN_SAMPLE * body.scale ** 2)
+        skin[...] = lit
         # The light on the old garment, not its print: its own lightness only (no background mixed
         # in), within its own spread (a name tag or a ribbon bar showed through as a pale disc).
         garment_l = lab[..., 0][old_c]
-        base = float(np.median(garment_l)) if old_c.any() else parse.skin.lit[0]
+        base = float(np.median(garment_l)) if old_c.any() else lit[0]
         spread = cloth_spread(garment_l)
         lighting = _lowpass(lab[..., 0], old_c, max(1.0, 0.04 * body.scale))[ys[on], xs[on]]
         shaded = skin[:, 0] + SKIN_SHADING * np.clip(lighting - base, -spread, spread)
@@ -917,7 +928,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # Shaded as light shades: less light scales XYZ, so L + 16 and a*b* by the same cube root.
         skin[:, 0] = np.clip(((shaded + 16.0) * np.cbrt(light[on]) - 16.0) * occluded, 0, 100)
         # Darker skin that kept the lit colour's chroma read as brown paint beside a black jacket.
-        skin[:, 1:] *= ((skin[:, 0] + 16.0) / (parse.skin.lit[0] + 16.0))[:, None]
+        skin[:, 1:] *= ((skin[:, 0] + 16.0) / (lit[0] + 16.0))[:, None]
         a = arm[on, None]
         below = under[ys[on], xs[on]].astype(np.float32)
         under[ys[on], xs[on]] = np.clip(a * to_rgb8(skin[None])[0] + (1 - a) * below + 0.5, 0, 255).astype(np.uint8)

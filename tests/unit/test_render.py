@@ -366,6 +366,37 @@ def test_short_sleeves_bare_the_forearm_in_skin_colour(swaps):
     assert np.hypot(*(np.median(lab[:, 1:], axis=0) - parse.skin.lab[1:])) < 10  # the face's colour
 
 
+def test_bared_skin_takes_the_colour_of_the_arms_own_skin(photo_people):
+    """Bared skin was painted in the face's lit colour. A short-sleeved woman's forearm, in warm
+    light, was tan and her face pale pink: `dress` bared her upper arm as a pink tube beside the
+    tan forearm. Where the photo shows the arm's own skin (`garment.arm_lit`), bared skin takes its
+    colour. The astronaut, her right forearm painted warmer than her face (its a*b* 17 off the face's
+    lit side), made sleeveless: her bared upper arm's colour is the forearm's, not the face's."""
+    scene, person = photo_people["astronaut"]
+    image = scene.image.copy()
+    body = gm.body_from_keypoints(scene.people[0], image.shape)
+    face = gm.skin_from_face(image, body)
+    arm = body.right_arm
+    forearm = gm.capsule(image.shape, arm.elbow, arm.wrist, 0.11 * body.scale) & person
+    lab = color.to_lab(image)
+    lightness = lab[..., 0][forearm]
+    warm = np.stack([np.clip(face.lit[0] - 5 + 0.5 * (lightness - lightness.mean()), 0, 100),
+                     np.full_like(lightness, face.lit[1] + 14), np.full_like(lightness, face.lit[2] + 10)], 1)
+    image[forearm] = color.to_rgb8(warm[None].astype(np.float32))[0]
+    parse = gm.garment_mask(image, person, scene.people[0])
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, view.shape.hem), view.frame),
+                             view, "dress", person=person)
+    upper = gm.capsule(image.shape, arm.shoulder * 0.7 + arm.elbow * 0.3, arm.elbow, 0.05 * body.scale)
+    bared = upper & parse.mask & ~out.result_mask & ~forearm
+    assert bared.sum() > 300
+    painted = np.median(color.to_lab(out.image[bared][None])[0][:, 1:], axis=0)
+    assert np.hypot(*(painted - warm[0, 1:])) < 6 < np.hypot(*(painted - np.float32(face.lit[1:])))
+    # too little of the arm's own skin shown: the face's colour
+    assert gm.arm_lit(np.float32([[60, 30, 30]] * 10), face.lit, 11) == face.lit
+    assert gm.arm_lit(np.float32([[60, 30, 30]] * 8 + [[30, 10, 10]] * 4), face.lit, 11) == (60.0, 30.0, 30.0)
+
+
 def test_a_bared_arm_is_a_tapering_rounded_cylinder(people):
     """Across the arm, at a third and at nine tenths of the way to the wrist: narrower toward the
     wrist, darker toward the sides than along the middle, and a soft edge one pixel wide."""
