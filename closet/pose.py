@@ -185,9 +185,10 @@ DUPLICATE_CHECK_SIDE = 256
 # one person spills over their neighbours (0.58-0.98 of a neighbour's silhouette on five held-out
 # group photos), and a man beside a woman, two of five children and three women were dropped as
 # found twice. A man found twice lies 0.7 face widths from himself; the "person" on a man's folded
-# arm, drawn upside down, has its nose below its shoulders in the man's frame.
+# arm, drawn upside down, has its nose below its shoulders in the man's frame. A woman seated at a
+# card table, leaning forward, holds her nose 0.22-0.25 face widths above her shoulders.
 DISTINCT_FACES = 1.0
-HEAD_UP = 0.3
+HEAD_UP = 0.15
 # An arm whose forearm (elbow to wrist) lies this much on another person's silhouette is that
 # person's arm, read a second time: its elbow and wrist are taken as unseen (zidane.jpg: the grey-
 # haired man's pose took Zidane's pointing forearm for his own, and `tshirt` bared it across Zidane's
@@ -228,6 +229,7 @@ class PosePerson:
     presence: float  # landmark model's pose-presence score [0, 1]
     roi: np.ndarray  # (2, 3) float32 affine image px -> 256x256 landmark input px
     seg_logits: np.ndarray = field(repr=False)  # (256, 256) float32 person logits on the landmark input
+    rank: int = 0  # the order in which the search kept this person (best score first, the second search after)
 
     def keypoint(self, name: str) -> np.ndarray:
         """(x, y, z, visibility) of the landmark called `name` (see LANDMARK_NAMES)."""
@@ -861,8 +863,10 @@ def detect_people(
 
 
 def _arranged(images: list[np.ndarray], people: list[list[PosePerson]]) -> list[list[PosePerson]]:
-    """Each image's people sorted left to right by box centre, arms on another person unseen."""
-    return [disown_crossing_arms(sorted(persons, key=lambda p: p.box[0] + p.box[2]), image.shape)
+    """Each image's people ranked in the order they were kept, sorted left to right by box centre,
+    arms on another person unseen."""
+    return [disown_crossing_arms(sorted((dataclasses.replace(p, rank=k) for k, p in enumerate(persons)),
+                                        key=lambda p: p.box[0] + p.box[2]), image.shape)
             for image, persons in zip(images, people)]
 
 

@@ -40,8 +40,12 @@ PARSER_DATASET = Setting("PARSER_DATASET", "atr")
 SCHP_ONNX = "schp.onnx"
 # Fewer garment pixels than this fraction of the image means there is no garment to swap.
 MIN_GARMENT_FRACTION = 0.002
-# People the pose parser looks for in one photo.
+# People the pose parser gives a garment in one photo (the first kept)...
 MAX_PEOPLE = len(parsing.POSE_LABELS) - 1
+# ...and how many more it looks for, who only hide those where they stand in front: at a card
+# table of six a fifth person, a woman seated in front of a standing man, was not looked for, and
+# his `coat` was drawn over her face.
+MORE_PEOPLE_SEEN = 4
 
 
 def garment_list(value: str) -> tuple[str, ...]:
@@ -199,14 +203,14 @@ class Parser:
             raise ValueError(f"the {self.name} parser needs the person masks")
         if self.poses is not None:
             images, persons = list(images), [is_person(m) for m in persons]
-            found = self.poses.detect(images, max_people=MAX_PEOPLE, person_masks=persons)
+            found = self.poses.detect(images, max_people=MAX_PEOPLE + MORE_PEOPLE_SEEN, person_masks=persons)
             # People lying sideways or upside down are parsed on the photo turned upright.
             turns = [upright.turns_to_upright([p.keypoints for p in people]) for people in found]
             again = [i for i, k in enumerate(turns) if k]
             for i in again:
                 images[i], persons[i] = upright.turn(images[i], turns[i]), upright.turn(persons[i], turns[i])
             if again:
-                for i, people in zip(again, self.poses.detect([images[i] for i in again], max_people=MAX_PEOPLE,
+                for i, people in zip(again, self.poses.detect([images[i] for i in again], max_people=MAX_PEOPLE + MORE_PEOPLE_SEEN,
                                                               person_masks=[persons[i] for i in again])):
                     found[i] = people
             # Someone pose reads head down in a photo turned so that its largest torso stands is misread.
@@ -255,7 +259,8 @@ def _guard(step, *args):
 
 
 def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.PosePerson]) -> Parsed:
-    """The pose-garment parse of one image: a garment per person whose torso shows."""
+    """The pose-garment parse of one image: a garment per person whose torso shows, for the first
+    MAX_PEOPLE kept (`PosePerson.rank`); the others only hide them where they stand in front."""
     from closet.garment import bodies_of, garment_mask, nearer_torsos, people_in_front, skin_from_face, their_bare_arms
 
     if not found:
@@ -280,6 +285,8 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
         return silhouettes[key]
 
     for i, (p, front) in enumerate(zip(found, fronts)):
+        if p.rank >= MAX_PEOPLE:
+            continue
         beside = [k for k in range(len(found)) if k != i and k not in front]
 
         def in_front(shape, f, i=i, front=front, beside=beside):
