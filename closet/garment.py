@@ -392,12 +392,13 @@ def capsule(shape: tuple[int, ...], p0, p1, radius: float, origin: tuple[int, in
     return m.astype(bool)
 
 
-def arm_region(shape: tuple[int, ...], body: Body, off_photo: bool = False) -> np.ndarray:
-    """Sleeve capsules along every seen arm (shoulder -> elbow -> wrist), and with `off_photo` along
-    every arm that runs off the photo too (BlazePose's guess of its elbow and wrist past the frame)."""
+def arm_region(shape: tuple[int, ...], body: Body, off_photo: bool = False, unseen: bool = False) -> np.ndarray:
+    """Sleeve capsules along every seen arm (shoulder -> elbow -> wrist), with `off_photo` along
+    every arm that runs off the photo too (BlazePose's guess of its elbow and wrist past the frame),
+    and with `unseen` along every arm."""
     m = np.zeros(shape[:2], bool)
     for arm in (body.left_arm, body.right_arm):
-        if arm.seen or (off_photo and arm.off_photo):
+        if arm.seen or unseen or (off_photo and arm.off_photo):
             m |= capsule(shape, arm.shoulder, arm.elbow, UPPER_ARM_RADIUS * body.scale)
             m |= capsule(shape, arm.elbow, arm.wrist, FOREARM_RADIUS * body.scale)
     return m
@@ -631,11 +632,7 @@ def their_bare_arms(rgb: np.ndarray, body: Body | None, skin: Skin | None, shape
     out = np.zeros((h, w), bool)
     if body is None or skin is None or not skin.known:
         return out
-    small = body.scaled(f) if f != 1 else body
-    arms = np.zeros((h, w), bool)
-    for arm in (small.left_arm, small.right_arm):
-        arms |= capsule((h, w), arm.shoulder, arm.elbow, UPPER_ARM_RADIUS * small.scale)
-        arms |= capsule((h, w), arm.elbow, arm.wrist, FOREARM_RADIUS * small.scale)
+    arms = arm_region((h, w), body.scaled(f) if f != 1 else body, unseen=True)
     if not arms.any():
         return out
     rows, cols = bounding_box(arms)

@@ -827,8 +827,10 @@ def detect_people(
     image; the candidates are the CANDIDATES_PER_PERSON x `max_people` best. A candidate stays
     when the landmark network says a pose is present (>= 0.5; a strong detection where it says
     none is run once more on its own alignment points, `realigned`), does not put the face on another
-    detection's (`face_elsewhere`), and it is not a person already kept (`found_twice`, best
-    score first), up to `max_people`. People come sorted left to right by box centre, an arm
+    detection's (`face_elsewhere`; such a one is looked at again with the other faces painted out,
+    `looked_at_alone`), and it is not a person already kept (`found_twice`, best
+    score first), up to `max_people`. People come ranked in the order they were kept
+    (`PosePerson.rank`), sorted left to right by box centre, an arm
     that lies on another person taken as unseen (`disown_crossing_arms`); [] for an image where
     nobody is. Multi-scale detection only: an image where nobody is found is searched once more
     with tiles down to FALLBACK_TILE_SIDE, and so is the part of its `person_masks` (bool, the

@@ -46,6 +46,7 @@ MAX_PEOPLE = len(parsing.POSE_LABELS) - 1
 # table of six a fifth person, a woman seated in front of a standing man, was not looked for, and
 # his `coat` was drawn over her face.
 MORE_PEOPLE_SEEN = 4
+PEOPLE_LOOKED_FOR = MAX_PEOPLE + MORE_PEOPLE_SEEN
 
 
 def garment_list(value: str) -> tuple[str, ...]:
@@ -203,14 +204,14 @@ class Parser:
             raise ValueError(f"the {self.name} parser needs the person masks")
         if self.poses is not None:
             images, persons = list(images), [is_person(m) for m in persons]
-            found = self.poses.detect(images, max_people=MAX_PEOPLE + MORE_PEOPLE_SEEN, person_masks=persons)
+            found = self.poses.detect(images, max_people=PEOPLE_LOOKED_FOR, person_masks=persons)
             # People lying sideways or upside down are parsed on the photo turned upright.
             turns = [upright.turns_to_upright([p.keypoints for p in people]) for people in found]
             again = [i for i, k in enumerate(turns) if k]
             for i in again:
                 images[i], persons[i] = upright.turn(images[i], turns[i]), upright.turn(persons[i], turns[i])
             if again:
-                for i, people in zip(again, self.poses.detect([images[i] for i in again], max_people=MAX_PEOPLE + MORE_PEOPLE_SEEN,
+                for i, people in zip(again, self.poses.detect([images[i] for i in again], max_people=PEOPLE_LOOKED_FOR,
                                                               person_masks=[persons[i] for i in again])):
                     found[i] = people
             # Someone pose reads head down in a photo turned so that its largest torso stands is misread.

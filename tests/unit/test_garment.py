@@ -178,7 +178,7 @@ def test_a_piece_on_a_bare_arm_is_not_a_sleeve(photo_people):
 
 
 def test_an_arm_in_warmer_light_than_the_face_is_skin(photo_people):
-    """In a row of women a pale woman's bare arm, in a window's warm light, lay 8-10 a*b* off her
+    """In a row of women a pale woman's bare arm, in a window's warm light, lay 10-17 a*b* off her
     face's colour: outside what the face predicts, so it was read as her tank top's cloth, and
     `coat` grew a copper "sleeve" from it over her arm. On the arms, skin of a skin's hue within
     ARM_SKIN_AB of the face's lit colour and off the torso's cloth is skin (`arm_skin`). The
