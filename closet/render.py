@@ -82,6 +82,7 @@ HEM_HALF = 0.36  # added cloth below the old hem: half-width, flaring by HEM_FLA
 HEM_FLARE = 0.08
 HEM_WIDER = 0.2  # ...or the old garment's own width at its hem, up to this much more each side
 HEM_OVERLAP = 0.1  # a longer hem's cloth starts this far above the old hem (an uneven hem has gaps)
+ANCHOR_SHARE = 0.05  # added cloth grows from the old garment's pieces of this share of it or more
 # A longer hem covers the person's own lower body where the photo shows it, and hangs LEG_EASE past
 # it each side, read per flat-lay row LEG_ROW tall (and the rows beside it): `over_the_legs`.
 LEG_EASE = 0.1
@@ -697,12 +698,23 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
         box[parse.in_front[rows, cols]] = 0
     box = cv2.morphologyEx(box, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     # Added cloth continues the old garment: a piece that does not touch it (a sleeve lengthened
-    # along a wrist that pose placed past the hand) is not the garment's.
+    # along a wrist that pose placed past the hand) is not the garment's, nor one that touches only
+    # a scrap of it (a standing man's hips hidden behind a seated woman: the card table below her,
+    # in his torso, was read as a scrap of his shirt, and `coat` hung black blots from it there).
     _, pieces = cv2.connectedComponents(box, connectivity=8)
-    worn = np.unique(pieces[mask_b & (box > 0)])
+    worn = np.unique(pieces[garment_body(mask_b) & (box > 0)])
     out = np.zeros((h, w), bool)
-    out[rows, cols] = np.isin(pieces, worn[worn > 0])
+    out[rows, cols] = np.isin(pieces, worn[worn > 0]) | (mask_b & (box > 0))
     return out
+
+
+def garment_body(mask: np.ndarray) -> np.ndarray:
+    """bool like `mask`: its pieces (8-connected) of ANCHOR_SHARE of its pixels or more, which added
+    cloth may grow from; all of it when none is that large."""
+    n, label, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    big = np.zeros(n, bool)
+    big[1:] = stats[1:, cv2.CC_STAT_AREA] >= ANCHOR_SHARE * stats[1:, cv2.CC_STAT_AREA].sum()
+    return big[label] if big.any() else mask.astype(bool)
 
 
 def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, view: CanonicalView,

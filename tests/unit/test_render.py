@@ -978,6 +978,30 @@ def test_added_cloth_continues_the_old_garment(people):
     assert not got[190:210, 385:410].any()
 
 
+def test_added_cloth_grows_from_the_garment_not_from_a_scrap_of_it(people, monkeypatch):
+    """A standing man's hips hidden behind a seated woman (a card-table photo): the table below her,
+    in his torso, was read as a scrap of his shirt, and `coat` hung black blots from it over the
+    table. The cameraman's coat, hidden from 0.45 to 0.8 torso lengths by someone in front and read
+    below that as a scrap under ANCHOR_SHARE of it: a longer hem adds no cloth beside the scrap,
+    which stays; grown from any piece, it covered the photo below the band."""
+    _, parse = people["camera"]
+    h, w = parse.mask.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    down = flatlay.BodyMap(parse.body).image_to_torso(np.stack([xs.ravel(), ys.ravel()], 1) + 0.5)[:, 1].reshape(h, w)
+    below = down >= 0.8
+    cy, cx = np.argwhere(parse.mask & below & (down < 0.9)).mean(axis=0).astype(int)
+    scrap = np.zeros_like(below)
+    scrap[cy - 4:cy + 4, cx - 10:cx + 10] = True
+    mask = parse.mask & ((down <= 0.45) | scrap)
+    behind = dataclasses.replace(parse, mask=mask, in_front=(down > 0.45) & (down < 0.8))
+    assert 0 < (mask & below).sum() < render.ANCHOR_SHARE * mask.sum()
+    old = flatlay.measure(behind.mask, parse.body, hidden=behind.in_front)
+    coat = render.new_garment(behind, old, flatlay.Shape(old.reach, 1.75))
+    assert (coat & below).sum() == (mask & below).sum() and (coat & mask).sum() >= 0.98 * mask.sum()
+    monkeypatch.setattr(render, "ANCHOR_SHARE", 0.0)
+    assert (render.new_garment(behind, old, flatlay.Shape(old.reach, 1.75)) & below).sum() > 100 * (mask & below).sum()
+
+
 def test_a_garment_made_no_shorter_keeps_its_cloth(people):
     """The cameraman's coat runs down to the photo's edge, its flaps past the hem its middle
     measures: re-cut to the same shape it keeps all its cloth; cut to hip length it loses its
