@@ -69,12 +69,15 @@ TORSO_SOURCE_ROWS, TORSO_SOURCE_WIDTH, TORSO_SOURCE_X = (0.15, 0.65), 0.1, 0.3
 CLOTH_ROW, TORSO_SOURCE_MIN_ROWS = 0.8, 0.15
 STRIP_SPREAD, STRIP_SAMPLES = 40.0, 2000
 ARM_SKIN_REACH = 1.6  # a sleeve grown over a bared arm covers its skin this many sleeve radii from the bones
-# A bared arm: a cylinder whose half-width tapers from the shoulder to the wrist (per body width,
-# thinner than its sleeve), lit as the face is lit (closet.lighting).
-BARE_ARM_RADII = (0.15, 0.09)
+# A bared arm: a cylinder lit as the face is lit (closet.lighting), its half-width (per body width,
+# thinner than its sleeve) along the arm (t: 0 shoulder, 0.5 elbow, 1 wrist) an arm's: the deltoid,
+# narrowing to the elbow, the forearm's muscles below it, the wrist. A straight taper was a tube.
+BARE_ARM_PROFILE = ((0.0, 0.2, 0.5, 0.65, 1.0), (0.15, 0.14, 0.115, 0.125, 0.09))
 SEGMENT_SIDE = 320  # closet.stages.segment.INPUT_SIZE, the person mask's own resolution (that module imports torch)
 # Bared skin next to cloth is up to CLOTH_SHADOW darker, fading over CLOTH_SHADOW_REACH body widths.
 CLOTH_SHADOW, CLOTH_SHADOW_REACH = 0.3, 0.05
+# ...and the cloth next to bared skin up to ARM_SHADOW darker, fading over ARM_SHADOW_REACH body widths.
+ARM_SHADOW, ARM_SHADOW_REACH = 0.3, 0.025
 BARED_SHARE = 0.5  # an arm is bared beyond its sleeve where at least this share of it is skin
 ARMHOLE = 0.10  # a sleeveless garment's armhole: its armpit this far down the arm, its top at the shoulder
 # -- hems -------------------------------------------------------------------------------------
@@ -456,7 +459,7 @@ def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light | None = None) -> tuple[
         if not bm.placed(side):
             continue
         t, u, *across = bm.image_to_sleeve(side, pts, across=light is not None)
-        radius = np.interp(t, (0.0, 1.0), BARE_ARM_RADII) * bm.body.scale  # px
+        radius = np.interp(t, *BARE_ARM_PROFILE) * bm.body.scale  # px
         off = np.abs(u) * bm.radius  # px from the bone
         c = np.clip(radius - off + 0.5, 0.0, 1.0)
         if not bm.arms[side].seen:
@@ -923,6 +926,17 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs], seen) if carried is None else carried
     on = arm > 0
     if on.any():
+        # ...and the skin shades the cloth: a bared arm keeps light off the cloth beside it.
+        bared = np.zeros((h, w), np.uint8)
+        bared[ys[arm >= 0.5], xs[arm >= 0.5]] = 1
+        reach = max(1.0, ARM_SHADOW_REACH * body.scale)
+        near = cv2.distanceTransform(1 - bared, cv2.DIST_L2, 3)
+        by, bx = np.nonzero(new_c & (near < 3 * reach))
+        if len(by):
+            dim = np.cbrt(1.0 - ARM_SHADOW * np.exp(-near[by, bx] / reach))[:, None]
+            shaded_cloth = glab[by, bx] * dim
+            shaded_cloth[:, 0] = (glab[by, bx, 0] + 16.0) * dim[:, 0] - 16.0
+            garment_layer[by, bx] = to_rgb8(shaded_cloth[None])[0]
         skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only
         shown = parse.skin_pixels[rows, cols] & parse.arms[rows, cols] & ~old_c  # the arms' own skin
         lit = arm_lit(lab[shown], parse.skin.lit, ARM_SKIN_SAMPLE * body.scale ** 2)

@@ -399,7 +399,8 @@ def test_bared_skin_takes_the_colour_of_the_arms_own_skin(photo_people):
 
 def test_a_bared_arm_is_a_tapering_rounded_cylinder(people):
     """Across the arm, at a third and at nine tenths of the way to the wrist: narrower toward the
-    wrist, darker toward the sides than along the middle, and a soft edge one pixel wide."""
+    wrist, darker toward the sides than along the middle, and a soft edge one pixel wide. Along it,
+    an arm's outline, not a cone's: narrowest at the elbow, the forearm wider below it."""
     _, parse = people["astronaut"]
     bm = flatlay.BodyMap(parse.body)
     side = -1  # her right arm hangs in view
@@ -413,9 +414,36 @@ def test_a_bared_arm_is_a_tapering_rounded_cylinder(people):
         middle, sides = light[np.abs(across) < 0.1], light[(cover > 0.5) & (cover < 1)]
         assert middle.min() > 0.99 and sides.max() < 0.85
         assert ((cover > 0) & (cover < 1)).sum() * step == pytest.approx(2.0, abs=0.3)  # two soft edges, 1 px each
-    expected = [2 * np.interp(t, (0.0, 1.0), render.BARE_ARM_RADII) * parse.body.scale for t in (0.3, 0.9)]
+    expected = [2 * np.interp(t, *render.BARE_ARM_PROFILE) * parse.body.scale for t in (0.3, 0.9)]
     np.testing.assert_allclose(widths, expected, rtol=0.05)
-    assert widths[1] < 0.75 * widths[0]
+    assert widths[1] < 0.8 * widths[0]
+    along = {}
+    for t in (0.2, 0.45, 0.65):  # off the elbow joint itself, where the bend widens any section
+        pts = bm.sleeve_to_image(side, np.full_like(across, t), across)
+        along[t] = render.bare_arm(bm, pts)[0].sum()
+    assert along[0.45] < 0.9 * along[0.2] and along[0.65] > along[0.45]
+
+
+def test_a_bared_arm_shades_the_cloth_beside_it(swaps, monkeypatch):
+    """The cloth next to a bared arm is darker (ARM_SHADOW at the skin's edge, fading over
+    ARM_SHADOW_REACH body widths): without it the astronaut's bared arm lay on her suit like a
+    cut-out. Farther away the cloth is as it was."""
+    image, parse, view, outs = swaps
+    dress = outs["dress"]
+    monkeypatch.setattr(render, "ARM_SHADOW", 0.0)
+    unshaded = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view)
+    np.testing.assert_array_equal(unshaded.result_mask, dress.result_mask)
+    rows, cols, _, arm = dress.painted
+    skin = np.zeros(parse.mask.shape, bool)
+    skin[rows, cols] = arm >= 0.5  # the bared arm
+    near = cv2.distanceTransform((~skin).astype(np.uint8), cv2.DIST_L2, 3)
+    reach = render.ARM_SHADOW_REACH * parse.body.scale
+    beside = dress.result_mask & (near >= 2) & (near < reach)
+    far = dress.result_mask & (near > 4 * reach)
+    assert beside.sum() > 100
+    lightness = color.to_lab(dress.image)[..., 0], color.to_lab(unshaded.image)[..., 0]
+    assert np.median(lightness[1][beside] - lightness[0][beside]) > 2  # CIE L; 0 without the shade
+    np.testing.assert_array_equal(dress.image[far], unshaded.image[far])
 
 
 def test_a_bared_arm_is_lit_from_where_the_face_is_lit(people):
