@@ -89,6 +89,8 @@ ANCHOR_SHARE = 0.05  # added cloth grows from the old garment's pieces of this s
 # A longer hem covers the person's own lower body where the photo shows it, and hangs LEG_EASE past
 # it each side, read per flat-lay row LEG_ROW tall (and the rows beside it): `over_the_legs`.
 LEG_EASE = 0.1
+# ...less the silhouette's last SILHOUETTE_SPILL torso lengths down each column: `legs_shown`.
+SILHOUETTE_SPILL = 0.1
 LEG_ROW = 0.025
 # -- looks ------------------------------------------------------------------------------------
 MIN_SHADE_STD = 12.0  # the cloth's lightness spread the generator's change is scaled to, at least (CIE L)...
@@ -541,6 +543,22 @@ def shading(drawing: np.ndarray, cr: np.ndarray) -> np.ndarray:
     return np.where(v < 0, mean, v)
 
 
+def legs_shown(own: np.ndarray, rows: slice, cols: slice, length: float) -> np.ndarray:
+    """bool: `own` (a person's silhouette, bool (H, W)) in the box `rows`, `cols`, less its last
+    SILHOUETTE_SPILL torso lengths (`length` px) down each column, but at the photo's bottom edge,
+    past which the body may go on. BlazePose's silhouette runs that far onto what lies in front of
+    the body: a longer hem grown over it was a band of cloth across a podium's lip below Obama's
+    jacket, and over a glass on a card table."""
+    k = int(round(SILHOUETTE_SPILL * length))
+    box = own[rows, cols]
+    if k < 1:
+        return box
+    below = box.copy()  # within k rows of the photo's bottom edge the body may go on past it
+    deeper = own[rows.start + k:min(own.shape[0], rows.stop + k), cols]  # the silhouette k rows further down
+    below[:deeper.shape[0]] = deeper
+    return box & below
+
+
 def over_the_legs(flat: np.ndarray, own: np.ndarray, where: np.ndarray) -> np.ndarray:
     """bool like `where`: its points (a longer hem's cloth, flat-lay points `flat` (..., 2)) within
     LEG_EASE of the person's own silhouette `own` (bool) in their flat-lay row and the rows beside
@@ -826,7 +844,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     hem = (part == 0) & (flat[..., 1] > view.shape.hem - HEM_OVERLAP)  # where a longer hem adds cloth
     hem_flare = hem
     if parse.silhouette is not None:  # over the person's own lower body, where the photo shows it
-        hem_flare = hem & over_the_legs(flat, parse.silhouette[rows, cols], hem & new_c)
+        hem_flare = hem & over_the_legs(flat, legs_shown(parse.silhouette, rows, cols, body.length), hem & new_c)
         new_c = new_c & ~(hem & ~old_c & ~hem_flare)
     if person is not None:
         # Added cloth covers the person: a sleeve grows over an arm. Only a longer hem may flare

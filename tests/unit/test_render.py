@@ -861,6 +861,34 @@ def test_a_longer_hem_is_hidden_where_the_photo_hides_the_legs(people, photo_peo
     assert seen[down > 1.62].sum() > 500  # and the dress shows again below it, over his legs
 
 
+def test_a_longer_hem_is_not_drawn_over_the_silhouettes_spill(people, photo_people, monkeypatch):
+    """BlazePose's silhouette runs a little way onto what lies in front of the body: a podium's lip
+    under Obama's jacket, a glass before a seated woman's top. A dress grown over that spill was a
+    band of cloth across the podium. The cameraman, his photo continued by 200 rows in which his
+    silhouette goes on only 0.05 torso lengths (under SILHOUETTE_SPILL) below his coat: his dress
+    reaches no deeper than one LEG_ROW into it (over_the_legs reads the rows beside each), with a
+    third or less of the cloth the whole spill took."""
+    import dataclasses
+
+    image, parse = people["camera"]
+    person = photo_people["camera"][1]
+    h, below = image.shape[0], 200
+    grown = np.concatenate([image, np.repeat(image[-1:], below, axis=0)])
+    tall = continued_below(parse, below)
+    own = np.concatenate([person, np.zeros((below, image.shape[1]), bool)])
+    spill = int(round(0.05 * tall.body.length))
+    own[h:h + spill] = person[-1]
+    tall = dataclasses.replace(tall, silhouette=own)
+    view = flatlay.canonical_view(grown, tall.mask, tall.body, 32)
+    dress = drawing(flatlay.Shape(view.shape.reach, 2.0), view.frame)
+    added = render.render_swap(grown, tall, dress, view, "dress").result_mask[h:]
+    monkeypatch.setattr(render, "SILHOUETTE_SPILL", 0.0)
+    spilled = render.render_swap(grown, tall, dress, view, "dress").result_mask[h:]
+    edge = int(np.ceil(render.LEG_ROW * tall.body.length))  # over_the_legs reads the rows beside a row
+    assert spilled[spill - 2].sum() > 50 and spilled.sum() > 3 * added.sum()
+    assert not added[edge:].any()
+
+
 def test_a_longer_hem_continues_the_garments_own_sides(people):
     """A dress below a coat wider than HEM_HALF (bus.jpg's fur coat) stepped in at the coat's hem.
     A jacket half a torso length wide each side, on the cameraman, lengthened to a dress: just
