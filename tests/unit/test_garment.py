@@ -129,6 +129,35 @@ def test_a_sleeves_skin_coloured_shadow_is_cloth_a_hand_on_it_is_skin(photo_peop
     assert edge.sum() > 50 and gm.garment_mask(image, person, kp).mask[edge].mean() < 0.1
 
 
+def test_a_short_upper_arm_going_away_from_the_camera_is_behind_the_body(photo_people):
+    """BlazePose read zidane.jpg's pointing arm as a short arm bent on his chest (upper arm 0.37 of
+    his shoulder span), its elbow farther from the camera than its shoulder: `dress` painted skin
+    on his chest. An upper arm under FORESHORTENED spans whose elbow lies behind its shoulder (z) is
+    unseen. The astronaut's seen right arm, its elbow moved to 0.35 spans from her shoulder: unseen
+    going away, seen coming toward the camera, and seen at full length either way; keypoints
+    without z say nothing of depth."""
+    from closet import body as body_module
+
+    scene, _ = photo_people["astronaut"]
+    kp3 = scene.people[0].astype(np.float64)
+    kp = np.concatenate([kp3[:, :2], np.zeros((33, 1)), kp3[:, 2:]], axis=1)  # x, y, z, visibility
+    r_shoulder, r_elbow = body_module.R_SHOULDER, body_module.R_ELBOW
+    assert body_from_keypoints(kp, scene.image.shape).right_arm.seen
+    span = np.linalg.norm(kp[body_module.L_SHOULDER, :2] - kp[r_shoulder, :2])
+    short = kp.copy()
+    toward = short[r_elbow, :2] - short[r_shoulder, :2]
+    short[r_elbow, :2] = short[r_shoulder, :2] + 0.35 * span * toward / np.linalg.norm(toward)
+
+    def seen(keypoints: np.ndarray, elbow_z: float) -> bool:
+        keypoints = keypoints.copy()
+        keypoints[r_elbow, 2] = elbow_z
+        return body_from_keypoints(keypoints, scene.image.shape).right_arm.seen
+
+    assert not seen(short, 0.2) and seen(short, -0.2)
+    assert seen(kp, 0.2) and seen(kp, -0.2)
+    assert body_from_keypoints(short[:, [0, 1, 3]], scene.image.shape).right_arm.seen
+
+
 def test_a_person_in_front_is_not_the_garment(photo_people):
     """Whose nose is seen on someone's torso is in front of them (a seated woman before the man
     standing behind her on a card-table photo: her face was read as his shirt). The astronaut and a
