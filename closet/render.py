@@ -944,7 +944,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs], seen) if carried is None else carried
     on = arm > 0
     if on.any():
-        # ...and the skin shades the cloth: a bared arm keeps light off the cloth beside it.
+        # A bared arm keeps light off the cloth beside it: it stands on the garment, not cut out of it.
         bared = np.zeros((h, w), np.uint8)
         bared[ys[arm >= 0.5], xs[arm >= 0.5]] = 1
         reach = max(1.0, ARM_SHADOW_REACH * body.scale)
