@@ -96,6 +96,7 @@ LEG_ROW = 0.025
 MIN_SHADE_STD = 12.0  # the cloth's lightness spread the generator's change is scaled to, at least (CIE L)...
 SHADE_PER_MEAN = 0.35  # ...unless that is more than this share of a dark cloth's lightness
 MAX_CHANGE = 1.0  # the generator's change shades the cloth by at most this many cloth spreads
+LIGHTEST = 99.0  # ...and lights it no lighter than this percentile of the old garment's lightness
 GRAIN_SEED, GRAIN_TILE = 20261204, 256  # photo_grain's noise: a fixed tile, so that a swap is deterministic
 # Painted skin's grain, at most (gray levels). A small face's fine texture is mostly its features and
 # the phone's sharpening (bus.jpg's faces read 14-15), and white noise that strong reads as sandpaper.
@@ -895,7 +896,14 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # A fold, not a new colour: where the drawing's outline misses the flat lay's, the change
         # runs to the whole gray range, and saturated cloth pushed that far loses its chroma.
         change = np.clip(change, -MAX_CHANGE * FMNIST_STD, MAX_CHANGE * FMNIST_STD)
-        glab[..., 0] = np.clip(glab[..., 0] + change * (cloth_spread(lab[..., 0][old_c]) / FMNIST_STD), 0.0, 100.0)
+        garment_l = lab[..., 0][old_c]
+        shaded = np.clip(glab[..., 0] + change * (cloth_spread(garment_l) / FMNIST_STD), 0.0, 100.0)
+        # A fold is no lighter than the cloth's own lit side. A garment read with other things in it
+        # (a neighbour's hair, a hand, blocks of shirt taken for skin) has a wide spread, and the
+        # generator's light folds on it went white: a fifth of a gray shirt at a card table.
+        lightest = float(np.percentile(garment_l[:: max(1, len(garment_l) // MEDIAN_SAMPLES)], LIGHTEST)) \
+            if len(garment_l) else 100.0
+        glab[..., 0] = np.minimum(shaded, np.maximum(lightest, glab[..., 0]))
     else:
         glab = np.zeros_like(glab)
         glab[..., 0] = np.clip(drawn, 0, 255) * (100.0 / 255.0)

@@ -424,6 +424,33 @@ def test_a_bared_arm_is_a_tapering_rounded_cylinder(people):
     assert along[0.45] < 0.9 * along[0.2] and along[0.65] > along[0.45]
 
 
+def test_a_fold_is_no_lighter_than_the_cloths_lit_side(people, monkeypatch):
+    """At a card table a standing man's gray shirt, parsed with blocks of it taken for skin and a
+    neighbour's hair in it, had a wide lightness spread, and the generator's light folds lit a
+    fifth of it past its lightest cloth, to white. The shading now stops at the old garment's
+    LIGHTEST percentile (pixels already lighter keep theirs). The cameraman's coat with such a
+    spread (60 L) under a drawing of light folds: none of it lit past that, where a clamp at the
+    garment's own maximum (percentile 100) let 3% of it be."""
+    image, parse = people["camera"]
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    monkeypatch.setattr(render, "cloth_spread", lambda lightness: 60.0)
+    before = color.to_lab(image)[..., 0]
+    lightest = np.percentile(before[parse.mask], render.LIGHTEST)
+    inner = cv2.erode(parse.mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+
+    def lit_past(out: render.RenderResult) -> float:
+        kept = inner & out.result_mask
+        return float((color.to_lab(out.image)[..., 0][kept] > np.maximum(lightest, before[kept]) + 2).mean())
+
+    folds = drawing(flatlay.Shape(view.shape.reach, view.shape.hem), view.frame, gray=60.0)
+    bands = (np.arange(32) // 3) % 2 == 1
+    folds[:, bands] = np.where(folds[:, bands] > 0, 255, 0)  # light folds down the garment
+    clamped = lit_past(render.render_swap(image, parse, folds, view))
+    monkeypatch.setattr(render, "LIGHTEST", 100.0)
+    loose = lit_past(render.render_swap(image, parse, folds, view))
+    assert clamped < 0.001 and loose > 0.01
+
+
 def test_a_bared_arm_shades_the_cloth_beside_it(swaps, monkeypatch):
     """The cloth next to a bared arm is darker (ARM_SHADOW at the skin's edge, fading over
     ARM_SHADOW_REACH body widths): without it the astronaut's bared arm lay on her suit like a
