@@ -333,10 +333,15 @@ def skin_mask(rgb: np.ndarray, skin: Skin, lab: np.ndarray | None = None) -> np.
     # A dim face sampled in shadow has a wide spread; a radius as wide as its chroma would take in
     # every near-black pixel (the grey-haired man's dark suit in zidane.jpg).
     near = d_ab < min(max(SKIN_AB, SKIN_SPREAD * skin.spread), SKIN_NEUTRAL * math.hypot(skin.lab[1], skin.lab[2]))
-    # Up to the face's lit side: a sample in the nose's shadow (L 23.5 on zidane.jpg's grey-haired
-    # man, his lit side 55) left the lit half of a hand in front of him to be taken for cloth.
-    light = (lab[..., 0] >= skin.lab[0] - SKIN_DARKER) & (lab[..., 0] <= max(skin.lab[0], skin.lit[0]) + SKIN_LIGHTER)
-    return near & light
+    return near & in_skin_light(lab, skin)
+
+
+def in_skin_light(lab: np.ndarray, skin: Skin) -> np.ndarray:
+    """bool (...): which Lab colours lie in the face's lightness range, from SKIN_DARKER under its
+    sample up to SKIN_LIGHTER over its lit side. Up to the lit side: a sample in the nose's shadow
+    (L 23.5 on zidane.jpg's grey-haired man, his lit side 55) left the lit half of a hand in front
+    of him to be taken for cloth."""
+    return (lab[..., 0] >= skin.lab[0] - SKIN_DARKER) & (lab[..., 0] <= max(skin.lab[0], skin.lit[0]) + SKIN_LIGHTER)
 
 
 def head_mask(shape: tuple[int, ...], body: Body) -> np.ndarray:
@@ -603,8 +608,7 @@ def arm_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray | None) -> np.ndarra
     hue = np.degrees(np.arctan2(b, a))
     near = np.hypot(a - skin.lit[1], b - skin.lit[2]) < ARM_SKIN_AB
     hued = (hue >= SKIN_HUE[0]) & (hue <= SKIN_HUE[1]) & (np.hypot(a, b) >= SKIN_MIN_CHROMA)
-    light = (lab[..., 0] >= skin.lab[0] - SKIN_DARKER) & (lab[..., 0] <= max(skin.lab[0], skin.lit[0]) + SKIN_LIGHTER)
-    out = near & hued & light
+    out = near & hued & in_skin_light(lab, skin)
     if cloth is not None:
         out &= np.linalg.norm(lab - cloth, axis=-1) >= ARM_SKIN_OFF_CLOTH
     return out
