@@ -58,6 +58,15 @@ MIN_TORSO_PER_FACE = 2.0
 # 0.57-1.10 where seen). One that short, its elbow farther than its shoulder (BlazePose's z),
 # is behind the body: `body_from_keypoints` takes it as unseen.
 FORESHORTENED = 0.45
+# Mid-shoulder lies about NECK face widths below the mouth (0.67-1.29 on the evaluation photos,
+# their other variants and the portraits, median 0.9; 0.59 for Obama at a podium, whose hips BlazePose put
+# on its lip). Under SQUEEZED_NECK the skeleton is squeezed up onto the head: BlazePose put the
+# astronaut's shoulders on her helmet ring when she is cut at her side (0.50), and her hips on her
+# name patch, 2.05 face widths below them and seen at 0.95, so `pullover` cut her suit there and drew
+# trousers over her chest; at a held-out card table four of six people read 0.11-0.52. Such hips are
+# not trusted, and unseen hips lie as far below the mouth as usual (NECK + FACE_PER_TORSO).
+NECK = 0.9
+SQUEEZED_NECK = 0.6
 
 
 @dataclass(frozen=True)
@@ -172,8 +181,11 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
     span = float(np.linalg.norm(sl - sr))
     hl, hr = xy[L_HIP], xy[R_HIP]
     face = xy[list(FACE)]
+    face_width = face_size(face)
+    neck = float(np.linalg.norm(mid - (face[MOUTH_L] + face[MOUTH_R]) / 2))
+    squeezed = neck < SQUEEZED_NECK * face_width
     hips_seen = bool(min(vis[L_HIP], vis[R_HIP]) >= VISIBLE and _inside(hl, shape) and _inside(hr, shape)
-                     and np.linalg.norm((hl + hr) / 2 - mid) >= MIN_TORSO_PER_FACE * face_size(face))
+                     and np.linalg.norm((hl + hr) / 2 - mid) >= MIN_TORSO_PER_FACE * face_width and not squeezed)
     face_seen = bool(np.median(vis[list(FACE)]) >= VISIBLE)
     if hips_seen:
         hip_mid = (hl + hr) / 2
@@ -189,7 +201,9 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
             perp = np.array([0.0, 1.0])
         axis = perp
         # A profile's span is foreshortened: the face (about 1/3 of the torso length) bounds it below.
-        length = max(TORSO_PER_SPAN * span, FACE_PER_TORSO * face_size(face))
+        length = max(TORSO_PER_SPAN * span, FACE_PER_TORSO * face_width)
+        if squeezed:  # the shoulders are too high: the hips lie as far below the mouth as usual
+            length = max(length, (NECK + FACE_PER_TORSO) * face_width - neck)
     across = np.array([-axis[1], axis[0]])  # right -> left in a frontal photo
     if np.dot(across, sl - sr) < 0:
         across = -across

@@ -320,6 +320,31 @@ def test_hips_seen_at_the_shoulders_are_a_pose_error(photo_people, where):
     assert share(g.mask, GARMENT_BOXES["astronaut"]["garment"]["chest"]) > 0.85
 
 
+def test_a_skeleton_squeezed_onto_the_head_has_its_hips_placed_from_the_face(photo_people):
+    """Cut at her side, the astronaut's skeleton is squeezed up: shoulders on her helmet ring, half a
+    face width below her mouth, and hips on her name patch 2.05 face widths below them, seen at
+    0.95. Taken as seen, `pullover`, `shirt` and `tshirt` cut her suit at the patch and drew dark
+    trousers below it, over her chest. Here her own keypoints, squeezed the same way: the hips are
+    not trusted, and they lie as far below the mouth as usual."""
+    from closet.body import FACE_PER_TORSO, NECK
+
+    scene, _ = photo_people["astronaut"]
+    kp = scene.people[0].copy()
+    fw = body_from_keypoints(kp, scene.image.shape).face_size
+    mouth = kp[[9, 10], :2].mean(axis=0)
+    kp[[11, 12], :2] += (mouth + [0, 0.5 * fw]) - kp[[11, 12], :2].mean(axis=0)  # shoulders up to the ring
+    kp[[23, 24], :2] = kp[[11, 12], :2] + [0, 2.05 * fw]  # hips on the patch
+    kp[[23, 24], 2] = 0.95
+    body = body_from_keypoints(kp, scene.image.shape)
+    assert not body.hips_seen
+    hips = (body.left_hip + body.right_hip) / 2
+    assert hips[1] - mouth[1] == pytest.approx((NECK + FACE_PER_TORSO) * fw, rel=0.02)
+    # the same hips under shoulders where they belong are seen
+    kp[[11, 12], :2] += [0, 0.5 * fw]
+    kp[[23, 24], :2] += [0, 0.5 * fw]
+    assert body_from_keypoints(kp, scene.image.shape).hips_seen
+
+
 def test_one_arm_hidden(photo_people):
     scene, person = photo_people["astronaut"]  # her left arm is behind the helmet (elbow visibility 0.33)
     g = gm.garment_mask(scene.image, person, scene.people[0])
