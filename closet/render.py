@@ -78,6 +78,7 @@ SEGMENT_SIDE = 320  # closet.stages.segment.INPUT_SIZE, the person mask's own re
 CLOTH_SHADOW, CLOTH_SHADOW_REACH = 0.3, 0.05
 # ...and the cloth next to bared skin up to ARM_SHADOW darker, fading over ARM_SHADOW_REACH body widths.
 ARM_SHADOW, ARM_SHADOW_REACH = 0.3, 0.025
+SKIN_EDGE = 2.0  # bared skin reaches full cover this many pixels in from the photo around both garments
 BARED_SHARE = 0.5  # an arm is bared beyond its sleeve where at least this share of it is skin
 ARMHOLE = 0.10  # a sleeveless garment's armhole: its armpit this far down the arm, its top at the shoulder
 # -- hems -------------------------------------------------------------------------------------
@@ -981,7 +982,11 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         skin[:, 0] = np.clip(((shaded + 16.0) * np.cbrt(light[on]) - 16.0) * occluded, 0, 100)
         # Darker skin that kept the lit colour's chroma read as brown paint beside a black jacket.
         skin[:, 1:] *= ((skin[:, 0] + 16.0) / (lit[0] + 16.0))[:, None]
-        a = arm[on, None]
+        # Its edge against the photo (outside both garments) is as soft as the photo's own edges: cut
+        # at the old garment's mask it was a hard line, stepped where the render worked reduced
+        # (Obama's bared shoulder against the dark suits behind him).
+        inside = cv2.distanceTransform((old_c | new_c).astype(np.uint8), cv2.DIST_L2, 3)[ys[on], xs[on]]
+        a = (arm[on] * np.clip(inside / SKIN_EDGE, 0.0, 1.0))[:, None]
         below = under[ys[on], xs[on]].astype(np.float32)
         under[ys[on], xs[on]] = np.clip(a * to_rgb8(skin[None])[0] + (1 - a) * below + 0.5, 0, 255).astype(np.uint8)
 

@@ -1206,3 +1206,34 @@ def test_a_sleeve_cut_over_the_torso_leaves_the_torsos_cloth_beside_the_bared_ar
     # the suit's own orange there, as it was (a*b* within a few units of the photo's)
     lab_in, lab_out = color.to_lab(image)[ys[beside], xs[beside]], color.to_lab(out.image)[ys[beside], xs[beside]]
     assert np.median(np.hypot(*(lab_out[:, 1:] - lab_in[:, 1:]).T)) < 3
+
+
+def test_bared_skins_edge_against_the_photo_is_soft(people, monkeypatch):
+    """Bared skin cut at the old garment's mask met the photo around it in one step: a hard line,
+    stepped where the render worked on a reduced copy (Obama's bared shoulder against the dark suits
+    behind him). Its outermost pixels now blend into what lies beneath: against the same `dress`
+    with a hard edge, they are nearer the photo beyond them (the cameraman's forearm against the
+    lawn: 212 such pixels, their step to the lawn 0.56 of the hard edge's)."""
+    image, parse = people["camera"]
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    dress = drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame)
+    soft = render.render_swap(image, parse, dress, view)
+    monkeypatch.setattr(render, "SKIN_EDGE", 1e-6)
+    hard = render.render_swap(image, parse, dress, view)
+    rows, cols, _, skin = soft.painted
+    bared = np.zeros(parse.mask.shape, bool)
+    bared[rows, cols] = skin > 0.9
+    union = parse.mask | soft.result_mask
+    outside = ~union
+    edge = bared & (cv2.dilate(outside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    # the photo just beyond each edge pixel: the mean of its outside neighbours
+    n = cv2.blur(outside.astype(np.float32), (3, 3))
+    beyond = cv2.blur(image.astype(np.float32) * outside[..., None], (3, 3)) / np.maximum(n, 1e-6)[..., None]
+    step_hard = np.abs(hard.image.astype(np.float32) - beyond).sum(axis=2)[edge]
+    step_soft = np.abs(soft.image.astype(np.float32) - beyond).sum(axis=2)[edge]
+    strong = step_hard > 30
+    assert strong.sum() > 100
+    assert np.median(step_soft[strong] / step_hard[strong]) < 0.75
+    # two pixels in, the skin is as before
+    inner = bared & (cv2.distanceTransform(union.astype(np.uint8), cv2.DIST_L2, 3) > 2.5)
+    assert np.array_equal(soft.image[inner], hard.image[inner])
