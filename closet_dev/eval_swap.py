@@ -154,10 +154,14 @@ def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> t
         if not isinstance(out, ensemble.Output):
             log.warning("%s -> %s refused: %s", name, target, out.to_json())
             continue
-        # judged where the stages worked: on the photo turned as the parse turned it (closet.upright)
-        seen, shown = upright.turn(image, out.turns), upright.turn(out.image, out.turns)
+        # judged where the stages worked: in the photo's box inside plain borders (closet.frame),
+        # turned as the parse turned it (closet.upright)
+        def worked(a: np.ndarray, out=out) -> np.ndarray:
+            return upright.turn(a if out.box is None else a[out.box], out.turns)
+
+        seen, shown = worked(image), worked(out.image)
         for k, (person, result) in enumerate(zip(out.people, out.results)):
-            result = upright.turn(result, out.turns)
+            result = worked(result)
             body = body_from_keypoints(person.keypoints, seen.shape)
             hidden, skin = person.geometry.in_front, person.geometry.skin_pixels
             view = flatlay.canonical_view(shown, result, body, VIEW_SIZE, hidden=hidden, skin=skin)

@@ -180,6 +180,41 @@ def test_a_photo_on_its_side_is_swapped_as_it_would_be_upright(ens, astronaut, u
     assert np.abs(kp[[11, 12], :2] - expected[[11, 12], :2]).max() < 3
 
 
+@pytest.mark.parametrize("bars", ["mount", "letterbox"])
+def test_a_photo_inside_plain_borders_is_swapped_as_the_photo_alone(ens, astronaut, upright_tshirt, bars):
+    """The astronaut in a gray mount (at a third of it from the left, low) or between black
+    letterbox bars. On the whole image, her garment ran to the mount's inner edge as if her body
+    went on there: `tshirt` drew dark trousers under her suit at the picture's bottom edge and a hem
+    grown onto the gray below. The stages now work on the box inside the borders: the answer there
+    is the photo alone's, and the borders come back as they were sent."""
+    h, w = astronaut.shape[:2]
+    if bars == "mount":
+        framed = np.full((2 * h, 2 * w, 3), 128, np.uint8)
+        y0, x0 = h, w // 3
+    else:
+        framed = np.zeros((h + 2 * 96, w, 3), np.uint8)
+        y0, x0 = 96, 0
+    framed[y0:y0 + h, x0:x0 + w] = astronaut
+    (out,) = ens.run([ensemble.Request(image=png(framed), target="tshirt", seed=1, want_json=True)])
+    assert out.box == (slice(y0, y0 + h), slice(x0, x0 + w))
+    assert out.image.shape == framed.shape and out.body["width"] == framed.shape[1]
+    inside = out.box
+    assert np.array_equal(out.image[inside], upright_tshirt.image)
+    assert np.array_equal(out.result_mask[inside], upright_tshirt.result_mask)
+    assert not out.result_mask.sum() - out.result_mask[inside].sum()  # nothing on the border
+    got = np.asarray(Image.open(io.BytesIO(base64.b64decode(out.body["image"]))).convert("RGB"))
+    border = np.ones(framed.shape[:2], bool)
+    border[inside] = False
+    assert np.array_equal(got[border], framed[border])
+    # the answer's people and box lie in the image as sent
+    kp = np.array(out.body["people"][0]["keypoints"])
+    alone = np.array(upright_tshirt.body["people"][0]["keypoints"])
+    assert np.allclose(kp[:, :2], alone[:, :2] + [x0, y0], atol=0.01)
+    assert out.body["people"][0]["box"] == [v + d for v, d in zip(upright_tshirt.body["people"][0]["box"],
+                                                                   (x0, y0, x0, y0))]
+    assert out.body["box"][:2] == [upright_tshirt.body["box"][0] + x0, upright_tshirt.body["box"][1] + y0]
+
+
 def test_preserve_color_keeps_garment_chroma(batch_run, astronaut):
     _, outs, _, _ = batch_run
     kept, raw = outs[0], outs[7]
