@@ -68,7 +68,7 @@ class Swap:
     image: np.ndarray | None = None  # decode: uint8 sRGB (H, W, 3), EXIF-upright, the photo's visible pixels
     # decode: the box the photo fills inside plain borders (closet.frame), None without any; `image`
     # is then that box, every stage works in it, and encode puts the answer back in `whole`.
-    box: tuple[slice, slice] | None = None
+    content: tuple[slice, slice] | None = None
     whole: np.ndarray | None = None
     style: Style | None = None  # decode: the validated translation options
     person: np.ndarray | None = None  # segment: uint8 (H, W) probability, 255 = person
@@ -109,13 +109,13 @@ class Output:
     garment: np.ndarray = field(repr=False)  # bool (H, W), the input's garment
     result_mask: np.ndarray = field(repr=False)  # bool (H, W), the garment as it is in the output
     render: str = "appearance"
-    # whose garment was swapped, as the stages saw them: in the photo's `box` turned by `turns`
+    # whose garment was swapped, as the stages saw them: in the photo's `content` box turned by `turns`
     people: list[Person] = field(default_factory=list, repr=False)
     results: list[np.ndarray] = field(default_factory=list, repr=False)  # per person, bool (H, W), the garment now
     alpha: str = "none"  # the input's transparency: "none", "kept" in the answer, or "dropped" (JPEG)
     translated: list[np.ndarray] = field(default_factory=list, repr=False)  # per person, the translator's output
     turns: int = 0  # quarter turns the stages worked on the photo at (closet.upright); the rest is as sent
-    box: tuple[slice, slice] | None = None  # the box inside plain borders the stages worked in (closet.frame)
+    content: tuple[slice, slice] | None = None  # the box inside plain borders the stages worked in (closet.frame)
 
 
 Timer = Callable[[str], "object"]  # stage name -> context manager
@@ -176,9 +176,9 @@ class Ensemble:
         if req.color_profile == "srgb":
             s.photo = s.photo.to_srgb()
         s.image = s.photo.working()
-        s.box = frame.content_box(s.image)
-        if s.box is not None:
-            s.whole, s.image = s.image, np.ascontiguousarray(s.image[s.box])
+        s.content = frame.content_box(s.image)
+        if s.content is not None:
+            s.whole, s.image = s.image, np.ascontiguousarray(s.image[s.content])
 
     def _segment(self, live: list[Swap]) -> None:
         for s, mask in zip(live, self.segmenter([s.image for s in live])):
@@ -229,11 +229,11 @@ class Ensemble:
         image, result = upright.turn(s.image, back), upright.turn(s.result, back)
         person, garment = upright.turn(is_person(s.person), back), upright.turn(s.garment, back)
         results = [upright.turn(m, back) for m in s.results]
-        if s.box is not None:  # the border comes back as it was sent
+        if s.content is not None:  # the border comes back as it was sent
             whole = s.whole.shape
-            image, result = s.whole, frame.place_image(result, s.box, s.whole)
-            person, garment = frame.place_mask(person, s.box, whole), frame.place_mask(garment, s.box, whole)
-            results = [frame.place_mask(m, s.box, whole) for m in results]
+            image, result = s.whole, frame.place_image(result, s.content, s.whole)
+            person, garment = frame.place_mask(person, s.content, whole), frame.place_mask(garment, s.content, whole)
+            results = [frame.place_mask(m, s.content, whole) for m in results]
         result_mask = np.logical_or.reduce(results)
         data, ctype = encode_image(np.ascontiguousarray(photo.merge(result, image)), req.format, icc=photo.icc,
                                    alpha=photo.alpha)
@@ -245,9 +245,9 @@ class Ensemble:
             box = s.plans[0].box
             x0, y0, _, _ = upright.turn_box([box.left, box.top, box.left + box.size - 1, box.top + box.size - 1],
                                             back, shape)
-            if s.box is not None:
-                people = [frame.place_person(p, s.box, image.shape) for p in people]
-                x0, y0 = x0 + s.box[1].start, y0 + s.box[0].start
+            if s.content is not None:
+                people = [frame.place_person(p, s.content, image.shape) for p in people]
+                x0, y0 = x0 + s.content[1].start, y0 + s.content[0].start
             body = {
                 "image": b64(data), "content_type": ctype,
                 "person_mask": b64(encode_mask(person)), "garment_mask": b64(encode_mask(garment)),
@@ -259,7 +259,7 @@ class Ensemble:
             }
             ctype = "application/json"
         return Output(body, ctype, style.target, style.mode, parser, result, person, garment, result_mask,
-                      render, s.people, results, alpha, s.translated, s.turns, s.box)
+                      render, s.people, results, alpha, s.translated, s.turns, s.content)
 
 
 def _guard(s: Swap, step: Callable[[Swap], None]) -> None:

@@ -157,7 +157,7 @@ def judge(ens: ensemble.Ensemble, classifier, name: str, image: np.ndarray) -> t
         # judged where the stages worked: in the photo's box inside plain borders (closet.frame),
         # turned as the parse turned it (closet.upright)
         def worked(a: np.ndarray, out=out) -> np.ndarray:
-            return upright.turn(a if out.box is None else a[out.box], out.turns)
+            return upright.turn(a if out.content is None else a[out.content], out.turns)
 
         seen, shown = worked(image), worked(out.image)
         for k, (person, result) in enumerate(zip(out.people, out.results)):

@@ -196,9 +196,9 @@ def test_a_photo_inside_plain_borders_is_swapped_as_the_photo_alone(ens, astrona
         y0, x0 = 96, 0
     framed[y0:y0 + h, x0:x0 + w] = astronaut
     (out,) = ens.run([ensemble.Request(image=png(framed), target="tshirt", seed=1, want_json=True)])
-    assert out.box == (slice(y0, y0 + h), slice(x0, x0 + w))
+    assert out.content == (slice(y0, y0 + h), slice(x0, x0 + w))
     assert out.image.shape == framed.shape and out.body["width"] == framed.shape[1]
-    inside = out.box
+    inside = out.content
     assert np.array_equal(out.image[inside], upright_tshirt.image)
     assert np.array_equal(out.result_mask[inside], upright_tshirt.result_mask)
     assert not out.result_mask.sum() - out.result_mask[inside].sum()  # nothing on the border
