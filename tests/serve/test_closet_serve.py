@@ -225,6 +225,26 @@ def test_a_photo_on_its_side_is_swapped_upright_and_answered_as_sent(serving, as
     assert np.array_equal(got[outside], side[outside])
 
 
+def test_a_letterboxed_photo_is_swapped_as_the_photo_alone(serving, astronaut):
+    """The astronaut between black letterbox bars (closet.frame): the answer inside the bars is the
+    photo alone's, the bars come back as sent, and the answer's keypoints lie on her in the
+    letterboxed frame."""
+    bar = 96
+    boxed = np.zeros((astronaut.shape[0] + 2 * bar, astronaut.shape[1], 3), np.uint8)
+    boxed[bar:bar + astronaut.shape[0]] = astronaut
+    bodies = [check_response(PATH, serving.predict(MODEL, files={"image": encode(photo), "target": (None, "tshirt"),
+                                                                  "return": (None, "json")}))
+              for photo in (astronaut, boxed)]
+    alone, framed = bodies
+    assert (framed["height"], framed["width"]) == boxed.shape[:2]
+    got = b64_image(framed["image"])
+    assert np.array_equal(got[:bar], boxed[:bar]) and np.array_equal(got[-bar:], boxed[-bar:])
+    assert np.array_equal(got[bar:-bar], b64_image(alone["image"]))
+    assert np.array_equal(b64_image(framed["result_mask"])[bar:-bar], b64_image(alone["result_mask"]))
+    shoulders = np.array(framed["people"][0]["keypoints"])[[11, 12], :2]
+    assert np.allclose(shoulders, np.array(alone["people"][0]["keypoints"])[[11, 12], :2] + [0, bar], atol=0.01)
+
+
 def test_a_profile_gets_a_swap(serving):
     """The cameraman, seen from the side, gets a garment (the face-based parser of earlier versions answered 422 here)."""
     import skimage.data
