@@ -5,7 +5,7 @@ The ensemble swaps the box as if it were the whole photo: a garment that runs to
 runs off the photo there (its sleeves and hem are cut by the frame, not by the body), and every
 pixel of the border comes back as it was sent.
 
-A border is a run of lines (rows or columns, from an edge inward) each of one colour, within
+A border is a run of lines (rows or columns, from an edge inward) each of one lightness, within
 BORDER_TOLERANCE levels (a JPEG rings a little along the bars), at least MIN_BORDER pixels deep, and
 ending at a straight edge: one of the box's first EDGE_LINES lines on that side differs from the
 border's colour along at least EDGE_SHARE of the box. A plain studio backdrop ends where the person's outline first
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 
 BORDER_TOLERANCE = 12
@@ -52,8 +53,13 @@ def content_box(image: np.ndarray) -> tuple[slice, slice] | None:
     """(rows, cols): the box of `image` (uint8 (H, W, C)) inside its plain borders, or None when it
     has none (or what they leave is under MIN_CONTENT pixels a side)."""
     h, w = image.shape[:2]
-    across = image.transpose(1, 0, 2)
-    sides = {"top": image, "bottom": image[::-1], "left": across, "right": across[::-1]}
+    # Plain runs are read in lightness: a JPEG smears its colour (subsampled) a few pixels into the
+    # bars, its lightness hardly (t1.jpg between black bars at quality 85: 4 rows against 0).
+    light = image if image.ndim == 2 or image.shape[2] == 1 else \
+        cv2.cvtColor(np.ascontiguousarray(image[..., :3]), cv2.COLOR_RGB2GRAY)
+    light = light.reshape(h, w, 1)
+    across = light.transpose(1, 0, 2)
+    sides = {"top": light, "bottom": light[::-1], "left": across, "right": across[::-1]}
     depth = {k: _plain_depth(v) for k, v in sides.items()}
     depth = {k: d if d >= MIN_BORDER else 0 for k, d in depth.items()}
     if not any(depth.values()) or depth["top"] + depth["bottom"] >= h or depth["left"] + depth["right"] >= w:
