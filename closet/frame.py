@@ -29,17 +29,27 @@ MIN_CONTENT = 32
 CHUNK = 16
 
 
+def _lightness(lines: np.ndarray) -> np.ndarray:
+    """int16 (N, L): the lightness (gray) of `lines` (N, L, C) of an RGB image."""
+    n, length = lines.shape[:2]
+    if lines.shape[2] == 1:
+        return lines[..., 0].astype(np.int16)
+    flat = np.ascontiguousarray(lines[..., :3]).reshape(n * length, 1, 3)
+    return cv2.cvtColor(flat, cv2.COLOR_RGB2GRAY).reshape(n, length).astype(np.int16)
+
+
 def _plain_depth(lines: np.ndarray) -> int:
     """How many of `lines` (N, L, C), outermost first, are each of the outermost line's median
-    colour along their whole length (within BORDER_TOLERANCE)."""
-    colour = np.median(lines[0], axis=0).astype(np.int16)
+    lightness along their whole length (within BORDER_TOLERANCE). Lightness, not colour: a JPEG
+    smears its subsampled colour a few pixels into black bars, its lightness hardly (the
+    card-table photo between bars at quality 85: 4 rows against 0)."""
+    level = np.int16(np.median(_lightness(lines[:1])))
     depth = 0
     for start in range(0, len(lines), CHUNK):
-        chunk = lines[start:start + CHUNK].astype(np.int16)
-        plain = (np.abs(chunk - colour) <= BORDER_TOLERANCE).all(axis=(1, 2))
+        plain = (np.abs(_lightness(lines[start:start + CHUNK]) - level) <= BORDER_TOLERANCE).all(axis=1)
         if not plain.all():
             return depth + int(np.argmin(plain))
-        depth += len(chunk)
+        depth += len(plain)
     return depth
 
 
@@ -53,13 +63,8 @@ def content_box(image: np.ndarray) -> tuple[slice, slice] | None:
     """(rows, cols): the box of `image` (uint8 (H, W, C)) inside its plain borders, or None when it
     has none (or what they leave is under MIN_CONTENT pixels a side)."""
     h, w = image.shape[:2]
-    # Plain runs are read in lightness: a JPEG smears its colour (subsampled) a few pixels into the
-    # bars, its lightness hardly (t1.jpg between black bars at quality 85: 4 rows against 0).
-    light = image if image.ndim == 2 or image.shape[2] == 1 else \
-        cv2.cvtColor(np.ascontiguousarray(image[..., :3]), cv2.COLOR_RGB2GRAY)
-    light = light.reshape(h, w, 1)
-    across = light.transpose(1, 0, 2)
-    sides = {"top": light, "bottom": light[::-1], "left": across, "right": across[::-1]}
+    across = image.transpose(1, 0, 2)
+    sides = {"top": image, "bottom": image[::-1], "left": across, "right": across[::-1]}
     depth = {k: _plain_depth(v) for k, v in sides.items()}
     depth = {k: d if d >= MIN_BORDER else 0 for k, d in depth.items()}
     if not any(depth.values()) or depth["top"] + depth["bottom"] >= h or depth["left"] + depth["right"] >= w:
