@@ -6,10 +6,11 @@ runs off the photo there (its sleeves and hem are cut by the frame, not by the b
 pixel of the border comes back as it was sent.
 
 A border is a run of lines (rows or columns, from an edge inward) each of one lightness, within
-BORDER_TOLERANCE levels (a JPEG rings a little along the bars), at least MIN_BORDER pixels deep, and
-ending at a straight edge: one of the box's first EDGE_LINES lines on that side differs from the
-border's colour along at least EDGE_SHARE of the box. A plain studio backdrop ends where the person's outline first
-reaches it, at a few pixels of a line: it is part of the photo, and nothing is trimmed there.
+BORDER_TOLERANCE levels (a JPEG rings a little along the bars), at least MIN_BORDER pixels deep,
+and ending at a straight edge: one of the box's first EDGE_LINES lines on that side differs from
+the border's colour along at least EDGE_SHARE of the box. A plain studio backdrop ends where the
+person's outline first reaches it, at a few pixels of a line: it is part of the photo, and nothing
+is trimmed there.
 """
 
 from __future__ import annotations
@@ -103,12 +104,12 @@ def place_person(person, box: tuple[slice, slice], shape: tuple[int, ...]):
     """A parse's Person (closet.stages.parse) found in the box, in the whole image of `shape`: its
     garment placed, its box and keypoints moved. Its garment geometry stays behind, as
     closet.upright.turn_person leaves it: the JSON answer does not carry it."""
-    y0, x0 = box[0].start, box[1].start
+    dy, dx = box[0].start, box[1].start
     keypoints = None
     if person.keypoints is not None:
         keypoints = person.keypoints.copy()
-        keypoints[:, 0] += x0
-        keypoints[:, 1] += y0
-    x_0, y_0, x_1, y_1 = person.box
+        keypoints[:, 0] += dx
+        keypoints[:, 1] += dy
+    x0, y0, x1, y1 = person.box
     return dataclasses.replace(person, garment=place_mask(person.garment, box, shape),
-                               box=[x_0 + x0, y_0 + y0, x_1 + x0, y_1 + y0], keypoints=keypoints, geometry=None)
+                               box=[x0 + dx, y0 + dy, x1 + dx, y1 + dy], keypoints=keypoints, geometry=None)
