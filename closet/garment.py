@@ -69,6 +69,10 @@ HEAD_DOWN = 0.95
 # lightness within the face's -SKIN_DARKER / +SKIN_LIGHTER.
 SKIN_AB = 8.0
 SKIN_SPREAD = 2.5
+# A face's spread widens the radius up to SKIN_MAX_AB. On the evaluation photos and the portraits
+# faces spread 3.2-8.3 (radii 8-16); at a warm-lit card table 9.6-11.6, and a radius of 23 took a
+# man's gray shirt in that light (a*b* (-3, 10), 24 from his face) for skin, in JPEG blocks.
+SKIN_MAX_AB = 18.0
 SKIN_NEUTRAL = 0.75
 SKIN_DARKER = 40.0
 SKIN_LIGHTER = 25.0
@@ -332,7 +336,8 @@ def skin_mask(rgb: np.ndarray, skin: Skin, lab: np.ndarray | None = None) -> np.
     d_ab = np.hypot(lab[..., 1] - skin.lab[1], lab[..., 2] - skin.lab[2])
     # A dim face sampled in shadow has a wide spread; a radius as wide as its chroma would take in
     # every near-black pixel (the grey-haired man's dark suit in zidane.jpg).
-    near = d_ab < min(max(SKIN_AB, SKIN_SPREAD * skin.spread), SKIN_NEUTRAL * math.hypot(skin.lab[1], skin.lab[2]))
+    near = d_ab < min(max(SKIN_AB, SKIN_SPREAD * skin.spread), SKIN_MAX_AB,
+                      SKIN_NEUTRAL * math.hypot(skin.lab[1], skin.lab[2]))
     return near & in_skin_light(lab, skin)
 
 

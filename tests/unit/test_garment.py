@@ -605,3 +605,18 @@ def test_a_hand_runs_on_from_the_wrist():
     x0, y0 = int(arm.wrist[0]) - 40, int(arm.wrist[1]) - 40
     box = gm.hand_region((80, 80), body, (x0, y0))
     assert np.array_equal(box, hands[y0:y0 + 80, x0:x0 + 80])
+
+
+def test_a_wide_faces_spread_takes_no_warm_gray_for_skin():
+    """A warm-lit card-table photo (not ours to commit): a man's face read Lab (75, 11.2, 28.2), its
+    a*b* spread 10.3, and 2.5 spreads reached his gray shirt in that light, 24 a*b* units away: 58%
+    of his shirt was skin, the garment fell to JPEG blocks, and the swap painted gray blocks on it.
+    The radius stops at SKIN_MAX_AB; the skin around the face's colour is still skin."""
+    from closet.color import to_rgb8
+
+    skin = gm.Skin(lab=(75.0, 11.2, 28.2), spread=10.3, known=True, lit=(78.8, 7.5, 22.2))
+    shirt = to_rgb8(np.float32([[[58.5, -3.5, 9.6], [75.2, 0.8, 6.8], [60.7, -1.8, 9.8], [79.4, 0.4, 3.5]]]))
+    assert not gm.skin_mask(shirt, skin).any()
+    angles = np.radians(np.arange(0, 360, 30))
+    near = np.float32([[[70.0, 11.2 + 15 * np.cos(t), 28.2 + 15 * np.sin(t)] for t in angles]])  # 15 off the face
+    assert gm.skin_mask(to_rgb8(near), skin).all()
