@@ -620,3 +620,31 @@ def test_a_wide_faces_spread_takes_no_warm_gray_for_skin():
     angles = np.radians(np.arange(0, 360, 30))
     near = np.float32([[[70.0, 11.2 + 15 * np.cos(t), 28.2 + 15 * np.sin(t)] for t in angles]])  # 15 off the face
     assert gm.skin_mask(to_rgb8(near), skin).all()
+
+
+def test_a_garment_across_the_skin_radius_is_one_garment(photo_people):
+    """The same gray shirt at the card table, on another pass of the pose model: his face read
+    spread 9.1, and the shirt lay across SKIN_MAX_AB in JPEG blocks, 0.39 of his belly skin within
+    it: under the 0.5 of a skin-coloured garment, so the garment was the blocks left, painted as
+    blocks. Whether a garment is skin-coloured is asked within the face's whole spread. The
+    astronaut, her face painted with a spread of about 10 around that man's colour, her torso in
+    16 px blocks 21 a*b* off it, every third one 12: one garment."""
+    scene, person = photo_people["astronaut"]
+    body = body_from_keypoints(scene.people[0], scene.image.shape)
+    rng = np.random.default_rng(0)
+    image = scene.image.copy()
+    head = gm.head_mask(image.shape, body)
+    r, t = 14.5 * np.sqrt(rng.random(head.sum())), rng.random(head.sum()) * 2 * np.pi  # uniform in a disc
+    face = np.stack([75 + rng.normal(0, 2, len(r)), 11.2 + r * np.cos(t), 28.2 + r * np.sin(t)], 1)
+    image[head] = color.to_rgb8(face[None].astype(np.float32))[0]
+    skin = gm.skin_from_face(image, body)
+    assert 8 < skin.spread < 12 and np.hypot(skin.lab[1] - 11.2, skin.lab[2] - 28.2) < 3
+    towards_gray = -np.float32([11.2, 28.2]) / np.hypot(11.2, 28.2)
+    near, far = (np.float32([65.0, *(np.float32([11.2, 28.2]) + d * towards_gray)]) for d in (12.0, 21.0))
+    torso = gm.torso_region(image.shape, body) & person & ~head
+    ys, xs = np.nonzero(torso)
+    blocks = ((ys // 16 + xs // 16) % 3).astype(bool)
+    image[ys, xs] = np.where(blocks[:, None], color.to_rgb8(far[None, None])[0], color.to_rgb8(near[None, None])[0])
+    assert gm.skin_mask(image, skin)[ys, xs].mean() == pytest.approx(1 / 3, abs=0.05)  # across the radius
+    g = gm.garment_mask(image, person, scene.people[0])
+    assert g.mask[torso].mean() > 0.9  # before: the far blocks alone, 2/3
