@@ -403,13 +403,14 @@ def capsule(shape: tuple[int, ...], p0, p1, radius: float, origin: tuple[int, in
     return m.astype(bool)
 
 
-def arm_region(shape: tuple[int, ...], body: Body, off_photo: bool = False, unseen: bool = False) -> np.ndarray:
-    """Sleeve capsules along every seen arm (shoulder -> elbow -> wrist), with `off_photo` along
-    every arm that runs off the photo too (BlazePose's guess of its elbow and wrist past the frame),
-    and with `unseen` along every arm."""
+def arm_region(shape: tuple[int, ...], body: Body, off_photo: bool = False, unseen: bool = False,
+               seen: bool = True) -> np.ndarray:
+    """Sleeve capsules along every seen arm (shoulder -> elbow -> wrist; none with `seen` False),
+    with `off_photo` along every arm that runs off the photo too (BlazePose's guess of its elbow and
+    wrist past the frame), and with `unseen` along every arm."""
     m = np.zeros(shape[:2], bool)
     for arm in (body.left_arm, body.right_arm):
-        if arm.seen or unseen or (off_photo and arm.off_photo):
+        if (seen and arm.seen) or unseen or (off_photo and arm.off_photo):
             m |= capsule(shape, arm.shoulder, arm.elbow, UPPER_ARM_RADIUS * body.scale)
             m |= capsule(shape, arm.elbow, arm.wrist, FOREARM_RADIUS * body.scale)
     return m
@@ -681,6 +682,10 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
         # (its edge is a 256-pixel crop's, enlarged): the person mask keeps its sharper edge. (Not
         # the silhouette alone: it follows the pose's own errors, an arm drawn into the sky.)
         near = cv2.distanceTransform((~own).astype(np.uint8), cv2.DIST_L2, 3) <= OWN_EDGE * body.scale
+        # ...but an arm that runs off the photo is its sleeve wherever the person mask shows it: the
+        # silhouette, made on a crop reaching past the frame, let go of Obama's arm along the
+        # frame's edge (a portrait at a podium), and `dress` bared only its top, a patch in his jacket.
+        near |= arm_region(rgb.shape, body, off_photo=True, seen=False)
         person, body_px = person & near, body_px & near
     if front is not None:  # another person in front: their face, their arm, their garment
         person, body_px = person & ~front, body_px & ~front

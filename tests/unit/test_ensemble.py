@@ -361,6 +361,28 @@ def test_a_hand_lying_on_the_other_sleeve_stays_a_hand(ens, target):
     assert kept[skin].mean() > 0.95
 
 
+def test_an_arm_running_off_the_photo_is_sleeve_where_the_person_mask_shows_it(ens):
+    """Obama at a podium (portraits/obama2, public domain): his right arm hangs down the photo's left
+    edge. Its own silhouette (the pose model's, made on a crop reaching past the frame) let go of it
+    there, so the garment stopped short of his sleeve (0.003 of the box below), and `dress` bared
+    only the arm's top: a skin patch in his jacket. The sleeve is garment now, and `dress` bares
+    the arm down the edge."""
+    from closet_dev import pose_photos
+
+    try:
+        image = pose_photos.fetched("portraits/obama2")
+    except pose_photos.NotFetched as e:
+        pytest.skip(str(e))
+    sleeve = (slice(780, 950), slice(0, 40))  # his sleeve along the left edge, read off the photo
+    parse = ens.parser([image], [ens.segmenter([image])[0]])[0].people[0].geometry
+    assert parse.mask[sleeve].mean() > 0.9
+    out = ens.run([ensemble.Request(image=png(image), target="dress", seed=7, render="shape")])[0]
+    def warm(rgb: np.ndarray) -> float:  # skin's share, not the navy sleeve's
+        return float((color.to_lab(rgb[sleeve])[..., 1] > 8).mean())
+
+    assert warm(image) < 0.05 and warm(out.image) > 0.5
+
+
 @pytest.mark.parametrize("target", ["dress", "tshirt", "shirt"])
 def test_an_elbow_pose_barely_sees_bares_no_arm_over_the_chest(ens, translator, target):
     """In the mirrored astronaut BlazePose puts her left elbow, behind the helmet she holds, on her
