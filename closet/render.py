@@ -56,6 +56,7 @@ from closet.garment import (
 )
 from closet.legs import TROUSERS_ABOVE_FEET, TROUSERS_REACH, beneath, carried_legs, feet, seen_trousers, trousers
 from closet.lighting import Light
+from closet.sharpness import edge_sigma
 from closet.stages.composite import dilate, dilation_radius
 
 # -- the body (B units: closet.flatlay) ---------------------------------------------------------
@@ -78,7 +79,7 @@ SEGMENT_SIDE = 320  # closet.stages.segment.INPUT_SIZE, the person mask's own re
 CLOTH_SHADOW, CLOTH_SHADOW_REACH = 0.3, 0.05
 # ...and the cloth next to bared skin up to ARM_SHADOW darker, fading over ARM_SHADOW_REACH body widths.
 ARM_SHADOW, ARM_SHADOW_REACH = 0.3, 0.025
-SKIN_EDGE = 2.0  # bared skin reaches full cover this many pixels in from the photo around both garments
+SKIN_EDGE = 2.0  # bared skin reaches full cover this many pixels (or the photo's edge blur's) in from the photo around both garments
 BARED_SHARE = 0.5  # an arm is bared beyond its sleeve where at least this share of it is skin
 ARMHOLE = 0.10  # a sleeveless garment's armhole: its armpit this far down the arm, its top at the shoulder
 # -- hems -------------------------------------------------------------------------------------
@@ -452,11 +453,12 @@ def edge_rim(shape: tuple[int, ...]) -> int:
     return min(max(3, math.ceil(max(shape[:2]) / SEGMENT_SIDE)), dilation_radius(shape))
 
 
-def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """For image points (N, 2): how much of each a bared arm covers (0..1, with an edge one pixel
-    soft), and the radiance there under `light` (closet.lighting), relative to the arm's brightest
-    line across (1 there; a side turned from the light keeps the ambient share). None: the cover
-    only (radiance 1)."""
+def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light | None = None,
+             soft: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """For image points (N, 2): how much of each a bared arm covers (0..1, with an edge `soft`
+    pixels wide), and the radiance there under `light` (closet.lighting), relative to the arm's
+    brightest line across (1 there; a side turned from the light keeps the ambient share). None:
+    the cover only (radiance 1)."""
     cover, radiance = np.zeros(len(pts)), np.ones(len(pts))
     behind = None
     for side in (-1, 1):
@@ -465,7 +467,7 @@ def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light | None = None) -> tuple[
         t, u, *across = bm.image_to_sleeve(side, pts, across=light is not None)
         radius = np.interp(t, *BARE_ARM_PROFILE) * bm.body.scale  # px
         off = np.abs(u) * bm.radius  # px from the bone
-        c = np.clip(radius - off + 0.5, 0.0, 1.0)
+        c = np.clip((radius - off) / soft + 0.5, 0.0, 1.0)
         if not bm.arms[side].seen:
             # An arm pose does not see, running off the photo, hangs at the body's side, partly
             # behind the chest: the torso block hides it (Grace Hopper's bared arms covered half
@@ -914,7 +916,11 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     under = crop.copy()
     uncovered = old_c & ~new_c
     ys, xs = np.nonzero(uncovered)
-    arm, light = bare_arm(bm, np.stack([xs + cols.start + 0.5, ys + rows.start + 0.5], 1), parse.skin.light)
+    # Drawn edges as soft as the photo's own where the garment meets what is around it: on a
+    # blurred photo, sharp ones looked cut out and pasted on (closet.sharpness).
+    blur = edge_sigma(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), old_c)
+    ramp = max(1.0, math.sqrt(2.0 * math.pi) * blur)  # a linear edge this wide is as steep as that blur's
+    arm, light = bare_arm(bm, np.stack([xs + cols.start + 0.5, ys + rows.start + 0.5], 1), parse.skin.light, ramp)
     # Below the new hem, on the person: legs, which the old garment hid and the photo never showed.
     legs = uncovered & person[rows, cols] & (part == 0) & (flat[..., 1] > new_shape.hem) if person is not None \
         else np.zeros_like(uncovered)
@@ -986,7 +992,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # at the old garment's mask it was a hard line, stepped where the render worked reduced
         # (Obama's bared shoulder against the dark suits behind him).
         inside = cv2.distanceTransform((old_c | new_c).astype(np.uint8), cv2.DIST_L2, 3)[ys[on], xs[on]]
-        a = (arm[on] * np.clip(inside / SKIN_EDGE, 0.0, 1.0))[:, None]
+        a = (arm[on] * np.clip(inside / max(SKIN_EDGE, ramp), 0.0, 1.0))[:, None]
         below = under[ys[on], xs[on]].astype(np.float32)
         under[ys[on], xs[on]] = np.clip(a * to_rgb8(skin[None])[0] + (1 - a) * below + 0.5, 0, 255).astype(np.uint8)
 
@@ -994,7 +1000,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     # the photo's own outside the old garment and its rim. So every pixel farther than `edge_rim`
     # from the old and the new garment keeps its bytes, a stricter promise than the served one
     # (outside their dilation, never narrower).
-    alpha = cv2.GaussianBlur(new_c.astype(np.float32), (0, 0), 1.0)[..., None]
+    alpha = cv2.GaussianBlur(new_c.astype(np.float32), (0, 0), max(1.0, blur))[..., None]
     alpha = np.where((new_c | old_c)[..., None], alpha, 0.0)
     mixed = np.clip(under.astype(np.float32) * (1 - alpha) + garment_layer.astype(np.float32) * alpha + 0.5, 0, 255)
     out = image.copy()

@@ -1237,3 +1237,33 @@ def test_bared_skins_edge_against_the_photo_is_soft(people, monkeypatch):
     # two pixels in, the skin is as before
     inner = bared & (cv2.distanceTransform(union.astype(np.uint8), cv2.DIST_L2, 3) > 2.5)
     assert np.array_equal(soft.image[inner], hard.image[inner])
+
+
+def test_on_a_blurred_photo_bared_skins_edges_are_as_soft_as_its_own(people, monkeypatch):
+    """A photo blurred by a Gaussian of 3 px (`make eval-variants`' "blurred") got bared arms with
+    edges a pixel wide: cut out and pasted on. The render reads the photo's edge blur along the old
+    garment's outline (closet.sharpness) and draws the arm's outline, its edge against the photo and
+    the garment's own edge that soft. The cameraman's forearm in `dress`: the gradient across its
+    outline, away from the new garment (whose own edge is the garment's), falls to about half the
+    hard edge's."""
+    image, parse = people["camera"]
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    dress = drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame)
+    blurred = cv2.GaussianBlur(image, (0, 0), 3)
+    soft = render.render_swap(blurred, parse, dress, view)
+    monkeypatch.setattr(render, "edge_sigma", lambda *a: 0.5)  # as before: every photo taken as sharp
+    hard = render.render_swap(blurred, parse, dress, view)
+    rows, cols, _, skin = hard.painted
+    arm = np.zeros(parse.mask.shape, np.uint8)
+    arm[rows, cols] = skin > 0.5
+    k = np.ones((3, 3), np.uint8)
+    outline = (cv2.dilate(arm, k) > cv2.erode(arm, k)) & (parse.mask | hard.result_mask) \
+        & ~cv2.dilate(hard.result_mask.astype(np.uint8), k, iterations=2).astype(bool)
+
+    def gradient(rgb: np.ndarray) -> np.ndarray:
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))[outline]
+
+    strong = gradient(hard.image) > 40
+    assert strong.sum() > 200
+    assert np.median(gradient(soft.image)[strong] / gradient(hard.image)[strong]) < 0.65
