@@ -1003,6 +1003,11 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     alpha = cv2.GaussianBlur(new_c.astype(np.float32), (0, 0), max(1.0, blur))[..., None]
     alpha = np.where((new_c | old_c)[..., None], alpha, 0.0)
     mixed = np.clip(under.astype(np.float32) * (1 - alpha) + garment_layer.astype(np.float32) * alpha + 0.5, 0, 255)
+    if blur > 1.0 and legs.any():
+        # Legs drawn where the old hem was meet the photo's own below it: on a blurred photo, as softly
+        # as its edges (the cameraman's trousers blurred by 3 px met his drawn legs in a sharp seam).
+        seam = legs & (cv2.distanceTransform((old_c | new_c).astype(np.uint8), cv2.DIST_L2, 3) < ramp)
+        mixed[seam] = cv2.GaussianBlur(mixed, (0, 0), blur)[seam]
     out = image.copy()
     out[rows, cols] = mixed.astype(np.uint8)
     result = np.zeros(image.shape[:2], bool)

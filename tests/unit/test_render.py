@@ -1267,3 +1267,32 @@ def test_on_a_blurred_photo_bared_skins_edges_are_as_soft_as_its_own(people, mon
     strong = gradient(hard.image) > 40
     assert strong.sum() > 200
     assert np.median(gradient(soft.image)[strong] / gradient(hard.image)[strong]) < 0.65
+
+
+def test_on_a_blurred_photo_drawn_legs_meet_its_own_softly(people, monkeypatch):
+    """The cameraman's coat made a pullover on his photo blurred by 3 px: the legs drawn where the
+    coat was met his own trousers below its hem in a sharp seam. They meet as softly as the photo's
+    edges now: the steepest gradients around that seam fall to under 0.8 of the sharp seam's."""
+    image, parse = people["camera"]
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    pullover = drawing(flatlay.Shape({-1: 1.0, 1: 1.0}, 1.0), view.frame)
+    blurred = cv2.GaussianBlur(image, (0, 0), 3)
+    person = cv2.dilate(parse.mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    soft = render.render_swap(blurred, parse, pullover, view, person=person)
+    monkeypatch.setattr(render, "edge_sigma", lambda *a: 0.5)
+    hard = render.render_swap(blurred, parse, pullover, view, person=person)
+    rows, cols, cover, skin = hard.painted
+    drawn = np.zeros(parse.mask.shape, bool)  # painted, not bared skin: the legs below the new hem
+    drawn[rows, cols] = (cover > 0.99) & ((skin if skin is not None else np.zeros_like(cover)) == 0)
+    union = (parse.mask | hard.result_mask).astype(np.uint8)
+    k = np.ones((3, 3), np.uint8)
+    seam = drawn & (cv2.dilate(1 - union, k, iterations=2) > 0)
+    band = cv2.dilate(seam.astype(np.uint8), k, iterations=3).astype(bool)  # both sides of it
+
+    def steepest(rgb: np.ndarray) -> float:
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return float(np.percentile(np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0),
+                                            cv2.Sobel(gray, cv2.CV_32F, 0, 1))[band], 90))
+
+    assert seam.sum() > 50
+    assert steepest(soft.image) < 0.8 * steepest(hard.image)
