@@ -992,7 +992,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # at the old garment's mask it was a hard line, stepped where the render worked reduced
         # (Obama's bared shoulder against the dark suits behind him).
         inside = cv2.distanceTransform((old_c | new_c).astype(np.uint8), cv2.DIST_L2, 3)[ys[on], xs[on]]
-        a = (arm[on] * np.clip(inside / max(SKIN_EDGE, ramp), 0.0, 1.0))[:, None]
+        a = (arm[on] * np.clip(inside / max(SKIN_EDGE, math.sqrt(2.0 * math.pi) * blur), 0.0, 1.0))[:, None]
         below = under[ys[on], xs[on]].astype(np.float32)
         under[ys[on], xs[on]] = np.clip(a * to_rgb8(skin[None])[0] + (1 - a) * below + 0.5, 0, 255).astype(np.uint8)
 

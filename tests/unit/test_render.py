@@ -1217,6 +1217,7 @@ def test_bared_skins_edge_against_the_photo_is_soft(people, monkeypatch):
     image, parse = people["camera"]
     view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
     dress = drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame)
+    monkeypatch.setattr(render, "edge_sigma", lambda *a: 0.0)  # SKIN_EDGE alone (closet.sharpness aside)
     soft = render.render_swap(image, parse, dress, view)
     monkeypatch.setattr(render, "SKIN_EDGE", 1e-6)
     hard = render.render_swap(image, parse, dress, view)
