@@ -70,8 +70,8 @@ HEAD_DOWN = 0.95
 SKIN_AB = 8.0
 SKIN_SPREAD = 2.5
 # A face's spread widens the radius up to SKIN_MAX_AB. On the evaluation photos and the portraits
-# faces spread 3.2-8.3 (radii 8-16); at a warm-lit card table 9.6-11.6, and a radius of 23 took a
-# man's gray shirt in that light (a*b* (-3, 10), 24 from his face) for skin, in JPEG blocks.
+# faces spread 3.2-8.3 (radii 8-16); at a warm-lit card table 9.1-11.6, and a radius of 23 took 58%
+# of a man's gray shirt in that light (its pixels 14-27 a*b* from his face) for skin, in JPEG blocks.
 SKIN_MAX_AB = 18.0
 SKIN_NEUTRAL = 0.75
 SKIN_DARKER = 40.0

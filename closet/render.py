@@ -919,7 +919,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     # Drawn edges as soft as the photo's own where the garment meets what is around it: on a
     # blurred photo, sharp ones looked cut out and pasted on (closet.sharpness).
     blur = edge_sigma(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), old_c)
-    ramp = max(1.0, math.sqrt(2.0 * math.pi) * blur)  # a linear edge this wide is as steep as that blur's
+    steep = math.sqrt(2.0 * math.pi) * blur  # a linear edge this wide is as steep as that blur's
+    ramp = max(1.0, steep)
     arm, light = bare_arm(bm, np.stack([xs + cols.start + 0.5, ys + rows.start + 0.5], 1), parse.skin.light, ramp)
     # Below the new hem, on the person: legs, which the old garment hid and the photo never showed.
     legs = uncovered & person[rows, cols] & (part == 0) & (flat[..., 1] > new_shape.hem) if person is not None \
@@ -992,7 +993,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # at the old garment's mask it was a hard line, stepped where the render worked reduced
         # (Obama's bared shoulder against the dark suits behind him).
         inside = cv2.distanceTransform((old_c | new_c).astype(np.uint8), cv2.DIST_L2, 3)[ys[on], xs[on]]
-        a = (arm[on] * np.clip(inside / max(SKIN_EDGE, math.sqrt(2.0 * math.pi) * blur), 0.0, 1.0))[:, None]
+        a = (arm[on] * np.clip(inside / max(SKIN_EDGE, steep), 0.0, 1.0))[:, None]
         below = under[ys[on], xs[on]].astype(np.float32)
         under[ys[on], xs[on]] = np.clip(a * to_rgb8(skin[None])[0] + (1 - a) * below + 0.5, 0, 255).astype(np.uint8)
 
