@@ -175,6 +175,20 @@ def test_reduced_precision_keeps_the_masks_or_is_refused(name, real_segmentation
     assert (a & b).sum() / (a | b).sum() > 0.95
 
 
+def test_an_openvino_session_is_compiled_for_one_image_and_runs_a_batch_image_by_image():
+    """OpenVINO's fixed-shape graph is faster than the export's any-batch one (docs/speed.md): the
+    session compiles batch 1, and a batch of any size (none included) gets each image's answer."""
+    conv = torch.nn.Conv2d(3, 4, 3).eval()
+    session = runtime.OpenVinoSession(runtime.export_onnx(conv, (3, 8, 8)), "fp32", 1)
+    assert [list(p.get_partial_shape().to_shape()) for p in session.compiled.inputs] == [[1, 3, 8, 8]]
+    for n in (0, 1, 3):
+        x = torch.rand(n, 3, 8, 8)
+        (out,) = session.run(None, {"x": x.numpy()})
+        assert out.shape == (n, 4, 6, 6) and out.dtype == np.float32
+        with torch.no_grad():
+            assert np.abs(out - conv(x).numpy()).max(initial=0.0) < 1e-5
+
+
 def test_an_onnx_session_is_served_without_spinning_and_with_its_arena():
     """onnx_session's defaults are what workers run (threads sleep between calls; the memory arena
     keeps its activations); `make bench-u2net` times the two alternatives through the same function."""
