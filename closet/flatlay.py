@@ -264,11 +264,17 @@ class BodyMap:
         for side in (-1, 1):
             if not self.placed(side):
                 continue
-            t, u = self.image_to_sleeve(side, p)
-            mine = (np.abs(u) <= 1.0) & (t >= SLEEVE_FROM / 2) & (np.abs(u) < best)
-            flat[mine] = np.stack([side * (SLEEVE_X + np.clip(u[mine], -1, 1) * SLEEVE_W), t[mine] * SLEEVE_LEN], 1)
+            # Only points within a sleeve radius of the arm's bones can be on it: the others are
+            # not measured (most of a garment's box lies off an arm).
+            bones = np.array([self.arms[side].shoulder, self.arms[side].elbow, self.arms[side].wrist])
+            lo, hi = bones.min(axis=0) - self.radius, bones.max(axis=0) + self.radius
+            near = np.nonzero((p[:, 0] >= lo[0]) & (p[:, 0] <= hi[0]) & (p[:, 1] >= lo[1]) & (p[:, 1] <= hi[1]))[0]
+            t, u = self.image_to_sleeve(side, p[near])
+            on = (np.abs(u) <= 1.0) & (t >= SLEEVE_FROM / 2) & (np.abs(u) < best[near])
+            mine = near[on]
+            flat[mine] = np.stack([side * (SLEEVE_X + np.clip(u[on], -1, 1) * SLEEVE_W), t[on] * SLEEVE_LEN], 1)
             part[mine] = side
-            best = np.where(mine, np.abs(u), best)
+            best[mine] = np.abs(u[on])
         return flat, part
 
     def flat_grid(self, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
