@@ -55,18 +55,19 @@ class WorkerFit:
         return self.base + batch * (self.image + self.held * pixels) + self.transient * pixels
 
 
-# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores: segmentation and
-# parsing on 2026-12-05 at commit 075baa3 (U^2-Net and BlazePose in OpenVINO: the segmentation
-# worker's base 557 -> 370 MiB), translation and closet on 2026-12-05 at commits 3a44c74 and 262cfc1
-# (StarGAN v2 in OpenVINO too: the translation worker's base 291 -> 359 MiB, the runtime's
-# libraries); the points and fits are in docs/reliability/memory-peak.json,
-# the table in docs/reliability-security.md#memory. Rounded up.
+# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores: segmentation, parsing
+# and closet on 2026-12-06 at commit 06ba066 (OpenVINO runs a batch image by image: at 4 x 40 MP the
+# ensemble worker's peak 4,490 -> 3,687 MiB), translation on 2026-12-05 at commit 3a44c74 (StarGAN
+# v2 in OpenVINO: the translation worker's base 291 -> 359 MiB, the runtime's libraries); the points
+# and fits are in docs/reliability/memory-peak.json, the table in docs/reliability-security.md#memory.
+# Rounded up.
 FITS: dict[str, WorkerFit] = {
-    "segmentation": WorkerFit(base=370 * MIB, image=217 * MIB, held=3.6, transient=2.4),
-    "parsing": WorkerFit(base=467 * MIB, image=307 * MIB, held=7.2, transient=3.2),
+    "segmentation": WorkerFit(base=483 * MIB, image=0 * MIB, held=4.5, transient=1.7),
+    "parsing": WorkerFit(base=559 * MIB, image=15 * MIB, held=8.6, transient=2.2),
     "translation": WorkerFit(base=359 * MIB, image=0 * MIB, held=3.2, transient=6.8),
-    "closet": WorkerFit(base=597 * MIB, image=250 * MIB, held=18.0, transient=6.4),
+    "closet": WorkerFit(base=724 * MIB, image=20 * MIB, held=17.7, transient=7.2),
 }
+
 # Peak RSS of TorchServe's Java frontend, the larger of the 2026-12-03 and -04 runs (it holds the bodies).
 FRONTEND_BYTES = 1047 * MIB
 
