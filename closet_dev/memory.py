@@ -56,7 +56,7 @@ class WorkerFit:
 
 
 # Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores: segmentation, parsing
-# and closet on 2026-12-06 at commit 06ba066 (OpenVINO runs a batch image by image: at 4 x 40 MP the
+# and closet on 2026-12-06 at commit 1ad43c1 (OpenVINO runs a batch image by image: at 4 x 40 MP the
 # ensemble worker's peak 4,490 -> 3,687 MiB), translation on 2026-12-05 at commit 3a44c74 (StarGAN
 # v2 in OpenVINO: the translation worker's base 291 -> 359 MiB, the runtime's libraries); the points
 # and fits are in docs/reliability/memory-peak.json, the table in docs/reliability-security.md#memory.
