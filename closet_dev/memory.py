@@ -55,16 +55,15 @@ class WorkerFit:
         return self.base + batch * (self.image + self.held * pixels) + self.transient * pixels
 
 
-# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores: segmentation, parsing
-# and closet on 2026-12-06 at commit 1ad43c1 (OpenVINO runs a batch image by image: at 4 x 40 MP the
-# ensemble worker's peak 4,490 -> 3,687 MiB), translation on 2026-12-05 at commit 3a44c74 (StarGAN
-# v2 in OpenVINO: the translation worker's base 291 -> 359 MiB, the runtime's libraries); the points
-# and fits are in docs/reliability/memory-peak.json, the table in docs/reliability-security.md#memory.
-# Rounded up.
+# Fitted by `make bench-memory` (tools/memory_peak.py) on 2 shared CPU cores on 2026-12-06:
+# segmentation, parsing and closet at commit 1ad43c1, translation at a9348d7 (OpenVINO runs a batch
+# image by image: at 4 x 40 MP the ensemble worker's peak 4,490 -> 3,687 MiB, the translation
+# worker's the same, 1,093 -> 1,098 MiB); the points and fits are in docs/reliability/memory-peak.json,
+# the table in docs/reliability-security.md#memory. Rounded up.
 FITS: dict[str, WorkerFit] = {
     "segmentation": WorkerFit(base=483 * MIB, image=0 * MIB, held=4.5, transient=1.7),
     "parsing": WorkerFit(base=559 * MIB, image=15 * MIB, held=8.6, transient=2.2),
-    "translation": WorkerFit(base=359 * MIB, image=0 * MIB, held=3.2, transient=6.8),
+    "translation": WorkerFit(base=366 * MIB, image=0 * MIB, held=3.2, transient=6.8),
     "closet": WorkerFit(base=724 * MIB, image=20 * MIB, held=17.7, transient=7.2),
 }
 
