@@ -184,8 +184,9 @@ class OpenVinoSession:
 
     Compiled for one image, and a batch runs image by image: on the CPU a batch costs what its
     images do one by one (docs/speed.md), and OpenVINO's graph of a fixed shape runs faster than
-    the export's any-batch one (U^2-Net-P at 320 px: 173 against 184 ms an image, and four images
-    one by one 674 against 717 ms as one batch of four), with the same outputs."""
+    the export's any-batch one (U^2-Net-P at 320 px: 0.183 against 0.190 s an image in `make
+    bench-openvino`, and four images one by one 674 against 717 ms as one batch of four), with the
+    same outputs; a batch holds one image's activations at a time (docs/reliability-security.md#memory)."""
 
     def __init__(self, model: bytes | str | Path, precision: str = "fp32", threads: int | None = None,
                  any_batch: bool = False):

@@ -200,6 +200,28 @@ def test_a_drawing_reads_back_as_the_shape_drawn(reach, hem):
         assert flatlay.read(drawing(shape, shape.frame), shape.frame, "dress", old).hem == pytest.approx(want)
 
 
+@pytest.mark.parametrize("name", ["astronaut", "camera", "grace_hopper"])
+def test_a_sleeve_is_measured_only_near_its_arm_and_the_map_is_the_same(people, name):
+    """flat_of skips the points farther than a sleeve radius from an arm's bones (most of a box):
+    the map is the one measured at every point, the arms found where they are."""
+    image, parse = people[name]
+    bm = flatlay.BodyMap(parse.body)
+    gy, gx = np.mgrid[0:image.shape[0]:3, 0:image.shape[1]:3]
+    p = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float64) + 0.5
+    flat, part = bm.flat_of(p)
+    want, want_part, best = bm.image_to_torso(p), np.zeros(len(p), np.int8), np.full(len(p), np.inf)
+    for side in (-1, 1):  # every point measured against the arm, as before the skip
+        if not bm.placed(side):
+            continue
+        t, u = bm.image_to_sleeve(side, p)
+        mine = (np.abs(u) <= 1.0) & (t >= flatlay.SLEEVE_FROM / 2) & (np.abs(u) < best)
+        want[mine] = np.stack([side * (flatlay.SLEEVE_X + u[mine] * flatlay.SLEEVE_W), t[mine] * flatlay.SLEEVE_LEN], 1)
+        want_part[mine], best[mine] = side, np.abs(u[mine])
+    assert (want_part != 0).sum() > 1000  # the arms are there to find
+    np.testing.assert_array_equal(part, want_part)
+    np.testing.assert_array_equal(flat, want)
+
+
 def test_the_flat_grid_of_a_big_box_matches_every_pixel_computed(people):
     _, parse = people["camera"]
     bm = flatlay.BodyMap(parse.body)
