@@ -184,9 +184,9 @@ class OpenVinoSession:
 
     Compiled for one image, and a batch runs image by image: on the CPU a batch costs what its
     images do one by one (docs/speed.md), and OpenVINO's graph of a fixed shape runs faster than
-    the export's any-batch one (U^2-Net-P at 320 px: 0.183 against 0.190 s an image in `make
-    bench-openvino`, and four images one by one 674 against 717 ms as one batch of four), with the
-    same outputs; a batch holds one image's activations at a time (docs/reliability-security.md#memory)."""
+    the export's any-batch one (`make bench-openvino`, U^2-Net-P at 320 px: 0.165 against 0.174 s an
+    image, and a batch of four image by image 0.664 against 0.702 s in one call), with the same
+    outputs; a batch holds one image's activations at a time (docs/reliability-security.md#memory)."""
 
     def __init__(self, model: bytes | str | Path, precision: str = "fp32", threads: int | None = None,
                  any_batch: bool = False):
@@ -217,17 +217,12 @@ class OpenVinoSession:
         if request is None:
             request = self._local.request = self.compiled.create_infer_request()
         inputs = list(feeds.values())
-        if self.any_batch:
-            result = request.infer(inputs)
-            return [result[o] for o in self.outputs]
-        results = [request.infer([x[i:i + 1] for x in inputs])  # copies the outputs out of the request's buffers
-                   for i in range(len(inputs[0]))]
-        if len(results) == 1:
-            return [results[0][o] for o in self.outputs]
-        if not results:
+        calls = [inputs] if self.any_batch else [[x[i:i + 1] for x in inputs] for i in range(len(inputs[0]))]
+        results = [request.infer(call) for call in calls]  # each copies its outputs out of the request's buffers
+        if not results:  # an empty batch
             return [np.zeros((0, *o.get_partial_shape().get_min_shape()[1:]), o.get_element_type().to_dtype())
                     for o in self.outputs]
-        return [np.concatenate([r[o] for r in results]) for o in self.outputs]
+        return [results[0][o] if len(results) == 1 else np.concatenate([r[o] for r in results]) for o in self.outputs]
 
 
 def export_session(runtime: str, model: bytes | str | Path, precision: str = "fp32"):

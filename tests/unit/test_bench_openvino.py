@@ -27,6 +27,9 @@ def test_the_bench_times_both_runtimes_on_the_packed_export(tmp_path):
     for served in ("openvino f32", "openvino f32 any batch"):  # one image at a time or not, the same masks in fp32
         assert all(v == 1.0 for v in got[served]["mask_iou"].values())
         assert got[served]["largest_difference"] < 1e-3
+    four = json.loads(out.read_text())["batch_of_four"]
+    assert four["openvino f32"]["p50_s"] > 0 and four["openvino f32 any batch"]["p50_s"] > 0
+    assert four["largest_difference"] < 1e-4  # image by image, the batch's own answers
     networks = json.loads(out.read_text())["networks"]
     assert {"demo generator 32 px, batch 5", "generator 256 px", "style encoder 256 px", "SCHP (ATR) 512 px"} <= set(networks)
     for r in networks.values():
