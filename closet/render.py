@@ -112,6 +112,7 @@ GRAIN_FULL_FACE = 48.0
 # tiles of NOISE_TILE px spread over it. The package photos, bus.jpg, zidane.jpg and a card-table
 # photo read 0.45-2.7 gray levels; the astronaut with sensor-like noise of 18 levels per channel, 9.7.
 NOISE_TILES, NOISE_TILE = 4, 64
+COVER_SHADING, COVER_SHADE_SIGMA = 1.0, 0.15  # cloth over bared skin takes its light: gain, blur (sleeve radii)
 SKIN_SHADING = 0.25  # how much of the old garment's (blurred) lightness, within its spread, shows on bared skin
 INPAINT_RADIUS = 3  # pixels of the reduced copy
 MIRROR_INSET = 2  # added cloth mirrors the old cloth from this many pixels inside its edge
@@ -883,6 +884,19 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
                                  (rows.start, cols.start), hem)
     glab = lab.copy()
     glab[ext] = to_lab(texture[ext])
+    # Cloth grown over bare skin (a sleeve over an arm) is lit as the skin was: the skin's own
+    # lightness, smoothed, about its median, scaled from the skin's spread to the cloth's (never up:
+    # a smooth arm's spread is small, and its shading made the cloth's folds twice as steep).
+    # Where skin is most of a pixel's neighbourhood, so that a speck the skin mask missed is lit too.
+    covered = ext & parse.skin_pixels[rows, cols]
+    if covered.sum() >= 16:
+        skin_l = lab[..., 0]
+        sigma = COVER_SHADE_SIGMA * bm.radius
+        form = _lowpass(skin_l, covered, sigma)
+        lit = ext & (cv2.GaussianBlur(covered.astype(np.float32), (0, 0), sigma) >= 0.5)
+        form -= float(np.median(form[covered]))
+        gain = COVER_SHADING * min(1.0, cloth_spread(lab[..., 0][old_c]) / max(cloth_spread(skin_l[covered]), 1e-3))
+        glab[..., 0][lit] = np.clip(glab[..., 0][lit] + gain * form[lit], 0.0, 100.0)
     cell = max(1.0, view.frame[0] / size * body.length)  # one drawing pixel, in image pixels
     known = old_c | ext
     # Sleeve and torso read different places of the drawing: soften the seam between them.
