@@ -392,12 +392,21 @@ def detector_inputs(image: np.ndarray, max_inputs: int = MAX_DETECTOR_INPUTS,
     h, w = image.shape[:2]
     x0, y0, x1, y1 = region or (0, 0, w, h)
     size = DETECTOR_INPUT_SIZE
-    affines = np.stack([rect_to_tensor_affine(x0 + x, y0 + y, s, s, 0.0, size)
-                        for x, y, s in detector_windows(x1 - x0, y1 - y0, max_inputs, min_tile)])
+    windows = [(x0 + x, y0 + y, s) for x, y, s in detector_windows(x1 - x0, y1 - y0, max_inputs, min_tile)]
+    if region is not None:
+        # A region's square sees the photo around it rather than black beyond the photo's edge.
+        windows = [(_inside(x, s, w), _inside(y, s, h), s) for x, y, s in windows]
+    affines = np.stack([rect_to_tensor_affine(x, y, s, s, 0.0, size) for x, y, s in windows])
     crops = [
         cv2.warpAffine(image, a, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) for a in affines
     ]
     return np.stack(crops).astype(np.float32) * (2.0 / 255.0) - 1.0, affines
+
+
+def _inside(centre: float, side: float, extent: float) -> float:
+    """A window's centre moved, along one axis, so that its `side` lies on the photo's `extent` as
+    far as it can (centred on the photo when it is the longer)."""
+    return extent / 2 if side >= extent else min(max(centre, side / 2), extent - side / 2)
 
 
 @dataclass(frozen=True, eq=False)

@@ -617,6 +617,30 @@ def test_a_person_the_segmentation_shows_beside_the_one_found_is_searched_for(po
         port.detect([image], person_masks=[mask[:-1]])
 
 
+def test_the_second_searchs_window_sees_the_photo_not_black_beyond_its_edge(port, crowd, segment):
+    """zidane.jpg 548 px wide (548x308): the whole image and its tiles find the grey-haired man only.
+    The part of the person mask nobody found covers Zidane, 314x247 px, and its square window ran
+    31 px past the photo's bottom edge, black there: Zidane scored 0.55 in it (0.6 counts), and
+    stayed unswapped beside a swapped man. Moved up onto the photo, the window shows him with what
+    lies above him, and he is found, his nose on his face."""
+    f = 548 / crowd["zidane"].shape[1]
+    image = cv2.resize(crowd["zidane"], None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    h, w = image.shape[:2]
+    assert len(port.detect([image])[0]) == 1
+    region = pose.missed_region(port.detect([image])[0], segment(image))
+    assert region is not None and region[3] - region[1] < region[2] - region[0]  # wider than tall
+    _, affines = pose.detector_inputs(image, pose.MAX_DETECTOR_INPUTS, pose.FALLBACK_TILE_SIDE, region)
+    for a in affines:  # each window lies on the photo as far as its side allows
+        corners = pose.apply_affine(cv2.invertAffineTransform(a), np.array([[0.0, 0.0], [224.0, 224.0]]))
+        side = corners[1, 0] - corners[0, 0]
+        assert corners[0, 1] >= -1e-3 or side > h and abs(corners[0, 1] + corners[1, 1] - h) < 1e-3
+        assert corners[1, 1] <= h + 1e-3 or side > h and abs(corners[0, 1] + corners[1, 1] - h) < 1e-3
+    people = port.detect([image], person_masks=[segment(image)])[0]
+    assert len(people) == 2
+    assert inside(people[0].keypoint("nose"), np.array(ZIDANE_MEN[0][0]) * f)
+    assert inside(people[1].keypoint("nose"), np.array(ZIDANE_MEN[1][0]) * f)
+
+
 def test_a_portraits_flag_or_helmet_sends_no_second_search(port, segment):
     """What the segmentation shows beside the people of the package photos (the astronaut's
     helmet, the cameraman's tripod, the flag behind Grace Hopper) is less than a quarter of a
