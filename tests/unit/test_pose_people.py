@@ -404,6 +404,27 @@ def test_landmarks_that_put_the_face_on_another_detections_face_are_not_that_det
     assert x0 - m <= nose[0] <= x1 + m and y0 - m <= nose[1] <= y1 + m, (people[0].box, nose[:2])
 
 
+def _reaching_left(port, shift: float, scale: float):
+    """The port's detector on two_people, but Grace Hopper's detections (the right half's) get
+    alignment points `shift` detector px toward the astronaut at `scale` times the scale: her
+    landmark crop reaches over to the astronaut."""
+    anchors = pose.ANCHORS.astype(np.float64) * pose.DETECTOR_INPUT_SIZE
+
+    def detector(batch):
+        scores, boxes = port.run_detector(batch)
+        order = np.argsort(-scores[0])[:50]
+        hers = [k for k in order if boxes[0, k, 0] + anchors[k, 0] > pose.DETECTOR_INPUT_SIZE / 2][:10]
+        hip = boxes[0, hers[0], 4:6] + anchors[hers[0]]
+        scale_point = boxes[0, hers[0], 6:8] + anchors[hers[0]]
+        moved = hip - (shift, 0)
+        for k in hers:
+            boxes[0, k, 4:6] = moved - anchors[k]
+            boxes[0, k, 6:8] = moved + scale * (scale_point - hip) - anchors[k]
+        return scores, boxes
+
+    return detector
+
+
 @pytest.mark.parametrize("passes", [0, pose.ALONE_PASSES])
 def test_landmarks_that_took_a_neighbours_face_look_again_with_it_painted_out(port, monkeypatch, passes):
     """In a row of four women (a held-out photo, not committed) the third one's landmark crop,
@@ -416,22 +437,8 @@ def test_landmarks_that_took_a_neighbours_face_look_again_with_it_painted_out(po
     from closet_dev import pose_photos
 
     image = pose_photos.two_people()  # the astronaut, then Grace Hopper
-    anchors = pose.ANCHORS.astype(np.float64) * pose.DETECTOR_INPUT_SIZE
-
-    def detector_reaching_left(batch):
-        scores, boxes = port.run_detector(batch)
-        order = np.argsort(-scores[0])[:50]
-        hers = [k for k in order if boxes[0, k, 0] + anchors[k, 0] > pose.DETECTOR_INPUT_SIZE / 2][:10]
-        hip = boxes[0, hers[0], 4:6] + anchors[hers[0]]
-        scale_point = boxes[0, hers[0], 6:8] + anchors[hers[0]]
-        moved = hip - (60, 0)
-        for k in hers:
-            boxes[0, k, 4:6] = moved - anchors[k]
-            boxes[0, k, 6:8] = moved + 2 * (scale_point - hip) - anchors[k]
-        return scores, boxes
-
     monkeypatch.setattr(pose, "ALONE_PASSES", passes)
-    people = pose.detect_people([image], detector_reaching_left, port.run_landmark, max_inputs=1)[0]
+    people = pose.detect_people([image], _reaching_left(port, 60, 2.0), port.run_landmark, max_inputs=1)[0]
     middle = image.shape[1] / 2
     on_own = [p for p in people if pose.nose_on(p, p.box)]
     assert len(on_own) == len(people)
@@ -451,22 +458,8 @@ def test_landmarks_whose_face_strayed_off_the_detection_look_again_alone(port, m
     from closet_dev import pose_photos
 
     image = pose_photos.two_people()  # the astronaut, then Grace Hopper
-    anchors = pose.ANCHORS.astype(np.float64) * pose.DETECTOR_INPUT_SIZE
-
-    def detector_reaching_left(batch):
-        scores, boxes = port.run_detector(batch)
-        order = np.argsort(-scores[0])[:50]
-        hers = [k for k in order if boxes[0, k, 0] + anchors[k, 0] > pose.DETECTOR_INPUT_SIZE / 2][:10]
-        hip = boxes[0, hers[0], 4:6] + anchors[hers[0]]
-        scale_point = boxes[0, hers[0], 6:8] + anchors[hers[0]]
-        moved = hip - (40, 0)
-        for k in hers:
-            boxes[0, k, 4:6] = moved - anchors[k]
-            boxes[0, k, 6:8] = moved + 1.5 * (scale_point - hip) - anchors[k]
-        return scores, boxes
-
     monkeypatch.setattr(pose, "STRAYED_NOSE", strayed)
-    astronaut, hopper = pose.detect_people([image], detector_reaching_left, port.run_landmark, max_inputs=1)[0]
+    astronaut, hopper = pose.detect_people([image], _reaching_left(port, 40, 1.5), port.run_landmark, max_inputs=1)[0]
     assert pose.nose_on(astronaut, astronaut.box) and not pose.nose_on(hopper, astronaut.box)
     if strayed < 99:
         assert pose.nose_off(hopper, hopper.box) < 0.5
