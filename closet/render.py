@@ -888,15 +888,15 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     # lightness, smoothed, about its median, scaled from the skin's spread to the cloth's (never up:
     # a smooth arm's spread is small, and its shading made the cloth's folds twice as steep).
     # Where skin is most of a pixel's neighbourhood, so that a speck the skin mask missed is lit too.
+    photo_l, garment_l = lab[..., 0], lab[..., 0][old_c]
     covered = ext & parse.skin_pixels[rows, cols]
     if covered.sum() >= 16:
-        skin_l = lab[..., 0]
         sigma = COVER_SHADE_SIGMA * bm.radius
-        form = _lowpass(skin_l, covered, sigma)
-        lit = ext & (cv2.GaussianBlur(covered.astype(np.float32), (0, 0), sigma) >= 0.5)
+        form = _lowpass(photo_l, covered, sigma)
+        lit_as_skin = ext & (cv2.GaussianBlur(covered.astype(np.float32), (0, 0), sigma) >= 0.5)
         form -= float(np.median(form[covered]))
-        gain = COVER_SHADING * min(1.0, cloth_spread(lab[..., 0][old_c]) / max(cloth_spread(skin_l[covered]), 1e-3))
-        glab[..., 0][lit] = np.clip(glab[..., 0][lit] + gain * form[lit], 0.0, 100.0)
+        gain = COVER_SHADING * min(1.0, cloth_spread(garment_l) / max(cloth_spread(photo_l[covered]), 1e-3))
+        glab[..., 0][lit_as_skin] = np.clip(glab[..., 0][lit_as_skin] + gain * form[lit_as_skin], 0.0, 100.0)
     cell = max(1.0, view.frame[0] / size * body.length)  # one drawing pixel, in image pixels
     known = old_c | ext
     # Sleeve and torso read different places of the drawing: soften the seam between them.
@@ -913,7 +913,6 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # A fold, not a new colour: where the drawing's outline misses the flat lay's, the change
         # runs to the whole gray range, and saturated cloth pushed that far loses its chroma.
         change = np.clip(change, -MAX_CHANGE * FMNIST_STD, MAX_CHANGE * FMNIST_STD)
-        garment_l = lab[..., 0][old_c]
         shaded = np.clip(glab[..., 0] + change * (cloth_spread(garment_l) / FMNIST_STD), 0.0, 100.0)
         # A fold is no lighter than the cloth's own lit side. A garment read with other things in it
         # (a neighbour's hair, a hand, blocks of shirt taken for skin) has a wide spread, and the
@@ -971,7 +970,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         shoes = feet(person, cols, low, TROUSERS_ABOVE_FEET * body.length)
         seen = seen_trousers(*box, reach, shoes)
         carried = None if seen is None else carried_legs(*box, reach, body.length, seen, shoes)
-        under[legs] = trousers(lab[..., 0][old_c], lab[..., 0][legs], seen) if carried is None else carried
+        under[legs] = trousers(garment_l, lab[..., 0][legs], seen) if carried is None else carried
     on = arm > 0
     if on.any():
         # A bared arm keeps light off the cloth beside it: it stands on the garment, not cut out of it.
@@ -991,7 +990,6 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         skin[...] = lit
         # The light on the old garment, not its print: its own lightness only (no background mixed
         # in), within its own spread (a name tag or a ribbon bar showed through as a pale disc).
-        garment_l = lab[..., 0][old_c]
         base = float(np.median(garment_l)) if old_c.any() else lit[0]
         spread = cloth_spread(garment_l)
         lighting = _lowpass(lab[..., 0], old_c, max(1.0, 0.04 * body.scale))[ys[on], xs[on]]
