@@ -11,7 +11,7 @@ Everything here is plain arithmetic on the landmarks, shared by the garment mask
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,6 +22,7 @@ L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 11, 12, 13, 14, 15,
 # Each hand's pinky, index and thumb knuckles (BlazePose's landmarks 17-22).
 L_KNUCKLES, R_KNUCKLES = (17, 19, 21), (18, 20, 22)
 L_HIP, R_HIP = 23, 24
+L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 25, 26, 27, 28
 FACE = tuple(range(11))
 
 # A landmark counts as seen at this visibility (BlazePose's own output, a sigmoid).
@@ -107,6 +108,8 @@ class Body:
     right_arm: Arm
     face: np.ndarray  # (11, 2) face landmarks 0-10
     face_seen: bool
+    # (N, 3, 2): each leg whose knee is seen, as pose gives it: hip joint, knee, ankle.
+    legs: np.ndarray = field(default_factory=lambda: np.zeros((0, 3, 2)))
 
     @property
     def neck(self) -> np.ndarray:
@@ -130,7 +133,7 @@ class Body:
         return replace(self, right_shoulder=self.right_shoulder * f, left_shoulder=self.left_shoulder * f,
                        left_hip=self.left_hip * f, right_hip=self.right_hip * f, length=self.length * f,
                        scale=self.scale * f, left_arm=arm(self.left_arm), right_arm=arm(self.right_arm),
-                       face=self.face * f)
+                       face=self.face * f, legs=self.legs * f)
 
 
 def face_size(face: np.ndarray) -> float:
@@ -241,4 +244,6 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
         left_arm=arm(L_SHOULDER, L_ELBOW, L_WRIST, L_KNUCKLES, sl.copy()),
         right_arm=arm(R_SHOULDER, R_ELBOW, R_WRIST, R_KNUCKLES, sr.copy()),
         face=face.copy(), face_seen=face_seen,
+        legs=np.array([xy[[hip, knee, ankle]] for hip, knee, ankle in ((L_HIP, L_KNEE, L_ANKLE), (R_HIP, R_KNEE, R_ANKLE))
+                       if vis[knee] >= VISIBLE and _inside(xy[knee], shape)]).reshape(-1, 3, 2),
     )

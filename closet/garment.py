@@ -120,6 +120,12 @@ SKIN_CORE = 0.03
 ARM_SKIN_AB = 20.0
 ARM_SKIN_OFF_CLOTH = 25.0
 ARM_SKIN_SAMPLE = 0.05
+# A leg is no upper garment: where pose sees a knee, the capsule from the hip joint to the knee and on
+# to the ankle, LEG_RADIUS body widths round, holds skin of any skin's hue ARM_SKIN_OFF_CLOTH or more
+# from the torso's cloth, in the face's lightness range (`leg_skin`). A face in a window's light read
+# a*b* (6, 2), and the bare thighs and knees of three women sitting on a sofa in a short dress and
+# camisoles, in the torso's region, (16-28, 15-24): every target painted them in copper blocks.
+LEG_RADIUS = 0.2
 # A photo is grayscale when 99% of its pixels have a chroma under this (CIE ab units).
 GRAY_CHROMA = 3.0
 MIN_GARMENT_PIXELS = 64
@@ -416,6 +422,14 @@ def arm_region(shape: tuple[int, ...], body: Body, off_photo: bool = False, unse
     return m
 
 
+def leg_region(shape: tuple[int, ...], body: Body) -> np.ndarray:
+    """Capsules along each leg pose sees (Body.legs: hip joint -> knee -> ankle), LEG_RADIUS body widths round."""
+    m = np.zeros(shape[:2], bool)
+    for hip, knee, ankle in body.legs:
+        m |= capsule(shape, hip, knee, LEG_RADIUS * body.scale) | capsule(shape, knee, ankle, LEG_RADIUS * body.scale)
+    return m
+
+
 def hand_region(shape: tuple[int, ...], body: Body, origin: tuple[int, int] = (0, 0),
                 past_wrist: bool = False) -> np.ndarray:
     """Both hands, seen or estimated, in a box of `shape` at image pixel `origin` (x, y): each a
@@ -621,6 +635,18 @@ def arm_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray | None) -> np.ndarra
     return out
 
 
+def leg_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray) -> np.ndarray:
+    """bool (...): which Lab colours of a leg are its skin: of a skin's hue (SKIN_HUE, SKIN_MIN_CHROMA),
+    in the face's lightness range, and ARM_SKIN_OFF_CLOTH (CIE76) or more from the torso's `cloth`.
+    Not near the face's a*b*: legs take another light than the face as often as arms do, and more."""
+    if not skin.known:
+        return np.zeros(lab.shape[:-1], bool)
+    a, b = lab[..., 1], lab[..., 2]
+    hue = np.degrees(np.arctan2(b, a))
+    hued = (hue >= SKIN_HUE[0]) & (hue <= SKIN_HUE[1]) & (np.hypot(a, b) >= SKIN_MIN_CHROMA)
+    return hued & in_skin_light(lab, skin) & (np.linalg.norm(lab - cloth, axis=-1) >= ARM_SKIN_OFF_CLOTH)
+
+
 def arm_lit(lab: np.ndarray, face_lit: tuple[float, float, float], at_least: float) -> tuple[float, float, float]:
     """The lit colour (CIE Lab) of an arm's own skin the photo shows (`lab`, (N, 3)): the median of
     its lit class (closet.lighting.lit_class), when there are `at_least` pixels of it; else the
@@ -707,12 +733,18 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
     belly = belly.astype(bool) & body_px
     if belly.any() and could_be_skin[belly].mean() > SKIN_COLOURED_GARMENT:
         skin_px = np.zeros_like(skin_px)
-    elif (arms & region).any() and (region & torso & ~skin_px).any():
-        # An arm in another light than the face (a window's warm light on a pale woman's tanned
-        # arm) is skin the face does not predict: of a skin's hue, off the torso's cloth.
-        box = bounding_box(arms & region)
-        cloth = np.median(to_lab(rgb[region & torso & ~skin_px][None])[0], axis=0)
-        skin_px[box] |= arm_skin(to_lab(rgb[box]), skin, cloth) & (arms & region)[box]
+    else:
+        # Legs (LEG_RADIUS) and arms in another light than the face (a window's warm light on a pale
+        # woman's tanned arm) are skin the face does not predict: of a skin's hue, off the torso's cloth.
+        legs = leg_region(rgb.shape, body) & body_px & ~head
+        if legs.any() and (region & torso & ~legs & ~skin_px).any():
+            box = bounding_box(legs)
+            cloth = np.median(to_lab(rgb[region & torso & ~legs & ~skin_px][None])[0], axis=0)
+            skin_px[box] |= leg_skin(to_lab(rgb[box]), skin, cloth) & legs[box]
+        if (arms & region).any() and (region & torso & ~skin_px).any():
+            box = bounding_box(arms & region)
+            cloth = np.median(to_lab(rgb[region & torso & ~skin_px][None])[0], axis=0)
+            skin_px[box] |= arm_skin(to_lab(rgb[box]), skin, cloth) & (arms & region)[box]
     # A sleeve's skin-coloured slivers are its shadows (SKIN_CORE), but not those that run out of
     # the garment: a face's edge, a neighbour's orange suit, a flag's red stripe beside a sleeve.
     slivers = skin_px & arms & ~cored(skin_px & arms, SKIN_CORE * body.scale)

@@ -244,6 +244,51 @@ def test_arm_skin_is_a_skins_hue_near_the_face_and_off_the_cloth():
     assert not gm.arm_skin(lab, replace(skin, known=False), None).any()  # a grayscale photo
 
 
+def test_a_bare_leg_in_another_light_than_the_face_is_skin(photo_people):
+    """Three women on a sofa in a window's light, in a short dress and camisoles: their faces read
+    a*b* about (6, 2), their bare thighs and knees (16-28, 15-24), lying in front of the lower torso.
+    The face predicts no such skin, so they were the garment, and every target painted them in
+    copper blocks. Where pose sees a knee, the leg from the hip joint holds skin of any skin's hue
+    off the torso's cloth (`leg_skin`). The astronaut with a thigh across her lower torso in a pink
+    light, 23 a*b* off her face (beyond what even an arm's skin may be, ARM_SKIN_AB), her knee seen."""
+    from closet.body import L_HIP, L_KNEE, R_HIP
+
+    scene, person = photo_people["astronaut"]
+    keypoints = scene.people[0].copy()
+    hip, other = keypoints[L_HIP, :2], keypoints[R_HIP, :2]
+    keypoints[L_KNEE, :2] = other + (hip - other) * 0.6 - (0.0, 80.0)  # the knee raised in front of her
+    keypoints[L_KNEE, -1] = 1.0
+    body = body_from_keypoints(keypoints, scene.image.shape)
+    skin = gm.skin_from_face(scene.image, body)
+    thigh = gm.capsule(scene.image.shape, hip, keypoints[L_KNEE, :2], 0.15 * body.scale) & gm.torso_region(
+        scene.image.shape, body) & person
+    pink = np.float32([[[skin.lit[0] - 5, skin.lit[1] + 22, skin.lit[2] - 6]]])
+    image = scene.image.copy()
+    image[thigh] = color.to_rgb8(pink)[0, 0]
+    assert thigh.sum() > 2000
+    lab = color.to_lab(image[thigh][None])[0]
+    assert not gm.arm_skin(lab, skin, None).any()  # farther from the face than an arm's skin may be
+    unseen = keypoints.copy()
+    unseen[L_KNEE, -1] = 0.0
+    assert gm.garment_mask(image, person, unseen).mask[thigh].mean() > 0.9  # no knee: the garment, as before
+    g = gm.garment_mask(image, person, keypoints)
+    assert g.skin_pixels[thigh].mean() > 0.9 and g.mask[thigh].mean() < 0.1
+    assert share(g.mask, GARMENT_BOXES["astronaut"]["garment"]["chest"]) > 0.85
+
+
+def test_leg_skin_is_any_skins_hue_off_the_cloth():
+    skin = gm.Skin(lab=(60.0, 6.0, 2.0), spread=3.0, known=True, lit=(66.0, 6.0, 2.0))
+    cloth = np.float32([20.0, 1.0, 0.0])  # a black camisole
+    lab = np.float32([
+        [60, 26, 22],  # a knee in warm light, 28 a*b* off the face: skin
+        [60, 2, -12],  # bluish: not a skin's hue
+        [25, 8, 6],  # near the cloth (CIE76 under ARM_SKIN_OFF_CLOTH): its cloth
+        [10, 20, 20],  # 50 darker than the face: no
+    ])
+    assert gm.leg_skin(lab, skin, cloth).tolist() == [True, False, False, False]
+    assert not gm.leg_skin(lab, replace(skin, known=False), cloth).any()  # a grayscale photo
+
+
 def test_a_neighbours_bare_arm_is_theirs():
     """In that row of women a bare arm lay across the neighbour's shoulder and chest: in her
     silhouette and her torso, so it was her garment, and every target painted it in her cloth's
