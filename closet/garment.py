@@ -619,32 +619,33 @@ def nearer_torsos(body: Body | None, others: list[Body | None], shape: tuple[int
     return out
 
 
+def skin_hued(lab: np.ndarray) -> np.ndarray:
+    """bool (...): which Lab colours are of a skin's hue (SKIN_HUE), with SKIN_MIN_CHROMA or more."""
+    a, b = lab[..., 1], lab[..., 2]
+    hue = np.degrees(np.arctan2(b, a))
+    return (hue >= SKIN_HUE[0]) & (hue <= SKIN_HUE[1]) & (np.hypot(a, b) >= SKIN_MIN_CHROMA)
+
+
 def arm_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray | None) -> np.ndarray:
     """bool (...): which Lab colours of an arm are its skin though the face does not predict them:
     within ARM_SKIN_AB of the face's lit a*b*, of a skin's hue, in the face's lightness range, and
     ARM_SKIN_OFF_CLOTH (CIE76) or more from the torso's `cloth` (None: no cloth to tell)."""
     if not skin.known:
         return np.zeros(lab.shape[:-1], bool)
-    a, b = lab[..., 1], lab[..., 2]
-    hue = np.degrees(np.arctan2(b, a))
-    near = np.hypot(a - skin.lit[1], b - skin.lit[2]) < ARM_SKIN_AB
-    hued = (hue >= SKIN_HUE[0]) & (hue <= SKIN_HUE[1]) & (np.hypot(a, b) >= SKIN_MIN_CHROMA)
-    out = near & hued & in_skin_light(lab, skin)
+    near = np.hypot(lab[..., 1] - skin.lit[1], lab[..., 2] - skin.lit[2]) < ARM_SKIN_AB
+    out = near & skin_hued(lab) & in_skin_light(lab, skin)
     if cloth is not None:
         out &= np.linalg.norm(lab - cloth, axis=-1) >= ARM_SKIN_OFF_CLOTH
     return out
 
 
 def leg_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray) -> np.ndarray:
-    """bool (...): which Lab colours of a leg are its skin: of a skin's hue (SKIN_HUE, SKIN_MIN_CHROMA),
-    in the face's lightness range, and ARM_SKIN_OFF_CLOTH (CIE76) or more from the torso's `cloth`.
-    Not near the face's a*b*: legs take another light than the face as often as arms do, and more."""
+    """bool (...): which Lab colours of a leg are its skin: of a skin's hue, in the face's lightness
+    range, and ARM_SKIN_OFF_CLOTH (CIE76) or more from the torso's `cloth`. Not near the face's
+    a*b*: legs take another light than the face as often as arms do, and more."""
     if not skin.known:
         return np.zeros(lab.shape[:-1], bool)
-    a, b = lab[..., 1], lab[..., 2]
-    hue = np.degrees(np.arctan2(b, a))
-    hued = (hue >= SKIN_HUE[0]) & (hue <= SKIN_HUE[1]) & (np.hypot(a, b) >= SKIN_MIN_CHROMA)
-    return hued & in_skin_light(lab, skin) & (np.linalg.norm(lab - cloth, axis=-1) >= ARM_SKIN_OFF_CLOTH)
+    return skin_hued(lab) & in_skin_light(lab, skin) & (np.linalg.norm(lab - cloth, axis=-1) >= ARM_SKIN_OFF_CLOTH)
 
 
 def arm_lit(lab: np.ndarray, face_lit: tuple[float, float, float], at_least: float) -> tuple[float, float, float]:
