@@ -122,9 +122,10 @@ ARM_SKIN_OFF_CLOTH = 25.0
 ARM_SKIN_SAMPLE = 0.05
 # A leg is no upper garment: where pose sees a knee, the capsule from the hip joint to the knee and on
 # to the ankle, LEG_RADIUS body widths round, holds skin of any skin's hue ARM_SKIN_OFF_CLOTH or more
-# from the torso's cloth, in the face's lightness range (`leg_skin`). A face in a window's light read
-# a*b* (6, 2), and the bare thighs and knees of three women sitting on a sofa in a short dress and
-# camisoles, in the torso's region, (16-28, 15-24): every target painted them in copper blocks.
+# from the torso's cloth, in the face's lightness range (`leg_skin`). Three women sitting on a sofa
+# in a window's light, in a short dress and camisoles: faces a*b* (5-7, 2-9), the skin-hued pixels
+# of their bare thighs and knees, in the torso's region, a median (12-19, 9-18); every target
+# painted them in copper blocks.
 LEG_RADIUS = 0.2
 # A photo is grayscale when 99% of its pixels have a chroma under this (CIE ab units).
 GRAY_CHROMA = 3.0
@@ -619,6 +620,11 @@ def nearer_torsos(body: Body | None, others: list[Body | None], shape: tuple[int
     return out
 
 
+def median_lab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(3,) the median CIE Lab of `rgb`'s pixels under the non-empty bool `mask`, per channel."""
+    return np.median(to_lab(rgb[mask][None])[0], axis=0)
+
+
 def skin_hued(lab: np.ndarray) -> np.ndarray:
     """bool (...): which Lab colours are of a skin's hue (SKIN_HUE), with SKIN_MIN_CHROMA or more."""
     a, b = lab[..., 1], lab[..., 2]
@@ -740,12 +746,10 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
         legs = leg_region(rgb.shape, body) & body_px & ~head
         if legs.any() and (region & torso & ~legs & ~skin_px).any():
             box = bounding_box(legs)
-            cloth = np.median(to_lab(rgb[region & torso & ~legs & ~skin_px][None])[0], axis=0)
-            skin_px[box] |= leg_skin(to_lab(rgb[box]), skin, cloth) & legs[box]
+            skin_px[box] |= leg_skin(to_lab(rgb[box]), skin, median_lab(rgb, region & torso & ~legs & ~skin_px)) & legs[box]
         if (arms & region).any() and (region & torso & ~skin_px).any():
             box = bounding_box(arms & region)
-            cloth = np.median(to_lab(rgb[region & torso & ~skin_px][None])[0], axis=0)
-            skin_px[box] |= arm_skin(to_lab(rgb[box]), skin, cloth) & (arms & region)[box]
+            skin_px[box] |= arm_skin(to_lab(rgb[box]), skin, median_lab(rgb, region & torso & ~skin_px)) & (arms & region)[box]
     # A sleeve's skin-coloured slivers are its shadows (SKIN_CORE), but not those that run out of
     # the garment: a face's edge, a neighbour's orange suit, a flag's red stripe beside a sleeve.
     slivers = skin_px & arms & ~cored(skin_px & arms, SKIN_CORE * body.scale)

@@ -246,8 +246,8 @@ def test_arm_skin_is_a_skins_hue_near_the_face_and_off_the_cloth():
 
 def test_a_bare_leg_in_another_light_than_the_face_is_skin(photo_people):
     """Three women on a sofa in a window's light, in a short dress and camisoles: their faces read
-    a*b* about (6, 2), their bare thighs and knees (16-28, 15-24), lying in front of the lower torso.
-    The face predicts no such skin, so they were the garment, and every target painted them in
+    a*b* (5-7, 2-9), the skin-hued pixels of their bare thighs and knees a median (12-19, 9-18), lying
+    in front of the lower torso. The face predicts no such skin, so they were the garment, and every target painted them in
     copper blocks. Where pose sees a knee, the leg from the hip joint holds skin of any skin's hue
     off the torso's cloth (`leg_skin`). The astronaut with a thigh across her lower torso in a pink
     light, 23 a*b* off her face (beyond what even an arm's skin may be, ARM_SKIN_AB), her knee seen."""
