@@ -127,6 +127,14 @@ ARM_SKIN_SAMPLE = 0.05
 # of their bare thighs and knees, in the torso's region, a median (12-19, 9-18); every target
 # painted them in copper blocks.
 LEG_RADIUS = 0.2
+# A neck in the shade under the chin is skin the face does not predict either (a man before a blue
+# screen: his lit face a*b* (23, 22), his neck (14, 17), 12 off the face's median, past its radius
+# of 11, and `coat` painted it in his sweater's knit). The capsule from the mouth to the collar,
+# NECK_RADIUS face widths round, takes the arm rule (`arm_skin`), but off the
+# cloth by a*b* alone (NECK_OFF_CLOTH_AB): shade darkens skin toward a dark cloth's lightness, not
+# toward its hue (that neck's shade lay 20 CIE76 from his dark gray knit, 19 in a*b*).
+NECK_RADIUS = 0.45
+NECK_OFF_CLOTH_AB = 12.0
 # A photo is grayscale when 99% of its pixels have a chroma under this (CIE ab units).
 GRAY_CHROMA = 3.0
 MIN_GARMENT_PIXELS = 64
@@ -431,6 +439,16 @@ def leg_region(shape: tuple[int, ...], body: Body) -> np.ndarray:
     return m
 
 
+def neck_region(shape: tuple[int, ...], body: Body) -> np.ndarray:
+    """The neck: a capsule from the mouth down to the collar's top (torso_polygon's), NECK_RADIUS face
+    widths round (none where pose does not see the face). Not on to the joint between the shoulders:
+    a tie's gold stripes there read as skin."""
+    if not body.face_seen:
+        return np.zeros(shape[:2], bool)
+    mouth = (body.face[MOUTH_L] + body.face[MOUTH_R]) / 2
+    return capsule(shape, mouth, body.neck - body.axis * COLLAR_UP * body.scale, NECK_RADIUS * body.face_size)
+
+
 def hand_region(shape: tuple[int, ...], body: Body, origin: tuple[int, int] = (0, 0),
                 past_wrist: bool = False) -> np.ndarray:
     """Both hands, seen or estimated, in a box of `shape` at image pixel `origin` (x, y): each a
@@ -645,6 +663,12 @@ def arm_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray | None) -> np.ndarra
     return out
 
 
+def neck_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray) -> np.ndarray:
+    """bool (...): which Lab colours of a neck are its skin: the arm rule's (`arm_skin`), off the
+    torso's `cloth` by NECK_OFF_CLOTH_AB in a*b*."""
+    return arm_skin(lab, skin, None) & (np.hypot(lab[..., 1] - cloth[1], lab[..., 2] - cloth[2]) >= NECK_OFF_CLOTH_AB)
+
+
 def leg_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray) -> np.ndarray:
     """bool (...): which Lab colours of a leg are its skin: of a skin's hue, in the face's lightness
     range, and ARM_SKIN_OFF_CLOTH (CIE76) or more from the torso's `cloth`. Not near the face's
@@ -747,6 +771,10 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
         if legs.any() and (region & torso & ~legs & ~skin_px).any():
             box = bounding_box(legs)
             skin_px[box] |= leg_skin(to_lab(rgb[box]), skin, median_lab(rgb, region & torso & ~legs & ~skin_px)) & legs[box]
+        neck = neck_region(rgb.shape, body) & region & ~skin_px
+        if neck.any() and (region & torso & ~neck & ~skin_px).any():
+            box = bounding_box(neck)
+            skin_px[box] |= neck_skin(to_lab(rgb[box]), skin, median_lab(rgb, region & torso & ~neck & ~skin_px)) & neck[box]
         if (arms & region).any() and (region & torso & ~skin_px).any():
             box = bounding_box(arms & region)
             skin_px[box] |= arm_skin(to_lab(rgb[box]), skin, median_lab(rgb, region & torso & ~skin_px)) & (arms & region)[box]

@@ -91,6 +91,8 @@ ANCHOR_SHARE = 0.05  # added cloth grows from the old garment's pieces of this s
 # A longer hem covers the person's own lower body where the photo shows it, and hangs LEG_EASE past
 # it each side, read per flat-lay row LEG_ROW tall (and the rows beside it): `over_the_legs`.
 LEG_EASE = 0.1
+# A coat's ease (`eased_ring`) needs a person mask that holds at least this share of the old garment.
+EASE_ON_PERSON = 0.5
 # ...less the silhouette's last SILHOUETTE_SPILL torso lengths down each column: `legs_shown`.
 SILHOUETTE_SPILL = 0.1
 LEG_ROW = 0.025
@@ -856,7 +858,10 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # past the legs. Pose put the grey-haired man's left arm (zidane.jpg) in the crowd behind
         # him, and his lengthened sleeve was a dark blob there.
         new_c = new_c & ~(~old_c & ~person[rows, cols] & ~hem_flare)
-        if ease > 0:
+        # The ring stands off the body over the background, which the person mask tells only where
+        # it holds the garment: in a close-up it held a man's head and neck, a quarter of his shirt,
+        # and the ring grew from the cloth by his neck over his collar in black blots.
+        if ease > 0 and (old_c & person[rows, cols]).sum() >= EASE_ON_PERSON * old_c.sum():
             eased = eased_ring(new_c, old_c, person[rows, cols], part, flat, ease, new_shape.ease,
                                hand_region((h, w), body, (cols.start, rows.start)) | parse.head[rows, cols],
                                body.across, edge_rim(image.shape))

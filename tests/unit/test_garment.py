@@ -289,6 +289,43 @@ def test_leg_skin_is_any_skins_hue_off_the_cloth():
     assert not gm.leg_skin(lab, replace(skin, known=False), cloth).any()  # a grayscale photo
 
 
+def test_a_neck_in_the_shade_is_skin(photo_people):
+    """A man before a blue screen: his lit face a*b* (23, 22), the shade under his chin (14, 17), 12
+    off the face's median, past the radius his face gives skin, so `coat` painted his neck in his
+    sweater's knit. The neck, from the mouth to the collar, takes the arm rule (`neck_skin`): Grace
+    Hopper's neck painted in such a shade, farther from her face's median than her skin's radius, is
+    skin; the same shade on her chest, below the collar, is not."""
+    scene, person = photo_people["grace_hopper"]
+    keypoints = scene.people[0]
+    body = body_from_keypoints(keypoints, scene.image.shape)
+    skin = gm.skin_from_face(scene.image, body)
+    shade = np.float32([[[skin.lab[0] - 15, skin.lit[1] - 12, skin.lit[2] - 12]]])  # 19 a*b* off the face
+    image = scene.image.copy()
+    neck = np.zeros(person.shape, bool)
+    neck[330:380, 230:290] = True
+    chest = np.zeros(person.shape, bool)
+    chest[470:510, 200:260] = True
+    image[neck | chest] = color.to_rgb8(shade)[0, 0]
+    assert not gm.skin_mask(image, skin)[neck].any()  # the face does not predict it
+    g = gm.garment_mask(image, person, keypoints)
+    below_the_head = neck & ~g.head
+    assert below_the_head.sum() > 1000
+    assert g.skin_pixels[below_the_head].mean() > 0.9 and g.mask[neck].mean() < 0.1  # 0.06 and 0.94 before
+    assert g.mask[chest].mean() > 0.9
+
+
+def test_neck_skin_is_the_arm_rule_off_the_cloths_hue():
+    skin = gm.Skin(lab=(60.0, 25.0, 20.0), spread=4.5, known=True, lit=(67.0, 23.0, 22.0))
+    cloth = np.float32([33.0, 0.5, -1.0])  # a dark gray knit
+    lab = np.float32([
+        [35, 12, 16],  # the shade under a chin: 20 CIE76 from the knit, 19 in a*b*: skin
+        [35, 3, 4],  # the knit's own shade, a little warm: not off its hue
+        [35, 40, 40],  # 25 a*b* off the face's lit side: no
+    ])
+    assert gm.neck_skin(lab, skin, cloth).tolist() == [True, False, False]
+    assert not gm.neck_skin(lab, replace(skin, known=False), cloth).any()
+
+
 def test_a_neighbours_bare_arm_is_theirs():
     """In that row of women a bare arm lay across the neighbour's shoulder and chest: in her
     silhouette and her torso, so it was her garment, and every target painted it in her cloth's
