@@ -37,7 +37,19 @@ import cv2
 import numpy as np
 
 from closet import lighting, workscale
-from closet.body import L_EYE, MOUTH_L, MOUTH_R, NOSE, R_EYE, VISIBLE, Body, as_xyv, body_from_keypoints
+from closet.body import (
+    FACE,
+    L_EYE,
+    MOUTH_L,
+    MOUTH_R,
+    NOSE,
+    R_EYE,
+    VISIBLE,
+    Body,
+    as_xyv,
+    body_from_keypoints,
+    face_size,
+)
 from closet.color import near_median, to_lab
 from closet.errors import NoGarment
 
@@ -88,6 +100,8 @@ LIT_FACE_AXES = (0.38, 0.45)
 # DEFAULT_SKIN_SPREAD.
 SKIN_HUE = (10.0, 100.0)
 SKIN_MIN_CHROMA = 4.0
+# The lit side is read on the face's skin-hued pixels when they are at least this share of them.
+FACE_SKIN_SHARE = 0.5
 DEFAULT_SKIN = (64.0, 14.0, 23.0)
 DEFAULT_SKIN_SPREAD = 5.0
 # Below the hips: how far a garment may go (torso lengths below the hip joints), how wide (per
@@ -266,12 +280,16 @@ def _ellipse(shape: tuple[int, ...], centre, axes, angle_deg: float) -> np.ndarr
 
 def _face_frame(body: Body) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(eye centre, unit 'down the face' vector, unit 'across' vector) from the face landmarks."""
-    f = body.face
+    return _face_axes(body.face, body.axis)
+
+
+def _face_axes(f: np.ndarray, fallback: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """_face_frame of face landmarks `f`; `fallback`, 'down' where the eyes and the mouth meet."""
     eyes = (f[L_EYE] + f[R_EYE]) / 2
     mouth = (f[MOUTH_L] + f[MOUTH_R]) / 2
     down = mouth - eyes
     n = float(np.linalg.norm(down))
-    down = down / n if n > 1e-6 else body.axis
+    down = down / n if n > 1e-6 else fallback
     return eyes, down, np.array([-down[1], down[0]])
 
 
@@ -291,16 +309,22 @@ def skin_from_face(rgb: np.ndarray, body: Body) -> Skin:
     face = lit_face(rgb.shape, body)
     rows, cols, inside = face
     fpx = to_lab(rgb[rows, cols][inside][None])[0] if inside.any() else px
+    ys, xs = np.nonzero(inside)
+    known = not is_grayscale(rgb)
+    # Its skin only, where most of it is of a skin's hue: a boy laughing before a white studio wall
+    # read white (L 100) as his lit side, from his teeth and the wall inside the ellipse (35% of it),
+    # and `dress` bared his arm as a white tube.
+    on_skin = skin_hued(fpx) if known else np.ones(len(fpx), bool)
+    if on_skin.sum() >= FACE_SKIN_SHARE * len(fpx) and len(xs):
+        fpx, ys, xs = fpx[on_skin], ys[on_skin], xs[on_skin]
     # The lit side: a face three quarters in shadow (zidane.jpg's Zidane, under a stadium's side
     # light) has it in its brightest 13%: its brighter half read L 26 and bared arms were ochre
     # paint, its lit side reads 57.
     lit_px = lighting.lit_class(fpx[:, 0])
     lit = np.median(fpx[lit_px], axis=0)
     light = lighting.FRONT
-    if inside.any():
-        ys, xs = np.nonzero(inside)
+    if len(xs):
         light = lighting.face_light(fpx[:, 0], np.stack([xs, ys], 1).astype(np.float64), across, size, lit_px)
-    known = not is_grayscale(rgb)
     if known and not is_skin_colour(lit):
         med, lit, spread, light = np.array(DEFAULT_SKIN), np.array(DEFAULT_SKIN), DEFAULT_SKIN_SPREAD, lighting.FRONT
     return Skin(lab=(float(med[0]), float(med[1]), float(med[2])), spread=spread, known=known,
@@ -367,10 +391,21 @@ def in_skin_light(lab: np.ndarray, skin: Skin) -> np.ndarray:
 
 def head_mask(shape: tuple[int, ...], body: Body) -> np.ndarray:
     """Face and hair: an ellipse over the face landmarks, from the chin up past the crown."""
-    if not body.face_seen:
+    return _head(shape, body.face, body.axis) if body.face_seen else np.zeros(shape[:2], bool)
+
+
+def head_of(keypoints, shape: tuple[int, ...]) -> np.ndarray:
+    """head_mask from a person's BlazePose keypoints alone: a face whose shoulders are off the photo
+    (no Body) is a head all the same."""
+    kp = as_xyv(keypoints)
+    if np.median(kp[list(FACE), 2]) < VISIBLE:
         return np.zeros(shape[:2], bool)
-    eyes, down, _ = _face_frame(body)
-    size = body.face_size
+    return _head(shape, kp[list(FACE), :2].astype(np.float64), np.array([0.0, 1.0]))
+
+
+def _head(shape: tuple[int, ...], face: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    eyes, down, _ = _face_axes(face, fallback)
+    size = face_size(face)
     centre = eyes + down * size * (HEAD_DOWN - HEAD_UP) / 2
     angle = float(np.degrees(np.arctan2(down[1], down[0]))) - 90.0
     return _ellipse(shape, centre, (HEAD_HALF_WIDTH * size, (HEAD_UP + HEAD_DOWN) / 2 * size), angle)

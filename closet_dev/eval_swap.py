@@ -64,15 +64,18 @@ def scenes(photos: Path | None) -> list[tuple[str, np.ndarray]]:
     from closet_dev import pose_photos
 
     if photos is not None:
-        from PIL import Image, ImageOps, UnidentifiedImageError
+        from closet.errors import ClosetError
+        from closet.imageio import decode_photo
 
         out = []
         for p in sorted(photos.iterdir()):
             if p.suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp"):
                 continue
             try:
-                out.append((p.stem, np.asarray(ImageOps.exif_transpose(Image.open(p)).convert("RGB"))))
-            except (OSError, UnidentifiedImageError) as e:  # one bad file does not end a judge's run
+                # As the server sees it: upright, in sRGB, over white where it is transparent (the
+                # colours a cut-out PNG keeps under alpha 0 are streaks no viewer shows).
+                out.append((p.stem, decode_photo(p.read_bytes(), 1 << 40, 1 << 20).working()))
+            except (OSError, ClosetError) as e:  # one bad file does not end a judge's run
                 log.warning("skipped %s: %s", p.name, e)
         return out
     out = []

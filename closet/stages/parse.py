@@ -262,7 +262,15 @@ def _guard(step, *args):
 def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.PosePerson]) -> Parsed:
     """The pose-garment parse of one image: a garment per person whose torso shows, for the first
     MAX_PEOPLE kept (`PosePerson.rank`); the others only hide them where they stand in front."""
-    from closet.garment import bodies_of, garment_mask, nearer_torsos, people_in_front, skin_from_face, their_bare_arms
+    from closet.garment import (
+        bodies_of,
+        garment_mask,
+        head_of,
+        nearer_torsos,
+        people_in_front,
+        skin_from_face,
+        their_bare_arms,
+    )
 
     if not found:
         raise NoPerson("no person found in the image",
@@ -285,6 +293,11 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
             silhouettes[key] = found[k].silhouette(shape, f)
         return silhouettes[key]
 
+    def head(k: int, shape: tuple[int, ...], f: float) -> np.ndarray:
+        keypoints = found[k].keypoints.copy()
+        keypoints[:, :2] *= f  # as Body.scaled
+        return head_of(keypoints, shape)
+
     for i, (p, front) in enumerate(zip(found, fronts)):
         if p.rank >= MAX_PEOPLE:
             continue
@@ -297,6 +310,11 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
             out = np.zeros(shape[:2], bool)
             for k in front:
                 out |= silhouette(k, shape, f)
+            # Another's head is nobody's garment: in a row of children a girl's arm, which pose ran
+            # behind the boy in front of her, took his face's shadows, and `dress` painted skin on it.
+            for k in range(len(found)):
+                if k != i:
+                    out |= head(k, shape, f)
             if beside:
                 others = np.logical_or.reduce([silhouette(k, shape, f) for k in beside])
                 out |= others & ~silhouette(i, shape, f)

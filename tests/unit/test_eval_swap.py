@@ -103,13 +103,21 @@ def test_a_drawing_is_judged_as_an_output_is():
 
 
 def test_a_judges_folder_skips_a_file_it_cannot_read(tmp_path, caplog):
-    """A judge's folder with one broken JPEG ended the whole run with PIL's traceback."""
+    """A judge's folder with one broken JPEG ended the whole run with PIL's traceback. A cut-out
+    PNG is judged as the server sees it, over white: the colours it keeps under alpha 0 (a package's
+    photo of children kept streaks there) were judged as its background."""
     cv2.imwrite(str(tmp_path / "a.png"), np.full((8, 8, 3), 90, np.uint8))
+    cut_out = np.zeros((8, 8, 4), np.uint8)
+    cut_out[..., :3] = (0, 0, 255)  # red under transparency
+    cut_out[2:6, 2:6, 3] = 255
+    cut_out[2:6, 2:6, :3] = 90
+    cv2.imwrite(str(tmp_path / "b.png"), cut_out)
     (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
     (tmp_path / "notes.txt").write_text("not a photo")
     with caplog.at_level("WARNING", logger="closet_dev.eval_swap"):
-        got = eval_swap.scenes(tmp_path)
-    assert [name for name, _ in got] == ["a"] and got[0][1].shape == (8, 8, 3)
+        got = dict(eval_swap.scenes(tmp_path))
+    assert list(got) == ["a", "b"] and got["a"].shape == (8, 8, 3)
+    assert (got["b"][0, 0] == 255).all() and (got["b"][3, 3] == 90).all()
     assert "skipped broken.jpg" in caplog.text
 
 

@@ -367,6 +367,24 @@ def test_skin_is_calibrated_on_the_face(photo_people):
     assert share(g.mask, neck) < 0.3
 
 
+def test_the_lit_side_of_a_face_is_of_its_skin(photo_people):
+    """A boy laughing before a white studio wall: his teeth and the wall filled 35% of the face
+    ellipse the lit side is read in, and that lit side read white (L 100), so `dress` bared his arm
+    as a white tube. The lit side is now read on the face's skin-hued pixels: the astronaut with the
+    lower 35% of that ellipse painted white keeps her lit colour."""
+    scene, _ = photo_people["astronaut"]
+    body = body_from_keypoints(scene.people[0], scene.image.shape)
+    before = gm.skin_from_face(scene.image, body)
+    rows, cols, inside = gm.lit_face(scene.image.shape, body)
+    ys, xs = np.nonzero(inside)
+    white = ys >= np.percentile(ys, 65)
+    image = scene.image.copy()
+    image[ys[white] + rows.start, xs[white] + cols.start] = 255
+    after = gm.skin_from_face(image, body)
+    assert abs(after.lit[0] - before.lit[0]) < 4 and np.hypot(after.lit[1] - before.lit[1], after.lit[2] - before.lit[2]) < 3
+    assert after.lit[0] < 90
+
+
 def test_hips_below_the_frame_are_extrapolated(photo_people):
     scene, person = photo_people["grace_hopper"]
     body = body_from_keypoints(scene.people[0], scene.image.shape)

@@ -778,6 +778,40 @@ def test_people_past_the_fourth_get_no_garment_but_hide_those_behind_them(port, 
     assert (hidden.labels <= 2).all()
 
 
+def test_anothers_head_is_nobodys_garment(port, segment):
+    """In a row of children a girl's arm, which pose ran behind the boy in front of her, took his
+    face's shadows for her garment, and `dress` painted skin on his face: his nose was not on her
+    torso, so he did not count as in front of her. Another's head is now nobody's garment. Here a
+    copy of the astronaut moved so that her head lies on Grace Hopper's arm (two_people), her
+    nose off Grace Hopper's torso."""
+    import dataclasses
+
+    from closet.body import body_from_keypoints
+    from closet.garment import head_of, torso_polygon
+    from closet.stages.parse import pose_parse
+    from closet_dev import pose_photos
+
+    image = pose_photos.two_people()
+    mask = segment(image)
+    astronaut, hopper = sorted(port.detect([image], max_people=4, person_masks=[mask])[0], key=lambda p: p.box[0])
+    kp = hopper.keypoints
+    arm = kp[pose.LANDMARK["right_elbow"], :2]
+    d = arm - astronaut.keypoints[pose.LANDMARK["nose"], :2]
+    roi = astronaut.roi.astype(np.float64).copy()
+    roi[:, 2] -= roi[:, :2] @ d
+    guest = dataclasses.replace(astronaut, keypoints=astronaut.keypoints + np.float32([*d, 0, 0]),
+                                box=tuple(np.asarray(astronaut.box) + np.tile(d, 2)), roi=roi.astype(np.float32), rank=2)
+    hopper_body = body_from_keypoints(kp, image.shape)
+    nose = tuple(float(v) for v in guest.keypoints[pose.LANDMARK["nose"], :2])
+    assert cv2.pointPolygonTest(torso_polygon(hopper_body).reshape(-1, 1, 2), nose, False) < 0  # not in front
+    head = head_of(guest.keypoints, image.shape)  # her shoulders are below the frame: no Body, a head
+    alone = pose_parse(image, mask, [astronaut, hopper])
+    beside = pose_parse(image, mask, [astronaut, hopper, guest])
+    before = max(alone.people, key=lambda p: p.box[0]).geometry.mask
+    after = [p for p in beside.people if p.box[0] == max(q.box[0] for q in alone.people)][0].geometry.mask
+    assert (before & head).sum() > 1000 and not (after & head).any()
+
+
 def test_two_people_pressed_together_each_keep_to_their_own_torso(port, segment):
     """Each one's own segmentation spills over the other, so neither hid the other: each garment
     took 22,000-29,000 pixels across the line where they meet (18-21% of it), and `dress` bared
