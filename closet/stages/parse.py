@@ -312,9 +312,11 @@ def pose_parse(image: np.ndarray, person_mask: np.ndarray, found: list[pose.Pose
                 out |= silhouette(k, shape, f)
             # Another's head is nobody's garment: in a row of children a girl's arm, which pose ran
             # behind the boy in front of her, took his face's shadows, and `dress` painted skin on it.
+            # Where their own silhouette is: the head ellipse is grown for hair, and a seated woman's
+            # reached up over the chest of the man standing behind her.
             for k in range(len(found)):
                 if k != i:
-                    out |= head(k, shape, f)
+                    out |= head(k, shape, f) & silhouette(k, shape, f)
             if beside:
                 others = np.logical_or.reduce([silhouette(k, shape, f) for k in beside])
                 out |= others & ~silhouette(i, shape, f)
