@@ -144,9 +144,9 @@ LEG_RADIUS = 0.2
 # A neck in the shade under the chin is skin the face does not predict either (a man before a blue
 # screen: his lit face a*b* (23, 22), his neck (14, 17), 12 off the face's median, past its radius
 # of 11, and `coat` painted it in his sweater's knit). The capsule from the mouth to the collar,
-# NECK_RADIUS face widths round, takes the arm rule (`arm_skin`), but off the
-# cloth by a*b* alone (NECK_OFF_CLOTH_AB): shade darkens skin toward a dark cloth's lightness, not
-# toward its hue (that neck's shade lay 20 CIE76 from his dark gray knit, 19 in a*b*).
+# NECK_RADIUS face widths round, takes the arm rule (`arm_skin`), but off the cloth by a*b* alone
+# (NECK_OFF_CLOTH_AB): shade darkens skin toward a dark cloth's lightness, not toward its hue (that
+# neck's shade lay 20 CIE76 from his dark gray knit, 19 in a*b*).
 NECK_RADIUS = 0.45
 NECK_OFF_CLOTH_AB = 12.0
 # A photo is grayscale when 99% of its pixels have a chroma under this (CIE ab units).
