@@ -136,6 +136,13 @@ class Body:
                        face=self.face * f, legs=self.legs * f)
 
 
+def face_of(keypoints) -> tuple[np.ndarray, bool]:
+    """(11, 2) face landmarks of BlazePose keypoints, and whether pose sees the face (their median
+    visibility VISIBLE or more)."""
+    kp = as_xyv(keypoints)
+    return kp[list(FACE), :2], bool(np.median(kp[list(FACE), 2]) >= VISIBLE)
+
+
 def face_size(face: np.ndarray) -> float:
     """Face width in pixels: the ear span, or 2.2 eye-to-mouth heights in a profile."""
     ears = float(np.linalg.norm(face[L_EAR] - face[R_EAR]))
@@ -183,13 +190,12 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
                         {"missing": "shoulders", "hint": f"the shoulders are {where} the frame; send a photo showing the upper body"})
     span = float(np.linalg.norm(sl - sr))
     hl, hr = xy[L_HIP], xy[R_HIP]
-    face = xy[list(FACE)]
+    face, face_seen = face_of(kp)
     face_width = face_size(face)
     neck = float(np.linalg.norm(mid - (face[MOUTH_L] + face[MOUTH_R]) / 2))
     squeezed = neck < SQUEEZED_NECK * face_width
     hips_seen = bool(min(vis[L_HIP], vis[R_HIP]) >= VISIBLE and _inside(hl, shape) and _inside(hr, shape)
                      and np.linalg.norm((hl + hr) / 2 - mid) >= MIN_TORSO_PER_FACE * face_width and not squeezed)
-    face_seen = bool(np.median(vis[list(FACE)]) >= VISIBLE)
     if hips_seen:
         hip_mid = (hl + hr) / 2
         axis = _unit(hip_mid - mid)

@@ -38,7 +38,6 @@ import numpy as np
 
 from closet import lighting, workscale
 from closet.body import (
-    FACE,
     L_EYE,
     MOUTH_L,
     MOUTH_R,
@@ -48,6 +47,7 @@ from closet.body import (
     Body,
     as_xyv,
     body_from_keypoints,
+    face_of,
     face_size,
 )
 from closet.color import near_median, to_lab
@@ -397,10 +397,8 @@ def head_mask(shape: tuple[int, ...], body: Body) -> np.ndarray:
 def head_of(keypoints, shape: tuple[int, ...]) -> np.ndarray:
     """head_mask from a person's BlazePose keypoints alone: a face whose shoulders are off the photo
     (no Body) is a head all the same."""
-    kp = as_xyv(keypoints)
-    if np.median(kp[list(FACE), 2]) < VISIBLE:
-        return np.zeros(shape[:2], bool)
-    return _head(shape, kp[list(FACE), :2].astype(np.float64), np.array([0.0, 1.0]))
+    face, seen = face_of(keypoints)
+    return _head(shape, face.astype(np.float64), np.array([0.0, 1.0])) if seen else np.zeros(shape[:2], bool)
 
 
 def _head(shape: tuple[int, ...], face: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -746,6 +744,15 @@ def their_bare_arms(rgb: np.ndarray, body: Body | None, skin: Skin | None, shape
     return out
 
 
+def _add_skin(skin_px: np.ndarray, rgb: np.ndarray, where: np.ndarray, cloth: np.ndarray,
+              test: Callable[[np.ndarray, Skin, np.ndarray], np.ndarray], skin: Skin) -> None:
+    """Adds to `skin_px` (in place) the pixels of `where` that `test` (arm_skin, leg_skin, neck_skin)
+    finds skin, against the median colour of the torso's `cloth` pixels (neither may be empty)."""
+    if where.any() and cloth.any():
+        box = bounding_box(where)
+        skin_px[box] |= test(to_lab(rgb[box]), skin, median_lab(rgb, cloth)) & where[box]
+
+
 def _photo_span(span: slice, f: float, n: int) -> slice:
     """The photo's pixels a span of its copy reduced by `f` covers."""
     return slice(max(0, int(math.floor(span.start / f))), min(n, int(math.ceil(span.stop / f))))
@@ -803,16 +810,10 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
         # Legs (LEG_RADIUS) and arms in another light than the face (a window's warm light on a pale
         # woman's tanned arm) are skin the face does not predict: of a skin's hue, off the torso's cloth.
         legs = leg_region(rgb.shape, body) & body_px & ~head
-        if legs.any() and (region & torso & ~legs & ~skin_px).any():
-            box = bounding_box(legs)
-            skin_px[box] |= leg_skin(to_lab(rgb[box]), skin, median_lab(rgb, region & torso & ~legs & ~skin_px)) & legs[box]
+        _add_skin(skin_px, rgb, legs, region & torso & ~legs & ~skin_px, leg_skin, skin)
         neck = neck_region(rgb.shape, body) & region & ~skin_px
-        if neck.any() and (region & torso & ~neck & ~skin_px).any():
-            box = bounding_box(neck)
-            skin_px[box] |= neck_skin(to_lab(rgb[box]), skin, median_lab(rgb, region & torso & ~neck & ~skin_px)) & neck[box]
-        if (arms & region).any() and (region & torso & ~skin_px).any():
-            box = bounding_box(arms & region)
-            skin_px[box] |= arm_skin(to_lab(rgb[box]), skin, median_lab(rgb, region & torso & ~skin_px)) & (arms & region)[box]
+        _add_skin(skin_px, rgb, neck, region & torso & ~neck & ~skin_px, neck_skin, skin)
+        _add_skin(skin_px, rgb, arms & region, region & torso & ~skin_px, arm_skin, skin)
     # A sleeve's skin-coloured slivers are its shadows (SKIN_CORE), but not those that run out of
     # the garment: a face's edge, a neighbour's orange suit, a flag's red stripe beside a sleeve.
     slivers = skin_px & arms & ~cored(skin_px & arms, SKIN_CORE * body.scale)
