@@ -782,8 +782,8 @@ def test_anothers_head_is_nobodys_garment(port, segment):
     """In a row of children a girl's arm, which pose ran behind the boy in front of her, took his
     face's shadows for her garment, and `dress` painted skin on his face: his nose was not on her
     torso, so he did not count as in front of her. Another's head is now nobody's garment. Here a
-    copy of the astronaut moved so that her head lies on Grace Hopper's arm (two_people), her
-    nose off Grace Hopper's torso."""
+    copy of Grace Hopper moved so that her head lies on the astronaut's arm (two_people), her
+    nose off the astronaut's torso (docs/parsing/anothers_head.png)."""
     import dataclasses
 
     from closet.body import body_from_keypoints
@@ -793,21 +793,21 @@ def test_anothers_head_is_nobodys_garment(port, segment):
 
     image = pose_photos.two_people()
     mask = segment(image)
-    astronaut, hopper = sorted(port.detect([image], max_people=4, person_masks=[mask])[0], key=lambda p: p.box[0])
-    kp = hopper.keypoints
+    hopper, astronaut = sorted(port.detect([image], max_people=4, person_masks=[mask])[0], key=lambda p: p.box[0])
+    kp = astronaut.keypoints
     arm = kp[pose.LANDMARK["right_elbow"], :2]
-    d = arm - astronaut.keypoints[pose.LANDMARK["nose"], :2]
-    roi = astronaut.roi.astype(np.float64).copy()
+    d = arm - hopper.keypoints[pose.LANDMARK["nose"], :2]
+    roi = hopper.roi.astype(np.float64).copy()
     roi[:, 2] -= roi[:, :2] @ d
-    guest = dataclasses.replace(astronaut, keypoints=astronaut.keypoints + np.float32([*d, 0, 0]),
-                                box=tuple(np.asarray(astronaut.box) + np.tile(d, 2)), roi=roi.astype(np.float32), rank=2)
-    hopper_body = body_from_keypoints(kp, image.shape)
+    guest = dataclasses.replace(hopper, keypoints=hopper.keypoints + np.float32([*d, 0, 0]),
+                                box=tuple(np.asarray(hopper.box) + np.tile(d, 2)), roi=roi.astype(np.float32), rank=2)
+    astronaut_body = body_from_keypoints(kp, image.shape)
     nose = tuple(float(v) for v in guest.keypoints[pose.LANDMARK["nose"], :2])
-    assert cv2.pointPolygonTest(torso_polygon(hopper_body).reshape(-1, 1, 2), nose, False) < 0  # not in front
+    assert cv2.pointPolygonTest(torso_polygon(astronaut_body).reshape(-1, 1, 2), nose, False) < 0  # not in front
     # her shoulders are below the frame: no Body, but a head, where her own silhouette is
     head = head_of(guest.keypoints, image.shape) & guest.silhouette(image.shape)
-    alone = pose_parse(image, mask, [astronaut, hopper])
-    beside = pose_parse(image, mask, [astronaut, hopper, guest])
+    alone = pose_parse(image, mask, [hopper, astronaut])
+    beside = pose_parse(image, mask, [hopper, astronaut, guest])
     before = max(alone.people, key=lambda p: p.box[0]).geometry.mask
     after = [p for p in beside.people if p.box[0] == max(q.box[0] for q in alone.people)][0].geometry.mask
     assert (before & head).sum() > 1000 and not (after & head).any()
