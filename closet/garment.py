@@ -814,6 +814,15 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
         neck = neck_region(rgb.shape, body) & region & ~skin_px
         _add_skin(skin_px, rgb, neck, region & torso & ~neck & ~skin_px, neck_skin, skin)
         _add_skin(skin_px, rgb, arms & region, region & torso & ~skin_px, arm_skin, skin)
+        # ...and the rest of an arm whose skin it found, where the light changes along it: the arm
+        # rule against that skin's colour, not the face's. A forearm in warm light 25 a*b* off a face
+        # in cool light was left in a camisole, and a coat's sleeve kept it, in tan patches.
+        found = skin_px & arms
+        if found.any():
+            more = np.zeros_like(skin_px)
+            found_skin = dataclasses.replace(skin, lit=tuple(float(v) for v in median_lab(rgb, found)))
+            _add_skin(more, rgb, arms & region & ~found, region & torso & ~skin_px, arm_skin, found_skin)
+            skin_px |= touching(more | found, found) & arms
     # A sleeve's skin-coloured slivers are its shadows (SKIN_CORE), but not those that run out of
     # the garment: a face's edge, a neighbour's orange suit, a flag's red stripe beside a sleeve.
     slivers = skin_px & arms & ~cored(skin_px & arms, SKIN_CORE * body.scale)

@@ -47,10 +47,12 @@ from closet.flatlay import (
 from closet.garment import (
     ARM_SKIN_SAMPLE,
     GarmentParse,
+    Skin,
     arm_lit,
     bounding_box,
     capsule,
     hand_region,
+    leg_skin,
     measure_grain,
     skin_mask,
 )
@@ -121,6 +123,7 @@ MIRROR_INSET = 2  # added cloth mirrors the old cloth from this many pixels insi
 # ...from its own colours (`main_cloth`), when they are at least MAIN_CLOTH_SHARE of it (a striped
 # or two-coloured garment keeps both colours).
 MAIN_CLOTH_SPREAD, MAIN_CLOTH_MIN_DIFF, MAIN_CLOTH_SHARE = 3.0, np.array([20.0, 8.0, 8.0]), 0.75
+CLOTH_OF_SHARE = 0.5  # ...and never from skin, unless skin-coloured pixels are over half of it (`cloth_of`)
 MEDIAN_SAMPLES = 20_000  # pixels its median reads at most (fewer than garment.COLOUR_SAMPLES: it runs on every render)
 # Telea's fill of a garment-sized hole is smooth, so it runs at half resolution or less (at most
 # INPAINT_PIXELS): 145 -> 10 ms on the astronaut, 800 -> 200 ms at 12 MP, and the outputs look the
@@ -392,6 +395,15 @@ def main_cloth(lab: np.ndarray, garment: np.ndarray, min_share: float = MAIN_CLO
     out = np.zeros_like(garment)
     out[garment] = near
     return out
+
+
+def cloth_of(garment: np.ndarray, lab: np.ndarray, skin: Skin, min_share: float = CLOTH_OF_SHARE) -> np.ndarray:
+    """bool like `garment` (not empty): its pixels that are not skin by the leg rule (`leg_skin`: a
+    skin's hue in the face's light, off the garment's median colour), which added cloth is grown
+    from; all of it when that would leave less than `min_share`. Arm and chest a parse took into a
+    black camisole, mirrored into a coat's sleeves and hem, were tan blotches on black."""
+    cloth = garment & ~leg_skin(lab, skin, np.median(lab[garment][:: max(1, int(garment.sum()) // MEDIAN_SAMPLES)], 0))
+    return cloth if cloth.sum() >= min_share * garment.sum() else garment
 
 
 def cloth_spread(lightness: np.ndarray) -> float:
@@ -879,13 +891,14 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         repainted = old_c & dilate(eased, reach_px) & ~inner
         ext |= repainted
     lab = to_lab(crop)  # the photo's Lab; the garment layer's differs only where cloth was added
-    source = old_c & main_cloth(lab, old_c)
+    cloth = cloth_of(old_c, lab, parse.skin) if old_c.any() else old_c
+    source = cloth & main_cloth(lab, cloth)
     texture = mirrored_texture(crop, source, ext) if ext.any() else crop
     if (ext & (part != 0)).any():  # a sleeve grown longer: along the arm, from its own cloth
         coded = with_unknown(old, parse.in_front)
         ends = {side: sleeve_run(coded, bm, side)[0] for side in (-1, 1) if bm.placed(side)}
         # its own colours only, whatever their share (the astronaut's badge ran down a sleeve)
-        texture = sleeve_texture(texture, crop, old_c & main_cloth(lab, old_c, 0.0), ext, bm, part, ends,
+        texture = sleeve_texture(texture, crop, cloth & main_cloth(lab, cloth, 0.0), ext, bm, part, ends,
                                  (rows.start, cols.start), hem)
     glab = lab.copy()
     glab[ext] = to_lab(texture[ext])

@@ -229,6 +229,39 @@ def test_an_arm_in_warmer_light_than_the_face_is_skin(photo_people):
     assert share(g.mask, GARMENT_BOXES["astronaut"]["garment"]["chest"]) > 0.85
 
 
+def test_an_arm_whose_skin_was_found_is_skin_where_its_light_turns_warmer(photo_people):
+    """A woman on a sofa under a cool light (group2.jpg): her face read a*b* (5, 5), her upper arm
+    near it, and the forearm across her lap, in a lamp's warm light, (21, 24): 25 off the face, past
+    what an arm's skin may be (ARM_SKIN_AB). Her upper arm was skin and her forearm her black
+    camisole, which a coat's sleeve kept over the arm in tan patches. The rest of an arm whose skin
+    was found continues it: the arm rule (`arm_skin`) against that skin's colour. The astronaut, her right
+    forearm painted in a warm light, her upper arm 25 a*b* warmer still."""
+    scene, person = photo_people["astronaut"]
+    body = body_from_keypoints(scene.people[0], scene.image.shape)
+    skin = gm.skin_from_face(scene.image, body)
+    arm, torso = body.right_arm, gm.torso_region(scene.image.shape, body)
+    forearm = gm.capsule(scene.image.shape, arm.elbow, arm.wrist, 0.2 * body.scale) & ~torso & person
+    upper = gm.capsule(scene.image.shape, arm.shoulder, arm.elbow, 0.2 * body.scale) & ~torso & person & ~forearm
+    lit = np.float32(skin.lit)
+    image = scene.image.copy()
+    image[forearm] = color.to_rgb8((lit + (-5, 10, 8))[None, None])[0, 0]
+    warmer = color.to_rgb8((lit + (-5, 15, 20))[None, None])[0, 0]
+    image[upper] = warmer
+    assert upper.sum() > 1000 and forearm.sum() > 2000
+    assert np.hypot(*(color.to_lab(warmer[None, None])[0, 0, 1:] - lit[1:])) > gm.ARM_SKIN_AB
+    g = gm.garment_mask(image, person, scene.people[0])
+    assert g.skin_pixels[forearm].mean() > 0.9  # the arm rule's
+    assert g.skin_pixels[upper].mean() > 0.9 and g.mask[upper].mean() < 0.1  # before: garment
+    assert share(g.mask, GARMENT_BOXES["astronaut"]["garment"]["chest"]) > 0.85
+    assert not gm.arm_skin(color.to_lab(warmer[None, None]), skin, None).any()  # not the arm rule's
+    # A red sleeve beside it is of a skin's hue too (a red dress in front of a man's arm), but 25
+    # a*b* off the skin found: it stays the garment.
+    red = color.to_rgb8((lit + (-5, 35, 12))[None, None])[0, 0]
+    image[upper] = red
+    assert gm.leg_skin(color.to_lab(red[None, None]), skin, np.float32([90.0, 0.0, 0.0])).all()
+    assert gm.garment_mask(image, person, scene.people[0]).mask[upper].mean() > 0.9
+
+
 def test_arm_skin_is_a_skins_hue_near_the_face_and_off_the_cloth():
     skin = gm.Skin(lab=(60.0, 12.0, 18.0), spread=3.0, known=True, lit=(66.0, 12.0, 18.0))
     cloth = np.float32([30.0, 40.0, 45.0])  # a dark orange suit

@@ -1200,6 +1200,34 @@ def test_added_cloth_continues_the_cloth_not_what_is_pinned_on_it():
     assert render.main_cloth(to_lab(stripes), old).sum() == old.sum()
 
 
+def test_added_cloth_is_never_grown_from_skin_in_the_garment():
+    """A parse took a woman's raised arm and patches of her chest into her black camisole (a third
+    of it, group2.jpg): too much for `main_cloth` to leave out, so a coat's sleeves and hem were
+    mirrored from it in tan blotches on black. Added cloth grows from the garment's pixels that are
+    not skin (`cloth_of`); a garment mostly of skin colour (beige) is all cloth."""
+    from closet.color import to_lab, to_rgb8
+
+    skin = gm.Skin(lab=(61.0, 5.5, 5.8), spread=3.0, known=True, lit=(64.0, 4.8, 5.1))  # a face in cool light
+    arm = to_rgb8(np.float32([[[64.0, 21.0, 24.5]]]))[0, 0]  # the arm in warm light, 25 a*b* off the face
+    image = np.full((80, 60, 3), 200, np.uint8)
+    image[:50, 10:50] = 20  # the camisole
+    image[:50, 10:24] = arm  # the arm the parse took into it: 0.35 of it
+    old = np.zeros((80, 60), bool)
+    old[:50, 10:50] = True
+    lab = to_lab(image)
+    assert (render.main_cloth(lab, old) == old).all()  # too much skin for the cloth's own colours to leave out
+    cloth = render.cloth_of(old, lab, skin)
+    assert not cloth[:50, 10:24].any() and cloth[:50, 24:50].all()
+    where = np.zeros_like(old)
+    where[50:75, 10:50] = True  # a longer hem
+    source = cloth & render.main_cloth(lab, cloth)
+    assert (render.mirrored_texture(image, source, where)[where] == 20).all()
+    assert (render.mirrored_texture(image, old & render.main_cloth(lab, old), where)[where] == arm).all(-1).any()  # as it was
+    beige = image.copy()
+    beige[:50, 24:50] = to_rgb8(np.float32([[[66.0, 12.0, 18.0]]]))[0, 0]  # a cloth of a skin's hue, and the arm
+    assert (render.cloth_of(old, to_lab(beige), skin) == old).all()
+
+
 def test_added_cloth_beside_a_slanted_edge_comes_from_inside_the_old_cloth():
     """Every added pixel takes an old pixel (never background) at most `band` beyond the old cloth's
     nearest pixel, give or take the nearest-pixel lookup's chamfer slack of a pixel or two and the
