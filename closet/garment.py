@@ -464,6 +464,16 @@ def arm_region(shape: tuple[int, ...], body: Body, off_photo: bool = False, unse
     return m
 
 
+def own_reach(own: np.ndarray, body: Body) -> np.ndarray:
+    """bool like `own`, this person's silhouette: where this person may be. The silhouette taken
+    OWN_EDGE body widths wider (its edge is a 256-pixel crop's, enlarged), and every arm that runs
+    off the photo: the silhouette, made on a crop reaching past the frame, let go of Obama's arm
+    along the frame's edge (a portrait at a podium), and `dress` bared only its top, a patch in his
+    jacket."""
+    near = cv2.distanceTransform((~own).astype(np.uint8), cv2.DIST_L2, 3) <= OWN_EDGE * body.scale
+    return near | arm_region(own.shape, body, off_photo=True, seen=False)
+
+
 def leg_region(shape: tuple[int, ...], body: Body) -> np.ndarray:
     """Capsules along each leg pose sees (Body.legs: hip joint -> knee -> ankle), LEG_RADIUS body widths round."""
     m = np.zeros(shape[:2], bool)
@@ -780,11 +790,7 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
         # the people beside. This person is where their own silhouette is, or a little past it
         # (its edge is a 256-pixel crop's, enlarged): the person mask keeps its sharper edge. (Not
         # the silhouette alone: it follows the pose's own errors, an arm drawn into the sky.)
-        near = cv2.distanceTransform((~own).astype(np.uint8), cv2.DIST_L2, 3) <= OWN_EDGE * body.scale
-        # ...but an arm that runs off the photo is its sleeve wherever the person mask shows it: the
-        # silhouette, made on a crop reaching past the frame, let go of Obama's arm along the
-        # frame's edge (a portrait at a podium), and `dress` bared only its top, a patch in his jacket.
-        near |= arm_region(rgb.shape, body, off_photo=True, seen=False)
+        near = own_reach(own, body)
         person, body_px = person & near, body_px & near
     if front is not None:  # another person in front: their face, their arm, their garment
         person, body_px = person & ~front, body_px & ~front

@@ -54,6 +54,7 @@ from closet.garment import (
     hand_region,
     leg_skin,
     measure_grain,
+    own_reach,
     skin_mask,
 )
 from closet.legs import TROUSERS_ABOVE_FEET, TROUSERS_REACH, beneath, carried_legs, feet, seen_trousers, trousers
@@ -869,7 +870,12 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # Added cloth covers the person: a sleeve grows over an arm. Only a longer hem may flare
         # past the legs. Pose put the grey-haired man's left arm (zidane.jpg) in the crowd behind
         # him, and his lengthened sleeve was a dark blob there.
-        new_c = new_c & ~(~old_c & ~person[rows, cols] & ~hem_flare)
+        on_person = person[rows, cols]
+        if parse.silhouette is not None:
+            # ...this person, where their own silhouette says (`own_reach`): pose put a boy's raised
+            # elbow on the red shirt of the child beside him, and his sleeve was a green blob there.
+            on_person = on_person & own_reach(parse.silhouette, body)[rows, cols]
+        new_c = new_c & ~(~old_c & ~on_person & ~hem_flare)
         # The ring stands off the body over the background, which the person mask tells only where
         # it holds the garment: in a close-up it held a man's head and neck, a quarter of his shirt,
         # and the ring grew from the cloth by his neck over his collar in black blots.

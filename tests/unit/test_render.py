@@ -858,6 +858,33 @@ def test_added_sleeve_cloth_covers_the_person(swaps, photo_people):
     assert not (strayed & forearm).any() and (added & forearm).sum() > 300
 
 
+def test_added_sleeve_cloth_stays_on_the_persons_own_silhouette(swaps, photo_people):
+    """The person mask holds everyone: pose put a boy's raised elbow on the red shirt of the child
+    beside him (realesrgan's five children, cropped), and his grown sleeve was a green blob on the
+    neighbour's shirt, in the person mask but off the boy's own silhouette. Added sleeve cloth keeps
+    to the silhouette, taken a little wider (`garment.own_reach`). The astronaut, her sleeves cut
+    short, grows them back: over her forearm where her silhouette holds it, not where it does not."""
+    import dataclasses
+
+    image, parse, view, outs = swaps
+    short = outs["short"]
+    person = photo_people["astronaut"][1]
+    arm = parse.body.right_arm  # her right arm hangs in view
+    forearm = gm.capsule(image.shape, arm.elbow, arm.wrist, 0.2 * parse.body.scale)
+    cut = dataclasses.replace(parse, mask=short.result_mask, work=None, silhouette=person)
+    cut_view = flatlay.canonical_view(short.image, cut.mask, cut.body, 32)
+    cut_view = dataclasses.replace(cut_view, shape=flatlay.Shape({-1: 0.35, 1: 0.35}, cut_view.shape.hem))
+    long = drawing(flatlay.Shape({-1: 1.0, 1: 1.0}, cut_view.shape.hem), cut_view.frame)
+    grown = render.render_swap(short.image, cut, long, cut_view, person=person)
+    assert (grown.result_mask & ~cut.mask & forearm).sum() > 300
+    reach = gm.own_reach(person & ~forearm, parse.body)
+    off = forearm & ~reach
+    assert off.sum() > 300  # her forearm, but for the edge the silhouette is taken wider by
+    elsewhere = dataclasses.replace(cut, silhouette=person & ~forearm)
+    without = render.render_swap(short.image, elsewhere, long, cut_view, person=person)
+    assert not (without.result_mask & ~cut.mask & off).any()
+
+
 def test_a_longer_hem_may_flare_past_the_person(people, photo_people):
     """Only a longer hem adds cloth off the person: a dress is wider than the legs under it. The
     cameraman's coat, its photo continued by 60 rows of lawn below it, made a dress to 2.0."""
