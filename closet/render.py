@@ -970,7 +970,14 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     background[ys, xs] = arm <= 0
     reach_rim = edge_rim(image.shape)
     rim = dilate(background & ~legs, reach_rim) & ~old_c & ~new_c & ~parse.skin_pixels[rows, cols]
-    if (arm < 1).any():
+    # ...and where it becomes bared skin, its edge on the arm's own skin beyond it: a short sleeve's
+    # hem and the shadow it cast, kept, were a dark line across the arm where the sleeve had ended.
+    # Not on a hand: a hand on the shoulder, a bracelet at the cuff, are what they are.
+    bared_px = np.zeros_like(uncovered)
+    bared_px[ys, xs] = arm >= 0.5
+    rim |= dilate(bared_px, reach_rim) & ~old_c & ~new_c & parse.skin_pixels[rows, cols] & parse.arms[rows, cols] \
+        & ~hand_region((h, w), body, (cols.start, rows.start))
+    if (arm < 1).any() or rim.any():
         # What the old garment hid: inpainted from around it (the old and new garment are not sources).
         fill = inpaint(crop, old_c | new_c | rim)
         under[uncovered] = fill[uncovered]

@@ -334,6 +334,35 @@ def test_the_old_garments_edge_goes_with_it(people):
     assert np.median(lightness[ring]) > 0.8 * np.median(lightness[fill])
 
 
+def test_a_short_sleeves_hem_goes_with_it_off_the_bared_arm(swaps):
+    """A polo's short sleeve made shorter still: its hem, and the shadow it cast on the arm below,
+    lie just outside the garment mask on the arm's own skin, and stayed as a dark line across the
+    bared arm where the sleeve had ended (a held-out close-up, `tshirt`). Now the fill takes them,
+    from the skin beyond. The astronaut cut to short sleeves, her forearms then bare skin, with a
+    2-pixel dark line under each sleeve's end, made sleeveless."""
+    image, parse, view, outs = swaps
+    short = outs["short"]
+    bare = parse.mask & ~short.result_mask  # her forearms, painted skin by the short cut
+    ring = cv2.dilate(short.result_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) \
+        & ~short.result_mask & bare & parse.arms
+    assert ring.sum() > 30
+    photo = short.image.copy()
+    photo[ring] = (45, 35, 35)  # the hem's edge and its shadow
+    cut = dataclasses.replace(parse, mask=short.result_mask, skin_pixels=parse.skin_pixels | bare, work=None)
+    cut_view = flatlay.canonical_view(photo, cut.mask, cut.body, 32)
+    out = render.render_swap(photo, cut, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, cut_view.shape.hem), cut_view.frame),
+                             cut_view)
+    rows, cols, _, skin = out.painted
+    bared = np.zeros(ring.shape, bool)
+    bared[rows, cols] = skin >= 0.5
+    line = ring & cv2.dilate(bared.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)  # beside the bared arm
+    assert line.sum() > 60
+    lightness = color.to_lab(out.image)[..., 0]
+    beyond = bare & ~cv2.dilate(ring.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & parse.arms
+    assert np.median(color.to_lab(photo)[..., 0][line]) < 0.5 * np.median(lightness[beyond])  # the dark line, as sent
+    assert np.median(lightness[line]) > 0.8 * np.median(lightness[beyond])
+
+
 def test_a_portraits_arms_run_off_the_photo_and_their_sleeves_are_cut(people):
     """Grace Hopper's elbows are below the frame: her arms run off the photo. Made sleeveless, her
     upper arms show in the face's skin colour (no target used to change her at all)."""
