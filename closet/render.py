@@ -382,6 +382,11 @@ def _pixel(p: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarra
             np.clip(np.floor(p[:, 0]).astype(int), 0, shape[1] - 1))
 
 
+def _sampled(px: np.ndarray) -> np.ndarray:
+    """`px` evenly strided to at most about MEDIAN_SAMPLES of them, for a median or a percentile."""
+    return px[:: max(1, len(px) // MEDIAN_SAMPLES)]
+
+
 def main_cloth(lab: np.ndarray, garment: np.ndarray, min_share: float = MAIN_CLOTH_SHARE) -> np.ndarray:
     """bool like `garment`: its pixels of the cloth's own colours, within MAIN_CLOTH_SPREAD of their
     per-channel median deviation (at least MAIN_CLOTH_MIN_DIFF Lab units) of its median; all of it
@@ -390,7 +395,7 @@ def main_cloth(lab: np.ndarray, garment: np.ndarray, min_share: float = MAIN_CLO
     px = lab[garment]
     if len(px) < 16:
         return garment
-    near = near_median(px, px[:: max(1, len(px) // MEDIAN_SAMPLES)], MAIN_CLOTH_SPREAD, MAIN_CLOTH_MIN_DIFF)
+    near = near_median(px, _sampled(px), MAIN_CLOTH_SPREAD, MAIN_CLOTH_MIN_DIFF)
     if near.mean() < min_share:
         return garment
     out = np.zeros_like(garment)
@@ -403,7 +408,7 @@ def cloth_of(garment: np.ndarray, lab: np.ndarray, skin: Skin, min_share: float 
     skin's hue in the face's light, off the garment's median colour), which added cloth is grown
     from; all of it when that would leave less than `min_share`. Arm and chest a parse took into a
     black camisole, mirrored into a coat's sleeves and hem, were tan blotches on black."""
-    cloth = garment & ~leg_skin(lab, skin, np.median(lab[garment][:: max(1, int(garment.sum()) // MEDIAN_SAMPLES)], 0))
+    cloth = garment & ~leg_skin(lab, skin, np.median(_sampled(lab[garment]), 0))
     return cloth if cloth.sum() >= min_share * garment.sum() else garment
 
 
@@ -941,7 +946,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # A fold is no lighter than the cloth's own lit side. A garment read with other things in it
         # (a neighbour's hair, a hand, blocks of shirt taken for skin) has a wide spread, and the
         # generator's light folds on it went white: a fifth of a gray shirt at a card table.
-        lightest = float(np.percentile(garment_l[:: max(1, len(garment_l) // MEDIAN_SAMPLES)], LIGHTEST)) \
+        lightest = float(np.percentile(_sampled(garment_l), LIGHTEST)) \
             if len(garment_l) else 100.0
         glab[..., 0] = np.minimum(shaded, np.maximum(lightest, glab[..., 0]))
     else:
