@@ -865,6 +865,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     crop = image[rows, cols]
     old_c, new_c = old[rows, cols], new[rows, cols]
     h, w = old_c.shape
+    hands = hand_region((h, w), body, (cols.start, rows.start))  # no ring over them, no rim off them
     flat, part = bm.flat_grid(rows, cols)  # a slice of new_garment's: its box holds this one
     hem = (part == 0) & (flat[..., 1] > view.shape.hem - HEM_OVERLAP)  # where a longer hem adds cloth
     hem_flare = hem
@@ -886,7 +887,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # and the ring grew from the cloth by his neck over his collar in black blots.
         if ease > 0 and (old_c & person[rows, cols]).sum() >= EASE_ON_PERSON * old_c.sum():
             eased = eased_ring(new_c, old_c, person[rows, cols], part, flat, ease, new_shape.ease,
-                               hand_region((h, w), body, (cols.start, rows.start)) | parse.head[rows, cols],
+                               hands | parse.head[rows, cols],
                                body.across, edge_rim(image.shape))
             new_c |= eased
     drawn = shading(gen, to_frame(flat.reshape(-1, 2), size, view.frame)).reshape(h, w)
@@ -981,7 +982,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     bared_px = np.zeros_like(uncovered)
     bared_px[ys, xs] = arm >= 0.5
     rim |= dilate(bared_px, reach_rim) & ~old_c & ~new_c & parse.skin_pixels[rows, cols] & parse.arms[rows, cols] \
-        & ~hand_region((h, w), body, (cols.start, rows.start))
+        & ~hands
     if (arm < 1).any() or rim.any():
         # What the old garment hid: inpainted from around it (the old and new garment are not sources).
         fill = inpaint(crop, old_c | new_c | rim)
