@@ -54,6 +54,7 @@ from closet.garment import (
     hand_region,
     leg_skin,
     measure_grain,
+    own_arm_skin,
     own_reach,
     skin_mask,
 )
@@ -853,6 +854,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
                  category: str | None, preserve_color: bool, person: np.ndarray | None) -> RenderResult:
     """render_swap at the photo's own size."""
     body, old = parse.body, parse.mask
+    if person is not None and parse.regained is not None:
+        person = person | parse.regained  # what the person mask lost of this person (garment.regained)
     gen = to_gray(np.asarray(drawing)).astype(np.float32)
     size = gen.shape[0]
     new_shape = read(gen, view.frame, category, view.shape)
@@ -1022,7 +1025,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
             shaded_cloth[:, 0] = (glab[by, bx, 0] + 16.0) * dim[:, 0] - 16.0
             garment_layer[by, bx] = to_rgb8(shaded_cloth[None])[0]
         skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only
-        shown = parse.skin_pixels[rows, cols] & parse.arms[rows, cols] & ~old_c  # the arms' own skin
+        shown = own_arm_skin(parse.skin_pixels[rows, cols] & parse.arms[rows, cols] & ~old_c,
+                             parse.torso[rows, cols], hands)  # the arms' own skin
         lit = arm_lit(lab[shown], parse.skin.lit, ARM_SKIN_SAMPLE * body.scale ** 2)
         skin[...] = lit
         # The light on the old garment, not its print: its own lightness only (no background mixed

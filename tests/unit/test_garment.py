@@ -48,6 +48,32 @@ def test_a_table_the_person_mask_holds_is_not_the_garment(photo_people):
     assert (seen.mask[:top] == blind.mask[:top]).mean() > 0.99 and seen.silhouette is own
 
 
+def test_clothes_the_person_mask_lost_are_taken_back_from_the_silhouette(photo_people):
+    """U^2-Net-P's mask is of what stands out: a dark suit before a dark wall (a portrait cropped
+    from its middle) was left out up to the face, and the garment was the block between the
+    shoulder and hip joints, a rectangle cut through the folded arms. The cameraman's black coat,
+    his person mask cut at his shoulders as that one was: without his silhouette the parse is that
+    block; with it, GrabCut takes his coat back by its colours (`garment.regained`), and the parse
+    is the one his whole mask gives. A mask that holds the person regains nothing."""
+    scene, person = photo_people["camera"]
+    kp = scene.people[0]
+    full = gm.garment_mask(scene.image, person, kp)
+    lost = person.copy()
+    lost[int(max(full.body.left_shoulder[1], full.body.right_shoulder[1])):] = False
+    blind = gm.garment_mask(scene.image, lost, kp)
+    seen = gm.garment_mask(scene.image, lost, kp, lambda shape, f: person)
+
+    def iou(a, b):
+        return (a & b).sum() / (a | b).sum()
+
+    assert iou(blind.mask, full.mask) < 0.7
+    assert iou(seen.mask, full.mask) > 0.95
+    # what it takes back lies on him, but for its edge (GrabCut runs reduced, GRABCUT_SIDE)
+    assert seen.regained is not None and (seen.regained & ~person).sum() < 0.05 * seen.regained.sum()
+    kept = gm.garment_mask(scene.image, person, kp, lambda shape, f: person)
+    assert kept.regained is None and iou(kept.mask, full.mask) > 0.99
+
+
 def test_a_bare_torso_is_no_garment(photo_people):
     """Bare shoulders and a bare chest, cut above the belly (a portrait above a camisole): what is
     left on the torso is a few pieces that are not skin (there: the hair's shadow and a card's

@@ -425,6 +425,46 @@ def test_short_sleeves_bare_the_forearm_in_skin_colour(swaps):
     assert np.hypot(*(np.median(lab[:, 1:], axis=0) - parse.skin.lab[1:])) < 10  # the face's colour
 
 
+def test_a_skin_hued_patch_on_the_chest_is_not_the_arms_own_skin(photo_people):
+    """An arm folded across the chest has its capsule over the tie: a suit's gold stripes, skin-hued
+    and brighter than the hand, were the arm's own lit skin (`garment.arm_lit`), and `dress` bared
+    the arms in gold. The arm's own skin is what runs off the torso block or onto a hand
+    (`garment.own_arm_skin`). The astronaut with a gold band on her chest, under her arm's capsule,
+    made sleeveless: her bared arm is in her face's colour, not the band's."""
+    scene, person = photo_people["astronaut"]
+    kp = scene.people[0]
+    parse = gm.garment_mask(scene.image, person, kp)
+    under_arm = parse.arms & parse.torso & parse.mask & ~gm.hand_region(scene.image.shape, parse.body)
+    band = under_arm & (np.abs(np.arange(scene.image.shape[0])[:, None] - 300) < 25)
+    assert band.sum() > 2000
+    image = scene.image.copy()
+    lit = np.float32(parse.skin.lit)
+    gold = np.float32([min(lit[0] + 5, 95), lit[1] - 6, lit[2] + 16])
+    shade = color.to_lab(image)[..., 0][band]
+    image[band] = color.to_rgb8(np.stack([np.clip(gold[0] + 0.3 * (shade - shade.mean()), 0, 100),
+                                          np.full_like(shade, gold[1]), np.full_like(shade, gold[2])], 1)[None])[0]
+    banded = gm.garment_mask(image, person, kp)
+    assert (banded.skin_pixels & banded.arms & ~banded.mask & band).sum() > 0.9 * band.sum()  # read as skin
+    view = flatlay.canonical_view(image, banded.mask, banded.body, 32)
+    out = render.render_swap(image, banded, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, view.shape.hem), view.frame),
+                             view, "dress", person=person)
+    bared = banded.mask & ~out.result_mask & ~band
+    assert bared.sum() > 5000
+    painted = np.median(color.to_lab(out.image[bared][None])[0][:, 1:], axis=0)
+    assert np.hypot(*(painted - lit[1:])) < 5 < np.hypot(*(painted - gold[1:]))
+    # the pieces that run off the torso or onto a hand are the arm's own; one inside the torso is not
+    torso = np.zeros((40, 40), bool)
+    torso[:, 10:30] = True
+    hands = np.zeros_like(torso)
+    hands[30:, 12:18] = True
+    skin = np.zeros_like(torso)
+    skin[5:10, 20:35] = True  # an upper arm's skin, off the torso's side
+    skin[20:25, 14:20] = True  # a tie's stripe
+    skin[28:34, 12:16] = True  # a hand
+    own = gm.own_arm_skin(skin, torso, hands)
+    assert own[5:10, 20:35].all() and own[28:34, 12:16].all() and not own[20:25].any()
+
+
 def test_bared_skin_takes_the_colour_of_the_arms_own_skin(photo_people):
     """Bared skin was painted in the face's lit colour. A short-sleeved woman's forearm, in warm
     light, was tan and her face pale pink: `dress` bared her upper arm as a pink tube beside the
