@@ -499,14 +499,14 @@ def regained(rgb: np.ndarray, person: np.ndarray, own: np.ndarray, where: np.nda
     seed[near] = cv2.GC_PR_BGD
     seed[own[rows, cols]] = cv2.GC_PR_FGD
     seed[(own & person)[rows, cols]] = cv2.GC_FGD
-    if not (seed == cv2.GC_BGD).any() or not (seed == cv2.GC_FGD).any():
-        return out  # nothing of either side to learn its colours from
     # On a copy at most GRABCUT_SIDE px a side: its graph cut is most of its cost (0.3 s at 512 px).
     h, w = seed.shape
     f = min(1.0, GRABCUT_SIDE / max(h, w))
     size = (max(1, round(w * f)), max(1, round(h * f)))
     small = cv2.resize(np.ascontiguousarray(rgb[rows, cols, ::-1]), size, interpolation=cv2.INTER_AREA)
     small_seed = cv2.resize(seed, size, interpolation=cv2.INTER_NEAREST)
+    if not (small_seed == cv2.GC_BGD).any() or not (small_seed == cv2.GC_FGD).any():
+        return out  # nothing of either side to learn its colours from (GrabCut would raise)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.grabCut(small, small_seed, None, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
     fg = ((small_seed == cv2.GC_FGD) | (small_seed == cv2.GC_PR_FGD)).astype(np.float32)

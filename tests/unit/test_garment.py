@@ -72,6 +72,8 @@ def test_clothes_the_person_mask_lost_are_taken_back_from_the_silhouette(photo_p
     assert seen.regained is not None and (seen.regained & ~person).sum() < 0.05 * seen.regained.sum()
     kept = gm.garment_mask(scene.image, person, kp, lambda shape, f: person)
     assert kept.regained is None and iou(kept.mask, full.mask) > 0.99
+    # a mask that holds nothing of him gives GrabCut no colours of his: nothing, and no error
+    assert not gm.regained(scene.image, np.zeros_like(person), person, full.torso, full.body).any()
 
 
 def test_a_bare_torso_is_no_garment(photo_people):
