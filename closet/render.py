@@ -909,6 +909,12 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     cloth = cloth_of(old_c, lab, parse.skin) if old_c.any() else old_c
     source = cloth & main_cloth(lab, cloth)
     texture = mirrored_texture(crop, source, ext) if ext.any() else crop
+    if repainted is not None:
+        # A coat's ring is a narrow band beside its torso: of its main cloth alone, whatever that
+        # cloth's share (the astronaut's suit is 0.66 of her garment, and the ring by her collar
+        # mirrored her black turtleneck and the helmet clamp's shadow in dark streaks).
+        ring = ext & (eased | repainted)
+        texture[ring] = mirrored_texture(crop, cloth & main_cloth(lab, cloth, 0.0), ring)[ring]
     if (ext & (part != 0)).any():  # a sleeve grown longer: along the arm, from its own cloth
         coded = with_unknown(old, parse.in_front)
         ends = {side: sleeve_run(coded, bm, side)[0] for side in (-1, 1) if bm.placed(side)}

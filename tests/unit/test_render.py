@@ -166,6 +166,23 @@ def test_a_sleeve_grown_over_an_arm_covers_the_skin_beside_the_bones(people, pho
     assert (skin & ~out.result_mask).sum() < 0.02 * skin.sum()
 
 
+def test_a_coats_ring_is_of_its_main_cloth(people, photo_people):
+    """A coat's ring beside its torso is mirrored from its main cloth alone, whatever that cloth's
+    share. The astronaut's orange suit is 0.66 of her garment (with the black turtleneck inside her
+    helmet ring, her white cords and badges), under `main_cloth`'s 0.75, so the ring by her collar
+    was mirrored from all of it: the turtleneck and the helmet clamp's shadow as dark streaks in the
+    orange (0.054 of the ring under L 25). Now under 0.02."""
+    image, parse = people["astronaut"]
+    person = photo_people["astronaut"][1]
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(flatlay.Shape(view.shape.reach, view.shape.hem), view.frame),
+                             view, "coat", person=person)
+    ring = out.result_mask & ~parse.mask & ~person
+    assert ring.sum() > 200
+    lightness = color.to_lab(out.image)[..., 0][ring]
+    assert (lightness < 25).mean() < 0.02
+
+
 def test_a_coat_stands_off_the_body(people, photo_people):
     """A coat is worn over clothes: wider as well as longer (flatlay.CATEGORY_EASE). Grace Hopper's
     `coat` covers a ring beside her jacket's torso over the background behind her, up to the ease
