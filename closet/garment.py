@@ -847,6 +847,7 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
     # salient-object mask leaves holes in dark cloth against a dark background).
     core = np.zeros(rgb.shape[:2], np.uint8)
     cv2.fillPoly(core, [np.round(body.quad).astype(np.int32)], 1)
+    body_px = person | core.astype(bool)
     if own is not None:
         # The person mask is a salient-object mask: it holds a table in front, the glasses on it,
         # the people beside. This person is where their own silhouette is, or a little past it
@@ -854,10 +855,7 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
         # the silhouette alone: it follows the pose's own errors, an arm drawn into the sky.)
         near = own_reach(own, body)
         lost = regained(rgb, person, own, torso | arms, body)
-        person = (person | lost) & near
-    body_px = person | core.astype(bool)
-    if own is not None:
-        body_px &= near
+        person, body_px = (person | lost) & near, (body_px | lost) & near
     if front is not None:  # another person in front: their face, their arm, their garment
         person, body_px = person & ~front, body_px & ~front
     region = (torso | arms) & body_px & ~head

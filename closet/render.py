@@ -909,18 +909,19 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     cloth = cloth_of(old_c, lab, parse.skin) if old_c.any() else old_c
     source = cloth & main_cloth(lab, cloth)
     texture = mirrored_texture(crop, source, ext) if ext.any() else crop
+    grown = ext & (part != 0)  # a sleeve grown longer
+    # A coat's ring and a grown sleeve take the cloth's own colours only, whatever their share.
+    own_colours = cloth & main_cloth(lab, cloth, 0.0) if repainted is not None or grown.any() else None
     if repainted is not None:
-        # A coat's ring is a narrow band beside its torso: of its main cloth alone, whatever that
-        # cloth's share (the astronaut's suit is 0.66 of her garment, and the ring by her collar
-        # mirrored her black turtleneck and the helmet clamp's shadow in dark streaks).
+        # The ring is a narrow band beside the torso: the astronaut's suit is 0.66 of her garment,
+        # and the ring by her collar mirrored her black turtleneck and the helmet clamp's shadow in
+        # dark streaks.
         ring = ext & (eased | repainted)
-        texture[ring] = mirrored_texture(crop, cloth & main_cloth(lab, cloth, 0.0), ring)[ring]
-    if (ext & (part != 0)).any():  # a sleeve grown longer: along the arm, from its own cloth
+        texture[ring] = mirrored_texture(crop, own_colours, ring)[ring]
+    if grown.any():  # along the arm, from its own cloth (the astronaut's badge ran down a sleeve)
         coded = with_unknown(old, parse.in_front)
         ends = {side: sleeve_run(coded, bm, side)[0] for side in (-1, 1) if bm.placed(side)}
-        # its own colours only, whatever their share (the astronaut's badge ran down a sleeve)
-        texture = sleeve_texture(texture, crop, cloth & main_cloth(lab, cloth, 0.0), ext, bm, part, ends,
-                                 (rows.start, cols.start), hem)
+        texture = sleeve_texture(texture, crop, own_colours, ext, bm, part, ends, (rows.start, cols.start), hem)
     glab = lab.copy()
     glab[ext] = to_lab(texture[ext])
     # Cloth grown over bare skin (a sleeve over an arm) is lit as the skin was: the skin's own
