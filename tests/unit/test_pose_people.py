@@ -552,6 +552,26 @@ def test_face_elsewhere_asks_for_the_nose_off_its_own_box_and_on_another():
     assert not pose.face_elsewhere(person, [(180, 100, 280, 200)])
 
 
+def test_a_nose_on_two_faces_is_the_nearer_ones():
+    """A held-out group photo cut at the chests (not committed): a man's landmarks put his nose
+    between his face and his neighbour's, on the margins of both boxes (FACE_MARGIN), 0.59 box sizes
+    from the neighbour's centre and 0.64 from his own, and his shoulders on both men: his garment
+    took the neighbour's hoodie, and every target drew a maroon block over his own beige sweater.
+    Such landmarks look again alone (`nearer_another_face`); another box of his own face
+    (`same_face`) is not another's. These are that photo's boxes and noses."""
+    person = pose.PosePerson((406, 54, 578, 225), 0.65, np.zeros((33, 4), np.float32), 1.0,
+                             np.eye(2, 3, dtype=np.float32), np.zeros((256, 256), np.float32))
+    neighbour = (196, 131, 367, 303)
+    person.keypoints[0, :2] = (382, 117)
+    assert pose.nose_on(person, person.box) and pose.nose_on(person, neighbour)
+    assert pose.nearer_another_face(person, [neighbour]) and not pose.face_elsewhere(person, [neighbour])
+    person.keypoints[0, :2] = (415, 117)  # on both, nearer his own
+    assert pose.nose_on(person, neighbour) and not pose.nearer_another_face(person, [neighbour])
+    person.keypoints[0, :2] = (560, 80)  # nearer a smaller box of his own face, found on a tile
+    assert not pose.nearer_another_face(person, [(520, 50, 600, 130)])
+    assert not pose.nearer_another_face(person, [])
+
+
 def test_a_portrait_cut_at_the_side_is_one_person_not_a_second_on_his_folded_arm(port):
     """Obama's portrait cut through his face (face_recognition's test image): the detector also
     scores a "face" on his folded arm 0.53, and the landmark network draws a whole second person
