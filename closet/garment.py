@@ -124,6 +124,19 @@ SKIRT_CLOSE = 0.03
 # gray and a red shirt 0.65 and 0.98, three women in low-cut tops 0.33-0.40 (their whole torsos
 # read up to 0.9: the chest above a V neck is bare).
 SKIN_COLOURED_GARMENT = 0.5
+# A band of bare skin across the torso's middle under the garment (a crop top's bared midriff; not
+# a camisole's bare chest, with no garment above it) ends the upper garment:
+# what lies below it is another garment (a skirt, trousers), which hides this one as a person in
+# front does (`GarmentParse.in_front`). A woman's navy skirt below her crop top was read as her top,
+# and `pullover` painted it below its new hem as dark trousers. A band: MIDRIFF_DEPTH torso lengths,
+# from MIDRIFF_FROM down, whose every row holds MIDRIFF_SKIN or more skin across the torso's middle
+# (MIDRIFF_HALF_WIDTH torso widths each side of its middle line, the arms and hands left out:
+# forearms folded over a shirt, hands clasped over a belly).
+MIDRIFF_FROM = 0.4
+MIDRIFF_GARMENT_FROM = 0.1  # the garment above it is looked for from here down
+MIDRIFF_DEPTH = 0.04
+MIDRIFF_HALF_WIDTH = 0.3
+MIDRIFF_SKIN = 0.7
 # Skin is a piece with a core: skin-coloured pixels in a sleeve, enclosed by the garment, whose
 # piece holds no disc of SKIN_CORE body widths' radius are the cloth's own shadows. An olive-striped
 # rugby shirt on a brown-skinned man read as skin in a strip along each sleeve's shadowed side, and
@@ -209,8 +222,9 @@ class GarmentParse:
     # photo shows them, unlike the person mask, which holds whatever is salient (a table in front).
     silhouette: np.ndarray | None = None
     # Where other people are seen in front of this one (None: nobody): the silhouettes of those in
-    # front, and of those beside or behind where this person's own silhouette is not. None of this
-    # person's garment is there, it hides their garment as the photo's edge does, and none is drawn there.
+    # front, and of those beside or behind where this person's own silhouette is not; and what lies
+    # below a bared midriff (MIDRIFF_SKIN). None of this person's garment is there, it hides their
+    # garment as the photo's edge does, and none is drawn there.
     in_front: np.ndarray | None = None
     # What of this person the person mask lost and their silhouette holds (`regained`; None: nothing).
     # The render takes it as the person mask's.
@@ -597,6 +611,38 @@ def skirt(rgb: np.ndarray, person: np.ndarray, mask: np.ndarray, body: Body) -> 
     return out
 
 
+def below_bare_midriff(skin_px: np.ndarray, person: np.ndarray, arms: np.ndarray, body: Body) -> np.ndarray:
+    """bool (H, W): what lies below a bare midriff (MIDRIFF_*) under the garment, off the arms; all
+    False without one."""
+    h, w = skin_px.shape
+    # The torso's middle sampled on the body's own grid, a sample a pixel: rows down the body from
+    # under the neck, columns across it.
+    ts = np.arange(MIDRIFF_GARMENT_FROM * body.length, 1.2 * body.length)
+    ss = np.arange(-MIDRIFF_HALF_WIDTH * body.scale, MIDRIFF_HALF_WIDTH * body.scale + 1)
+    xy = body.neck + ts[:, None, None] * body.axis + ss[None, :, None] * body.across
+    x, y = np.round(xy[..., 0]).astype(int), np.round(xy[..., 1]).astype(int)
+    inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    x, y = np.clip(x, 0, w - 1), np.clip(y, 0, h - 1)
+    off_arms = ~(arms | hand_region((h, w), body))  # hands clasped over a belly are no midriff
+    counted = inside & person[y, x] & off_arms[y, x]
+    n, skin = counted.sum(axis=1), (counted & skin_px[y, x]).sum(axis=1)
+    seen = n >= 0.5 * len(ss)
+    depth = max(2, int(math.ceil(MIDRIFF_DEPTH * body.length)))
+
+    def runs(rows: np.ndarray) -> np.ndarray:  # where `depth` such rows in a row start
+        return np.convolve(rows, np.ones(depth), mode="valid") == depth
+
+    bare = runs(seen & (skin >= MIDRIFF_SKIN * n)) & (ts[:len(ts) - depth + 1] >= MIDRIFF_FROM * body.length)
+    clothed = runs(seen & (skin <= (1 - MIDRIFF_SKIN) * n))
+    # a band under the garment: a camisole's bare chest above it is no midriff
+    starts = [k for k in np.nonzero(bare)[0] if clothed[:k].any()]
+    if not starts:
+        return np.zeros((h, w), bool)
+    ys, xs = np.mgrid[0:h, 0:w]
+    down = (xs - body.neck[0]) * body.axis[0] + (ys - body.neck[1]) * body.axis[1]
+    return (down > ts[starts[0]]) & ~arms
+
+
 def cored(mask: np.ndarray, radius: float) -> np.ndarray:
     """bool like `mask`: its 8-connected pieces that hold a disc of `radius` (px)."""
     if not mask.any():
@@ -874,9 +920,11 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
     belly = np.zeros(rgb.shape[:2], np.uint8)
     cv2.fillPoly(belly, [np.round(np.float32([(rs + rh) / 2, (ls + lh) / 2, lh, rh])).astype(np.int32)], 1)
     belly = belly.astype(bool) & body_px
-    if belly.any() and could_be_skin[belly].mean() > SKIN_COLOURED_GARMENT:
+    skin_coloured = belly.any() and could_be_skin[belly].mean() > SKIN_COLOURED_GARMENT
+    if skin_coloured:
         skin_px = np.zeros_like(skin_px)
-    else:
+    face_skin = skin_px.copy()  # before the rules for skin in another light than the face's
+    if not skin_coloured:
         # Legs (LEG_RADIUS) and arms in another light than the face (a window's warm light on a pale
         # woman's tanned arm) are skin the face does not predict: of a skin's hue, off the torso's cloth.
         legs = leg_region(rgb.shape, body) & body_px & ~head
@@ -899,8 +947,13 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
     if slivers.any():
         beyond = cv2.dilate((~region).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         skin_px &= ~(slivers & ~touching(slivers, beyond))
-    mask = attached(_clean(region & ~skin_px), torso)
-    mask |= skirt(rgb, person & ~head & ~skin_px, mask, body)
+    # The face's skin colour alone tells a midriff: the leg rule reads any skin's hue off the cloth,
+    # and where pose put the hips at the chest (the astronaut cut at her side) her suit's lit folds.
+    below = below_bare_midriff(face_skin, body_px & ~head, arms, body)
+    if below.any():
+        front = below if front is None else front | below
+    mask = attached(_clean(region & ~skin_px & ~below), torso)
+    mask |= skirt(rgb, person & ~head & ~skin_px & ~below, mask, body)
     shown = core.astype(bool) & body_px & ~head  # the torso the photo shows
     if mask.sum() < MIN_GARMENT_PIXELS or (shown.any() and mask[shown].mean() < MIN_TORSO_COVERED):
         missing = "torso" if not (torso & person).any() else "clothing"
