@@ -124,10 +124,10 @@ SKIRT_CLOSE = 0.03
 # gray and a red shirt 0.65 and 0.98, three women in low-cut tops 0.33-0.40 (their whole torsos
 # read up to 0.9: the chest above a V neck is bare).
 SKIN_COLOURED_GARMENT = 0.5
-# A band of bare skin across the torso's middle under the garment (a crop top's bared midriff; not
-# a camisole's bare chest, with no garment above it) ends the upper garment:
-# what lies below it is another garment (a skirt, trousers), which hides this one as a person in
-# front does (`GarmentParse.in_front`). A woman's navy skirt below her crop top was read as her top,
+# A band of bare skin across the torso's middle under the garment (a crop top's bared midriff, or
+# bare thighs across it, knees up; not a camisole's bare chest, with no garment above it) ends the
+# upper garment: what lies below it (a skirt, trousers, shins) hides this one as a person in front
+# does (`GarmentParse.in_front`). A woman's navy skirt below her crop top was read as her top,
 # and `pullover` painted it below its new hem as dark trousers. A band: MIDRIFF_DEPTH torso lengths,
 # from MIDRIFF_FROM down, whose every row holds MIDRIFF_SKIN or more skin across the torso's middle
 # (MIDRIFF_HALF_WIDTH torso widths each side of its middle line, the arms and hands left out:
@@ -611,6 +611,20 @@ def skirt(rgb: np.ndarray, person: np.ndarray, mask: np.ndarray, body: Body) -> 
     return out
 
 
+def midriff_skin(rgb: np.ndarray, skin: Skin, face_skin: np.ndarray, skin_px: np.ndarray, body: Body) -> np.ndarray:
+    """bool (H, W): the skin that tells a bare midriff: `face_skin` (the face's colour), and the legs'
+    of `skin_px` (every rule's skin) where their colour lies near the face's lit side (`arm_skin`):
+    a woman seated with her knees up has her bare thighs across her torso. Not any skin's hue on a
+    leg (`leg_skin`): where pose put the hips at the chest (the astronaut cut at her side), that
+    read her suit's lit folds as skin."""
+    out = face_skin.copy()
+    legs = skin_px & leg_region(rgb.shape, body) & ~face_skin
+    if legs.any():
+        box = bounding_box(legs)
+        out[box] |= legs[box] & arm_skin(to_lab(rgb[box]), skin, None)
+    return out
+
+
 def below_bare_midriff(skin_px: np.ndarray, person: np.ndarray, arms: np.ndarray, body: Body) -> np.ndarray:
     """bool (H, W): what lies below a bare midriff (MIDRIFF_*) under the garment, off the arms; all
     False without one."""
@@ -947,9 +961,7 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
     if slivers.any():
         beyond = cv2.dilate((~region).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         skin_px &= ~(slivers & ~touching(slivers, beyond))
-    # The face's skin colour alone tells a midriff: the leg rule reads any skin's hue off the cloth,
-    # and where pose put the hips at the chest (the astronaut cut at her side) her suit's lit folds.
-    below = below_bare_midriff(face_skin, body_px & ~head, arms, body)
+    below = below_bare_midriff(midriff_skin(rgb, skin, face_skin, skin_px, body), body_px & ~head, arms, body)
     if below.any():
         front = below if front is None else front | below
     mask = attached(_clean(region & ~skin_px & ~below), torso)

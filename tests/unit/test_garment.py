@@ -840,3 +840,33 @@ def test_a_bare_midriff_ends_the_upper_garment(photo_people, across):
         assert bared.mask[(down < 0.5) & g.mask].mean() > 0.95  # the top is kept
     else:
         assert bared.mask[below].mean() > 0.9 and bared.in_front is None
+
+
+
+def test_the_skin_that_tells_a_midriff_is_the_faces_and_legs_near_its_colour(photo_people):
+    """A woman seated with her knees up (a party photo, not committed) has her bare thighs across
+    her torso, a band of skin, and a longer hem ran down over her shins as a dark block: legs pose
+    sees count for a midriff (`midriff_skin`) where their colour lies near the face's lit side.
+    Skin of any skin's hue on a leg (`leg_skin`) does not: where pose put the astronaut's hips at her
+    chest, it read her suit's lit folds as skin, and the cut drew black slivers across her suit. The
+    astronaut's knee seen across her suit: a patch in her face's lit colour + 15 b* counts, one of
+    her suit's orange does not, nor the arm rule's skin off the legs."""
+    from closet.body import L_HIP, L_KNEE
+
+    scene, person = photo_people["astronaut"]
+    keypoints = scene.people[0].copy()
+    keypoints[L_KNEE, :2] = keypoints[L_HIP, :2] - (200.0, 60.0)
+    keypoints[L_KNEE, -1] = 1.0
+    body = body_from_keypoints(keypoints, scene.image.shape)
+    skin = gm.skin_from_face(scene.image, body)
+    legs = gm.leg_region(scene.image.shape, body)
+    image = scene.image.copy()
+    near, orange, arm = (np.zeros(person.shape, bool) for _ in range(3))
+    near[470:495, 150:200], orange[445:468, 60:110], arm[300:330, 20:60] = True, True, True
+    assert legs[near].all() and legs[orange].all() and not legs[arm].any()
+    image[near] = color.to_rgb8(np.float32([[[skin.lit[0], skin.lit[1], skin.lit[2] + 15]]]))[0, 0]
+    image[orange] = color.to_rgb8(np.float32([[[65.0, 40.0, 55.0]]]))[0, 0]
+    assert not gm.skin_mask(image, skin)[near | orange].any()  # neither is the face's colour
+    every_rule = near | orange | arm
+    told = gm.midriff_skin(image, skin, np.zeros_like(person), every_rule, body)
+    assert told[near].all() and not told[orange].any() and not told[arm].any()
