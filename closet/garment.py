@@ -646,6 +646,8 @@ def below_bare_midriff(skin_px: np.ndarray, person: np.ndarray, arms: np.ndarray
     n, skin = counted.sum(axis=1), (counted & skin_px[y, x]).sum(axis=1)
     seen = n >= 0.5 * len(ss)
     depth = max(2, int(math.ceil(MIDRIFF_DEPTH * body.length)))
+    if len(ts) < depth:  # a body a few pixels long has no band to tell
+        return np.zeros((h, w), bool)
 
     def runs(rows: np.ndarray) -> np.ndarray:  # where `depth` such rows in a row start
         return np.convolve(rows, np.ones(depth), mode="valid") == depth
