@@ -853,11 +853,7 @@ def own_arm_skin(skin: np.ndarray, torso: np.ndarray, hands: np.ndarray) -> np.n
     arm's own, those that run off the torso block (`torso`) or onto a hand (`hands`). An arm folded
     across the chest has its capsule over the tie: its gold stripes, skin-hued, were the arm's own
     lit skin, and `dress` bared the arms in gold."""
-    n, label = cv2.connectedComponents(skin.astype(np.uint8), connectivity=8)
-    if n <= 1:
-        return skin.copy()
-    own = np.unique(label[skin & (~torso | hands)])
-    return np.isin(label, own[own > 0])
+    return touching(skin, ~torso | hands)
 
 
 def their_bare_arms(rgb: np.ndarray, body: Body | None, skin: Skin | None, shape: tuple[int, ...],
