@@ -143,6 +143,12 @@ MIDRIFF_SKIN = 0.7
 # the arms a dress bared kept those strips as dark brown specks. Fingers are skin: they hang from a
 # palm.
 SKIN_CORE = 0.03
+# ...and a piece enclosed by skin, of a skin's hue, no larger than SKIN_ISLAND of the torso's quad (the
+# area between the shoulder and hip joints), is skin in another light: a highlight on a woman's
+# chest between her bra's cups, in a club's pink light, was a garment island, and every target
+# painted it as a pale gray patch. (Not a bigger piece: a beige tube top between a bare chest and a
+# bare midriff is enclosed by skin too.)
+SKIN_ISLAND = 0.1
 # An arm's skin where the face does not predict it (`arm_skin`): within this of the face's lit a*b*,
 # and this far (CIE76) from the torso's cloth. Bared skin takes the colour of the arm's own skin the
 # photo shows, when it shows this many body widths squared of it (`arm_lit`; a forearm's patch).
@@ -663,6 +669,27 @@ def below_bare_midriff(skin_px: np.ndarray, person: np.ndarray, arms: np.ndarray
     return (down > ts[starts[0]]) & ~arms
 
 
+def skin_islands(rgb: np.ndarray, skin_px: np.ndarray, region: np.ndarray, largest: float) -> np.ndarray:
+    """bool like `skin_px`: the pieces of `region` that are not skin, enclosed by skin (4-connected
+    holes in `skin_px`, within the region's box), at most `largest` pixels each, whose median colour
+    is of a skin's hue (`skin_hued`)."""
+    out = np.zeros_like(skin_px)
+    if not (region & skin_px).any():
+        return out
+    rows, cols = bounding_box(region, 1)
+    box = ~skin_px[rows, cols]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(box.astype(np.uint8), connectivity=4)
+    h, w = box.shape
+    for k in range(1, count):
+        x, y, bw, bh, area = stats[k]
+        if area > largest or x == 0 or y == 0 or x + bw == w or y + bh == h:
+            continue  # too big to be skin, or running out of the skin to what lies beyond
+        piece = labels == k
+        if skin_hued(np.median(to_lab(rgb[rows, cols][piece][None])[0], axis=0)):
+            out[rows, cols] |= piece
+    return out & region
+
+
 def cored(mask: np.ndarray, radius: float) -> np.ndarray:
     """bool like `mask`: its 8-connected pieces that hold a disc of `radius` (px)."""
     if not mask.any():
@@ -963,6 +990,9 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
     if slivers.any():
         beyond = cv2.dilate((~region).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         skin_px &= ~(slivers & ~touching(slivers, beyond))
+    if skin.known:
+        quad = float(cv2.contourArea(np.float32(body.quad)))
+        skin_px |= skin_islands(rgb, skin_px, region, SKIN_ISLAND * quad)
     below = below_bare_midriff(midriff_skin(rgb, skin, face_skin, skin_px, body), body_px & ~head, arms, body)
     if below.any():
         front = below if front is None else front | below

@@ -862,6 +862,44 @@ def test_a_bare_midriff_ends_the_upper_garment(photo_people, across):
 
 
 
+@pytest.mark.parametrize("island", [gm.SKIN_ISLAND, 0.0], ids=["as-set", "off"])
+def test_a_piece_enclosed_by_skin_in_a_skins_hue_is_skin(photo_people, monkeypatch, island):
+    """A woman in a black bra top in a club's pink light (a held-out photo, not committed): a patch
+    of her chest between the cups, in another light than her face, read off her face's skin, and
+    every target painted that garment island as a pale gray patch. A piece of the garment enclosed by skin,
+    of a skin's hue, no larger than SKIN_ISLAND of the torso (`skin_islands`), is skin. Here the
+    astronaut's chest is painted in her face's skin, holding a disc of it in a pink light (21 a*b* off
+    her face's, past SKIN_MAX_AB): the disc is skin; one of blue, and a strip of the pink skin that
+    runs on into the suit, stay garment."""
+    monkeypatch.setattr(gm, "SKIN_ISLAND", island)
+    scene, person = photo_people["astronaut"]
+    g = gm.garment_mask(scene.image, person, scene.people[0])
+    body = g.body
+    rng = np.random.default_rng(0)
+    ys, xs = np.mgrid[0:person.shape[0], 0:person.shape[1]]
+    down = ((xs - body.neck[0]) * body.axis[0] + (ys - body.neck[1]) * body.axis[1]) / body.length
+    across = ((xs - body.neck[0]) * body.across[0] + (ys - body.neck[1]) * body.across[1]) / body.scale
+    chest = (down > 0.1) & (down < 0.38) & (np.abs(across) < 0.35) & g.mask  # above a midriff's band
+    image = scene.image.copy()
+
+    def paint(where, lab):
+        image[where] = color.to_rgb8((np.float32(lab) + rng.normal(0, 0.7, (where.sum(), 3)).astype(np.float32))[None])[0]
+
+    paint(chest, g.skin.lab)
+    r = 0.08 * body.length  # more than 1% of the garment (`_clean` drops less)
+    highlight = chest & (np.hypot((down - 0.24) * body.length, (across + 0.15) * body.scale) < r)
+    blue = chest & (np.hypot((down - 0.24) * body.length, (across - 0.15) * body.scale) < r)
+    light = np.float32(g.skin.lab) + (5.0, 20.0, -8.0)  # in a pink light: past SKIN_MAX_AB, a skin's hue
+    paint(highlight, light)
+    paint(blue, (40.0, 10.0, -40.0))
+    reaching = (down > 0.3) & (down < 0.5) & (np.abs(across) < 0.05) & g.mask  # runs off the skin to the suit
+    paint(reaching, light)
+    bared = gm.garment_mask(image, person, scene.people[0])
+    assert bared.mask[chest & ~highlight & ~blue & ~reaching].mean() < 0.1  # the painted skin, but its edges
+    assert bared.mask[blue].mean() > 0.6 and bared.mask[reaching].mean() > 0.9
+    assert bared.mask[highlight].mean() < 0.05 if island else bared.mask[highlight].mean() > 0.9
+
+
 def test_the_skin_that_tells_a_midriff_is_the_faces_and_legs_near_its_colour(photo_people):
     """A woman seated with her knees up (a party photo, not committed) has her bare thighs across
     her torso, a band of skin, and a longer hem ran down over her shins as a dark block: legs pose
