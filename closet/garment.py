@@ -669,10 +669,12 @@ def below_bare_midriff(skin_px: np.ndarray, person: np.ndarray, arms: np.ndarray
     return (down > ts[starts[0]]) & ~arms
 
 
-def skin_islands(rgb: np.ndarray, skin_px: np.ndarray, region: np.ndarray, largest: float) -> np.ndarray:
+def skin_islands(rgb: np.ndarray, skin_px: np.ndarray, region: np.ndarray, largest: float,
+                 cloth: np.ndarray) -> np.ndarray:
     """bool like `skin_px`: the pieces of `region` that are not skin, enclosed by skin (4-connected
     holes in `skin_px`, within the region's box), at most `largest` pixels each, whose median colour
-    is of a skin's hue (`skin_hued`)."""
+    is of a skin's hue (`skin_hued`) and ARM_SKIN_OFF_CLOTH (CIE76) or more from the `cloth` (Lab):
+    the astronaut's orange suit, skin-hued, shows between her white cords, which read as skin."""
     out = np.zeros_like(skin_px)
     if not (region & skin_px).any():
         return out
@@ -680,13 +682,16 @@ def skin_islands(rgb: np.ndarray, skin_px: np.ndarray, region: np.ndarray, large
     box = ~skin_px[rows, cols]
     count, labels, stats, _ = cv2.connectedComponentsWithStats(box.astype(np.uint8), connectivity=4)
     h, w = box.shape
+    part = rgb[rows, cols]
     for k in range(1, count):
         x, y, bw, bh, area = stats[k]
         if area > largest or x == 0 or y == 0 or x + bw == w or y + bh == h:
             continue  # too big to be skin, or running out of the skin to what lies beyond
-        piece = labels == k
-        if skin_hued(np.median(to_lab(rgb[rows, cols][piece][None])[0], axis=0)):
-            out[rows, cols] |= piece
+        at = slice(y, y + bh), slice(x, x + bw)
+        piece = labels[at] == k
+        colour = np.median(to_lab(part[at][piece][None])[0], axis=0)
+        if skin_hued(colour) and np.linalg.norm(colour - cloth) >= ARM_SKIN_OFF_CLOTH:
+            out[rows, cols][at] |= piece
     return out & region
 
 
@@ -990,9 +995,10 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
     if slivers.any():
         beyond = cv2.dilate((~region).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         skin_px &= ~(slivers & ~touching(slivers, beyond))
-    if skin.known:
+    cloth = region & torso & ~skin_px
+    if skin.known and cloth.any():
         quad = float(cv2.contourArea(np.float32(body.quad)))
-        skin_px |= skin_islands(rgb, skin_px, region, SKIN_ISLAND * quad)
+        skin_px |= skin_islands(rgb, skin_px, region, SKIN_ISLAND * quad, median_lab(rgb, cloth))
     below = below_bare_midriff(midriff_skin(rgb, skin, face_skin, skin_px, body), body_px & ~head, arms, body)
     if below.any():
         front = below if front is None else front | below
