@@ -828,6 +828,18 @@ def test_a_garment_across_the_skin_radius_is_one_garment(photo_people):
     assert g.mask[torso].mean() > 0.9  # before: the far blocks alone, 2/3
 
 
+def _astronaut_on_her_torso(photo_people):
+    """The astronaut, her person mask and garment parse, and each pixel's place on her torso: torso
+    lengths down from the neck, and torso widths across its middle line (signed)."""
+    scene, person = photo_people["astronaut"]
+    g = gm.garment_mask(scene.image, person, scene.people[0])
+    body = g.body
+    ys, xs = np.mgrid[0:person.shape[0], 0:person.shape[1]]
+    down = ((xs - body.neck[0]) * body.axis[0] + (ys - body.neck[1]) * body.axis[1]) / body.length
+    across = ((xs - body.neck[0]) * body.across[0] + (ys - body.neck[1]) * body.across[1]) / body.scale
+    return scene, person, g, down, across
+
+
 @pytest.mark.parametrize("across", [1.0, 0.3])
 def test_a_bare_midriff_ends_the_upper_garment(photo_people, across):
     """A crop top over a skirt of the same navy (a held-out photo, not committed): the skirt below
@@ -837,13 +849,10 @@ def test_a_bare_midriff_ends_the_upper_garment(photo_people, across):
     drawn there. The astronaut with a band of her face's skin painted across her suit, from 0.55 to
     0.68 torso lengths down: her suit below it is no longer her garment. A patch of skin across less
     of the torso's middle (0.3 of it; her cords and name tag read as skin too) ends nothing."""
-    scene, person = photo_people["astronaut"]
-    g = gm.garment_mask(scene.image, person, scene.people[0])
+    scene, person, g, down, side = _astronaut_on_her_torso(photo_people)
     body = g.body
     rng = np.random.default_rng(0)
-    ys, xs = np.mgrid[0:person.shape[0], 0:person.shape[1]]
-    down = ((xs - body.neck[0]) * body.axis[0] + (ys - body.neck[1]) * body.axis[1]) / body.length
-    off_middle = np.abs((xs - body.neck[0]) * body.across[0] + (ys - body.neck[1]) * body.across[1]) / body.scale
+    off_middle = np.abs(side)
     band = (down > 0.55) & (down < 0.68) & (off_middle < across * 0.5) & g.torso & ~g.arms & person
     image = scene.image.copy()
     lab = np.float32(g.skin.lab) + rng.normal(0, 1.0, (band.sum(), 3)).astype(np.float32)
@@ -872,13 +881,9 @@ def test_a_piece_enclosed_by_skin_in_a_skins_hue_is_skin(photo_people, monkeypat
     her face's, past SKIN_MAX_AB): the disc is skin; one of blue, and a strip of the pink skin that
     runs on into the suit, stay garment."""
     monkeypatch.setattr(gm, "SKIN_ISLAND", island)
-    scene, person = photo_people["astronaut"]
-    g = gm.garment_mask(scene.image, person, scene.people[0])
+    scene, person, g, down, across = _astronaut_on_her_torso(photo_people)
     body = g.body
     rng = np.random.default_rng(0)
-    ys, xs = np.mgrid[0:person.shape[0], 0:person.shape[1]]
-    down = ((xs - body.neck[0]) * body.axis[0] + (ys - body.neck[1]) * body.axis[1]) / body.length
-    across = ((xs - body.neck[0]) * body.across[0] + (ys - body.neck[1]) * body.across[1]) / body.scale
     chest = (down > 0.1) & (down < 0.38) & (np.abs(across) < 0.35) & g.mask  # above a midriff's band
     image = scene.image.copy()
 
