@@ -228,13 +228,15 @@ ALONE_PASSES = 6
 # and 1.02 in the variant cut at his side, where the look alone finds nothing and he is kept as found.
 STRAYED_NOSE = 1.0
 # ...and when the look alone finds nothing there, one is kept as first found only within this many box
-# sizes, or from a detection scored STRAYED_SURE or more. In a held-out close-up of three women
-# two weak detections (0.57) on hair put their noses 1.88 and 1.27 box sizes off, in the hair between
-# two women, a shoulder on each, and every target painted one dark block across the two. Kept: the
-# cameraman, his face behind his camera, 1.02 off at most; Grace Hopper cut at her face's side and
-# enlarged 3x, 1.51 off, her detection (0.97) on her chin.
+# sizes, or when its detection lies below its nose along its own body (within STRAYED_ALONG degrees
+# of the line from its nose to the middle of its shoulders): the detector saw the chin or the neck
+# of the person the landmarks found. In a held-out close-up of three women two detections on hair
+# put their noses 1.88 and 1.27 box sizes off, in the hair between two women, a shoulder on each,
+# their detections 73 and 65 degrees off that line; kept as found, every target painted one dark
+# block across the two. Kept: the cameraman, his face behind his camera, 1.02 off at most; Grace
+# Hopper cut at her eyes, 1.38 off at 9 degrees, and cut at her face's side, 1.51 off at 21.
 STRAYED_KEPT = 1.25
-STRAYED_SURE = 0.8
+STRAYED_ALONG = 30.0
 # Of two detections of one person (`twin_of`), the later one (lower detector score) is kept instead
 # when its landmarks are surer of a pose by this much. At a card table a detection whose box held a
 # man and the woman behind him (0.64) put his face between the two (presence 0.89): his garment
@@ -785,6 +787,18 @@ def nose_off(person: PosePerson, box: tuple[float, float, float, float]) -> floa
     return max(abs(x - (box[0] + box[2]) / 2), abs(y - (box[1] + box[3]) / 2)) / max(box[2] - box[0], box[3] - box[1])
 
 
+def detected_along(person: PosePerson) -> bool:
+    """Whether `person`'s detection box lies below its landmarks' nose along their own body: its
+    centre within STRAYED_ALONG degrees of the line from the nose to the middle of the shoulders."""
+    kp = person.keypoints
+    nose = kp[LANDMARK["nose"], :2]
+    down = (kp[LANDMARK["left_shoulder"], :2] + kp[LANDMARK["right_shoulder"], :2]) / 2 - nose
+    box = person.box
+    off = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]) - nose
+    norms = float(np.linalg.norm(down) * np.linalg.norm(off))
+    return norms > 0 and float(np.dot(down, off)) / norms >= math.cos(math.radians(STRAYED_ALONG))
+
+
 def nose_on(person: PosePerson, box: tuple[float, float, float, float]) -> bool:
     """Whether `person`'s nose lies on a face `box`, taken FACE_MARGIN of its size wider each side."""
     x, y = (float(v) for v in person.keypoints[LANDMARK["nose"], :2])
@@ -1106,11 +1120,11 @@ def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | 
             people[i].append(person)
             kept_alone.add((i, person.box))
     # One whose face is simply hidden (the cameraman's, behind his camera) is kept as first found,
-    # when its nose is not farther off than STRAYED_KEPT or its detection is strong.
+    # when its nose is not farther off than STRAYED_KEPT or its detection lies below it.
     again = {(i, p.box) for p, i, _ in alone}
     for person, i in strayed:
         if (i, person.box) not in again and len(people[i]) < max_people \
-                and (nose_off(person, person.box) <= STRAYED_KEPT or person.score >= STRAYED_SURE) \
+                and (nose_off(person, person.box) <= STRAYED_KEPT or detected_along(person)) \
                 and not found_twice(person, people[i], images[i].shape):
             people[i].append(person)
     # ...and so is one whose nose lay on its own face's box too, when the look alone does not find it.
