@@ -144,9 +144,9 @@ MIDRIFF_SKIN = 0.7
 # palm.
 SKIN_CORE = 0.03
 # ...and a piece enclosed by skin, of a skin's hue, no larger than SKIN_ISLAND of the torso's quad (the
-# area between the shoulder and hip joints), is skin in another light: a highlight on a woman's
-# chest between her bra's cups, in a club's pink light, was a garment island, and every target
-# painted it as a pale gray patch. (Not a bigger piece: a beige tube top between a bare chest and a
+# area between the shoulder and hip joints), is skin in another light: the middle of a woman's chest
+# between her bra's cups, in a club's pink light, lay just past her face's skin radius (a median 7.7
+# a*b* off, the radius 6.3), a garment island, and every target painted it as a pale gray patch. (Not a bigger piece: a beige tube top between a bare chest and a
 # bare midriff is enclosed by skin too.)
 SKIN_ISLAND = 0.1
 # An arm's skin where the face does not predict it (`arm_skin`): within this of the face's lit a*b*,
