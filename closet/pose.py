@@ -241,7 +241,11 @@ STRAYED_ALONG = 30.0
 # when its landmarks are surer of a pose by this much. At a card table a detection whose box held a
 # man and the woman behind him (0.64) put his face between the two (presence 0.89): his garment
 # took his chin and mouth, and every target painted cloth over them. Two later detections of him
-# (0.61, 0.59) had his face right, at presence 0.99 and 1.0.
+# (0.61, 0.59) had his face right, at presence 0.99 and 1.0. A later detection on a face of its own
+# (`same_face` false) does not take the place at once: the first is looked at alone (`_look_apart`).
+# In a row of five men the nearest man's unsure landmarks (0.72) and the surer ones (0.99) of the man
+# half hidden behind him ran together, and the second took his place: he was lost, and his hoodie
+# went to a skeleton across the two.
 SURER_PRESENCE = 0.05
 
 
@@ -1063,6 +1067,7 @@ def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | 
     elsewhere = []  # (person, image index, the other face boxes): landmarks that took another's face
     strayed = []  # (person, image index): ...or whose face lies far off their detection, on nobody's
     torn = []  # (person, image index): ...or on their own face's box but nearer another's
+    ran_together = {}  # (image index, box): (kept person, the other face boxes, later detections run into it)
     out = run_landmark(np.stack([landmark_input(images[i], roi) for i, _, _, roi in candidates]))
     candidates = realigned(images, candidates, out, run_landmark)
     landmarks = [decode_landmarks(out["landmarks"][k], out["heatmap"][k], roi, images[i].shape[1])
@@ -1093,6 +1098,14 @@ def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | 
             strayed.append((person, i))
             continue
         twin = twin_of(person, people[i], images[i].shape)
+        if twin is not None and person.presence >= people[i][twin].presence + SURER_PRESENCE \
+                and not same_face(np.asarray(people[i][twin].box), np.asarray([person.box]))[0]:
+            log.debug("pose: image %d: surer landmarks run into another's on a face of their own (score %.2f)", i, score)
+            first = people[i][twin]
+            ran_together.setdefault((i, first.box), (first, [b for b in faces if b != first.box], []))[2].append(
+                (person, faces))
+            ran_together[(i, first.box)][1].append(person.box)
+            continue
         if twin is not None:
             if person.presence >= people[i][twin].presence + SURER_PRESENCE:
                 log.debug("pose: image %d: a person found again with surer landmarks (score %.2f, presence %.2f)",
@@ -1110,6 +1123,7 @@ def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | 
             torn.append((person, i))
             continue
         people[i].append(person)
+    elsewhere += _look_apart(images, people, ran_together, run_landmark)
     alone = looked_at_alone(images, elsewhere, run_landmark)
     kept_alone, torn_boxes = set(), {(i, p.box) for p, i in torn}
     for person, i, faces in alone:
@@ -1133,6 +1147,35 @@ def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | 
                 and not found_twice(person, people[i], images[i].shape):
             people[i].append(person)
     return people
+
+
+def _look_apart(images: list[np.ndarray], people: list[list[PosePerson]], ran_together: dict,
+                run_landmark: LandmarkFn) -> list[tuple[PosePerson, int, list]]:
+    """Each person of `people` (per image, updated in place) whom the surer landmarks of a later
+    detection on a face of its own ran into (`ran_together`: (image index, box) -> (that person,
+    the other face boxes, [(later detection, its other face boxes)])), looked at alone
+    (`looked_at_alone`). Where the look finds that person, the later detections are returned
+    (person, image index, faces) for a look alone of their own; where it does not, the surest of
+    them takes that person's place, as one person found twice does."""
+    if not ran_together:
+        return []
+    found = {(i, p.box): p for p, i, faces in
+             looked_at_alone(images, [(first, i, faces) for (i, _), (first, faces, _) in ran_together.items()], run_landmark)
+             if not face_elsewhere(p, faces)}
+    again = []
+    for (i, box), (first, _, later) in ran_together.items():
+        k = next((k for k, p in enumerate(people[i]) if p is first), None)
+        if k is None:  # itself found again since, with surer landmarks (one face, `same_face`)
+            again += [(person, i, faces) for person, faces in later]
+            continue
+        if (i, box) in found:
+            log.debug("pose: image %d: a person others' landmarks ran into, looked at alone", i)
+            people[i][k] = found[(i, box)]
+            again += [(person, i, faces) for person, faces in later]
+            continue
+        people[i][k] = max([first] + [person for person, _ in later if person.presence >= first.presence + SURER_PRESENCE],
+                           key=lambda p: p.presence)
+    return again
 
 
 def _alone_input(image: np.ndarray, roi: np.ndarray, own: tuple[float, ...], faces: list[tuple[float, ...]]) -> np.ndarray:

@@ -510,39 +510,82 @@ def test_detected_along_asks_for_the_box_below_the_nose_along_the_body():
     assert not pose.detected_along(person_with_box((85, 20, 115, 50)))  # above the nose
 
 
-@pytest.mark.parametrize("less_sure", [0.1, 0.02])
-def test_of_one_person_found_twice_the_surer_landmarks_are_kept(port, less_sure):
-    """At a card table (a held-out photo) one man's best detection (0.64) boxed him and the woman
-    behind him, and its landmarks put his face between them (presence 0.89): his garment took his
-    chin and mouth. Two weaker detections of him had his face right (presence 0.99, 1.0), and were
-    dropped as him found again. Here the astronaut is detected twice, as in the test above, and the
-    landmark network's answer for the best detection is made less sure: by SURER_PRESENCE or more,
-    the second detection's landmarks are kept in its place; by less, the first stays."""
-    image = skimage.data.astronaut()
+def _detector_with_a_copy(port, aside: float, size: float):
+    """The port's detector with a second detection of the best one's person, scored one logit less:
+    its alignment points where the best one's are (the same landmark crop), its face box `size`
+    times as large, `aside` of the best box's width to the side."""
     anchors = pose.ANCHORS.astype(np.float64) * pose.DETECTOR_INPUT_SIZE
 
-    def detector_with_a_copy(batch):
+    def detector(batch):
         scores, boxes = port.run_detector(batch)
         best, far = int(np.argmax(scores[0])), 0
         boxes[0, far] = boxes[0, best]
         boxes[0, far, 4:] += np.tile(anchors[best] - anchors[far], 4)  # the keypoints stay where they were
-        # the face box 0.6 of its width to the side: too far to be merged, near enough to hold the nose
-        boxes[0, far, :2] += anchors[best] - anchors[far] + np.array([0.6 * boxes[0, best, 2], 0.0])
+        boxes[0, far, :2] += anchors[best] - anchors[far] + np.array([aside * boxes[0, best, 2], 0.0])
+        boxes[0, far, 2:4] *= size
         scores[0, far] = scores[0, best] - 1
         return scores, boxes
 
-    def landmarks_less_sure_of_the_first(batch):
+    return detector
+
+
+def _landmarks_less_sure_of_the_first(port, less_sure: float):
+    """The port's landmark network, its presence for the first of two candidates (the best
+    detection) made `less_sure` under the second's."""
+    def landmarks(batch):
         out = port.run_landmark(batch)
         if len(batch) == 2:  # the two candidates, best score first
             out["presence"][0] = out["presence"][1] - less_sure
         return out
 
-    scores = detector_with_a_copy(pose.detector_inputs(image, max_inputs=1)[0])[0]
-    people = pose.detect_people([image], detector_with_a_copy, landmarks_less_sure_of_the_first, max_inputs=1)[0]
+    return landmarks
+
+
+@pytest.mark.parametrize("less_sure", [0.1, 0.02])
+def test_of_one_person_found_twice_the_surer_landmarks_are_kept(port, less_sure):
+    """At a card table (a held-out photo) one man's best detection (0.64) boxed him and the woman
+    behind him, and its landmarks put his face between them (presence 0.89): his garment took his
+    chin and mouth. Two weaker detections of him had his face right (presence 0.99, 1.0), and were
+    dropped as him found again. Here the astronaut is detected twice, the copy's face box twice the
+    size, its centre 0.2 of the best one's width aside (inside the best box: one face seen at another
+    scale, `same_face`; IoU 0.25, so NMS keeps both), and the landmark network's answer for the
+    best detection is made less sure: by SURER_PRESENCE or more, the second detection's landmarks
+    are kept in its place; by less, the first stays."""
+    image = skimage.data.astronaut()
+    detector = _detector_with_a_copy(port, 0.2, 2.0)
+    scores = detector(pose.detector_inputs(image, max_inputs=1)[0])[0]
+    people = pose.detect_people([image], detector, _landmarks_less_sure_of_the_first(port, less_sure), max_inputs=1)[0]
     assert len(people) == 1
     best = scores[0].max()  # its copy's logit is one less
     kept = best - 1 if less_sure >= pose.SURER_PRESENCE else best
     assert people[0].score == pytest.approx(1 / (1 + math.exp(-kept)), abs=1e-6)
+
+
+@pytest.mark.parametrize("look_apart", [True, False])
+def test_surer_landmarks_on_a_face_of_their_own_do_not_take_the_first_ones_place(port, monkeypatch, look_apart):
+    """In a row of five men (a held-out photo, not committed) the nearest man's detection (0.93)
+    gave unsure landmarks (presence 0.72), his nose toward the man half hidden behind him; that
+    man's detection (0.69) gave surer ones (0.99), his nose toward the first, and the two
+    skeletons' silhouettes overlapped: the second took the first's place as him found again
+    (`SURER_PRESENCE`), the nearest man was lost, and his hoodie went to the skeleton across the
+    two. Their face boxes lay 0.8 box widths apart: two faces to the detector (`same_face`). Now
+    the first is looked at alone (`_look_apart`), and so is the second after it. Here the
+    astronaut's copy lies 0.6 box widths aside, a face of its own to the detector, its landmarks
+    surer by 0.1: the first detection, looked at alone, is found on her face and keeps its place,
+    and the copy, looked at alone, is her found again and dropped. Without the look (the code
+    before) the copy takes her place."""
+    if not look_apart:
+        monkeypatch.setattr(pose, "looked_at_alone", lambda images, elsewhere, run_landmark: [])
+    image = skimage.data.astronaut()
+    detector = _detector_with_a_copy(port, 0.6, 1.0)
+    scores = detector(pose.detector_inputs(image, max_inputs=1)[0])[0]
+    people = pose.detect_people([image], detector, _landmarks_less_sure_of_the_first(port, 0.1), max_inputs=1)[0]
+    assert len(people) == 1
+    best = scores[0].max()
+    kept = best if look_apart else best - 1
+    assert people[0].score == pytest.approx(1 / (1 + math.exp(-kept)), abs=1e-6)
+    if look_apart:
+        assert pose.nose_on(people[0], people[0].box) and people[0].presence >= pose.MIN_PRESENCE
 
 
 @pytest.mark.parametrize("score", [0.9, 0.7])
