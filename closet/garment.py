@@ -124,6 +124,15 @@ SKIRT_CLOSE = 0.03
 # gray and a red shirt 0.65 and 0.98, three women in low-cut tops 0.33-0.40 (their whole torsos
 # read up to 0.9: the chest above a V neck is bare).
 SKIN_COLOURED_GARMENT = 0.5
+# A garment near the skin's colour but off it (beige, camel) reads as skin in patches, wherever its
+# light brings it within the face's spread, and every target shaded the cloth around those holes in
+# brown blotches (a held-out man's beige sweater, 12.6 a*b* from his face, at the edge of the skin
+# radius: 0.2 of his belly read as skin, under SKIN_COLOURED_GARMENT). On the torso, a pixel read as
+# skin whose a*b* lies nearer the torso cloth's median than the face's is cloth (`nearer_cloth`;
+# this factor scales the distance to the face, 0: off). Only within the torso region, and not on
+# the hands or the neck there: a hand on a cream cardigan, its highlights nearer the cardigan than
+# the face, stays a hand.
+NEARER_CLOTH = 1.0
 # A band of bare skin across the torso's middle under the garment (a crop top's bared midriff, or
 # bare thighs across it, knees up; not a camisole's bare chest, with no garment above it) ends the
 # upper garment: what lies below it (a skirt, trousers, shins) hides this one as a person in front
@@ -695,6 +704,16 @@ def skin_islands(rgb: np.ndarray, skin_px: np.ndarray, region: np.ndarray, large
     return out & region
 
 
+def nearer_cloth(lab: np.ndarray, skin: Skin, where: np.ndarray, cloth) -> np.ndarray:
+    """bool like `where`: its pixels (Lab `lab`) whose a*b* lies nearer the torso `cloth`'s (Lab)
+    than the face's skin sample's, scaled by NEARER_CLOTH (0: none)."""
+    if not where.any():
+        return np.zeros_like(where)
+    to_cloth = np.hypot(lab[..., 1] - cloth[1], lab[..., 2] - cloth[2])
+    to_face = np.hypot(lab[..., 1] - skin.lab[1], lab[..., 2] - skin.lab[2])
+    return where & (to_cloth < NEARER_CLOTH * to_face)
+
+
 def cored(mask: np.ndarray, radius: float) -> np.ndarray:
     """bool like `mask`: its 8-connected pieces that hold a disc of `radius` (px)."""
     if not mask.any():
@@ -959,6 +978,10 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
         lab = to_lab(rgb[box])
         skin_px[box] = skin_mask(rgb[box], skin, lab) & region[box]
         could_be_skin[box] = skin_mask(rgb[box], skin, lab, widest=True) & region[box]
+        cloth = region & torso & ~skin_px
+        if (skin_px & torso).any() and cloth.any():  # a beige sweater's patches of "skin"
+            hands_neck = hand_region(rgb.shape, body) | neck_region(rgb.shape, body)
+            skin_px[box] &= ~nearer_cloth(lab, skin, (torso & region & ~hands_neck)[box], median_lab(rgb, cloth))
     # A skin-coloured garment (beige, tan, pink) covers the belly with "skin": colour cannot tell
     # them apart there, so skin is dropped by geometry alone, as on a grayscale photo. The belly,
     # not the chest: a V neck or a camisole bares the chest above a garment of any colour. Asked

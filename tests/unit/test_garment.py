@@ -905,6 +905,46 @@ def test_a_piece_enclosed_by_skin_in_a_skins_hue_is_skin(photo_people, monkeypat
     assert bared.mask[highlight].mean() < 0.05 if island else bared.mask[highlight].mean() > 0.9
 
 
+@pytest.mark.parametrize("nearer", [gm.NEARER_CLOTH, 0.0], ids=["as-set", "off"])
+def test_a_garment_near_the_skins_colour_is_cloth_where_nearer_the_cloth(photo_people, monkeypatch, nearer):
+    """A held-out man's beige sweater lies 12.6 a*b* from his face's skin, at the edge of the skin
+    radius: in patches its light brought within it, it read as skin (0.2 of his belly, under
+    SKIN_COLOURED_GARMENT), and every target shaded the cloth round those holes in brown blotches.
+    On the torso, a pixel read as skin whose a*b* lies nearer the torso cloth's than the face's is
+    cloth (`nearer_cloth`). Here the astronaut's torso is painted a camel knit, its cloth 1.3 skin
+    radii off her face's a*b* toward yellow, in patches 0.85 radii off (inside the radius, nearer the
+    cloth): the patches are garment. A disc in her face's own colour stays skin."""
+    monkeypatch.setattr(gm, "NEARER_CLOTH", nearer)
+    scene, person, g, down, across = _astronaut_on_her_torso(photo_people)
+    body, skin = g.body, g.skin
+    rng = np.random.default_rng(0)
+    torso = (down > 0.1) & (down < 0.9) & (np.abs(across) < 0.4) & g.mask & g.torso & ~g.arms
+    face_ab = np.float32(skin.lab[1:])
+    chroma = float(np.hypot(*face_ab))
+    radius = min(max(gm.SKIN_AB, gm.SKIN_SPREAD * skin.spread), gm.SKIN_MAX_AB, gm.SKIN_NEUTRAL * chroma)
+
+    camel = np.float32([-0.5, 1.0]) / np.hypot(0.5, 1.0)  # from the face's a*b* toward yellow
+
+    def knit(off: float) -> np.ndarray:  # Lab: the face's lightness, its a*b* `off` radii toward camel
+        return np.float32([skin.lab[0], *(face_ab + off * radius * camel)])
+
+    image = scene.image.copy()
+
+    def paint(where, lab):
+        image[where] = color.to_rgb8((lab + rng.normal(0, 0.5, (where.sum(), 3)).astype(np.float32))[None])[0]
+
+    paint(torso, knit(1.3))
+    field = cv2.GaussianBlur(rng.normal(size=torso.shape).astype(np.float32), (0, 0), 0.03 * body.length)
+    patches = torso & (field > np.quantile(field[torso], 0.7))
+    paint(patches, knit(0.85))
+    disc = torso & (np.hypot((down - 0.5) * body.length, across * body.scale) < 0.06 * body.length)
+    paint(disc, np.float32(skin.lab))
+    parsed = gm.garment_mask(image, person, scene.people[0])
+    assert parsed.mask[disc].mean() < 0.1  # her face's own colour: skin either way
+    covered = parsed.mask[patches & ~disc].mean()
+    assert covered > 0.9 if nearer else covered < 0.5, covered
+
+
 def test_the_skin_that_tells_a_midriff_is_the_faces_and_legs_near_its_colour(photo_people):
     """A woman seated with her knees up (a party photo, not committed) has her bare thighs across
     her torso, a band of skin, and a longer hem ran down over her shins as a dark block: legs pose
