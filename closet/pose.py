@@ -1102,9 +1102,8 @@ def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | 
                 and not same_face(np.asarray(people[i][twin].box), np.asarray([person.box]))[0]:
             log.debug("pose: image %d: surer landmarks run into another's on a face of their own (score %.2f)", i, score)
             first = people[i][twin]
-            ran_together.setdefault((i, first.box), (first, [b for b in faces if b != first.box], []))[2].append(
-                (person, faces))
-            ran_together[(i, first.box)][1].append(person.box)
+            others = [b for m, _, b, _ in candidates if m == i and b != first.box]
+            ran_together.setdefault((i, first.box), (first, others, []))[2].append((person, faces))
             continue
         if twin is not None:
             if person.presence >= people[i][twin].presence + SURER_PRESENCE:
@@ -1173,8 +1172,7 @@ def _look_apart(images: list[np.ndarray], people: list[list[PosePerson]], ran_to
             people[i][k] = found[(i, box)]
             again += [(person, i, faces) for person, faces in later]
             continue
-        people[i][k] = max([first] + [person for person, _ in later if person.presence >= first.presence + SURER_PRESENCE],
-                           key=lambda p: p.presence)
+        people[i][k] = max((person for person, _ in later), key=lambda p: p.presence)  # each surer than it
     return again
 
 
