@@ -978,10 +978,12 @@ def _garment_parse(rgb: np.ndarray, person: np.ndarray, body: Body, own: np.ndar
         lab = to_lab(rgb[box])
         skin_px[box] = skin_mask(rgb[box], skin, lab) & region[box]
         could_be_skin[box] = skin_mask(rgb[box], skin, lab, widest=True) & region[box]
-        cloth = region & torso & ~skin_px
-        if (skin_px & torso).any() and cloth.any():  # a beige sweater's patches of "skin"
-            hands_neck = hand_region(rgb.shape, body) | neck_region(rgb.shape, body)
-            skin_px[box] &= ~nearer_cloth(lab, skin, (torso & region & ~hands_neck)[box], median_lab(rgb, cloth))
+        torso_px, rows, cols = (torso & region)[box], *box
+        cloth = torso_px & ~skin_px[box]
+        if (skin_px[box] & torso_px).any() and cloth.any():  # a beige sweater's patches of "skin"
+            hands = hand_region(torso_px.shape, body, origin=(cols.start, rows.start))
+            where = torso_px & ~hands & ~neck_region(rgb.shape, body)[box]
+            skin_px[box] &= ~nearer_cloth(lab, skin, where, np.median(lab[cloth], axis=0))
     # A skin-coloured garment (beige, tan, pink) covers the belly with "skin": colour cannot tell
     # them apart there, so skin is dropped by geometry alone, as on a grayscale photo. The belly,
     # not the chest: a V neck or a camisole bares the chest above a garment of any colour. Asked
