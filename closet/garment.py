@@ -155,8 +155,9 @@ SKIN_CORE = 0.03
 # ...and a piece enclosed by skin, of a skin's hue, no larger than SKIN_ISLAND of the torso's quad (the
 # area between the shoulder and hip joints), is skin in another light: the middle of a woman's chest
 # between her bra's cups, in a club's pink light, lay just past her face's skin radius (a median 7.7
-# a*b* off, the radius 6.3), a garment island, and every target painted it as a pale gray patch. (Not a bigger piece: a beige tube top between a bare chest and a
-# bare midriff is enclosed by skin too.)
+# a*b* off, the radius 6.3), a garment island, and every target painted it as a pale gray patch.
+# (Not a bigger piece: a beige tube top between a bare chest and a bare midriff is enclosed by skin
+# too.)
 SKIN_ISLAND = 0.1
 # An arm's skin where the face does not predict it (`arm_skin`): within this of the face's lit a*b*,
 # and this far (CIE76) from the torso's cloth. Bared skin takes the colour of the arm's own skin the
@@ -419,7 +420,7 @@ def skin_mask(rgb: np.ndarray, skin: Skin, lab: np.ndarray | None = None, widest
     if not skin.known:
         return np.zeros(rgb.shape[:2], bool)
     lab = to_lab(rgb) if lab is None else lab
-    d_ab = np.hypot(lab[..., 1] - skin.lab[1], lab[..., 2] - skin.lab[2])
+    d_ab = ab_off(lab, skin.lab)
     # A dim face sampled in shadow has a wide spread; a radius as wide as its chroma would take in
     # every near-black pixel (the grey-haired man's dark suit in zidane.jpg).
     near = d_ab < min(max(SKIN_AB, SKIN_SPREAD * skin.spread), math.inf if widest else SKIN_MAX_AB,
@@ -707,11 +708,7 @@ def skin_islands(rgb: np.ndarray, skin_px: np.ndarray, region: np.ndarray, large
 def nearer_cloth(lab: np.ndarray, skin: Skin, where: np.ndarray, cloth) -> np.ndarray:
     """bool like `where`: its pixels (Lab `lab`) whose a*b* lies nearer the torso `cloth`'s (Lab)
     than the face's skin sample's, scaled by NEARER_CLOTH (0: none)."""
-    if not where.any():
-        return np.zeros_like(where)
-    to_cloth = np.hypot(lab[..., 1] - cloth[1], lab[..., 2] - cloth[2])
-    to_face = np.hypot(lab[..., 1] - skin.lab[1], lab[..., 2] - skin.lab[2])
-    return where & (to_cloth < NEARER_CLOTH * to_face)
+    return where & (ab_off(lab, cloth) < NEARER_CLOTH * ab_off(lab, skin.lab))
 
 
 def cored(mask: np.ndarray, radius: float) -> np.ndarray:
@@ -848,6 +845,11 @@ def nearer_torsos(body: Body | None, others: list[Body | None], shape: tuple[int
     return out
 
 
+def ab_off(lab: np.ndarray, ref) -> np.ndarray:
+    """float (...): each Lab colour's a*b* distance from `ref`'s (a Lab triple)."""
+    return np.hypot(lab[..., 1] - ref[1], lab[..., 2] - ref[2])
+
+
 def median_lab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(3,) the median CIE Lab of `rgb`'s pixels under the non-empty bool `mask`, per channel."""
     return np.median(to_lab(rgb[mask][None])[0], axis=0)
@@ -866,7 +868,7 @@ def arm_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray | None) -> np.ndarra
     ARM_SKIN_OFF_CLOTH (CIE76) or more from the torso's `cloth` (None: no cloth to tell)."""
     if not skin.known:
         return np.zeros(lab.shape[:-1], bool)
-    near = np.hypot(lab[..., 1] - skin.lit[1], lab[..., 2] - skin.lit[2]) < ARM_SKIN_AB
+    near = ab_off(lab, skin.lit) < ARM_SKIN_AB
     out = near & skin_hued(lab) & in_skin_light(lab, skin)
     if cloth is not None:
         out &= np.linalg.norm(lab - cloth, axis=-1) >= ARM_SKIN_OFF_CLOTH
@@ -876,7 +878,7 @@ def arm_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray | None) -> np.ndarra
 def neck_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray) -> np.ndarray:
     """bool (...): which Lab colours of a neck are its skin: the arm rule's (`arm_skin`), off the
     torso's `cloth` by NECK_OFF_CLOTH_AB in a*b*."""
-    return arm_skin(lab, skin, None) & (np.hypot(lab[..., 1] - cloth[1], lab[..., 2] - cloth[2]) >= NECK_OFF_CLOTH_AB)
+    return arm_skin(lab, skin, None) & (ab_off(lab, cloth) >= NECK_OFF_CLOTH_AB)
 
 
 def leg_skin(lab: np.ndarray, skin: Skin, cloth: np.ndarray) -> np.ndarray:

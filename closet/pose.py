@@ -1098,20 +1098,19 @@ def _detect(images: list[np.ndarray], regions: list[tuple[int, int, int, int] | 
             strayed.append((person, i))
             continue
         twin = twin_of(person, people[i], images[i].shape)
-        if twin is not None and person.presence >= people[i][twin].presence + SURER_PRESENCE \
-                and not same_face(np.asarray(people[i][twin].box), np.asarray([person.box]))[0]:
-            log.debug("pose: image %d: surer landmarks run into another's on a face of their own (score %.2f)", i, score)
-            first = people[i][twin]
-            others = [b for m, _, b, _ in candidates if m == i and b != first.box]
-            ran_together.setdefault((i, first.box), (first, others, []))[2].append((person, faces))
-            continue
         if twin is not None:
-            if person.presence >= people[i][twin].presence + SURER_PRESENCE:
+            first = people[i][twin]
+            if person.presence < first.presence + SURER_PRESENCE:
+                log.debug("pose: image %d: dropped a second detection of one person (score %.2f)", i, score)
+            elif same_face(np.asarray(first.box), np.asarray([person.box]))[0]:
                 log.debug("pose: image %d: a person found again with surer landmarks (score %.2f, presence %.2f)",
                           i, score, presence)
                 people[i][twin] = person
-            else:
-                log.debug("pose: image %d: dropped a second detection of one person (score %.2f)", i, score)
+            else:  # surer landmarks on a face of their own: both are looked at alone first (`_look_apart`)
+                log.debug("pose: image %d: surer landmarks run into another's on a face of their own (score %.2f)",
+                          i, score)
+                others = [b for m, _, b, _ in candidates if m == i and b != first.box]
+                ran_together.setdefault((i, first.box), (first, others, []))[2].append((person, faces))
             continue
         # Another's face: a box whose own landmarks put the nose elsewhere (not this person found twice).
         theirs = [b for j, (m, _, b, _) in enumerate(candidates) if m == i and j != k
