@@ -85,6 +85,7 @@ CLOTH_SHADOW, CLOTH_SHADOW_REACH = 0.3, 0.05
 ARM_SHADOW, ARM_SHADOW_REACH = 0.3, 0.025
 SKIN_EDGE = 2.0  # bared skin reaches full cover this many pixels (or the photo's edge blur's) in from the photo around both garments
 BARED_SHARE = 0.5  # an arm is bared beyond its sleeve where at least this share of it is skin
+ARM_SHOWN_MIN = 1.0  # an unseen arm is bared where the photo shows this many of its radii beyond the cut (`glimpsed`)
 ARMHOLE = 0.10  # a sleeveless garment's armhole: its armpit this far down the arm, its top at the shoulder
 # -- hems -------------------------------------------------------------------------------------
 HEM_HALF = 0.36  # added cloth below the old hem: half-width, flaring by HEM_FLARE at a long hem...
@@ -170,6 +171,21 @@ def worn_reach(parse: GarmentParse, bm: BodyMap, side: int, flat_lay: float) -> 
     skin = sample_mask(parse.skin_pixels, pts).reshape(len(ts), -1)[ts > reach]
     known = skin >= 0
     return own if known.any() and float(skin[known].mean()) >= BARED_SHARE else flat_lay
+
+
+def glimpsed(bm: BodyMap, side: int, cut: float, shape: tuple[int, int]) -> bool:
+    """Whether arm `side` is one pose did not see, of which the photo shows under ARM_SHOWN_MIN of
+    its bared radius (BARE_ARM_PROFILE's at the shoulder) beyond a sleeve cut at `cut` (t along the
+    arm): a portrait's shoulder at the frame's edge. Its bared skin, a guess cut by the frame and
+    the torso, was a rectangle of skin in the photo's corner."""
+    if bm.arms[side].seen or cut >= 1.0:
+        return False
+    t = np.linspace(max(cut, ARMHOLE), 1.0, 64)
+    p = bm.sleeve_to_image(side, t, np.zeros(len(t)))
+    inside = (p[:, 0] >= 0) & (p[:, 0] < shape[1]) & (p[:, 1] >= 0) & (p[:, 1] < shape[0])
+    steps = np.linalg.norm(np.diff(p, axis=0), axis=1)
+    shown = float(steps[inside[1:] & inside[:-1]].sum())
+    return shown < ARM_SHOWN_MIN * BARE_ARM_PROFILE[1][0] * bm.body.scale
 
 
 def _reduced(shape: tuple[int, int], factor: float) -> tuple[int, int]:
@@ -713,6 +729,9 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
         keep |= torso & was
     for side in (-1, 1):
         mine = part == side
+        if glimpsed(bm, side, new.reach[side], (h, w)):  # too little of the arm shows to draw it bared
+            keep |= mine & was
+            continue
         t = flat[:, 1] / SLEEVE_LEN
         if new.reach[side] <= 0:  # an armhole: the bodice runs from the shoulder's top down to the armpit
             u = (np.abs(flat[:, 0]) - SLEEVE_X) / SLEEVE_W  # -1 inner .. 1 outer

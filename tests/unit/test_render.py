@@ -415,19 +415,49 @@ def test_an_arm_whose_wrist_runs_off_the_photo_is_placed(photo_people):
 
 
 def test_a_sleeve_end_the_photo_shows_beats_one_off_the_photo(people):
-    """Grace Hopper cut to short sleeves: one cut falls on the photo, the other arm runs off it
-    before its cut. The flat lay is symmetric, and the seen end decides: short sleeves (it read
-    long, as if the hidden sleeve went on to the wrist)."""
+    """Grace Hopper's sleeves cut short on one arm, where the photo shows the cut; the other arm
+    leaves the photo first. The flat lay is symmetric, and the seen end decides: short sleeves (it
+    read long, as if the hidden sleeve went on to the wrist)."""
     image, parse = people["grace_hopper"]
     view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
     assert view.shape.reach[-1] == view.shape.reach[1] == pytest.approx(1.0)  # both run off the photo
-    out = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.35, 1: 0.35}, view.shape.hem), view.frame), view)
     bm = flatlay.BodyMap(parse.body)
     h = image.shape[0]
     on_photo = [bm.sleeve_to_image(side, np.array([0.4]), np.zeros(1))[0, 1] < h for side in (-1, 1)]
-    assert sorted(on_photo) == [False, True]  # one cut shows, the other arm leaves the photo first
-    reach = flatlay.measure(out.result_mask, parse.body).reach
+    assert on_photo == [True, False]  # her right arm's cut shows, her left arm leaves the photo first
+    ys, xs = np.nonzero(parse.mask)
+    flat, part = bm.flat_of(np.stack([xs + 0.5, ys + 0.5], 1))
+    cut = parse.mask.copy()
+    cut[ys[(part == -1) & (flat[:, 1] > 0.35)], xs[(part == -1) & (flat[:, 1] > 0.35)]] = False
+    assert cut.sum() < parse.mask.sum()
+    reach = flatlay.measure(cut, parse.body).reach
     assert reach[-1] == reach[1] == pytest.approx(0.35, abs=0.05)
+
+
+@pytest.mark.parametrize("shown_min", [render.ARM_SHOWN_MIN, 0.0])
+def test_an_arm_the_photo_barely_shows_beyond_its_cut_keeps_its_sleeve(people, photo_people, monkeypatch, shown_min):
+    """Grace Hopper cut just below her shoulders, as a head-and-shoulders portrait is: her arms run
+    off the photo a little past the armhole. Bared there, each arm was a rectangle of skin in the
+    photo's corner, cut by the frame and the torso; a sleeveless cut now keeps those sleeves. (With
+    ARM_SHOWN_MIN 0 the rectangles come back.)"""
+    monkeypatch.setattr(render, "ARM_SHOWN_MIN", shown_min)
+    scene, person = photo_people["grace_hopper"]
+    kp = scene.people[0]
+    body = people["grace_hopper"][1].body
+    h = int(max(body.left_arm.shoulder[1], body.right_arm.shoulder[1]) + 0.12 * body.scale)
+    image, person = scene.image[:h], person[:h]
+    parse = gm.garment_mask(image, person, kp)
+    bm = flatlay.BodyMap(parse.body)
+    assert all(a.off_photo and not a.seen for a in (parse.body.left_arm, parse.body.right_arm))
+    assert all(render.glimpsed(bm, side, 0.0, image.shape[:2]) == (shown_min > 0) for side in (-1, 1))
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, view.shape.hem), view.frame), view)
+    bared = parse.mask & ~out.result_mask
+    if shown_min > 0:
+        assert bared.sum() < 0.005 * parse.mask.sum()
+        assert not render.glimpsed(flatlay.BodyMap(people["grace_hopper"][1].body), -1, 0.0, scene.image.shape[:2])
+    else:
+        assert bared.sum() > 0.02 * parse.mask.sum()
 
 
 def test_short_sleeves_bare_the_forearm_in_skin_colour(swaps):
