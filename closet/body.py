@@ -164,9 +164,12 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 1e-9 else v
 
 
-def _inside(p: np.ndarray, shape: tuple[int, ...], margin: float = 0.0) -> bool:
+def on_photo(p: np.ndarray, shape: tuple[int, ...], margin: float = 0.0):
+    """Whether image points `p` ((2,) or (N, 2), x y) lie on a photo of `shape`, or within `margin`
+    pixels past its edges: a bool, or bool (N,)."""
     h, w = shape[:2]
-    return -margin <= p[0] < w + margin and -margin <= p[1] < h + margin
+    x, y = p[..., 0], p[..., 1]
+    return (x >= -margin) & (x < w + margin) & (y >= -margin) & (y < h + margin)
 
 
 def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
@@ -184,7 +187,7 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
         raise NoGarment("no torso visible",
                         {"missing": "shoulders", "hint": "the shoulders are not visible; send a photo showing the upper body"})
     mid = (sl + sr) / 2
-    if not _inside(mid, shape):
+    if not on_photo(mid, shape):
         where = "below" if mid[1] >= h else "above" if mid[1] < 0 else "beside"
         raise NoGarment("no torso visible",
                         {"missing": "shoulders", "hint": f"the shoulders are {where} the frame; send a photo showing the upper body"})
@@ -194,7 +197,7 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
     face_width = face_size(face)
     neck = float(np.linalg.norm(mid - (face[MOUTH_L] + face[MOUTH_R]) / 2))
     squeezed = neck < SQUEEZED_NECK * face_width
-    hips_seen = bool(min(vis[L_HIP], vis[R_HIP]) >= VISIBLE and _inside(hl, shape) and _inside(hr, shape)
+    hips_seen = bool(min(vis[L_HIP], vis[R_HIP]) >= VISIBLE and on_photo(hl, shape) and on_photo(hr, shape)
                      and np.linalg.norm((hl + hr) / 2 - mid) >= MIN_TORSO_PER_FACE * face_width and not squeezed)
     if hips_seen:
         hip_mid = (hl + hr) / 2
@@ -236,11 +239,11 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
         # camera than its shoulder, runs behind the body, not across the chest (zidane.jpg's pointing
         # arm, read as a short arm bent on his chest, going away: `dress` painted skin there).
         behind = depth is not None and depth[e] > depth[s] and np.linalg.norm(xy[e] - xy[s]) < FORESHORTENED * span
-        seen = bool(vis[e] >= ELBOW_SEEN and _inside(xy[e], shape) and not behind)
+        seen = bool(vis[e] >= ELBOW_SEEN and on_photo(xy[e], shape) and not behind)
         # The elbow or the wrist off the photo: BlazePose's visibility falls for the whole arm (the
         # astronaut cut at her chest: her elbow in the photo at 0.29, her wrist below it).
-        off_photo = bool(not seen and not (_inside(xy[e], shape) and _inside(xy[wr], shape))
-                         and vis[s] >= VISIBLE and _inside(shoulder, shape))
+        off_photo = bool(not seen and not (on_photo(xy[e], shape) and on_photo(xy[wr], shape))
+                         and vis[s] >= VISIBLE and on_photo(shoulder, shape))
         return Arm(shoulder=shoulder, elbow=xy[e].copy(), wrist=xy[wr].copy(), seen=seen, off_photo=off_photo,
                    knuckles=xy[list(knuckles)].copy())
 
@@ -251,5 +254,5 @@ def body_from_keypoints(keypoints, shape: tuple[int, ...]) -> Body:
         right_arm=arm(R_SHOULDER, R_ELBOW, R_WRIST, R_KNUCKLES, sr.copy()),
         face=face.copy(), face_seen=face_seen,
         legs=np.array([xy[[hip, knee, ankle]] for hip, knee, ankle in ((L_HIP, L_KNEE, L_ANKLE), (R_HIP, R_KNEE, R_ANKLE))
-                       if vis[knee] >= VISIBLE and _inside(xy[knee], shape)]).reshape(-1, 3, 2),
+                       if vis[knee] >= VISIBLE and on_photo(xy[knee], shape)]).reshape(-1, 3, 2),
     )

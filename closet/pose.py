@@ -57,7 +57,7 @@ import torch
 
 from closet import config as closet_config
 from closet import runtime
-from closet.body import FACE, face_size
+from closet.body import FACE, face_size, on_photo
 from closet.checkpoints import load_state_dict, strict_load
 from closet.config import NetworkRuntime
 from closet.models.blazepose import (
@@ -875,7 +875,7 @@ def disown_crossing_arms(people: list[PosePerson], image_shape: tuple[int, ...])
         keypoints = p.keypoints
         for elbow, wrist in FOREARMS:
             pts = np.round((keypoints[elbow, :2] * (1 - t) + keypoints[wrist, :2] * t + 0.5) * f - 0.5).astype(int)
-            inside = (pts[:, 0] >= 0) & (pts[:, 0] < shape[1]) & (pts[:, 1] >= 0) & (pts[:, 1] < shape[0])
+            inside = on_photo(pts, shape)
             on_other = np.zeros(len(pts), bool)
             on_other[inside] = others[pts[inside, 1], pts[inside, 0]]
             if on_other.mean() >= FOREARM_ON_OTHER:

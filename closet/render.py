@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from closet import workscale
+from closet.body import on_photo
 from closet.color import near_median, to_lab, to_rgb8
 from closet.flatlay import (
     CLOTH_GRAY,
@@ -182,7 +183,7 @@ def glimpsed(bm: BodyMap, side: int, cut: float, shape: tuple[int, int]) -> bool
         return False
     t = np.linspace(max(cut, ARMHOLE), 1.0, 64)
     p = bm.sleeve_to_image(side, t, np.zeros(len(t)))
-    inside = (p[:, 0] >= 0) & (p[:, 0] < shape[1]) & (p[:, 1] >= 0) & (p[:, 1] < shape[0])
+    inside = on_photo(p, shape)
     steps = np.linalg.norm(np.diff(p, axis=0), axis=1)
     shown = float(steps[inside[1:] & inside[:-1]].sum())
     return shown < ARM_SHOWN_MIN * BARE_ARM_PROFILE[1][0] * bm.body.scale
