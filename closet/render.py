@@ -24,6 +24,7 @@ from closet import workscale
 from closet.body import on_photo
 from closet.color import near_median, to_lab, to_rgb8
 from closet.flatlay import (
+    CANON_QUAD,
     CLOTH_GRAY,
     FMNIST_STD,
     GRID_PIXELS,
@@ -71,8 +72,8 @@ SLEEVE_SOURCE, SLEEVE_SOURCE_U = 0.25, 0.9
 # ...or, with less cloth of its own, from a strip of the torso: B rows (top, bottom), TORSO_SOURCE_WIDTH
 # wide, centred within TORSO_SOURCE_X of the middle where it is most like plain cloth (`_strip_flaws`).
 TORSO_SOURCE_ROWS, TORSO_SOURCE_WIDTH, TORSO_SOURCE_X = (0.15, 0.65), 0.1, 0.3
-# ...over the strip's rows of cloth (a row is when CLOTH_ROW of it is), if they run TORSO_SOURCE_MIN_ROWS
-CLOTH_ROW, TORSO_SOURCE_MIN_ROWS = 0.8, 0.15
+# ...over the strip's rows of cloth (a row is when CLOTH_ROW of it is)
+CLOTH_ROW = 0.8
 STRIP_SPREAD, STRIP_SAMPLES = 40.0, 2000
 ARM_SKIN_REACH = 1.6  # a sleeve grown over a bared arm covers its skin this many sleeve radii from the bones
 # A bared arm: a cylinder lit as the face is lit (closet.lighting), its half-width (per body width,
@@ -149,9 +150,13 @@ class RenderResult:
     # The old garment's edge filled as the background beside it (`edge_rim`): (rows, cols, bool box),
     # or None. These pixels lie outside both masks, within `edge_rim` of them.
     rim: tuple[slice, slice, np.ndarray] | None = None
-    # Old cloth painted over as added cloth (the soft edge beside a coat's ease): (rows, cols, bool
-    # box), or None. Lifted from a reduced copy, it takes the render alone, not the photo's detail.
+    # Old cloth painted over as added cloth (its soft edge beside cloth added beyond it): (rows, cols,
+    # bool box), or None. Lifted from a reduced copy, it takes the photo's detail at its source, as
+    # added cloth does (workscale.carry_detail), not its own.
     repainted: tuple[slice, slice, np.ndarray] | None = None
+    # Where each pixel of added cloth took its cloth from: (rows, cols, int32 (h, w, 2) rows and
+    # columns of the photo, -1 where none), or None: no cloth added.
+    sources: tuple[slice, slice, np.ndarray] | None = None
 
 
 # -- the render back ----------------------------------------------------------------------------
@@ -226,12 +231,14 @@ def _lowpass(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray
     return num / np.maximum(den, 1e-3)
 
 
-def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band: float | None = None) -> np.ndarray:
+def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band: float | None = None,
+                     sources: np.ndarray | None = None) -> np.ndarray:
     """Texture for the pixels `where` (outside `old`): each takes the `old` pixel found by going to
     the nearest one and on into it by a depth that runs 0 -> band -> 0 with the distance (a mirror
     image of the edge band, repeated). `band` None: as deep as the farthest pixel of `where`, one
     mirror image of the old cloth (a narrow band repeated made a dress's hem 0.75 torso lengths
-    below a fur coat's, bus.jpg, five stripes of its fringe)."""
+    below a fur coat's, bus.jpg, five stripes of its fringe). `sources` (int32 (H, W, 2), or None):
+    each written pixel's source row and column, written there too."""
     out = image.copy()
     if not where.any() or not old.any():
         return out
@@ -251,7 +258,10 @@ def mirrored_texture(image: np.ndarray, old: np.ndarray, where: np.ndarray, band
     sy = np.clip(np.round(gy + ny * depth), 0, old.shape[0] - 1).astype(int)
     sx = np.clip(np.round(gx + nx * depth), 0, old.shape[1] - 1).astype(int)
     inside = old[sy, sx]
-    out[ys, xs] = image[np.where(inside, sy, gy.astype(int)), np.where(inside, sx, gx.astype(int))]
+    sy, sx = np.where(inside, sy, gy.astype(int)), np.where(inside, sx, gx.astype(int))
+    out[ys, xs] = image[sy, sx]
+    if sources is not None:
+        sources[ys, xs] = np.stack([sy, sx], 1)
     return out
 
 
@@ -263,7 +273,7 @@ def _triangle(d: np.ndarray, period: float) -> np.ndarray:
 
 def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, where: np.ndarray, bm: BodyMap,
                    part: np.ndarray, ends: dict[int, float], origin: tuple[int, int],
-                   hem: np.ndarray | None = None) -> np.ndarray:
+                   hem: np.ndarray | None = None, sources: np.ndarray | None = None) -> np.ndarray:
     """`texture` with the pixels `where` on a grown sleeve taken from cloth along the arm: those on a
     sleeve band (`part` -1/1), and those on the torso's part within ARM_SKIN_REACH sleeve radii of an
     arm's bones (the arm's skin beside the band, which the sleeve covers too), but not on `hem` (a
@@ -275,7 +285,8 @@ def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, w
     arm: the one most like plain cloth, over its rows of cloth (TORSO_SOURCE_*, `_strip_flaws`,
     `_cloth_rows`). Mirrored across a ragged edge from the nearest cloth, a grown sleeve was a
     staircase of copies. A pixel whose source is not 2 px inside `source` takes the nearest one's
-    of its sleeve that is: kept as `texture`, a camisole's sleeve was a patchwork of blocks."""
+    of its sleeve that is: kept as `texture`, a camisole's sleeve was a patchwork of blocks.
+    `sources` (int32 (H, W, 2), or None): each written pixel's source row and column, written there too."""
     out = texture.copy()
     y0, x0 = origin
     # The cloth's own pixels, not the blend at a badge's or a strap's edge.
@@ -298,7 +309,9 @@ def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, w
             continue
         ys, xs = ys_all[on], xs_all[on]
         t, u = bm.image_to_sleeve(side, pts_all[on])
-        across = np.clip(u, -SLEEVE_SOURCE_U, SLEEVE_SOURCE_U)
+        # Beyond the band's edge, back across it: clipped there, every pixel of a sleeve grown over an
+        # arm wider than its band took the same cloth down the arm, in streaks.
+        across = _triangle(u + SLEEVE_SOURCE_U, 2 * SLEEVE_SOURCE_U) - SLEEVE_SOURCE_U
         end = ends.get(side, 0.0)
         if end >= SLEEVE_FROM + SLEEVE_SOURCE / 2:
             past = t > end
@@ -306,17 +319,21 @@ def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, w
             p = bm.sleeve_to_image(side, end - back, across) - (x0, y0)
         else:
             past = np.ones(len(t), bool)
-            share = (across + SLEEVE_SOURCE_U) / (2 * SLEEVE_SOURCE_U)
+            # Across the strip at the photo's own scale, back and forth: stretched over the sleeve's
+            # width, the cloth's weave was coarser on the sleeve than on the chest.
+            strip_px = TORSO_SOURCE_WIDTH * bm.body.scale / float(CANON_QUAD[1, 0] - CANON_QUAD[0, 0])
+            share = _triangle(u * bm.radius / strip_px + 0.5, 1.0)
             # Anywhere across the torso, its outer side outward: the arm itself may hang in front of
             # the torso's side beside it, and a badge or a strap lies on the chest.
             some = slice(None, None, max(1, len(t) // STRIP_SAMPLES))  # judged on a sample of the sleeve
             mid = min(np.linspace(-TORSO_SOURCE_X, TORSO_SOURCE_X, 13), key=lambda m: _strip_flaws(
                 image, clean, _sleeve_strip(bm, clean, side, m, t[some], share[some], origin)))
             p = _sleeve_strip(bm, clean, side, mid, t, share, origin)
-        sy, sx = _pixel(p, clean.shape)
-        ok = clean[sy, sx]
+        sy, sx, ok = _cloth_at(clean, p)
         grown = past & ok
         out[ys[grown], xs[grown]] = image[sy[grown], sx[grown]]
+        if sources is not None:
+            sources[ys[grown], xs[grown]] = np.stack([sy[grown], sx[grown]], 1)
         fill = past & ~ok
         if fill.any() and grown.any():  # the nearest pixel of this sleeve whose source is cloth
             by, bx = ys.min(), xs.min()
@@ -324,6 +341,8 @@ def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, w
             seeds[ys[grown] - by, xs[grown] - bx] = True
             ny, nx = nearest_pixels(seeds, ys[fill] - by, xs[fill] - bx)
             out[ys[fill], xs[fill]] = out[ny + by, nx + bx]
+            if sources is not None:
+                sources[ys[fill], xs[fill]] = sources[ny + by, nx + bx]
     return out
 
 
@@ -353,14 +372,15 @@ def _sleeve_strip(bm: BodyMap, clean: np.ndarray, side: int, mid: float, t: np.n
 def _cloth_rows(bm: BodyMap, clean: np.ndarray, side: int, mid: float, origin: tuple[int, int]) -> tuple[float, float]:
     """The B rows (top, bottom) of a torso strip at `mid` (`_torso_strip`) that are cloth in `clean` (a
     box at `origin`, its (y0, x0)): the longest run within TORSO_SOURCE_ROWS of rows whose samples
-    across are CLOTH_ROW `clean` or more, if it is at least TORSO_SOURCE_MIN_ROWS long; else all of
-    TORSO_SOURCE_ROWS. A camisole's strip began on the skin above its neckline."""
+    across are CLOTH_ROW `clean` or more, if it is longer than one row; else all of TORSO_SOURCE_ROWS.
+    A camisole's strip began on the skin above its neckline; a close-up's, shoulders near the photo's
+    bottom, ran off the photo."""
     top, bottom = TORSO_SOURCE_ROWS
     rows = np.linspace(top, bottom, 21)
     across = np.linspace(0.0, 1.0, 5)
     share, down = np.meshgrid(across, rows)
-    sy, sx = _pixel(_torso_strip(bm, side, mid, share.ravel(), down.ravel()) - origin[::-1], clean.shape)
-    cloth = clean[sy, sx].reshape(len(rows), len(across)).mean(axis=1) >= CLOTH_ROW
+    cloth = _cloth_at(clean, _torso_strip(bm, side, mid, share.ravel(), down.ravel()) - origin[::-1])[2]
+    cloth = cloth.reshape(len(rows), len(across)).mean(axis=1) >= CLOTH_ROW
     best, run_start, best_span = None, None, (top, bottom)
     for k, c in enumerate(np.append(cloth, False)):
         if c and run_start is None:
@@ -369,7 +389,7 @@ def _cloth_rows(bm: BodyMap, clean: np.ndarray, side: int, mid: float, origin: t
             if best is None or k - run_start > best:
                 best, best_span = k - run_start, (float(rows[run_start]), float(rows[k - 1]))
             run_start = None
-    if best is None or best_span[1] - best_span[0] < TORSO_SOURCE_MIN_ROWS:
+    if best is None or best_span[1] <= best_span[0]:
         return top, bottom
     return best_span
 
@@ -386,18 +406,22 @@ def _strip_flaws(image: np.ndarray, clean: np.ndarray, p: np.ndarray) -> float:
     that is not `clean` cloth, plus its colours' spread (a badge ran down a whole sleeve as purple
     stripes, a side seam's shadow as a dark line): the median absolute deviation of its RGB, per
     STRIP_SPREAD levels."""
-    sy, sx = _pixel(p, clean.shape)
-    inside = clean[sy, sx]
+    sy, sx, inside = _cloth_at(clean, p)
     if inside.sum() < 16:
         return np.inf
     px = image[sy[inside], sx[inside]].astype(np.float32)
     return float(1.0 - inside.mean()) + float(np.median(np.abs(px - np.median(px, axis=0)), axis=0).mean()) / STRIP_SPREAD
 
 
-def _pixel(p: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cols) of the pixels image points (N, 2) fall in, clipped to an image of `shape`."""
-    return (np.clip(np.floor(p[:, 1]).astype(int), 0, shape[0] - 1),
-            np.clip(np.floor(p[:, 0]).astype(int), 0, shape[1] - 1))
+def _cloth_at(clean: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols) of the pixels image points (N, 2) fall in, clipped to the box `clean` (bool), and
+    whether each is `clean` cloth: a point off the box is not (clipped, a torso strip running off the
+    photo read its last row as cloth, and a sleeve grown from it was that row in streaks)."""
+    y, x = np.floor(p[:, 1]).astype(int), np.floor(p[:, 0]).astype(int)
+    h, w = clean.shape
+    on = (y >= 0) & (y < h) & (x >= 0) & (x < w)
+    y, x = np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)
+    return y, x, on & clean[y, x]
 
 
 def _sampled(px: np.ndarray) -> np.ndarray:
@@ -835,6 +859,9 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
             if skin is not None:
                 skin = workscale.enlarge_region(skin, rows, cols, small_image.shape, image.shape)[2]
             painted = big_rows, big_cols, cover, skin
+        if out.sources is not None and preserve_color:  # added and repainted cloth: not the photo's own there
+            added = result & ~(parse.mask & workscale.enlarge_mask(small_kept, image.shape))
+            workscale.carry_detail(lifted, image, small_image, added, parse.mask, out.sources)
         out = RenderResult(lifted, result, out.shape, rim=None if rim is None else (slice(None), slice(None), rim))
     if painted is not None:
         # Painted pixels take the photo's grain at the photo's own size (enlarged from a reduced
@@ -918,17 +945,22 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     # the garment layer: the photo's cloth, added cloth mirrored from it, the generator's coarse change
     ext = new_c & ~old_c
     repainted = None
-    if eased is not None and eased.any():
-        # The old garment's soft edge beside the ring, inside its mask, is cloth blended with the
-        # background: kept, it was a thin line of the background's blue inside Grace Hopper's coat.
+    beyond = ext & _outside(old_c)  # a grown sleeve, a longer hem, a coat's ring: not a hole it fills
+    if beyond.any():
+        # The old garment's soft edge beside cloth added beyond it, inside its mask, is cloth blended
+        # with what lay beside it: kept, it was a thin line of the background's blue inside Grace
+        # Hopper's coat, and of the arm's skin across a sleeve grown over it, where the short sleeve
+        # had ended. (Not beside a hole the new garment fills: among Grace Hopper's ribbons, their
+        # edges went with it in dark blots.)
         reach_px = edge_rim(image.shape)
         inner = cv2.erode(old_c.astype(np.uint8), np.ones((2 * reach_px + 1,) * 2, np.uint8)).astype(bool)
-        repainted = old_c & dilate(eased, reach_px) & ~inner
+        repainted = old_c & dilate(beyond, reach_px) & ~inner
         ext |= repainted
     lab = to_lab(crop)  # the photo's Lab; the garment layer's differs only where cloth was added
     cloth = cloth_of(old_c, lab, parse.skin) if old_c.any() else old_c
     source = cloth & main_cloth(lab, cloth)
-    texture = mirrored_texture(crop, source, ext) if ext.any() else crop
+    sources = np.full((h, w, 2), -1, np.int32) if ext.any() else None
+    texture = mirrored_texture(crop, source, ext, sources=sources) if ext.any() else crop
     grown = ext & (part != 0)  # a sleeve grown longer
     # A coat's ring and a grown sleeve take the cloth's own colours only, whatever their share.
     own_colours = cloth & main_cloth(lab, cloth, 0.0) if repainted is not None or grown.any() else None
@@ -936,12 +968,13 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         # The ring is a narrow band beside the torso: the astronaut's suit is 0.66 of her garment,
         # and the ring by her collar mirrored her black turtleneck and the helmet clamp's shadow in
         # dark streaks.
-        ring = ext & (eased | repainted)
-        texture[ring] = mirrored_texture(crop, own_colours, ring)[ring]
+        ring = ext & (repainted if eased is None else eased | repainted)
+        texture[ring] = mirrored_texture(crop, own_colours, ring, sources=sources)[ring]
     if grown.any():  # along the arm, from its own cloth (the astronaut's badge ran down a sleeve)
         coded = with_unknown(old, parse.in_front)
         ends = {side: sleeve_run(coded, bm, side)[0] for side in (-1, 1) if bm.placed(side)}
-        texture = sleeve_texture(texture, crop, own_colours, ext, bm, part, ends, (rows.start, cols.start), hem)
+        texture = sleeve_texture(texture, crop, own_colours, ext, bm, part, ends, (rows.start, cols.start), hem,
+                                 sources)
     glab = lab.copy()
     glab[ext] = to_lab(texture[ext])
     # Cloth grown over bare skin (a sleeve over an arm) is lit as the skin was: the skin's own
@@ -1104,5 +1137,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
             skin[ys - y0, xs - x0] = arm
         painted = (slice(rows.start + y0, rows.start + y0 + cover.shape[0]),
                    slice(cols.start + x0, cols.start + x0 + cover.shape[1]), cover, skin)
+    if sources is not None:
+        sources += np.where(sources >= 0, np.int32([rows.start, cols.start]), np.int32(0))  # the photo's
     return RenderResult(out, result, new_shape, painted, (rows, cols, rim) if rim.any() else None,
-                        (rows, cols, repainted) if repainted is not None and repainted.any() else None)
+                        (rows, cols, repainted) if repainted is not None and repainted.any() else None,
+                        None if sources is None else (rows, cols, sources))

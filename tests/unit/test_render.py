@@ -97,6 +97,51 @@ def test_a_sleeve_grown_long_continues_cloth_along_the_arm(people, photo_people,
     assert np.median(gradient(out.image)[grown]) < 1.25 * np.median(gradient(image)[grown])
 
 
+def test_a_sleeve_grown_over_an_arm_wider_than_its_band_folds_back_across_it(people, photo_people):
+    """A grown sleeve's cloth lies at the same place across the arm as on the sleeve it continues,
+    within SLEEVE_SOURCE_U of its radius. Pixels farther out (a sleeve grown over an arm wider than
+    its band, and the arm's skin beside it) were clipped to that edge: every one took the same
+    cloth down the arm, in streaks (a close-up of a man in a grey tshirt made a coat). They now fold
+    back across the band: few of their sources lie at its edge. Her right arm's bones are put off
+    the middle of the arm, as pose puts them at times: its outer side lies beyond the band."""
+    _, bared, again, out = _tshirt_grown_long(people, photo_people, arm_shift=0.1)
+    image = out.image
+    h, w = again.mask.shape
+    bm = flatlay.BodyMap(again.body)
+    _, part = bm.flat_grid(slice(0, h), slice(0, w))
+    grown = out.result_mask & bared
+    coded = flatlay.with_unknown(again.mask, again.in_front)
+    ends = {side: flatlay.sleeve_run(coded, bm, side)[0] for side in (-1, 1)}
+    assert ends[-1] > flatlay.SLEEVE_FROM + render.SLEEVE_SOURCE / 2  # her right sleeve continues its own cloth
+    sources = np.full((h, w, 2), -1, np.int32)
+    render.sleeve_texture(image.copy(), image, again.mask, grown, bm, part, ends, (0, 0), sources=sources)
+    ys, xs = np.nonzero(grown & (sources[..., 0] >= 0))
+    t, u = bm.image_to_sleeve(-1, np.stack([xs + 0.5, ys + 0.5], 1))
+    beyond = (np.abs(u) > render.SLEEVE_SOURCE_U + 0.1) & (t > ends[-1])
+    assert beyond.sum() > 200
+    src = sources[ys[beyond], xs[beyond]]
+    _, src_u = bm.image_to_sleeve(-1, np.stack([src[:, 1] + 0.5, src[:, 0] + 0.5], 1))
+    at_edge = np.abs(np.abs(src_u) - render.SLEEVE_SOURCE_U) < 0.1
+    assert at_edge.mean() < 0.5, at_edge.mean()
+
+
+def test_a_torso_strip_is_read_on_the_photo_only(people):
+    """A sleeve grown where the garment had none of its own takes a strip of the torso, over its
+    rows of cloth (`render._cloth_rows`). Grace Hopper's photo ends 0.36 torso lengths below her
+    shoulders: the strip's rows past it were clipped to the photo's last row, read as cloth, and a
+    sleeve grown from them was that row drawn down the arm (a close-up of a man in a tshirt, his
+    hips far below the frame, made a coat). Rows off the photo are not cloth."""
+    _, parse = people["grace_hopper"]
+    bm = flatlay.BodyMap(parse.body)
+    h = parse.mask.shape[0]
+    clean = cv2.erode(parse.mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    for mid in (-0.2, 0.0, 0.2):
+        top, bottom = render._cloth_rows(bm, clean, -1, mid, (0, 0))
+        assert top < bottom
+        corners = render._torso_strip(bm, -1, mid, np.array([0.0, 1.0]), np.array([bottom, bottom]))
+        assert (corners[:, 1] < h).all(), (mid, bottom)
+
+
 def test_a_camisoles_grown_sleeve_is_one_cloth_not_a_patchwork(people, photo_people):
     """A camisole made a pullover: its sleeves take a strip of the torso, turned along the arm
     (`render.sleeve_texture`), and the strip's top rows lie on the skin above its neckline. The
