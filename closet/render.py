@@ -24,7 +24,6 @@ from closet import workscale
 from closet.body import on_photo
 from closet.color import near_median, to_lab, to_rgb8
 from closet.flatlay import (
-    CANON_QUAD,
     CLOTH_GRAY,
     FMNIST_STD,
     GRID_PIXELS,
@@ -72,8 +71,8 @@ SLEEVE_SOURCE, SLEEVE_SOURCE_U = 0.25, 0.9
 # ...or, with less cloth of its own, from a strip of the torso: B rows (top, bottom), TORSO_SOURCE_WIDTH
 # wide, centred within TORSO_SOURCE_X of the middle where it is most like plain cloth (`_strip_flaws`).
 TORSO_SOURCE_ROWS, TORSO_SOURCE_WIDTH, TORSO_SOURCE_X = (0.15, 0.65), 0.1, 0.3
-# ...over the strip's rows of cloth (a row is when CLOTH_ROW of it is)
-CLOTH_ROW = 0.8
+# ...over the strip's rows of cloth (a row is when CLOTH_ROW of it is), if they run TORSO_SOURCE_MIN_ROWS
+CLOTH_ROW, TORSO_SOURCE_MIN_ROWS = 0.8, 0.15
 STRIP_SPREAD, STRIP_SAMPLES = 40.0, 2000
 ARM_SKIN_REACH = 1.6  # a sleeve grown over a bared arm covers its skin this many sleeve radii from the bones
 # A bared arm: a cylinder lit as the face is lit (closet.lighting), its half-width (per body width,
@@ -319,10 +318,7 @@ def sleeve_texture(texture: np.ndarray, image: np.ndarray, source: np.ndarray, w
             p = bm.sleeve_to_image(side, end - back, across) - (x0, y0)
         else:
             past = np.ones(len(t), bool)
-            # Across the strip at the photo's own scale, back and forth: stretched over the sleeve's
-            # width, the cloth's weave was coarser on the sleeve than on the chest.
-            strip_px = TORSO_SOURCE_WIDTH * bm.body.scale / float(CANON_QUAD[1, 0] - CANON_QUAD[0, 0])
-            share = _triangle(u * bm.radius / strip_px + 0.5, 1.0)
+            share = (across + SLEEVE_SOURCE_U) / (2 * SLEEVE_SOURCE_U)
             # Anywhere across the torso, its outer side outward: the arm itself may hang in front of
             # the torso's side beside it, and a badge or a strap lies on the chest.
             some = slice(None, None, max(1, len(t) // STRIP_SAMPLES))  # judged on a sample of the sleeve
@@ -372,26 +368,35 @@ def _sleeve_strip(bm: BodyMap, clean: np.ndarray, side: int, mid: float, t: np.n
 def _cloth_rows(bm: BodyMap, clean: np.ndarray, side: int, mid: float, origin: tuple[int, int]) -> tuple[float, float]:
     """The B rows (top, bottom) of a torso strip at `mid` (`_torso_strip`) that are cloth in `clean` (a
     box at `origin`, its (y0, x0)): the longest run within TORSO_SOURCE_ROWS of rows whose samples
-    across are CLOTH_ROW `clean` or more, if it is longer than one row; else all of TORSO_SOURCE_ROWS.
-    A camisole's strip began on the skin above its neckline; a close-up's, shoulders near the photo's
-    bottom, ran off the photo."""
+    across are CLOTH_ROW `clean` or more, if it is at least TORSO_SOURCE_MIN_ROWS long; else those
+    of TORSO_SOURCE_ROWS that lie on the box (or all of them). A camisole's strip began on the skin
+    above its neckline; a close-up's, its shoulders near the photo's bottom, ran off the photo."""
     top, bottom = TORSO_SOURCE_ROWS
     rows = np.linspace(top, bottom, 21)
     across = np.linspace(0.0, 1.0, 5)
     share, down = np.meshgrid(across, rows)
-    cloth = _cloth_at(clean, _torso_strip(bm, side, mid, share.ravel(), down.ravel()) - origin[::-1])[2]
-    cloth = cloth.reshape(len(rows), len(across)).mean(axis=1) >= CLOTH_ROW
-    best, run_start, best_span = None, None, (top, bottom)
-    for k, c in enumerate(np.append(cloth, False)):
+    p = _torso_strip(bm, side, mid, share.ravel(), down.ravel()) - origin[::-1]
+    cloth = _cloth_at(clean, p)[2].reshape(len(rows), len(across)).mean(axis=1) >= CLOTH_ROW
+    span = _longest_run(rows, cloth)
+    if span is not None and span[1] - span[0] >= TORSO_SOURCE_MIN_ROWS:
+        return span
+    # Too few rows of cloth to fold along a sleeve (a short run repeated was a zigzag): the rows the
+    # photo shows, their pixels that are not cloth filled from those that are (`sleeve_texture`).
+    shown = _longest_run(rows, _cloth_at(np.ones_like(clean), p)[2].reshape(len(rows), len(across)).all(axis=1))
+    return (top, bottom) if shown is None or shown[1] <= shown[0] else shown
+
+
+def _longest_run(rows: np.ndarray, flags: np.ndarray) -> tuple[float, float] | None:
+    """The first and last of `rows` in the longest run of True `flags`, or None: none is."""
+    best, run_start, span = 0, None, None
+    for k, c in enumerate(np.append(flags, False)):
         if c and run_start is None:
             run_start = k
         elif not c and run_start is not None:
-            if best is None or k - run_start > best:
-                best, best_span = k - run_start, (float(rows[run_start]), float(rows[k - 1]))
+            if k - run_start > best:
+                best, span = k - run_start, (float(rows[run_start]), float(rows[k - 1]))
             run_start = None
-    if best is None or best_span[1] <= best_span[0]:
-        return top, bottom
-    return best_span
+    return span
 
 
 def _torso_strip(bm: BodyMap, side: int, mid: float, share: np.ndarray, down: np.ndarray) -> np.ndarray:
