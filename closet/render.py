@@ -864,9 +864,8 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
             if skin is not None:
                 skin = workscale.enlarge_region(skin, rows, cols, small_image.shape, image.shape)[2]
             painted = big_rows, big_cols, cover, skin
-        if out.sources is not None and preserve_color:  # added and repainted cloth: not the photo's own there
-            added = result & ~(parse.mask & workscale.enlarge_mask(small_kept, image.shape))
-            workscale.carry_detail(lifted, image, small_image, added, parse.mask, out.sources)
+        if out.sources is not None and preserve_color:
+            _carry_detail(lifted, image, small_image, result, parse.mask, small_kept, out.sources)
         out = RenderResult(lifted, result, out.shape, rim=None if rim is None else (slice(None), slice(None), rim))
     if painted is not None:
         # Painted pixels take the photo's grain at the photo's own size (enlarged from a reduced
@@ -882,6 +881,24 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         box = out.image[rows, cols]  # a view: only the painted pixels are written
         box[ys, xs] = np.clip(box[ys, xs].astype(np.float32) + grain[:, None] + 0.5, 0, 255).astype(np.uint8)
     return RenderResult(out.image, out.result_mask, out.shape, painted, out.rim)
+
+
+def _carry_detail(lifted: np.ndarray, image: np.ndarray, small_image: np.ndarray, result: np.ndarray,
+                  old: np.ndarray, small_kept: np.ndarray, sources: tuple[slice, slice, np.ndarray]) -> None:
+    """workscale.carry_detail over the added and repainted cloth of a lifted render (`result` but not
+    the old garment's cloth kept, `small_kept` enlarged), in the box its sources reach only: a 12 MP
+    box of the garment cost 90 ms where 12 pixels were added."""
+    rows, cols, src = sources
+    ys, xs = np.nonzero(src[..., 0] >= 0)
+    if not len(ys):
+        return
+    y0, x0 = int(ys.min()), int(xs.min())
+    box = (slice(rows.start + y0, rows.start + int(ys.max()) + 1), slice(cols.start + x0, cols.start + int(xs.max()) + 1))
+    big_rows, big_cols = workscale.enlarged_box(*box, small_image.shape, image.shape)
+    kept = workscale.enlarge(small_kept.astype(np.uint8) * 255, image.shape, big_rows, big_cols, np.uint8) >= 128
+    added = result[big_rows, big_cols] & ~(old[big_rows, big_cols] & kept)
+    workscale.carry_detail(lifted, image, small_image, (big_rows, big_cols, added), old,
+                           (*box, src[y0:y0 + box[0].stop - box[0].start, x0:x0 + box[1].stop - box[1].start]))
 
 
 def _lifted_rim(rim: tuple[slice, slice, np.ndarray] | None, small_shape: tuple[int, ...],

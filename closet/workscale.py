@@ -136,12 +136,12 @@ def lift(image: np.ndarray, old: np.ndarray, small_image: np.ndarray, small_out:
     return out, new
 
 
-def carry_detail(out: np.ndarray, image: np.ndarray, small_image: np.ndarray, where: np.ndarray,
+def carry_detail(out: np.ndarray, image: np.ndarray, small_image: np.ndarray, where: tuple[slice, slice, np.ndarray],
                  old: np.ndarray, sources: tuple[slice, slice, np.ndarray]) -> None:
     """Cloth a render on a reduced copy added (a grown sleeve, a longer hem, a coat's ring), given
     the photo's own detail where it was taken from: adds to `out` (in place), at the pixels `where`
-    (bool (H, W)), the photo minus its reduced copy enlarged (what `lift` keeps for cloth that
-    stays), read at each pixel's source. `sources`: (rows, cols, int32 (h, w, 2)) a box of the
+    ((rows, cols, bool box) of the photo), the photo minus its reduced copy enlarged (what `lift`
+    keeps for cloth that stays), read at each pixel's source. `sources`: (rows, cols, int32 (h, w, 2)) a box of the
     reduced copy and, per pixel, the row and column of the reduced copy its cloth came from (-1:
     none). A full pixel's source is the reduced sources interpolated as `enlarge` interpolates,
     where its four reduced neighbours' lie together (a mirror image, a strip), else its nearest
@@ -152,7 +152,8 @@ def carry_detail(out: np.ndarray, image: np.ndarray, small_image: np.ndarray, wh
     h, w = image.shape[:2]
     sh, sw = src.shape[:2]
     fy, fx = small_image.shape[0] / h, small_image.shape[1] / w
-    ys, xs = np.nonzero(where)
+    ys, xs = np.nonzero(where[2])
+    ys, xs = ys + where[0].start, xs + where[1].start
     qy, qx = (ys + 0.5) * fy - 0.5 - rows.start, (xs + 0.5) * fx - 0.5 - cols.start
     y0, x0 = np.floor(qy).astype(np.int64), np.floor(qx).astype(np.int64)
     ty, tx = (qy - y0)[:, None], (qx - x0)[:, None]
