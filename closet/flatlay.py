@@ -430,14 +430,17 @@ def to_gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
 
 
-def remap(img: np.ndarray, pts: np.ndarray, fill: float) -> np.ndarray:
-    """Bilinear samples of a float image at (x, y) points (N, 2); `fill` outside."""
+def remap(img: np.ndarray, pts: np.ndarray, fill: float | None) -> np.ndarray:
+    """Bilinear samples of an image (H, W) or (H, W, C) at (x, y) points (N, 2), pixel centres at
+    +0.5, in float32: (N,) or (N, C). `fill` outside; None: the nearest edge pixel's."""
     n = len(pts)
     cols = 1024  # cv2.remap takes maps under 32767 on a side
     rows = -(-n // cols)
     p = np.concatenate([pts - 0.5, np.full((rows * cols - n, 2), -1e4)]).astype(np.float32).reshape(rows, cols, 2)
-    return cv2.remap(img.astype(np.float32), p[..., 0], p[..., 1], cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_CONSTANT, borderValue=fill).ravel()[:n]
+    border = dict(borderMode=cv2.BORDER_REPLICATE) if fill is None else \
+        dict(borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    out = cv2.remap(img.astype(np.float32), p[..., 0], p[..., 1], cv2.INTER_LINEAR, **border)
+    return out.reshape(rows * cols, *img.shape[2:])[:n]
 
 
 def coverage(shape: Shape, frame: tuple[float, float], size: int) -> np.ndarray:

@@ -382,7 +382,7 @@ def _cloth_rows(bm: BodyMap, clean: np.ndarray, side: int, mid: float, origin: t
         return span
     # Too few rows of cloth to fold along a sleeve (a short run repeated was a zigzag): the rows the
     # photo shows, their pixels that are not cloth filled from those that are (`sleeve_texture`).
-    shown = _longest_run(rows, _cloth_at(np.ones_like(clean), p)[2].reshape(len(rows), len(across)).all(axis=1))
+    shown = _longest_run(rows, on_photo(p, clean.shape).reshape(len(rows), len(across)).all(axis=1))
     return (top, bottom) if shown is None or shown[1] <= shown[0] else shown
 
 
@@ -422,11 +422,9 @@ def _cloth_at(clean: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     """(rows, cols) of the pixels image points (N, 2) fall in, clipped to the box `clean` (bool), and
     whether each is `clean` cloth: a point off the box is not (clipped, a torso strip running off the
     photo read its last row as cloth, and a sleeve grown from it was that row in streaks)."""
-    y, x = np.floor(p[:, 1]).astype(int), np.floor(p[:, 0]).astype(int)
     h, w = clean.shape
-    on = (y >= 0) & (y < h) & (x >= 0) & (x < w)
-    y, x = np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)
-    return y, x, on & clean[y, x]
+    y, x = np.clip(np.floor(p[:, 1]).astype(int), 0, h - 1), np.clip(np.floor(p[:, 0]).astype(int), 0, w - 1)
+    return y, x, on_photo(p, clean.shape) & clean[y, x]
 
 
 def _sampled(px: np.ndarray) -> np.ndarray:
