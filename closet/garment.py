@@ -901,12 +901,21 @@ def arm_lit(lab: np.ndarray, face_lit: tuple[float, float, float], at_least: flo
     return float(lit[0]), float(lit[1]), float(lit[2])
 
 
-def own_arm_skin(skin: np.ndarray, torso: np.ndarray, hands: np.ndarray) -> np.ndarray:
+def own_arm_skin(skin: np.ndarray, torso: np.ndarray, hands: np.ndarray, beside: np.ndarray) -> np.ndarray:
     """bool like `skin` (skin pixels in an arm's capsules): the pieces (8-connected) that are the
-    arm's own, those that run off the torso block (`torso`) or onto a hand (`hands`). An arm folded
-    across the chest has its capsule over the tie: its gold stripes, skin-hued, were the arm's own
-    lit skin, and `dress` bared the arms in gold."""
-    return touching(skin, ~torso | hands)
+    arm's own, those that run off the torso block (`torso`) beside the shoulders (`beside`) or onto
+    a hand (`hands`). An arm folded across the chest has its capsule over the tie: its gold stripes,
+    skin-hued, were the arm's own lit skin, and `dress` bared the arms in gold. A low neckline's
+    chest runs off the block only between the shoulders, up to the neck: taken for the arm's, it
+    painted the Mona Lisa's bared arms in her lit chest's colour, L 80 against her hands' 57."""
+    return touching(skin, (~torso & beside) | hands)
+
+
+def beside_shoulders(shape: tuple[int, ...], body: Body, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """bool `shape` (a box at image pixel `origin`, x y): the pixels farther across the body from its
+    middle line than the shoulders are."""
+    ys, xs = np.mgrid[origin[1]:origin[1] + shape[0], origin[0]:origin[0] + shape[1]] + 0.5
+    return np.abs((xs - body.neck[0]) * body.across[0] + (ys - body.neck[1]) * body.across[1]) > body.scale / 2
 
 
 def their_bare_arms(rgb: np.ndarray, body: Body | None, skin: Skin | None, shape: tuple[int, ...],

@@ -50,6 +50,7 @@ from closet.garment import (
     GarmentParse,
     Skin,
     arm_lit,
+    beside_shoulders,
     bounding_box,
     capsule,
     hand_region,
@@ -1106,7 +1107,8 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
             garment_layer[by, bx] = to_rgb8(shaded_cloth[None])[0]
         skin = np.empty((int(on.sum()), 3), np.float32)  # the bared pixels only
         shown = own_arm_skin(parse.skin_pixels[rows, cols] & parse.arms[rows, cols] & ~old_c,
-                             parse.torso[rows, cols], hands)  # the arms' own skin
+                             parse.torso[rows, cols], hands,
+                             beside_shoulders((h, w), body, (cols.start, rows.start)))  # the arms' own skin
         lit = arm_lit(lab[shown], parse.skin.lit, ARM_SKIN_SAMPLE * body.scale ** 2)
         skin[...] = lit
         # The light on the old garment, not its print: its own lightness only (no background mixed

@@ -554,8 +554,33 @@ def test_a_skin_hued_patch_on_the_chest_is_not_the_arms_own_skin(photo_people):
     skin[5:10, 20:35] = True  # an upper arm's skin, off the torso's side
     skin[20:25, 14:20] = True  # a tie's stripe
     skin[28:34, 12:16] = True  # a hand
-    own = gm.own_arm_skin(skin, torso, hands)
+    own = gm.own_arm_skin(skin, torso, hands, np.ones_like(skin))
     assert own[5:10, 20:35].all() and own[28:34, 12:16].all() and not own[20:25].any()
+
+
+def test_a_low_necklines_chest_is_not_the_arms_own_skin(people):
+    """The Mona Lisa's bared arms were painted in her lit chest's colour (L 80), not her hands' (57):
+    pose put her arms over her dress, their capsules held her chest above its low neckline, and that
+    skin runs off the torso block, up to the neck. The arm's own skin runs off the block beside the
+    shoulders (`garment.beside_shoulders`), or onto a hand."""
+    torso = np.zeros((40, 40), bool)
+    torso[10:, 10:30] = True  # the block, from the shoulders' line down
+    beside = np.zeros_like(torso)
+    beside[:, :8] = beside[:, 32:] = True
+    skin = np.zeros_like(torso)
+    skin[4:14, 14:26] = True  # the chest above a low neckline, running up to the neck
+    skin[2:14, 27:38] = True  # a raised upper arm, off the block beside the shoulder
+    own = gm.own_arm_skin(skin, torso, np.zeros_like(torso), beside)
+    assert own[2:14, 27:38].all() and not own[4:14, 14:26].any()
+    assert gm.own_arm_skin(skin, torso, np.zeros_like(torso), np.ones_like(torso))[4:14, 14:26].all()  # before
+    # beside the shoulders: farther across the body from its middle line than the shoulders are
+    _, parse = people["astronaut"]
+    body = parse.body
+    out = gm.beside_shoulders((512, 512), body)
+    for shoulder, outward in ((body.right_shoulder, -1), (body.left_shoulder, 1)):
+        inner, outer = shoulder - outward * 3 * body.across, shoulder + outward * 3 * body.across
+        assert not out[int(inner[1]), int(inner[0])] and out[int(outer[1]), int(outer[0])]
+    assert not out[int(body.neck[1]), int(body.neck[0])]
 
 
 def test_bared_skin_takes_the_colour_of_the_arms_own_skin(photo_people):
