@@ -14,6 +14,7 @@ The issue (#18) asked for the fastest maintained CPU runtime by measurement: thi
 made OpenVINO `auto`'s choice on CPU (closet/runtime.py); docs/speed.md keeps what it read.
 
 Usage: python tools/bench_openvino.py [--runs 25] [--mar model-store/closet.mar] [--json out/bench/openvino.json]
+       [--official-scale 1]
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ def person(saliency: np.ndarray) -> np.ndarray:
     return is_person(postprocess(prob, prob.shape[::-1]))
 
 
-def other_networks(mar: str, runs: int) -> dict:
+def other_networks(mar: str, runs: int, scale: float = 1.0) -> dict:
     """p50 seconds of each network in PyTorch, ONNX Runtime and OpenVINO f32 (their largest output
-    difference from PyTorch too), the calls alternating."""
+    difference from PyTorch too), the calls alternating; the official ones at `scale` times their
+    sizes (a test checks the bench at a quarter, in a quarter of its time)."""
     from closet.models import schp, stargan_v2
     from closet.stages.translate import EXPORTS, STARGAN_CKPT, STARGAN_META
 
@@ -65,7 +67,8 @@ def other_networks(mar: str, runs: int) -> dict:
     with zipfile.ZipFile(mar) as z:
         demo_onnx = z.read(generator_onnx)
     demo = stargan_v2.load_with_sidecar(str(ROOT / STARGAN_CKPT.default), str(ROOT / STARGAN_META.default))
-    official = stargan_v2.build_nets(img_size=256, num_domains=5)
+    side, schp_side = int(256 * scale), int(512 * scale)
+    official = stargan_v2.build_nets(img_size=side, num_domains=5)
     parser = schp.FusionLogits(schp.build("atr")).eval()
 
     def gen_inputs(n: int, channels: int, size: int):  # the demo's style code is the official 64 wide
@@ -74,10 +77,10 @@ def other_networks(mar: str, runs: int) -> dict:
     cases = {  # name: (module, inputs, input names, the export: packed bytes, or None to export now)
         "demo generator 32 px, batch 1": (demo.generator, gen_inputs(1, 3, 32), generator_inputs, demo_onnx),
         "demo generator 32 px, batch 5": (demo.generator, gen_inputs(5, 3, 32), generator_inputs, demo_onnx),
-        "generator 256 px": (official["generator"].eval(), gen_inputs(1, 3, 256), generator_inputs, None),
-        "style encoder 256 px": (official["style_encoder"].eval(), (torch.rand(1, 3, 256, 256) * 2 - 1,
-                                 torch.tensor([2])), encoder_inputs, None),
-        "SCHP (ATR) 512 px": (parser, (torch.randn(1, 3, 512, 512),), ("x",), None),
+        f"generator {side} px": (official["generator"].eval(), gen_inputs(1, 3, side), generator_inputs, None),
+        f"style encoder {side} px": (official["style_encoder"].eval(), (torch.rand(1, 3, side, side) * 2 - 1,
+                                     torch.tensor([2])), encoder_inputs, None),
+        f"SCHP (ATR) {schp_side} px": (parser, (torch.randn(1, 3, schp_side, schp_side),), ("x",), None),
     }
     out = {}
     for name, (net, inputs, names, onnx) in cases.items():
@@ -105,6 +108,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=25)
     ap.add_argument("--mar", default=str(ROOT / "model-store" / "closet.mar"))
     ap.add_argument("--json", default=str(ROOT / "out" / "bench" / "openvino.json"))
+    ap.add_argument("--official-scale", type=float, default=1.0,
+                    help="the official-size networks at this times their sizes (256 and 512 px at 1)")
     args = ap.parse_args(argv)
 
     with zipfile.ZipFile(args.mar) as z:
@@ -124,10 +129,10 @@ def main(argv=None) -> int:
     reference = [runtimes["onnxruntime f32"](x) for x in photos]
     result: dict = {"threads": threads, "runtimes": {}}
     for key, run in runtimes.items():
-        masks = [person(run(x)) for x in photos]
+        outputs = [run(x) for x in photos]
         result["runtimes"][key] = {
-            "mask_iou": {p: round(iou(m, person(r)), 4) for p, m, r in zip(PHOTOS, masks, reference)},
-            "largest_difference": float(max(np.abs(run(x) - r).max() for x, r in zip(photos, reference))),
+            "mask_iou": {p: round(iou(person(o), person(r)), 4) for p, o, r in zip(PHOTOS, outputs, reference)},
+            "largest_difference": float(max(np.abs(o - r).max() for o, r in zip(outputs, reference))),
             "samples": []}
     for i in range(args.runs):  # alternating, one photo a round
         x = photos[i % len(photos)]
@@ -161,7 +166,7 @@ def main(argv=None) -> int:
     print("A batch of four photos (p50): " + ", ".join(f"{key} {v['p50_s']:.3f} s" for key, v in result["batch_of_four"].items()
                                                       if isinstance(v, dict))
           + f"; largest output difference {result['batch_of_four']['largest_difference']:.2g}")
-    result["networks"] = other_networks(args.mar, max(3, args.runs // 5))
+    result["networks"] = other_networks(args.mar, max(3, args.runs // 5), args.official_scale)
     print("The other networks in fp32 (p50; largest output difference from PyTorch):")
     for name, r in result["networks"].items():
         print(f"  {name:30s} " + ", ".join(f"{rt} {v['p50_s'] * 1e3:.1f} ms ({v['largest_difference']:.1g})"

@@ -19,7 +19,7 @@ def test_the_bench_times_both_runtimes_on_the_packed_export(tmp_path):
         pytest.skip("the archives are not built: run `make mars`")
     out = tmp_path / "openvino.json"
     r = subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "bench_openvino.py"), "--runs", "3",
-                        "--json", str(out)], capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+                        "--json", str(out), "--official-scale", "0.25"], capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
     got = json.loads(out.read_text())["runtimes"]
     assert {"onnxruntime f32", "openvino f32", "openvino f32 any batch"} <= set(got)
@@ -31,7 +31,8 @@ def test_the_bench_times_both_runtimes_on_the_packed_export(tmp_path):
     assert four["openvino f32"]["p50_s"] > 0 and four["openvino f32 any batch"]["p50_s"] > 0
     assert four["largest_difference"] < 1e-4  # image by image, the batch's own answers
     networks = json.loads(out.read_text())["networks"]
-    assert {"demo generator 32 px, batch 5", "generator 256 px", "style encoder 256 px", "SCHP (ATR) 512 px"} <= set(networks)
+    # the official networks at a quarter of their sizes: the bench's path, in a quarter of its time
+    assert {"demo generator 32 px, batch 5", "generator 64 px", "style encoder 64 px", "SCHP (ATR) 128 px"} <= set(networks)
     for r in networks.values():
         assert set(r) == {"torch", "onnxruntime", "openvino"} and all(v["p50_s"] > 0 for v in r.values())
         assert all(v["largest_difference"] < 1e-3 for v in r.values())
