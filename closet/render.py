@@ -194,6 +194,16 @@ def glimpsed(bm: BodyMap, side: int, cut: float, shape: tuple[int, int]) -> bool
     return shown < ARM_SHOWN_MIN * BARE_ARM_PROFILE[1][0] * bm.body.scale
 
 
+def kept_sleeves(bm: BodyMap, reach: dict[int, float], shape: tuple[int, int]) -> set[int]:
+    """The sides whose sleeve stays as it is under a cut to `reach` (t along the arm, per side): too
+    little of the arm shows to draw it bared (`glimpsed`); and of two arms pose did not see, both
+    when one is. A portrait's sleeveless cut bared one arm at the frame's edge as a strip of skin
+    beside the other's sleeve (Sean Connery in a tuxedo, Obama at a podium)."""
+    kept = {side for side in (-1, 1) if glimpsed(bm, side, reach[side], shape)}
+    unseen = {side for side in (-1, 1) if not bm.arms[side].seen}
+    return kept | unseen if kept and len(unseen) == 2 else kept
+
+
 def _reduced(shape: tuple[int, int], factor: float) -> tuple[int, int]:
     """cv2 (width, height) of an (h, w) image reduced by `factor`."""
     return max(1, round(shape[1] / factor)), max(1, round(shape[0] / factor))
@@ -756,9 +766,10 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
     keep |= torso & (flat[:, 1] <= new.hem) & (was | below)
     if new.hem >= old.hem:  # nothing to cut: a garment measured to HEM_MAX may run further still
         keep |= torso & was
+    kept = kept_sleeves(bm, new.reach, (h, w))
     for side in (-1, 1):
         mine = part == side
-        if glimpsed(bm, side, new.reach[side], (h, w)):  # too little of the arm shows to draw it bared
+        if side in kept:
             keep |= mine & was
             continue
         t = flat[:, 1] / SLEEVE_LEN

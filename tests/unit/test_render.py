@@ -506,6 +506,38 @@ def test_an_arm_the_photo_barely_shows_beyond_its_cut_keeps_its_sleeve(people, p
         assert bared.sum() > 0.02 * parse.mask.sum()
 
 
+def test_of_two_arms_pose_does_not_see_both_keep_their_sleeves_when_one_barely_shows(photo_people):
+    """A portrait's sleeveless cut bared one arm at the frame's edge as a strip of skin beside the
+    other arm's sleeve, which the photo barely shows (Sean Connery in a tuxedo, Obama at a podium).
+    Of two arms pose does not see, both keep their sleeves when one is glimpsed
+    (`render.kept_sleeves`). Grace Hopper cut at her right shoulder: that arm barely shows, the
+    other does; `dress` now bares neither. An arm pose sees is still bared beside a glimpsed one:
+    the astronaut cut at her left shoulder."""
+    scene, person = photo_people["grace_hopper"]
+    kp = np.array(scene.people[0], dtype=np.float64)
+    x0 = int(gm.body_from_keypoints(kp, scene.image.shape).right_arm.shoulder[0])
+    image, person = scene.image[:, x0:], person[:, x0:]
+    kp[:, 0] -= x0
+    parse = gm.garment_mask(image, person, kp)
+    bm = flatlay.BodyMap(parse.body)
+    sleeveless = {-1: 0.0, 1: 0.0}
+    assert [render.glimpsed(bm, side, 0.0, image.shape[:2]) for side in (-1, 1)] == [True, False]
+    assert not (parse.body.right_arm.seen or parse.body.left_arm.seen)
+    assert render.kept_sleeves(bm, sleeveless, image.shape[:2]) == {-1, 1}
+    view = flatlay.canonical_view(image, parse.mask, parse.body, 32)
+    out = render.render_swap(image, parse, drawing(flatlay.Shape(sleeveless, view.shape.hem), view.frame), view,
+                             "dress", person=person)
+    assert (parse.mask & ~out.result_mask).sum() < 0.005 * parse.mask.sum()
+    # one arm seen: it is bared, the glimpsed one kept
+    scene, person = photo_people["astronaut"]
+    kp = scene.people[0]
+    x1 = int(gm.body_from_keypoints(kp, scene.image.shape).left_arm.shoulder[0]) + 1
+    image = scene.image[:, :x1]
+    parse = gm.garment_mask(image, person[:, :x1], kp)
+    assert parse.body.right_arm.seen and not parse.body.left_arm.seen
+    assert render.kept_sleeves(flatlay.BodyMap(parse.body), sleeveless, image.shape[:2]) == {1}
+
+
 def test_short_sleeves_bare_the_forearm_in_skin_colour(swaps):
     image, parse, _, outs = swaps
     arm = parse.body.right_arm  # her right arm hangs in view (the left is behind the helmet)
