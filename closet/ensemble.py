@@ -79,6 +79,7 @@ class Swap:
     translated: list[np.ndarray] = field(default_factory=list)  # translate: per person, uint8 (S, S[, 3])
     result: np.ndarray | None = None  # composite: uint8 RGB (H, W, 3)
     results: list[np.ndarray] = field(default_factory=list)  # composite: per person, bool (H, W), the garment now
+    cuts: list[tuple | None] = field(default_factory=list)  # composite: per person, the shape mode's cut, or None
     error: ClosetError | None = None  # whichever stage refused the request
     # parse: quarter turns (closet.upright) that stood the people up; image, person and every field
     # after them lie in the photo so turned, until encode turns the answer back.
@@ -119,6 +120,21 @@ class Output:
 
 
 Timer = Callable[[str], "object"]  # stage name -> context manager
+
+SIDES = {-1: "right", 1: "left"}  # the person's own
+
+
+def cut_json(cut: tuple | None) -> dict:
+    """A person's shape-mode cut as the JSON answer says it: {"shape": {sleeves per side (0 none, an
+    armhole, .. 1 the wrist), hem (torso lengths below the shoulders: 1 the hips), ease (body widths
+    a coat stands off the body), kept (the sleeves left as they were: too little of that arm shows
+    to draw it bared)}}; {} in appearance mode."""
+    if cut is None:
+        return {}
+    shape, kept = cut
+    return {"shape": {"sleeves": {name: round(float(shape.reach[side]), 3) for side, name in SIDES.items()},
+                      "hem": round(float(shape.hem), 3), "ease": round(float(shape.ease), 3),
+                      "kept": [SIDES[side] for side in sorted(kept)]}}
 
 
 class Ensemble:
@@ -219,8 +235,9 @@ class Ensemble:
     def _composite_one(self, s: Swap) -> None:
         image, person = s.image, is_person(s.person)
         for p, translated, plan in zip(s.people, s.translated, s.plans):
-            image, mask = self.compositor(image, p, translated, plan, person, s.request.preserve_color)
+            image, mask, cut = self.compositor(image, p, translated, plan, person, s.request.preserve_color)
             s.results.append(mask)
+            s.cuts.append(cut)
         s.result = image
 
     def _encode(self, s: Swap) -> Output:
@@ -252,7 +269,8 @@ class Ensemble:
                 "image": b64(data), "content_type": ctype,
                 "person_mask": b64(encode_mask(person)), "garment_mask": b64(encode_mask(garment)),
                 "result_mask": b64(encode_mask(result_mask)), "render": render,
-                "people": [{**p.to_json(), "result_mask": b64(encode_mask(m))} for p, m in zip(people, results)],
+                "people": [{**p.to_json(), "result_mask": b64(encode_mask(m)), **cut_json(cut)}
+                           for p, m, cut in zip(people, results, s.cuts)],
                 "box": [x0, y0, box.size], "target": style.target, "mode": style.mode, "seed": style.seed,
                 "preserve_color": req.preserve_color, "parser": parser,
                 "width": int(image.shape[1]), "height": int(image.shape[0]),

@@ -157,6 +157,8 @@ class RenderResult:
     # Where each pixel of added cloth took its cloth from: (rows, cols, int32 (h, w, 2) rows and
     # columns of the photo, -1 where none), or None: no cloth added.
     sources: tuple[slice, slice, np.ndarray] | None = None
+    # The sides (-1 right, 1 left) whose sleeve stayed as it was: too little of the arm shows (`kept_sleeves`).
+    kept: frozenset[int] = frozenset()
 
 
 # -- the render back ----------------------------------------------------------------------------
@@ -876,7 +878,8 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
             painted = big_rows, big_cols, cover, skin
         if out.sources is not None and preserve_color:
             _carry_detail(lifted, image, small_image, result, parse.mask, small_kept, out.sources)
-        out = RenderResult(lifted, result, out.shape, rim=None if rim is None else (slice(None), slice(None), rim))
+        out = RenderResult(lifted, result, out.shape, rim=None if rim is None else (slice(None), slice(None), rim),
+                           kept=out.kept)
     if painted is not None:
         # Painted pixels take the photo's grain at the photo's own size (enlarged from a reduced
         # copy, it would be blotches 1/f pixels wide): its noise, and bared skin the face's texture.
@@ -890,7 +893,7 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         grain = level * photo_grain(ys, xs) * weight
         box = out.image[rows, cols]  # a view: only the painted pixels are written
         box[ys, xs] = np.clip(box[ys, xs].astype(np.float32) + grain[:, None] + 0.5, 0, 255).astype(np.uint8)
-    return RenderResult(out.image, out.result_mask, out.shape, painted, out.rim)
+    return RenderResult(out.image, out.result_mask, out.shape, painted, out.rim, kept=out.kept)
 
 
 def _carry_detail(lifted: np.ndarray, image: np.ndarray, small_image: np.ndarray, result: np.ndarray,
@@ -1174,4 +1177,5 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         sources += np.where(sources >= 0, np.int32([rows.start, cols.start]), np.int32(0))  # the photo's
     return RenderResult(out, result, new_shape, painted, (rows, cols, rim) if rim.any() else None,
                         (rows, cols, repainted) if repainted is not None and repainted.any() else None,
-                        None if sources is None else (rows, cols, sources))
+                        None if sources is None else (rows, cols, sources),
+                        frozenset(kept_sleeves(bm, new_shape.reach, image.shape[:2])))

@@ -209,12 +209,15 @@ class Compositor:
         return view.gray, Plan(render, box, view, target)
 
     def __call__(self, image: np.ndarray, person, translated: np.ndarray, plan: Plan, person_mask: np.ndarray,
-                 preserve_color: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """One person's garment replaced: (the new photo, result_mask: bool, the garment as it is now)."""
+                 preserve_color: bool = True) -> tuple[np.ndarray, np.ndarray, tuple | None]:
+        """One person's garment replaced: (the new photo, result_mask: bool, the garment as it is now,
+        and in shape mode the cut: (flatlay.Shape the garment took, the sides whose sleeve stayed as
+        it was); None in appearance mode)."""
         if plan.render == "appearance":
-            return composite(image, translated, plan.box, person.garment, person_mask, preserve_color), person.garment
+            return (composite(image, translated, plan.box, person.garment, person_mask, preserve_color),
+                    person.garment, None)
         from closet import render  # render imports this module's dilation
 
         out = render.render_swap(image, person.geometry, translated, plan.view, plan.target, preserve_color,
                                  person_mask)
-        return out.image, out.result_mask
+        return out.image, out.result_mask, (out.shape, out.kept)

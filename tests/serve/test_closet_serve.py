@@ -195,6 +195,11 @@ def test_both_render_modes_and_result_mask(serving, astronaut):
     with ThreadPoolExecutor(2) as pool:
         shape, appearance = (check_response(PATH, r) for r in pool.map(lambda kw: serving.predict(MODEL, **kw), calls))
     assert shape["render"] == "shape" and appearance["render"] == "appearance"
+    # the cut shape mode drew: a t-shirt's short sleeves on both sides, no sleeve left as it was (her
+    # right arm is seen, her left one on the photo behind the helmet); appearance mode cuts nothing
+    cut = shape["people"][0]["shape"]
+    assert 0 < cut["sleeves"]["right"] == cut["sleeves"]["left"] < 1 and cut["kept"] == [] and cut["hem"] > 0.5
+    assert "shape" not in appearance["people"][0]
     garment = b64_image(appearance["garment_mask"]) > 127
     assert np.array_equal(b64_image(appearance["result_mask"]) > 127, garment)
     result = b64_image(shape["result_mask"]) > 127

@@ -12,6 +12,7 @@ import pytest
 
 from closet import color, flatlay, legs, lighting, render
 from closet import garment as gm
+from closet.ensemble import cut_json
 from tests.support.renders import drawing, paint, untouched
 
 
@@ -528,6 +529,8 @@ def test_of_two_arms_pose_does_not_see_both_keep_their_sleeves_when_one_barely_s
     out = render.render_swap(image, parse, drawing(flatlay.Shape(sleeveless, view.shape.hem), view.frame), view,
                              "dress", person=person)
     assert (parse.mask & ~out.result_mask).sum() < 0.005 * parse.mask.sum()
+    assert out.kept == {-1, 1}  # and the answer says so
+    assert cut_json((out.shape, out.kept))["shape"]["kept"] == ["right", "left"] and cut_json(None) == {}
     # one arm seen: it is bared, the glimpsed one kept
     scene, person = photo_people["astronaut"]
     kp = scene.people[0]
