@@ -827,10 +827,6 @@ def nearer_torsos(body: Body | None, others: list[Body | None], shape: tuple[int
         cv2.fillPoly(m, [np.round((torso_polygon(b) + 0.5) * f - 0.5).astype(np.int32)], 1)
         return m.astype(bool)
 
-    def off_middle(b: Body, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        p = (np.stack([xs, ys], 1) + 0.5) / f - 0.5  # the photo's pixels
-        return np.abs((p - b.neck) @ b.across) / b.scale
-
     out = np.zeros((h, w), bool)
     mine = region(body) if body is not None else np.zeros((h, w), bool)
     for other in others:
@@ -840,7 +836,8 @@ def nearer_torsos(body: Body | None, others: list[Body | None], shape: tuple[int
         out |= theirs & ~mine
         ys, xs = np.nonzero(theirs & mine)
         if len(ys):
-            nearer = off_middle(other, ys, xs) < off_middle(body, ys, xs)
+            p = (np.stack([xs, ys], 1) + 0.5) / f - 0.5  # the photo's pixels
+            nearer = off_middle(other, p) < off_middle(body, p)
             out[ys[nearer], xs[nearer]] = True
     return out
 
@@ -915,7 +912,13 @@ def beside_shoulders(shape: tuple[int, ...], body: Body, origin: tuple[int, int]
     """bool `shape` (a box at image pixel `origin`, x y): the pixels farther across the body from its
     middle line than the shoulders are."""
     ys, xs = np.mgrid[origin[1]:origin[1] + shape[0], origin[0]:origin[0] + shape[1]] + 0.5
-    return np.abs((xs - body.neck[0]) * body.across[0] + (ys - body.neck[1]) * body.across[1]) > body.scale / 2
+    return off_middle(body, np.stack([xs, ys], -1)) > 0.5
+
+
+def off_middle(body: Body, p: np.ndarray) -> np.ndarray:
+    """How far image points `p` (..., 2), x y, lie across the body from its middle line, in torso
+    widths (the shoulders at 0.5)."""
+    return np.abs((p - body.neck) @ body.across) / body.scale
 
 
 def their_bare_arms(rgb: np.ndarray, body: Body | None, skin: Skin | None, shape: tuple[int, ...],
