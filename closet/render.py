@@ -88,6 +88,7 @@ ARM_SHADOW, ARM_SHADOW_REACH = 0.3, 0.025
 SKIN_EDGE = 2.0  # bared skin reaches full cover this many pixels (or the photo's edge blur's) in from the photo around both garments
 BARED_SHARE = 0.5  # an arm is bared beyond its sleeve where at least this share of it is skin
 ARM_SHOWN_MIN = 1.0  # an unseen arm is bared where the photo shows this many of its radii beyond the cut (`glimpsed`)
+HANGING = 45.0  # degrees: a bone this near the body's axis hangs at its side; cloth out past it is not the body's
 ARMHOLE = 0.10  # a sleeveless garment's armhole: its armpit this far down the arm, its top at the shoulder
 # -- hems -------------------------------------------------------------------------------------
 HEM_HALF = 0.36  # added cloth below the old hem: half-width, flaring by HEM_FLARE at a long hem...
@@ -708,12 +709,13 @@ def _arm_skin(parse: GarmentParse, bm: BodyMap, side: int, end: float, image: np
 
 
 def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None = None, pad: int = 2,
-                image: np.ndarray | None = None) -> np.ndarray:
+                image: np.ndarray | None = None, person: np.ndarray | None = None) -> np.ndarray:
     """bool (H, W): the old garment re-cut to the new shape on the same body: sleeves cut or
     continued along the arms, the hem raised or lowered (flaring a little when it goes long).
     The work is done in the box `pad` px around everything it can cover (`bm`'s flat_grid there is
     kept, so a caller working in a box inside it with the same `bm` computes no grid again).
-    `image`, the photo, lets a grown sleeve find the arm's skin beyond the parse's (`_arm_skin`)."""
+    `image`, the photo, lets a grown sleeve find the arm's skin beyond the parse's (`_arm_skin`);
+    `person`, the person mask, tells the world around a sleeve's puff from a neighbour's body."""
     body, mask = parse.body, parse.mask
     bm = bm or BodyMap(body)
     h, w = mask.shape
@@ -786,7 +788,15 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
     # garment's where the body is behind it: on the torso block (an arm bent across the body, a
     # body bent toward the camera), or nearer to the cloth that stays than to the world around the
     # old garment (the suit's side beyond an arm that hangs over it). Elsewhere it is background.
-    cut = np.flatnonzero((part != 0) & was & ~keep)
+    # So is a sleeve's puff that reads as torso (`sleeve_puff`).
+    puff = np.zeros(len(ys), bool)
+    for side in (-1, 1):
+        if bm.placed(side) and side not in kept and new.reach[side] < worn[side]:
+            off = np.flatnonzero(torso & was & keep & (flat[:, 0] * side > TORSO_W))
+            pts = np.stack([xs[off] + cols.start + 0.5, ys[off] + rows.start + 0.5], 1)
+            puff[off[sleeve_puff(bm, side, pts, new.reach[side])]] = True
+    keep &= ~puff
+    cut = np.flatnonzero(((part != 0) | puff) & was & ~keep)
     if cut.size:
         pts = np.stack([xs[cut] + cols.start + 0.5, ys[cut] + rows.start + 0.5], 1)
         tb = bm.image_to_torso(pts)
@@ -795,6 +805,11 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
         stays[ys[keep], xs[keep]] = 0
         to_cloth = cv2.distanceTransform(stays, cv2.DIST_L2, 3)[ys[cut], xs[cut]]
         to_world = cv2.distanceTransform(mask_b.astype(np.uint8), cv2.DIST_L2, 3)[ys[cut], xs[cut]]
+        if person is not None and puff.any():
+            # ...and a puff's world is what is around the people: where a parse took in the
+            # neighbour an arm leans on (her black top, in a row of women), that stays as it was.
+            around = cv2.distanceTransform((mask_b | person[rows, cols]).astype(np.uint8), cv2.DIST_L2, 3)
+            to_world = np.where(puff[cut], around[ys[cut], xs[cut]], to_world)
         keep[cut] = (on_torso | (to_cloth < to_world)) & (bare_arm(bm, pts)[0] <= 0)
     box = np.zeros(region_b.shape, np.uint8)
     box[ys[keep], xs[keep]] = 1
@@ -814,6 +829,38 @@ def new_garment(parse: GarmentParse, old: Shape, new: Shape, bm: BodyMap | None 
     out = np.zeros((h, w), bool)
     out[rows, cols] = np.isin(pieces, worn[worn > 0]) | (mask_b & (box > 0))
     return out
+
+
+def sleeve_puff(bm: BodyMap, side: int, p: np.ndarray, reach: float) -> np.ndarray:
+    """bool (N,): which image points (N, 2), of a garment off the torso block, are its sleeve's
+    cloth out past the upper arm `side`, where it hangs and a sleeve reaching `reach` bares it. A
+    puffed sleeve is wider than the arm, and the body's map reads its outer half as torso: the
+    astronaut's suit stayed as an orange strip out past her bared arm. Not past a forearm: a hand
+    rests in front of the hips, and the cloth out past it there is the body's (Zidane's jacket beside
+    his bent arm), as is what lies below an arm across the body."""
+    arm, body = bm.arms[side], bm.body
+    if not hangs_down(arm.shoulder, arm.elbow, body.axis):
+        return np.zeros(len(p), bool)
+    along, out = beside_bone(p, arm.shoulder, arm.elbow, side * body.across)
+    return (along <= 1) & (out > bm.radius) & (0.5 * along > max(reach, ARMHOLE))
+
+
+def hangs_down(p0: np.ndarray, p1: np.ndarray, axis: np.ndarray) -> bool:
+    """Whether the bone p0 -> p1 runs within HANGING degrees of the body's axis (either way)."""
+    d = np.asarray(p1, np.float64) - p0
+    return bool(abs(float(d @ axis)) >= math.cos(math.radians(HANGING)) * max(float(np.hypot(*d)), 1e-9))
+
+
+def beside_bone(p: np.ndarray, p0: np.ndarray, p1: np.ndarray, outward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For image points (N, 2) and the bone p0 -> p1: how far along it each one's foot lies (0 at
+    p0, 1 at p1), and how far (px) it lies from the bone's line toward `outward`."""
+    d = np.asarray(p1, np.float64) - p0
+    length = max(float(np.hypot(*d)), 1e-9)
+    normal = np.array([-d[1], d[0]]) / length
+    if normal @ outward < 0:
+        normal = -normal
+    rel = p - p0
+    return rel @ d / length ** 2, rel @ normal
 
 
 def garment_body(mask: np.ndarray) -> np.ndarray:
@@ -943,7 +990,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     new_shape = read(gen, view.frame, category, view.shape)
     r = dilation_radius(image.shape)
     bm = BodyMap(body)
-    new = new_garment(parse, view.shape, new_shape, bm, 2 * r + 2, image)
+    new = new_garment(parse, view.shape, new_shape, bm, 2 * r + 2, image, person)
     ease = int(round(new_shape.ease * body.scale)) if person is not None else 0
     eased = None
     rows, cols = _box([old, new], 2 * r + 2 + ease)

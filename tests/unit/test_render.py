@@ -1515,6 +1515,44 @@ def test_a_sleeve_cut_over_the_torso_leaves_the_torsos_cloth_beside_the_bared_ar
     assert np.median(np.hypot(*(lab_out[:, 1:] - lab_in[:, 1:]).T)) < 3
 
 
+def test_a_sleeves_puff_out_past_a_hanging_bared_arm_goes_with_the_sleeve(swaps):
+    """The astronaut's suit is wider than her arm. Its sleeve's outer half, out past her hanging
+    upper arm and off the torso block, reads as torso by the body's map, and the dress kept it: an
+    orange strip beyond the bared arm, as if the arm lay in front of the suit. It goes with the
+    sleeve (the background is inpainted there); short sleeves keep it where they cover the arm, and
+    what lies beside the forearm, in front of her hips, stays the dress's."""
+    image, parse, _, outs = swaps
+    body, bm = parse.body, flatlay.BodyMap(parse.body)
+    side = -1  # her right arm hangs in view
+    arm = bm.arms[side]
+    assert render.hangs_down(arm.shoulder, arm.elbow, body.axis)
+    ys, xs = np.nonzero(parse.mask)
+    pts = np.stack([xs, ys], 1) + 0.5
+    flat, part = bm.flat_of(pts)
+    along, out = render.beside_bone(pts, arm.shoulder, arm.elbow, side * body.across)
+    past = (part == 0) & (flat[:, 0] * side > flatlay.TORSO_W) & (out > bm.radius) & (along <= 1)
+    # beside the upper arm, not at its ends: there the cloth that stays (the shoulder, her hips) is
+    # nearer than the world, and the cut sleeve's cloth is kept as the old rule keeps it
+    middle = past & (along > 0.3) & (along <= 0.9)
+    lower = middle & (along > 0.75)  # below a short sleeve's end (0.35 of the arm: 0.7 of the upper arm)
+    assert lower.sum() > 200  # the strip, above her elbow
+    suit = np.median(color.to_lab(image)[ys[past], xs[past]][:, 1:], axis=0)
+
+    def kept(name: str, where: np.ndarray) -> float:
+        return float(outs[name].result_mask[ys[where], xs[where]].mean())
+
+    assert kept("dress", middle) < 0.05
+    assert kept("short", lower) < 0.05 and kept("short", past & (along < 0.6)) > 0.95
+    assert kept("long", past) > 0.99  # (the re-cut garment is opened by 3x3: a few edge pixels)
+    # not orange any more: what is around her suit (the flag's stripes), far from its a*b*
+    lab = color.to_lab(outs["dress"].image)[ys[lower], xs[lower]][:, 1:]
+    assert np.median(np.hypot(*(lab - suit).T)) > 15
+    # beside the forearm, in front of her hips: the dress's, as the suit was
+    fore_along, fore_out = render.beside_bone(pts, arm.elbow, arm.wrist, side * body.across)
+    lap = (part == 0) & (fore_out > 2 * bm.radius) & (fore_along > 0.3) & (fore_along < 1)
+    assert lap.sum() > 300 and kept("dress", lap) > 0.9
+
+
 def test_bared_skins_edge_against_the_photo_is_soft(people, monkeypatch):
     """Bared skin cut at the old garment's mask met the photo around it in one step: a hard line,
     stepped where the render worked on a reduced copy (Obama's bared shoulder against the dark suits
