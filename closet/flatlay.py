@@ -369,11 +369,18 @@ def _row_cover(v: np.ndarray) -> list[float]:
 def sleeve_run(mask: np.ndarray, bm: BodyMap, side: int) -> tuple[float, bool, np.ndarray, np.ndarray]:
     """Arm `side`'s sleeve in `mask`: its reach, whether the photo shows its end (`_run`), and the
     image points it was sampled at (a row of 5 across per step) with the steps (0 shoulder, 1 wrist)."""
+    cover, pts, ts = _sleeve_cover(mask, bm, side)
+    reach, shown = _run(cover, ts, 1.0)
+    return reach, shown, pts, ts
+
+
+def _sleeve_cover(mask: np.ndarray, bm: BodyMap, side: int) -> tuple[list[float], np.ndarray, np.ndarray]:
+    """Arm `side`'s rows of `mask` samples down the arm (`_row_cover`), the image points they were
+    sampled at (a row of 5 across per step) and the steps (0 shoulder, 1 wrist)."""
     ts = np.round(np.arange(SLEEVE_FROM, 1.0 + 1e-6, 0.04), 6)
     tt, uu = np.meshgrid(ts, np.linspace(-0.6, 0.6, 5), indexing="ij")
     pts = bm.sleeve_to_image(side, tt.ravel(), uu.ravel())
-    reach, shown = _run(_row_cover(sample_mask(mask, pts).reshape(len(ts), -1)), ts, 1.0)
-    return reach, shown, pts, ts
+    return _row_cover(sample_mask(mask, pts).reshape(len(ts), -1)), pts, ts
 
 
 def measure(mask: np.ndarray, body: Body, hidden: np.ndarray | None = None, skin: np.ndarray | None = None) -> Shape:
@@ -397,16 +404,22 @@ def measure(mask: np.ndarray, body: Body, hidden: np.ndarray | None = None, skin
     # ending at the chest, and `pullover` filled her chest and hair with a slab of mirrored cloth.)
     first = next((k for k, c in enumerate(cover) if c >= 0.5 or c < 0), len(cover))
     hem = max(_run(cover[first:], ys[first:], HIP_HEM)[0], 0.2)
-    reach, seen = {}, {}
+    reach, seen, shown = {}, {}, {}
     for side in (-1, 1):
         if not bm.placed(side):
             continue
-        reach[side], seen[side], _, _ = sleeve_run(mask, bm, side)
+        cover, _, ts = _sleeve_cover(mask, bm, side)
+        reach[side], seen[side] = _run(cover, ts, 1.0)
+        shown[side] = _run(cover, ts, 0.0)[0]  # as far as the photo shows its cloth
     # A flat lay is symmetric: the arm whose sleeve shows more tells (the other may be hidden behind
     # the body in a profile), but a sleeve whose end the photo shows beats one that runs off it (a
-    # portrait cut at the elbows); no arm seen: long sleeves, the commonest.
+    # portrait cut at the elbows), unless that one's cloth is seen past the end: then the end was
+    # something over the sleeve (long hair over a woman's shoulder, read as skin, measured her
+    # long-sleeved blouse as sleeveless beside her other sleeve running off the photo at the
+    # elbow, and `dress` left both sleeves on); no arm seen: long sleeves, the commonest.
     ended = [r for side, r in reach.items() if seen[side]]
-    both = max(ended or reach.values()) if reach else 1.0
+    past = [reach[side] for side in reach if not seen[side] and shown[side] > max(ended, default=1.0)]
+    both = max(past or ended or reach.values()) if reach else 1.0
     return Shape({-1: both, 1: both}, hem)
 
 

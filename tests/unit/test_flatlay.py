@@ -160,6 +160,24 @@ def test_skin_across_the_torso_hides_the_hem_not_the_sleeves(people):
     assert flatlay.measure(bared, parse.body, hidden=aside, skin=skin) == shape
 
 
+def test_a_sleeve_seen_past_the_others_end_is_not_cut_short_by_it(people):
+    """A flat lay is symmetric, and a sleeve whose end the photo shows beats one that runs off it;
+    but not when the one running off is seen to go past that end. A woman's long hair over her
+    shoulder (brown, read as skin) ended one sleeve of her blouse at the shoulder, while the other
+    ran to her elbow and off the photo: measured sleeveless, `dress` left both sleeves on. The
+    cameraman's coat, his left sleeve's top cut away, his right arm hidden below the elbow."""
+    _, parse = people["camera"]
+    bm = flatlay.BodyMap(parse.body)
+    radius = 1.5 * bm.radius
+    hair = gm.capsule(parse.mask.shape, *bm.sleeve_to_image(1, np.array([0.0, 0.2]), np.zeros(2)), radius)
+    hidden = gm.capsule(parse.mask.shape, *bm.sleeve_to_image(-1, np.array([0.55, 1.0]), np.zeros(2)), radius)
+    assert flatlay.measure(parse.mask & ~hair, parse.body).reach == {-1: 1.0, 1: 1.0}
+    assert flatlay.measure(parse.mask & ~hair & ~hidden, parse.body, hidden=hidden).reach == {-1: 1.0, 1: 1.0}
+    # his right arm hidden from the shoulder on: nothing is seen past the left sleeve's end
+    hidden = gm.capsule(parse.mask.shape, *bm.sleeve_to_image(-1, np.array([0.0, 1.0]), np.zeros(2)), radius)
+    assert flatlay.measure(parse.mask & ~hair & ~hidden, parse.body, hidden=hidden).reach == {-1: 0.0, 1: 0.0}
+
+
 def test_a_row_an_arm_mostly_hides_is_not_the_hem(people):
     """A forearm across the chest (zidane.jpg's grey-haired man, pointing) hides most of a few torso
     rows; the one or two samples beside the hand lie at the garment's edge. Read as uncovered, they
