@@ -85,6 +85,10 @@ SEGMENT_SIDE = 320  # closet.stages.segment.INPUT_SIZE, the person mask's own re
 CLOTH_SHADOW, CLOTH_SHADOW_REACH = 0.3, 0.05
 # ...and the cloth next to bared skin up to ARM_SHADOW darker, fading over ARM_SHADOW_REACH body widths.
 ARM_SHADOW, ARM_SHADOW_REACH = 0.3, 0.025
+# The old garment's cloth past its mask (`cloth_edge`): a pixel over this share cloth, blended with the
+# world beside it, where the two differ by this many CIE76 units, and within this many of such a
+# blend; beside a piece of the garment that goes of this many `rim_reach` squares or more.
+CLOTH_EDGE_SHARE, CLOTH_EDGE_CONTRAST, CLOTH_EDGE_OFF, CLOTH_EDGE_GONE = 0.25, 10.0, 10.0, 4.0
 SKIN_EDGE = 2.0  # bared skin reaches full cover this many pixels (or the photo's edge blur's) in from the photo around both garments
 BARED_SHARE = 0.5  # an arm is bared beyond its sleeve where at least this share of it is skin
 ARM_SHOWN_MIN = 1.0  # an unseen arm is bared where the photo shows this many of its radii beyond the cut (`glimpsed`)
@@ -148,8 +152,8 @@ class RenderResult:
     # cover of that box: float32 0..1, or uint8 0..255 once lifted from a reduced copy; float32 share of
     # it that is bared skin, or None: no skin); None: nothing uncovered.
     painted: tuple[slice, slice, np.ndarray, np.ndarray | None] | None = None
-    # The old garment's edge filled as the background beside it (`edge_rim`): (rows, cols, bool box),
-    # or None. These pixels lie outside both masks, within `edge_rim` of them.
+    # The old garment's edge filled as the background beside it (`edge_rim`, `cloth_edge`): (rows, cols,
+    # bool box), or None. These pixels lie outside both masks, within `rim_reach` of them.
     rim: tuple[slice, slice, np.ndarray] | None = None
     # Old cloth painted over as added cloth (its soft edge beside cloth added beyond it): (rows, cols,
     # bool box), or None. Lifted from a reduced copy, it takes the photo's detail at its source, as
@@ -533,6 +537,58 @@ def edge_rim(shape: tuple[int, ...]) -> int:
     return min(max(3, math.ceil(max(shape[:2]) / SEGMENT_SIDE)), dilation_radius(shape))
 
 
+def rim_reach(shape: tuple[int, ...]) -> int:
+    """How far (px) past the old garment's mask the render may paint its edge over (`cloth_edge`):
+    twice `edge_rim`, never more than the served dilation."""
+    return min(2 * edge_rim(shape), dilation_radius(shape))
+
+
+def sleeve_cloth(flat: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """bool: where on a BodyMap.flat_grid (`flat`, `part`) a sleeve's cloth may lie: the sleeves'
+    part, and off the torso block above the hips (a loose sleeve hanging beside the body)."""
+    return (part != 0) | ((np.abs(flat[..., 0]) > TORSO_W) & (flat[..., 1] < 1.0))
+
+
+def cloth_edge(lab: np.ndarray, old: np.ndarray, gone: np.ndarray, person: np.ndarray, skin: np.ndarray,
+               shape: tuple[int, ...]) -> np.ndarray:
+    """bool like `old`: the old garment's own cloth past its mask where it goes (`gone`: its pixels that
+    become background or bared arm), out to what lies around the people: pixels of the `person` mask
+    (not `skin`) within twice `rim_reach` of `gone` and within `rim_reach` of the world, whose colour
+    (`lab`) is over CLOTH_EDGE_SHARE the old garment's nearest pixel's, blended with the world's
+    nearest (when the two differ by CLOTH_EDGE_CONTRAST at least: else no line shows), and under
+    CLOTH_EDGE_OFF off such a blend. A loose blouse's sleeve, wider than the parse's arm capsule,
+    stayed as a navy strip 2-3 px wide beside her bared arm, past what `edge_rim` reaches. The render
+    paints it within `rim_reach` of the garment; beyond, it is kept from the fill's sources (Obama's
+    jacket ran 9 px past its mask, and the flag inpainted beside it was smeared navy)."""
+    world = _outside(person)
+    reach = rim_reach(shape)
+    # A cut garment's, not a speck's: a few pixels of hair the parse took in, gone, drew the band
+    # into the strands around them.
+    _, label, stats, _ = cv2.connectedComponentsWithStats(gone.astype(np.uint8), connectivity=8)
+    big = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= CLOTH_EDGE_GONE * reach * reach)
+    gone = np.isin(label, big[big > 0])
+    band = dilate(gone, 2 * reach) & dilate(world, reach) & person & ~old & ~skin
+    if not band.any() or not old.any():
+        return band
+    ys, xs = np.nonzero(band)
+    oy, ox = nearest_pixels(old, ys, xs)
+    wy, wx = nearest_pixels(world, ys, xs) if world.any() else (oy, ox)
+    # Each side's colour about its nearest pixel, not that pixel's own: a black jacket's grain put
+    # single pixels off the line below, and they stayed as dark specks in the fill.
+    cloth_lab = np.stack([_lowpass(lab[..., c], old, reach) for c in range(3)], -1)[oy, ox]
+    world_lab = np.stack([_lowpass(lab[..., c], world, reach) for c in range(3)], -1)[wy, wx]
+    # Each pixel as a blend of the two: its share of cloth, along the line from the world's colour
+    # to the cloth's (a blended edge pixel a third cloth was still a dark line), and how far off
+    # that line it lies: something else, not a blend (brown hair beside a black top and a lilac wall).
+    span, rel = cloth_lab - world_lab, lab[ys, xs] - world_lab
+    share = np.einsum("ij,ij->i", rel, span) / np.maximum(np.einsum("ij,ij->i", span, span), 1e-6)
+    off = np.linalg.norm(rel - share[:, None] * span, axis=1)
+    cloth = (share > CLOTH_EDGE_SHARE) & (off < CLOTH_EDGE_OFF) & (np.linalg.norm(span, axis=1) >= CLOTH_EDGE_CONTRAST)
+    out = np.zeros_like(band)
+    out[ys[cloth], xs[cloth]] = True
+    return out
+
+
 def bare_arm(bm: BodyMap, pts: np.ndarray, light: Light | None = None,
              soft: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """For image points (N, 2): how much of each a bared arm covers (0..1, with an edge `soft`
@@ -906,7 +962,7 @@ def render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vie
         small = parse.scaled(f)
         small_person = None if person is None else workscale.reduce_mask(person, f)
         out = _render_swap(small_image, small, drawing, view, category, preserve_color, small_person)
-        rim = _lifted_rim(out.rim, small_image.shape, image.shape, parse.mask)
+        rim = _lifted_rim(out.rim, small.mask & ~out.result_mask, image.shape, parse.mask)
         small_kept = small.mask
         if out.repainted is not None:
             rows, cols, box = out.repainted
@@ -961,18 +1017,23 @@ def _carry_detail(lifted: np.ndarray, image: np.ndarray, small_image: np.ndarray
                            (*box, src[y0:y0 + box[0].stop - box[0].start, x0:x0 + box[1].stop - box[1].start]))
 
 
-def _lifted_rim(rim: tuple[slice, slice, np.ndarray] | None, small_shape: tuple[int, ...],
-                shape: tuple[int, ...], old: np.ndarray) -> np.ndarray | None:
+def _lifted_rim(rim: tuple[slice, slice, np.ndarray] | None, small_gone: np.ndarray, shape: tuple[int, ...],
+                old: np.ndarray) -> np.ndarray | None:
     """bool (H, W): a reduced render's rim (RenderResult.rim) at the photo's size, outside its
-    garment and within `edge_rim` of it there."""
-    if rim is None:
+    garment and within `rim_reach` of it there; with the photo's pixels outside its garment where
+    the reduced copy's garment went (`small_gone`, bool): the reduced mask's edge is not the photo's,
+    and those pixels kept the photo's own, a black jacket's dark specks in the fill beside it."""
+    whole = small_gone.copy()
+    if rim is not None:
+        whole[rim[0], rim[1]] |= rim[2]
+    if not whole.any():
         return None
-    rows, cols, box = rim
-    big_rows, big_cols, big = workscale.enlarge_region(box.astype(np.uint8) * 255, rows, cols, small_shape, shape,
-                                                       np.uint8)
+    rows, cols = bounding_box(whole)
+    big_rows, big_cols, big = workscale.enlarge_region(whole[rows, cols].astype(np.uint8) * 255, rows, cols,
+                                                       small_gone.shape, shape, np.uint8)
     out = np.zeros(shape[:2], bool)
     out[big_rows, big_cols] = big > 127
-    reach = edge_rim(shape)
+    reach = rim_reach(shape)
     near_rows = slice(max(0, big_rows.start - reach), big_rows.stop + reach)
     near_cols = slice(max(0, big_cols.start - reach), big_cols.stop + reach)
     out[near_rows, near_cols] &= dilate(old[near_rows, near_cols], reach) & ~old[near_rows, near_cols]
@@ -1128,9 +1189,16 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
     bared_px[ys, xs] = arm >= 0.5
     rim |= dilate(bared_px, reach_rim) & ~old_c & ~new_c & parse.skin_pixels[rows, cols] & parse.arms[rows, cols] \
         & ~hands
+    # ...and a cut sleeve's edge past its mask, out to the world: off the torso block above the hips
+    # (not the torso's or a hem's: past a jacket's hem the person mask held the trousers, in the
+    # jacket's navy, and the fill took the floor's white).
+    past = np.zeros_like(rim) if person is None else \
+        cloth_edge(lab, old_c, uncovered & ~legs & sleeve_cloth(flat, part), person[rows, cols],
+                   parse.skin_pixels[rows, cols] | hands, image.shape)
+    rim |= past & dilate(old_c, rim_reach(image.shape))
     if (arm < 1).any() or rim.any():
         # What the old garment hid: inpainted from around it (the old and new garment are not sources).
-        fill = inpaint(crop, old_c | new_c | rim)
+        fill = inpaint(crop, old_c | new_c | rim | past)
         under[uncovered] = fill[uncovered]
         under[rim] = fill[rim]
     if legs.any():
@@ -1194,7 +1262,7 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         under[ys[on], xs[on]] = np.clip(a * to_rgb8(skin[None])[0] + (1 - a) * below + 0.5, 0, 255).astype(np.uint8)
 
     # Feathered inside the union only: where alpha is 0, `under` comes back exactly, and `under` is
-    # the photo's own outside the old garment and its rim. So every pixel farther than `edge_rim`
+    # the photo's own outside the old garment and its rim. So every pixel farther than `rim_reach`
     # from the old and the new garment keeps its bytes, a stricter promise than the served one
     # (outside their dilation, never narrower).
     alpha = cv2.GaussianBlur(new_c.astype(np.float32), (0, 0), max(1.0, blur))[..., None]

@@ -12,8 +12,8 @@ from closet.stages import composite as pipeline
 
 def untouched(image: np.ndarray, out: render.RenderResult, old: np.ndarray) -> np.ndarray:
     """bool: the pixels the shape render promises to keep: outside the old and the new garment and
-    the old garment's rim it painted (RenderResult.rim), which lies within `edge_rim` of them."""
-    near = pipeline.dilate(old | out.result_mask, render.edge_rim(image.shape))
+    the old garment's rim it painted (RenderResult.rim), which lies within `rim_reach` of them."""
+    near = pipeline.dilate(old | out.result_mask, render.rim_reach(image.shape))
     rim = np.zeros(old.shape, bool)
     if out.rim is not None:
         rows, cols, box = out.rim

@@ -367,7 +367,7 @@ def test_a_longer_hem_leaves_what_the_garment_holds_above_its_edge(swaps):
 
 def test_pixels_outside_the_garments_are_untouched(swaps):
     """The shape render keeps every pixel outside the old and the new garment but the old garment's
-    own edge where it became background (RenderResult.rim, within `edge_rim` of it): stricter than the
+    own edge where it became background (RenderResult.rim, within `rim_reach` of it): stricter than the
     served promise (outside their dilation, which the appearance render's blend needs)."""
     image, parse, _, outs = swaps
     for out in outs.values():
@@ -395,6 +395,39 @@ def test_the_old_garments_edge_goes_with_it(people):
     lightness = color.to_lab(out.image)[..., 0]
     assert np.median(color.to_lab(image)[..., 0][ring]) < 0.5 * np.median(lightness[fill])  # the jacket's dark edge, as sent
     assert np.median(lightness[ring]) > 0.8 * np.median(lightness[fill])
+
+
+def test_a_sleeves_edge_past_its_mask_goes_with_it(people, photo_people):
+    """A loose sleeve is wider than the parse's arm capsule: its outer edge lay outside the garment
+    mask, inside the person mask, and `dress` left it as a navy strip 2-3 px wide beside a woman's
+    bared arm, past what the old garment's rim (`edge_rim`) reaches. Grace Hopper's jacket, its mask
+    narrowed by `rim_reach` along the sleeves' sides that face the world, made sleeveless: the strip
+    goes, as the fill beside it (render.cloth_edge)."""
+    image, parse = people["grace_hopper"]
+    person = photo_people["grace_hopper"][1]
+    h, w = parse.mask.shape
+    flat, part = flatlay.BodyMap(parse.body).flat_grid(slice(0, h), slice(0, w))
+    sleeves = render.sleeve_cloth(flat, part)
+    reach = render.rim_reach(image.shape)
+    assert reach > render.edge_rim(image.shape)
+    strip = parse.mask & sleeves & render.dilate(render._outside(person), reach)
+    narrowed = gm.GarmentParse(mask=parse.mask & ~strip, body=parse.body, skin=parse.skin, torso=parse.torso,
+                               arms=parse.arms, head=parse.head, skin_pixels=parse.skin_pixels)
+    view = flatlay.canonical_view(image, narrowed.mask, narrowed.body, 32)
+    out = render.render_swap(image, narrowed, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view,
+                             person=person)
+    ys, xs = np.nonzero(narrowed.mask & ~out.result_mask)
+    cover, _ = render.bare_arm(flatlay.BodyMap(parse.body), np.stack([xs + 0.5, ys + 0.5], 1))
+    fill = np.zeros(parse.mask.shape, bool)
+    fill[ys[cover <= 0], xs[cover <= 0]] = True
+    # beside the fill, not beside the cloth that stays (the armhole's edge stays with it)
+    beside = strip & render.dilate(fill, reach) & ~render.dilate(out.result_mask, reach)
+    assert fill.sum() > 300
+    assert beside.sum() > 200
+    lightness = color.to_lab(out.image)[..., 0]
+    dark = 0.5 * np.median(lightness[fill])
+    assert np.mean(color.to_lab(image)[..., 0][beside] < dark) > 0.9  # the jacket, as sent
+    assert np.mean(lightness[beside] < dark) < 0.1  # (half of it stayed dark: the rim reached 3 px of 6)
 
 
 def test_a_short_sleeves_hem_goes_with_it_off_the_bared_arm(swaps):
