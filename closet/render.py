@@ -87,8 +87,10 @@ CLOTH_SHADOW, CLOTH_SHADOW_REACH = 0.3, 0.05
 ARM_SHADOW, ARM_SHADOW_REACH = 0.3, 0.025
 # The old garment's cloth past its mask (`cloth_edge`): a pixel over this share cloth, blended with the
 # world beside it, where the two differ by this many CIE76 units, and within this many of such a
-# blend; beside a piece of the garment that goes of this many `rim_reach` squares or more.
+# blend; beside a piece of the garment that goes of this many `rim_reach` squares or more; where the
+# photo's edges are blurred less than this (px, closet.sharpness.edge_sigma: 0.6-0.9 on sharp photos).
 CLOTH_EDGE_SHARE, CLOTH_EDGE_CONTRAST, CLOTH_EDGE_OFF, CLOTH_EDGE_GONE = 0.25, 10.0, 10.0, 4.0
+CLOTH_EDGE_BLUR = 1.5
 SKIN_EDGE = 2.0  # bared skin reaches full cover this many pixels (or the photo's edge blur's) in from the photo around both garments
 BARED_SHARE = 0.5  # an arm is bared beyond its sleeve where at least this share of it is skin
 ARM_SHOWN_MIN = 1.0  # an unseen arm is bared where the photo shows this many of its radii beyond the cut (`glimpsed`)
@@ -1191,8 +1193,11 @@ def _render_swap(image: np.ndarray, parse: GarmentParse, drawing: np.ndarray, vi
         & ~hands
     # ...and a cut sleeve's edge past its mask, out to the world: off the torso block above the hips
     # (not the torso's or a hem's: past a jacket's hem the person mask held the trousers, in the
-    # jacket's navy, and the fill took the floor's white).
-    past = np.zeros_like(rim) if person is None else \
+    # jacket's navy, and the fill took the floor's white). Not on a blurred photo, where that edge
+    # is the blur's own ramp, which the feathered render matches: painted as the fill, it was a
+    # light line under the cameraman's bared forearm. Nor on a gray one, whose lightness alone
+    # took his dark coat's side beside the forearm for the sleeve's edge, and notched it.
+    past = np.zeros_like(rim) if person is None or blur > CLOTH_EDGE_BLUR or not parse.skin.known else \
         cloth_edge(lab, old_c, uncovered & ~legs & sleeve_cloth(flat, part), person[rows, cols],
                    parse.skin_pixels[rows, cols] | hands, image.shape)
     rim |= past & dilate(old_c, rim_reach(image.shape))

@@ -428,6 +428,17 @@ def test_a_sleeves_edge_past_its_mask_goes_with_it(people, photo_people):
     dark = 0.5 * np.median(lightness[fill])
     assert np.mean(color.to_lab(image)[..., 0][beside] < dark) > 0.9  # the jacket, as sent
     assert np.mean(lightness[beside] < dark) < 0.1  # (half of it stayed dark: the rim reached 3 px of 6)
+    # On a blurred photo that edge is the blur's ramp, left to the feathered render, and on a gray
+    # one lightness alone cannot tell it from a dark coat's side: nothing changes 2 px past
+    # `edge_rim` (painted as the fill, it was a light line under a bared forearm; 125 pixels
+    # here). The render works reduced: its mask's edge, enlarged, lies up to 2 px off.
+    gray = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    unknown = dataclasses.replace(narrowed, skin=dataclasses.replace(narrowed.skin, known=False))
+    for photo, cut in ((cv2.GaussianBlur(image, (0, 0), 3.0), narrowed), (gray, unknown)):
+        out = render.render_swap(photo, cut, drawing(flatlay.Shape({-1: 0.0, 1: 0.0}, 1.75), view.frame), view,
+                                 person=person)
+        far = ~render.dilate(cut.mask | out.result_mask, render.edge_rim(image.shape) + 2)
+        assert np.array_equal(out.image[far], photo[far])
 
 
 def test_a_short_sleeves_hem_goes_with_it_off_the_bared_arm(swaps):
