@@ -571,10 +571,10 @@ def cloth_edge(lab: np.ndarray, old: np.ndarray, gone: np.ndarray, person: np.nd
     gone = np.isin(label, big[big > 0])
     band = dilate(gone, 2 * reach) & dilate(world, reach) & person & ~old & ~skin
     if not band.any() or not old.any():
-        return band
-    ys, xs = np.nonzero(band)
+        return np.zeros_like(band)
+    ys, xs = np.nonzero(band)  # near the world, so there is one
     oy, ox = nearest_pixels(old, ys, xs)
-    wy, wx = nearest_pixels(world, ys, xs) if world.any() else (oy, ox)
+    wy, wx = nearest_pixels(world, ys, xs)
     # Each side's colour about its nearest pixel, not that pixel's own: a black jacket's grain put
     # single pixels off the line below, and they stayed as dark specks in the fill.
     cloth_lab = np.stack([_lowpass(lab[..., c], old, reach) for c in range(3)], -1)[oy, ox]
